@@ -1,0 +1,46 @@
+//! # mqtt-tether
+//!
+//! A blocking MQTT 3.1, 3.1.1 and 5.0 client for Rust with the API of the
+//! Eclipse Paho Python client (`paho-mqtt` 2.x), so that Paho programs port
+//! line by line, and with reconnection that can be trusted.
+//!
+//! ## What is here
+//!
+//! * [`packet`]: the codec. Every control packet of MQTT 3.1, 3.1.1 and 5.0
+//!   in both directions, MQTT 5 properties and reason codes, and an
+//!   incremental [`packet::Decoder`] that bounds memory by a maximum packet
+//!   size. It is pure: no sockets, no threads, no clock.
+//! * [`topic`]: topic name and filter validation with Paho's messages,
+//!   [`topic_matches_sub`], and a filter trie ([`topic::TopicMatcher`]).
+//! * [`error`]: Paho's return codes ([`ErrorCode`], `MQTT_ERR_*`),
+//!   [`error_string`], [`connack_string`], and the crate's [`Error`].
+//!
+//! The Paho-shaped `Client`, its network loop and the reconnect machinery are
+//! built on these layers next (see the README's roadmap).
+//!
+//! ## Out of scope
+//!
+//! An async API (the crate is blocking and threaded, like Paho), and being a
+//! production broker (the test broker of the `testing` feature is a test tool).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod packet;
+pub mod topic;
+
+pub use error::{
+    connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,
+    ErrorCode, PahoErrorKind, CONNACK_ACCEPTED, CONNACK_REFUSED_BAD_USERNAME_PASSWORD,
+    CONNACK_REFUSED_IDENTIFIER_REJECTED, CONNACK_REFUSED_NOT_AUTHORIZED,
+    CONNACK_REFUSED_PROTOCOL_VERSION, CONNACK_REFUSED_SERVER_UNAVAILABLE, MQTT_ERR_ACL_DENIED,
+    MQTT_ERR_AGAIN, MQTT_ERR_AUTH, MQTT_ERR_CONN_LOST, MQTT_ERR_CONN_REFUSED, MQTT_ERR_ERRNO,
+    MQTT_ERR_INVAL, MQTT_ERR_KEEPALIVE, MQTT_ERR_NOMEM, MQTT_ERR_NOT_FOUND, MQTT_ERR_NOT_SUPPORTED,
+    MQTT_ERR_NO_CONN, MQTT_ERR_PAYLOAD_SIZE, MQTT_ERR_PROTOCOL, MQTT_ERR_QUEUE_SIZE,
+    MQTT_ERR_SUCCESS, MQTT_ERR_TLS, MQTT_ERR_UNKNOWN,
+};
+pub use packet::{
+    convert_connack_rc_to_reason_code, PacketType, Properties, Property, ProtocolVersion, QoS,
+    ReasonCode, SubscribeOptions,
+};
+pub use topic::topic_matches_sub;

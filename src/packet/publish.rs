@@ -1,0 +1,135 @@
+//! PUBLISH (specification 3.1.1 §3.3, 5.0 §3.3).
+
+use super::error::{DecodeError, EncodeError};
+use super::properties::Properties;
+use super::wire::{put_string, put_u16, string_len, Reader};
+use super::{check_no_properties, encode_with, EncodeBody, PacketType, ProtocolVersion, QoS};
+
+/// A PUBLISH packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    /// DUP: this may be a re-delivery. Only meaningful with QoS > 0.
+    pub dup: bool,
+    /// The QoS of this delivery.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// The topic name. At MQTT 5 it may be empty when a TopicAlias property
+    /// stands for it.
+    pub topic: String,
+    /// The packet identifier; 0 (and not on the wire) for QoS 0.
+    pub packet_id: u16,
+    /// PUBLISH properties (MQTT 5 only).
+    pub properties: Properties,
+    /// The application message.
+    pub payload: Vec<u8>,
+}
+
+impl Publish {
+    /// A PUBLISH without DUP, RETAIN or properties.
+    pub fn new(
+        topic: impl Into<String>,
+        payload: impl Into<Vec<u8>>,
+        qos: QoS,
+        packet_id: u16,
+    ) -> Publish {
+        Publish {
+            dup: false,
+            qos,
+            retain: false,
+            topic: topic.into(),
+            packet_id: if qos == QoS::AtMostOnce { 0 } else { packet_id },
+            properties: Properties::new(PacketType::Publish),
+            payload: payload.into(),
+        }
+    }
+
+    /// Appends the encoded packet to `out`.
+    pub fn encode(&self, protocol: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        encode_with(self, protocol, out)
+    }
+
+    fn topic_is_valid(&self, topic: &str, protocol: ProtocolVersion) -> bool {
+        if topic.contains(['+', '#']) {
+            return false;
+        }
+        !topic.is_empty() || (protocol.is_v5() && self.properties.topic_alias().is_some())
+    }
+
+    pub(crate) fn decode(
+        flags: u8,
+        body: &[u8],
+        protocol: ProtocolVersion,
+    ) -> Result<Publish, DecodeError> {
+        let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(DecodeError::InvalidQoS)?;
+        let mut r = Reader::new(body);
+        let topic = r.string()?;
+        let packet_id = if qos == QoS::AtMostOnce {
+            0
+        } else {
+            match r.u16()? {
+                0 => return Err(DecodeError::ZeroPacketId(PacketType::Publish)),
+                id => id,
+            }
+        };
+        let properties = if protocol.is_v5() {
+            Properties::read(&mut r, PacketType::Publish)?
+        } else {
+            Properties::new(PacketType::Publish)
+        };
+        let mut publish = Publish {
+            dup: flags & 0b1000 != 0,
+            qos,
+            retain: flags & 0b0001 != 0,
+            topic: String::new(),
+            packet_id,
+            properties,
+            payload: r.rest().to_vec(),
+        };
+        if !publish.topic_is_valid(topic, protocol) {
+            return Err(DecodeError::InvalidTopicName);
+        }
+        publish.topic.push_str(topic);
+        Ok(publish)
+    }
+}
+
+impl EncodeBody for Publish {
+    fn first_byte(&self) -> u8 {
+        0x30 | (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
+    }
+
+    fn body_len(&self, protocol: ProtocolVersion) -> Result<usize, EncodeError> {
+        if !self.topic_is_valid(&self.topic, protocol) {
+            return Err(EncodeError::InvalidTopicName);
+        }
+        let mut len = string_len(&self.topic)? + self.payload.len();
+        if self.qos == QoS::AtMostOnce {
+            if self.dup {
+                return Err(EncodeError::DupWithQoS0);
+            }
+        } else {
+            if self.packet_id == 0 {
+                return Err(EncodeError::ZeroPacketId(PacketType::Publish));
+            }
+            len += 2;
+        }
+        if protocol.is_v5() {
+            len += self.properties.encoded_len(PacketType::Publish)?;
+        } else {
+            check_no_properties(&self.properties, PacketType::Publish, protocol)?;
+        }
+        Ok(len)
+    }
+
+    fn write_body(&self, protocol: ProtocolVersion, out: &mut Vec<u8>) {
+        put_string(out, &self.topic);
+        if self.qos != QoS::AtMostOnce {
+            put_u16(out, self.packet_id);
+        }
+        if protocol.is_v5() {
+            self.properties.write(out);
+        }
+        out.extend_from_slice(&self.payload);
+    }
+}
