@@ -469,19 +469,12 @@ impl Properties {
 
     /// Sets a property, as assigning Paho's attribute does.
     ///
-    /// UserProperty and SubscriptionIdentifier accumulate; any other property
-    /// replaces the previous value. Fails with Paho's message when the property
+    /// UserProperty (and SubscriptionIdentifier in PUBLISH) accumulate; any
+    /// other property replaces the previous value. Fails with Paho's message when the property
     /// does not apply to this packet type or its value is out of range.
     pub fn set(&mut self, property: Property) -> Result<(), PropertyError> {
-        let id = property.id();
-        if !id.allowed_in(self.packet_type) {
-            return Err(PropertyError::NotAllowed {
-                property: id,
-                packet_type: self.packet_type,
-            });
-        }
-        property.check_range()?;
-        if !id.may_repeat() {
+        let id = self.check(&property)?;
+        if !may_repeat_in(id, self.packet_type) {
             if let Some(slot) = self.items.iter_mut().find(|p| p.id() == id) {
                 *slot = property;
                 return Ok(());
@@ -494,6 +487,31 @@ impl Properties {
             .unwrap_or(self.items.len());
         self.items.insert(at, property);
         Ok(())
+    }
+
+    /// Appends a property after the others, keeping the order given (for
+    /// reproducing a peer's bytes exactly). Checked as [`set`](Self::set) is,
+    /// and a second copy of a property that may not repeat is refused.
+    pub fn push(&mut self, property: Property) -> Result<(), PropertyError> {
+        let id = self.check(&property)?;
+        if !may_repeat_in(id, self.packet_type) && self.get(id).is_some() {
+            return Err(PropertyError::Duplicate(id));
+        }
+        self.items.push(property);
+        Ok(())
+    }
+
+    /// Checks that a property belongs in this packet type and is in range.
+    fn check(&self, property: &Property) -> Result<PropertyId, PropertyError> {
+        let id = property.id();
+        if !id.allowed_in(self.packet_type) {
+            return Err(PropertyError::NotAllowed {
+                property: id,
+                packet_type: self.packet_type,
+            });
+        }
+        property.check_range()?;
+        Ok(id)
     }
 
     /// The first property with this identifier.
