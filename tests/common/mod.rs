@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod vectors;
+
 use mqtt_tether::packet::{DecodeError, Decoder, Packet, ProtocolVersion};
 
 /// Bytes from a hex string such as "10 0c 00 04"; spaces are ignored.
