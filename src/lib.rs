@@ -44,3 +44,8 @@ pub use packet::{
     ReasonCode, SubscribeOptions,
 };
 pub use topic::topic_matches_sub;
+
+/// Compiles and runs the README's Rust examples as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -663,7 +663,7 @@ fn an_error_resets_the_stream_decoder() {
     let mut decoder = Decoder::new(MQTTv311);
     let mut input: &[u8] = &[0x30, 0x05, 0x00, 0x01];
     assert_eq!(decoder.decode(&mut input), Ok(None));
-    let mut input: &[u8] = &[b'#', b'x', b'y'];
+    let mut input: &[u8] = b"#xy";
     assert_eq!(
         decoder.decode(&mut input),
         Err(DecodeError::InvalidTopicName)

@@ -49,13 +49,6 @@ impl Publish {
         encode_with(self, protocol, out)
     }
 
-    fn topic_is_valid(&self, topic: &str, protocol: ProtocolVersion) -> bool {
-        if topic.contains(['+', '#']) {
-            return false;
-        }
-        !topic.is_empty() || (protocol.is_v5() && self.properties.topic_alias().is_some())
-    }
-
     pub(crate) fn decode(
         flags: u8,
         body: &[u8],
@@ -77,21 +70,28 @@ impl Publish {
         } else {
             Properties::new(PacketType::Publish)
         };
-        let mut publish = Publish {
+        if !topic_is_valid(topic, &properties, protocol) {
+            return Err(DecodeError::InvalidTopicName);
+        }
+        Ok(Publish {
             dup: flags & 0b1000 != 0,
             qos,
             retain: flags & 0b0001 != 0,
-            topic: String::new(),
+            topic: topic.to_owned(),
             packet_id,
             properties,
             payload: r.rest().to_vec(),
-        };
-        if !publish.topic_is_valid(topic, protocol) {
-            return Err(DecodeError::InvalidTopicName);
-        }
-        publish.topic.push_str(topic);
-        Ok(publish)
+        })
     }
+}
+
+/// A topic name has no wildcard, and is empty only at MQTT 5 with a topic
+/// alias standing for it.
+fn topic_is_valid(topic: &str, properties: &Properties, protocol: ProtocolVersion) -> bool {
+    if topic.bytes().any(|b| b == b'+' || b == b'#') {
+        return false;
+    }
+    !topic.is_empty() || (protocol.is_v5() && properties.topic_alias().is_some())
 }
 
 impl EncodeBody for Publish {
@@ -100,7 +100,7 @@ impl EncodeBody for Publish {
     }
 
     fn body_len(&self, protocol: ProtocolVersion) -> Result<usize, EncodeError> {
-        if !self.topic_is_valid(&self.topic, protocol) {
+        if !topic_is_valid(&self.topic, &self.properties, protocol) {
             return Err(EncodeError::InvalidTopicName);
         }
         let mut len = string_len(&self.topic)? + self.payload.len();
