@@ -51,18 +51,7 @@ fn reframe(bytes: &[u8], protocol: ProtocolVersion, cut: usize) -> Vec<u8> {
     let header = FixedHeader::parse(bytes, protocol).unwrap().unwrap();
     let body = &bytes[header.header_len()..];
     let mut out = vec![bytes[0]];
-    let mut len = cut;
-    loop {
-        let mut b = (len & 0x7f) as u8;
-        len >>= 7;
-        if len > 0 {
-            b |= 0x80;
-        }
-        out.push(b);
-        if len == 0 {
-            break;
-        }
-    }
+    out.extend(varint(cut));
     out.extend_from_slice(&body[..cut]);
     out
 }
@@ -671,4 +660,37 @@ fn an_error_resets_the_stream_decoder() {
     assert_eq!(decoder.buffered(), 0);
     let mut input: &[u8] = &[0xd0, 0x00];
     assert_eq!(decoder.decode(&mut input), Ok(Some(Packet::PingResp)));
+}
+
+#[test]
+fn decoded_properties_take_only_the_bytes_that_arrived() {
+    // 10,000 subscription identifiers of two bytes each: kept as the 20,000
+    // bytes that came, not as 10,000 owned values.
+    let props: Vec<u8> = [0x0b, 0x01].repeat(10_000);
+    let mut body = vec![0x00, 0x01, b't'];
+    body.extend(varint(props.len()));
+    body.extend(&props);
+    let mut frame = vec![0x30];
+    frame.extend(varint(body.len()));
+    frame.extend(&body);
+    let Packet::Publish(p) = Packet::decode(&frame, MQTTv5).unwrap() else {
+        panic!("not a PUBLISH");
+    };
+    assert_eq!(p.properties.as_bytes().len(), 20_000);
+    assert_eq!(p.properties.subscription_identifiers().count(), 10_000);
+}
+
+fn varint(mut n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let mut b = (n & 0x7f) as u8;
+        n >>= 7;
+        if n > 0 {
+            b |= 0x80;
+        }
+        out.push(b);
+        if n == 0 {
+            return out;
+        }
+    }
 }

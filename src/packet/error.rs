@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::properties::PropertyId;
+use super::property::PropertyId;
 use super::{PacketType, ProtocolVersion};
 
 /// Why a byte stream is not a valid MQTT packet.
@@ -307,6 +307,15 @@ pub enum PropertyError {
         /// The value given.
         value: u32,
     },
+    /// A string or binary value longer than 65,535 bytes.
+    ValueTooLong {
+        /// The property.
+        property: PropertyId,
+        /// The length given, in bytes.
+        len: usize,
+    },
+    /// A string value that contains U+0000.
+    NullCharacter(PropertyId),
 }
 
 impl fmt::Display for PropertyError {
@@ -330,6 +339,14 @@ impl fmt::Display for PropertyError {
                     "{} property value must be in the range {lo}-{hi}",
                     property.name()
                 )
+            }
+            PropertyError::ValueTooLong { property, len } => write!(
+                f,
+                "{} property value of {len} bytes is longer than 65535 bytes",
+                property.name()
+            ),
+            PropertyError::NullCharacter(p) => {
+                write!(f, "{} property value contains U+0000", p.name())
             }
         }
     }

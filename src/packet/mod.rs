@@ -39,6 +39,7 @@ mod disconnect;
 mod error;
 mod fixed_header;
 mod properties;
+mod property;
 mod publish;
 mod reason_code;
 mod reason_tail;
@@ -56,7 +57,8 @@ pub use decoder::{Decoder, DEFAULT_MAX_PACKET_SIZE};
 pub use disconnect::Disconnect;
 pub use error::{DecodeError, EncodeError, PropertyError};
 pub use fixed_header::FixedHeader;
-pub use properties::{Properties, Property, PropertyId, PropertyType};
+pub use properties::Properties;
+pub use property::{Property, PropertyId, PropertyType};
 pub use publish::Publish;
 pub use reason_code::{ReasonCode, UnknownReasonCode};
 pub use subscribe::{

@@ -1,418 +1,24 @@
-//! MQTT 5 properties (specification §2.2.2): every identifier with its value
-//! type, the packets that allow it, its range, and whether it may repeat.
+//! The property set of one packet, as Paho's `Properties(packetType)`.
 //!
-//! [`Properties`] mirrors Paho's `Properties(packetType)`: it knows the packet
-//! it is for, so [`Properties::set`] refuses a property that does not belong
-//! there with Paho's message. The encoder checks again against the packet the
-//! set is actually sent in.
+//! A set is kept in its wire form: the encoded properties, checked when they
+//! were set or decoded. So decoding a set is one copy of its bytes (a peer
+//! cannot make it take more memory than it sent), encoding is one copy back,
+//! and the typed getters read straight from those bytes.
+
+use std::fmt;
 
 use super::error::{DecodeError, EncodeError, PropertyError};
-use super::wire::{
-    binary_len, put_binary, put_string, put_u16, put_u32, put_variable_integer, string_len,
-    variable_integer_len, Reader, MAX_VARIABLE_INTEGER,
-};
+use super::property::{read_value, Property, PropertyId, Value};
+use super::wire::{put_variable_integer, variable_integer_len, Reader, MAX_VARIABLE_INTEGER};
 use super::PacketType;
-
-/// The value type of a property (specification §2.2.2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PropertyType {
-    /// One byte.
-    Byte,
-    /// A big-endian `u16`.
-    TwoByteInteger,
-    /// A big-endian `u32`.
-    FourByteInteger,
-    /// A variable byte integer (up to 268,435,455).
-    VariableByteInteger,
-    /// A length-prefixed UTF-8 string.
-    Utf8String,
-    /// Two UTF-8 strings: a name and a value.
-    Utf8StringPair,
-    /// Length-prefixed binary data.
-    BinaryData,
-}
-
-macro_rules! property_ids {
-    ($( $(#[$doc:meta])* $variant:ident = $id:literal, $ty:ident, [$($pt:ident),+]; )*) => {
-        /// A property identifier, named as Paho names the attribute.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum PropertyId {
-            $( $(#[$doc])* $variant = $id, )*
-        }
-
-        impl PropertyId {
-            /// Every identifier, in increasing order.
-            pub const ALL: &'static [PropertyId] = &[$(PropertyId::$variant),*];
-
-            /// The identifier for a number, if MQTT 5 defines it.
-            pub fn from_u8(id: u8) -> Option<PropertyId> {
-                match id {
-                    $( $id => Some(PropertyId::$variant), )*
-                    _ => None,
-                }
-            }
-
-            /// Paho's attribute name ("SessionExpiryInterval", ...).
-            pub fn name(self) -> &'static str {
-                match self {
-                    $( PropertyId::$variant => stringify!($variant), )*
-                }
-            }
-
-            /// The value type.
-            pub fn value_type(self) -> PropertyType {
-                match self {
-                    $( PropertyId::$variant => PropertyType::$ty, )*
-                }
-            }
-
-            /// Whether the specification allows this property in `packet_type`
-            /// (`WillMessage` for the will properties of CONNECT).
-            pub fn allowed_in(self, packet_type: PacketType) -> bool {
-                match self {
-                    $( PropertyId::$variant => matches!(packet_type, $(PacketType::$pt)|+), )*
-                }
-            }
-        }
-    };
-}
-
-property_ids! {
-    /// 0 or 1: whether the payload is UTF-8 text.
-    PayloadFormatIndicator = 1, Byte, [Publish, WillMessage];
-    /// Lifetime of the message in seconds.
-    MessageExpiryInterval = 2, FourByteInteger, [Publish, WillMessage];
-    /// A MIME type for the payload.
-    ContentType = 3, Utf8String, [Publish, WillMessage];
-    /// The topic for a response (request/response).
-    ResponseTopic = 8, Utf8String, [Publish, WillMessage];
-    /// Data that ties a response to its request.
-    CorrelationData = 9, BinaryData, [Publish, WillMessage];
-    /// The identifier of a subscription (may repeat in PUBLISH).
-    SubscriptionIdentifier = 11, VariableByteInteger, [Publish, Subscribe];
-    /// How long the session lives after the connection closes, in seconds.
-    SessionExpiryInterval = 17, FourByteInteger, [Connect, ConnAck, Disconnect];
-    /// The client identifier the broker made up for an empty one.
-    AssignedClientIdentifier = 18, Utf8String, [ConnAck];
-    /// The keepalive the broker wants the client to use.
-    ServerKeepAlive = 19, TwoByteInteger, [ConnAck];
-    /// The name of the enhanced authentication method.
-    AuthenticationMethod = 21, Utf8String, [Connect, ConnAck, Auth];
-    /// Data of the enhanced authentication method.
-    AuthenticationData = 22, BinaryData, [Connect, ConnAck, Auth];
-    /// 0 or 1: whether reason strings and user properties may be sent on failures.
-    RequestProblemInformation = 23, Byte, [Connect];
-    /// Delay before the will is published, in seconds.
-    WillDelayInterval = 24, FourByteInteger, [WillMessage];
-    /// 0 or 1: whether the client wants response information in CONNACK.
-    RequestResponseInformation = 25, Byte, [Connect];
-    /// The base for response topics.
-    ResponseInformation = 26, Utf8String, [ConnAck];
-    /// Another server to use.
-    ServerReference = 28, Utf8String, [ConnAck, Disconnect];
-    /// A human-readable reason.
-    ReasonString = 31, Utf8String,
-        [ConnAck, PubAck, PubRec, PubRel, PubComp, SubAck, UnsubAck, Disconnect, Auth];
-    /// How many QoS 1 and 2 messages the sender will process at once.
-    ReceiveMaximum = 33, TwoByteInteger, [Connect, ConnAck];
-    /// The highest topic alias the sender accepts.
-    TopicAliasMaximum = 34, TwoByteInteger, [Connect, ConnAck];
-    /// A number that stands for the topic name.
-    TopicAlias = 35, TwoByteInteger, [Publish];
-    /// 0 or 1: the highest QoS the broker supports.
-    MaximumQoS = 36, Byte, [ConnAck];
-    /// 0 or 1: whether the broker supports retained messages.
-    RetainAvailable = 37, Byte, [ConnAck];
-    /// A name and a value (may repeat).
-    UserProperty = 38, Utf8StringPair,
-        [Connect, ConnAck, Publish, WillMessage, PubAck, PubRec, PubRel, PubComp,
-         Subscribe, SubAck, Unsubscribe, UnsubAck, Disconnect, Auth];
-    /// The largest packet the sender accepts.
-    MaximumPacketSize = 39, FourByteInteger, [Connect, ConnAck];
-    /// 0 or 1: whether the broker supports wildcard subscriptions.
-    WildcardSubscriptionAvailable = 40, Byte, [ConnAck];
-    /// 0 or 1: whether the broker supports subscription identifiers.
-    SubscriptionIdentifierAvailable = 41, Byte, [ConnAck];
-    /// 0 or 1: whether the broker supports shared subscriptions.
-    SharedSubscriptionAvailable = 42, Byte, [ConnAck];
-}
-
-impl PropertyId {
-    /// Whether the property may appear more than once in one packet. Only
-    /// UserProperty and SubscriptionIdentifier may (and the latter only in PUBLISH).
-    pub fn may_repeat(self) -> bool {
-        matches!(
-            self,
-            PropertyId::UserProperty | PropertyId::SubscriptionIdentifier
-        )
-    }
-
-    /// The allowed range of a numeric value, inclusive.
-    pub fn range(self) -> (u32, u32) {
-        use PropertyId::*;
-        match self {
-            PayloadFormatIndicator
-            | RequestProblemInformation
-            | RequestResponseInformation
-            | MaximumQoS
-            | RetainAvailable
-            | WildcardSubscriptionAvailable
-            | SubscriptionIdentifierAvailable
-            | SharedSubscriptionAvailable => (0, 1),
-            ReceiveMaximum | TopicAlias => (1, 65_535),
-            ServerKeepAlive | TopicAliasMaximum => (0, 65_535),
-            MaximumPacketSize => (1, u32::MAX),
-            SubscriptionIdentifier => (1, MAX_VARIABLE_INTEGER),
-            MessageExpiryInterval | SessionExpiryInterval | WillDelayInterval => (0, u32::MAX),
-            ContentType
-            | ResponseTopic
-            | CorrelationData
-            | AssignedClientIdentifier
-            | AuthenticationMethod
-            | AuthenticationData
-            | ResponseInformation
-            | ServerReference
-            | ReasonString
-            | UserProperty => (0, 0),
-        }
-    }
-}
-
-/// One property with its value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[allow(missing_docs)] // each variant is the PropertyId of the same name
-pub enum Property {
-    PayloadFormatIndicator(u8),
-    MessageExpiryInterval(u32),
-    ContentType(String),
-    ResponseTopic(String),
-    CorrelationData(Vec<u8>),
-    SubscriptionIdentifier(u32),
-    SessionExpiryInterval(u32),
-    AssignedClientIdentifier(String),
-    ServerKeepAlive(u16),
-    AuthenticationMethod(String),
-    AuthenticationData(Vec<u8>),
-    RequestProblemInformation(u8),
-    WillDelayInterval(u32),
-    RequestResponseInformation(u8),
-    ResponseInformation(String),
-    ServerReference(String),
-    ReasonString(String),
-    ReceiveMaximum(u16),
-    TopicAliasMaximum(u16),
-    TopicAlias(u16),
-    MaximumQoS(u8),
-    RetainAvailable(u8),
-    /// A name and a value.
-    UserProperty(String, String),
-    MaximumPacketSize(u32),
-    WildcardSubscriptionAvailable(u8),
-    SubscriptionIdentifierAvailable(u8),
-    SharedSubscriptionAvailable(u8),
-}
-
-impl Property {
-    /// The identifier of this property.
-    pub fn id(&self) -> PropertyId {
-        use Property as P;
-        use PropertyId as I;
-        match self {
-            P::PayloadFormatIndicator(_) => I::PayloadFormatIndicator,
-            P::MessageExpiryInterval(_) => I::MessageExpiryInterval,
-            P::ContentType(_) => I::ContentType,
-            P::ResponseTopic(_) => I::ResponseTopic,
-            P::CorrelationData(_) => I::CorrelationData,
-            P::SubscriptionIdentifier(_) => I::SubscriptionIdentifier,
-            P::SessionExpiryInterval(_) => I::SessionExpiryInterval,
-            P::AssignedClientIdentifier(_) => I::AssignedClientIdentifier,
-            P::ServerKeepAlive(_) => I::ServerKeepAlive,
-            P::AuthenticationMethod(_) => I::AuthenticationMethod,
-            P::AuthenticationData(_) => I::AuthenticationData,
-            P::RequestProblemInformation(_) => I::RequestProblemInformation,
-            P::WillDelayInterval(_) => I::WillDelayInterval,
-            P::RequestResponseInformation(_) => I::RequestResponseInformation,
-            P::ResponseInformation(_) => I::ResponseInformation,
-            P::ServerReference(_) => I::ServerReference,
-            P::ReasonString(_) => I::ReasonString,
-            P::ReceiveMaximum(_) => I::ReceiveMaximum,
-            P::TopicAliasMaximum(_) => I::TopicAliasMaximum,
-            P::TopicAlias(_) => I::TopicAlias,
-            P::MaximumQoS(_) => I::MaximumQoS,
-            P::RetainAvailable(_) => I::RetainAvailable,
-            P::UserProperty(_, _) => I::UserProperty,
-            P::MaximumPacketSize(_) => I::MaximumPacketSize,
-            P::WildcardSubscriptionAvailable(_) => I::WildcardSubscriptionAvailable,
-            P::SubscriptionIdentifierAvailable(_) => I::SubscriptionIdentifierAvailable,
-            P::SharedSubscriptionAvailable(_) => I::SharedSubscriptionAvailable,
-        }
-    }
-
-    /// The value of a numeric property, for range checks.
-    fn numeric_value(&self) -> Option<u32> {
-        use Property as P;
-        Some(match *self {
-            P::PayloadFormatIndicator(v)
-            | P::RequestProblemInformation(v)
-            | P::RequestResponseInformation(v)
-            | P::MaximumQoS(v)
-            | P::RetainAvailable(v)
-            | P::WildcardSubscriptionAvailable(v)
-            | P::SubscriptionIdentifierAvailable(v)
-            | P::SharedSubscriptionAvailable(v) => u32::from(v),
-            P::ServerKeepAlive(v)
-            | P::ReceiveMaximum(v)
-            | P::TopicAliasMaximum(v)
-            | P::TopicAlias(v) => u32::from(v),
-            P::MessageExpiryInterval(v)
-            | P::SubscriptionIdentifier(v)
-            | P::SessionExpiryInterval(v)
-            | P::WillDelayInterval(v)
-            | P::MaximumPacketSize(v) => v,
-            _ => return None,
-        })
-    }
-
-    /// Checks the value against the range the specification allows.
-    pub fn check_range(&self) -> Result<(), PropertyError> {
-        if let Some(value) = self.numeric_value() {
-            let property = self.id();
-            let (lo, hi) = property.range();
-            if value < lo || value > hi {
-                return Err(PropertyError::OutOfRange { property, value });
-            }
-        }
-        Ok(())
-    }
-
-    /// Checks the strings and binary data for encoding (length, U+0000).
-    fn check_encodable(&self) -> Result<(), EncodeError> {
-        use Property as P;
-        match self {
-            P::ContentType(s)
-            | P::ResponseTopic(s)
-            | P::AssignedClientIdentifier(s)
-            | P::AuthenticationMethod(s)
-            | P::ResponseInformation(s)
-            | P::ServerReference(s)
-            | P::ReasonString(s) => string_len(s).map(drop),
-            P::CorrelationData(b) | P::AuthenticationData(b) => binary_len(b).map(drop),
-            P::UserProperty(k, v) => string_len(k).and(string_len(v)).map(drop),
-            _ => Ok(()),
-        }
-    }
-
-    /// The encoded size, identifier byte included.
-    fn size(&self) -> usize {
-        use Property as P;
-        1 + match self {
-            P::PayloadFormatIndicator(_)
-            | P::RequestProblemInformation(_)
-            | P::RequestResponseInformation(_)
-            | P::MaximumQoS(_)
-            | P::RetainAvailable(_)
-            | P::WildcardSubscriptionAvailable(_)
-            | P::SubscriptionIdentifierAvailable(_)
-            | P::SharedSubscriptionAvailable(_) => 1,
-            P::ServerKeepAlive(_)
-            | P::ReceiveMaximum(_)
-            | P::TopicAliasMaximum(_)
-            | P::TopicAlias(_) => 2,
-            P::MessageExpiryInterval(_)
-            | P::SessionExpiryInterval(_)
-            | P::WillDelayInterval(_)
-            | P::MaximumPacketSize(_) => 4,
-            P::SubscriptionIdentifier(v) => variable_integer_len(*v),
-            P::ContentType(s)
-            | P::ResponseTopic(s)
-            | P::AssignedClientIdentifier(s)
-            | P::AuthenticationMethod(s)
-            | P::ResponseInformation(s)
-            | P::ServerReference(s)
-            | P::ReasonString(s) => 2 + s.len(),
-            P::CorrelationData(b) | P::AuthenticationData(b) => 2 + b.len(),
-            P::UserProperty(k, v) => 4 + k.len() + v.len(),
-        }
-    }
-
-    fn write(&self, out: &mut Vec<u8>) {
-        use Property as P;
-        out.push(self.id() as u8);
-        match self {
-            P::PayloadFormatIndicator(v)
-            | P::RequestProblemInformation(v)
-            | P::RequestResponseInformation(v)
-            | P::MaximumQoS(v)
-            | P::RetainAvailable(v)
-            | P::WildcardSubscriptionAvailable(v)
-            | P::SubscriptionIdentifierAvailable(v)
-            | P::SharedSubscriptionAvailable(v) => out.push(*v),
-            P::ServerKeepAlive(v)
-            | P::ReceiveMaximum(v)
-            | P::TopicAliasMaximum(v)
-            | P::TopicAlias(v) => put_u16(out, *v),
-            P::MessageExpiryInterval(v)
-            | P::SessionExpiryInterval(v)
-            | P::WillDelayInterval(v)
-            | P::MaximumPacketSize(v) => put_u32(out, *v),
-            P::SubscriptionIdentifier(v) => put_variable_integer(out, *v),
-            P::ContentType(s)
-            | P::ResponseTopic(s)
-            | P::AssignedClientIdentifier(s)
-            | P::AuthenticationMethod(s)
-            | P::ResponseInformation(s)
-            | P::ServerReference(s)
-            | P::ReasonString(s) => put_string(out, s),
-            P::CorrelationData(b) | P::AuthenticationData(b) => put_binary(out, b),
-            P::UserProperty(k, v) => {
-                put_string(out, k);
-                put_string(out, v);
-            }
-        }
-    }
-
-    fn read(id: PropertyId, r: &mut Reader<'_>) -> Result<Property, DecodeError> {
-        use Property as P;
-        use PropertyId as I;
-        let s = |r: &mut Reader<'_>| r.string().map(str::to_owned);
-        Ok(match id {
-            I::PayloadFormatIndicator => P::PayloadFormatIndicator(r.u8()?),
-            I::MessageExpiryInterval => P::MessageExpiryInterval(r.u32()?),
-            I::ContentType => P::ContentType(s(r)?),
-            I::ResponseTopic => P::ResponseTopic(s(r)?),
-            I::CorrelationData => P::CorrelationData(r.binary()?.to_vec()),
-            I::SubscriptionIdentifier => P::SubscriptionIdentifier(r.variable_integer()?),
-            I::SessionExpiryInterval => P::SessionExpiryInterval(r.u32()?),
-            I::AssignedClientIdentifier => P::AssignedClientIdentifier(s(r)?),
-            I::ServerKeepAlive => P::ServerKeepAlive(r.u16()?),
-            I::AuthenticationMethod => P::AuthenticationMethod(s(r)?),
-            I::AuthenticationData => P::AuthenticationData(r.binary()?.to_vec()),
-            I::RequestProblemInformation => P::RequestProblemInformation(r.u8()?),
-            I::WillDelayInterval => P::WillDelayInterval(r.u32()?),
-            I::RequestResponseInformation => P::RequestResponseInformation(r.u8()?),
-            I::ResponseInformation => P::ResponseInformation(s(r)?),
-            I::ServerReference => P::ServerReference(s(r)?),
-            I::ReasonString => P::ReasonString(s(r)?),
-            I::ReceiveMaximum => P::ReceiveMaximum(r.u16()?),
-            I::TopicAliasMaximum => P::TopicAliasMaximum(r.u16()?),
-            I::TopicAlias => P::TopicAlias(r.u16()?),
-            I::MaximumQoS => P::MaximumQoS(r.u8()?),
-            I::RetainAvailable => P::RetainAvailable(r.u8()?),
-            I::UserProperty => P::UserProperty(s(r)?, s(r)?),
-            I::MaximumPacketSize => P::MaximumPacketSize(r.u32()?),
-            I::WildcardSubscriptionAvailable => P::WildcardSubscriptionAvailable(r.u8()?),
-            I::SubscriptionIdentifierAvailable => P::SubscriptionIdentifierAvailable(r.u8()?),
-            I::SharedSubscriptionAvailable => P::SharedSubscriptionAvailable(r.u8()?),
-        })
-    }
-}
 
 /// The properties of one packet (or of a will), as Paho's `Properties`.
 ///
-/// Properties set through [`set`](Properties::set) are kept in identifier
-/// order, repeated ones (UserProperty, SubscriptionIdentifier) in the order
-/// they were added, which is the order Paho writes them in. Decoded properties
-/// keep the order they arrived in.
+/// It knows the packet type it is for, so [`set`](Properties::set) refuses a
+/// property that does not belong there, with Paho's message. Properties set
+/// through `set` are kept in identifier order, repeated ones (UserProperty,
+/// SubscriptionIdentifier) in the order they were added: the order Paho writes
+/// them in. [`push`](Properties::push) and decoding keep the order given.
 ///
 /// ```
 /// use mqtt_tether::packet::{PacketType, Properties, Property};
@@ -421,16 +27,19 @@ impl Property {
 /// props.set(Property::MessageExpiryInterval(30))?;
 /// props.set(Property::UserProperty("k".into(), "v".into()))?;
 /// assert_eq!(props.message_expiry_interval(), Some(30));
+/// assert_eq!(props.user_properties().collect::<Vec<_>>(), [("k", "v")]);
 ///
 /// let err = props.set(Property::SessionExpiryInterval(5)).unwrap_err();
 /// assert_eq!(err.to_string(),
 ///     "Property SessionExpiryInterval does not apply to packet type Publish");
 /// # Ok::<(), mqtt_tether::packet::PropertyError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Properties {
     packet_type: PacketType,
-    items: Vec<Property>,
+    /// The encoded properties without their length prefix. Every property in
+    /// it is allowed in `packet_type`, in range, and repeated only if it may be.
+    raw: Vec<u8>,
 }
 
 impl Properties {
@@ -438,7 +47,7 @@ impl Properties {
     pub fn new(packet_type: PacketType) -> Properties {
         Properties {
             packet_type,
-            items: Vec::new(),
+            raw: Vec::new(),
         }
     }
 
@@ -449,59 +58,107 @@ impl Properties {
 
     /// Whether the set holds no property (Paho's `isEmpty()`).
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.raw.is_empty()
     }
 
     /// How many properties the set holds, repeats counted.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.entries().count()
     }
 
-    /// The properties in encoding order.
-    pub fn iter(&self) -> std::slice::Iter<'_, Property> {
-        self.items.iter()
+    /// The properties in encoding order, as owned values.
+    pub fn iter(&self) -> impl Iterator<Item = Property> + '_ {
+        self.entries().map(|(id, v)| Property::from_value(id, v))
+    }
+
+    /// The encoded properties, without the length prefix.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.raw
     }
 
     /// Removes every property (Paho's `clear()`).
     pub fn clear(&mut self) {
-        self.items.clear();
+        self.raw.clear();
     }
 
     /// Sets a property, as assigning Paho's attribute does.
     ///
     /// UserProperty (and SubscriptionIdentifier in PUBLISH) accumulate; any
-    /// other property replaces the previous value. Fails with Paho's message when the property
-    /// does not apply to this packet type or its value is out of range.
+    /// other property replaces the previous value. Fails with Paho's message
+    /// when the property does not apply to this packet type or its value is
+    /// out of range, and when a string holds U+0000 or a value is longer than
+    /// 65,535 bytes.
     pub fn set(&mut self, property: Property) -> Result<(), PropertyError> {
         let id = self.check(&property)?;
-        if !may_repeat_in(id, self.packet_type) {
-            if let Some(slot) = self.items.iter_mut().find(|p| p.id() == id) {
-                *slot = property;
-                return Ok(());
+        let mut items: Vec<Property> = self.iter().collect();
+        match items.iter_mut().find(|p| p.id() == id) {
+            Some(slot) if !may_repeat_in(id, self.packet_type) => *slot = property,
+            _ => {
+                let at = items
+                    .iter()
+                    .position(|p| p.id() > id)
+                    .unwrap_or(items.len());
+                items.insert(at, property);
             }
         }
-        let at = self
-            .items
-            .iter()
-            .position(|p| p.id() > id)
-            .unwrap_or(self.items.len());
-        self.items.insert(at, property);
-        Ok(())
+        self.rebuild(&items)
     }
 
-    /// Appends a property after the others, keeping the order given (for
-    /// reproducing a peer's bytes exactly). Checked as [`set`](Self::set) is,
-    /// and a second copy of a property that may not repeat is refused.
+    /// Appends a property after the others, keeping the order given (to
+    /// reproduce a peer's bytes exactly). Checked as [`set`](Self::set) is, and
+    /// a second copy of a property that may not repeat is refused.
     pub fn push(&mut self, property: Property) -> Result<(), PropertyError> {
         let id = self.check(&property)?;
-        if !may_repeat_in(id, self.packet_type) && self.get(id).is_some() {
+        if !may_repeat_in(id, self.packet_type) && self.contains(id) {
             return Err(PropertyError::Duplicate(id));
         }
-        self.items.push(property);
+        if self.raw.len() + property.size() > MAX_VARIABLE_INTEGER as usize {
+            return Err(PropertyError::ValueTooLong {
+                property: id,
+                len: property.size(),
+            });
+        }
+        property.write(&mut self.raw);
         Ok(())
     }
 
-    /// Checks that a property belongs in this packet type and is in range.
+    /// The first property with this identifier.
+    pub fn get(&self, id: PropertyId) -> Option<Property> {
+        self.value(id).map(|v| Property::from_value(id, v))
+    }
+
+    /// Whether a property with this identifier is present.
+    pub fn contains(&self, id: PropertyId) -> bool {
+        self.value(id).is_some()
+    }
+
+    /// Removes every property with this identifier; returns whether there was one.
+    pub fn remove(&mut self, id: PropertyId) -> bool {
+        if !self.contains(id) {
+            return false;
+        }
+        let kept: Vec<Property> = self.iter().filter(|p| p.id() != id).collect();
+        // The kept properties were valid together, so this cannot fail.
+        let _ = self.rebuild(&kept);
+        true
+    }
+
+    /// The user properties, as (name, value) pairs in order.
+    pub fn user_properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries().filter_map(|(_, v)| match v {
+            Value::Pair(k, v) => Some((k, v)),
+            _ => None,
+        })
+    }
+
+    /// The subscription identifiers, in order.
+    pub fn subscription_identifiers(&self) -> impl Iterator<Item = u32> + '_ {
+        self.entries().filter_map(|(id, v)| match (id, v) {
+            (PropertyId::SubscriptionIdentifier, Value::Int(n)) => Some(n),
+            _ => None,
+        })
+    }
+
     fn check(&self, property: &Property) -> Result<PropertyId, PropertyError> {
         let id = property.id();
         if !id.allowed_in(self.packet_type) {
@@ -511,98 +168,97 @@ impl Properties {
             });
         }
         property.check_range()?;
+        property.check_encodable()?;
         Ok(id)
     }
 
-    /// The first property with this identifier.
-    pub fn get(&self, id: PropertyId) -> Option<&Property> {
-        self.items.iter().find(|p| p.id() == id)
+    fn rebuild(&mut self, items: &[Property]) -> Result<(), PropertyError> {
+        let size: usize = items.iter().map(Property::size).sum();
+        if size > MAX_VARIABLE_INTEGER as usize {
+            return Err(PropertyError::ValueTooLong {
+                property: items.last().map_or(PropertyId::UserProperty, Property::id),
+                len: size,
+            });
+        }
+        self.raw.clear();
+        for p in items {
+            p.write(&mut self.raw);
+        }
+        Ok(())
     }
 
-    /// Removes every property with this identifier; returns whether there was one.
-    pub fn remove(&mut self, id: PropertyId) -> bool {
-        let before = self.items.len();
-        self.items.retain(|p| p.id() != id);
-        self.items.len() != before
+    /// The value of the first property with this identifier.
+    fn value(&self, id: PropertyId) -> Option<Value<'_>> {
+        self.entries().find(|(i, _)| *i == id).map(|(_, v)| v)
     }
 
-    /// The user properties, as (name, value) pairs in order.
-    pub fn user_properties(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.items.iter().filter_map(|p| match p {
-            Property::UserProperty(k, v) => Some((k.as_str(), v.as_str())),
-            _ => None,
+    /// Walks the encoded properties. They were checked when stored, so the
+    /// walk never meets an error; it would simply stop at one.
+    fn entries(&self) -> impl Iterator<Item = (PropertyId, Value<'_>)> {
+        let mut r = Reader::new(&self.raw);
+        std::iter::from_fn(move || {
+            if r.is_empty() {
+                return None;
+            }
+            let id = u8::try_from(r.variable_integer().ok()?)
+                .ok()
+                .and_then(PropertyId::from_u8)?;
+            let value = read_value(id, &mut r).ok()?;
+            Some((id, value))
         })
     }
 
-    /// The subscription identifiers, in order.
-    pub fn subscription_identifiers(&self) -> impl Iterator<Item = u32> + '_ {
-        self.items.iter().filter_map(|p| match p {
-            Property::SubscriptionIdentifier(v) => Some(*v),
-            _ => None,
-        })
-    }
-
-    /// The size of the encoded set, length prefix included, after checking
-    /// every property against `packet_type` (the packet it is really sent in).
+    /// The size of the encoded set, length prefix included, for a packet of
+    /// `packet_type`: the set's own type, or another one its properties are
+    /// all allowed in.
     pub(crate) fn encoded_len(&self, packet_type: PacketType) -> Result<usize, EncodeError> {
-        let len = self.content_len(packet_type)?;
-        Ok(variable_integer_len(len as u32) + len)
+        if packet_type != self.packet_type {
+            self.check_fits(packet_type)?;
+        }
+        Ok(variable_integer_len(self.raw.len() as u32) + self.raw.len())
     }
 
-    fn content_len(&self, packet_type: PacketType) -> Result<usize, EncodeError> {
-        let mut len = 0usize;
+    /// Checks a set built for one packet type against another.
+    fn check_fits(&self, packet_type: PacketType) -> Result<(), PropertyError> {
         let mut seen = 0u64;
-        for p in &self.items {
-            let id = p.id();
+        for (id, _) in self.entries() {
             if !id.allowed_in(packet_type) {
                 return Err(PropertyError::NotAllowed {
                     property: id,
                     packet_type,
-                }
-                .into());
+                });
             }
-            p.check_range()?;
             let bit = 1u64 << (id as u8);
             if seen & bit != 0 && !may_repeat_in(id, packet_type) {
-                return Err(PropertyError::Duplicate(id).into());
+                return Err(PropertyError::Duplicate(id));
             }
             seen |= bit;
-            p.check_encodable()?;
-            len += p.size();
         }
-        if len > MAX_VARIABLE_INTEGER as usize {
-            return Err(EncodeError::PacketTooLarge {
-                remaining_length: len,
-            });
-        }
-        Ok(len)
+        Ok(())
     }
 
     /// Writes a set that [`encoded_len`](Self::encoded_len) accepted.
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        let len: usize = self.items.iter().map(Property::size).sum();
-        put_variable_integer(out, len as u32);
-        for p in &self.items {
-            p.write(out);
-        }
+        put_variable_integer(out, self.raw.len() as u32);
+        out.extend_from_slice(&self.raw);
     }
 
-    /// Reads a property set (length prefix included) for `packet_type`.
+    /// Reads and checks a property set (length prefix included) for `packet_type`.
     pub(crate) fn read(
         r: &mut Reader<'_>,
         packet_type: PacketType,
     ) -> Result<Properties, DecodeError> {
         let len = r.variable_integer()? as usize;
-        let mut inner = Reader::new(r.bytes(len)?);
-        let mut items = Vec::new();
+        let raw = r.bytes(len)?;
+        let mut inner = Reader::new(raw);
         let mut seen = 0u64;
         while !inner.is_empty() {
             // The identifier is a variable byte integer; every defined one fits in a byte.
-            let raw = inner.variable_integer()?;
-            let id = u8::try_from(raw)
+            let number = inner.variable_integer()?;
+            let id = u8::try_from(number)
                 .ok()
                 .and_then(PropertyId::from_u8)
-                .ok_or(PropertyError::Unknown(raw))?;
+                .ok_or(PropertyError::Unknown(number))?;
             if !id.allowed_in(packet_type) {
                 return Err(PropertyError::NotAllowed {
                     property: id,
@@ -615,11 +271,12 @@ impl Properties {
                 return Err(PropertyError::Duplicate(id).into());
             }
             seen |= bit;
-            let property = Property::read(id, &mut inner)?;
-            property.check_range()?;
-            items.push(property);
+            read_value(id, &mut inner)?;
         }
-        Ok(Properties { packet_type, items })
+        Ok(Properties {
+            packet_type,
+            raw: raw.to_vec(),
+        })
     }
 }
 
@@ -633,12 +290,11 @@ fn may_repeat_in(id: PropertyId, packet_type: PacketType) -> bool {
     }
 }
 
-impl<'a> IntoIterator for &'a Properties {
-    type Item = &'a Property;
-    type IntoIter = std::slice::Iter<'a, Property>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.items.iter()
+impl fmt::Debug for Properties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Properties({}, ", self.packet_type.title())?;
+        f.debug_list().entries(self.iter()).finish()?;
+        f.write_str(")")
     }
 }
 
@@ -648,44 +304,43 @@ macro_rules! getters {
             $(
                 #[doc = concat!("The ", stringify!($variant), " property, if present.")]
                 pub fn $fn(&self) -> Option<$ty> {
-                    self.items.iter().find_map(|p| match p {
-                        Property::$variant(v) => Some(getters!(@$how v)),
-                        _ => None,
-                    })
+                    self.value(PropertyId::$variant).map(|v| getters!(@$how v, $ty))
                 }
             )*
         }
     };
-    (@copy $v:ident) => { *$v };
-    (@borrow $v:ident) => { $v.as_ref() };
+    // The casts cannot truncate: the value was read from a field of that width.
+    (@int $v:ident, $ty:ty) => { match $v { Value::Int(n) => n as $ty, _ => 0 } };
+    (@text $v:ident, $ty:ty) => { $v.text() };
+    (@bytes $v:ident, $ty:ty) => { $v.bytes() };
 }
 
 getters! {
-    payload_format_indicator => PayloadFormatIndicator: u8, copy;
-    message_expiry_interval => MessageExpiryInterval: u32, copy;
-    content_type => ContentType: &str, borrow;
-    response_topic => ResponseTopic: &str, borrow;
-    correlation_data => CorrelationData: &[u8], borrow;
-    session_expiry_interval => SessionExpiryInterval: u32, copy;
-    assigned_client_identifier => AssignedClientIdentifier: &str, borrow;
-    server_keep_alive => ServerKeepAlive: u16, copy;
-    authentication_method => AuthenticationMethod: &str, borrow;
-    authentication_data => AuthenticationData: &[u8], borrow;
-    request_problem_information => RequestProblemInformation: u8, copy;
-    will_delay_interval => WillDelayInterval: u32, copy;
-    request_response_information => RequestResponseInformation: u8, copy;
-    response_information => ResponseInformation: &str, borrow;
-    server_reference => ServerReference: &str, borrow;
-    reason_string => ReasonString: &str, borrow;
-    receive_maximum => ReceiveMaximum: u16, copy;
-    topic_alias_maximum => TopicAliasMaximum: u16, copy;
-    topic_alias => TopicAlias: u16, copy;
-    maximum_qos => MaximumQoS: u8, copy;
-    retain_available => RetainAvailable: u8, copy;
-    maximum_packet_size => MaximumPacketSize: u32, copy;
-    wildcard_subscription_available => WildcardSubscriptionAvailable: u8, copy;
-    subscription_identifier_available => SubscriptionIdentifierAvailable: u8, copy;
-    shared_subscription_available => SharedSubscriptionAvailable: u8, copy;
+    payload_format_indicator => PayloadFormatIndicator: u8, int;
+    message_expiry_interval => MessageExpiryInterval: u32, int;
+    content_type => ContentType: &str, text;
+    response_topic => ResponseTopic: &str, text;
+    correlation_data => CorrelationData: &[u8], bytes;
+    session_expiry_interval => SessionExpiryInterval: u32, int;
+    assigned_client_identifier => AssignedClientIdentifier: &str, text;
+    server_keep_alive => ServerKeepAlive: u16, int;
+    authentication_method => AuthenticationMethod: &str, text;
+    authentication_data => AuthenticationData: &[u8], bytes;
+    request_problem_information => RequestProblemInformation: u8, int;
+    will_delay_interval => WillDelayInterval: u32, int;
+    request_response_information => RequestResponseInformation: u8, int;
+    response_information => ResponseInformation: &str, text;
+    server_reference => ServerReference: &str, text;
+    reason_string => ReasonString: &str, text;
+    receive_maximum => ReceiveMaximum: u16, int;
+    topic_alias_maximum => TopicAliasMaximum: u16, int;
+    topic_alias => TopicAlias: u16, int;
+    maximum_qos => MaximumQoS: u8, int;
+    retain_available => RetainAvailable: u8, int;
+    maximum_packet_size => MaximumPacketSize: u32, int;
+    wildcard_subscription_available => WildcardSubscriptionAvailable: u8, int;
+    subscription_identifier_available => SubscriptionIdentifierAvailable: u8, int;
+    shared_subscription_available => SharedSubscriptionAvailable: u8, int;
 }
 
 #[cfg(test)]
@@ -718,6 +373,11 @@ mod tests {
                 0x26, 0, 1, b'c', 0, 1, b'd'
             ]
         );
+        assert_eq!(p.receive_maximum(), Some(20));
+        assert_eq!(
+            p.user_properties().collect::<Vec<_>>(),
+            [("a", "b"), ("c", "d")]
+        );
     }
 
     #[test]
@@ -731,21 +391,59 @@ mod tests {
         assert_eq!(p.message_expiry_interval(), Some(2));
         assert_eq!(p.subscription_identifiers().collect::<Vec<_>>(), [3, 4]);
         assert!(p.remove(PropertyId::SubscriptionIdentifier));
-        assert_eq!(p.len(), 1);
+        assert!(!p.remove(PropertyId::SubscriptionIdentifier));
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            [Property::MessageExpiryInterval(2)]
+        );
+        // In SUBSCRIBE a subscription identifier replaces the previous one.
+        let mut s = Properties::new(PacketType::Subscribe);
+        s.set(Property::SubscriptionIdentifier(3)).unwrap();
+        s.set(Property::SubscriptionIdentifier(4)).unwrap();
+        assert_eq!(s.subscription_identifiers().collect::<Vec<_>>(), [4]);
+        assert_eq!(
+            s.push(Property::SubscriptionIdentifier(5)),
+            Err(PropertyError::Duplicate(PropertyId::SubscriptionIdentifier))
+        );
     }
 
     #[test]
-    fn range_errors_use_pahos_text() {
+    fn values_are_checked_when_set() {
         let mut p = Properties::new(PacketType::Publish);
         let e = p.set(Property::TopicAlias(0)).unwrap_err();
         assert_eq!(
             e.to_string(),
             "TopicAlias property value must be in the range 1-65535"
         );
+        assert_eq!(
+            p.set(Property::ContentType("a\0b".into())),
+            Err(PropertyError::NullCharacter(PropertyId::ContentType))
+        );
+        assert!(matches!(
+            p.set(Property::CorrelationData(vec![0; 65_536])),
+            Err(PropertyError::ValueTooLong { .. })
+        ));
+        assert!(p.is_empty());
         let mut c = Properties::new(PacketType::Connect);
         assert!(c.set(Property::RequestProblemInformation(2)).is_err());
         assert!(c.set(Property::MaximumPacketSize(0)).is_err());
         assert!(c.set(Property::ReceiveMaximum(0)).is_err());
+    }
+
+    #[test]
+    fn a_set_is_checked_again_for_another_packet_type() {
+        let mut p = Properties::new(PacketType::Publish);
+        p.set(Property::SubscriptionIdentifier(1)).unwrap();
+        p.set(Property::SubscriptionIdentifier(2)).unwrap();
+        assert_eq!(
+            p.encoded_len(PacketType::Subscribe),
+            Err(PropertyError::Duplicate(PropertyId::SubscriptionIdentifier).into())
+        );
+        p.set(Property::MessageExpiryInterval(1)).unwrap();
+        assert!(matches!(
+            p.encoded_len(PacketType::Connect),
+            Err(EncodeError::Property(PropertyError::NotAllowed { .. }))
+        ));
     }
 
     #[test]
@@ -783,7 +481,8 @@ mod tests {
             read(&[4, 0x0b, 1, 0x0b, 2], PacketType::Subscribe),
             Err(PropertyError::Duplicate(PropertyId::SubscriptionIdentifier).into())
         );
-        assert!(read(&[4, 0x0b, 1, 0x0b, 2], PacketType::Publish).is_ok());
+        let ok = read(&[4, 0x0b, 1, 0x0b, 2], PacketType::Publish).unwrap();
+        assert_eq!(ok.subscription_identifiers().collect::<Vec<_>>(), [1, 2]);
         assert_eq!(
             read(&[2, 0x04, 0], PacketType::Publish),
             Err(PropertyError::Unknown(4).into())
