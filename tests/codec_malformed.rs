@@ -125,7 +125,9 @@ fn reserved_flag_bits() {
             let packet_type = PacketType::from_nibble(nibble).unwrap();
             let required = if matches!(nibble, 6 | 8 | 10) { 2 } else { 0 };
             for flags in 0u8..16 {
-                if flags == required {
+                // MQTT 3.1 re-sends PUBREL, SUBSCRIBE and UNSUBSCRIBE with DUP.
+                let v31_retry = *protocol == MQTTv31 && required == 2 && flags == 0b1010;
+                if flags == required || v31_retry {
                     continue;
                 }
                 let bytes = format!("{:02x} 00", nibble << 4 | flags);
@@ -161,6 +163,17 @@ fn reserved_flag_bits() {
 }
 
 #[test]
+fn mqtt_3_1_retries_carry_dup() {
+    assert!(decode("6a 02 00 01", MQTTv31).is_ok());
+    assert!(decode("8a 06 00 01 00 01 61 00", MQTTv31).is_ok());
+    assert!(decode("aa 05 00 01 00 01 61", MQTTv31).is_ok());
+    assert!(matches!(
+        err("6a 02 00 01", MQTTv311),
+        DecodeError::InvalidFixedHeaderFlags { .. }
+    ));
+}
+
+#[test]
 fn reserved_and_unknown_packet_types() {
     assert_eq!(err("00 00", MQTTv311), DecodeError::InvalidPacketType(0));
     assert_eq!(err("f0 00", MQTTv311), DecodeError::InvalidPacketType(15));
@@ -189,10 +202,9 @@ fn qos_3_anywhere() {
         err("82 06 00 01 00 01 61 03", MQTTv311),
         DecodeError::InvalidQoS
     );
-    assert_eq!(
-        err("82 07 00 01 00 00 01 61 03", MQTTv5),
-        DecodeError::InvalidQoS
-    );
+    let e = err("82 07 00 01 00 00 01 61 03", MQTTv5);
+    assert_eq!(e, DecodeError::InvalidSubscribeOptions(0x03));
+    assert_eq!(e.reason_code(), 0x82, "§3.8.3.1: a protocol error");
 }
 
 #[test]
@@ -418,6 +430,26 @@ fn declared_length_over_the_maximum_is_refused_from_the_header() {
 }
 
 #[test]
+fn the_buffer_never_grows_beyond_the_packet() {
+    let max = 600_000;
+    let mut frame = vec![0x30];
+    frame.extend(varint(max - 4));
+    frame.extend([0x00, 0x01, b't']);
+    frame.resize(max, b'x');
+    let mut decoder = Decoder::new(MQTTv311).with_max_packet_size(max);
+    let mut got = None;
+    for chunk in frame.chunks(1000) {
+        let mut input = chunk;
+        if let Some(p) = decoder.decode(&mut input).unwrap() {
+            got = Some(p);
+        }
+        assert!(decoder.capacity() <= max, "capacity {}", decoder.capacity());
+        assert!(decoder.capacity() <= 2 * decoder.buffered().max(1000));
+    }
+    assert!(matches!(got, Some(Packet::Publish(p)) if p.payload.len() == max - 7));
+}
+
+#[test]
 fn a_huge_declared_length_buffers_only_what_arrived() {
     // The default maximum accepts 256 MiB; a peer that announces that much and
     // sends 10 bytes makes the decoder hold 10 bytes plus the header, not 256 MiB.
@@ -427,6 +459,7 @@ fn a_huge_declared_length_buffers_only_what_arrived() {
     ];
     assert_eq!(decoder.decode(&mut input), Ok(None));
     assert_eq!(decoder.buffered(), 15);
+    assert!(decoder.capacity() < 64);
 }
 
 #[test]
@@ -519,12 +552,17 @@ fn connack_rules() {
         err("20 03 80 00 00", MQTTv5),
         DecodeError::InvalidConnackFlags(0x80)
     );
-    // Code 1 is a v3 code: only a bare `20 02 00 01` is accepted at v5.
+    // Code 1 is a v3 code, accepted at v5 as Paho does (a v3-only broker's
+    // refusal); any other v3 code is not a v5 reason code.
+    let Packet::ConnAck(c) = decode("20 03 00 01 00", MQTTv5).unwrap() else {
+        panic!("not a CONNACK")
+    };
+    assert_eq!(c.reason_code(MQTTv5), "Unsupported protocol version");
     assert_eq!(
-        err("20 03 00 01 00", MQTTv5),
+        err("20 03 00 02 00", MQTTv5),
         DecodeError::InvalidReasonCode {
             packet_type: PacketType::ConnAck,
-            code: 1
+            code: 2
         }
     );
     assert!(matches!(
@@ -578,13 +616,24 @@ fn subscription_rules() {
         DecodeError::NoReasonCodes(T::UnsubAck)
     );
     // Options: reserved bits, retain handling 3; a v3 byte with option bits.
+    let reserved = err("82 07 00 01 00 00 01 61 40", MQTTv5);
+    assert_eq!(reserved, DecodeError::InvalidSubscribeOptions(0x40));
+    assert_eq!(reserved.reason_code(), 0x81, "[MQTT-3.8.3-5]: malformed");
+    let retain_3 = err("82 07 00 01 00 00 01 61 30", MQTTv5);
+    assert_eq!(retain_3, DecodeError::InvalidSubscribeOptions(0x30));
+    assert_eq!(retain_3.reason_code(), 0x82, "§3.8.3.1: a protocol error");
+    // Empty topic filters [MQTT-4.7.3-1].
     assert_eq!(
-        err("82 07 00 01 00 00 01 61 40", MQTTv5),
-        DecodeError::InvalidSubscribeOptions(0x40)
+        err("82 05 00 01 00 00 00", MQTTv311),
+        DecodeError::EmptyTopicFilter
     );
     assert_eq!(
-        err("82 07 00 01 00 00 01 61 30", MQTTv5),
-        DecodeError::InvalidSubscribeOptions(0x30)
+        err("a2 06 00 01 00 00 00 00", MQTTv311),
+        DecodeError::EmptyTopicFilter
+    );
+    assert_eq!(
+        DecodeError::NoTopicFilters(T::Subscribe).reason_code(),
+        0x82
     );
     assert_eq!(
         err("82 06 00 01 00 01 61 04", MQTTv311),
@@ -644,6 +693,15 @@ fn errors_map_to_disconnect_reason_codes() {
     assert_eq!(
         DecodeError::Property(PropertyError::Duplicate(PropertyId::ContentType)).reason_code(),
         0x82
+    );
+    // §2.2.2.2: a property the packet does not allow is a malformed packet.
+    assert_eq!(
+        DecodeError::Property(PropertyError::NotAllowed {
+            property: PropertyId::TopicAlias,
+            packet_type: PacketType::Connect
+        })
+        .reason_code(),
+        0x81
     );
 }
 

@@ -60,10 +60,13 @@ impl ConnAck {
         }
         let return_code = r.u8()?;
         let properties = if protocol.is_v5() {
-            // A v3-only broker answers a v5 CONNECT with `20 02 00 01`: no
-            // property length, and a v3 code. Accept exactly that, as Paho does.
-            if r.is_empty() && return_code == 0x01 {
+            // A v3-only broker answers a v5 CONNECT with `20 02 00 01`: a v3
+            // code and no property length. Paho accepts code 1 at v5 and
+            // reports "Unsupported protocol version"; so do we.
+            if return_code == 0x01 && r.is_empty() {
                 Properties::new(PacketType::ConnAck)
+            } else if return_code == 0x01 {
+                Properties::read(&mut r, PacketType::ConnAck)?
             } else {
                 if ReasonCode::checked(PacketType::ConnAck, return_code).is_none() {
                     return Err(DecodeError::InvalidReasonCode {

@@ -90,6 +90,12 @@ impl Decoder {
         self.partial.len()
     }
 
+    /// The memory held for an unfinished packet, in bytes: never more than
+    /// that packet's size, and never more than twice what has arrived of it.
+    pub fn capacity(&self) -> usize {
+        self.partial.capacity()
+    }
+
     /// Forgets any unfinished packet (for a new connection).
     pub fn reset(&mut self) {
         self.partial = Vec::new();
@@ -127,6 +133,7 @@ impl Decoder {
         let total = header.packet_len();
         let take = (total - self.partial.len()).min(input.len());
         let (used, rest) = input.split_at(take);
+        self.grow_for(take, total);
         self.partial.extend_from_slice(used);
         *input = rest;
         if self.partial.len() < total {
@@ -156,7 +163,7 @@ impl Decoder {
         self.check_size(&header)?;
         let total = header.packet_len();
         if input.len() < total {
-            self.partial.reserve(total.min(KEEP_CAPACITY));
+            self.grow_for(input.len(), total);
             self.partial.extend_from_slice(input);
             self.header = Some(header);
             *input = &[];
@@ -180,6 +187,18 @@ impl Decoder {
             }
         }
         Ok(None)
+    }
+
+    /// Makes room for `more` bytes of a packet of `total` bytes. Capacity
+    /// doubles as bytes arrive (so a peer that only announces a large packet
+    /// gets nothing reserved for it), but never beyond the packet's size.
+    fn grow_for(&mut self, more: usize, total: usize) {
+        let needed = self.partial.len() + more;
+        if needed <= self.partial.capacity() {
+            return;
+        }
+        let target = needed.max(self.partial.capacity() * 2).min(total);
+        self.partial.reserve_exact(target - self.partial.len());
     }
 
     fn check_size(&self, header: &FixedHeader) -> Result<(), DecodeError> {

@@ -84,21 +84,28 @@ pub enum DecodeError {
     /// A topic name (PUBLISH or will) that is empty (without a v5 topic alias)
     /// or contains a wildcard.
     InvalidTopicName,
+    /// A SUBSCRIBE or UNSUBSCRIBE with an empty topic filter.
+    EmptyTopicFilter,
 }
 
 impl DecodeError {
-    /// The MQTT 5 reason code a DISCONNECT (or CONNACK) should carry when a
+    /// The reason code an MQTT 5 DISCONNECT (or CONNACK) should carry when a
     /// peer sent this: 0x95 "Packet too large", 0x84 "Unsupported protocol
-    /// version", 0x82 "Protocol error" for semantic errors, and 0x81
-    /// "Malformed packet" for everything else.
+    /// version", 0x82 "Protocol error" where the specification names the case
+    /// a protocol error, and 0x81 "Malformed packet" for everything else.
     pub fn reason_code(&self) -> u8 {
         match self {
             DecodeError::PacketTooLarge { .. } => 0x95,
             DecodeError::UnsupportedProtocolLevel(_) => 0x84,
+            // §3.8.3.1: reserved option bits are malformed, retain handling 3
+            // and QoS 3 are protocol errors.
+            DecodeError::InvalidSubscribeOptions(byte) if byte & 0xc0 == 0 => 0x82,
             DecodeError::Property(PropertyError::Duplicate(_))
-            | DecodeError::Property(PropertyError::NotAllowed { .. })
             | DecodeError::Property(PropertyError::OutOfRange { .. })
+            | DecodeError::NoTopicFilters(_)
+            | DecodeError::EmptyTopicFilter
             | DecodeError::InvalidTopicName => 0x82,
+            // §2.2.2.2: a property the packet does not allow makes it malformed.
             _ => 0x81,
         }
     }
@@ -166,6 +173,7 @@ impl fmt::Display for DecodeError {
             DecodeError::InvalidTopicName => f.write_str(
                 "malformed packet: topic name is empty (without a topic alias) or has wildcards",
             ),
+            DecodeError::EmptyTopicFilter => f.write_str("protocol error: empty topic filter"),
         }
     }
 }
@@ -206,6 +214,8 @@ pub enum EncodeError {
     InvalidTopicName,
     /// A SUBSCRIBE or UNSUBSCRIBE without any topic filter.
     NoTopicFilters(PacketType),
+    /// A SUBSCRIBE or UNSUBSCRIBE with an empty topic filter.
+    EmptyTopicFilter,
     /// A SUBACK or v5 UNSUBACK without any reason code.
     NoReasonCodes(PacketType),
     /// A QoS 0 PUBLISH with the DUP flag set.
@@ -249,6 +259,7 @@ impl fmt::Display for EncodeError {
                 f.write_str("topic name is empty (without a topic alias) or has wildcards")
             }
             EncodeError::NoTopicFilters(t) => write!(f, "{} needs a topic filter", t.name()),
+            EncodeError::EmptyTopicFilter => f.write_str("a topic filter cannot be empty"),
             EncodeError::NoReasonCodes(t) => write!(f, "{} needs a reason code", t.name()),
             EncodeError::DupWithQoS0 => f.write_str("a QoS 0 PUBLISH cannot have DUP set"),
             EncodeError::InvalidReasonCode { packet_type, code } => write!(
@@ -332,14 +343,14 @@ impl fmt::Display for PropertyError {
                 property.name(),
                 packet_type.title()
             ),
-            PropertyError::OutOfRange { property, .. } => {
-                let (lo, hi) = property.range();
-                write!(
+            PropertyError::OutOfRange { property, .. } => match property.paho_range() {
+                (0, 1) => write!(f, "{} property value must be 0 or 1", property.name()),
+                (lo, hi) => write!(
                     f,
                     "{} property value must be in the range {lo}-{hi}",
                     property.name()
-                )
-            }
+                ),
+            },
             PropertyError::ValueTooLong { property, len } => write!(
                 f,
                 "{} property value of {len} bytes is longer than 65535 bytes",

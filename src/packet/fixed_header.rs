@@ -86,10 +86,18 @@ fn check_first_byte(byte: u8, protocol: ProtocolVersion) -> Result<PacketType, D
         if qos == 0 && flags & 0b1000 != 0 {
             return Err(DecodeError::InvalidFixedHeaderFlags { packet_type, flags });
         }
-    } else if flags != packet_type.required_flags() {
+    } else if flags != packet_type.required_flags() && !v31_retry(packet_type, flags, protocol) {
         return Err(DecodeError::InvalidFixedHeaderFlags { packet_type, flags });
     }
     Ok(packet_type)
+}
+
+/// MQTT 3.1 sets DUP on a re-sent PUBREL, SUBSCRIBE or UNSUBSCRIBE (its
+/// §3.6, §3.8, §3.10); 3.1.1 made those bits reserved.
+fn v31_retry(packet_type: PacketType, flags: u8, protocol: ProtocolVersion) -> bool {
+    protocol == ProtocolVersion::MQTTv31
+        && packet_type.required_flags() == 0b0010
+        && flags == 0b1010
 }
 
 #[cfg(test)]

@@ -13,8 +13,12 @@
 //!
 //! Decoding is strict: every rule of the specifications that a receiver can
 //! check without session state is checked, and each violation is a typed
-//! [`DecodeError`]. Nothing panics and nothing allocates more than the
-//! packet that arrived (which the maximum packet size bounds).
+//! [`DecodeError`]. Nothing panics, and memory follows what arrived: the
+//! decoder buffers at most one packet (which the maximum packet size bounds),
+//! and a decoded packet keeps its topic, payload and properties as copies of
+//! their bytes. The one exception is the filter list of SUBSCRIBE and
+//! UNSUBSCRIBE (decoded by brokers only), which costs a `String` per filter:
+//! at most about 16 bytes of bookkeeping per 3 bytes of wire.
 //!
 //! ```
 //! use mqtt_tether::packet::{Packet, ProtocolVersion, Publish, QoS, Decoder};

@@ -168,6 +168,14 @@ impl Properties {
             });
         }
         property.check_range()?;
+        if let Property::MaximumPacketSize(value) = property {
+            if *value > id.paho_range().1 {
+                return Err(PropertyError::OutOfRange {
+                    property: id,
+                    value: *value,
+                });
+            }
+        }
         property.check_encodable()?;
         Ok(id)
     }
@@ -419,15 +427,33 @@ mod tests {
             p.set(Property::ContentType("a\0b".into())),
             Err(PropertyError::NullCharacter(PropertyId::ContentType))
         );
+        let mut c = Properties::new(PacketType::Connect);
+        for (property, text) in [
+            (
+                Property::RequestProblemInformation(2),
+                "RequestProblemInformation property value must be 0 or 1",
+            ),
+            (
+                Property::MaximumPacketSize(0),
+                "MaximumPacketSize property value must be in the range 1-268435455",
+            ),
+            (
+                Property::MaximumPacketSize(268_435_456),
+                "MaximumPacketSize property value must be in the range 1-268435455",
+            ),
+            (
+                Property::ReceiveMaximum(0),
+                "ReceiveMaximum property value must be in the range 1-65535",
+            ),
+        ] {
+            assert_eq!(c.set(property).unwrap_err().to_string(), text);
+        }
+        assert!(c.is_empty());
         assert!(matches!(
             p.set(Property::CorrelationData(vec![0; 65_536])),
             Err(PropertyError::ValueTooLong { .. })
         ));
         assert!(p.is_empty());
-        let mut c = Properties::new(PacketType::Connect);
-        assert!(c.set(Property::RequestProblemInformation(2)).is_err());
-        assert!(c.set(Property::MaximumPacketSize(0)).is_err());
-        assert!(c.set(Property::ReceiveMaximum(0)).is_err());
     }
 
     #[test]

@@ -143,7 +143,17 @@ impl PropertyId {
         )
     }
 
-    /// The allowed range of a numeric value, inclusive.
+    /// The range [`Properties::set`](super::Properties::set) accepts, which is
+    /// Paho's: the specification's, except that MaximumPacketSize stops at
+    /// 268,435,455 (no packet can be larger anyway).
+    pub fn paho_range(self) -> (u32, u32) {
+        match self {
+            PropertyId::MaximumPacketSize => (1, MAX_VARIABLE_INTEGER),
+            _ => self.range(),
+        }
+    }
+
+    /// The range of a numeric value the specification allows, inclusive.
     pub fn range(self) -> (u32, u32) {
         use PropertyId::*;
         match self {

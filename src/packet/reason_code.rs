@@ -119,13 +119,11 @@ impl std::error::Error for UnknownReasonCode {}
 
 impl ReasonCode {
     /// The reason code named `name` for `packet_type` (Paho's
-    /// `ReasonCode(packetType, aName)`). "Success" also finds value 0 under its
-    /// other names ("Normal disconnection", "Granted QoS 0"), as Paho does.
+    /// `ReasonCode(packetType, aName)`). As in Paho, "Success" also names
+    /// "Normal disconnection" in a DISCONNECT.
     pub fn new(packet_type: PacketType, name: &str) -> Result<ReasonCode, UnknownReasonCode> {
-        if name == "Success" {
-            if let Some(rc) = Self::checked(packet_type, 0) {
-                return Ok(rc);
-            }
+        if name == "Success" && packet_type == PacketType::Disconnect {
+            return Ok(ReasonCode::success(packet_type));
         }
         TABLE
             .iter()
@@ -317,6 +315,14 @@ mod tests {
         assert!(ReasonCode::from_value(PacketType::ConnAck, 0x01).is_err());
         assert!(ReasonCode::from_value(PacketType::PubRel, 0x80).is_err());
         assert!(ReasonCode::from_value(PacketType::ConnAck, 0x03).is_err());
+        // Paho: ReasonCode(SUBACK, "Success") raises KeyError.
+        assert!(ReasonCode::new(PacketType::SubAck, "Success").is_err());
+        assert_eq!(
+            ReasonCode::new(PacketType::ConnAck, "Success")
+                .unwrap()
+                .value(),
+            0
+        );
         let e = ReasonCode::new(PacketType::PubAck, "Banned").unwrap_err();
         assert_eq!(
             e.to_string(),

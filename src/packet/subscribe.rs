@@ -60,7 +60,7 @@ impl SubscribeOptions {
     }
 
     /// Paho's `unpack()`: reads an options byte; reserved bits, QoS 3 and
-    /// retain handling 3 are errors.
+    /// retain handling 3 are [`DecodeError::InvalidSubscribeOptions`].
     pub fn unpack(byte: u8) -> Result<SubscribeOptions, DecodeError> {
         let retain_handling = match (byte >> 4) & 0b11 {
             0 => RetainHandling::SendOnSubscribe,
@@ -72,7 +72,7 @@ impl SubscribeOptions {
             return Err(DecodeError::InvalidSubscribeOptions(byte));
         }
         Ok(SubscribeOptions {
-            qos: QoS::from_u8(byte & 0b11).ok_or(DecodeError::InvalidQoS)?,
+            qos: QoS::from_u8(byte & 0b11).ok_or(DecodeError::InvalidSubscribeOptions(byte))?,
             no_local: byte & 0b0100 != 0,
             retain_as_published: byte & 0b1000 != 0,
             retain_handling,
@@ -116,7 +116,11 @@ impl Subscribe {
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
-            let filter = r.string()?.to_owned();
+            let filter = r.string()?;
+            if filter.is_empty() {
+                return Err(DecodeError::EmptyTopicFilter);
+            }
+            let filter = filter.to_owned();
             let byte = r.u8()?;
             let options = if protocol.is_v5() {
                 SubscribeOptions::unpack(byte)?
@@ -152,6 +156,9 @@ impl EncodeBody for Subscribe {
         }
         let mut len = 2 + properties_len(&self.properties, PacketType::Subscribe, protocol)?;
         for (filter, _) in &self.filters {
+            if filter.is_empty() {
+                return Err(EncodeError::EmptyTopicFilter);
+            }
             len += string_len(filter)? + 1;
         }
         Ok(len)

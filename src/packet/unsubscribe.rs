@@ -48,7 +48,11 @@ impl Unsubscribe {
         };
         let mut filters = Vec::new();
         while !r.is_empty() {
-            filters.push(r.string()?.to_owned());
+            let filter = r.string()?;
+            if filter.is_empty() {
+                return Err(DecodeError::EmptyTopicFilter);
+            }
+            filters.push(filter.to_owned());
         }
         if filters.is_empty() {
             return Err(DecodeError::NoTopicFilters(PacketType::Unsubscribe));
@@ -75,6 +79,9 @@ impl EncodeBody for Unsubscribe {
         }
         let mut len = 2 + properties_len(&self.properties, PacketType::Unsubscribe, protocol)?;
         for filter in &self.filters {
+            if filter.is_empty() {
+                return Err(EncodeError::EmptyTopicFilter);
+            }
             len += string_len(filter)?;
         }
         Ok(len)
