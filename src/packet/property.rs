@@ -254,10 +254,10 @@ impl Property {
         }
     }
 
-    /// The value of a numeric property, for range checks.
-    fn numeric_value(&self) -> Option<u32> {
+    /// The value as it is laid out on the wire.
+    pub(crate) fn value(&self) -> Value<'_> {
         use Property as P;
-        Some(match *self {
+        match self {
             P::PayloadFormatIndicator(v)
             | P::RequestProblemInformation(v)
             | P::RequestResponseInformation(v)
@@ -265,134 +265,88 @@ impl Property {
             | P::RetainAvailable(v)
             | P::WildcardSubscriptionAvailable(v)
             | P::SubscriptionIdentifierAvailable(v)
-            | P::SharedSubscriptionAvailable(v) => u32::from(v),
+            | P::SharedSubscriptionAvailable(v) => Value::Int(u32::from(*v)),
             P::ServerKeepAlive(v)
             | P::ReceiveMaximum(v)
             | P::TopicAliasMaximum(v)
-            | P::TopicAlias(v) => u32::from(v),
+            | P::TopicAlias(v) => Value::Int(u32::from(*v)),
             P::MessageExpiryInterval(v)
             | P::SubscriptionIdentifier(v)
             | P::SessionExpiryInterval(v)
             | P::WillDelayInterval(v)
-            | P::MaximumPacketSize(v) => v,
-            _ => return None,
-        })
+            | P::MaximumPacketSize(v) => Value::Int(*v),
+            P::ContentType(s)
+            | P::ResponseTopic(s)
+            | P::AssignedClientIdentifier(s)
+            | P::AuthenticationMethod(s)
+            | P::ResponseInformation(s)
+            | P::ServerReference(s)
+            | P::ReasonString(s) => Value::Text(s),
+            P::CorrelationData(b) | P::AuthenticationData(b) => Value::Bytes(b),
+            P::UserProperty(k, v) => Value::Pair(k, v),
+        }
     }
 
     /// Checks the value against the range the specification allows.
     pub fn check_range(&self) -> Result<(), PropertyError> {
-        if let Some(value) = self.numeric_value() {
-            let property = self.id();
-            let (lo, hi) = property.range();
-            if value < lo || value > hi {
-                return Err(PropertyError::OutOfRange { property, value });
-            }
-        }
-        Ok(())
+        check_range(self.id(), self.value())
     }
 
     /// Checks the strings and binary data for encoding: at most 65,535 bytes
     /// each, and no U+0000 in a string.
     pub(crate) fn check_encodable(&self) -> Result<(), PropertyError> {
-        use Property as P;
         let property = self.id();
-        let check_str = |s: &str| {
-            if s.len() > usize::from(u16::MAX) {
-                Err(PropertyError::ValueTooLong {
-                    property,
-                    len: s.len(),
-                })
-            } else if s.as_bytes().contains(&0) {
-                Err(PropertyError::NullCharacter(property))
+        let check_len = |len: usize| {
+            if len > usize::from(u16::MAX) {
+                Err(PropertyError::ValueTooLong { property, len })
             } else {
                 Ok(())
             }
         };
-        match self {
-            P::ContentType(s)
-            | P::ResponseTopic(s)
-            | P::AssignedClientIdentifier(s)
-            | P::AuthenticationMethod(s)
-            | P::ResponseInformation(s)
-            | P::ServerReference(s)
-            | P::ReasonString(s) => check_str(s),
-            P::CorrelationData(b) | P::AuthenticationData(b) if b.len() > usize::from(u16::MAX) => {
-                Err(PropertyError::ValueTooLong {
-                    property,
-                    len: b.len(),
-                })
+        let check_str = |s: &str| {
+            check_len(s.len())?;
+            if s.as_bytes().contains(&0) {
+                return Err(PropertyError::NullCharacter(property));
             }
-            P::UserProperty(k, v) => check_str(k).and(check_str(v)),
-            _ => Ok(()),
+            Ok(())
+        };
+        match self.value() {
+            Value::Int(_) => Ok(()),
+            Value::Text(s) => check_str(s),
+            Value::Pair(k, v) => check_str(k).and(check_str(v)),
+            Value::Bytes(b) => check_len(b.len()),
         }
     }
 
     /// The encoded size, identifier byte included.
     pub(crate) fn size(&self) -> usize {
-        use Property as P;
-        1 + match self {
-            P::PayloadFormatIndicator(_)
-            | P::RequestProblemInformation(_)
-            | P::RequestResponseInformation(_)
-            | P::MaximumQoS(_)
-            | P::RetainAvailable(_)
-            | P::WildcardSubscriptionAvailable(_)
-            | P::SubscriptionIdentifierAvailable(_)
-            | P::SharedSubscriptionAvailable(_) => 1,
-            P::ServerKeepAlive(_)
-            | P::ReceiveMaximum(_)
-            | P::TopicAliasMaximum(_)
-            | P::TopicAlias(_) => 2,
-            P::MessageExpiryInterval(_)
-            | P::SessionExpiryInterval(_)
-            | P::WillDelayInterval(_)
-            | P::MaximumPacketSize(_) => 4,
-            P::SubscriptionIdentifier(v) => variable_integer_len(*v),
-            P::ContentType(s)
-            | P::ResponseTopic(s)
-            | P::AssignedClientIdentifier(s)
-            | P::AuthenticationMethod(s)
-            | P::ResponseInformation(s)
-            | P::ServerReference(s)
-            | P::ReasonString(s) => 2 + s.len(),
-            P::CorrelationData(b) | P::AuthenticationData(b) => 2 + b.len(),
-            P::UserProperty(k, v) => 4 + k.len() + v.len(),
+        1 + match (self.id().value_type(), self.value()) {
+            (PropertyType::Byte, _) => 1,
+            (PropertyType::TwoByteInteger, _) => 2,
+            (PropertyType::FourByteInteger, _) => 4,
+            (PropertyType::VariableByteInteger, Value::Int(n)) => variable_integer_len(n),
+            (_, Value::Text(s)) => 2 + s.len(),
+            (_, Value::Pair(k, v)) => 4 + k.len() + v.len(),
+            (_, Value::Bytes(b)) => 2 + b.len(),
+            (_, Value::Int(_)) => 0, // no other type holds an integer
         }
     }
 
+    /// Writes the property, which the caller has checked.
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
-        use Property as P;
         out.push(self.id() as u8);
-        match self {
-            P::PayloadFormatIndicator(v)
-            | P::RequestProblemInformation(v)
-            | P::RequestResponseInformation(v)
-            | P::MaximumQoS(v)
-            | P::RetainAvailable(v)
-            | P::WildcardSubscriptionAvailable(v)
-            | P::SubscriptionIdentifierAvailable(v)
-            | P::SharedSubscriptionAvailable(v) => out.push(*v),
-            P::ServerKeepAlive(v)
-            | P::ReceiveMaximum(v)
-            | P::TopicAliasMaximum(v)
-            | P::TopicAlias(v) => put_u16(out, *v),
-            P::MessageExpiryInterval(v)
-            | P::SessionExpiryInterval(v)
-            | P::WillDelayInterval(v)
-            | P::MaximumPacketSize(v) => put_u32(out, *v),
-            P::SubscriptionIdentifier(v) => put_variable_integer(out, *v),
-            P::ContentType(s)
-            | P::ResponseTopic(s)
-            | P::AssignedClientIdentifier(s)
-            | P::AuthenticationMethod(s)
-            | P::ResponseInformation(s)
-            | P::ServerReference(s)
-            | P::ReasonString(s) => put_string(out, s),
-            P::CorrelationData(b) | P::AuthenticationData(b) => put_binary(out, b),
-            P::UserProperty(k, v) => {
+        // The casts cannot truncate: each variant holds a value of its width.
+        match (self.id().value_type(), self.value()) {
+            (PropertyType::Byte, Value::Int(n)) => out.push(n as u8),
+            (PropertyType::TwoByteInteger, Value::Int(n)) => put_u16(out, n as u16),
+            (PropertyType::FourByteInteger, Value::Int(n)) => put_u32(out, n),
+            (_, Value::Int(n)) => put_variable_integer(out, n),
+            (_, Value::Text(s)) => put_string(out, s),
+            (_, Value::Pair(k, v)) => {
                 put_string(out, k);
                 put_string(out, v);
             }
+            (_, Value::Bytes(b)) => put_binary(out, b),
         }
     }
 
@@ -482,15 +436,16 @@ pub(crate) fn read_value<'a>(id: PropertyId, r: &mut Reader<'a>) -> Result<Value
         PropertyType::Utf8StringPair => Value::Pair(r.string()?, r.string()?),
         PropertyType::BinaryData => Value::Bytes(r.binary()?),
     };
+    check_range(id, value)?;
+    Ok(value)
+}
+
+fn check_range(property: PropertyId, value: Value<'_>) -> Result<(), PropertyError> {
     if let Value::Int(n) = value {
-        let (lo, hi) = id.range();
+        let (lo, hi) = property.range();
         if n < lo || n > hi {
-            return Err(PropertyError::OutOfRange {
-                property: id,
-                value: n,
-            }
-            .into());
+            return Err(PropertyError::OutOfRange { property, value: n });
         }
     }
-    Ok(value)
+    Ok(())
 }
