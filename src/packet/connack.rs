@@ -2,11 +2,10 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::properties::Properties;
+use super::properties_len;
 use super::reason_code::ReasonCode;
 use super::wire::Reader;
-use super::{
-    check_no_properties, encode_with, expect_end, EncodeBody, PacketType, ProtocolVersion,
-};
+use super::{encode_with, expect_end, EncodeBody, PacketType, ProtocolVersion};
 
 /// A CONNACK packet.
 ///
@@ -118,18 +117,14 @@ impl EncodeBody for ConnAck {
     }
 
     fn body_len(&self, protocol: ProtocolVersion) -> Result<usize, EncodeError> {
-        if protocol.is_v5() {
-            if ReasonCode::checked(PacketType::ConnAck, self.return_code).is_none() {
-                return Err(EncodeError::InvalidReasonCode {
-                    packet_type: PacketType::ConnAck,
-                    code: self.return_code,
-                });
-            }
-            Ok(2 + self.properties.encoded_len(PacketType::ConnAck)?)
-        } else {
-            check_no_properties(&self.properties, PacketType::ConnAck, protocol)?;
-            Ok(2)
+        if protocol.is_v5() && ReasonCode::checked(PacketType::ConnAck, self.return_code).is_none()
+        {
+            return Err(EncodeError::InvalidReasonCode {
+                packet_type: PacketType::ConnAck,
+                code: self.return_code,
+            });
         }
+        Ok(2 + properties_len(&self.properties, PacketType::ConnAck, protocol)?)
     }
 
     fn write_body(&self, protocol: ProtocolVersion, out: &mut Vec<u8>) {

@@ -3,7 +3,8 @@
 use super::error::{DecodeError, EncodeError};
 use super::properties::Properties;
 use super::wire::{binary_len, put_binary, put_string, put_u16, string_len, Reader};
-use super::{check_no_properties, expect_end, EncodeBody, PacketType, ProtocolVersion, QoS};
+use super::{expect_end, EncodeBody, PacketType, ProtocolVersion, QoS};
+use super::{properties_len, read_properties};
 use crate::packet::encode_with;
 
 const CLEAN_START: u8 = 0x02;
@@ -136,18 +137,10 @@ impl Connect {
             return Err(DecodeError::InvalidConnectFlags(flags));
         }
         let keep_alive = r.u16()?;
-        let properties = if protocol.is_v5() {
-            Properties::read(&mut r, PacketType::Connect)?
-        } else {
-            Properties::new(PacketType::Connect)
-        };
+        let properties = read_properties(&mut r, PacketType::Connect, protocol)?;
         let client_id = r.string()?.to_owned();
         let will = if flags & WILL != 0 {
-            let properties = if protocol.is_v5() {
-                Properties::read(&mut r, PacketType::WillMessage)?
-            } else {
-                Properties::new(PacketType::WillMessage)
-            };
+            let properties = read_properties(&mut r, PacketType::WillMessage, protocol)?;
             let topic = r.string()?;
             if !is_valid_will_topic(topic) {
                 return Err(DecodeError::InvalidTopicName);
@@ -201,21 +194,13 @@ impl EncodeBody for Connect {
         let v5 = protocol.is_v5();
         // protocol name, level, flags, keepalive
         let mut len = string_len(protocol.protocol_name())? + 1 + 1 + 2;
-        if v5 {
-            len += self.properties.encoded_len(PacketType::Connect)?;
-        } else {
-            check_no_properties(&self.properties, PacketType::Connect, protocol)?;
-            if self.password.is_some() && self.username.is_none() {
-                return Err(EncodeError::PasswordWithoutUsername);
-            }
+        len += properties_len(&self.properties, PacketType::Connect, protocol)?;
+        if !v5 && self.password.is_some() && self.username.is_none() {
+            return Err(EncodeError::PasswordWithoutUsername);
         }
         len += string_len(&self.client_id)?;
         if let Some(will) = &self.will {
-            if v5 {
-                len += will.properties.encoded_len(PacketType::WillMessage)?;
-            } else {
-                check_no_properties(&will.properties, PacketType::Connect, protocol)?;
-            }
+            len += properties_len(&will.properties, PacketType::WillMessage, protocol)?;
             if !is_valid_will_topic(&will.topic) {
                 return Err(EncodeError::InvalidTopicName);
             }

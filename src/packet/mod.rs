@@ -514,22 +514,6 @@ pub(crate) fn expect_end(
     }
 }
 
-/// Rejects a non-empty property set at a protocol level that has no properties.
-pub(crate) fn check_no_properties(
-    properties: &Properties,
-    packet_type: PacketType,
-    protocol: ProtocolVersion,
-) -> Result<(), EncodeError> {
-    if properties.is_empty() {
-        Ok(())
-    } else {
-        Err(EncodeError::RequiresMqtt5 {
-            packet_type,
-            protocol,
-        })
-    }
-}
-
 /// Reads a packet identifier that must not be zero.
 pub(crate) fn read_packet_id(
     r: &mut wire::Reader<'_>,
@@ -538,6 +522,19 @@ pub(crate) fn read_packet_id(
     match r.u16()? {
         0 => Err(DecodeError::ZeroPacketId(packet_type)),
         id => Ok(id),
+    }
+}
+
+/// Reads a property set at MQTT 5; below, there is none to read.
+pub(crate) fn read_properties(
+    r: &mut wire::Reader<'_>,
+    packet_type: PacketType,
+    protocol: ProtocolVersion,
+) -> Result<Properties, DecodeError> {
+    if protocol.is_v5() {
+        Properties::read(r, packet_type)
+    } else {
+        Ok(Properties::new(packet_type))
     }
 }
 
@@ -550,6 +547,13 @@ pub(crate) fn properties_len(
     if protocol.is_v5() {
         properties.encoded_len(packet_type)
     } else {
-        check_no_properties(properties, packet_type, protocol).map(|()| 0)
+        if properties.is_empty() {
+            Ok(0)
+        } else {
+            Err(EncodeError::RequiresMqtt5 {
+                packet_type,
+                protocol,
+            })
+        }
     }
 }

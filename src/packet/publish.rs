@@ -3,7 +3,8 @@
 use super::error::{DecodeError, EncodeError};
 use super::properties::Properties;
 use super::wire::{put_string, put_u16, string_len, Reader};
-use super::{check_no_properties, encode_with, EncodeBody, PacketType, ProtocolVersion, QoS};
+use super::{encode_with, EncodeBody, PacketType, ProtocolVersion, QoS};
+use super::{properties_len, read_properties};
 
 /// A PUBLISH packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +66,7 @@ impl Publish {
                 id => id,
             }
         };
-        let properties = if protocol.is_v5() {
-            Properties::read(&mut r, PacketType::Publish)?
-        } else {
-            Properties::new(PacketType::Publish)
-        };
+        let properties = read_properties(&mut r, PacketType::Publish, protocol)?;
         if !topic_is_valid(topic, &properties, protocol) {
             return Err(DecodeError::InvalidTopicName);
         }
@@ -114,11 +111,7 @@ impl EncodeBody for Publish {
             }
             len += 2;
         }
-        if protocol.is_v5() {
-            len += self.properties.encoded_len(PacketType::Publish)?;
-        } else {
-            check_no_properties(&self.properties, PacketType::Publish, protocol)?;
-        }
+        len += properties_len(&self.properties, PacketType::Publish, protocol)?;
         Ok(len)
     }
 

@@ -3,6 +3,7 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::properties::Properties;
+use super::read_properties;
 use super::reason_code::ReasonCode;
 use super::wire::{put_string, put_u16, string_len, Reader};
 use super::{
@@ -109,11 +110,7 @@ impl Subscribe {
     pub(crate) fn decode(body: &[u8], protocol: ProtocolVersion) -> Result<Subscribe, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = read_packet_id(&mut r, PacketType::Subscribe)?;
-        let properties = if protocol.is_v5() {
-            Properties::read(&mut r, PacketType::Subscribe)?
-        } else {
-            Properties::new(PacketType::Subscribe)
-        };
+        let properties = read_properties(&mut r, PacketType::Subscribe, protocol)?;
         let mut filters = Vec::new();
         while !r.is_empty() {
             let filter = r.string()?;
@@ -212,11 +209,7 @@ impl SubAck {
     pub(crate) fn decode(body: &[u8], protocol: ProtocolVersion) -> Result<SubAck, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = read_packet_id(&mut r, PacketType::SubAck)?;
-        let properties = if protocol.is_v5() {
-            Properties::read(&mut r, PacketType::SubAck)?
-        } else {
-            Properties::new(PacketType::SubAck)
-        };
+        let properties = read_properties(&mut r, PacketType::SubAck, protocol)?;
         let codes = r.rest();
         if codes.is_empty() {
             return Err(DecodeError::NoReasonCodes(PacketType::SubAck));

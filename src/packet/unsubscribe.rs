@@ -2,6 +2,7 @@
 
 use super::error::{DecodeError, EncodeError};
 use super::properties::Properties;
+use super::read_properties;
 use super::reason_code::ReasonCode;
 use super::wire::{put_string, put_u16, string_len, Reader};
 use super::{
@@ -41,11 +42,7 @@ impl Unsubscribe {
     ) -> Result<Unsubscribe, DecodeError> {
         let mut r = Reader::new(body);
         let packet_id = read_packet_id(&mut r, PacketType::Unsubscribe)?;
-        let properties = if protocol.is_v5() {
-            Properties::read(&mut r, PacketType::Unsubscribe)?
-        } else {
-            Properties::new(PacketType::Unsubscribe)
-        };
+        let properties = read_properties(&mut r, PacketType::Unsubscribe, protocol)?;
         let mut filters = Vec::new();
         while !r.is_empty() {
             let filter = r.string()?;
