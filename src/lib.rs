@@ -14,6 +14,9 @@
 //!   [`topic_matches_sub`], and a filter trie ([`topic::TopicMatcher`]).
 //! * [`error`]: Paho's return codes ([`ErrorCode`], `MQTT_ERR_*`),
 //!   [`error_string`], [`connack_string`], and the crate's [`Error`].
+//! * `testing` (cargo feature `testing`): a test kit for MQTT clients, with a
+//!   scripted broker, a fault proxy, an in-process broker and a Mosquitto
+//!   launcher.
 //!
 //! The Paho-shaped `Client`, its network loop and the reconnect machinery are
 //! built on these layers next (see the README's roadmap).
@@ -27,6 +30,8 @@
 
 pub mod error;
 pub mod packet;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod topic;
 
 pub use error::{

@@ -1,0 +1,34 @@
+//! A test kit for MQTT clients: a scripted broker, a fault proxy, a small
+//! in-process broker and a launcher for the real Mosquitto.
+//!
+//! Enabled by the cargo feature `testing`. The crate's own tests use it, and
+//! so can applications that want to test their reconnect handling against real
+//! faults:
+//!
+//! * [`ScriptedBroker`] accepts connections one at a time and lets a test
+//!   script the conversation to the byte, the way Paho's own client tests do
+//!   (expect these bytes, send those, expect silence, expect a close).
+//! * [`FaultProxy`] sits in front of any broker and cuts, refuses,
+//!   black-holes, delays or throttles connections while traffic flows, or
+//!   cuts them at seeded random intervals.
+//! * [`Broker`] is a small but correct MQTT 3.1.1 and 5.0 broker that runs in
+//!   the test process (or standalone: `cargo run --features testing --example
+//!   broker -- -p PORT`). It is a test tool, not a production broker.
+//! * [`Mosquitto`] starts the real `mosquitto` on a free loopback port from a
+//!   generated configuration, restarts it and kills it on drop.
+//!
+//! Every server listens on 127.0.0.1 port 0 (or a unix socket path), never on
+//! a fixed port. Every wait has a timeout ([`DEFAULT_TIMEOUT`] unless set), so
+//! a test fails instead of hanging. Everything stops its threads and closes its
+//! sockets when dropped.
+
+mod error;
+mod net;
+mod render;
+
+pub use error::{Error, Result};
+pub use net::{Endpoint, Stream};
+pub use render::{render_bytes, to_hex};
+
+/// How long any step of the kit waits unless told otherwise.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
