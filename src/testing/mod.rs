@@ -22,10 +22,12 @@
 //! a test fails instead of hanging. Everything stops its threads and closes its
 //! sockets when dropped.
 
+mod broker;
 mod error;
 mod net;
 mod render;
 
+pub use broker::{Broker, BrokerConfig, BrokerEvent, CloseReason, Restart};
 pub use error::{Error, Result};
 pub use net::{Endpoint, Stream};
 pub use render::{render_bytes, to_hex};

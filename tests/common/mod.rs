@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod raw_client;
 pub mod vectors;
 
 use mqtt_tether::packet::{DecodeError, Decoder, Packet, ProtocolVersion};

@@ -1,0 +1,578 @@
+//! The in-process test broker, checked packet by packet with a bare client:
+//! sessions, QoS flows, re-delivery, retained and will messages, keepalive,
+//! restarts, credentials and the event log.
+#![cfg(feature = "testing")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::raw_client::{RawClient, Received, WAIT};
+use mqtt_tether::packet::{
+    Ack, Connect, Disconnect, Packet, PacketType, Property, ProtocolVersion, Publish, QoS,
+    RetainHandling, SubscribeOptions, Will,
+};
+use mqtt_tether::testing::{Broker, BrokerConfig, BrokerEvent, CloseReason, Restart};
+use mqtt_tether::ReasonCode;
+
+use ProtocolVersion::{MQTTv311 as V311, MQTTv5 as V5};
+
+fn addr(b: &Broker) -> std::net::SocketAddr {
+    b.addr().expect("tcp broker")
+}
+
+#[test]
+fn qos_0_1_2_flow_both_ways_with_the_exact_acks() {
+    let broker = Broker::start().unwrap();
+    for protocol in [V311, V5] {
+        let (mut sub, ack) = RawClient::connect_simple(addr(&broker), protocol, "sub", true);
+        assert_eq!((ack.session_present, ack.return_code), (false, 0));
+        let granted = sub.subscribe(1, "t/#", QoS::ExactlyOnce);
+        assert_eq!(granted.reason_codes[0].value(), 2);
+        let (mut publisher, _) = RawClient::connect_simple(addr(&broker), protocol, "pub", true);
+        for (i, qos) in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+            .into_iter()
+            .enumerate()
+        {
+            let payload = format!("m{i}");
+            publisher.publish("t/x", payload.as_bytes(), qos, false, 10 + i as u16);
+            let got = sub.recv_publish();
+            assert_eq!((got.qos, got.topic.as_str()), (qos, "t/x"));
+            assert_eq!(got.payload, payload.as_bytes());
+            assert!(!got.dup && !got.retain);
+            sub.ack(&got);
+        }
+        // The broker's QoS 2 flow towards the subscriber ends with PUBCOMP.
+        broker
+            .wait_for_event("PUBCOMP from sub", |e| {
+                matches!(e, BrokerEvent::PacketIn { client_id, packet: Packet::PubComp(_), .. } if client_id == "sub")
+            })
+            .unwrap();
+        publisher.disconnect();
+        sub.disconnect();
+        broker.clear_events();
+    }
+}
+
+#[test]
+fn subscription_qos_caps_delivery_and_overlaps_deliver_once() {
+    let broker = Broker::start().unwrap();
+    let (mut sub, _) = RawClient::connect_simple(addr(&broker), V311, "s", true);
+    sub.subscribe(1, "a/+", QoS::AtMostOnce);
+    sub.subscribe(2, "a/#", QoS::AtLeastOnce);
+    let (mut publisher, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    publisher.publish("a/b", b"x", QoS::ExactlyOnce, false, 1);
+    let got = sub.recv_publish();
+    assert_eq!(
+        got.qos,
+        QoS::AtLeastOnce,
+        "highest matching subscription QoS"
+    );
+    sub.ack(&got);
+    sub.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn dollar_topics_are_not_matched_by_leading_wildcards() {
+    let broker = Broker::start().unwrap();
+    let (mut sub, _) = RawClient::connect_simple(addr(&broker), V311, "s", true);
+    sub.subscribe(1, "#", QoS::AtMostOnce);
+    sub.subscribe(2, "+/x", QoS::AtMostOnce);
+    let (mut dollar, _) = RawClient::connect_simple(addr(&broker), V311, "d", true);
+    dollar.subscribe(1, "$SYS/#", QoS::AtMostOnce);
+    let (mut publisher, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    publisher.publish("$SYS/x", b"1", QoS::AtMostOnce, false, 0);
+    publisher.publish("n/x", b"2", QoS::AtMostOnce, false, 0);
+    let got = dollar.recv_publish();
+    assert_eq!(got.topic, "$SYS/x");
+    assert_eq!(sub.recv_publish().topic, "n/x");
+    sub.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn persistent_session_queues_while_away_and_reports_session_present() {
+    let broker = Broker::start().unwrap();
+    let (mut c, ack) = RawClient::connect_simple(addr(&broker), V311, "keep", false);
+    assert!(!ack.session_present);
+    c.subscribe(1, "q/#", QoS::ExactlyOnce);
+    c.disconnect();
+    assert!(broker.has_session("keep"));
+
+    let (mut publisher, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    publisher.publish("q/0", b"zero", QoS::AtMostOnce, false, 0);
+    publisher.publish("q/1", b"one", QoS::AtLeastOnce, false, 1);
+    publisher.publish("q/2", b"two", QoS::ExactlyOnce, false, 2);
+
+    let (mut c, ack) = RawClient::connect_simple(addr(&broker), V311, "keep", false);
+    assert!(ack.session_present);
+    let one = c.recv_publish();
+    let two = c.recv_publish();
+    assert_eq!((one.topic.as_str(), one.qos), ("q/1", QoS::AtLeastOnce));
+    assert_eq!((two.topic.as_str(), two.qos), ("q/2", QoS::ExactlyOnce));
+    // QoS 0 is not queued for an absent client.
+    c.ack(&one);
+    c.ack(&two);
+    c.expect_silence(Duration::from_millis(200));
+    c.disconnect();
+
+    // A clean session discards it, and says so.
+    let (c, ack) = RawClient::connect_simple(addr(&broker), V311, "keep", true);
+    assert!(!ack.session_present);
+    c.disconnect();
+    assert!(!broker.has_session("keep"));
+}
+
+#[test]
+fn unacknowledged_messages_are_redelivered_with_dup_and_the_same_id() {
+    let broker = Broker::start().unwrap();
+    let (mut c, _) = RawClient::connect_simple(addr(&broker), V311, "dup", false);
+    c.subscribe(1, "d", QoS::ExactlyOnce);
+    let (mut publisher, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    publisher.publish("d", b"q1", QoS::AtLeastOnce, false, 1);
+    publisher.publish("d", b"q2", QoS::ExactlyOnce, false, 2);
+    let first = c.recv_publish();
+    let second = c.recv_publish();
+    assert!(!first.dup && !second.dup);
+    // Acknowledge the QoS 2 message halfway (PUBREC), then vanish.
+    c.send(&Packet::PubRec(Ack::new(
+        PacketType::PubRec,
+        second.packet_id,
+    )));
+    match c.recv() {
+        Packet::PubRel(a) => assert_eq!(a.packet_id, second.packet_id),
+        other => panic!("expected PUBREL, got {other:?}"),
+    }
+    c.abort();
+    broker
+        .wait_for_event(
+            "the close of dup",
+            |e| matches!(e, BrokerEvent::Closed { client_id, .. } if client_id == "dup"),
+        )
+        .unwrap();
+
+    let (mut c, ack) = RawClient::connect_simple(addr(&broker), V311, "dup", false);
+    assert!(ack.session_present);
+    let again = c.recv_publish();
+    assert!(again.dup, "re-delivery carries DUP");
+    assert_eq!(
+        (again.packet_id, again.payload.as_slice()),
+        (first.packet_id, &b"q1"[..])
+    );
+    // The QoS 2 message already past PUBREC is resumed with PUBREL, not PUBLISH.
+    match c.recv() {
+        Packet::PubRel(a) => assert_eq!(a.packet_id, second.packet_id),
+        other => panic!("expected PUBREL, got {other:?}"),
+    }
+    c.ack(&again);
+    c.send(&Packet::PubComp(Ack::new(
+        PacketType::PubComp,
+        second.packet_id,
+    )));
+    c.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn inbound_qos2_duplicate_is_not_routed_twice() {
+    let broker = Broker::start().unwrap();
+    let (mut sub, _) = RawClient::connect_simple(addr(&broker), V311, "s", true);
+    sub.subscribe(1, "x", QoS::AtMostOnce);
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    let publish = Publish::new("x", b"once".to_vec(), QoS::ExactlyOnce, 7);
+    p.send(&Packet::Publish(publish.clone()));
+    assert!(matches!(p.recv(), Packet::PubRec(a) if a.packet_id == 7));
+    let mut again = publish;
+    again.dup = true;
+    p.send(&Packet::Publish(again));
+    assert!(matches!(p.recv(), Packet::PubRec(a) if a.packet_id == 7));
+    p.send(&Packet::PubRel(Ack::new(PacketType::PubRel, 7)));
+    assert!(matches!(p.recv(), Packet::PubComp(a) if a.packet_id == 7));
+    assert_eq!(sub.recv_publish().payload, b"once");
+    sub.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn retained_messages_are_stored_replaced_cleared_and_sent_on_subscribe() {
+    let broker = Broker::start().unwrap();
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    p.publish("r/a", b"old", QoS::AtLeastOnce, true, 1);
+    p.publish("r/a", b"new", QoS::AtLeastOnce, true, 2);
+    p.publish("r/b", b"b", QoS::AtMostOnce, true, 0);
+    p.sync();
+    assert_eq!(broker.retained_topics(), vec!["r/a", "r/b"]);
+
+    let (mut s, _) = RawClient::connect_simple(addr(&broker), V311, "s", true);
+    let ack = s.subscribe(1, "r/+", QoS::AtMostOnce);
+    assert_eq!(ack.packet_id, 1);
+    let mut got: Vec<(String, Vec<u8>, bool)> = (0..2)
+        .map(|_| {
+            let m = s.recv_publish();
+            (m.topic, m.payload, m.retain)
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("r/a".into(), b"new".to_vec(), true),
+            ("r/b".into(), b"b".to_vec(), true)
+        ]
+    );
+    // Live messages to an existing subscription are not flagged retained.
+    p.publish("r/a", b"live", QoS::AtMostOnce, true, 0);
+    let live = s.recv_publish();
+    assert!(!live.retain);
+    // An empty retained payload clears the topic.
+    p.publish("r/a", b"", QoS::AtMostOnce, true, 0);
+    let _ = s.recv_publish();
+    p.publish("r/b", b"", QoS::AtMostOnce, true, 0);
+    let _ = s.recv_publish();
+    p.sync();
+    assert!(broker.retained_topics().is_empty());
+}
+
+#[test]
+fn v5_retain_handling_and_retain_as_published() {
+    let broker = Broker::start().unwrap();
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V5, "p", true);
+    p.publish("rh", b"kept", QoS::AtMostOnce, true, 0);
+    p.sync();
+    let (mut s, _) = RawClient::connect_simple(addr(&broker), V5, "s", true);
+    let mut opts = SubscribeOptions::new(QoS::AtMostOnce);
+    opts.retain_handling = RetainHandling::DoNotSend;
+    s.subscribe_with(1, "rh", opts);
+    s.expect_silence(Duration::from_millis(150));
+    opts.retain_handling = RetainHandling::SendIfNewSub;
+    s.subscribe_with(2, "rh", opts);
+    s.expect_silence(Duration::from_millis(150));
+    opts.retain_as_published = true;
+    opts.retain_handling = RetainHandling::SendOnSubscribe;
+    s.subscribe_with(3, "rh", opts);
+    assert!(s.recv_publish().retain);
+    p.publish("rh", b"live", QoS::AtMostOnce, true, 0);
+    assert!(
+        s.recv_publish().retain,
+        "retain-as-published keeps the flag"
+    );
+}
+
+#[test]
+fn v5_no_local_subscription_identifiers_and_user_properties() {
+    let broker = Broker::start().unwrap();
+    let (mut c, _) = RawClient::connect_simple(addr(&broker), V5, "c", true);
+    let mut opts = SubscribeOptions::new(QoS::AtLeastOnce);
+    opts.no_local = true;
+    let mut sub = mqtt_tether::packet::Subscribe::new(1, vec![("nl/#".into(), opts)]);
+    sub.properties
+        .set(Property::SubscriptionIdentifier(42))
+        .unwrap();
+    c.send(&Packet::Subscribe(sub));
+    assert!(matches!(c.recv(), Packet::SubAck(_)));
+    c.publish("nl/own", b"mine", QoS::AtMostOnce, false, 0);
+    c.expect_silence(Duration::from_millis(150));
+
+    let (mut other, _) = RawClient::connect_simple(addr(&broker), V5, "o", true);
+    let mut msg = Publish::new("nl/x", b"theirs".to_vec(), QoS::AtLeastOnce, 5);
+    msg.properties
+        .push(Property::UserProperty("k".into(), "v".into()))
+        .unwrap();
+    other.send(&Packet::Publish(msg));
+    assert!(matches!(other.recv(), Packet::PubAck(_)));
+    let got = c.recv_publish();
+    assert_eq!(
+        got.properties.user_properties().collect::<Vec<_>>(),
+        vec![("k", "v")]
+    );
+    assert_eq!(
+        got.properties
+            .subscription_identifiers()
+            .collect::<Vec<_>>(),
+        vec![42]
+    );
+}
+
+#[test]
+fn v5_session_expiry_and_assigned_client_id() {
+    let broker = Broker::start().unwrap();
+    let mut connect = Connect::new(V5, "");
+    connect
+        .properties
+        .set(Property::SessionExpiryInterval(1))
+        .unwrap();
+    let (c, ack) = RawClient::connect(addr(&broker), connect);
+    let id = ack
+        .properties
+        .assigned_client_identifier()
+        .expect("assigned id")
+        .to_string();
+    c.disconnect();
+    assert!(broker.has_session(&id));
+    // After the 1 s expiry the session is gone.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert!(!broker.has_session(&id));
+
+    // Session expiry 0 (the v5 default) ends the session at disconnect even
+    // without clean start.
+    let (c, _) = RawClient::connect_simple(addr(&broker), V5, "zero", false);
+    c.disconnect();
+    assert!(!broker.has_session("zero"));
+}
+
+#[test]
+fn will_is_published_on_abnormal_close_only() {
+    let broker = Broker::start().unwrap();
+    let (mut watcher, _) = RawClient::connect_simple(addr(&broker), V311, "w", true);
+    watcher.subscribe(1, "will/#", QoS::AtLeastOnce);
+
+    let mut connect = Connect::new(V311, "dies");
+    connect.will = Some(Will::new(
+        "will/dies",
+        b"gone".to_vec(),
+        QoS::AtLeastOnce,
+        false,
+    ));
+    let (c, _) = RawClient::connect(addr(&broker), connect.clone());
+    c.abort();
+    let will = watcher.recv_publish();
+    assert_eq!(
+        (will.topic.as_str(), will.payload.as_slice()),
+        ("will/dies", &b"gone"[..])
+    );
+    watcher.ack(&will);
+    broker
+        .wait_for_event("WillPublished", |e| {
+            matches!(e, BrokerEvent::WillPublished { .. })
+        })
+        .unwrap();
+
+    let (c, _) = RawClient::connect(addr(&broker), connect);
+    c.disconnect();
+    watcher.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn v5_disconnect_with_will_message_publishes_the_will() {
+    let broker = Broker::start().unwrap();
+    let (mut watcher, _) = RawClient::connect_simple(addr(&broker), V5, "w", true);
+    watcher.subscribe(1, "will", QoS::AtMostOnce);
+    let mut connect = Connect::new(V5, "leaver");
+    connect.will = Some(Will::new("will", b"bye".to_vec(), QoS::AtMostOnce, false));
+    let (mut c, _) = RawClient::connect(addr(&broker), connect);
+    let code = ReasonCode::from_value(PacketType::Disconnect, 0x04).unwrap();
+    c.send(&Packet::Disconnect(Disconnect::new(code)));
+    assert_eq!(watcher.recv_publish().payload, b"bye");
+}
+
+#[test]
+fn keepalive_is_enforced_at_one_and_a_half_periods_and_publishes_the_will() {
+    let broker = Broker::start().unwrap();
+    let (mut watcher, _) = RawClient::connect_simple(addr(&broker), V311, "w", true);
+    watcher.subscribe(1, "ka", QoS::AtMostOnce);
+    let mut connect = Connect::new(V311, "sleepy");
+    connect.keep_alive = 1;
+    connect.will = Some(Will::new("ka", b"timeout".to_vec(), QoS::AtMostOnce, false));
+    let started = Instant::now();
+    let (mut c, _) = RawClient::connect(addr(&broker), connect);
+    c.expect_closed(Duration::from_secs(4));
+    // Not before 1.5 s: the broker must allow the grace period.
+    assert!(started.elapsed() >= Duration::from_millis(1450));
+    assert_eq!(watcher.recv_publish().payload, b"timeout");
+    let closed = broker
+        .wait_for_event(
+            "sleepy closed",
+            |e| matches!(e, BrokerEvent::Closed { client_id, .. } if client_id == "sleepy"),
+        )
+        .unwrap();
+    assert!(matches!(
+        closed,
+        BrokerEvent::Closed {
+            reason: CloseReason::KeepaliveTimeout,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn pings_keep_a_connection_alive() {
+    let broker = Broker::start().unwrap();
+    let mut connect = Connect::new(V311, "pinger");
+    connect.keep_alive = 1;
+    let (mut c, _) = RawClient::connect(addr(&broker), connect);
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(700));
+        c.send(&Packet::PingReq);
+        assert_eq!(c.recv(), Packet::PingResp);
+    }
+}
+
+#[test]
+fn credentials_are_checked() {
+    let broker =
+        Broker::start_with(BrokerConfig::default().with_credentials("user", "pw")).unwrap();
+    let mut connect = Connect::new(V311, "c");
+    let (mut c, ack) = RawClient::connect(addr(&broker), connect.clone());
+    assert_eq!(ack.return_code, 5, "no credentials: not authorized");
+    c.expect_closed(WAIT);
+    connect.username = Some("user".into());
+    connect.password = Some(b"wrong".to_vec());
+    let (_, ack) = RawClient::connect(addr(&broker), connect.clone());
+    assert_eq!(ack.return_code, 5);
+    let mut v5 = connect.clone();
+    v5.protocol = V5;
+    let (_, ack) = RawClient::connect(addr(&broker), v5);
+    assert_eq!(ack.return_code, 0x86, "MQTT 5: bad user name or password");
+    connect.password = Some(b"pw".to_vec());
+    let (_, ack) = RawClient::connect(addr(&broker), connect);
+    assert_eq!(ack.return_code, 0);
+}
+
+#[test]
+fn client_id_rules_and_protocol_errors() {
+    let broker = Broker::start().unwrap();
+    // 3.1.1: an empty id needs clean session.
+    let (mut c, ack) = RawClient::connect_simple(addr(&broker), V311, "", false);
+    assert_eq!(ack.return_code, 2);
+    c.expect_closed(WAIT);
+    // An unknown protocol level is refused with 1.
+    let mut raw = RawClient::open(addr(&broker), V311);
+    raw.send_bytes(&[0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', 9, 2, 0, 60, 0, 0]);
+    assert_eq!(
+        raw.expect_closed(WAIT),
+        vec![Packet::ConnAck(mqtt_tether::packet::ConnAck::new(false, 1))]
+    );
+    // A first packet other than CONNECT closes the connection.
+    let mut raw = RawClient::open(addr(&broker), V311);
+    raw.send(&Packet::PingReq);
+    assert!(raw.expect_closed(WAIT).is_empty());
+    // Wildcards in a PUBLISH topic are a protocol error.
+    let (mut c, _) = RawClient::connect_simple(addr(&broker), V311, "bad", true);
+    // (Our encoder refuses such a topic, so the bytes are written by hand.)
+    c.send_bytes(&[0x30, 0x05, 0x00, 0x03, b'a', b'/', b'#']);
+    c.expect_closed(WAIT);
+    // Malformed bytes close the connection; MQTT 5 says why first.
+    let (mut c, _) = RawClient::connect_simple(addr(&broker), V5, "junk", true);
+    c.send_bytes(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]);
+    let seen = c.expect_closed(WAIT);
+    assert!(
+        matches!(seen.as_slice(), [Packet::Disconnect(d)] if d.reason_code.is_failure()),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn session_takeover_closes_the_old_connection() {
+    let broker = Broker::start().unwrap();
+    let (mut old, _) = RawClient::connect_simple(addr(&broker), V5, "same", true);
+    let (_new, ack) = RawClient::connect_simple(addr(&broker), V5, "same", true);
+    assert_eq!(ack.return_code, 0);
+    let seen = old.expect_closed(WAIT);
+    assert!(matches!(seen.as_slice(), [Packet::Disconnect(d)] if d.reason_code.value() == 0x8E));
+    broker
+        .wait_for_event("takeover", |e| {
+            matches!(
+                e,
+                BrokerEvent::Closed {
+                    reason: CloseReason::TakenOver,
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    assert_eq!(broker.connected_clients(), vec!["same"]);
+}
+
+#[test]
+fn restart_on_the_same_port_keeps_or_discards_sessions() {
+    let mut broker = Broker::start().unwrap();
+    let port = broker.port();
+    let (mut c, _) = RawClient::connect_simple(addr(&broker), V311, "persist", false);
+    c.subscribe(1, "p", QoS::AtLeastOnce);
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    p.publish("kept", b"retained", QoS::AtMostOnce, true, 0);
+    p.sync();
+
+    broker.restart(Restart::KeepSessions).unwrap();
+    assert_eq!(broker.port(), port);
+    assert!(
+        matches!(c.recv_timeout(WAIT), Received::Closed),
+        "restart cuts clients"
+    );
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    p.publish("p", b"while away", QoS::AtLeastOnce, false, 1);
+    let (mut c, ack) = RawClient::connect_simple(addr(&broker), V311, "persist", false);
+    assert!(ack.session_present);
+    assert_eq!(c.recv_publish().payload, b"while away");
+    assert_eq!(broker.retained_topics(), vec!["kept"]);
+
+    broker.restart(Restart::DiscardSessions).unwrap();
+    assert_eq!(broker.port(), port);
+    let (_c, ack) = RawClient::connect_simple(addr(&broker), V311, "persist", false);
+    assert!(!ack.session_present);
+    assert!(broker.retained_topics().is_empty());
+    assert!(broker
+        .events()
+        .iter()
+        .any(|e| matches!(e, BrokerEvent::Stopped)));
+}
+
+#[test]
+fn stop_refuses_connections_until_started_again() {
+    let mut broker = Broker::start().unwrap();
+    let a = addr(&broker);
+    broker.stop();
+    assert!(!broker.is_running());
+    assert!(std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_err());
+    broker.start_again(Restart::KeepSessions).unwrap();
+    let (_c, ack) = RawClient::connect_simple(a, V311, "back", true);
+    assert_eq!(ack.return_code, 0);
+}
+
+#[test]
+fn event_log_records_packets_in_and_out_in_order() {
+    let broker = Broker::start().unwrap();
+    let (mut c, _) = RawClient::connect_simple(addr(&broker), V311, "log", true);
+    c.send(&Packet::PingReq);
+    assert_eq!(c.recv(), Packet::PingResp);
+    c.disconnect();
+    broker
+        .wait_for_event("close", |e| matches!(e, BrokerEvent::Closed { .. }))
+        .unwrap();
+    let kinds: Vec<String> = broker
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            BrokerEvent::PacketIn { packet, .. } => Some(format!("in {}", packet.packet_type())),
+            BrokerEvent::PacketOut { packet, .. } => Some(format!("out {}", packet.packet_type())),
+            BrokerEvent::Closed { reason, .. } => Some(format!("closed {reason:?}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "in CONNECT",
+            "out CONNACK",
+            "in PINGREQ",
+            "out PINGRESP",
+            "in DISCONNECT",
+            "closed ClientDisconnect"
+        ]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn serves_a_unix_socket() {
+    use std::io::{Read, Write};
+    let path = std::env::temp_dir().join(format!("tether-broker-{}.sock", std::process::id()));
+    let broker = Broker::start_with(BrokerConfig::default().with_unix_path(&path)).unwrap();
+    assert_eq!(broker.port(), 0);
+    let mut s = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    s.write_all(&[0x10, 0x0c, 0, 4, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 0])
+        .unwrap();
+    let mut connack = [0u8; 4];
+    s.read_exact(&mut connack).unwrap();
+    assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
+    drop(broker);
+    assert!(!path.exists(), "the socket file is removed on drop");
+}
