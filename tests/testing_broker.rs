@@ -55,6 +55,25 @@ fn qos_0_1_2_flow_both_ways_with_the_exact_acks() {
 }
 
 #[test]
+fn packets_behind_a_v5_connect_in_the_same_read_decode_at_v5() {
+    let broker = Broker::start().unwrap();
+    let (mut sub, _) = RawClient::connect_simple(addr(&broker), V5, "s", true);
+    sub.subscribe(1, "same/read", QoS::AtMostOnce);
+    // CONNECT and a PUBLISH with an (empty) property block in one write: the
+    // PUBLISH must not be decoded at the default 3.1.1 level, where the
+    // property length byte would become payload.
+    let mut bytes = Packet::Connect(Connect::new(V5, "both"))
+        .to_bytes(V5)
+        .unwrap();
+    let publish = Publish::new("same/read", b"kept".to_vec(), QoS::AtMostOnce, 0);
+    bytes.extend(Packet::Publish(publish).to_bytes(V5).unwrap());
+    let mut c = RawClient::open(addr(&broker), V5);
+    c.send_bytes(&bytes);
+    assert!(matches!(c.recv(), Packet::ConnAck(_)));
+    assert_eq!(sub.recv_publish().payload, b"kept");
+}
+
+#[test]
 fn subscription_qos_caps_delivery_and_overlaps_deliver_once() {
     let broker = Broker::start().unwrap();
     let (mut sub, _) = RawClient::connect_simple(addr(&broker), V311, "s", true);

@@ -26,11 +26,13 @@ mod broker;
 mod error;
 mod net;
 mod render;
+mod scripted_broker;
 
 pub use broker::{Broker, BrokerConfig, BrokerEvent, CloseReason, Restart};
 pub use error::{Error, Result};
 pub use net::{Endpoint, Stream};
 pub use render::{render_bytes, to_hex};
+pub use scripted_broker::{ScriptedBroker, ScriptedConnection};
 
 /// How long any step of the kit waits unless told otherwise.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

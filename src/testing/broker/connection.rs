@@ -2,7 +2,6 @@
 //! and a writer thread that owns every write, so a slow client never blocks
 //! the broker's shared state.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::sync::Arc;
@@ -58,7 +57,7 @@ pub(crate) fn serve(shared: Arc<Shared>, stream: Stream, connection: u64) {
         shared,
         connection,
         stream,
-        pending: VecDeque::new(),
+        unread: Vec::new(),
         client_id: String::new(),
         protocol: ProtocolVersion::MQTTv311,
         will: None,
@@ -74,7 +73,8 @@ struct Connection {
     connection: u64,
     stream: Stream,
     decoder: Decoder,
-    pending: VecDeque<Packet>,
+    /// Bytes read but not yet given to the decoder (at most one read).
+    unread: Vec<u8>,
     client_id: String,
     protocol: ProtocolVersion,
     will: Option<Will>,
@@ -116,20 +116,42 @@ impl Connection {
 
     /// Reads the next packet, logging it. Errors are the end of the
     /// connection.
+    ///
+    /// Packets are decoded one at a time from the bytes read so far, because
+    /// the CONNECT decides the protocol level of the packets behind it, which
+    /// may have arrived in the same read.
     fn read_packet(&mut self, timeout: Option<Duration>) -> Result<Packet, End> {
         let mut buf = [0u8; 8192];
         loop {
-            if let Some(p) = self.pending.pop_front() {
-                let client_id = match &p {
-                    Packet::Connect(c) => c.client_id.clone(),
-                    _ => self.client_id.clone(),
-                };
-                self.shared.events.push(BrokerEvent::PacketIn {
-                    connection: self.connection,
-                    client_id,
-                    packet: p.clone(),
-                });
-                return Ok(p);
+            if !self.unread.is_empty() {
+                let mut input = &self.unread[..];
+                let result = self.decoder.decode(&mut input);
+                let consumed = self.unread.len() - input.len();
+                self.unread.drain(..consumed);
+                match result {
+                    Ok(Some(p)) => {
+                        let client_id = match &p {
+                            Packet::Connect(c) => c.client_id.clone(),
+                            _ => self.client_id.clone(),
+                        };
+                        self.shared.events.push(BrokerEvent::PacketIn {
+                            connection: self.connection,
+                            client_id,
+                            packet: p.clone(),
+                        });
+                        return Ok(p);
+                    }
+                    Ok(None) => {}
+                    Err(DecodeError::UnsupportedProtocolLevel(_)) if self.tx.is_none() => {
+                        // MQTT 3.1.1 §3.2.2.3: answer 0x01 and close.
+                        self.write_direct(&Packet::ConnAck(ConnAck::new(false, 1)));
+                        return Err(End::new(CloseReason::Refused(1)));
+                    }
+                    Err(e) => {
+                        let code = e.reason_code();
+                        return Err(End::protocol_error(format!("malformed packet: {e}"), code));
+                    }
+                }
             }
             let _ = self.stream.set_read_timeout(timeout);
             let n = match self.stream.read(&mut buf) {
@@ -140,7 +162,7 @@ impl Connection {
                     if e.kind() == io::ErrorKind::WouldBlock
                         || e.kind() == io::ErrorKind::TimedOut =>
                 {
-                    return Err(if self.client_id.is_empty() && self.tx.is_none() {
+                    return Err(if self.tx.is_none() {
                         End::new(CloseReason::ProtocolError(
                             "no CONNECT arrived in time".into(),
                         ))
@@ -153,22 +175,7 @@ impl Connection {
                 }
                 Err(_) => return Err(End::new(CloseReason::PeerClosed)),
             };
-            let mut input = &buf[..n];
-            while !input.is_empty() {
-                match self.decoder.decode(&mut input) {
-                    Ok(Some(p)) => self.pending.push_back(p),
-                    Ok(None) => break,
-                    Err(DecodeError::UnsupportedProtocolLevel(_)) if self.tx.is_none() => {
-                        // MQTT 3.1.1 §3.2.2.3: answer 0x01 and close.
-                        self.write_direct(&Packet::ConnAck(ConnAck::new(false, 1)));
-                        return Err(End::new(CloseReason::Refused(1)));
-                    }
-                    Err(e) => {
-                        let code = e.reason_code();
-                        return Err(End::protocol_error(format!("malformed packet: {e}"), code));
-                    }
-                }
-            }
+            self.unread.extend_from_slice(&buf[..n]);
         }
     }
 

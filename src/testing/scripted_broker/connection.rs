@@ -1,0 +1,315 @@
+//! One accepted connection of a [`ScriptedBroker`](super::ScriptedBroker):
+//! the steps a script runs against the client on the other end.
+
+use std::io::{self, Write};
+use std::net::Shutdown;
+use std::time::{Duration, Instant};
+
+use super::reader::{self, Frame, Outcome, MAX_FRAME_SIZE};
+use crate::packet::{ConnAck, Connect, FixedHeader, Packet, PacketType, ProtocolVersion};
+use crate::testing::{render_bytes, Error, Result, Stream};
+
+/// How long a failed step keeps reading to finish the packet it stopped
+/// inside, so the report shows whole packets without delaying it much.
+const REPORT_GRACE: Duration = Duration::from_millis(200);
+
+/// The smallest step timeout: std refuses a zero socket timeout, and a step
+/// that cannot wait at all could not even see bytes already queued.
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
+/// How much a failing silence or close check reads for its report.
+const REPORT_READ: usize = 4096;
+
+/// One client connection accepted by a [`ScriptedBroker`](super::ScriptedBroker).
+///
+/// Each step waits at most the connection's timeout (inherited from the
+/// broker, [`DEFAULT_TIMEOUT`](crate::testing::DEFAULT_TIMEOUT) unless set)
+/// and reads only the bytes it needs, so the next step sees the rest. Failures
+/// render what was expected and what arrived, as packets and as hex.
+///
+/// Packets are encoded and decoded at [`protocol`](Self::protocol), MQTT
+/// 3.1.1 at first. When a step reads a CONNECT, the protocol follows the
+/// CONNECT's level, so later packets of a v5 client decode with properties.
+///
+/// Dropping the connection closes the socket.
+#[derive(Debug)]
+pub struct ScriptedConnection {
+    stream: Stream,
+    protocol: ProtocolVersion,
+    timeout: Duration,
+}
+
+impl ScriptedConnection {
+    /// The largest packet (fixed header included) that a step reading by the
+    /// fixed header accepts: 16 MiB. A larger announced length fails the step
+    /// at once, before any of the body is buffered.
+    pub const MAX_FRAME_SIZE: usize = MAX_FRAME_SIZE;
+
+    pub(super) fn new(stream: Stream, timeout: Duration) -> ScriptedConnection {
+        ScriptedConnection {
+            stream,
+            protocol: ProtocolVersion::MQTTv311,
+            timeout: timeout.max(MIN_TIMEOUT),
+        }
+    }
+
+    /// Sets how long each later step waits (at least 1 ms).
+    pub fn with_timeout(mut self, timeout: Duration) -> ScriptedConnection {
+        self.set_timeout(timeout);
+        self
+    }
+
+    /// Sets how long each later step waits (at least 1 ms).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout.max(MIN_TIMEOUT);
+    }
+
+    /// How long each step waits.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The protocol level packets are encoded and decoded at.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.protocol
+    }
+
+    /// Sets the protocol level, e.g. to answer a client whose CONNECT the
+    /// script skipped.
+    pub fn set_protocol(&mut self, protocol: ProtocolVersion) {
+        self.protocol = protocol;
+    }
+
+    /// Reads exactly `expected.len()` bytes and checks they are `expected`,
+    /// like Paho's `expect_packet`. Fails as soon as a received byte differs.
+    pub fn expect_bytes(&mut self, expected: &[u8]) -> Result<()> {
+        let deadline = self.deadline();
+        let mut got = Vec::new();
+        while got.len() < expected.len() {
+            let want = expected.len() - got.len();
+            let outcome = reader::read_some(&mut self.stream, &mut got, want, deadline)?;
+            if !expected.starts_with(&got) {
+                return Err(self.mismatch(expected, got));
+            }
+            match outcome {
+                Outcome::Got => {}
+                Outcome::TimedOut => return Err(self.timed_out(self.describe("", expected), &got)),
+                Outcome::Closed => return Err(self.closed(self.describe("", expected), &got)),
+            }
+        }
+        self.follow_connect(&got);
+        Ok(())
+    }
+
+    /// Reads one whole packet (framed by its fixed header) and checks that
+    /// its bytes are `expected` encoded at [`protocol`](Self::protocol).
+    pub fn expect_packet(&mut self, expected: &Packet) -> Result<()> {
+        let expected = self.encode(expected)?;
+        let frame = self.next_frame(self.describe("a packet of ", &expected))?;
+        if frame != expected {
+            return Err(self.mismatch(&expected, frame));
+        }
+        self.follow_connect(&frame);
+        Ok(())
+    }
+
+    /// Reads and decodes the next packet, whatever it is.
+    pub fn read_packet(&mut self) -> Result<Packet> {
+        self.read_decoded().map(|(packet, _)| packet)
+    }
+
+    /// Reads the next packet, which must be a CONNECT, and returns it. The
+    /// connection's protocol becomes the CONNECT's.
+    pub fn expect_connect(&mut self) -> Result<Connect> {
+        match self.read_decoded()? {
+            (Packet::Connect(connect), _) => Ok(connect),
+            (_, frame) => Err(Error::UnexpectedData {
+                expected: "a CONNECT".to_string(),
+                received: render_bytes(&frame, self.protocol),
+            }),
+        }
+    }
+
+    /// Writes `bytes` to the client.
+    pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.set_write_timeout(Some(self.timeout))?;
+        let result = self
+            .stream
+            .write_all(bytes)
+            .and_then(|()| self.stream.flush());
+        let Err(e) = result else { return Ok(()) };
+        let waiting_for = format!("the peer to take {} byte(s)", bytes.len());
+        Err(match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
+                waiting_for,
+                after: self.timeout,
+                received: String::new(),
+            },
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => Error::Closed {
+                waiting_for,
+                received: String::new(),
+            },
+            _ => Error::Io(e),
+        })
+    }
+
+    /// Encodes `packet` at [`protocol`](Self::protocol) and writes it.
+    pub fn send_packet(&mut self, packet: &Packet) -> Result<()> {
+        let bytes = self.encode(packet)?;
+        self.send_bytes(&bytes)
+    }
+
+    /// Sends a CONNACK without properties: `20 02 00 00` for
+    /// `send_connack(false, 0)` at MQTT 3.1.1.
+    pub fn send_connack(&mut self, session_present: bool, return_code: u8) -> Result<()> {
+        self.send_packet(&Packet::ConnAck(ConnAck::new(session_present, return_code)))
+    }
+
+    /// Checks that nothing arrives for `duration` (Paho's `expect_no_packet`).
+    /// Bytes fail with [`Error::UnexpectedData`], a close with
+    /// [`Error::Closed`].
+    pub fn expect_silence(&mut self, duration: Duration) -> Result<()> {
+        let waiting_for = format!("silence for {duration:?}");
+        let deadline = Instant::now() + duration;
+        let mut got = Vec::new();
+        match reader::read_some(&mut self.stream, &mut got, REPORT_READ, deadline)? {
+            Outcome::TimedOut => Ok(()),
+            Outcome::Got => Err(self.unexpected(waiting_for, got)),
+            Outcome::Closed => Err(self.closed(waiting_for, &got)),
+        }
+    }
+
+    /// Waits for the client to close the connection (an orderly close or a
+    /// reset). Bytes arriving first fail with [`Error::UnexpectedData`], and
+    /// no close within the timeout with [`Error::Timeout`].
+    pub fn expect_close(&mut self) -> Result<()> {
+        let waiting_for = "the peer to close the connection".to_string();
+        let deadline = self.deadline();
+        let mut got = Vec::new();
+        match reader::read_some(&mut self.stream, &mut got, REPORT_READ, deadline)? {
+            Outcome::Closed => Ok(()),
+            Outcome::Got => Err(self.unexpected(waiting_for, got)),
+            Outcome::TimedOut => Err(self.timed_out(waiting_for, &got)),
+        }
+    }
+
+    /// Closes the connection, as a broker dropping the client would.
+    pub fn close(self) {
+        // Shutting down first sends the FIN even if a clone of the socket
+        // were alive somewhere; the drop then releases it.
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout
+    }
+
+    fn encode(&self, packet: &Packet) -> Result<Vec<u8>> {
+        packet.to_bytes(self.protocol).map_err(|e| {
+            Error::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the script's packet cannot be encoded at {}: {e}",
+                    self.protocol
+                ),
+            ))
+        })
+    }
+
+    /// Reads one frame. A frame with an invalid fixed header comes back as
+    /// the bytes read so far, for the caller to report as it sees fit.
+    fn next_frame(&mut self, waiting_for: String) -> Result<Vec<u8>> {
+        let mut frame = Vec::new();
+        let deadline = self.deadline();
+        match reader::read_frame(&mut self.stream, &mut frame, self.protocol, deadline)? {
+            Frame::Complete | Frame::BadHeader(_) => Ok(frame),
+            Frame::TimedOut => Err(self.timed_out(waiting_for, &frame)),
+            Frame::Closed => Err(self.closed(waiting_for, &frame)),
+            Frame::TooLarge(size) => Err(Error::UnexpectedData {
+                expected: format!(
+                    "a packet of at most {MAX_FRAME_SIZE} bytes (its fixed header announces {size})"
+                ),
+                received: render_bytes(&frame, self.protocol),
+            }),
+        }
+    }
+
+    fn read_decoded(&mut self) -> Result<(Packet, Vec<u8>)> {
+        let frame = self.next_frame("a packet".to_string())?;
+        match Packet::decode(&frame, self.protocol) {
+            Ok(packet) => {
+                if let Packet::Connect(connect) = &packet {
+                    self.protocol = connect.protocol;
+                }
+                Ok((packet, frame))
+            }
+            Err(_) => Err(Error::UnexpectedData {
+                expected: "a valid packet".to_string(),
+                received: render_bytes(&frame, self.protocol),
+            }),
+        }
+    }
+
+    /// Switches the protocol to that of a CONNECT at the start of `bytes`.
+    fn follow_connect(&mut self, bytes: &[u8]) {
+        let Ok(Some(header)) = FixedHeader::parse(bytes, self.protocol) else {
+            return;
+        };
+        if header.packet_type() != PacketType::Connect || header.packet_len() > bytes.len() {
+            return;
+        }
+        if let Ok(Packet::Connect(connect)) =
+            Packet::decode(&bytes[..header.packet_len()], self.protocol)
+        {
+            self.protocol = connect.protocol;
+        }
+    }
+
+    /// `prefix`, the size of `expected`, then `expected` rendered.
+    fn describe(&self, prefix: &str, expected: &[u8]) -> String {
+        format!(
+            "{prefix}{} byte(s):\n{}",
+            expected.len(),
+            render_bytes(expected, self.protocol)
+        )
+    }
+
+    /// Reads on briefly so that the report shows the whole packet.
+    fn finish_for_report(&mut self, got: &mut Vec<u8>) {
+        let deadline = Instant::now() + REPORT_GRACE.min(self.timeout);
+        reader::finish_frames(&mut self.stream, got, self.protocol, deadline);
+    }
+
+    fn mismatch(&mut self, expected: &[u8], mut actual: Vec<u8>) -> Error {
+        self.finish_for_report(&mut actual);
+        Error::Mismatch {
+            expected: render_bytes(expected, self.protocol),
+            actual: render_bytes(&actual, self.protocol),
+        }
+    }
+
+    fn unexpected(&mut self, expected: String, mut received: Vec<u8>) -> Error {
+        self.finish_for_report(&mut received);
+        Error::UnexpectedData {
+            expected,
+            received: render_bytes(&received, self.protocol),
+        }
+    }
+
+    fn timed_out(&self, waiting_for: String, got: &[u8]) -> Error {
+        Error::Timeout {
+            waiting_for,
+            after: self.timeout,
+            received: render_bytes(got, self.protocol),
+        }
+    }
+
+    fn closed(&self, waiting_for: String, got: &[u8]) -> Error {
+        Error::Closed {
+            waiting_for,
+            received: render_bytes(got, self.protocol),
+        }
+    }
+}
