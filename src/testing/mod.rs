@@ -24,13 +24,20 @@
 
 mod broker;
 mod error;
+mod mosquitto;
+mod mosquitto_config;
 mod net;
+mod programs;
 mod render;
 mod scripted_broker;
+mod temp_dir;
 
 pub use broker::{Broker, BrokerConfig, BrokerEvent, CloseReason, Restart};
 pub use error::{Error, Result};
+pub use mosquitto::Mosquitto;
+pub use mosquitto_config::MosquittoConfig;
 pub use net::{Endpoint, Stream};
+pub use programs::{find_program, require_program, test_action, TestAction};
 pub use render::{render_bytes, to_hex};
 pub use scripted_broker::{ScriptedBroker, ScriptedConnection};
 
