@@ -175,10 +175,18 @@ impl Subscriber {
         panic!("mosquitto_sub never got ready");
     }
 
+    /// The next line that is not a late echo of the ready probe (every
+    /// format used here starts with the topic).
     fn next_line(&self) -> String {
-        self.lines
-            .recv_timeout(WAIT)
-            .expect("mosquitto_sub printed nothing in time")
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(WAIT)
+                .expect("mosquitto_sub printed nothing in time");
+            if !line.starts_with(&self.ready) {
+                return line;
+            }
+        }
     }
 
     /// Kills the client without DISCONNECT (its will should fire).
