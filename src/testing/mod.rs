@@ -24,6 +24,7 @@
 
 mod broker;
 mod error;
+mod fault_proxy;
 mod mosquitto;
 mod mosquitto_config;
 mod net;
@@ -34,6 +35,7 @@ mod temp_dir;
 
 pub use broker::{Broker, BrokerConfig, BrokerEvent, CloseReason, Restart};
 pub use error::{Error, Result};
+pub use fault_proxy::{ChaosSchedule, FaultCounters, FaultProxy};
 pub use mosquitto::Mosquitto;
 pub use mosquitto_config::MosquittoConfig;
 pub use net::{Endpoint, Stream};

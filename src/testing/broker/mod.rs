@@ -1,31 +1,5 @@
-//! A small but correct MQTT 3.1.1 and 5.0 broker that runs inside a test (or
-//! standalone, as the `broker` example).
-//!
-//! It is a test tool, not a production broker: every client gets two threads,
-//! subscriptions are matched by a linear scan, and state lives in memory.
-//!
-//! What it does: CONNECT with clean session / clean start and MQTT 5 session
-//! expiry, the session-present flag, persistent sessions that queue QoS 1 and
-//! 2 messages while their client is away, subscriptions with `+`/`#` and `$`
-//! topics (wildcards at the first level do not match `$` topics), QoS 0, 1
-//! and 2 both ways with DUP re-delivery of unacknowledged messages on
-//! reconnect, retained messages, will messages (published on an abnormal
-//! close, not on DISCONNECT), keepalive enforcement at 1.5 times the
-//! keepalive, session takeover, optional username and password, MQTT 5
-//! subscription options (no-local, retain-as-published, retain handling),
-//! subscription identifiers, user properties passed through, the client's
-//! Receive Maximum and Maximum Packet Size. MQTT 3.1 clients are served too.
-//!
-//! What it does not do (and says so to MQTT 5 clients where the protocol
-//! allows): shared subscriptions (refused with 0x9E), topic aliases (Topic
-//! Alias Maximum 0), enhanced authentication (0x8C), will delay and message
-//! expiry (wills go out at once, messages never expire), and QoS 0 queueing
-//! for absent clients (dropped, as Mosquitto does by default).
-//!
-//! It can be stopped and started again on the same port, keeping its
-//! sessions and retained messages (a restart with persistence) or not, and it
-//! keeps an event log ([`BrokerEvent`]) of connections and of every packet in
-//! and out, for tests to assert on.
+//! The in-process test broker: its public face, configuration and the
+//! accept loop. See [`Broker`] for what it does and does not do.
 
 mod connection;
 mod event;
@@ -143,7 +117,34 @@ impl Shared {
     }
 }
 
-/// The in-process test broker. See the [module docs](self) for what it does.
+/// A small but correct MQTT 3.1.1 and 5.0 broker that runs inside a test (or
+/// standalone, as the `broker` example).
+///
+/// It is a test tool, not a production broker: every client gets two threads,
+/// subscriptions are matched by a linear scan, and state lives in memory.
+///
+/// What it does: CONNECT with clean session / clean start and MQTT 5 session
+/// expiry, the session-present flag, persistent sessions that queue QoS 1 and
+/// 2 messages while their client is away, subscriptions with `+`/`#` and `$`
+/// topics (wildcards at the first level do not match `$` topics), QoS 0, 1
+/// and 2 both ways with DUP re-delivery of unacknowledged messages on
+/// reconnect, retained messages, will messages (published on an abnormal
+/// close, not on DISCONNECT), keepalive enforcement at 1.5 times the
+/// keepalive, session takeover, optional username and password, MQTT 5
+/// subscription options (no-local, retain-as-published, retain handling),
+/// subscription identifiers, user properties passed through, the client's
+/// Receive Maximum and Maximum Packet Size. MQTT 3.1 clients are served too.
+///
+/// What it does not do (and says so to MQTT 5 clients where the protocol
+/// allows): shared subscriptions (refused with 0x9E), topic aliases (Topic
+/// Alias Maximum 0), enhanced authentication (0x8C), will delay and message
+/// expiry (wills go out at once, messages never expire), and QoS 0 queueing
+/// for absent clients (dropped, as Mosquitto does by default).
+///
+/// It can be stopped and started again on the same port, keeping its
+/// sessions and retained messages (a restart with persistence) or not, and it
+/// keeps an event log ([`BrokerEvent`]) of connections and of every packet in
+/// and out, for tests to assert on.
 ///
 /// ```
 /// use mqtt_tether::testing::Broker;
