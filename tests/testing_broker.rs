@@ -12,7 +12,7 @@ use mqtt_tether::packet::{
     Ack, Connect, Disconnect, Packet, PacketType, Property, ProtocolVersion, Publish, QoS,
     RetainHandling, SubscribeOptions, Will,
 };
-use mqtt_tether::testing::{Broker, BrokerConfig, BrokerEvent, CloseReason, Restart};
+use mqtt_tether::testing::{Broker, BrokerConfig, BrokerEvent, BrokerLimits, CloseReason, Restart};
 use mqtt_tether::ReasonCode;
 
 use ProtocolVersion::{MQTTv311 as V311, MQTTv5 as V5};
@@ -414,10 +414,11 @@ fn keepalive_is_enforced_at_one_and_a_half_periods_and_publishes_the_will() {
 fn pings_keep_a_connection_alive() {
     let broker = Broker::start().unwrap();
     let mut connect = Connect::new(V311, "pinger");
-    connect.keep_alive = 1;
+    connect.keep_alive = 2;
     let (mut c, _) = RawClient::connect(addr(&broker), connect);
+    // Each gap is longer than the 3 s grace in total, but no single gap is.
     for _ in 0..3 {
-        std::thread::sleep(Duration::from_millis(700));
+        std::thread::sleep(Duration::from_millis(1200));
         c.send(&Packet::PingReq);
         assert_eq!(c.recv(), Packet::PingResp);
     }
@@ -594,4 +595,266 @@ fn serves_a_unix_socket() {
     assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
     drop(broker);
     assert!(!path.exists(), "the socket file is removed on drop");
+}
+
+fn limited(limits: BrokerLimits) -> Broker {
+    Broker::start_with(BrokerConfig {
+        limits,
+        ..BrokerConfig::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn taking_over_a_clean_session_does_not_report_or_keep_it() {
+    let broker = Broker::start().unwrap();
+    let (mut old, _) = RawClient::connect_simple(addr(&broker), V311, "twin", true);
+    old.subscribe(1, "old/sub", QoS::AtMostOnce);
+    let (mut new, ack) = RawClient::connect_simple(addr(&broker), V311, "twin", false);
+    assert!(
+        !ack.session_present,
+        "the clean session ended with its connection"
+    );
+    old.expect_closed(WAIT);
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    p.publish("old/sub", b"x", QoS::AtMostOnce, false, 0);
+    p.sync();
+    new.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn mqtt31_never_sets_the_reserved_session_present_bit() {
+    let broker = Broker::start().unwrap();
+    let v31 = ProtocolVersion::MQTTv31;
+    let (c, _) = RawClient::connect_simple(addr(&broker), v31, "old-timer", false);
+    c.disconnect();
+    let (_c, ack) = RawClient::connect_simple(addr(&broker), v31, "old-timer", false);
+    assert!(!ack.session_present);
+    assert!(broker.has_session("old-timer"));
+}
+
+#[test]
+fn v5_connack_announces_the_maximum_packet_size() {
+    let broker = Broker::start().unwrap();
+    let (_c, ack) = RawClient::connect_simple(addr(&broker), V5, "c", true);
+    assert_eq!(ack.properties.maximum_packet_size(), Some(1 << 20));
+}
+
+#[test]
+fn a_message_over_the_clients_maximum_packet_size_is_dropped_not_stuck() {
+    let broker = Broker::start().unwrap();
+    let mut connect = Connect::new(V5, "small");
+    connect.properties.set(Property::ReceiveMaximum(1)).unwrap();
+    connect
+        .properties
+        .set(Property::MaximumPacketSize(100))
+        .unwrap();
+    let (mut c, _) = RawClient::connect(addr(&broker), connect);
+    c.subscribe(1, "big/#", QoS::AtLeastOnce);
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V5, "p", true);
+    p.publish("big/1", &[7u8; 500], QoS::AtLeastOnce, false, 1);
+    p.publish("big/2", b"small", QoS::AtLeastOnce, false, 2);
+    let got = c.recv_publish();
+    assert_eq!(
+        got.payload, b"small",
+        "the oversized message must not block the window"
+    );
+}
+
+#[test]
+fn resume_respects_a_smaller_receive_window() {
+    let broker = Broker::start().unwrap();
+    let mut connect = Connect::new(V5, "window");
+    connect.clean_start = false;
+    connect
+        .properties
+        .set(Property::SessionExpiryInterval(60))
+        .unwrap();
+    let (mut c, _) = RawClient::connect(addr(&broker), connect.clone());
+    c.subscribe(1, "w", QoS::AtLeastOnce);
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V5, "p", true);
+    p.publish("w", b"1", QoS::AtLeastOnce, false, 1);
+    p.publish("w", b"2", QoS::AtLeastOnce, false, 2);
+    let _ = c.recv_publish();
+    let _ = c.recv_publish();
+    c.abort();
+    broker
+        .wait_for_event(
+            "window closed",
+            |e| matches!(e, BrokerEvent::Closed { client_id, .. } if client_id == "window"),
+        )
+        .unwrap();
+    connect.properties.set(Property::ReceiveMaximum(1)).unwrap();
+    let (mut c, ack) = RawClient::connect(addr(&broker), connect);
+    assert!(ack.session_present);
+    let first = c.recv_publish();
+    assert!(first.dup && first.payload == b"1");
+    c.expect_silence(Duration::from_millis(200));
+    c.ack(&first);
+    let second = c.recv_publish();
+    assert!(second.dup && second.payload == b"2", "{second:?}");
+}
+
+#[test]
+fn keepalive_counts_whole_packets_not_dripped_bytes() {
+    let broker = Broker::start().unwrap();
+    let mut connect = Connect::new(V311, "drip");
+    connect.keep_alive = 1;
+    let (mut c, _) = RawClient::connect(addr(&broker), connect);
+    // A PUBLISH that never completes, one byte every 300 ms.
+    let started = Instant::now();
+    for b in [
+        0x30u8, 0x7f, 0x00, 0x01, b'x', b'y', b'z', b'a', b'b', b'c', b'd', b'e',
+    ] {
+        if started.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        c.send_bytes(&[b]);
+        if let Received::Closed = c.recv_timeout(Duration::from_millis(300)) {
+            return;
+        }
+    }
+    c.expect_closed(WAIT);
+}
+
+#[test]
+fn the_connect_deadline_is_not_reset_by_dripped_bytes() {
+    let broker = Broker::start_with(BrokerConfig {
+        connect_timeout: Duration::from_millis(500),
+        ..BrokerConfig::default()
+    })
+    .unwrap();
+    let mut c = RawClient::open(addr(&broker), V311);
+    for b in [
+        0x10u8, 0x7f, 0x00, 0x04, b'M', b'Q', b'T', b'T', 4, 2, 0, 60,
+    ] {
+        c.send_bytes(&[b]);
+        if let Received::Closed = c.recv_timeout(Duration::from_millis(200)) {
+            return;
+        }
+    }
+    c.expect_closed(WAIT);
+}
+
+#[test]
+fn a_client_that_never_reads_is_disconnected_at_the_backlog_limit() {
+    let broker = limited(BrokerLimits {
+        max_backlog_bytes: 256 << 10,
+        ..BrokerLimits::default()
+    });
+    let (mut c, _) = RawClient::connect_simple(addr(&broker), V311, "deaf", true);
+    c.subscribe(1, "echo", QoS::AtMostOnce);
+    // It publishes to itself and never reads: the socket buffers fill, then
+    // the backlog, then the broker gives up on it.
+    let chunk = Packet::Publish(Publish::new(
+        "echo",
+        vec![0u8; 16 << 10],
+        QoS::AtMostOnce,
+        0,
+    ))
+    .to_bytes(V311)
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut cut = false;
+    while Instant::now() < deadline {
+        if !c.try_send_bytes(&chunk) {
+            cut = true;
+            break;
+        }
+        if broker
+            .events()
+            .iter()
+            .any(|e| matches!(e, BrokerEvent::Closed { client_id, .. } if client_id == "deaf"))
+        {
+            cut = true;
+            break;
+        }
+    }
+    assert!(
+        cut,
+        "the broker kept buffering for a client that does not read"
+    );
+}
+
+#[test]
+fn the_event_log_keeps_to_its_byte_budget() {
+    let broker = limited(BrokerLimits {
+        event_log_bytes: 200 << 10,
+        ..BrokerLimits::default()
+    });
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    for _ in 0..20 {
+        p.publish(
+            "nobody/listens",
+            &[1u8; 50 << 10],
+            QoS::AtMostOnce,
+            false,
+            0,
+        );
+    }
+    p.sync();
+    let held: usize = broker
+        .events()
+        .iter()
+        .map(|e| match e {
+            BrokerEvent::PacketIn {
+                packet: Packet::Publish(p),
+                ..
+            } => p.payload.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(held <= 200 << 10, "the log holds {held} payload bytes");
+}
+
+#[test]
+fn retained_messages_keep_to_their_byte_budget() {
+    let broker = limited(BrokerLimits {
+        max_retained_bytes: 10 << 10,
+        ..BrokerLimits::default()
+    });
+    let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
+    p.publish("r/small", b"fits", QoS::AtLeastOnce, true, 1);
+    p.publish("r/big", &[0u8; 20 << 10], QoS::AtLeastOnce, true, 2);
+    assert_eq!(broker.retained_topics(), vec!["r/small"]);
+}
+
+#[test]
+fn session_and_connection_limits_refuse_cleanly() {
+    let broker = limited(BrokerLimits {
+        max_sessions: 1,
+        max_connections: 2,
+        ..BrokerLimits::default()
+    });
+    let (_a, ack) = RawClient::connect_simple(addr(&broker), V311, "a", true);
+    assert_eq!(ack.return_code, 0);
+    let (mut b, ack) = RawClient::connect_simple(addr(&broker), V311, "b", true);
+    assert_eq!(
+        ack.return_code, 3,
+        "server unavailable: no room for a session"
+    );
+    b.expect_closed(WAIT);
+    let (_b5, ack) = RawClient::connect_simple(addr(&broker), V5, "b5", true);
+    assert_eq!(ack.return_code, 0x97, "quota exceeded");
+    drop(_b5);
+    broker
+        .wait_for_event(
+            "b5 closed",
+            |e| matches!(e, BrokerEvent::Closed { client_id, .. } if client_id == "b5"),
+        )
+        .unwrap();
+    let _second = RawClient::open(addr(&broker), V311);
+    let mut third = RawClient::open(addr(&broker), V311);
+    third.expect_closed(WAIT);
+    broker
+        .wait_for_event("too many", |e| {
+            matches!(
+                e,
+                BrokerEvent::Closed {
+                    reason: CloseReason::TooManyConnections,
+                    ..
+                }
+            )
+        })
+        .unwrap();
 }

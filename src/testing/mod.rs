@@ -33,7 +33,7 @@ mod render;
 mod scripted_broker;
 mod temp_dir;
 
-pub use broker::{Broker, BrokerConfig, BrokerEvent, CloseReason, Restart};
+pub use broker::{Broker, BrokerConfig, BrokerEvent, BrokerLimits, CloseReason, Restart};
 pub use error::{Error, Result};
 pub use fault_proxy::{ChaosSchedule, FaultCounters, FaultProxy};
 pub use mosquitto::Mosquitto;

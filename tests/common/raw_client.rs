@@ -73,6 +73,18 @@ impl RawClient {
         self.stream.write_all(bytes).expect("write to the broker");
     }
 
+    /// Writes without panicking; false once the broker has cut us off.
+    pub fn try_send_bytes(&mut self, bytes: &[u8]) -> bool {
+        self.stream
+            .set_write_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        match self.stream.write_all(bytes) {
+            Ok(()) => true,
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => true,
+            Err(_) => false,
+        }
+    }
+
     /// The next packet, or what happened instead within `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Received {
         let deadline = Instant::now() + timeout;

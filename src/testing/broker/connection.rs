@@ -4,6 +4,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use crossbeam_channel::Receiver;
 
 use super::event::{BrokerEvent, CloseReason};
 use super::routing::copy_for;
-use super::session::{Expiry, Link, Outbound, Session};
+use super::session::{Expiry, Link, Outbound, Outlet, Session, Subscription};
 use super::Shared;
 use crate::packet::{
     Ack, ConnAck, Connect, DecodeError, Decoder, Disconnect, Packet, PacketType, Properties,
@@ -53,7 +54,9 @@ pub(crate) fn serve(shared: Arc<Shared>, stream: Stream, connection: u64) {
         .push(BrokerEvent::Accepted { connection, peer });
     let mut conn = Connection {
         decoder: Decoder::new(ProtocolVersion::MQTTv311)
-            .with_max_packet_size(shared.config.max_packet_size),
+            .with_max_packet_size(shared.config.limits.max_packet_size),
+        deadline: Some(Instant::now() + shared.config.connect_timeout),
+        keepalive: None,
         shared,
         connection,
         stream,
@@ -62,7 +65,7 @@ pub(crate) fn serve(shared: Arc<Shared>, stream: Stream, connection: u64) {
         protocol: ProtocolVersion::MQTTv311,
         will: None,
         writer: None,
-        tx: None,
+        outlet: None,
     };
     let end = conn.run();
     conn.finish(end);
@@ -75,17 +78,21 @@ struct Connection {
     decoder: Decoder,
     /// Bytes read but not yet given to the decoder (at most one read).
     unread: Vec<u8>,
+    /// When the connection ends unless a complete packet arrives first: the
+    /// CONNECT deadline, then 1.5 keepalive periods after the last packet.
+    deadline: Option<Instant>,
+    /// 1.5 times the client's keepalive, if it has one.
+    keepalive: Option<Duration>,
     client_id: String,
     protocol: ProtocolVersion,
     will: Option<Will>,
     writer: Option<thread::JoinHandle<()>>,
-    tx: Option<crossbeam_channel::Sender<Outbound>>,
+    outlet: Option<Outlet>,
 }
 
 impl Connection {
     fn run(&mut self) -> End {
-        let connect_timeout = self.shared.config.connect_timeout;
-        let connect = match self.read_packet(Some(connect_timeout)) {
+        let connect = match self.read_packet() {
             Ok(Packet::Connect(c)) => c,
             Ok(other) => {
                 return End::new(CloseReason::ProtocolError(format!(
@@ -98,13 +105,14 @@ impl Connection {
         if let Err(end) = self.accept_connect(&connect) {
             return end;
         }
-        let keepalive = match connect.keep_alive {
+        self.keepalive = match connect.keep_alive {
             0 => None,
             // The specification's grace: one and a half keepalive periods.
             k => Some(Duration::from_millis(u64::from(k) * 1500)),
         };
+        self.deadline = self.keepalive.map(|k| Instant::now() + k);
         loop {
-            let packet = match self.read_packet(keepalive) {
+            let packet = match self.read_packet() {
                 Ok(p) => p,
                 Err(end) => return end,
             };
@@ -120,7 +128,7 @@ impl Connection {
     /// Packets are decoded one at a time from the bytes read so far, because
     /// the CONNECT decides the protocol level of the packets behind it, which
     /// may have arrived in the same read.
-    fn read_packet(&mut self, timeout: Option<Duration>) -> Result<Packet, End> {
+    fn read_packet(&mut self) -> Result<Packet, End> {
         let mut buf = [0u8; 8192];
         loop {
             if !self.unread.is_empty() {
@@ -130,6 +138,11 @@ impl Connection {
                 self.unread.drain(..consumed);
                 match result {
                     Ok(Some(p)) => {
+                        // Only a complete control packet counts as activity
+                        // (MQTT 3.1.1 §3.1.2.10), not a byte dripped in.
+                        if let Some(k) = self.keepalive {
+                            self.deadline = Some(Instant::now() + k);
+                        }
                         let client_id = match &p {
                             Packet::Connect(c) => c.client_id.clone(),
                             _ => self.client_id.clone(),
@@ -142,7 +155,7 @@ impl Connection {
                         return Ok(p);
                     }
                     Ok(None) => {}
-                    Err(DecodeError::UnsupportedProtocolLevel(_)) if self.tx.is_none() => {
+                    Err(DecodeError::UnsupportedProtocolLevel(_)) if self.outlet.is_none() => {
                         // MQTT 3.1.1 §3.2.2.3: answer 0x01 and close.
                         self.write_direct(&Packet::ConnAck(ConnAck::new(false, 1)));
                         return Err(End::new(CloseReason::Refused(1)));
@@ -153,6 +166,11 @@ impl Connection {
                     }
                 }
             }
+            // A zero timeout would mean "block forever" to the socket.
+            let timeout = self.deadline.map(|d| {
+                d.saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1))
+            });
             let _ = self.stream.set_read_timeout(timeout);
             let n = match self.stream.read(&mut buf) {
                 Ok(0) => return Err(End::new(CloseReason::PeerClosed)),
@@ -162,7 +180,10 @@ impl Connection {
                     if e.kind() == io::ErrorKind::WouldBlock
                         || e.kind() == io::ErrorKind::TimedOut =>
                 {
-                    return Err(if self.tx.is_none() {
+                    if self.deadline.is_some_and(|d| Instant::now() < d) {
+                        continue;
+                    }
+                    return Err(if self.outlet.is_none() {
                         End::new(CloseReason::ProtocolError(
                             "no CONNECT arrived in time".into(),
                         ))
@@ -182,13 +203,14 @@ impl Connection {
     /// Writes a packet before the writer thread exists (refused CONNECTs).
     fn write_direct(&mut self, packet: &Packet) {
         if let Ok(bytes) = packet.to_bytes(self.protocol) {
-            if self.stream.write_all(&bytes).is_ok() {
-                self.shared.events.push(BrokerEvent::PacketOut {
-                    connection: self.connection,
-                    client_id: self.client_id.clone(),
-                    packet: packet.clone(),
-                });
-            }
+            // Logged first, as the writer thread does.
+            self.shared.events.push(BrokerEvent::PacketOut {
+                connection: self.connection,
+                client_id: self.client_id.clone(),
+                packet: packet.clone(),
+            });
+            let _ = self.stream.set_write_timeout(Some(super::WRITE_TIMEOUT));
+            let _ = self.stream.write_all(&bytes);
         }
     }
 
@@ -258,27 +280,49 @@ impl Connection {
             None
         };
         self.will = connect.will.clone();
+        let limits = self.shared.config.limits;
+        {
+            let state = self.shared.state.lock();
+            if !state.sessions.contains_key(&self.client_id)
+                && state.sessions.len() >= limits.max_sessions
+            {
+                drop(state);
+                return Err(self.refuse(3, 0x97));
+            }
+        }
 
+        // Bounded in bytes by the link's backlog check, not by the channel.
         let (tx, rx) = crossbeam_channel::unbounded();
         let writer_stream = self
             .stream
             .try_clone()
             .map_err(|_| End::new(CloseReason::PeerClosed))?;
-        let shared = Arc::clone(&self.shared);
-        let (connection, client_id, protocol) =
-            (self.connection, self.client_id.clone(), self.protocol);
-        self.writer = Some(thread::spawn(move || {
-            write_loop(
-                shared,
-                writer_stream,
-                rx,
-                connection,
-                client_id,
-                protocol,
-                max_packet_size,
-            )
-        }));
-        self.tx = Some(tx.clone());
+        let closer = Arc::new(
+            self.stream
+                .try_clone()
+                .map_err(|_| End::new(CloseReason::PeerClosed))?,
+        );
+        let backlog = Arc::new(AtomicUsize::new(0));
+        let outlet = Outlet {
+            tx,
+            backlog: Arc::clone(&backlog),
+            max_backlog: limits.max_backlog_bytes,
+            closer,
+        };
+        let writer = Writer {
+            shared: Arc::clone(&self.shared),
+            stream: writer_stream,
+            connection: self.connection,
+            client_id: self.client_id.clone(),
+            protocol: self.protocol,
+            max_packet_size,
+            backlog,
+        };
+        let spawned = thread::Builder::new()
+            .name(format!("tether-broker-write-{}", self.connection))
+            .spawn(move || writer.run(rx));
+        self.writer = Some(spawned.map_err(|_| End::new(CloseReason::PeerClosed))?);
+        self.outlet = Some(outlet.clone());
 
         let mut connack = ConnAck::new(false, 0);
         if v5 {
@@ -286,44 +330,60 @@ impl Connection {
             if let Some(id) = assigned {
                 let _ = props.set(Property::AssignedClientIdentifier(id));
             }
+            // MQTT 5 §3.2.2.3.6: without it the client may assume no limit.
+            let max = u32::try_from(limits.max_packet_size).unwrap_or(u32::MAX);
+            let _ = props.set(Property::MaximumPacketSize(max));
             // No shared subscriptions and no topic aliases from clients: the
             // test broker does not implement them, and says so.
             let _ = props.set(Property::SharedSubscriptionAvailable(0));
             connack.properties = props;
         }
 
+        let now = Instant::now();
         let mut state = self.shared.state.lock();
-        state.expire_sessions(Instant::now());
+        state.expire_sessions(now);
         if let Some(old) = state.sessions.get_mut(&self.client_id) {
             if let Some(link) = old.link.take() {
+                // Marked before the close, so the old connection's cleanup
+                // cannot miss it.
+                self.shared.taken_over.lock().insert(link.connection);
                 if old.protocol == ProtocolVersion::MQTTv5 {
                     link.send(Packet::Disconnect(Disconnect::new(
                         ReasonCode::from_value(PacketType::Disconnect, 0x8E)
                             .unwrap_or(ReasonCode::success(PacketType::Disconnect)),
                     )));
                 }
-                let _ = link.tx.send(Outbound::Close);
-                self.shared.taken_over.lock().insert(link.connection);
+                link.outlet.close();
+                // The old network connection is over, and a session that was
+                // to end with it ends now (MQTT 3.1.1 §3.1.2.4, MQTT 5
+                // §3.1.2.11.2): the new client must not be told it exists.
+                old.disconnected_at = Some(now);
+                if old.is_expired(now) {
+                    state.sessions.remove(&self.client_id);
+                }
             }
         }
-        let present = if connect.clean_start {
+        // The session-present bit is reserved in MQTT 3.1.
+        let present = connect.protocol != ProtocolVersion::MQTTv31
+            && !connect.clean_start
+            && state.sessions.contains_key(&self.client_id);
+        if connect.clean_start {
             state.sessions.remove(&self.client_id);
-            false
-        } else {
-            state.sessions.contains_key(&self.client_id)
-        };
+        }
         connack.session_present = present;
         let session = state
             .sessions
             .entry(self.client_id.clone())
-            .or_insert_with(|| Session::new(self.client_id.clone(), protocol, expiry));
-        session.protocol = protocol;
+            .or_insert_with(|| Session::new(self.client_id.clone(), connect.protocol, expiry));
+        session.protocol = connect.protocol;
         session.expiry = expiry;
         session.disconnected_at = None;
         let link = Link {
             connection: self.connection,
-            tx,
+            outlet,
+            protocol: connect.protocol,
             receive_maximum,
+            max_packet_size,
         };
         link.send(Packet::ConnAck(connack));
         session.link = Some(link);
@@ -334,15 +394,15 @@ impl Connection {
     }
 
     fn send(&self, packet: Packet) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Outbound::Packet(packet));
+        if let Some(outlet) = &self.outlet {
+            outlet.send(packet);
         }
     }
 
     fn with_session(&self, f: impl FnOnce(&mut Session)) {
         let mut state = self.shared.state.lock();
         if let Some(s) = state.sessions.get_mut(&self.client_id) {
-            if s.link.as_ref().map(|l| l.connection) == Some(self.connection) {
+            if s.is_linked_to(self.connection) {
                 f(s);
             }
         }
@@ -353,9 +413,8 @@ impl Connection {
         let v5 = self.protocol == ProtocolVersion::MQTTv5;
         match packet {
             Packet::Publish(p) => return self.handle_publish(p),
-            Packet::PubAck(a) | Packet::PubComp(a) => {
-                self.with_session(|s| s.complete(a.packet_id))
-            }
+            Packet::PubAck(a) => self.with_session(|s| s.acknowledged(a.packet_id)),
+            Packet::PubComp(a) => self.with_session(|s| s.completed(a.packet_id)),
             Packet::PubRec(a) => {
                 let refused = a.reason_code.is_failure();
                 self.with_session(|s| s.received(a.packet_id, refused))
@@ -421,13 +480,13 @@ impl Connection {
                 0x94,
             ));
         }
-        let queue_limit = self.shared.config.max_queued_messages;
+        let limits = self.shared.config.limits;
         let mut state = self.shared.state.lock();
         if p.qos == QoS::ExactlyOnce {
             let mine = state
                 .sessions
                 .get_mut(&self.client_id)
-                .filter(|s| s.link.as_ref().map(|l| l.connection) == Some(self.connection));
+                .filter(|s| s.is_linked_to(self.connection));
             if let Some(s) = mine {
                 // A re-sent QoS 2 PUBLISH we already hold is not routed again.
                 if !s.inbound_qos2.insert(p.packet_id) {
@@ -438,9 +497,9 @@ impl Connection {
             }
         }
         if p.retain {
-            state.retain(&p);
+            state.retain(&p, &limits);
         }
-        state.route(&p, Some(&self.client_id), queue_limit);
+        state.route(&p, Some(&self.client_id), &limits);
         drop(state);
         match p.qos {
             QoS::AtMostOnce => {}
@@ -456,32 +515,31 @@ impl Connection {
 
     fn handle_subscribe(&mut self, s: Subscribe) {
         let v5 = self.protocol == ProtocolVersion::MQTTv5;
+        let limits = self.shared.config.limits;
         let identifier = s.properties.subscription_identifiers().next();
-        let mut codes = Vec::with_capacity(s.filters.len());
-        let mut retained = Vec::new();
+        let ids: Vec<u32> = identifier.into_iter().collect();
         let mut state = self.shared.state.lock();
-        let queue_limit = self.shared.config.max_queued_messages;
-        let mut granted_filters = Vec::new();
-        if let Some(session) = state
+        let mut codes = Vec::with_capacity(s.filters.len());
+        let mut wants_retained = Vec::new();
+        // A connection whose session was taken over refuses every filter
+        // (0x80 is a failure at every level) and touches nothing.
+        let mut session = state
             .sessions
             .get_mut(&self.client_id)
-            .filter(|s| s.link.as_ref().map(|l| l.connection) == Some(self.connection))
-        {
-            for (filter, options) in &s.filters {
-                let code = if validate_topic_filter(filter).is_err() {
-                    if v5 {
-                        0x8F
-                    } else {
-                        0x80
-                    }
-                } else if filter.starts_with("$share/") {
-                    if v5 {
-                        0x9E
-                    } else {
-                        0x80
-                    }
-                } else {
-                    let sub = super::session::Subscription {
+            .filter(|s| s.is_linked_to(self.connection));
+        for (filter, options) in &s.filters {
+            let code = match session.as_mut() {
+                None => 0x80,
+                Some(_) if validate_topic_filter(filter).is_err() => match v5 {
+                    true => 0x8F,
+                    false => 0x80,
+                },
+                Some(_) if filter.starts_with("$share/") => match v5 {
+                    true => 0x9E,
+                    false => 0x80,
+                },
+                Some(session) => {
+                    let sub = Subscription {
                         options: *options,
                         identifier,
                     };
@@ -492,52 +550,58 @@ impl Connection {
                         RetainHandling::DoNotSend => false,
                     };
                     if send {
-                        granted_filters.push((filter.clone(), *options));
+                        wants_retained.push((filter.clone(), *options));
                     }
                     options.qos.as_u8()
-                };
-                codes.push(
-                    ReasonCode::from_value(PacketType::SubAck, code)
-                        .unwrap_or(ReasonCode::success(PacketType::SubAck)),
-                );
-            }
+                }
+            };
+            codes.push(reason(PacketType::SubAck, code));
         }
-        for (filter, options) in &granted_filters {
+        let mut retained = Vec::new();
+        for (filter, options) in &wants_retained {
             for p in state.retained_matching(filter) {
                 let qos = p.qos.min(options.qos);
-                let ids: Vec<u32> = identifier.into_iter().collect();
                 retained.push(copy_for(&p, self.protocol, qos, true, &ids));
             }
         }
         // SUBACK first, then the retained messages (Mosquitto's order).
         self.send(Packet::SubAck(SubAck::new(s.packet_id, codes)));
-        if let Some(session) = state.sessions.get_mut(&self.client_id) {
+        if let Some(session) = state
+            .sessions
+            .get_mut(&self.client_id)
+            .filter(|s| s.is_linked_to(self.connection))
+        {
             for p in retained {
-                session.deliver(p, queue_limit);
+                session.deliver(p, &limits);
             }
         }
     }
 
     fn handle_unsubscribe(&mut self, u: Unsubscribe) {
-        let v5 = self.protocol == ProtocolVersion::MQTTv5;
         let mut codes = Vec::new();
         {
             let mut state = self.shared.state.lock();
-            let session = state.sessions.get_mut(&self.client_id);
-            let mut session = session;
+            let mut session = state
+                .sessions
+                .get_mut(&self.client_id)
+                .filter(|s| s.is_linked_to(self.connection));
             for filter in &u.filters {
-                let removed = session
-                    .as_mut()
-                    .map(|s| s.subscriptions.remove(filter).is_some())
-                    .unwrap_or(false);
-                let code = if removed { 0x00 } else { 0x11 };
-                codes.push(
-                    ReasonCode::from_value(PacketType::UnsubAck, code)
-                        .unwrap_or(ReasonCode::success(PacketType::UnsubAck)),
-                );
+                let code = match session.as_mut() {
+                    None => 0x80,
+                    Some(s) => {
+                        if s.subscriptions.remove(filter).is_some() {
+                            0x00
+                        } else {
+                            // MQTT 5: "no subscription existed", a success.
+                            0x11
+                        }
+                    }
+                };
+                codes.push(reason(PacketType::UnsubAck, code));
             }
         }
-        if !v5 {
+        // MQTT 3 UNSUBACK has no reason codes.
+        if self.protocol != ProtocolVersion::MQTTv5 {
             codes.clear();
         }
         self.send(Packet::UnsubAck(UnsubAck::new(u.packet_id, codes)));
@@ -547,27 +611,23 @@ impl Connection {
     /// stops the writer and logs the close.
     fn finish(mut self, end: End) {
         let stopping = self.shared.is_stopping();
-        let taken_over = self.shared.taken_over.lock().remove(&self.connection);
-        let reason = if stopping {
-            CloseReason::BrokerStopped
-        } else if taken_over {
-            CloseReason::TakenOver
-        } else {
-            end.reason
-        };
-        if self.protocol == ProtocolVersion::MQTTv5 && !stopping && !taken_over {
-            if let Some(code) = end.disconnect_code {
-                if let Ok(rc) = ReasonCode::from_value(PacketType::Disconnect, code) {
-                    self.send(Packet::Disconnect(Disconnect::new(rc)));
-                }
-            }
-        }
-        if self.tx.is_some() {
+        let mut taken_over = false;
+        let mut reason = end.reason;
+        if self.outlet.is_some() {
+            let limits = self.shared.config.limits;
             let mut state = self.shared.state.lock();
+            // Checked under the state lock, which the taking-over connection
+            // holds while it marks us.
+            taken_over = self.shared.taken_over.lock().remove(&self.connection);
+            if stopping {
+                reason = CloseReason::BrokerStopped;
+            } else if taken_over {
+                reason = CloseReason::TakenOver;
+            }
             let now = Instant::now();
             let mut remove = false;
             if let Some(s) = state.sessions.get_mut(&self.client_id) {
-                if s.link.as_ref().map(|l| l.connection) == Some(self.connection) {
+                if s.is_linked_to(self.connection) {
                     s.link = None;
                     s.disconnected_at = Some(now);
                     remove = s.is_expired(now);
@@ -576,27 +636,34 @@ impl Connection {
             if remove {
                 state.sessions.remove(&self.client_id);
             }
-            if reason.publishes_will() && !stopping {
+            if reason.publishes_will() {
                 if let Some(will) = self.will.take() {
-                    let publish = will_to_publish(&will);
-                    if publish.retain {
-                        state.retain(&publish);
-                    }
-                    state.route(
-                        &publish,
-                        Some(&self.client_id),
-                        self.shared.config.max_queued_messages,
-                    );
-                    drop(state);
+                    // Logged before routing, so the log shows the cause
+                    // before the deliveries it makes.
                     self.shared.events.push(BrokerEvent::WillPublished {
                         client_id: self.client_id.clone(),
-                        topic: will.topic,
+                        topic: will.topic.clone(),
                     });
+                    let publish = will_to_publish(&will);
+                    if publish.retain {
+                        state.retain(&publish, &limits);
+                    }
+                    state.route(&publish, Some(&self.client_id), &limits);
                 }
             }
+        } else if stopping {
+            reason = CloseReason::BrokerStopped;
         }
-        if let Some(tx) = self.tx.take() {
-            let _ = tx.send(Outbound::Close);
+        if let Some(outlet) = self.outlet.take() {
+            if self.protocol == ProtocolVersion::MQTTv5 && !stopping && !taken_over {
+                if let Some(code) = end.disconnect_code {
+                    outlet.send(Packet::Disconnect(Disconnect::new(reason_code_or_success(
+                        PacketType::Disconnect,
+                        code,
+                    ))));
+                }
+            }
+            outlet.close();
         }
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
@@ -609,6 +676,15 @@ impl Connection {
             reason,
         });
     }
+}
+
+/// A reason code this broker only ever builds from known values.
+fn reason(packet_type: PacketType, value: u8) -> ReasonCode {
+    reason_code_or_success(packet_type, value)
+}
+
+fn reason_code_or_success(packet_type: PacketType, value: u8) -> ReasonCode {
+    ReasonCode::from_value(packet_type, value).unwrap_or(ReasonCode::success(packet_type))
 }
 
 /// The will as the PUBLISH subscribers receive, with the will properties that
@@ -626,40 +702,56 @@ fn will_to_publish(will: &Will) -> Publish {
     p
 }
 
-fn write_loop(
+/// The thread that owns a connection's writes.
+struct Writer {
     shared: Arc<Shared>,
-    mut stream: Stream,
-    rx: Receiver<Outbound>,
+    stream: Stream,
     connection: u64,
     client_id: String,
     protocol: ProtocolVersion,
     max_packet_size: Option<u32>,
-) {
-    // A client that stops reading must not hold a writer thread forever.
-    let _ = stream.set_write_timeout(Some(super::WRITE_TIMEOUT));
-    for out in rx.iter() {
-        let packet = match out {
-            Outbound::Packet(p) => p,
-            Outbound::Close => break,
+    backlog: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Outbound>) {
+        // A client that stops reading must not hold a writer thread forever.
+        let _ = self.stream.set_write_timeout(Some(super::WRITE_TIMEOUT));
+        for out in rx.iter() {
+            let (packet, weight) = match out {
+                Outbound::Packet(p, w) => (*p, w),
+                Outbound::Close => break,
+            };
+            let written = self.write(packet);
+            self.backlog.fetch_sub(weight, Ordering::SeqCst);
+            if !written {
+                break;
+            }
+        }
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+
+    /// Writes one packet; false when the connection is unusable.
+    fn write(&mut self, packet: Packet) -> bool {
+        let Ok(bytes) = packet.to_bytes(self.protocol) else {
+            return true;
         };
-        let Ok(bytes) = packet.to_bytes(protocol) else {
-            continue;
-        };
-        // MQTT 5 §3.1.2.11.4: a packet larger than the client's Maximum
-        // Packet Size is discarded, not sent.
-        if max_packet_size.is_some_and(|max| bytes.len() as u64 > u64::from(max)) {
-            continue;
+        // MQTT 5 §3.1.2.11.4: never more than the client's Maximum Packet
+        // Size (sessions already drop oversized PUBLISHes; this guards the
+        // rest).
+        if self
+            .max_packet_size
+            .is_some_and(|max| bytes.len() as u64 > u64::from(max))
+        {
+            return true;
         }
         // Logged before the write, so a test that reacts to the packet can
         // never observe its own reaction logged first.
-        shared.events.push(BrokerEvent::PacketOut {
-            connection,
-            client_id: client_id.clone(),
+        self.shared.events.push(BrokerEvent::PacketOut {
+            connection: self.connection,
+            client_id: self.client_id.clone(),
             packet,
         });
-        if stream.write_all(&bytes).is_err() {
-            break;
-        }
+        self.stream.write_all(&bytes).is_ok()
     }
-    let _ = stream.shutdown(Shutdown::Both);
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::limits::packet_weight;
 use crate::packet::Packet;
 use crate::testing::net::Endpoint;
 use crate::testing::{Error, Result};
@@ -31,6 +32,8 @@ pub enum CloseReason {
     Refused(u8),
     /// The broker was stopped.
     BrokerStopped,
+    /// The broker already had its maximum of live connections.
+    TooManyConnections,
 }
 
 impl CloseReason {
@@ -38,7 +41,10 @@ impl CloseReason {
     pub fn publishes_will(&self) -> bool {
         !matches!(
             self,
-            CloseReason::ClientDisconnect | CloseReason::Refused(_) | CloseReason::BrokerStopped
+            CloseReason::ClientDisconnect
+                | CloseReason::Refused(_)
+                | CloseReason::BrokerStopped
+                | CloseReason::TooManyConnections
         )
     }
 }
@@ -105,16 +111,32 @@ pub(crate) struct EventLog {
 
 struct LogInner {
     events: VecDeque<BrokerEvent>,
+    /// The weight of each event in `events`, in the same order.
+    weights: VecDeque<usize>,
+    bytes: usize,
     limit: usize,
+    byte_limit: usize,
     watchers: Vec<mpsc::Sender<BrokerEvent>>,
 }
 
+fn weight(event: &BrokerEvent) -> usize {
+    match event {
+        BrokerEvent::PacketIn { packet, .. } | BrokerEvent::PacketOut { packet, .. } => {
+            packet_weight(packet)
+        }
+        _ => 64,
+    }
+}
+
 impl EventLog {
-    pub(crate) fn new(limit: usize) -> EventLog {
+    pub(crate) fn new(limit: usize, byte_limit: usize) -> EventLog {
         EventLog {
             inner: Mutex::new(LogInner {
                 events: VecDeque::new(),
+                weights: VecDeque::new(),
+                bytes: 0,
                 limit: limit.max(1),
+                byte_limit,
                 watchers: Vec::new(),
             }),
             changed: Condvar::new(),
@@ -126,10 +148,17 @@ impl EventLog {
         inner.watchers.retain(|w| w.send(event.clone()).is_ok());
         // Bounded so a long-running standalone broker does not grow forever;
         // tests read the recent past.
-        if inner.events.len() >= inner.limit {
-            inner.events.pop_front();
-        }
+        let w = weight(&event);
         inner.events.push_back(event);
+        inner.weights.push_back(w);
+        inner.bytes += w;
+        while inner.events.len() > inner.limit
+            || (inner.bytes > inner.byte_limit && inner.events.len() > 1)
+        {
+            inner.events.pop_front();
+            let gone = inner.weights.pop_front().unwrap_or(0);
+            inner.bytes -= gone;
+        }
         drop(inner);
         self.changed.notify_all();
     }
@@ -139,7 +168,10 @@ impl EventLog {
     }
 
     pub(crate) fn clear(&self) {
-        self.inner.lock().events.clear();
+        let mut inner = self.inner.lock();
+        inner.events.clear();
+        inner.weights.clear();
+        inner.bytes = 0;
     }
 
     pub(crate) fn watch(&self) -> mpsc::Receiver<BrokerEvent> {
@@ -149,7 +181,8 @@ impl EventLog {
     }
 
     /// Waits until an event in the log satisfies `pred` (events already
-    /// logged count) and returns the first such event.
+    /// logged count) and returns the first such event. `pred` runs with the
+    /// log locked, so it must not call back into the log.
     pub(crate) fn wait_for(
         &self,
         what: &str,

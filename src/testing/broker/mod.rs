@@ -3,10 +3,12 @@
 
 mod connection;
 mod event;
+mod limits;
 mod routing;
 mod session;
 
 pub use event::{BrokerEvent, CloseReason};
+pub use limits::BrokerLimits;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Shutdown, SocketAddr};
@@ -37,16 +39,10 @@ pub struct BrokerConfig {
     pub unix_path: Option<PathBuf>,
     /// When set, only this username and password may connect.
     pub credentials: Option<(String, String)>,
-    /// The largest packet accepted from a client; bigger ones close the
-    /// connection. Default 1 MiB, enough for tests and a bound on memory.
-    pub max_packet_size: usize,
-    /// The most QoS 1/2 messages one session holds (queued or in flight);
-    /// more are dropped. Default 10,000.
-    pub max_queued_messages: usize,
-    /// How long a new connection may take to send CONNECT. Default 10 s.
+    /// How long a new connection may take to send its CONNECT. Default 10 s.
     pub connect_timeout: Duration,
-    /// How many events the log keeps (the oldest go first). Default 100,000.
-    pub event_log_limit: usize,
+    /// What clients can make the broker hold.
+    pub limits: BrokerLimits,
 }
 
 impl Default for BrokerConfig {
@@ -55,10 +51,8 @@ impl Default for BrokerConfig {
             port: 0,
             unix_path: None,
             credentials: None,
-            max_packet_size: 1 << 20,
-            max_queued_messages: 10_000,
             connect_timeout: Duration::from_secs(10),
-            event_log_limit: 100_000,
+            limits: BrokerLimits::default(),
         }
     }
 }
@@ -166,11 +160,11 @@ impl Broker {
 
     /// Starts a broker with `config`.
     pub fn start_with(config: BrokerConfig) -> Result<Broker> {
-        let limit = config.event_log_limit;
+        let limits = config.limits;
         let shared = Arc::new(Shared {
             config,
             state: Mutex::new(State::default()),
-            events: EventLog::new(limit),
+            events: EventLog::new(limits.event_log_limit, limits.event_log_bytes),
             taken_over: Mutex::new(HashSet::new()),
             stopping: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
@@ -230,10 +224,9 @@ impl Broker {
             return;
         };
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // The acceptor blocks in accept(); a connection of our own wakes it.
-        if self.endpoint.connect().is_ok() {
-            let _ = acceptor.join();
-        }
+        // The acceptor polls `stopping`, so this join is short; once it is
+        // done, no new connection can appear behind our back.
+        let _ = acceptor.join();
         for stream in self.shared.connections.lock().values() {
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -262,6 +255,7 @@ impl Broker {
         if restart == Restart::DiscardSessions {
             *self.shared.state.lock() = State::default();
         }
+        self.shared.taken_over.lock().clear();
         let listener = match &self.endpoint {
             Endpoint::Tcp(addr) => Listener::bind_loopback(addr.port())?,
             Endpoint::Unix(path) => Listener::bind_unix(path)?,
@@ -349,29 +343,68 @@ impl Drop for Broker {
     }
 }
 
+/// How often the acceptor looks at `stopping` while no one connects.
+const ACCEPT_POLL: Duration = Duration::from_millis(10);
+
 fn accept_loop(shared: Arc<Shared>, listener: Listener) {
-    loop {
+    // Polling a non-blocking listener, rather than waking a blocking accept
+    // with a connection of our own, means `stop` can never wait on a wake-up
+    // that fails (full backlog, no file descriptors, a deleted socket file).
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    while !shared.is_stopping() {
         let stream = match listener.accept() {
             Ok(s) => s,
-            Err(_) if shared.is_stopping() => return,
             Err(_) => {
-                // EMFILE and the like: back off instead of spinning.
-                thread::sleep(Duration::from_millis(10));
+                // WouldBlock, or EMFILE and the like: wait instead of spinning.
+                thread::sleep(ACCEPT_POLL);
                 continue;
             }
         };
-        if shared.is_stopping() {
-            return;
-        }
         let connection = shared.next_connection.fetch_add(1, Ordering::SeqCst);
-        if let Ok(handle) = stream.try_clone() {
-            shared.connections.lock().insert(connection, handle);
+        let refuse = |reason: CloseReason| {
+            let _ = stream.shutdown(Shutdown::Both);
+            shared.events.push(BrokerEvent::Closed {
+                connection,
+                client_id: String::new(),
+                reason,
+            });
+        };
+        let mut connections = shared.connections.lock();
+        if connections.len() >= shared.config.limits.max_connections {
+            drop(connections);
+            refuse(CloseReason::TooManyConnections);
+            continue;
         }
+        // Without a handle for `stop` to shut down, the connection could
+        // outlive the broker: refuse it.
+        let Ok(handle) = stream.try_clone() else {
+            drop(connections);
+            refuse(CloseReason::PeerClosed);
+            continue;
+        };
+        connections.insert(connection, handle);
+        drop(connections);
         let worker_shared = Arc::clone(&shared);
-        let t = thread::spawn(move || connection::serve(worker_shared, stream, connection));
-        let mut threads = shared.threads.lock();
-        // A long-running broker must not keep a handle per past connection.
-        threads.retain(|t| !t.is_finished());
-        threads.push(t);
+        let spawned = thread::Builder::new()
+            .name(format!("tether-broker-conn-{connection}"))
+            .spawn(move || connection::serve(worker_shared, stream, connection));
+        match spawned {
+            Ok(t) => {
+                let mut threads = shared.threads.lock();
+                // A long-running broker must not keep a handle per past
+                // connection.
+                threads.retain(|t| !t.is_finished());
+                threads.push(t);
+            }
+            Err(_) => {
+                // Out of threads: the stream went with the failed closure,
+                // so shut the connection down through its handle.
+                if let Some(handle) = shared.connections.lock().remove(&connection) {
+                    let _ = handle.shutdown(Shutdown::Both);
+                }
+            }
+        }
     }
 }

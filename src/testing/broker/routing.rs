@@ -7,6 +7,7 @@ use std::time::Instant;
 use crate::packet::{PacketType, Properties, Property, PropertyId, ProtocolVersion, Publish, QoS};
 use crate::topic::topic_matches_sub;
 
+use super::limits::{publish_weight, BrokerLimits};
 use super::session::Session;
 
 #[derive(Default)]
@@ -14,6 +15,7 @@ pub(crate) struct State {
     pub(crate) sessions: HashMap<String, Session>,
     /// Retained messages by topic, kept with their MQTT 5 properties.
     pub(crate) retained: BTreeMap<String, Publish>,
+    retained_bytes: usize,
     next_assigned_id: u64,
 }
 
@@ -34,16 +36,24 @@ impl State {
         self.sessions.retain(|_, s| !s.is_expired(now));
     }
 
-    /// Stores or (for an empty payload) deletes the retained message.
-    pub(crate) fn retain(&mut self, publish: &Publish) {
+    /// Stores or (for an empty payload) deletes the retained message. One
+    /// that would pass the byte budget is not stored (the old one stays).
+    pub(crate) fn retain(&mut self, publish: &Publish, limits: &BrokerLimits) {
+        let old = self.retained.get(&publish.topic).map_or(0, publish_weight);
         if publish.payload.is_empty() {
             self.retained.remove(&publish.topic);
-        } else {
-            let mut kept = publish.clone();
-            kept.dup = false;
-            kept.packet_id = 0;
-            self.retained.insert(publish.topic.clone(), kept);
+            self.retained_bytes -= old;
+            return;
         }
+        let new = publish_weight(publish);
+        if self.retained_bytes - old + new > limits.max_retained_bytes {
+            return;
+        }
+        let mut kept = publish.clone();
+        kept.dup = false;
+        kept.packet_id = 0;
+        self.retained.insert(publish.topic.clone(), kept);
+        self.retained_bytes = self.retained_bytes - old + new;
     }
 
     /// The retained messages a new subscription to `filter` receives.
@@ -57,7 +67,7 @@ impl State {
 
     /// Delivers `publish` to every session with a matching subscription, once
     /// per session (at the highest QoS among its matching subscriptions).
-    pub(crate) fn route(&mut self, publish: &Publish, sender: Option<&str>, queue_limit: usize) {
+    pub(crate) fn route(&mut self, publish: &Publish, sender: Option<&str>, limits: &BrokerLimits) {
         let now = Instant::now();
         for session in self.sessions.values_mut() {
             if session.is_expired(now) {
@@ -83,7 +93,7 @@ impl State {
             // subscriptions (MQTT 5; 3.1.1 brokers clear it the same way).
             let retain = publish.retain && retain_as_published;
             let copy = copy_for(publish, session.protocol, qos, retain, &identifiers);
-            session.deliver(copy, queue_limit);
+            session.deliver(copy, limits);
         }
     }
 }

@@ -1,34 +1,90 @@
 //! One client's session: its subscriptions, the messages it still has to
-//! receive or acknowledge, and the QoS 2 ids it sent us. Pure state: the
-//! connection code does the I/O.
+//! receive or acknowledge, and the QoS 2 ids it sent us. The I/O is the
+//! connection's; a session only hands packets to its [`Link`].
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::net::Shutdown;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
+use super::limits::{packet_weight, publish_weight, BrokerLimits};
 use crate::packet::{Ack, Packet, PacketType, ProtocolVersion, Publish, QoS, SubscribeOptions};
+use crate::testing::net::Stream;
 
 /// What a connection's writer thread is told to do.
 pub(crate) enum Outbound {
-    Packet(Packet),
-    /// Flush what is queued, then close the socket.
+    /// Write this packet; the number is its weight in the backlog. Boxed:
+    /// the channel holds many of these and most are small.
+    Packet(Box<Packet>, usize),
+    /// Close the socket.
     Close,
+}
+
+/// The way into one connection's writer thread, with its backlog budget.
+#[derive(Clone)]
+pub(crate) struct Outlet {
+    pub(crate) tx: Sender<Outbound>,
+    /// Weight of the packets handed to the writer and not yet written.
+    pub(crate) backlog: Arc<AtomicUsize>,
+    pub(crate) max_backlog: usize,
+    /// Shut down when the client falls too far behind.
+    pub(crate) closer: Arc<Stream>,
+}
+
+impl Outlet {
+    /// Hands a packet to the writer. A client whose backlog would pass the
+    /// limit is disconnected instead: its reader then detaches the session,
+    /// and unsent QoS 1/2 messages stay queued.
+    pub(crate) fn send(&self, packet: Packet) {
+        let weight = packet_weight(&packet);
+        let before = self.backlog.fetch_add(weight, Ordering::SeqCst);
+        if before + weight > self.max_backlog {
+            self.backlog.fetch_sub(weight, Ordering::SeqCst);
+            let _ = self.closer.shutdown(Shutdown::Both);
+            return;
+        }
+        if self
+            .tx
+            .send(Outbound::Packet(Box::new(packet), weight))
+            .is_err()
+        {
+            self.backlog.fetch_sub(weight, Ordering::SeqCst);
+        }
+    }
+
+    /// Tells the writer to close the socket after what is queued.
+    pub(crate) fn close(&self) {
+        let _ = self.tx.send(Outbound::Close);
+    }
 }
 
 /// The live connection a session is attached to.
 pub(crate) struct Link {
     pub(crate) connection: u64,
-    pub(crate) tx: Sender<Outbound>,
+    pub(crate) outlet: Outlet,
+    pub(crate) protocol: ProtocolVersion,
     /// The client's MQTT 5 Receive Maximum (65535 when not given).
     pub(crate) receive_maximum: u16,
+    /// The client's MQTT 5 Maximum Packet Size, if it set one.
+    pub(crate) max_packet_size: Option<u32>,
 }
 
 impl Link {
     pub(crate) fn send(&self, packet: Packet) {
-        // A closed writer means the connection is going away; its reader
-        // detaches the session, and unsent messages stay queued.
-        let _ = self.tx.send(Outbound::Packet(packet));
+        self.outlet.send(packet);
+    }
+
+    /// MQTT 5 §3.1.2.11.4: a packet larger than the client's Maximum Packet
+    /// Size is not sent; the broker acts as if it had been delivered.
+    pub(crate) fn fits(&self, publish: &Publish) -> bool {
+        let Some(max) = self.max_packet_size else {
+            return true;
+        };
+        let mut bytes = Vec::new();
+        publish.encode(self.protocol, &mut bytes).is_ok() && bytes.len() as u64 <= u64::from(max)
     }
 }
 
@@ -42,7 +98,9 @@ pub(crate) struct Subscription {
 /// Where an outgoing QoS 1 or 2 message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OutState {
-    /// Not written yet (client away, or its receive window was full).
+    /// Not written on the current connection yet (client away, or its
+    /// receive window was full). `publish.dup` says whether it was written on
+    /// an earlier one.
     Queued,
     /// Written; waiting for PUBACK or PUBREC.
     Sent,
@@ -53,6 +111,7 @@ pub(crate) enum OutState {
 pub(crate) struct Outgoing {
     pub(crate) publish: Publish,
     pub(crate) state: OutState,
+    weight: usize,
 }
 
 /// When a session ends once its client is gone.
@@ -74,7 +133,8 @@ pub(crate) struct Session {
     pub(crate) disconnected_at: Option<Instant>,
     pub(crate) subscriptions: BTreeMap<String, Subscription>,
     /// Outgoing QoS 1/2 messages in the order they must be delivered.
-    pub(crate) outgoing: VecDeque<Outgoing>,
+    outgoing: VecDeque<Outgoing>,
+    queued_bytes: usize,
     /// Packet ids of inbound QoS 2 messages waiting for PUBREL.
     pub(crate) inbound_qos2: HashSet<u16>,
     next_packet_id: u16,
@@ -90,9 +150,15 @@ impl Session {
             disconnected_at: None,
             subscriptions: BTreeMap::new(),
             outgoing: VecDeque::new(),
+            queued_bytes: 0,
             inbound_qos2: HashSet::new(),
             next_packet_id: 1,
         }
+    }
+
+    /// True if this session's live link is `connection`.
+    pub(crate) fn is_linked_to(&self, connection: u64) -> bool {
+        self.link.as_ref().map(|l| l.connection) == Some(connection)
     }
 
     pub(crate) fn is_expired(&self, now: Instant) -> bool {
@@ -119,30 +185,34 @@ impl Session {
         }
     }
 
-    /// Delivers (or queues) one message. Returns false if it was dropped
-    /// because the queue limit was reached.
-    pub(crate) fn deliver(&mut self, mut publish: Publish, queue_limit: usize) -> bool {
+    /// Delivers (or queues) one message; what the limits do not allow is
+    /// dropped.
+    pub(crate) fn deliver(&mut self, mut publish: Publish, limits: &BrokerLimits) {
         if publish.qos == QoS::AtMostOnce {
             // QoS 0 is not queued for an absent client (Mosquitto's default).
-            if let Some(link) = &self.link {
+            if let Some(link) = self.link.as_ref().filter(|l| l.fits(&publish)) {
                 link.send(Packet::Publish(publish));
             }
-            return true;
+            return;
         }
-        if self.outgoing.len() >= queue_limit {
-            return false;
+        let weight = publish_weight(&publish);
+        if self.outgoing.len() >= limits.max_queued_messages
+            || self.queued_bytes + weight > limits.max_queued_bytes
+        {
+            return;
         }
         let Some(id) = self.allocate_packet_id() else {
-            return false;
+            return;
         };
         publish.packet_id = id;
         publish.dup = false;
+        self.queued_bytes += weight;
         self.outgoing.push_back(Outgoing {
             publish,
             state: OutState::Queued,
+            weight,
         });
         self.pump();
-        true
     }
 
     fn in_flight(&self) -> usize {
@@ -152,58 +222,97 @@ impl Session {
             .count()
     }
 
-    /// Writes queued messages while the client's receive window has room.
+    /// Writes queued messages, in order, while the client's receive window
+    /// has room.
     pub(crate) fn pump(&mut self) {
-        let Some(link) = &self.link else { return };
-        let mut room = usize::from(link.receive_maximum).saturating_sub(self.in_flight());
-        for out in self.outgoing.iter_mut() {
-            if room == 0 {
-                break;
-            }
+        let in_flight = self.in_flight();
+        let Session {
+            link,
+            outgoing,
+            queued_bytes,
+            ..
+        } = self;
+        let Some(link) = link else { return };
+        let mut room = usize::from(link.receive_maximum).saturating_sub(in_flight);
+        let mut i = 0;
+        while i < outgoing.len() && room > 0 {
+            let out = &mut outgoing[i];
             if out.state == OutState::Queued {
+                if !link.fits(&out.publish) {
+                    *queued_bytes -= out.weight;
+                    outgoing.remove(i);
+                    continue;
+                }
                 out.state = OutState::Sent;
                 link.send(Packet::Publish(out.publish.clone()));
+                // Any later copy of this message is a re-delivery.
+                out.publish.dup = true;
                 room -= 1;
             }
+            i += 1;
         }
     }
 
     /// After a reconnect to an existing session: re-send what was in flight
-    /// (PUBLISH with DUP, PUBREL as is), then what was queued.
+    /// (PUBLISH with DUP within the new receive window, PUBREL as is), then
+    /// what was queued.
     pub(crate) fn resume(&mut self) {
         let Some(link) = &self.link else { return };
+        let mut room = usize::from(link.receive_maximum);
         for out in self.outgoing.iter_mut() {
             match out.state {
-                OutState::Sent => {
-                    out.publish.dup = true;
-                    link.send(Packet::Publish(out.publish.clone()));
+                OutState::Released => {
+                    link.send(Packet::PubRel(Ack::new(
+                        PacketType::PubRel,
+                        out.publish.packet_id,
+                    )));
+                    room = room.saturating_sub(1);
                 }
-                OutState::Released => link.send(Packet::PubRel(Ack::new(
-                    PacketType::PubRel,
-                    out.publish.packet_id,
-                ))),
+                OutState::Sent if room > 0 => {
+                    link.send(Packet::Publish(out.publish.clone()));
+                    room -= 1;
+                }
+                // Outside the (possibly smaller) new window: wait in order.
+                OutState::Sent => out.state = OutState::Queued,
                 OutState::Queued => {}
             }
         }
         self.pump();
     }
 
-    /// PUBACK, or PUBCOMP: the message is done.
-    pub(crate) fn complete(&mut self, packet_id: u16) {
-        self.outgoing.retain(|o| o.publish.packet_id != packet_id);
-        self.pump();
+    fn remove_where(&mut self, packet_id: u16, state: OutState, qos: QoS) -> bool {
+        let found = self.outgoing.iter().position(|o| {
+            o.publish.packet_id == packet_id && o.state == state && o.publish.qos == qos
+        });
+        if let Some(i) = found {
+            if let Some(out) = self.outgoing.remove(i) {
+                self.queued_bytes -= out.weight;
+            }
+            self.pump();
+        }
+        found.is_some()
+    }
+
+    /// PUBACK: a sent QoS 1 message is done.
+    pub(crate) fn acknowledged(&mut self, packet_id: u16) {
+        self.remove_where(packet_id, OutState::Sent, QoS::AtLeastOnce);
+    }
+
+    /// PUBCOMP: a released QoS 2 message is done.
+    pub(crate) fn completed(&mut self, packet_id: u16) {
+        self.remove_where(packet_id, OutState::Released, QoS::ExactlyOnce);
     }
 
     /// PUBREC: answer PUBREL, unless the client refused the message.
     pub(crate) fn received(&mut self, packet_id: u16, refused: bool) {
         if refused {
-            self.complete(packet_id);
+            self.remove_where(packet_id, OutState::Sent, QoS::ExactlyOnce);
             return;
         }
         if let Some(out) = self
             .outgoing
             .iter_mut()
-            .find(|o| o.publish.packet_id == packet_id)
+            .find(|o| o.publish.packet_id == packet_id && o.publish.qos == QoS::ExactlyOnce)
         {
             out.state = OutState::Released;
         }
