@@ -8,6 +8,7 @@
 //! It listens on 127.0.0.1 only and runs until killed. `-v` prints every
 //! connection and packet. It is a test tool, not a production broker.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use mqtt_tether::testing::{Broker, BrokerConfig, BrokerEvent};
@@ -49,10 +50,21 @@ fn main() -> ExitCode {
         }
     };
     let events = broker.watch_events();
-    println!("mqtt-tether test broker listening on {}", broker.endpoint());
+    let mut out = std::io::stdout();
+    if writeln!(
+        out,
+        "mqtt-tether test broker listening on {}",
+        broker.endpoint()
+    )
+    .is_err()
+    {
+        return ExitCode::FAILURE;
+    }
     for event in events {
-        if verbose {
-            print_event(&event);
+        // A closed stdout (`broker -v | head`) ends the program quietly
+        // instead of panicking in println!.
+        if verbose && writeln!(out, "{}", describe(&event)).is_err() {
+            break;
         }
     }
     ExitCode::SUCCESS
@@ -63,29 +75,29 @@ fn usage(problem: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn print_event(event: &BrokerEvent) {
+fn describe(event: &BrokerEvent) -> String {
     match event {
         BrokerEvent::Accepted { connection, peer } => {
-            println!("[{connection}] accepted from {peer}")
+            format!("[{connection}] accepted from {peer}")
         }
         BrokerEvent::PacketIn {
             connection,
             client_id,
             packet,
-        } => println!("[{connection}] {client_id:?} -> {packet:?}"),
+        } => format!("[{connection}] {client_id:?} -> {packet:?}"),
         BrokerEvent::PacketOut {
             connection,
             client_id,
             packet,
-        } => println!("[{connection}] {client_id:?} <- {packet:?}"),
+        } => format!("[{connection}] {client_id:?} <- {packet:?}"),
         BrokerEvent::Closed {
             connection,
             client_id,
             reason,
-        } => println!("[{connection}] {client_id:?} closed: {reason:?}"),
+        } => format!("[{connection}] {client_id:?} closed: {reason:?}"),
         BrokerEvent::WillPublished { client_id, topic } => {
-            println!("will of {client_id:?} published to {topic:?}")
+            format!("will of {client_id:?} published to {topic:?}")
         }
-        other => println!("{other:?}"),
+        other => format!("{other:?}"),
     }
 }

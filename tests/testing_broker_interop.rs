@@ -32,27 +32,29 @@ impl ExampleBroker {
             program.display()
         );
         // Port 0 is not an option for a separate process whose port we must
-        // know, so take a free one and hand it over.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut child = Command::new(program)
-            .args(["-p", &port.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the broker example");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        assert!(
-            first.contains("listening on 127.0.0.1:"),
-            "broker said {first:?}"
-        );
-        ExampleBroker { child, port }
+        // know, so take a free one and hand it over; if another process grabs
+        // it in between, the broker exits and we try another.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new(&program)
+                .args(["-p", &port.to_string()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the broker example");
+            let mut first = String::new();
+            let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut first);
+            if first.contains("listening on 127.0.0.1:") {
+                return ExampleBroker { child, port };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("the broker example did not start on any of 5 free ports");
     }
 }
 

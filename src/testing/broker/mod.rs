@@ -284,6 +284,8 @@ impl Broker {
 
     /// Waits up to [`DEFAULT_TIMEOUT`] for a logged event (already logged
     /// ones count) that satisfies `pred`; `what` names it in the error.
+    /// `pred` runs with the log locked: it must not call the broker's event
+    /// methods.
     pub fn wait_for_event(
         &self,
         what: &str,
