@@ -327,6 +327,15 @@ fn chaos_schedule_is_repeatable_and_bounded() {
     let swapped: Vec<Duration> = ChaosSchedule::new(42, max, min).take(20).collect();
     assert_eq!(a, swapped);
     assert!(ChaosSchedule::new(1, min, min).take(5).all(|d| d == min));
+    // Nothing below the floor, so a zero interval cannot spin.
+    let floor = ChaosSchedule::MIN_INTERVAL;
+    assert_eq!(floor, Duration::from_millis(1));
+    assert!(ChaosSchedule::new(3, Duration::ZERO, Duration::ZERO)
+        .take(20)
+        .all(|d| d == floor));
+    assert!(ChaosSchedule::new(3, Duration::ZERO, 2 * floor)
+        .take(50)
+        .all(|d| d >= floor && d <= 2 * floor));
 }
 
 #[test]
@@ -343,6 +352,7 @@ fn chaos_cuts_on_the_seeded_schedule() {
     proxy.stop_chaos();
 
     let used = proxy.chaos_intervals();
+    assert_eq!(proxy.chaos_rounds(), used.len() as u64);
     let expected: Vec<Duration> = ChaosSchedule::new(seed, min, max)
         .take(used.len())
         .collect();
@@ -394,4 +404,98 @@ fn wait_for_times_out_with_the_counters() {
     let text = format!("{err:?}");
     assert!(text.contains("timed out"), "{text}");
     assert!(text.contains("accepted: 0"), "{text}");
+}
+
+#[test]
+fn chaos_at_zero_intervals_neither_spins_nor_grows_without_bound() {
+    let (_echo, proxy) = setup();
+    proxy
+        .start_chaos(1, Duration::ZERO, Duration::ZERO)
+        .unwrap();
+    thread::sleep(Duration::from_millis(300));
+    proxy.stop_chaos();
+    let used = proxy.chaos_intervals();
+    // At most one round a millisecond: 300 in 300 ms (a spinning thread made
+    // hundreds of thousands).
+    assert!(used.len() <= 300, "{} rounds in 300 ms", used.len());
+    assert!(!used.is_empty());
+    assert!(used.iter().all(|d| *d == ChaosSchedule::MIN_INTERVAL));
+    assert_eq!(proxy.chaos_rounds(), used.len() as u64);
+    assert_eq!(FaultProxy::MAX_CHAOS_INTERVALS, 10_000);
+    // The proxy still works after the storm.
+    let mut c = client(&proxy);
+    assert_eq!(roundtrip(&mut c, b"calm"), b"calm");
+}
+
+#[test]
+fn wait_for_may_call_the_proxy_from_its_condition() {
+    let (_echo, proxy) = setup();
+    let proxy = Arc::new(proxy);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let proxy = Arc::clone(&proxy);
+        // Its own thread, so that a deadlock fails the test instead of
+        // hanging it.
+        thread::spawn(move || {
+            let result = proxy.wait_for("a connection, seen through the proxy", WAIT, |_| {
+                proxy.counters().accepted >= 1
+            });
+            let timed_out = proxy.wait_for("never", Duration::from_millis(50), |_| {
+                proxy.counters().accepted > 100
+            });
+            let _ = tx.send((result.is_ok(), timed_out.is_err()));
+        })
+    };
+    // The condition fails at first, so the wait goes round its loop before a
+    // connection makes it hold.
+    thread::sleep(Duration::from_millis(50));
+    let mut c = client(&proxy);
+    assert_eq!(roundtrip(&mut c, b"hi"), b"hi");
+    match rx.recv_timeout(WAIT + Duration::from_secs(2)) {
+        Ok(outcome) => assert_eq!(outcome, (true, true)),
+        Err(_) => panic!("wait_for deadlocked on a condition that calls the proxy"),
+    }
+    waiter.join().unwrap();
+}
+
+#[test]
+fn lifting_a_tiny_bandwidth_cap_applies_at_once() {
+    let (_echo, proxy) = setup();
+    proxy.set_bandwidth(Some(1));
+    let mut c = client(&proxy);
+    c.write_all(b"ab").unwrap();
+    // The first byte goes at once; the second is due a second later.
+    let mut buf = [0u8; 1];
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"a");
+    thread::sleep(Duration::from_millis(100));
+    let lifted = Instant::now();
+    proxy.set_bandwidth(None);
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"b");
+    let waited = lifted.elapsed();
+    assert!(
+        waited < Duration::from_millis(500),
+        "{waited:?} after lifting the cap"
+    );
+}
+
+#[test]
+fn raising_a_bandwidth_cap_applies_at_once() {
+    let (_echo, proxy) = setup();
+    proxy.set_bandwidth(Some(1));
+    let mut c = client(&proxy);
+    c.write_all(b"ab").unwrap();
+    let mut buf = [0u8; 1];
+    c.read_exact(&mut buf).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    let raised = Instant::now();
+    proxy.set_bandwidth(Some(1_000_000));
+    c.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"b");
+    let waited = raised.elapsed();
+    assert!(
+        waited < Duration::from_millis(500),
+        "{waited:?} after raising the cap"
+    );
 }

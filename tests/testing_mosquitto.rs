@@ -18,11 +18,52 @@ use mqtt_tether::testing::{
 
 const V311: ProtocolVersion = ProtocolVersion::MQTTv311;
 
+/// Packets read off a byte stream one at a time. Bytes read past a packet
+/// are kept for the next one: Mosquitto often sends two packets in one
+/// segment (a CONNACK and the queued PUBLISH behind it).
+struct Packets<R> {
+    source: R,
+    decoder: Decoder,
+    /// Read but not yet given to the decoder.
+    rest: Vec<u8>,
+}
+
+impl<R: Read> Packets<R> {
+    fn new(source: R) -> Packets<R> {
+        Packets {
+            source,
+            decoder: Decoder::new(V311),
+            rest: Vec::new(),
+        }
+    }
+
+    /// The next packet, or why there is none.
+    fn next(&mut self) -> Result<Packet, String> {
+        let mut buf = [0u8; 1024];
+        loop {
+            let mut input = &self.rest[..];
+            let decoded = self.decoder.decode(&mut input);
+            let used = self.rest.len() - input.len();
+            self.rest.drain(..used);
+            match decoded {
+                Ok(Some(packet)) => return Ok(packet),
+                Ok(None) => {}
+                Err(e) => return Err(format!("undecodable bytes: {e}")),
+            }
+            match self.source.read(&mut buf) {
+                Ok(0) => return Err("the broker closed the connection".into()),
+                Ok(n) => self.rest.extend_from_slice(&buf[..n]),
+                Err(e) => return Err(format!("read failed: {e}")),
+            }
+        }
+    }
+}
+
 /// A bare MQTT 3.1.1 client over a plain socket: every read has a timeout,
 /// and a failure shows Mosquitto's log.
 struct Client<'a> {
     stream: TcpStream,
-    decoder: Decoder,
+    packets: Packets<TcpStream>,
     broker: &'a Mosquitto,
 }
 
@@ -33,8 +74,8 @@ impl<'a> Client<'a> {
         stream.set_read_timeout(Some(DEFAULT_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(DEFAULT_TIMEOUT)).unwrap();
         let mut client = Client {
+            packets: Packets::new(stream.try_clone().unwrap()),
             stream,
-            decoder: Decoder::new(V311),
             broker,
         };
         client.send(Packet::Connect(connect));
@@ -59,24 +100,9 @@ impl<'a> Client<'a> {
     }
 
     fn recv(&mut self) -> Packet {
-        let mut buf = [0u8; 1024];
-        loop {
-            let mut none: &[u8] = &[];
-            if let Some(packet) = self.decoder.decode(&mut none).unwrap() {
-                return packet;
-            }
-            let n = match self.stream.read(&mut buf) {
-                Ok(0) => self.fail("the broker closed the connection"),
-                Ok(n) => n,
-                Err(e) => self.fail(&format!("read failed: {e}")),
-            };
-            let mut input = &buf[..n];
-            if let Some(packet) = self.decoder.decode(&mut input).unwrap() {
-                // One packet per call is all these tests exchange; keep any
-                // rest for the next call.
-                assert!(input.is_empty(), "unexpected extra bytes {input:02x?}");
-                return packet;
-            }
+        match self.packets.next() {
+            Ok(packet) => packet,
+            Err(e) => self.fail(&e),
         }
     }
 
@@ -99,6 +125,22 @@ impl<'a> Client<'a> {
     fn fail(&self, what: &str) -> ! {
         panic!("{what}\n--- mosquitto log ---\n{}", self.broker.log())
     }
+}
+
+/// The helper above once failed whenever two packets came in one read.
+#[test]
+fn the_test_client_keeps_bytes_past_a_packet() {
+    let mut wire = Packet::ConnAck(ConnAck::new(true, 0))
+        .to_bytes(V311)
+        .unwrap();
+    let publish = Publish::new("t", "kept", QoS::AtLeastOnce, 1);
+    wire.extend(Packet::Publish(publish.clone()).to_bytes(V311).unwrap());
+    wire.extend(Packet::PingResp.to_bytes(V311).unwrap());
+    let mut packets = Packets::new(&wire[..]);
+    assert!(matches!(packets.next(), Ok(Packet::ConnAck(_))));
+    assert_eq!(packets.next(), Ok(Packet::Publish(publish)));
+    assert_eq!(packets.next(), Ok(Packet::PingResp));
+    assert!(packets.next().is_err(), "nothing is left");
 }
 
 #[test]
@@ -253,8 +295,36 @@ fn a_restart_onto_a_taken_port_fails_with_the_log_then_recovers() {
     assert!(err.to_string().contains("Address already in use"), "{err}");
     assert!(!broker.is_running());
     drop(squatter);
+    // The short timeout was for the failing restart; a real start may take
+    // longer on a loaded machine.
+    broker.set_timeout(DEFAULT_TIMEOUT);
     broker.restart().unwrap();
     Client::session(&broker, "tether-recovered", true)
         .0
         .disconnect();
+}
+
+/// A timeout of `Duration::MAX` ("wait as long as it takes") once panicked in
+/// `stop`, `restart` and the drop.
+#[test]
+fn a_huge_timeout_neither_panics_nor_leaks_mosquitto() {
+    let Some(mut broker) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    broker.set_timeout(Duration::MAX);
+    broker.restart().unwrap();
+    Client::session(&broker, "tether-patient", true)
+        .0
+        .disconnect();
+    let pid = broker.pid().unwrap();
+    let dir = broker.dir().to_path_buf();
+    drop(broker);
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+    // The drop killed and reaped it (checked where /proc exists).
+    if std::path::Path::new("/proc/self").exists() {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "pid {pid}"
+        );
+    }
 }

@@ -337,3 +337,138 @@ fn expect_bytes_and_expect_packet_follow_a_connect_too() {
     let publish = Publish::new("pub/qos0/test", b"message".to_vec(), QoS::AtMostOnce, 0);
     conn.expect_packet(&Packet::Publish(publish)).unwrap();
 }
+
+#[test]
+fn concurrent_waits_on_one_broker_each_keep_their_timeout() {
+    let broker = ScriptedBroker::bind().unwrap().with_timeout(SHORT);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let started = Instant::now();
+            let result = broker.accept().map(|_| ());
+            (result, started.elapsed())
+        });
+        // This shorter wait ends while the accept above still waits; it used
+        // to leave the listener blocking, and the accept then never timed out.
+        std::thread::sleep(Duration::from_millis(20));
+        broker
+            .expect_no_connection(Duration::from_millis(30))
+            .unwrap();
+        // Long after the accept's timeout: a connection that frees a stuck
+        // accept (which then wrongly succeeds) rather than hang the test.
+        std::thread::sleep(PROMPT);
+        let _unstick = client(&broker);
+        let (result, elapsed) = waiter.join().unwrap();
+        assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+        assert!(elapsed < PROMPT, "{elapsed:?}");
+    });
+}
+
+#[test]
+fn a_huge_timeout_waits_instead_of_panicking() {
+    // `Instant::now() + Duration::MAX` panics; "no timeout" must not.
+    let broker = ScriptedBroker::bind().unwrap().with_timeout(Duration::MAX);
+    let mut client = client(&broker);
+    client.write_all(&hex("c0 00")).unwrap();
+    let mut conn = broker.accept().unwrap();
+    assert_eq!(conn.timeout(), Duration::MAX);
+    conn.expect_packet(&Packet::PingReq).unwrap();
+    conn.send_packet(&Packet::PingResp).unwrap();
+    assert_eq!(read_n(&mut client, 2), hex("d0 00"));
+    client.write_all(&hex("c0 00")).unwrap();
+    let err = conn.expect_packet(&Packet::PingResp).unwrap_err();
+    assert!(matches!(err, Error::Mismatch { .. }), "{err}");
+    conn.expect_silence(Duration::from_millis(20)).unwrap();
+    broker
+        .expect_no_connection(Duration::from_millis(20))
+        .unwrap();
+}
+
+#[test]
+fn expect_silence_of_zero_still_sees_waiting_bytes() {
+    let (_broker, mut client, mut conn) = pair();
+    conn.expect_silence(Duration::ZERO).unwrap();
+    client.write_all(&hex("c0 00")).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let err = conn.expect_silence(Duration::ZERO).unwrap_err();
+    assert!(matches!(err, Error::UnexpectedData { .. }), "{err}");
+    assert!(err.to_string().contains("PingReq"), "{err}");
+}
+
+#[test]
+fn send_bytes_is_bounded_by_the_step_timeout_against_a_slow_reader() {
+    let (_broker, client, conn) = pair();
+    let mut conn = conn.with_timeout(Duration::from_millis(300));
+    // A reader that takes 256 KiB every 15 ms or so (about 16 MB/s): each
+    // write call makes progress well within the timeout, but 64 MiB take
+    // seconds.
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut client = client;
+            client
+                .set_read_timeout(Some(Duration::from_millis(20)))
+                .unwrap();
+            let mut buf = vec![0u8; 256 * 1024];
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let _ = client.read(&mut buf);
+                std::thread::sleep(Duration::from_millis(15));
+            }
+        });
+        let started = Instant::now();
+        let result = conn.send_bytes(&vec![0x30; 64 * 1024 * 1024]);
+        let elapsed = started.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = result.unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(elapsed < PROMPT, "{elapsed:?}");
+    });
+}
+
+#[test]
+fn a_report_on_megabytes_stays_short() {
+    let (_broker, mut client, conn) = pair();
+    let mut conn = conn.with_timeout(SHORT);
+    // A PUBLISH announcing 1 MiB of which half arrives: the timeout report
+    // used to carry all of it as hex, three characters a byte.
+    let mut bytes = hex("30 80 80 40 00 01 74");
+    bytes.resize(512 * 1024, 0x61);
+    client.write_all(&bytes).unwrap();
+    let err = conn.read_packet().unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Timeout { .. }), "{text}");
+    assert!(text.len() < 8 * 1024, "a report of {} bytes", text.len());
+    assert!(text.contains("more bytes"), "{text}");
+}
+
+#[cfg(unix)]
+#[test]
+fn bind_unix_never_deletes_a_file_that_is_not_a_socket() {
+    let path =
+        std::env::temp_dir().join(format!("mqtt-tether-not-a-socket-{}", std::process::id()));
+    std::fs::write(&path, b"precious").unwrap();
+    let result = ScriptedBroker::bind_unix(&path);
+    let left = std::fs::read(&path);
+    let _ = std::fs::remove_file(&path);
+    assert!(result.is_err(), "bound over a regular file");
+    assert_eq!(left.unwrap(), b"precious");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_dropped_unix_broker_leaves_a_newer_socket_at_its_path() {
+    let path =
+        std::env::temp_dir().join(format!("mqtt-tether-replaced-{}.sock", std::process::id()));
+    let old = ScriptedBroker::bind_unix(&path).unwrap();
+    // A stale socket file is replaced by the next bind.
+    let new = ScriptedBroker::bind_unix(&path).unwrap();
+    drop(old);
+    assert!(path.exists(), "the old broker removed the new one's socket");
+    let mut client = new.endpoint().connect().unwrap();
+    client.write_all(&hex("c0 00")).unwrap();
+    new.accept()
+        .unwrap()
+        .expect_packet(&Packet::PingReq)
+        .unwrap();
+    drop(new);
+    assert!(!path.exists(), "the socket file outlived its broker");
+}

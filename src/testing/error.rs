@@ -46,7 +46,8 @@ pub enum Error {
         /// The program's name.
         program: String,
     },
-    /// A helper process or server could not be started or configured.
+    /// A helper process or server could not be started, configured or
+    /// stopped as asked.
     Startup(String),
     /// A socket or file operation failed.
     Io(io::Error),

@@ -85,6 +85,9 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
+    /// The most intervals [`chaos_intervals`](Self::chaos_intervals) keeps.
+    pub const MAX_CHAOS_INTERVALS: usize = shared::MAX_CHAOS_INTERVALS;
+
     /// Starts a proxy on 127.0.0.1 (a free port) that relays to `upstream`.
     ///
     /// The upstream is connected once per client connection, when the client
@@ -181,6 +184,9 @@ impl FaultProxy {
     /// is already going is stopped first, and the record of
     /// [`chaos_intervals`](FaultProxy::chaos_intervals) starts afresh.
     ///
+    /// Intervals are at least [`ChaosSchedule::MIN_INTERVAL`] (1 ms), even
+    /// for a `min` and `max` of zero.
+    ///
     /// Fails only if its thread cannot be started.
     pub fn start_chaos(&self, seed: u64, min: Duration, max: Duration) -> Result<()> {
         let mut chaos = self.chaos.lock();
@@ -207,9 +213,20 @@ impl FaultProxy {
 
     /// The intervals the current (or last) chaos run has waited out, each
     /// followed by a cut, in order: always the first intervals of its
-    /// [`ChaosSchedule`].
+    /// [`ChaosSchedule`]. Only the first
+    /// [`MAX_CHAOS_INTERVALS`](Self::MAX_CHAOS_INTERVALS) are kept, so that a
+    /// long run at short intervals does not grow the record without end;
+    /// [`chaos_rounds`](Self::chaos_rounds) counts them all.
     pub fn chaos_intervals(&self) -> Vec<Duration> {
         self.shared.chaos_intervals()
+    }
+
+    /// How many intervals (each followed by a cut) the current (or last)
+    /// chaos run has waited out, including those past
+    /// [`MAX_CHAOS_INTERVALS`](Self::MAX_CHAOS_INTERVALS) that
+    /// [`chaos_intervals`](Self::chaos_intervals) no longer keeps.
+    pub fn chaos_rounds(&self) -> u64 {
+        self.shared.chaos_rounds()
     }
 
     /// What the proxy has done so far.
@@ -231,7 +248,8 @@ impl FaultProxy {
     /// Waits until `done` holds for the counters (checked at every
     /// connection change and at least every 10 ms), or fails with
     /// [`Error::Timeout`] naming `what` and showing the counters after
-    /// `timeout`.
+    /// `timeout`. `done` runs with no lock of the proxy held, so it may call
+    /// the proxy itself.
     ///
     /// ```no_run
     /// # use std::time::Duration;

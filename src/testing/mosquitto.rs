@@ -1,6 +1,13 @@
 //! Runs the real `mosquitto` for a test: on a free loopback port, from a
 //! generated configuration in a temporary directory, restartable on the same
 //! port, killed on drop.
+//!
+//! Known limitation: the process is killed by the drop, so if the test
+//! process itself dies without unwinding (SIGKILL, `std::process::abort`, a
+//! panic with `panic = "abort"`), Mosquitto keeps running and its temporary
+//! directory stays behind. The kit has no safe way to tie a child's life to
+//! its parent's (that needs `prctl`, and the crate forbids unsafe code);
+//! such a stray Mosquitto holds only a loopback port nobody else was given.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -8,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::net::deadline_after;
 use super::programs::{self, find_program, sigterm, wait_timeout};
 use super::temp_dir::TempDir;
 use super::{Endpoint, Error, MosquittoConfig, Result, DEFAULT_TIMEOUT};
@@ -165,19 +173,41 @@ impl Mosquitto {
     /// Stops Mosquitto gracefully: SIGTERM, so that it saves its persistence
     /// file, then SIGKILL if it has not exited within the timeout. Does
     /// nothing if it is not running.
+    ///
+    /// Fails if the SIGTERM could not be sent (Mosquitto is then killed
+    /// anyway, so nothing was saved: a test relying on persistence must not
+    /// go on as if it had been).
     pub fn stop(&mut self) -> Result<()> {
+        self.stop_with(sigterm)
+    }
+
+    /// [`stop`](Self::stop) with the way of sending SIGTERM passed in, so a
+    /// test can make it fail.
+    fn stop_with(&mut self, send_term: impl FnOnce(u32, Duration) -> Result<()>) -> Result<()> {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
         if child.try_wait()?.is_some() {
             return Ok(());
         }
-        let asked = sigterm(child.id(), self.timeout);
-        if asked.is_ok() && wait_timeout(&mut child, self.timeout)?.is_some() {
+        if let Err(e) = send_term(child.id(), self.timeout) {
+            log::warn!(
+                "mosquitto on port {}: could not send SIGTERM ({e}): killing it",
+                self.port
+            );
+            // Never leave it running, but report that the stop was no
+            // graceful one.
+            let _ = kill_child(&mut child, self.timeout);
+            return Err(Error::Startup(format!(
+                "could not stop mosquitto on port {} gracefully (SIGTERM failed: {e}); it was killed",
+                self.port
+            )));
+        }
+        if wait_timeout(&mut child, self.timeout)?.is_some() {
             return Ok(());
         }
         log::warn!(
-            "mosquitto on port {} did not exit on SIGTERM ({asked:?}): killing it",
+            "mosquitto on port {} did not exit on SIGTERM: killing it",
             self.port
         );
         kill_child(&mut child, self.timeout)
@@ -197,7 +227,7 @@ impl Mosquitto {
     /// until it accepts connections.
     pub fn restart(&mut self) -> Result<()> {
         self.stop()?;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_after(self.timeout);
         loop {
             match self.launch() {
                 Ok(()) => return Ok(()),
@@ -247,7 +277,7 @@ impl Mosquitto {
 
     /// Waits until `child` has logged that it runs and accepts a connection.
     fn wait_ready(&self, child: &mut Child) -> Result<()> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_after(self.timeout);
         loop {
             if let Some(status) = child.try_wait()? {
                 return Err(self.startup_error(&format!("exited with {status}")));
@@ -330,4 +360,73 @@ fn write_password_file(passwd: &Path, dir: &Path, users: &[(String, String)]) ->
         programs::run(&mut command, DEFAULT_TIMEOUT)?;
     }
     Ok(file)
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// A `Mosquitto` whose process is `sleep 30`: enough for stop and drop,
+    /// and runs where Mosquitto is not installed.
+    fn sleeping() -> Mosquitto {
+        let child = Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        Mosquitto {
+            program: PathBuf::from("sleep"),
+            dir: TempDir::new("mosquitto-unit").unwrap(),
+            port: 0,
+            config_text: String::new(),
+            child: Some(child),
+            timeout: DEFAULT_TIMEOUT,
+            log_start: 0,
+        }
+    }
+
+    #[test]
+    fn stop_fails_if_sigterm_cannot_be_sent_and_still_kills() {
+        let mut m = sleeping();
+        let err = m
+            .stop_with(|_, _| {
+                Err(Error::NotInstalled {
+                    program: "sh".into(),
+                })
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("SIGTERM"), "{err}");
+        assert!(!m.is_running());
+        assert_eq!(m.pid(), None);
+    }
+
+    #[test]
+    fn stop_ends_the_process_with_sigterm() {
+        let mut m = sleeping();
+        let mut sent = None;
+        m.stop_with(|pid, timeout| {
+            sent = Some(pid);
+            sigterm(pid, timeout)
+        })
+        .unwrap();
+        assert!(sent.is_some());
+        assert!(!m.is_running());
+    }
+
+    /// `Duration::MAX` means "wait as long as it takes", not a panic (which
+    /// in a drop during unwinding would abort the test run).
+    #[test]
+    fn a_huge_timeout_neither_panics_in_stop_nor_in_drop() {
+        let mut m = sleeping();
+        m.set_timeout(Duration::MAX);
+        m.stop().unwrap();
+        let mut m = sleeping();
+        m.set_timeout(Duration::MAX);
+        let pid = m.pid().unwrap();
+        drop(m);
+        // The drop killed and reaped it (checked where /proc exists).
+        if Path::new("/proc/self").exists() {
+            assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid}");
+        }
+    }
 }

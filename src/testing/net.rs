@@ -6,7 +6,25 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 #[cfg(unix)]
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The instant `timeout` from now, or a far-future instant when that is past
+/// what [`Instant`] can hold: `Instant::now() + Duration::MAX` panics, and a
+/// test that asks for "no timeout" with a huge duration must wait, not panic
+/// (least of all in a `Drop`, where a panic during unwinding aborts).
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    if let Some(deadline) = now.checked_add(timeout) {
+        return deadline;
+    }
+    // How far ahead an `Instant` can reach depends on the platform; the first
+    // of these that fits is forever for a test.
+    const YEAR: u64 = 365 * 24 * 60 * 60;
+    [100 * YEAR, YEAR, 24 * 60 * 60]
+        .into_iter()
+        .find_map(|secs| now.checked_add(Duration::from_secs(secs)))
+        .unwrap_or(now)
+}
 
 /// Where a kit server listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,27 +73,71 @@ impl std::fmt::Display for Endpoint {
 }
 
 /// A bound listener of either kind.
+///
+/// Listeners are non-blocking from the moment they are bound and stay so:
+/// [`accept_timeout`](Listener::accept_timeout) polls, and several threads may
+/// wait on one listener at once (say, one in `ScriptedBroker::accept` and one
+/// in `expect_no_connection`). Switching the mode per call would let one
+/// waiter put the listener back to blocking under another, whose timeout
+/// would then never fire.
 #[derive(Debug)]
 pub(crate) enum Listener {
     Tcp(TcpListener),
     #[cfg(unix)]
-    Unix(UnixListener, PathBuf),
+    Unix(UnixListener, SocketFile),
+}
+
+/// The socket file a unix listener created, identified by device and inode so
+/// that the drop removes this file and not one that replaced it.
+#[cfg(unix)]
+#[derive(Debug)]
+pub(crate) struct SocketFile {
+    path: PathBuf,
+    /// `(dev, ino)` right after the bind; `None` if it could not be read, in
+    /// which case the drop leaves the file alone rather than guess.
+    id: Option<(u64, u64)>,
+}
+
+#[cfg(unix)]
+impl SocketFile {
+    /// `(dev, ino)` of the socket file at `path`, if there is one (symlinks
+    /// are not followed: bind never follows one either).
+    fn socket_id(path: &Path) -> Option<(u64, u64)> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        meta.file_type()
+            .is_socket()
+            .then(|| (meta.dev(), meta.ino()))
+    }
 }
 
 impl Listener {
-    /// Binds 127.0.0.1 on `port` (0 picks a free one).
+    /// Binds 127.0.0.1 on `port` (0 picks a free one), non-blocking.
     pub(crate) fn bind_loopback(port: u16) -> io::Result<Listener> {
-        Ok(Listener::Tcp(TcpListener::bind(("127.0.0.1", port))?))
+        let listener = TcpListener::bind(("127.0.0.1", port))?;
+        listener.set_nonblocking(true)?;
+        Ok(Listener::Tcp(listener))
     }
 
-    /// Binds a unix socket at `path`, replacing a stale socket file.
+    /// Binds a unix socket at `path`, non-blocking, replacing a stale socket
+    /// file. Anything else at `path` (a regular file, a directory) is left
+    /// alone, and the bind then fails with "address in use": a typo in a test
+    /// must not delete someone's file.
     #[cfg(unix)]
     pub(crate) fn bind_unix(path: &Path) -> io::Result<Listener> {
-        let _ = std::fs::remove_file(path);
-        Ok(Listener::Unix(
-            UnixListener::bind(path)?,
-            path.to_path_buf(),
-        ))
+        if SocketFile::socket_id(path).is_some() {
+            let _ = std::fs::remove_file(path);
+        }
+        let listener = UnixListener::bind(path)?;
+        let file = SocketFile {
+            path: path.to_path_buf(),
+            id: SocketFile::socket_id(path),
+        };
+        // Built before the mode is set, so a failure below still removes the
+        // file through the drop.
+        let listener = Listener::Unix(listener, file);
+        listener.set_nonblocking(true)?;
+        Ok(listener)
     }
 
     /// Unix sockets need a unix platform.
@@ -91,10 +153,14 @@ impl Listener {
         match self {
             Listener::Tcp(l) => Ok(Endpoint::Tcp(l.local_addr()?)),
             #[cfg(unix)]
-            Listener::Unix(_, path) => Ok(Endpoint::Unix(path.clone())),
+            Listener::Unix(_, file) => Ok(Endpoint::Unix(file.path.clone())),
         }
     }
 
+    /// Sets the listener's mode. Listeners are already non-blocking from the
+    /// bind, so `true` changes nothing; `false` would make
+    /// [`accept_timeout`](Listener::accept_timeout) block without a timeout,
+    /// so nothing in the kit passes it.
     pub(crate) fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         match self {
             Listener::Tcp(l) => l.set_nonblocking(on),
@@ -103,7 +169,8 @@ impl Listener {
         }
     }
 
-    /// Accepts one connection; the stream is blocking whatever the listener is.
+    /// Accepts one connection, or fails with `WouldBlock` if none is waiting;
+    /// the stream is blocking whatever the listener is.
     pub(crate) fn accept(&self) -> io::Result<Stream> {
         match self {
             Listener::Tcp(l) => {
@@ -123,32 +190,36 @@ impl Listener {
 
     /// Waits up to `timeout` for a connection.
     pub(crate) fn accept_timeout(&self, timeout: Duration) -> io::Result<Stream> {
-        // std has no accept timeout; a short poll keeps this simple and the
+        // std has no accept timeout; polling the (always non-blocking)
+        // listener keeps this simple, is safe for concurrent waiters, and the
         // kit's accept is never on a hot path.
-        self.set_nonblocking(true)?;
-        let deadline = std::time::Instant::now() + timeout;
-        let result = loop {
+        let deadline = deadline_after(timeout);
+        loop {
             match self.accept() {
-                Ok(s) => break Ok(s),
+                Ok(s) => return Ok(s),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    if std::time::Instant::now() >= deadline {
-                        break Err(io::Error::new(io::ErrorKind::TimedOut, "accept timed out"));
+                    if Instant::now() >= deadline {
+                        return Err(io::Error::new(io::ErrorKind::TimedOut, "accept timed out"));
                     }
                     std::thread::sleep(Duration::from_millis(2));
                 }
-                Err(e) => break Err(e),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-        };
-        self.set_nonblocking(false)?;
-        result
+        }
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
+        // Only the file this listener made: another listener may have
+        // replaced it (a stale socket is removed by the next bind), and its
+        // socket must outlive this drop.
         #[cfg(unix)]
-        if let Listener::Unix(_, path) = self {
-            let _ = std::fs::remove_file(path);
+        if let Listener::Unix(_, file) = self {
+            if file.id.is_some() && SocketFile::socket_id(&file.path) == file.id {
+                let _ = std::fs::remove_file(&file.path);
+            }
         }
     }
 }
@@ -238,5 +309,44 @@ impl Write for Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.flush(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_timeout_is_a_far_deadline_not_a_panic() {
+        let now = Instant::now();
+        let far = deadline_after(Duration::MAX);
+        assert!(far >= now + Duration::from_secs(24 * 60 * 60), "{far:?}");
+        let near = deadline_after(Duration::from_millis(5));
+        assert!(near > now && near < now + Duration::from_secs(60));
+    }
+
+    #[test]
+    fn an_accept_timeout_holds_while_another_wait_ends() {
+        let listener = Listener::bind_loopback(0).unwrap();
+        std::thread::scope(|s| {
+            let long = s.spawn(|| {
+                let started = Instant::now();
+                let result = listener.accept_timeout(Duration::from_millis(300));
+                (result.map(|_| ()).map_err(|e| e.kind()), started.elapsed())
+            });
+            // A short wait that ends while the long one is still waiting.
+            let short = listener.accept_timeout(Duration::from_millis(20));
+            assert_eq!(
+                short.map(|_| ()).map_err(|e| e.kind()),
+                Err(io::ErrorKind::TimedOut)
+            );
+            // Were the listener blocking now, the long wait would never end:
+            // connect after it should have timed out to free it, and fail.
+            std::thread::sleep(Duration::from_millis(1500));
+            let _free_it = TcpStream::connect(listener.endpoint().unwrap().to_string());
+            let (result, elapsed) = long.join().unwrap();
+            assert_eq!(result, Err(io::ErrorKind::TimedOut));
+            assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+        });
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use super::net::deadline_after;
 use super::{Error, Result};
 
 /// Where programs are looked for after `PATH`: Debian installs `mosquitto` in
@@ -135,7 +136,7 @@ fn is_executable(path: &Path) -> bool {
 /// Waits up to `timeout` for `child` to exit; `None` if it is still running.
 pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> io::Result<Option<ExitStatus>> {
     // std has no timed wait; a short poll is simple and never on a hot path.
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(Some(status));
@@ -181,16 +182,22 @@ pub(crate) fn run(command: &mut Command, timeout: Duration) -> Result<()> {
     )))
 }
 
-/// Asks the process `pid` to terminate (SIGTERM) through the `kill` program:
-/// the crate forbids unsafe code, so no `libc::kill`.
+/// Asks the process `pid` to terminate (SIGTERM) through the shell's builtin
+/// `kill`: the crate forbids unsafe code, so no `libc::kill`, and the `kill`
+/// program (procps) is missing from minimal systems, while `sh` is not.
 pub(crate) fn sigterm(pid: u32, timeout: Duration) -> Result<()> {
-    let kill = find_program("kill").ok_or_else(|| Error::NotInstalled {
-        program: "kill".into(),
+    run(&mut sigterm_command(pid)?, timeout)
+}
+
+/// The command [`sigterm`] runs. The pid goes in as an argument, not as part
+/// of the script, so nothing is ever parsed by the shell but the script.
+fn sigterm_command(pid: u32) -> Result<Command> {
+    let sh = find_program("sh").ok_or_else(|| Error::NotInstalled {
+        program: "sh".into(),
     })?;
-    run(
-        Command::new(kill).arg("-TERM").arg(pid.to_string()),
-        timeout,
-    )
+    let mut command = Command::new(sh);
+    command.args(["-c", "kill -TERM \"$1\"", "sh", &pid.to_string()]);
+    Ok(command)
 }
 
 #[cfg(test)]
@@ -225,6 +232,59 @@ mod tests {
         assert!(find_program("sh").is_some());
         assert_eq!(find_program("mqtt-tether-no-such-program"), None);
         assert_eq!(find_program("/nonexistent/mqtt-tether"), None);
+    }
+
+    #[cfg(unix)]
+    fn sleeper() -> Child {
+        Command::new("sleep")
+            .arg("30")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn sigterm_terminates_a_process() {
+        use std::os::unix::process::ExitStatusExt;
+        let mut child = sleeper();
+        sigterm(child.id(), Duration::from_secs(5)).unwrap();
+        let status = wait_timeout(&mut child, Duration::from_secs(5)).unwrap();
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        assert_eq!(status.and_then(|s| s.signal()), Some(15), "{status:?}");
+    }
+
+    /// The `kill` program may be missing (minimal Debian has no procps): the
+    /// signal must go through the shell's builtin, which works with an empty
+    /// `PATH`, where no program can be found.
+    #[cfg(unix)]
+    #[test]
+    fn sigterm_needs_no_kill_program() {
+        use std::os::unix::process::ExitStatusExt;
+        let empty = crate::testing::temp_dir::TempDir::new("no-programs").unwrap();
+        let mut child = sleeper();
+        let mut command = sigterm_command(child.id()).unwrap();
+        command.env("PATH", empty.path());
+        let sent = run(&mut command, Duration::from_secs(5));
+        let status = wait_timeout(&mut child, Duration::from_secs(5)).unwrap();
+        if status.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        sent.unwrap();
+        assert_eq!(status.and_then(|s| s.signal()), Some(15), "{status:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn wait_timeout_takes_a_huge_timeout() {
+        // `Instant::now() + Duration::MAX` would panic before the first poll.
+        let mut child = Command::new("true").spawn().unwrap();
+        let status = wait_timeout(&mut child, Duration::MAX).unwrap();
+        assert!(status.is_some_and(|s| s.success()));
     }
 
     #[test]

@@ -20,7 +20,8 @@ use super::{Endpoint, Error, Result, DEFAULT_TIMEOUT};
 /// calls [`accept`](Self::accept), and "the client reconnects" is just the
 /// next `accept`. Every wait ends after the timeout
 /// ([`DEFAULT_TIMEOUT`] unless set), so a script fails instead of hanging.
-/// Dropping the broker closes the listener (and removes a unix socket file).
+/// Dropping the broker closes the listener and removes its unix socket file,
+/// unless another socket has replaced it at that path since.
 ///
 /// ```
 /// use std::io::{Read, Write};
@@ -62,6 +63,8 @@ impl ScriptedBroker {
     }
 
     /// Listens on a unix socket at `path`, replacing a stale socket file.
+    /// Anything else at `path` (a regular file, a directory) is left alone
+    /// and the bind fails.
     pub fn bind_unix(path: impl AsRef<Path>) -> Result<ScriptedBroker> {
         ScriptedBroker::listen(Listener::bind_unix(path.as_ref())?)
     }

@@ -20,7 +20,7 @@ use crate::packet::{
     Property, PropertyId, ProtocolVersion, Publish, QoS, ReasonCode, RetainHandling, SubAck,
     Subscribe, UnsubAck, Unsubscribe, Will,
 };
-use crate::testing::net::Stream;
+use crate::testing::net::{deadline_after, Stream};
 use crate::topic::{validate_topic_filter, validate_topic_name};
 
 /// What ends a connection: the reason, plus the MQTT 5 DISCONNECT reason
@@ -55,7 +55,7 @@ pub(crate) fn serve(shared: Arc<Shared>, stream: Stream, connection: u64) {
     let mut conn = Connection {
         decoder: Decoder::new(ProtocolVersion::MQTTv311)
             .with_max_packet_size(shared.config.limits.max_packet_size),
-        deadline: Some(Instant::now() + shared.config.connect_timeout),
+        deadline: Some(deadline_after(shared.config.connect_timeout)),
         keepalive: None,
         shared,
         connection,

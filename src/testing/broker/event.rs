@@ -2,13 +2,13 @@
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
 
 use super::limits::packet_weight;
 use crate::packet::Packet;
-use crate::testing::net::Endpoint;
+use crate::testing::net::{deadline_after, Endpoint};
 use crate::testing::{Error, Result};
 
 /// Why the broker closed (or lost) a connection.
@@ -189,7 +189,7 @@ impl EventLog {
         timeout: Duration,
         mut pred: impl FnMut(&BrokerEvent) -> bool,
     ) -> Result<BrokerEvent> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         let mut inner = self.inner.lock();
         loop {
             if let Some(e) = inner.events.iter().find(|e| pred(e)) {

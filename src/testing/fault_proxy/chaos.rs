@@ -28,6 +28,10 @@ use super::shared::Shared;
 /// assert!(a.iter().all(|d| *d >= min && *d <= max));
 /// ```
 ///
+/// Intervals are at least [`ChaosSchedule::MIN_INTERVAL`] (1 ms): bounds
+/// below it are raised to it, so that a zero interval cannot make the chaos
+/// thread spin, cutting thousands of times a millisecond.
+///
 /// As an [`Iterator`] it never ends.
 #[derive(Debug, Clone)]
 pub struct ChaosSchedule {
@@ -38,10 +42,15 @@ pub struct ChaosSchedule {
 }
 
 impl ChaosSchedule {
+    /// The shortest interval a schedule gives.
+    pub const MIN_INTERVAL: Duration = Duration::from_millis(1);
+
     /// A schedule of intervals between `min` and `max` (both included) from
-    /// `seed`. Bounds given the wrong way round are swapped.
+    /// `seed`. Bounds given the wrong way round are swapped, and bounds below
+    /// [`MIN_INTERVAL`](Self::MIN_INTERVAL) are raised to it.
     pub fn new(seed: u64, min: Duration, max: Duration) -> ChaosSchedule {
         let (min, max) = if min <= max { (min, max) } else { (max, min) };
+        let (min, max) = (min.max(Self::MIN_INTERVAL), max.max(Self::MIN_INTERVAL));
         let span_nanos = u64::try_from((max - min).as_nanos()).unwrap_or(u64::MAX);
         ChaosSchedule {
             state: seed,

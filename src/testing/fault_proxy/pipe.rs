@@ -144,8 +144,9 @@ pub(super) fn write_side(shared: &Shared, conn: &Conn, dir: Direction, rx: Recei
 }
 
 /// Writes `bytes` to `dir`'s destination, in paced pieces under a cap, and
-/// re-reads the black hole and the cap before each piece so a change applies
-/// mid-chunk.
+/// re-reads the black hole and the cap before each piece and after every
+/// slice of a pacing wait, so a change applies at once, even mid-chunk and
+/// mid-wait (lifting a 1 byte/s cap must not wait out the second it set).
 fn deliver(
     shared: &Shared,
     conn: &Conn,
@@ -161,20 +162,20 @@ fn deliver(
             return Ok(());
         }
         let rate = shared.bandwidth();
-        let n = match rate {
-            Some(rate) => {
-                if !sleep_until(pacer.next_free, conn) {
+        if let Some(due) = rate.and_then(|rate| pacer.next_free(rate)) {
+            let now = Instant::now();
+            if now < due {
+                if conn.is_closed() {
                     return Ok(()); // cut while waiting; the close is done
                 }
-                rest.len().min(piece_len(rate))
+                thread::sleep((due - now).min(SLEEP_SLICE));
+                continue;
             }
-            None => rest.len(),
-        };
+        }
+        let n = rate.map_or(rest.len(), |rate| rest.len().min(piece_len(rate)));
         dest.write_all(&rest[..n])?;
         Counters::add(dir.delivered(shared), n as u64);
-        if let Some(rate) = rate {
-            pacer.spent(n, rate);
-        }
+        pacer.spent(n, rate);
         rest = &rest[n..];
     }
     Ok(())
@@ -187,26 +188,33 @@ fn piece_len(rate: u64) -> usize {
     usize::try_from(piece).unwrap_or(CHUNK_BYTES)
 }
 
-/// When the capped direction may send next. Idle time earns no credit, so a
-/// burst after a pause is paced like any other.
-#[derive(Debug)]
+/// The last piece a direction sent under a cap, from which its next sending
+/// time follows. Idle time earns no credit, so a burst after a pause is paced
+/// like any other.
+#[derive(Debug, Default)]
 struct Pacer {
-    next_free: Instant,
-}
-
-impl Default for Pacer {
-    fn default() -> Pacer {
-        Pacer {
-            next_free: Instant::now(),
-        }
-    }
+    /// When the last capped piece was written, its size and the cap then;
+    /// `None` after an uncapped write, which leaves nothing to wait out.
+    last: Option<(Instant, usize, u64)>,
 }
 
 impl Pacer {
-    fn spent(&mut self, bytes: usize, rate: u64) {
-        let start = self.next_free.max(Instant::now());
-        let cost = Duration::from_secs_f64(bytes as f64 / rate as f64);
-        self.next_free = start + cost;
+    /// When the next piece may go under a cap of `rate` bytes per second
+    /// (`None`: at once). The last piece is paid for at the higher of its own
+    /// cap and `rate`: raising the cap shortens the wait at once, and
+    /// lowering it slows the pieces sent from then on without charging the
+    /// last one again.
+    fn next_free(&self, rate: u64) -> Option<Instant> {
+        // Pieces are at most a chunk and rates at least 1 byte/s, so the cost
+        // stays within hours and the sum cannot overflow.
+        self.last.map(|(at, bytes, then)| {
+            at + Duration::from_secs_f64(bytes as f64 / rate.max(then) as f64)
+        })
+    }
+
+    /// Records a piece of `bytes` just written under `rate` (`None`: no cap).
+    fn spent(&mut self, bytes: usize, rate: Option<u64>) {
+        self.last = rate.map(|rate| (Instant::now(), bytes, rate));
     }
 }
 

@@ -17,6 +17,11 @@ use crate::testing::{Error, Result};
 /// byte counts (which are bumped without notifying) still finish promptly.
 const WAIT_SLICE: Duration = Duration::from_millis(10);
 
+/// The most chaos intervals kept for
+/// [`FaultProxy::chaos_intervals`](super::FaultProxy::chaos_intervals): a
+/// long run at short intervals would otherwise grow the record without end.
+pub(super) const MAX_CHAOS_INTERVALS: usize = 10_000;
+
 /// The most latency the proxy adds; more is taken as this (and keeps the
 /// delivery-time arithmetic far from overflowing).
 const MAX_LATENCY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -59,6 +64,26 @@ struct Registry {
     shutting_down: bool,
     next_id: u64,
     live: HashMap<u64, Arc<Conn>>,
+    /// Bumped with every notification of `changed`, so a wait that checked
+    /// its condition without the lock can tell whether it missed one.
+    generation: u64,
+}
+
+impl Registry {
+    /// Records a change and wakes the waits on `changed`.
+    fn changed(&mut self, changed: &Condvar) {
+        self.generation = self.generation.wrapping_add(1);
+        changed.notify_all();
+    }
+}
+
+/// The record of the current (or last) chaos run.
+#[derive(Debug, Default)]
+struct ChaosRecord {
+    /// The first [`MAX_CHAOS_INTERVALS`] intervals.
+    intervals: Vec<Duration>,
+    /// All rounds, recorded or not.
+    rounds: u64,
 }
 
 /// Everything the proxy's threads share.
@@ -76,7 +101,7 @@ pub(super) struct Shared {
     registry: Mutex<Registry>,
     /// Signalled whenever a connection is added, removed, refused or failed.
     changed: Condvar,
-    chaos_intervals: Mutex<Vec<Duration>>,
+    chaos: Mutex<ChaosRecord>,
     /// Connection threads, joined on drop.
     pub(super) threads: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -93,7 +118,7 @@ impl Shared {
             counters: Counters::default(),
             registry: Mutex::new(Registry::default()),
             changed: Condvar::new(),
-            chaos_intervals: Mutex::new(Vec::new()),
+            chaos: Mutex::new(ChaosRecord::default()),
             threads: Mutex::new(Vec::new()),
         }
     }
@@ -147,7 +172,7 @@ impl Shared {
         registry.next_id += 1;
         registry.live.insert(id, Arc::clone(conn));
         Counters::add(&self.counters.accepted, 1);
-        self.changed.notify_all();
+        registry.changed(&self.changed);
         Some(id)
     }
 
@@ -156,16 +181,15 @@ impl Shared {
     pub(super) fn deregister(&self, id: u64) {
         let mut registry = self.registry.lock();
         registry.live.remove(&id);
-        self.changed.notify_all();
+        registry.changed(&self.changed);
     }
 
     /// Bumps an event counter and wakes the waits.
     pub(super) fn count_event(&self, counter: &AtomicU64) {
         Counters::add(counter, 1);
-        // Taking the lock orders this after any waiter's check, so a waiter
-        // between its check and its sleep cannot miss the wake-up.
-        let _registry = self.registry.lock();
-        self.changed.notify_all();
+        // The generation bump (under the lock) tells a waiter that checked
+        // before this and has not slept yet to look again.
+        self.registry.lock().changed(&self.changed);
     }
 
     /// Closes every live connection, counts them as cuts and returns how many.
@@ -176,7 +200,7 @@ impl Shared {
             conn.close();
         }
         Counters::add(&self.counters.cuts, cut as u64);
-        self.changed.notify_all();
+        registry.changed(&self.changed);
         cut
     }
 
@@ -187,7 +211,7 @@ impl Shared {
         for (_, conn) in registry.live.drain() {
             conn.close();
         }
-        self.changed.notify_all();
+        registry.changed(&self.changed);
     }
 
     pub(super) fn counters(&self) -> FaultCounters {
@@ -197,17 +221,23 @@ impl Shared {
 
     /// Waits until `done` holds for the counters, or fails with a timeout that
     /// reports `what` and the counters at the end.
+    ///
+    /// `done` runs without any lock held: it is the caller's code and may
+    /// well call the proxy (say, `proxy.counters()`), which takes the
+    /// registry lock; running it under that lock would deadlock.
     pub(super) fn wait_for(
         &self,
         what: &str,
         timeout: Duration,
         done: impl Fn(&FaultCounters) -> bool,
     ) -> Result<()> {
-        let start = Instant::now();
-        let deadline = start.checked_add(timeout);
-        let mut registry = self.registry.lock();
+        let deadline = Instant::now().checked_add(timeout);
         loop {
-            let counters = self.counters.snapshot(registry.live.len());
+            let (counters, generation) = {
+                let registry = self.registry.lock();
+                let live = registry.live.len();
+                (self.counters.snapshot(live), registry.generation)
+            };
             if done(&counters) {
                 return Ok(());
             }
@@ -221,19 +251,56 @@ impl Shared {
             }
             let slice_end = now + WAIT_SLICE;
             let wake = deadline.map_or(slice_end, |d| d.min(slice_end));
-            self.changed.wait_until(&mut registry, wake);
+            let mut registry = self.registry.lock();
+            // A change between the snapshot and here has already been
+            // signalled; look again at once instead of sleeping through it.
+            if registry.generation == generation {
+                self.changed.wait_until(&mut registry, wake);
+            }
         }
     }
 
+    /// Records one chaos round: its interval if fewer than
+    /// [`MAX_CHAOS_INTERVALS`] are kept, and the round in any case.
     pub(super) fn record_chaos_interval(&self, interval: Duration) {
-        self.chaos_intervals.lock().push(interval);
+        let mut chaos = self.chaos.lock();
+        chaos.rounds += 1;
+        if chaos.intervals.len() < MAX_CHAOS_INTERVALS {
+            chaos.intervals.push(interval);
+        }
     }
 
     pub(super) fn clear_chaos_intervals(&self) {
-        self.chaos_intervals.lock().clear();
+        *self.chaos.lock() = ChaosRecord::default();
     }
 
     pub(super) fn chaos_intervals(&self) -> Vec<Duration> {
-        self.chaos_intervals.lock().clone()
+        self.chaos.lock().intervals.clone()
+    }
+
+    pub(super) fn chaos_rounds(&self) -> u64 {
+        self.chaos.lock().rounds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chaos_record_is_capped_but_rounds_are_all_counted() {
+        let shared = Shared::new("127.0.0.1:1".parse().unwrap());
+        for i in 0..MAX_CHAOS_INTERVALS + 5 {
+            shared.record_chaos_interval(Duration::from_millis(i as u64));
+        }
+        let kept = shared.chaos_intervals();
+        assert_eq!(kept.len(), MAX_CHAOS_INTERVALS);
+        assert_eq!(kept[MAX_CHAOS_INTERVALS - 1], Duration::from_millis(9_999));
+        assert_eq!(shared.chaos_rounds(), MAX_CHAOS_INTERVALS as u64 + 5);
+        shared.clear_chaos_intervals();
+        assert_eq!(
+            (shared.chaos_intervals().len(), shared.chaos_rounds()),
+            (0, 0)
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::reader::{self, Frame, Outcome, MAX_FRAME_SIZE};
 use crate::packet::{ConnAck, Connect, FixedHeader, Packet, PacketType, ProtocolVersion};
+use crate::testing::net::deadline_after;
 use crate::testing::{render_bytes, Error, Result, Stream};
 
 /// How long a failed step keeps reading to finish the packet it stopped
@@ -130,15 +131,43 @@ impl ScriptedConnection {
         }
     }
 
-    /// Writes `bytes` to the client.
+    /// Writes `bytes` to the client, all within the step timeout: a client
+    /// that takes them too slowly fails the step with [`Error::Timeout`].
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        self.stream.set_write_timeout(Some(self.timeout))?;
-        let result = self
-            .stream
-            .write_all(bytes)
-            .and_then(|()| self.stream.flush());
+        let deadline = self.deadline();
+        let mut rest = bytes;
+        let result = loop {
+            if rest.is_empty() {
+                break self.stream.flush();
+            }
+            // A socket's write timeout bounds each write call, not the step:
+            // a client reading a little at a time would let every call make
+            // progress and the step run on for ever. So the timeout is set to
+            // what is left of the step before each call.
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                break Err(io::ErrorKind::TimedOut.into());
+            }
+            self.stream
+                .set_write_timeout(Some(remaining.max(MIN_TIMEOUT)))?;
+            match self.stream.write(rest) {
+                Ok(0) => break Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                // Unix reports a write timeout as WouldBlock, Windows as
+                // TimedOut; the deadline check above decides.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => break Err(e),
+            }
+        };
         let Err(e) = result else { return Ok(()) };
-        let waiting_for = format!("the peer to take {} byte(s)", bytes.len());
+        let sent = bytes.len() - rest.len();
+        let waiting_for = format!("the peer to take {} byte(s) (it took {sent})", bytes.len());
         Err(match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::Timeout {
                 waiting_for,
@@ -147,7 +176,8 @@ impl ScriptedConnection {
             },
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe => Error::Closed {
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::WriteZero => Error::Closed {
                 waiting_for,
                 received: String::new(),
             },
@@ -169,10 +199,12 @@ impl ScriptedConnection {
 
     /// Checks that nothing arrives for `duration` (Paho's `expect_no_packet`).
     /// Bytes fail with [`Error::UnexpectedData`], a close with
-    /// [`Error::Closed`].
+    /// [`Error::Closed`]. It waits at least 1 ms, so that even
+    /// `Duration::ZERO` looks at bytes that have already arrived.
     pub fn expect_silence(&mut self, duration: Duration) -> Result<()> {
         let waiting_for = format!("silence for {duration:?}");
-        let deadline = Instant::now() + duration;
+        // A deadline already past would end the read before it looked.
+        let deadline = deadline_after(duration.max(MIN_TIMEOUT));
         let mut got = Vec::new();
         match reader::read_some(&mut self.stream, &mut got, REPORT_READ, deadline)? {
             Outcome::TimedOut => Ok(()),
@@ -203,7 +235,7 @@ impl ScriptedConnection {
     }
 
     fn deadline(&self) -> Instant {
-        Instant::now() + self.timeout
+        deadline_after(self.timeout)
     }
 
     fn encode(&self, packet: &Packet) -> Result<Vec<u8>> {
@@ -278,7 +310,7 @@ impl ScriptedConnection {
 
     /// Reads on briefly so that the report shows the whole packet.
     fn finish_for_report(&mut self, got: &mut Vec<u8>) {
-        let deadline = Instant::now() + REPORT_GRACE.min(self.timeout);
+        let deadline = deadline_after(REPORT_GRACE.min(self.timeout));
         reader::finish_frames(&mut self.stream, got, self.protocol, deadline);
     }
 
