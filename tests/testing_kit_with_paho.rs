@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::hex;
 use common::raw_client::RawClient;
 use mqtt_tether::packet::{Connect, Packet, ProtocolVersion, QoS};
-use mqtt_tether::testing::{Broker, FaultProxy, ScriptedBroker};
+use mqtt_tether::testing::{Broker, BrokerEvent, FaultProxy, ScriptedBroker};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -202,12 +202,20 @@ fn paho_reconnects_through_a_fault_proxy_cut_and_gets_what_it_missed() {
     );
     publisher.publish("tough/a", b"before", QoS::AtLeastOnce, false, 1);
     paho.expect_line("message before");
+    // Cut only once the broker holds Paho's PUBACK: otherwise it rightly
+    // re-delivers "before" (with DUP) after the reconnect.
+    broker
+        .wait_for_event("tough's PUBACK", |e| {
+            matches!(e, BrokerEvent::PacketIn { client_id, packet: Packet::PubAck(_), .. } if client_id == "tough")
+        })
+        .unwrap();
 
     assert_eq!(proxy.cut_all(), 1);
     broker
-        .wait_for_event("tough's connection closed", |e| {
-            matches!(e, mqtt_tether::testing::BrokerEvent::Closed { client_id, .. } if client_id == "tough")
-        })
+        .wait_for_event(
+            "tough's connection closed",
+            |e| matches!(e, BrokerEvent::Closed { client_id, .. } if client_id == "tough"),
+        )
         .unwrap();
     // Published while Paho is away: the broker queues it in the session.
     publisher.publish("tough/a", b"while cut", QoS::AtLeastOnce, false, 2);
