@@ -14,6 +14,10 @@
 //!   [`topic_matches_sub`], and a filter trie ([`topic::TopicMatcher`]).
 //! * [`error`]: Paho's return codes ([`ErrorCode`], `MQTT_ERR_*`),
 //!   [`error_string`], [`connack_string`], and the crate's [`Error`].
+//! * [`session`]: the sans-IO session core the client is built on: message
+//!   ids, the outgoing store that survives reconnects, the in-flight window,
+//!   inbound QoS 2, keepalive and CONNACK handling. No sockets, threads or
+//!   clock.
 //! * `testing` (cargo feature `testing`): a test kit for MQTT clients, with a
 //!   scripted broker, a fault proxy, an in-process broker and a Mosquitto
 //!   launcher.
@@ -30,6 +34,7 @@
 
 pub mod error;
 pub mod packet;
+pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod topic;

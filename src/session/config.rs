@@ -1,0 +1,73 @@
+//! What a session is configured with: the CONNECT fields and the store
+//! limits, with Paho's defaults.
+
+use crate::packet::{PacketType, Properties, ProtocolVersion, Will};
+
+/// MQTT 5 clean start (Paho's `clean_start` argument of `connect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CleanStart {
+    /// Set the flag on every CONNECT.
+    Always,
+    /// Never set it.
+    Never,
+    /// Set it only on the first CONNECT after `connect()` (Paho's default,
+    /// `MQTT_CLEAN_START_FIRST_ONLY`).
+    #[default]
+    FirstOnly,
+}
+
+/// The session's configuration. `SessionConfig::new` gives Paho's defaults.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Protocol level.
+    pub protocol: ProtocolVersion,
+    /// Client id (may be empty, except with `clean_session` false).
+    pub client_id: String,
+    /// MQTT 3 clean session (default true).
+    pub clean_session: bool,
+    /// MQTT 5 clean start (default first connect only).
+    pub clean_start: CleanStart,
+    /// Keepalive in seconds (default 60; 0 disables it). A v5 Server Keep
+    /// Alive replaces it, for later CONNECTs too.
+    pub keepalive: u16,
+    /// Username (the password is only sent with a username, as in Paho).
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<Vec<u8>>,
+    /// The will message.
+    pub will: Option<Will>,
+    /// MQTT 5 CONNECT properties.
+    pub connect_properties: Properties,
+    /// The in-flight window for QoS 1/2 (default 20; 0: unlimited). The
+    /// broker's MQTT 5 Receive Maximum lowers it further.
+    pub max_inflight: usize,
+    /// Most QoS 1/2 messages held, queued or in flight (default 0:
+    /// unlimited).
+    pub max_queued: usize,
+    /// When true, received QoS 1/2 messages are acknowledged only by
+    /// [`Session::ack`](super::Session::ack).
+    pub manual_ack: bool,
+    /// Bridge mode (bit 0x80 of the protocol level).
+    pub bridge: bool,
+}
+
+impl SessionConfig {
+    /// Paho's defaults for `protocol` and `client_id`.
+    pub fn new(protocol: ProtocolVersion, client_id: impl Into<String>) -> SessionConfig {
+        SessionConfig {
+            protocol,
+            client_id: client_id.into(),
+            clean_session: true,
+            clean_start: CleanStart::default(),
+            keepalive: 60,
+            username: None,
+            password: None,
+            will: None,
+            connect_properties: Properties::new(PacketType::Connect),
+            max_inflight: 20,
+            max_queued: 0,
+            manual_ack: false,
+            bridge: false,
+        }
+    }
+}

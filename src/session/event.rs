@@ -1,0 +1,113 @@
+//! What the session reports to the layer above (which turns events into
+//! callbacks), and why it asks for a connection to be closed.
+
+use crate::error::ErrorCode;
+use crate::packet::{Properties, QoS, ReasonCode};
+
+/// A message received from the broker (Paho's `MQTTMessage`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic (an MQTT 5 topic alias already resolved).
+    pub topic: String,
+    /// The payload.
+    pub payload: Vec<u8>,
+    /// Delivery QoS.
+    pub qos: QoS,
+    /// The RETAIN flag.
+    pub retain: bool,
+    /// The DUP flag (of the last copy received, for QoS 2).
+    pub dup: bool,
+    /// The packet id (0 for QoS 0).
+    pub mid: u16,
+    /// MQTT 5 PUBLISH properties.
+    pub properties: Properties,
+}
+
+/// Something the application hears about, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// CONNACK arrived. A failure reason means the connection was refused;
+    /// the session then also returns [`Close::Refused`].
+    Connack {
+        /// The session-present flag.
+        session_present: bool,
+        /// The reason code (MQTT 3 return codes mapped as Paho maps them).
+        reason_code: ReasonCode,
+        /// CONNACK properties (empty before MQTT 5).
+        properties: Properties,
+    },
+    /// A message to deliver. For QoS 1/2, acknowledge it afterwards with
+    /// [`Session::ack`](super::Session::ack) unless acks are manual.
+    Message(Message),
+    /// An outgoing message is complete: a QoS 0 PUBLISH was written, or the
+    /// broker's PUBACK/PUBCOMP (or a failed MQTT 5 PUBREC) arrived.
+    Published {
+        /// The message id.
+        mid: u16,
+        /// The broker's reason code ("Success" for QoS 0).
+        reason_code: ReasonCode,
+        /// The acknowledgement's properties.
+        properties: Properties,
+    },
+    /// A QoS 0 message that was queued but never written is dropped because
+    /// a new connection starts (Paho sets its `rc` to `MQTT_ERR_CONN_LOST`).
+    Qos0Dropped {
+        /// The message id.
+        mid: u16,
+    },
+    /// SUBACK.
+    Subscribed {
+        /// The message id.
+        mid: u16,
+        /// One reason code per filter.
+        reason_codes: Vec<ReasonCode>,
+        /// SUBACK properties.
+        properties: Properties,
+    },
+    /// UNSUBACK.
+    Unsubscribed {
+        /// The message id.
+        mid: u16,
+        /// One reason code per filter (empty before MQTT 5).
+        reason_codes: Vec<ReasonCode>,
+        /// UNSUBACK properties.
+        properties: Properties,
+    },
+    /// Our DISCONNECT has been completely written: close the connection.
+    DisconnectWritten,
+}
+
+/// Why the session asks for the connection to be closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Close {
+    /// The broker broke the protocol or sent a malformed packet.
+    Protocol(String),
+    /// CONNACK refused the connection; `rc` is what Paho's `on_disconnect`
+    /// gets (`MQTT_ERR_CONN_REFUSED` for MQTT 3 codes 1 to 5, else
+    /// `MQTT_ERR_PROTOCOL`).
+    Refused {
+        /// The error code for `on_disconnect`.
+        rc: ErrorCode,
+    },
+    /// An MQTT 5 broker sent DISCONNECT.
+    ServerDisconnect {
+        /// Its reason code (0 when absent).
+        reason_code: ReasonCode,
+        /// Its properties.
+        properties: Properties,
+    },
+    /// No CONNACK, or no answer to PINGREQ, within the keepalive.
+    Keepalive,
+}
+
+impl Close {
+    /// The Paho error code for this close.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Close::Protocol(_) => ErrorCode::Protocol,
+            Close::Refused { rc } => *rc,
+            Close::ServerDisconnect { .. } => ErrorCode::Success,
+            Close::Keepalive => ErrorCode::Keepalive,
+        }
+    }
+}

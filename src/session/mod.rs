@@ -1,0 +1,633 @@
+//! The sans-IO protocol core of the client: one MQTT session's state
+//! machine.
+//!
+//! It never touches a socket, never spawns a thread and never reads a clock:
+//! the layer above feeds it bytes and `Instant`s and commands, writes the
+//! bytes it produces, and turns its [`Event`]s into callbacks. That is what
+//! makes the client's behaviour testable to the byte and to the millisecond.
+//!
+//! What it owns: message ids ([`MidAllocator`]), the outgoing store of QoS 1
+//! and 2 messages that survives reconnects ([`OutgoingStore`]), the in-flight
+//! window, inbound QoS 2 messages waiting for PUBREL, topic aliases, the
+//! keepalive decisions ([`KeepAlive`]) and CONNACK handling. The rules follow
+//! the Paho Python client (the crate's reference, §6, §11 to §13), except
+//! where Paho has a known bug, which the docs of each item name.
+//!
+//! A connection's life, as the driver sees it:
+//!
+//! 1. [`Session::start_connection`] queues CONNECT (and re-arms the store);
+//! 2. write [`Session::pending`] to the socket and report it with
+//!    [`Session::written`]; feed what arrives to [`Session::received`]; call
+//!    [`Session::handle_timeout`] at [`Session::next_deadline`];
+//! 3. drain [`Session::poll_event`] after each of those and run callbacks;
+//! 4. when a call returns a [`Close`], or the socket fails, close it and call
+//!    [`Session::connection_closed`].
+
+mod config;
+mod event;
+mod inbound;
+mod keepalive;
+mod mid;
+mod outgoing;
+mod transmit;
+
+pub use config::{CleanStart, SessionConfig};
+pub use event::{Close, Event, Message};
+pub use inbound::{InboundQos2, TopicAliases};
+pub use keepalive::{KeepAlive, KeepAliveAction};
+pub use mid::MidAllocator;
+pub use outgoing::{OutState, OutgoingStore, Resend, Stored};
+pub use transmit::{Completion, TransmitBuffer};
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use crate::error::ErrorCode;
+use crate::packet::{
+    Ack, Connect, Decoder, Disconnect, Packet, PacketType, Properties, ProtocolVersion, Publish,
+    QoS, ReasonCode, Subscribe, SubscribeOptions, Unsubscribe, DEFAULT_MAX_PACKET_SIZE,
+};
+
+/// Where the connection stands, from the session's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// No connection.
+    Down,
+    /// CONNECT queued; waiting for CONNACK.
+    Connecting,
+    /// CONNACK accepted the connection.
+    Connected,
+    /// Our DISCONNECT is queued or written.
+    Disconnecting,
+}
+
+/// What [`Session::publish`] did with a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishResult {
+    /// The message id (allocated for QoS 0 too, as in Paho).
+    pub mid: u16,
+    /// Paho's `rc` for it: `Success`; `NoConn` (QoS 0 dropped, or QoS 1/2
+    /// stored while there is no connection); `QueueSize` (store full, not
+    /// stored); `PayloadSize` (larger than the broker accepts, not stored).
+    pub rc: ErrorCode,
+    /// True if a QoS 1/2 message is in the outgoing store.
+    pub stored: bool,
+}
+
+/// One MQTT session (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    link: LinkState,
+    mids: MidAllocator,
+    store: OutgoingStore,
+    inbound: InboundQos2,
+    aliases: TopicAliases,
+    keepalive: KeepAlive,
+    decoder: Decoder,
+    transmit: TransmitBuffer,
+    events: VecDeque<Event>,
+    /// A CONNECT has been sent since `connect()` (MQTT 5 clean start "first
+    /// only").
+    first_connect: bool,
+    /// The broker's MQTT 5 Receive Maximum (65535 when not given).
+    broker_receive_maximum: u16,
+    /// The broker's MQTT 5 Maximum Packet Size, if it gave one.
+    broker_max_packet_size: Option<u32>,
+    /// The store is re-sent once the application has seen the CONNACK
+    /// event, so messages published in `on_connect` go first (reference
+    /// §12.4).
+    resume_pending: bool,
+    resume_armed: bool,
+}
+
+impl Session {
+    /// A session with `config`; no connection yet.
+    pub fn new(config: SessionConfig) -> Session {
+        let now = Instant::now();
+        let decoder = Decoder::new(config.protocol);
+        Session {
+            keepalive: KeepAlive::new(config.keepalive, now),
+            config,
+            link: LinkState::Down,
+            mids: MidAllocator::new(),
+            store: OutgoingStore::new(),
+            inbound: InboundQos2::default(),
+            aliases: TopicAliases::default(),
+            decoder,
+            transmit: TransmitBuffer::new(),
+            events: VecDeque::new(),
+            first_connect: true,
+            broker_receive_maximum: u16::MAX,
+            broker_max_packet_size: None,
+            resume_pending: false,
+            resume_armed: false,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The configuration, to change between connections.
+    pub fn config_mut(&mut self) -> &mut SessionConfig {
+        &mut self.config
+    }
+
+    /// Where the connection stands.
+    pub fn link_state(&self) -> LinkState {
+        self.link
+    }
+
+    /// True after CONNACK accepted the connection and until it closes.
+    pub fn is_connected(&self) -> bool {
+        self.link == LinkState::Connected
+    }
+
+    /// The outgoing store (read-only).
+    pub fn store(&self) -> &OutgoingStore {
+        &self.store
+    }
+
+    /// Inbound QoS 2 messages waiting for PUBREL.
+    pub fn inbound_qos2(&self) -> &InboundQos2 {
+        &self.inbound
+    }
+
+    /// Makes the next CONNECT the "first" one again (what Paho's `connect()`
+    /// does for MQTT 5 clean start).
+    pub fn mark_first_connect(&mut self) {
+        self.first_connect = true;
+    }
+
+    /// The in-flight window in effect: `max_inflight` (0: none) lowered to
+    /// the broker's Receive Maximum, which Paho ignores.
+    pub fn window(&self) -> usize {
+        let broker = usize::from(self.broker_receive_maximum);
+        match self.config.max_inflight {
+            0 => broker,
+            n => n.min(broker),
+        }
+    }
+
+    /// Whether the next CONNECT starts a clean session.
+    fn clean(&self) -> bool {
+        match self.config.protocol {
+            ProtocolVersion::MQTTv5 => match self.config.clean_start {
+                CleanStart::Always => true,
+                CleanStart::Never => false,
+                CleanStart::FirstOnly => self.first_connect,
+            },
+            _ => self.config.clean_session,
+        }
+    }
+
+    /// Begins a new connection at `now`: drops what was queued for the old
+    /// one (unwritten QoS 0 messages are reported as
+    /// [`Event::Qos0Dropped`]), re-arms the store for re-sending (reference
+    /// §12.3), and queues CONNECT.
+    pub fn start_connection(&mut self, now: Instant) {
+        for completion in self.transmit.clear() {
+            if let Completion::Qos0(mid) = completion {
+                self.events.push_back(Event::Qos0Dropped { mid });
+            }
+        }
+        let clean = self.clean();
+        self.store.reset_for_reconnect(clean);
+        if clean {
+            self.inbound.clear();
+        }
+        self.decoder = Decoder::new(self.config.protocol).with_max_packet_size(
+            self.config
+                .connect_properties
+                .maximum_packet_size()
+                .map_or(DEFAULT_MAX_PACKET_SIZE, |m| m as usize),
+        );
+        let alias_max = if self.config.protocol == ProtocolVersion::MQTTv5 {
+            self.config
+                .connect_properties
+                .topic_alias_maximum()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        self.aliases = TopicAliases::new(alias_max);
+        self.keepalive = KeepAlive::new(self.config.keepalive, now);
+        self.broker_receive_maximum = u16::MAX;
+        self.broker_max_packet_size = None;
+        self.resume_pending = false;
+        self.resume_armed = false;
+        self.link = LinkState::Connecting;
+
+        let c = &self.config;
+        let mut connect = Connect::new(c.protocol, c.client_id.clone());
+        connect.bridge = c.bridge;
+        connect.clean_start = clean;
+        connect.keep_alive = c.keepalive;
+        connect.will = c.will.clone();
+        // The password flag needs the username flag (Paho, reference §3.2).
+        connect.username = c.username.clone();
+        connect.password = c.username.as_ref().and(c.password.clone());
+        if c.protocol == ProtocolVersion::MQTTv5 {
+            connect.properties = c.connect_properties.clone();
+        }
+        self.queue(&Packet::Connect(connect), None);
+        self.keepalive.packet_sent(now);
+    }
+
+    /// The connection is gone (closed by either side, or failed).
+    pub fn connection_closed(&mut self) {
+        self.link = LinkState::Down;
+    }
+
+    /// The bytes waiting to be written.
+    pub fn pending(&mut self) -> &[u8] {
+        self.maybe_resume();
+        self.transmit.pending()
+    }
+
+    /// True when bytes wait to be written (Paho's `want_write`).
+    pub fn wants_write(&self) -> bool {
+        !self.transmit.is_empty() || self.resume_armed
+    }
+
+    /// `n` bytes of [`Session::pending`] were written at `now`.
+    pub fn written(&mut self, n: usize, now: Instant) {
+        if n > 0 {
+            self.keepalive.packet_sent(now);
+        }
+        for completion in self.transmit.advance(n) {
+            self.events.push_back(match completion {
+                Completion::Qos0(mid) => Event::Published {
+                    mid,
+                    reason_code: ReasonCode::success(PacketType::PubAck),
+                    properties: Properties::new(PacketType::PubAck),
+                },
+                Completion::Disconnect => Event::DisconnectWritten,
+            });
+        }
+    }
+
+    /// The next event for the application, in order.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.maybe_resume();
+        let event = self.events.pop_front()?;
+        if matches!(&event, Event::Connack { reason_code, .. } if !reason_code.is_failure()) {
+            // Re-send once the application has had this event (and run
+            // on_connect), at its next call.
+            self.resume_armed = self.resume_pending;
+        }
+        Some(event)
+    }
+
+    fn maybe_resume(&mut self) {
+        if !self.resume_armed {
+            return;
+        }
+        self.resume_armed = false;
+        self.resume_pending = false;
+        let window = self.window();
+        for resend in self.store.resume(window) {
+            match resend {
+                Resend::Publish(p) => self.queue(&Packet::Publish(p), None),
+                Resend::PubRel(mid) => {
+                    self.queue(&Packet::PubRel(Ack::new(PacketType::PubRel, mid)), None)
+                }
+            }
+        }
+    }
+
+    /// When [`Session::handle_timeout`] next has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.link {
+            LinkState::Down => None,
+            _ => self.keepalive.deadline(),
+        }
+    }
+
+    /// Keepalive at `now`: queues a PINGREQ when one is due, or asks for the
+    /// connection to close when the broker stayed silent.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Close> {
+        if self.link == LinkState::Down {
+            return Ok(());
+        }
+        match self.keepalive.check(now) {
+            KeepAliveAction::Idle => Ok(()),
+            KeepAliveAction::SendPing => {
+                self.queue(&Packet::PingReq, None);
+                self.keepalive.ping_sent(now);
+                Ok(())
+            }
+            KeepAliveAction::Expired => Err(Close::Keepalive),
+        }
+    }
+
+    /// Bytes from the connection, at `now`. Events are queued for each
+    /// complete packet; an `Err` means: close the connection.
+    pub fn received(&mut self, mut bytes: &[u8], now: Instant) -> Result<(), Close> {
+        self.keepalive.bytes_received(now);
+        while !bytes.is_empty() {
+            match self.decoder.decode(&mut bytes) {
+                Ok(Some(packet)) => self.handle_packet(packet, now)?,
+                Ok(None) => break,
+                Err(e) => return Err(Close::Protocol(format!("malformed packet: {e}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// One packet from the broker.
+    pub fn handle_packet(&mut self, packet: Packet, now: Instant) -> Result<(), Close> {
+        let v5 = self.config.protocol == ProtocolVersion::MQTTv5;
+        match packet {
+            Packet::ConnAck(ack) if self.link == LinkState::Connecting => {
+                let reason_code = ack.reason_code(self.config.protocol);
+                // After any CONNACK, refused or not (Paho).
+                self.first_connect = false;
+                let refused = reason_code.is_failure() || (!v5 && ack.return_code != 0);
+                self.events.push_back(Event::Connack {
+                    session_present: ack.session_present,
+                    reason_code,
+                    properties: ack.properties.clone(),
+                });
+                if refused {
+                    let rc = if !v5 && (1..=5).contains(&ack.return_code) {
+                        ErrorCode::ConnRefused
+                    } else {
+                        ErrorCode::Protocol
+                    };
+                    return Err(Close::Refused { rc });
+                }
+                let p = &ack.properties;
+                if let Some(k) = p.server_keep_alive() {
+                    // Later CONNECTs carry it too (Paho 2.2).
+                    self.config.keepalive = k;
+                }
+                self.keepalive.connected(p.server_keep_alive(), now);
+                self.broker_receive_maximum = p.receive_maximum().unwrap_or(u16::MAX).max(1);
+                self.broker_max_packet_size = p.maximum_packet_size();
+                self.link = LinkState::Connected;
+                self.resume_pending = true;
+            }
+            Packet::ConnAck(_) => return Err(Close::Protocol("unexpected CONNACK".into())),
+            Packet::Publish(p) => self.handle_publish(p)?,
+            Packet::PubAck(a) => {
+                if self.store.on_puback(a.packet_id).is_some() {
+                    self.published(a);
+                }
+            }
+            Packet::PubRec(a) => match self
+                .store
+                .on_pubrec(a.packet_id, a.reason_code.is_failure())
+            {
+                Ok(true) => self.queue(
+                    &Packet::PubRel(Ack::new(PacketType::PubRel, a.packet_id)),
+                    None,
+                ),
+                Ok(false) => {}
+                // MQTT 5 §4.3.3: a failed PUBREC ends the exchange. Paho sends
+                // PUBREL anyway and waits for a PUBCOMP that may never come.
+                Err(_) => self.published(a),
+            },
+            Packet::PubComp(a) => {
+                if self.store.on_pubcomp(a.packet_id).is_some() {
+                    self.published(a);
+                }
+            }
+            Packet::PubRel(a) => {
+                if let Some(message) = self.inbound.release(a.packet_id) {
+                    self.events.push_back(Event::Message(message));
+                } else if !self.config.manual_ack {
+                    // Unknown id: complete anyway so the broker does not
+                    // hang (Paho's choice, reference §13).
+                    self.queue(
+                        &Packet::PubComp(Ack::new(PacketType::PubComp, a.packet_id)),
+                        None,
+                    );
+                }
+            }
+            Packet::SubAck(s) => self.events.push_back(Event::Subscribed {
+                mid: s.packet_id,
+                reason_codes: s.reason_codes,
+                properties: s.properties,
+            }),
+            Packet::UnsubAck(u) => self.events.push_back(Event::Unsubscribed {
+                mid: u.packet_id,
+                reason_codes: u.reason_codes,
+                properties: u.properties,
+            }),
+            Packet::PingResp => self.keepalive.pong(),
+            Packet::PingReq => self.queue(&Packet::PingResp, None),
+            Packet::Disconnect(d) if v5 => {
+                return Err(Close::ServerDisconnect {
+                    reason_code: d.reason_code,
+                    properties: d.properties,
+                })
+            }
+            other => {
+                return Err(Close::Protocol(format!(
+                    "a broker may not send {} here",
+                    other.packet_type()
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    fn published(&mut self, ack: Ack) {
+        self.events.push_back(Event::Published {
+            mid: ack.packet_id,
+            reason_code: ack.reason_code,
+            properties: ack.properties,
+        });
+        let window = self.window();
+        for p in self.store.release_queued(window) {
+            self.queue(&Packet::Publish(p), None);
+        }
+    }
+
+    fn handle_publish(&mut self, p: Publish) -> Result<(), Close> {
+        let topic = match p.properties.topic_alias() {
+            Some(alias) => self
+                .aliases
+                .resolve(alias, &p.topic)
+                .map_err(Close::Protocol)?,
+            None if p.topic.is_empty() => {
+                return Err(Close::Protocol("PUBLISH without a topic".into()))
+            }
+            None => p.topic,
+        };
+        let message = Message {
+            topic,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            dup: p.dup,
+            mid: p.packet_id,
+            properties: p.properties,
+        };
+        if p.qos == QoS::ExactlyOnce {
+            // PUBREC at once; delivery waits for PUBREL (reference §13).
+            let mid = message.mid;
+            self.inbound.store(message);
+            self.queue(&Packet::PubRec(Ack::new(PacketType::PubRec, mid)), None);
+        } else {
+            self.events.push_back(Event::Message(message));
+        }
+        Ok(())
+    }
+
+    /// Acknowledges a received message: PUBACK for QoS 1, PUBCOMP for QoS 2
+    /// (whose PUBREC went out on arrival); nothing for QoS 0. The layer above
+    /// calls it after `on_message`, or the application does (manual ack).
+    pub fn ack(&mut self, mid: u16, qos: QoS) {
+        if self.link == LinkState::Down {
+            return;
+        }
+        match qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => {
+                self.queue(&Packet::PubAck(Ack::new(PacketType::PubAck, mid)), None)
+            }
+            QoS::ExactlyOnce => {
+                self.queue(&Packet::PubComp(Ack::new(PacketType::PubComp, mid)), None)
+            }
+        }
+    }
+
+    /// Publishes `publish` (its `packet_id` is replaced by the new mid). The
+    /// caller has validated topic and QoS.
+    pub fn publish(&mut self, mut publish: Publish) -> PublishResult {
+        let store = &self.store;
+        let mid = if publish.qos == QoS::AtMostOnce {
+            self.mids.next_mid()
+        } else {
+            match self.mids.next_free(|m| store.contains(m)) {
+                Some(mid) => mid,
+                None => return self.not_stored(0, ErrorCode::QueueSize),
+            }
+        };
+        publish.packet_id = if publish.qos == QoS::AtMostOnce {
+            0
+        } else {
+            mid
+        };
+        if let Some(max) = self.broker_max_packet_size {
+            let mut probe = Vec::new();
+            let fits = publish.encode(self.config.protocol, &mut probe).is_ok()
+                && probe.len() as u64 <= u64::from(max);
+            if !fits {
+                return self.not_stored(mid, ErrorCode::PayloadSize);
+            }
+        }
+        let link_open = self.link != LinkState::Down;
+        if publish.qos == QoS::AtMostOnce {
+            if !link_open {
+                return self.not_stored(mid, ErrorCode::NoConn);
+            }
+            self.queue(&Packet::Publish(publish), Some(Completion::Qos0(mid)));
+            return PublishResult {
+                mid,
+                rc: ErrorCode::Success,
+                stored: false,
+            };
+        }
+        if self.config.max_queued > 0 && self.store.len() >= self.config.max_queued {
+            return self.not_stored(mid, ErrorCode::QueueSize);
+        }
+        let window = self.window();
+        if let Some(p) = self.store.admit(publish, link_open, window) {
+            self.queue(&Packet::Publish(p), None);
+        }
+        PublishResult {
+            mid,
+            rc: if link_open {
+                ErrorCode::Success
+            } else {
+                ErrorCode::NoConn
+            },
+            stored: true,
+        }
+    }
+
+    fn not_stored(&self, mid: u16, rc: ErrorCode) -> PublishResult {
+        PublishResult {
+            mid,
+            rc,
+            stored: false,
+        }
+    }
+
+    /// Subscribes. Without a connection nothing is queued and the result is
+    /// `(NoConn, None)`, as in Paho.
+    pub fn subscribe(
+        &mut self,
+        filters: Vec<(String, SubscribeOptions)>,
+        properties: Properties,
+    ) -> (ErrorCode, Option<u16>) {
+        if self.link == LinkState::Down {
+            return (ErrorCode::NoConn, None);
+        }
+        let store = &self.store;
+        let Some(mid) = self.mids.next_free(|m| store.contains(m)) else {
+            return (ErrorCode::QueueSize, None);
+        };
+        let mut s = Subscribe::new(mid, filters);
+        s.properties = properties;
+        self.queue(&Packet::Subscribe(s), None);
+        (ErrorCode::Success, Some(mid))
+    }
+
+    /// Unsubscribes; like [`Session::subscribe`] without a connection.
+    pub fn unsubscribe(
+        &mut self,
+        filters: Vec<String>,
+        properties: Properties,
+    ) -> (ErrorCode, Option<u16>) {
+        if self.link == LinkState::Down {
+            return (ErrorCode::NoConn, None);
+        }
+        let store = &self.store;
+        let Some(mid) = self.mids.next_free(|m| store.contains(m)) else {
+            return (ErrorCode::QueueSize, None);
+        };
+        let mut u = Unsubscribe::new(mid, filters);
+        u.properties = properties;
+        self.queue(&Packet::Unsubscribe(u), None);
+        (ErrorCode::Success, Some(mid))
+    }
+
+    /// Queues DISCONNECT behind everything already queued. Without a
+    /// connection: `NoConn`, and nothing is queued.
+    pub fn disconnect(&mut self, disconnect: Disconnect) -> ErrorCode {
+        if self.link == LinkState::Down {
+            return ErrorCode::NoConn;
+        }
+        self.link = LinkState::Disconnecting;
+        self.queue(
+            &Packet::Disconnect(disconnect),
+            Some(Completion::Disconnect),
+        );
+        ErrorCode::Success
+    }
+
+    /// Empties the outgoing store (Paho 2.2's `drop_out_messages`, and
+    /// `reinitialise`) and returns what it held.
+    pub fn drop_out_messages(&mut self) -> Vec<Stored> {
+        self.store.drain()
+    }
+
+    fn queue(&mut self, packet: &Packet, completion: Option<Completion>) {
+        // Every packet here was built from validated parts; one that still
+        // does not encode is left out rather than sent half-built.
+        if packet
+            .encode(self.config.protocol, self.transmit.buf())
+            .is_ok()
+        {
+            if let Some(c) = completion {
+                self.transmit.mark(c);
+            }
+        }
+    }
+}

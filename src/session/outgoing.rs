@@ -1,0 +1,368 @@
+//! The outgoing store: QoS 1 and 2 messages from `publish` until the broker
+//! has acknowledged them. It survives reconnects (only `reinitialise` or an
+//! explicit drop empties it) and decides what is (re)sent when.
+
+use std::collections::VecDeque;
+
+use crate::packet::{Publish, QoS};
+
+/// Where a stored message stands (Paho's `MessageState`, without the states
+/// Paho never uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutState {
+    /// The in-flight window was full: waiting for room (Paho `QUEUED`).
+    Queued,
+    /// To be (re)sent once the broker has accepted the connection (Paho
+    /// `PUBLISH`).
+    Publish,
+    /// Sent at QoS 1; waiting for PUBACK.
+    WaitPubAck,
+    /// Sent at QoS 2; waiting for PUBREC.
+    WaitPubRec,
+    /// PUBREC received before a reconnect: PUBREL is re-sent after CONNACK.
+    ResendPubRel,
+    /// PUBREL sent; waiting for PUBCOMP.
+    WaitPubComp,
+}
+
+impl OutState {
+    /// True while the message occupies a slot of the in-flight window.
+    pub fn in_flight(self) -> bool {
+        matches!(
+            self,
+            OutState::WaitPubAck | OutState::WaitPubRec | OutState::WaitPubComp
+        )
+    }
+}
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The message; its `packet_id` is its mid and `dup` is what the next
+    /// PUBLISH of it carries.
+    pub publish: Publish,
+    /// Where it stands.
+    pub state: OutState,
+}
+
+/// What the session must put on the wire for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resend {
+    /// A PUBLISH (first send or re-send).
+    Publish(Publish),
+    /// A PUBREL for this mid.
+    PubRel(u16),
+}
+
+/// The ordered store of QoS 1/2 messages.
+#[derive(Debug, Default)]
+pub struct OutgoingStore {
+    messages: VecDeque<Stored>,
+}
+
+impl OutgoingStore {
+    /// An empty store.
+    pub fn new() -> OutgoingStore {
+        OutgoingStore::default()
+    }
+
+    /// How many messages are stored (queued and in flight), the number
+    /// `max_queued_messages` limits.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// True when nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// True if `mid` belongs to a stored message.
+    pub fn contains(&self, mid: u16) -> bool {
+        self.messages.iter().any(|m| m.publish.packet_id == mid)
+    }
+
+    /// Messages occupying the in-flight window.
+    pub fn in_flight(&self) -> usize {
+        self.messages.iter().filter(|m| m.state.in_flight()).count()
+    }
+
+    /// The stored messages in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Stored> {
+        self.messages.iter()
+    }
+
+    fn has_room(&self, window: usize) -> bool {
+        window == 0 || self.in_flight() < window
+    }
+
+    /// Stores a new QoS 1/2 message and says whether to send it now.
+    ///
+    /// `link_open` is true when a connection exists (Paho sends even before
+    /// CONNACK); `window` is the effective in-flight limit (0: none).
+    pub fn admit(
+        &mut self,
+        mut publish: Publish,
+        link_open: bool,
+        window: usize,
+    ) -> Option<Publish> {
+        debug_assert!(publish.qos != QoS::AtMostOnce);
+        publish.dup = false;
+        let (state, send) = if !self.has_room(window) {
+            (OutState::Queued, false)
+        } else if link_open {
+            (wait_state(publish.qos), true)
+        } else {
+            (OutState::Publish, false)
+        };
+        let out = send.then(|| publish.clone());
+        self.messages.push_back(Stored { publish, state });
+        if send {
+            self.mark_sent(self.messages.len() - 1);
+        }
+        out
+    }
+
+    /// After a PUBLISH went out, a later copy is a re-delivery.
+    fn mark_sent(&mut self, index: usize) {
+        if let Some(m) = self.messages.get_mut(index) {
+            m.publish.dup = true;
+        }
+    }
+
+    fn take(&mut self, mid: u16, state: OutState) -> Option<Stored> {
+        let i = self
+            .messages
+            .iter()
+            .position(|m| m.publish.packet_id == mid && m.state == state)?;
+        self.messages.remove(i)
+    }
+
+    /// PUBACK: the QoS 1 message is done. Unknown or duplicate ids: `None`.
+    pub fn on_puback(&mut self, mid: u16) -> Option<Stored> {
+        self.take(mid, OutState::WaitPubAck)
+    }
+
+    /// PUBREC. A success moves the message to wait for PUBCOMP and returns
+    /// true (send PUBREL). A failure reason (MQTT 5, 0x80 and up) ends the
+    /// message: it is removed and returned in `Err`. Unknown ids: `Ok(false)`.
+    pub fn on_pubrec(&mut self, mid: u16, failed: bool) -> Result<bool, Stored> {
+        if failed {
+            return match self.take(mid, OutState::WaitPubRec) {
+                Some(m) => Err(m),
+                None => Ok(false),
+            };
+        }
+        match self
+            .messages
+            .iter_mut()
+            .find(|m| m.publish.packet_id == mid && m.state == OutState::WaitPubRec)
+        {
+            Some(m) => {
+                m.state = OutState::WaitPubComp;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// PUBCOMP: the QoS 2 message is done. Unknown ids: `None`.
+    pub fn on_pubcomp(&mut self, mid: u16) -> Option<Stored> {
+        self.take(mid, OutState::WaitPubComp)
+    }
+
+    /// Sends queued messages, in order, while the window has room (after an
+    /// acknowledgement freed a slot).
+    pub fn release_queued(&mut self, window: usize) -> Vec<Publish> {
+        let mut out = Vec::new();
+        for i in 0..self.messages.len() {
+            if !self.has_room(window) {
+                break;
+            }
+            if self.messages[i].state == OutState::Queued {
+                let qos = self.messages[i].publish.qos;
+                self.messages[i].state = wait_state(qos);
+                out.push(self.messages[i].publish.clone());
+                self.mark_sent(i);
+            }
+        }
+        out
+    }
+
+    /// Prepares the store for a new connection (Paho's
+    /// `_messages_reconnect_reset`, reference §12.3). `clean` is whether the
+    /// CONNECT starts a clean session.
+    pub fn reset_for_reconnect(&mut self, clean: bool) {
+        for m in self.messages.iter_mut() {
+            m.state = match (m.publish.qos, m.state, clean) {
+                // A PUBREC was received: with the session kept, finish with
+                // PUBREL; with a clean session, the broker forgot the id, so
+                // the flow restarts with the PUBLISH (DUP already set).
+                (QoS::ExactlyOnce, OutState::WaitPubComp | OutState::ResendPubRel, false) => {
+                    OutState::ResendPubRel
+                }
+                _ => OutState::Publish,
+            };
+        }
+    }
+
+    /// What to send after CONNACK accepted the connection, in store order,
+    /// within the in-flight window. Unlike Paho, which re-sends everything
+    /// and overruns `max_inflight` (its xfail test 03-publish-fill-inflight),
+    /// messages beyond the window wait as `Queued`.
+    pub fn resume(&mut self, window: usize) -> Vec<Resend> {
+        let mut out = Vec::new();
+        for i in 0..self.messages.len() {
+            let state = self.messages[i].state;
+            match state {
+                // PUBREL must go out to finish the exchange; it takes a slot.
+                OutState::ResendPubRel => {
+                    self.messages[i].state = OutState::WaitPubComp;
+                    out.push(Resend::PubRel(self.messages[i].publish.packet_id));
+                }
+                OutState::Publish | OutState::Queued if self.has_room(window) => {
+                    let qos = self.messages[i].publish.qos;
+                    self.messages[i].state = wait_state(qos);
+                    out.push(Resend::Publish(self.messages[i].publish.clone()));
+                    self.mark_sent(i);
+                }
+                OutState::Publish => self.messages[i].state = OutState::Queued,
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Empties the store and returns what it held (`reinitialise`,
+    /// `drop_out_messages`).
+    pub fn drain(&mut self) -> Vec<Stored> {
+        self.messages.drain(..).collect()
+    }
+}
+
+fn wait_state(qos: QoS) -> OutState {
+    if qos == QoS::ExactlyOnce {
+        OutState::WaitPubRec
+    } else {
+        OutState::WaitPubAck
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(mid: u16, qos: QoS) -> Publish {
+        Publish::new(format!("t/{mid}"), b"x".to_vec(), qos, mid)
+    }
+
+    fn mids(sends: &[Publish]) -> Vec<(u16, bool)> {
+        sends.iter().map(|p| (p.packet_id, p.dup)).collect()
+    }
+
+    #[test]
+    fn window_queues_and_acks_release_in_order() {
+        let mut s = OutgoingStore::new();
+        assert!(s.admit(msg(1, QoS::AtLeastOnce), true, 2).is_some());
+        assert!(s.admit(msg(2, QoS::ExactlyOnce), true, 2).is_some());
+        assert!(s.admit(msg(3, QoS::AtLeastOnce), true, 2).is_none());
+        assert!(s.admit(msg(4, QoS::AtLeastOnce), true, 2).is_none());
+        assert_eq!(s.in_flight(), 2);
+        assert!(s.on_puback(1).is_some());
+        assert_eq!(mids(&s.release_queued(2)), [(3, false)]);
+        assert!(s.on_puback(1).is_none(), "a duplicate ack is ignored");
+        assert_eq!(s.on_pubrec(2, false), Ok(true));
+        assert!(
+            s.release_queued(2).is_empty(),
+            "PUBREL still holds the slot"
+        );
+        assert!(s.on_pubcomp(2).is_some());
+        assert_eq!(mids(&s.release_queued(2)), [(4, false)]);
+    }
+
+    #[test]
+    fn published_while_offline_goes_out_after_connack() {
+        let mut s = OutgoingStore::new();
+        assert!(s.admit(msg(1, QoS::AtLeastOnce), false, 20).is_none());
+        s.reset_for_reconnect(true);
+        assert_eq!(s.resume(20), [Resend::Publish(msg(1, QoS::AtLeastOnce))]);
+    }
+
+    /// Reference §12.3, the verified wire sequence: a1 (QoS 1 unacked), b2
+    /// (QoS 2, PUBREC received), c2 (QoS 2, no PUBREC), then dis1 and dis2
+    /// published while disconnected.
+    fn three_in_flight_two_offline() -> OutgoingStore {
+        let mut s = OutgoingStore::new();
+        s.admit(msg(1, QoS::AtLeastOnce), true, 20);
+        s.admit(msg(2, QoS::ExactlyOnce), true, 20);
+        s.admit(msg(3, QoS::ExactlyOnce), true, 20);
+        assert_eq!(s.on_pubrec(2, false), Ok(true));
+        s.admit(msg(4, QoS::AtLeastOnce), false, 20);
+        s.admit(msg(5, QoS::ExactlyOnce), false, 20);
+        s
+    }
+
+    #[test]
+    fn reconnect_with_a_kept_session_resends_pubrel_for_received_qos2() {
+        let mut s = three_in_flight_two_offline();
+        s.reset_for_reconnect(false);
+        let dup = |mid, qos| {
+            let mut p = msg(mid, qos);
+            p.dup = true;
+            Resend::Publish(p)
+        };
+        assert_eq!(
+            s.resume(20),
+            [
+                dup(1, QoS::AtLeastOnce),
+                Resend::PubRel(2),
+                dup(3, QoS::ExactlyOnce),
+                Resend::Publish(msg(4, QoS::AtLeastOnce)),
+                Resend::Publish(msg(5, QoS::ExactlyOnce)),
+            ]
+        );
+    }
+
+    #[test]
+    fn reconnect_with_a_clean_session_restarts_qos2_with_a_dup_publish() {
+        let mut s = three_in_flight_two_offline();
+        s.reset_for_reconnect(true);
+        let sent: Vec<(u16, bool)> = s
+            .resume(20)
+            .into_iter()
+            .map(|r| match r {
+                Resend::Publish(p) => (p.packet_id, p.dup),
+                Resend::PubRel(mid) => panic!("no PUBREL after a clean start, got {mid}"),
+            })
+            .collect();
+        assert_eq!(
+            sent,
+            [(1, true), (2, true), (3, true), (4, false), (5, false)]
+        );
+    }
+
+    #[test]
+    fn resume_respects_the_window_paho_overruns() {
+        let mut s = OutgoingStore::new();
+        for mid in 1..=12 {
+            s.admit(msg(mid, QoS::AtLeastOnce), true, 10);
+        }
+        s.reset_for_reconnect(false);
+        let sent = s.resume(10);
+        assert_eq!(sent.len(), 10);
+        assert_eq!(s.in_flight(), 10);
+        s.on_puback(1);
+        let next = s.release_queued(10);
+        assert_eq!(mids(&next), [(11, false)]);
+    }
+
+    #[test]
+    fn a_failed_pubrec_ends_the_message_without_pubrel() {
+        let mut s = OutgoingStore::new();
+        s.admit(msg(7, QoS::ExactlyOnce), true, 0);
+        let done = s.on_pubrec(7, true).unwrap_err();
+        assert_eq!(done.publish.packet_id, 7);
+        assert!(s.is_empty());
+        assert_eq!(s.on_pubrec(8, false), Ok(false), "unknown id: no PUBREL");
+    }
+}

@@ -1,0 +1,670 @@
+//! The sans-IO session core, driven with exact bytes and a fake clock: the
+//! CONNECT variants of Paho's scripted tests, every QoS flow both ways, the
+//! re-send rules across reconnects, keepalive timing, CONNACK handling.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::hex;
+use mqtt_tether::packet::{
+    Disconnect, PacketType, Properties, Property, ProtocolVersion, Publish, QoS, SubscribeOptions,
+    Will,
+};
+use mqtt_tether::session::{Close, Event, LinkState, Session, SessionConfig};
+use mqtt_tether::{ErrorCode, ReasonCode};
+
+use ProtocolVersion::{MQTTv31 as V31, MQTTv311 as V311, MQTTv5 as V5};
+
+/// Takes everything the session wants written, as if the socket took it all.
+fn take(s: &mut Session, now: Instant) -> Vec<u8> {
+    let out = s.pending().to_vec();
+    s.written(out.len(), now);
+    out
+}
+
+fn events(s: &mut Session) -> Vec<Event> {
+    std::iter::from_fn(|| s.poll_event()).collect()
+}
+
+fn connected(config: SessionConfig, t: Instant) -> Session {
+    let mut s = Session::new(config);
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 02 00 00"), t).unwrap();
+    let evs = events(&mut s);
+    assert!(matches!(evs.as_slice(), [Event::Connack { .. }]), "{evs:?}");
+    s
+}
+
+fn config(protocol: ProtocolVersion, id: &str) -> SessionConfig {
+    SessionConfig::new(protocol, id)
+}
+
+#[test]
+fn connect_bytes_match_pahos_scripted_tests() {
+    let t = Instant::now();
+    let first = |c: SessionConfig| {
+        let mut s = Session::new(c);
+        s.start_connection(t);
+        take(&mut s, t)
+    };
+    let mut k4 = config(V311, "01-keepalive-pingreq");
+    k4.keepalive = 4;
+    assert_eq!(first(k4), hex("10 20 00 04 4d 51 54 54 04 02 00 04 00 14 30 31 2d 6b 65 65 70 61 6c 69 76 65 2d 70 69 6e 67 72 65 71"));
+    let mut persistent = config(V311, "01-no-clean-session");
+    persistent.clean_session = false;
+    assert_eq!(first(persistent), hex("10 1f 00 04 4d 51 54 54 04 00 00 3c 00 13 30 31 2d 6e 6f 2d 63 6c 65 61 6e 2d 73 65 73 73 69 6f 6e"));
+    let mut unpwd = config(V311, "01-unpwd-set");
+    unpwd.username = Some("uname".into());
+    unpwd.password = Some(b";'[08gn=#".to_vec());
+    assert_eq!(first(unpwd), hex("10 2a 00 04 4d 51 54 54 04 c2 00 3c 00 0c 30 31 2d 75 6e 70 77 64 2d 73 65 74 00 05 75 6e 61 6d 65 00 09 3b 27 5b 30 38 67 6e 3d 23"));
+    let mut empty = config(V311, "01-unpwd-set");
+    empty.username = Some(String::new());
+    empty.password = Some(Vec::new());
+    assert_eq!(first(empty), hex("10 1c 00 04 4d 51 54 54 04 c2 00 3c 00 0c 30 31 2d 75 6e 70 77 64 2d 73 65 74 00 00 00 00"));
+    let mut will = config(V311, "01-will-set");
+    will.will = Some(Will::new(
+        "topic/on/unexpected/disconnect",
+        b"will message".to_vec(),
+        QoS::AtLeastOnce,
+        true,
+    ));
+    assert_eq!(first(will), hex("10 45 00 04 4d 51 54 54 04 2e 00 3c 00 0b 30 31 2d 77 69 6c 6c 2d 73 65 74 00 1e 74 6f 70 69 63 2f 6f 6e 2f 75 6e 65 78 70 65 63 74 65 64 2f 64 69 73 63 6f 6e 6e 65 63 74 00 0c 77 69 6c 6c 20 6d 65 73 73 61 67 65"));
+    assert_eq!(
+        first(config(V311, "")),
+        hex("10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00")
+    );
+    assert_eq!(first(config(V31, "01-con-discon-success")), hex("10 23 00 06 4d 51 49 73 64 70 03 02 00 3c 00 15 30 31 2d 63 6f 6e 2d 64 69 73 63 6f 6e 2d 73 75 63 63 65 73 73"));
+    assert_eq!(
+        first(config(V5, "client-id")),
+        hex("10 16 00 04 4d 51 54 54 05 02 00 3c 00 00 09 63 6c 69 65 6e 74 2d 69 64")
+    );
+}
+
+#[test]
+fn a_password_without_a_username_is_not_sent() {
+    let t = Instant::now();
+    let mut c = config(V311, "p");
+    c.password = Some(b"secret".to_vec());
+    let mut s = Session::new(c);
+    s.start_connection(t);
+    let bytes = take(&mut s, t);
+    assert_eq!(bytes[9], 0x02, "no username or password flag");
+}
+
+#[test]
+fn qos0_publish_is_dropped_offline_and_published_once_written() {
+    let t = Instant::now();
+    let mut s = Session::new(config(V311, "c"));
+    let r = s.publish(Publish::new(
+        "pub/qos0/test",
+        b"message".to_vec(),
+        QoS::AtMostOnce,
+        0,
+    ));
+    assert_eq!((r.mid, r.rc, r.stored), (1, ErrorCode::NoConn, false));
+    let mut s = connected(config(V311, "c"), t);
+    let r = s.publish(Publish::new(
+        "pub/qos0/test",
+        b"message".to_vec(),
+        QoS::AtMostOnce,
+        0,
+    ));
+    assert_eq!(
+        (r.mid, r.rc),
+        (1, ErrorCode::Success),
+        "a fresh session's first mid is 1"
+    );
+    assert!(
+        events(&mut s).is_empty(),
+        "not published before it is written"
+    );
+    let bytes = s.pending().to_vec();
+    assert_eq!(
+        bytes,
+        hex("30 16 00 0d 70 75 62 2f 71 6f 73 30 2f 74 65 73 74 6d 65 73 73 61 67 65")
+    );
+    s.written(bytes.len() - 1, t);
+    assert!(events(&mut s).is_empty());
+    s.written(1, t);
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Published { mid: 1, .. }]
+    ));
+}
+
+#[test]
+fn qos1_and_qos2_outgoing_flows_to_the_byte() {
+    let t = Instant::now();
+    let mut s = connected(config(V311, "c"), t);
+    s.publish(Publish::new(
+        "pub/qos1/test",
+        b"message".to_vec(),
+        QoS::AtLeastOnce,
+        0,
+    ));
+    assert_eq!(
+        take(&mut s, t),
+        hex("32 18 00 0d 70 75 62 2f 71 6f 73 31 2f 74 65 73 74 00 01 6d 65 73 73 61 67 65")
+    );
+    s.received(&hex("40 02 00 01"), t).unwrap();
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Published { mid: 1, reason_code, .. }] if !reason_code.is_failure())
+    );
+    assert!(s.store().is_empty());
+
+    s.publish(Publish::new(
+        "pub/qos2/test",
+        b"message".to_vec(),
+        QoS::ExactlyOnce,
+        0,
+    ));
+    assert_eq!(
+        take(&mut s, t),
+        hex("34 18 00 0d 70 75 62 2f 71 6f 73 32 2f 74 65 73 74 00 02 6d 65 73 73 61 67 65")
+    );
+    s.received(&hex("50 02 00 02"), t).unwrap();
+    assert_eq!(take(&mut s, t), hex("62 02 00 02"));
+    assert!(events(&mut s).is_empty());
+    s.received(&hex("70 02 00 02"), t).unwrap();
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Published { mid: 2, .. }]
+    ));
+    // Unknown and duplicate acks are ignored.
+    s.received(&hex("40 02 00 09 70 02 00 02"), t).unwrap();
+    assert!(events(&mut s).is_empty());
+}
+
+/// Reference §18.3 03-publish-c2b-qos1-disconnect, in the session.
+#[test]
+fn qos1_is_resent_with_dup_and_the_same_mid_after_a_reconnect() {
+    let t = Instant::now();
+    let mut c = config(V311, "publish-qos1-test");
+    c.clean_session = false;
+    let mut s = connected(c, t);
+    s.publish(Publish::new(
+        "pub/qos1/test",
+        b"message".to_vec(),
+        QoS::AtLeastOnce,
+        0,
+    ));
+    take(&mut s, t);
+    s.connection_closed();
+    s.start_connection(t);
+    let connect = take(&mut s, t);
+    assert_eq!(connect[9], 0x00, "clean session stays off");
+    assert!(s.pending().is_empty(), "nothing is re-sent before CONNACK");
+    s.received(&hex("20 02 01 00"), t).unwrap();
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Connack {
+            session_present: true,
+            ..
+        }]
+    ));
+    assert_eq!(
+        take(&mut s, t),
+        hex("3a 18 00 0d 70 75 62 2f 71 6f 73 31 2f 74 65 73 74 00 01 6d 65 73 73 61 67 65")
+    );
+    s.received(&hex("40 02 00 01"), t).unwrap();
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Published { mid: 1, .. }]
+    ));
+}
+
+/// Reference §18.3 03-publish-c2b-qos2-disconnect.
+#[test]
+fn qos2_resumes_with_dup_publish_then_with_pubrel() {
+    let t = Instant::now();
+    let mut c = config(V311, "publish-qos2-test");
+    c.clean_session = false;
+    let mut s = connected(c, t);
+    s.publish(Publish::new(
+        "pub/qos2/test",
+        b"message".to_vec(),
+        QoS::ExactlyOnce,
+        0,
+    ));
+    take(&mut s, t);
+    s.connection_closed();
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 02 00 00"), t).unwrap();
+    events(&mut s);
+    assert_eq!(
+        take(&mut s, t),
+        hex("3c 18 00 0d 70 75 62 2f 71 6f 73 32 2f 74 65 73 74 00 01 6d 65 73 73 61 67 65")
+    );
+    s.received(&hex("50 02 00 01"), t).unwrap();
+    assert_eq!(take(&mut s, t), hex("62 02 00 01"));
+    s.connection_closed();
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 02 00 00"), t).unwrap();
+    events(&mut s);
+    assert_eq!(
+        take(&mut s, t),
+        hex("62 02 00 01"),
+        "PUBREL again, no DUP bit"
+    );
+    s.received(&hex("70 02 00 01"), t).unwrap();
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::Published { mid: 1, .. }]
+    ));
+}
+
+#[test]
+fn messages_published_in_on_connect_go_before_the_resends() {
+    let t = Instant::now();
+    let mut c = config(V311, "order");
+    c.clean_session = false;
+    let mut s = connected(c, t);
+    s.publish(Publish::new("old", b"1".to_vec(), QoS::AtLeastOnce, 0));
+    take(&mut s, t);
+    s.connection_closed();
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 02 00 00"), t).unwrap();
+    let connack = s.poll_event();
+    assert!(matches!(connack, Some(Event::Connack { .. })));
+    // The application's on_connect runs now and publishes.
+    let r = s.publish(Publish::new("new", b"2".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!(r.mid, 2);
+    assert!(s.poll_event().is_none());
+    let bytes = take(&mut s, t);
+    let new = hex("32 08 00 03 6e 65 77 00 02 32");
+    let old = hex("3a 08 00 03 6f 6c 64 00 01 31");
+    assert_eq!(bytes, [new, old].concat());
+}
+
+#[test]
+fn unwritten_qos0_is_reported_dropped_when_a_new_connection_starts() {
+    let t = Instant::now();
+    let mut s = connected(config(V311, "c"), t);
+    let r = s.publish(Publish::new("t", b"x".to_vec(), QoS::AtMostOnce, 0));
+    s.connection_closed();
+    s.start_connection(t);
+    assert_eq!(events(&mut s), [Event::Qos0Dropped { mid: r.mid }]);
+}
+
+#[test]
+fn qos1_stored_while_offline_is_sent_after_connack() {
+    let t = Instant::now();
+    let mut s = Session::new(config(V311, "c"));
+    let r = s.publish(Publish::new("t", b"x".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!((r.rc, r.stored), (ErrorCode::NoConn, true));
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 02 00 00"), t).unwrap();
+    events(&mut s);
+    assert_eq!(take(&mut s, t), hex("32 06 00 01 74 00 01 78"));
+}
+
+#[test]
+fn max_queued_messages_refuses_with_queue_size() {
+    let t = Instant::now();
+    let mut c = config(V311, "c");
+    c.max_queued = 1;
+    let mut s = connected(c, t);
+    assert!(
+        s.publish(Publish::new("t", b"1".to_vec(), QoS::AtLeastOnce, 0))
+            .stored
+    );
+    let r = s.publish(Publish::new("t", b"2".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!((r.mid, r.rc, r.stored), (2, ErrorCode::QueueSize, false));
+    // QoS 0 is never counted.
+    assert_eq!(
+        s.publish(Publish::new("t", b"3".to_vec(), QoS::AtMostOnce, 0))
+            .rc,
+        ErrorCode::Success
+    );
+}
+
+#[test]
+fn the_brokers_receive_maximum_narrows_the_window() {
+    let t = Instant::now();
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    // CONNACK with Receive Maximum 1.
+    s.received(&hex("20 06 00 00 03 21 00 01"), t).unwrap();
+    events(&mut s);
+    assert_eq!(s.window(), 1);
+    s.publish(Publish::new("t", b"1".to_vec(), QoS::AtLeastOnce, 0));
+    s.publish(Publish::new("t", b"2".to_vec(), QoS::AtLeastOnce, 0));
+    let first = take(&mut s, t);
+    assert_eq!(
+        first,
+        hex("32 07 00 01 74 00 01 00 31"),
+        "only one in flight"
+    );
+    s.received(&hex("40 02 00 01"), t).unwrap();
+    assert_eq!(take(&mut s, t), hex("32 07 00 01 74 00 02 00 32"));
+}
+
+#[test]
+fn inbound_qos1_is_delivered_then_acked_by_the_caller() {
+    let t = Instant::now();
+    let mut s = connected(config(V311, "c"), t);
+    let publish = Publish::new(
+        "pub/qos1/receive",
+        b"message".to_vec(),
+        QoS::AtLeastOnce,
+        123,
+    );
+    s.received(
+        &mqtt_tether::packet::Packet::Publish(publish)
+            .to_bytes(V311)
+            .unwrap(),
+        t,
+    )
+    .unwrap();
+    assert!(s.pending().is_empty(), "PUBACK waits for on_message");
+    match events(&mut s).as_slice() {
+        [Event::Message(m)] => {
+            assert_eq!(
+                (m.mid, m.topic.as_str(), m.qos, m.retain),
+                (123, "pub/qos1/receive", QoS::AtLeastOnce, false)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    s.ack(123, QoS::AtLeastOnce);
+    assert_eq!(take(&mut s, t), hex("40 02 00 7b"));
+}
+
+#[test]
+fn inbound_qos2_sends_pubrec_at_once_and_delivers_once_at_pubrel() {
+    let t = Instant::now();
+    let mut s = connected(config(V311, "c"), t);
+    let publish = Publish::new(
+        "pub/qos2/receive",
+        b"message".to_vec(),
+        QoS::ExactlyOnce,
+        13423,
+    );
+    let bytes = mqtt_tether::packet::Packet::Publish(publish)
+        .to_bytes(V311)
+        .unwrap();
+    s.received(&bytes, t).unwrap();
+    assert_eq!(take(&mut s, t), hex("50 02 34 6f"));
+    assert!(events(&mut s).is_empty(), "no delivery before PUBREL");
+    s.received(&bytes, t).unwrap();
+    assert_eq!(
+        take(&mut s, t),
+        hex("50 02 34 6f"),
+        "a duplicate gets another PUBREC"
+    );
+    s.received(&hex("62 02 34 6f"), t).unwrap();
+    let evs = events(&mut s);
+    assert_eq!(evs.len(), 1, "delivered once");
+    s.ack(13423, QoS::ExactlyOnce);
+    assert_eq!(take(&mut s, t), hex("70 02 34 6f"));
+    // PUBREL for an unknown id is still completed.
+    s.received(&hex("62 02 00 05"), t).unwrap();
+    assert_eq!(take(&mut s, t), hex("70 02 00 05"));
+}
+
+#[test]
+fn inbound_topic_aliases_are_resolved() {
+    let t = Instant::now();
+    let mut c = config(V5, "c");
+    c.connect_properties
+        .set(Property::TopicAliasMaximum(5))
+        .unwrap();
+    let mut s = connected(c, t);
+    let mut define = Publish::new("long/topic/name", b"1".to_vec(), QoS::AtMostOnce, 0);
+    define.properties.set(Property::TopicAlias(3)).unwrap();
+    let mut use_it = Publish::new("", b"2".to_vec(), QoS::AtMostOnce, 0);
+    use_it.properties.set(Property::TopicAlias(3)).unwrap();
+    for p in [define, use_it] {
+        let bytes = mqtt_tether::packet::Packet::Publish(p)
+            .to_bytes(V5)
+            .unwrap();
+        s.received(&bytes, t).unwrap();
+    }
+    let topics: Vec<String> = events(&mut s)
+        .into_iter()
+        .map(|e| match e {
+            Event::Message(m) => m.topic,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(topics, ["long/topic/name", "long/topic/name"]);
+    let mut unknown = Publish::new("", b"3".to_vec(), QoS::AtMostOnce, 0);
+    unknown.properties.set(Property::TopicAlias(4)).unwrap();
+    let bytes = mqtt_tether::packet::Packet::Publish(unknown)
+        .to_bytes(V5)
+        .unwrap();
+    assert!(matches!(s.received(&bytes, t), Err(Close::Protocol(_))));
+}
+
+#[test]
+fn keepalive_pings_on_time_and_declares_a_silent_broker_dead() {
+    let t0 = Instant::now();
+    let mut c = config(V311, "01-keepalive-pingreq");
+    c.keepalive = 4;
+    let mut s = connected(c, t0);
+    assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(4)));
+    s.handle_timeout(t0 + Duration::from_millis(3999)).unwrap();
+    assert!(s.pending().is_empty());
+    let t4 = t0 + Duration::from_secs(4);
+    s.handle_timeout(t4).unwrap();
+    assert_eq!(take(&mut s, t4), hex("c0 00"));
+    // PINGRESP a second later: the next ping is due 4 s after it.
+    let t5 = t0 + Duration::from_secs(5);
+    s.received(&hex("d0 00"), t5).unwrap();
+    assert_eq!(s.next_deadline(), Some(t4 + Duration::from_secs(4)));
+    let t8 = t4 + Duration::from_secs(4);
+    s.handle_timeout(t8).unwrap();
+    assert_eq!(take(&mut s, t8), hex("c0 00"));
+    // Silence: dead one keepalive after the PINGREQ.
+    assert_eq!(
+        s.handle_timeout(t8 + Duration::from_secs(4)),
+        Err(Close::Keepalive)
+    );
+}
+
+#[test]
+fn a_missing_connack_is_a_keepalive_failure() {
+    let t0 = Instant::now();
+    let mut c = config(V311, "c");
+    c.keepalive = 2;
+    let mut s = Session::new(c);
+    s.start_connection(t0);
+    take(&mut s, t0);
+    assert_eq!(
+        s.handle_timeout(t0 + Duration::from_secs(2)),
+        Err(Close::Keepalive)
+    );
+}
+
+#[test]
+fn refused_connacks_map_as_paho_maps_them() {
+    let t = Instant::now();
+    let mut s = Session::new(config(V311, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    assert_eq!(
+        s.received(&hex("20 02 00 05"), t),
+        Err(Close::Refused {
+            rc: ErrorCode::ConnRefused
+        })
+    );
+    match events(&mut s).as_slice() {
+        [Event::Connack { reason_code, .. }] => {
+            assert_eq!(
+                (reason_code.value(), reason_code.name()),
+                (135, "Not authorized")
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!s.is_connected());
+
+    // A v3-only broker answering a v5 CONNECT with return code 1.
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    assert_eq!(
+        s.received(&hex("20 02 00 01"), t),
+        Err(Close::Refused {
+            rc: ErrorCode::Protocol
+        })
+    );
+    match events(&mut s).as_slice() {
+        [Event::Connack { reason_code, .. }] => assert_eq!(reason_code.value(), 132),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_malformed_connack_closes_without_a_connack_event() {
+    let t = Instant::now();
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    assert!(matches!(
+        s.received(&hex("20 03 00 00 80"), t),
+        Err(Close::Protocol(_))
+    ));
+    assert!(events(&mut s).is_empty());
+}
+
+#[test]
+fn server_keep_alive_is_adopted_for_this_and_later_connects() {
+    let t = Instant::now();
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    // CONNACK with Server Keep Alive 42.
+    s.received(&hex("20 06 00 00 03 13 00 2a"), t).unwrap();
+    assert_eq!(s.next_deadline(), Some(t + Duration::from_secs(42)));
+    s.connection_closed();
+    s.start_connection(t);
+    let connect = take(&mut s, t);
+    assert_eq!(&connect[10..12], &[0x00, 0x2a]);
+}
+
+#[test]
+fn clean_start_first_only_sets_the_flag_on_the_first_connect_alone() {
+    let t = Instant::now();
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    assert_eq!(take(&mut s, t)[9], 0x02);
+    s.received(&hex("20 03 00 00 00"), t).unwrap();
+    s.connection_closed();
+    s.start_connection(t);
+    assert_eq!(take(&mut s, t)[9], 0x00);
+    s.mark_first_connect();
+    s.connection_closed();
+    s.start_connection(t);
+    assert_eq!(take(&mut s, t)[9], 0x02);
+}
+
+#[test]
+fn server_disconnect_and_protocol_violations_close() {
+    let t = Instant::now();
+    let mut s = connected(config(V5, "c"), t);
+    match s.received(&hex("e0 06 87 04 1f 00 01 78"), t) {
+        Err(Close::ServerDisconnect {
+            reason_code,
+            properties,
+        }) => {
+            assert_eq!(reason_code.value(), 0x87);
+            assert_eq!(properties.reason_string(), Some("x"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // MQTT 3: a DISCONNECT from the broker is a protocol error.
+    let mut s = connected(config(V311, "c"), t);
+    assert!(matches!(
+        s.received(&hex("e0 00"), t),
+        Err(Close::Protocol(_))
+    ));
+}
+
+#[test]
+fn subscribe_unsubscribe_and_disconnect_bytes() {
+    let t = Instant::now();
+    let mut s = Session::new(config(V311, "c"));
+    assert_eq!(
+        s.subscribe(
+            vec![("qos0/test".into(), SubscribeOptions::new(QoS::AtMostOnce))],
+            Properties::new(PacketType::Subscribe)
+        ),
+        (ErrorCode::NoConn, None)
+    );
+    let mut s = connected(config(V311, "c"), t);
+    let (rc, mid) = s.subscribe(
+        vec![("qos0/test".into(), SubscribeOptions::new(QoS::AtMostOnce))],
+        Properties::new(PacketType::Subscribe),
+    );
+    assert_eq!((rc, mid), (ErrorCode::Success, Some(1)));
+    assert_eq!(
+        take(&mut s, t),
+        hex("82 0e 00 01 00 09 71 6f 73 30 2f 74 65 73 74 00")
+    );
+    s.received(&hex("90 03 00 01 00"), t).unwrap();
+    match events(&mut s).as_slice() {
+        [Event::Subscribed {
+            mid: 1,
+            reason_codes,
+            ..
+        }] => assert_eq!(reason_codes[0].value(), 0),
+        other => panic!("{other:?}"),
+    }
+    let (_, mid) = s.unsubscribe(
+        vec!["unsubscribe/test".into()],
+        Properties::new(PacketType::Unsubscribe),
+    );
+    assert_eq!(mid, Some(2));
+    assert_eq!(
+        take(&mut s, t),
+        hex("a2 14 00 02 00 10 75 6e 73 75 62 73 63 72 69 62 65 2f 74 65 73 74")
+    );
+    s.received(&hex("b0 02 00 02"), t).unwrap();
+    assert!(
+        matches!(events(&mut s).as_slice(), [Event::Unsubscribed { mid: 2, reason_codes, .. }] if reason_codes.is_empty())
+    );
+
+    // A PINGREQ from the broker is answered.
+    s.received(&hex("c0 00"), t).unwrap();
+    assert_eq!(take(&mut s, t), hex("d0 00"));
+
+    let rc = s.disconnect(Disconnect::new(ReasonCode::success(PacketType::Disconnect)));
+    assert_eq!(
+        (rc, s.link_state()),
+        (ErrorCode::Success, LinkState::Disconnecting)
+    );
+    assert_eq!(take(&mut s, t), hex("e0 00"));
+    assert_eq!(events(&mut s), [Event::DisconnectWritten]);
+    s.connection_closed();
+    assert_eq!(
+        s.disconnect(Disconnect::new(ReasonCode::success(PacketType::Disconnect))),
+        ErrorCode::NoConn
+    );
+}
+
+#[test]
+fn a_failed_v5_pubrec_completes_the_message_without_pubrel() {
+    let t = Instant::now();
+    let mut s = connected(config(V5, "c"), t);
+    s.publish(Publish::new("t", b"x".to_vec(), QoS::ExactlyOnce, 0));
+    take(&mut s, t);
+    // PUBREC, reason 0x80 "Unspecified error".
+    s.received(&hex("50 03 00 01 80"), t).unwrap();
+    assert!(s.pending().is_empty());
+    match events(&mut s).as_slice() {
+        [Event::Published {
+            mid: 1,
+            reason_code,
+            ..
+        }] => assert!(reason_code.is_failure()),
+        other => panic!("{other:?}"),
+    }
+}
