@@ -38,6 +38,7 @@ pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod topic;
+pub mod transport;
 
 pub use error::{
     connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,

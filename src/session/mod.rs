@@ -247,12 +247,26 @@ impl Session {
         self.transmit.pending()
     }
 
+    /// Moves the bytes waiting to be written to the end of `out`, so they
+    /// can be written without holding whatever guards the session; report
+    /// them with [`Session::written`].
+    pub fn take_pending(&mut self, out: &mut Vec<u8>) {
+        self.maybe_resume();
+        self.transmit.take(out);
+    }
+
     /// True when bytes wait to be written (Paho's `want_write`).
     pub fn wants_write(&self) -> bool {
         !self.transmit.is_empty() || self.resume_armed
     }
 
-    /// `n` bytes of [`Session::pending`] were written at `now`.
+    /// True when everything queued so far has been reported written.
+    pub fn is_flushed(&self) -> bool {
+        self.transmit.is_flushed() && !self.resume_armed
+    }
+
+    /// `n` more bytes (of [`Session::pending`] or of what
+    /// [`Session::take_pending`] handed out) were written at `now`.
     pub fn written(&mut self, n: usize, now: Instant) {
         if n > 0 {
             self.keepalive.packet_sent(now);

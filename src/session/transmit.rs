@@ -15,13 +15,19 @@ pub enum Completion {
 
 /// Bytes to write, and completions keyed by the stream offset of their
 /// packet's end.
+///
+/// A driver either writes straight from [`Self::pending`], or moves the bytes
+/// out with [`Self::take`] (to write them without holding a lock); either way
+/// it reports what reached the socket with [`Self::advance`].
 #[derive(Debug, Default)]
 pub struct TransmitBuffer {
     bytes: Vec<u8>,
-    /// Offset in `bytes` of the first unwritten byte.
+    /// Offset in `bytes` of the first byte neither written nor taken.
     head: usize,
     /// Stream offset of `bytes[0]`.
     base: u64,
+    /// Stream offset up to which bytes were written.
+    written: u64,
     marks: VecDeque<(u64, Completion)>,
 }
 
@@ -31,14 +37,19 @@ impl TransmitBuffer {
         TransmitBuffer::default()
     }
 
-    /// The unwritten bytes.
+    /// The bytes neither written nor taken.
     pub fn pending(&self) -> &[u8] {
         &self.bytes[self.head..]
     }
 
-    /// True when everything has been written.
+    /// True when nothing is left to write or take.
     pub fn is_empty(&self) -> bool {
         self.head == self.bytes.len()
+    }
+
+    /// True when everything queued has been reported written.
+    pub fn is_flushed(&self) -> bool {
+        self.written == self.base + self.bytes.len() as u64
     }
 
     /// The buffer to encode the next packet into; call [`Self::mark`] after
@@ -53,22 +64,35 @@ impl TransmitBuffer {
         self.marks.push_back((end, completion));
     }
 
+    /// Moves the pending bytes to the end of `out`; report them with
+    /// [`Self::advance`] as they are written.
+    pub fn take(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes[self.head..]);
+        self.base += self.bytes.len() as u64;
+        self.bytes.clear();
+        self.head = 0;
+    }
+
     /// `n` more bytes were written; returns what that completed, in order.
     pub fn advance(&mut self, n: usize) -> Vec<Completion> {
-        self.head = (self.head + n).min(self.bytes.len());
-        let written = self.base + self.head as u64;
+        let end = self.base + self.bytes.len() as u64;
+        self.written = (self.written + n as u64).min(end);
+        if self.written > self.base {
+            // Written straight from `pending`: move the head past them.
+            self.head = self.head.max((self.written - self.base) as usize);
+        }
         let mut done = Vec::new();
-        while let Some(&(end, completion)) = self.marks.front() {
-            if end > written {
+        while let Some(&(mark, completion)) = self.marks.front() {
+            if mark > self.written {
                 break;
             }
             self.marks.pop_front();
             done.push(completion);
         }
-        // Reclaim the written prefix once it is most of the buffer, so the
-        // buffer does not grow with everything ever written.
+        // Reclaim the written prefix so the buffer does not grow with
+        // everything ever sent.
         if self.head == self.bytes.len() {
-            self.base += self.head as u64;
+            self.base += self.bytes.len() as u64;
             self.bytes.clear();
             self.head = 0;
         } else if self.head > 64 * 1024 && self.head * 2 > self.bytes.len() {
@@ -79,12 +103,14 @@ impl TransmitBuffer {
         done
     }
 
-    /// Drops everything unwritten (a new connection starts); returns the
-    /// completions that will now never happen.
+    /// Drops everything not yet written, taken bytes included (a new
+    /// connection starts); returns the completions that will now never
+    /// happen.
     pub fn clear(&mut self) -> Vec<Completion> {
         self.base += self.bytes.len() as u64;
         self.bytes.clear();
         self.head = 0;
+        self.written = self.base;
         self.marks.drain(..).map(|(_, c)| c).collect()
     }
 }
@@ -109,5 +135,26 @@ mod tests {
         t.mark(Completion::Qos0(2));
         assert_eq!(t.clear(), [Completion::Qos0(2)]);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn taken_bytes_complete_as_they_are_reported_written() {
+        let mut t = TransmitBuffer::new();
+        t.buf().extend_from_slice(&[1, 2]);
+        t.mark(Completion::Qos0(7));
+        let mut out = Vec::new();
+        t.take(&mut out);
+        assert_eq!(out, [1, 2]);
+        assert!(t.is_empty() && !t.is_flushed());
+        t.buf().extend_from_slice(&[3]);
+        t.mark(Completion::Disconnect);
+        assert_eq!(t.advance(2), [Completion::Qos0(7)]);
+        assert_eq!(t.pending(), &[3]);
+        assert_eq!(t.advance(1), [Completion::Disconnect]);
+        assert!(t.is_flushed());
+        t.buf().extend_from_slice(&[4]);
+        t.mark(Completion::Qos0(8));
+        t.take(&mut out);
+        assert_eq!(t.clear(), [Completion::Qos0(8)], "taken but unwritten");
     }
 }
