@@ -372,6 +372,12 @@ pub enum Error {
     Decode(DecodeError),
     /// A network error.
     Io(io::Error),
+    /// Any other `ValueError` of Paho's, with its exact text (for example
+    /// "Invalid host.", "Invalid port number.", "Keepalive must be >=0.").
+    Value(String),
+    /// A `RuntimeError` of Paho's, with its text (for example "Message
+    /// publish failed: The client is not currently connected.").
+    Runtime(String),
 }
 
 impl Error {
@@ -384,7 +390,9 @@ impl Error {
             | Error::InvalidSubscriptionFilter
             | Error::InvalidQos
             | Error::ReasonCode(_)
-            | Error::Encode(_) => PahoErrorKind::ValueError,
+            | Error::Encode(_)
+            | Error::Value(_) => PahoErrorKind::ValueError,
+            Error::Runtime(_) => PahoErrorKind::RuntimeError,
             Error::Property(_) | Error::Decode(_) => PahoErrorKind::MqttException,
             Error::Io(_) => PahoErrorKind::OsError,
         }
@@ -404,6 +412,7 @@ impl fmt::Display for Error {
             Error::Encode(e) => fmt::Display::fmt(e, f),
             Error::Decode(e) => fmt::Display::fmt(e, f),
             Error::Io(e) => fmt::Display::fmt(e, f),
+            Error::Value(text) | Error::Runtime(text) => f.write_str(text),
         }
     }
 }

@@ -32,6 +32,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod client;
+mod driver;
 pub mod error;
 pub mod packet;
 pub mod session;
@@ -40,6 +42,10 @@ pub mod testing;
 pub mod topic;
 pub mod transport;
 
+pub use client::{
+    CallbackAPIVersion, Client, ClientOptions, ConnectFlags, ConnectOptions, DisconnectFlags,
+    MessageInfo, UserData,
+};
 pub use error::{
     connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,
     ErrorCode, PahoErrorKind, CONNACK_ACCEPTED, CONNACK_REFUSED_BAD_USERNAME_PASSWORD,

@@ -40,7 +40,10 @@ pub fn connect_tcp(host: &str, port: u16, options: &TcpOptions) -> io::Result<Tc
         }
     }
     Err(last_error.unwrap_or_else(|| {
-        io::Error::new(io::ErrorKind::NotFound, format!("no address found for {host}"))
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no address found for {host}"),
+        )
     }))
 }
 
@@ -85,6 +88,9 @@ mod tests {
         assert_eq!(stream.local_addr().unwrap().ip(), Ipv4Addr::LOCALHOST);
         drop(listener);
         let refused = connect_tcp("127.0.0.1", port, &TcpOptions::default());
-        assert_eq!(refused.unwrap_err().kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            refused.unwrap_err().kind(),
+            io::ErrorKind::ConnectionRefused
+        );
     }
 }

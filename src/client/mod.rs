@@ -1,0 +1,788 @@
+//! The Paho-shaped client: [`Client`], its options, callbacks and
+//! [`MessageInfo`].
+//!
+//! Names, defaults, return codes and error texts are Paho's (`paho-mqtt`
+//! 2.x). Positional arguments stay positional for the common call
+//! (`connect(host, port, keepalive)`, `publish(topic, payload, qos, retain)`,
+//! `subscribe(topic, qos)`); Paho's keyword-only extras go into `..._with`
+//! variants and option structs.
+
+pub(crate) mod callbacks;
+mod message_info;
+
+pub use callbacks::{
+    ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,
+    OnMessage, OnPublish, OnSocket, OnSubscribe, UserData,
+};
+pub use message_info::MessageInfo;
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::driver::{Backoff, ConnState, Core, Shared};
+use crate::error::{Error, ErrorCode};
+use crate::packet::{
+    Disconnect, PacketType, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
+    SubscribeOptions, Will,
+};
+use crate::session::{CleanStart, Message, Session, SessionConfig};
+use crate::topic::{validate_topic_filter, validate_topic_name};
+use crate::transport::TcpOptions;
+
+/// Which callback signatures the client uses. Only Paho's current shapes,
+/// `VERSION2`, exist in Rust; `VERSION1` is refused with Paho's migration
+/// hint.
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackAPIVersion {
+    /// Paho 1.x shapes (deprecated in Paho, not offered here).
+    VERSION1,
+    /// Paho 2.x shapes.
+    VERSION2,
+}
+
+/// The transport (Paho's `transport` argument).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// Plain TCP (the default).
+    #[default]
+    Tcp,
+}
+
+/// The keyword arguments of Paho's `Client(...)`, with its defaults.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Client id; `""` sends an empty id (MQTT 3.1 gets a random one).
+    pub client_id: String,
+    /// MQTT 3 clean session; `None` means true. Not allowed with MQTT 5.
+    pub clean_session: Option<bool>,
+    /// Handed to every callback.
+    pub userdata: UserData,
+    /// Protocol version (default MQTT 3.1.1).
+    pub protocol: ProtocolVersion,
+    /// Transport (default TCP).
+    pub transport: Transport,
+    /// Reconnect automatically in `loop_forever` and `loop_start` (default
+    /// true).
+    pub reconnect_on_failure: bool,
+    /// Acknowledge received QoS 1/2 messages only through
+    /// [`Client::ack`] (default false).
+    pub manual_ack: bool,
+}
+
+impl Default for ClientOptions {
+    fn default() -> ClientOptions {
+        ClientOptions {
+            client_id: String::new(),
+            clean_session: None,
+            userdata: UserData::default(),
+            protocol: ProtocolVersion::MQTTv311,
+            transport: Transport::Tcp,
+            reconnect_on_failure: true,
+            manual_ack: false,
+        }
+    }
+}
+
+/// The keyword arguments of Paho's `connect(...)` beyond host, port and
+/// keepalive.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Port (default 1883).
+    pub port: u16,
+    /// Keepalive in seconds (default 60).
+    pub keepalive: u16,
+    /// Local address to bind (default any).
+    pub bind_address: String,
+    /// Local port to bind (default any).
+    pub bind_port: u16,
+    /// MQTT 5 clean start (default first connect only).
+    pub clean_start: CleanStart,
+    /// MQTT 5 CONNECT properties.
+    pub properties: Option<Properties>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> ConnectOptions {
+        ConnectOptions {
+            port: 1883,
+            keepalive: 60,
+            bind_address: String::new(),
+            bind_port: 0,
+            clean_start: CleanStart::FirstOnly,
+            properties: None,
+        }
+    }
+}
+
+/// An MQTT client with the API of Paho's `paho.mqtt.client.Client`.
+///
+/// It is a cheap handle: clones share one client, and every method may be
+/// called from any thread, callbacks included.
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let core = self.shared.core.lock();
+        f.debug_struct("Client")
+            .field("client_id", &core.session.config().client_id)
+            .field("state", &core.state)
+            .finish()
+    }
+}
+
+impl Client {
+    /// `Client(callback_api_version)` with Paho's defaults.
+    pub fn new(callback_api_version: CallbackAPIVersion) -> Result<Client, Error> {
+        Client::with_options(callback_api_version, ClientOptions::default())
+    }
+
+    /// `Client(callback_api_version, client_id=..., clean_session=..., ...)`.
+    pub fn with_options(
+        callback_api_version: CallbackAPIVersion,
+        options: ClientOptions,
+    ) -> Result<Client, Error> {
+        if callback_api_version != CallbackAPIVersion::VERSION2 {
+            return Err(Error::Value(
+                "Unsupported callback API version: only VERSION2 callbacks exist in mqtt-tether, see docs/migrations.rst for details".into(),
+            ));
+        }
+        let config = session_config(&options)?;
+        let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+        let core = Core {
+            session: Session::new(config),
+            state: ConnState::New,
+            conn: None,
+            generation: 0,
+            host: String::new(),
+            port: 1883,
+            tcp: TcpOptions::default(),
+            reconnect_on_failure: options.reconnect_on_failure,
+            backoff: Backoff::default(),
+            suppress_exceptions: false,
+        };
+        Ok(Client {
+            shared: Arc::new(Shared {
+                core: Mutex::new(core),
+                callbacks: Mutex::new(callbacks::Callbacks::default()),
+                userdata: Mutex::new(options.userdata),
+                infos: Mutex::new(HashMap::new()),
+                wake_tx,
+                wake_rx,
+                loop_thread: Arc::new(Mutex::new(None)),
+                thread: Mutex::new(None),
+                terminate: AtomicBool::new(false),
+                panic: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> String {
+        self.shared.core.lock().session.config().client_id.clone()
+    }
+
+    /// The protocol version.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.shared.core.lock().session.config().protocol
+    }
+
+    // ----- connecting -------------------------------------------------
+
+    /// `connect(host, port, keepalive)`: connects (blocking for the TCP
+    /// connect, bounded by `connect_timeout`) and queues CONNECT. It does not
+    /// wait for CONNACK; run a loop for that.
+    pub fn connect(&self, host: &str, port: u16, keepalive: u16) -> Result<ErrorCode, Error> {
+        self.connect_with(
+            host,
+            ConnectOptions {
+                port,
+                keepalive,
+                ..ConnectOptions::default()
+            },
+        )
+    }
+
+    /// `connect(host, ...)` with every keyword argument.
+    pub fn connect_with(&self, host: &str, options: ConnectOptions) -> Result<ErrorCode, Error> {
+        let v5 = self.protocol() == ProtocolVersion::MQTTv5;
+        if !v5 && options.clean_start != CleanStart::FirstOnly {
+            return Err(Error::Value("Clean start only applies to MQTT V5".into()));
+        }
+        if !v5 && options.properties.as_ref().is_some_and(|p| !p.is_empty()) {
+            return Err(Error::Value("Properties only apply to MQTT V5".into()));
+        }
+        self.connect_async_with(host, options)?;
+        self.reconnect()
+    }
+
+    /// `connect_async(host, port, keepalive)`: stores where to connect; the
+    /// connection is made by `loop_forever` or the `loop_start` thread.
+    pub fn connect_async(&self, host: &str, port: u16, keepalive: u16) -> Result<(), Error> {
+        self.connect_async_with(
+            host,
+            ConnectOptions {
+                port,
+                keepalive,
+                ..ConnectOptions::default()
+            },
+        )
+    }
+
+    /// `connect_async(host, ...)` with every keyword argument.
+    pub fn connect_async_with(&self, host: &str, options: ConnectOptions) -> Result<(), Error> {
+        if host.is_empty() {
+            return Err(Error::Value("Invalid host.".into()));
+        }
+        if options.port == 0 {
+            return Err(Error::Value("Invalid port number.".into()));
+        }
+        let old = {
+            let mut core = self.shared.core.lock();
+            let old = core.conn.take();
+            if let Some(conn) = &old {
+                let _ = conn.writer.shutdown(std::net::Shutdown::Both);
+                core.session.connection_closed();
+            }
+            core.host = host.to_string();
+            core.port = options.port;
+            core.tcp.bind_address = options.bind_address;
+            core.tcp.bind_port = options.bind_port;
+            let config = core.session.config_mut();
+            config.keepalive = options.keepalive;
+            config.clean_start = options.clean_start;
+            if let Some(p) = options.properties {
+                config.connect_properties = p;
+            }
+            core.session.mark_first_connect();
+            core.state = ConnState::ConnectAsync;
+            old.is_some()
+        };
+        if old {
+            let cb = self.shared.callbacks.lock().on_socket_close.clone();
+            if let Some(cb) = cb {
+                let userdata = self.shared.userdata.lock().clone();
+                self.guarded("on_socket_close", || cb(self, &userdata));
+            }
+        }
+        Ok(())
+    }
+
+    /// `disconnect()`: queues DISCONNECT behind what is already queued.
+    /// Without a connection, returns `MQTT_ERR_NO_CONN` (and stops a
+    /// pending automatic reconnect).
+    pub fn disconnect(&self) -> ErrorCode {
+        self.disconnect_with(None, None)
+    }
+
+    /// `disconnect(reasoncode, properties)` (MQTT 5).
+    pub fn disconnect_with(
+        &self,
+        reason_code: Option<ReasonCode>,
+        properties: Option<Properties>,
+    ) -> ErrorCode {
+        let rc = {
+            let mut core = self.shared.core.lock();
+            let mut d = Disconnect::new(
+                reason_code.unwrap_or_else(|| ReasonCode::success(PacketType::Disconnect)),
+            );
+            if let Some(p) = properties {
+                d.properties = p;
+            }
+            let rc = core.session.disconnect(d);
+            core.state = if rc == ErrorCode::Success {
+                ConnState::Disconnecting
+            } else {
+                ConnState::Disconnected
+            };
+            rc
+        };
+        self.shared.wake();
+        rc
+    }
+
+    /// True after CONNACK accepted the connection, until it is lost or
+    /// closed.
+    pub fn is_connected(&self) -> bool {
+        self.shared.core.lock().state == ConnState::Connected
+    }
+
+    // ----- publish / subscribe ----------------------------------------
+
+    /// `publish(topic, payload, qos, retain)`.
+    pub fn publish(
+        &self,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+        qos: i32,
+        retain: bool,
+    ) -> Result<MessageInfo, Error> {
+        self.publish_with(topic, payload, qos, retain, None)
+    }
+
+    /// `publish(topic, payload, qos, retain, properties)` (MQTT 5).
+    pub fn publish_with(
+        &self,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+        qos: i32,
+        retain: bool,
+        properties: Option<Properties>,
+    ) -> Result<MessageInfo, Error> {
+        let protocol = self.protocol();
+        validate_topic_name(topic, protocol)?;
+        let qos = qos_from(qos)?;
+        let payload = payload.as_ref();
+        if payload.len() > 268_435_455 {
+            return Err(Error::Value("Payload too large.".into()));
+        }
+        let mut publish = Publish::new(topic, payload.to_vec(), qos, 0);
+        publish.retain = retain;
+        if let Some(p) = properties {
+            publish.properties = p;
+        }
+        let info = {
+            let mut core = self.shared.core.lock();
+            let result = core.session.publish(publish);
+            let info = MessageInfo::new(
+                result.mid,
+                result.rc,
+                result.stored,
+                Arc::clone(&self.shared.loop_thread),
+            );
+            let waiting =
+                result.stored || (qos == QoS::AtMostOnce && result.rc == ErrorCode::Success);
+            if waiting {
+                // Registered under the core lock, so its completion (which
+                // needs that lock first) cannot be missed.
+                self.shared.infos.lock().insert(result.mid, info.clone());
+            }
+            info
+        };
+        self.shared.wake();
+        Ok(info)
+    }
+
+    /// `subscribe(topic, qos)`: one filter. Returns `(rc, mid)`.
+    pub fn subscribe(&self, topic: &str, qos: i32) -> Result<(ErrorCode, Option<u16>), Error> {
+        self.subscribe_many(&[(topic, qos)])
+    }
+
+    /// `subscribe([(topic, qos), ...])`: several filters in one SUBSCRIBE.
+    pub fn subscribe_many(
+        &self,
+        topics: &[(&str, i32)],
+    ) -> Result<(ErrorCode, Option<u16>), Error> {
+        let mut filters = Vec::with_capacity(topics.len());
+        for (topic, qos) in topics {
+            let qos = qos_from(*qos)?;
+            filters.push((topic.to_string(), SubscribeOptions::new(qos)));
+        }
+        self.subscribe_with(filters, None)
+    }
+
+    /// `subscribe(...)` with MQTT 5 subscription options and properties.
+    pub fn subscribe_with(
+        &self,
+        filters: Vec<(String, SubscribeOptions)>,
+        properties: Option<Properties>,
+    ) -> Result<(ErrorCode, Option<u16>), Error> {
+        if filters.is_empty() {
+            return Err(Error::Value("Empty topic list".into()));
+        }
+        let v5 = self.protocol() == ProtocolVersion::MQTTv5;
+        for (topic, _) in &filters {
+            if topic.is_empty() && !v5 {
+                return Err(Error::InvalidTopic);
+            }
+            validate_topic_filter(topic)?;
+        }
+        let properties = properties.unwrap_or_else(|| Properties::new(PacketType::Subscribe));
+        let result = self
+            .shared
+            .core
+            .lock()
+            .session
+            .subscribe(filters, properties);
+        self.shared.wake();
+        Ok(result)
+    }
+
+    /// `unsubscribe(topic)`.
+    pub fn unsubscribe(&self, topic: &str) -> Result<(ErrorCode, Option<u16>), Error> {
+        self.unsubscribe_many(&[topic])
+    }
+
+    /// `unsubscribe([topic, ...])`.
+    pub fn unsubscribe_many(&self, topics: &[&str]) -> Result<(ErrorCode, Option<u16>), Error> {
+        if topics.iter().any(|t| t.is_empty()) {
+            return Err(Error::InvalidTopic);
+        }
+        let filters = topics.iter().map(|t| t.to_string()).collect();
+        let result = self
+            .shared
+            .core
+            .lock()
+            .session
+            .unsubscribe(filters, Properties::new(PacketType::Unsubscribe));
+        self.shared.wake();
+        Ok(result)
+    }
+
+    /// `ack(mid, qos)`: with manual acks, acknowledges a received message
+    /// (PUBACK for QoS 1, PUBCOMP for QoS 2). Without manual acks, does
+    /// nothing.
+    pub fn ack(&self, mid: u16, qos: i32) -> ErrorCode {
+        let Ok(qos) = qos_from(qos) else {
+            return ErrorCode::Success;
+        };
+        {
+            let mut core = self.shared.core.lock();
+            if !core.session.config().manual_ack {
+                return ErrorCode::Success;
+            }
+            core.session.ack(mid, qos);
+        }
+        self.shared.wake();
+        ErrorCode::Success
+    }
+
+    // ----- loops ------------------------------------------------------
+
+    /// `loop(timeout)`: one pass of the network loop; never reconnects.
+    /// (`loop` is a Rust keyword: call it as `client.r#loop(...)` or
+    /// [`Client::loop_once`].)
+    pub fn r#loop(&self, timeout: Duration) -> ErrorCode {
+        self.loop_once(timeout)
+    }
+
+    /// Same as [`Client::r#loop`].
+    pub fn loop_once(&self, timeout: Duration) -> ErrorCode {
+        let rc = self.as_loop_thread(|| self.loop_pass(timeout));
+        self.rethrow_panic();
+        rc
+    }
+
+    /// `loop_forever(timeout, retry_first_connection)`: runs the network
+    /// loop, reconnecting by itself, until `disconnect()` completes, the
+    /// connection is lost with `reconnect_on_failure` off, or `loop_stop()`.
+    /// A panic in a callback closes the connection and then continues
+    /// unwinding out of this call.
+    pub fn loop_forever(
+        &self,
+        timeout: Duration,
+        retry_first_connection: bool,
+    ) -> Result<ErrorCode, Error> {
+        let result = self.as_loop_thread(|| self.run_forever(timeout, retry_first_connection));
+        self.rethrow_panic();
+        result
+    }
+
+    /// `loop_start()`: runs `loop_forever(retry_first_connection=True)` on a
+    /// new thread. `MQTT_ERR_INVAL` if one is already running.
+    pub fn loop_start(&self) -> ErrorCode {
+        let mut thread = self.shared.thread.lock();
+        if thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            return ErrorCode::Inval;
+        }
+        self.shared.terminate.store(false, Ordering::SeqCst);
+        let client = self.clone();
+        let name = format!("mqtt-tether-{}", self.client_id());
+        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+            let _ = client.loop_forever(Duration::from_secs(1), true);
+        });
+        match spawned {
+            Ok(t) => {
+                *thread = Some(t);
+                ErrorCode::Success
+            }
+            Err(_) => ErrorCode::NoMem,
+        }
+    }
+
+    /// `loop_stop()`: stops the `loop_start` thread once what was queued is
+    /// written, and waits for it (unless called from it).
+    /// `MQTT_ERR_INVAL` if no thread runs.
+    pub fn loop_stop(&self) -> ErrorCode {
+        let handle = self.shared.thread.lock().take();
+        let Some(handle) = handle else {
+            return ErrorCode::Inval;
+        };
+        self.shared.terminate.store(true, Ordering::SeqCst);
+        self.shared.wake();
+        if handle.thread().id() != std::thread::current().id() {
+            // A panic on that thread was a callback's, already logged.
+            let _ = handle.join();
+        }
+        ErrorCode::Success
+    }
+
+    // ----- configuration ----------------------------------------------
+
+    /// `username_pw_set(username, password)`; takes effect on the next
+    /// CONNECT.
+    pub fn username_pw_set(&self, username: Option<&str>, password: Option<&str>) {
+        let mut core = self.shared.core.lock();
+        let c = core.session.config_mut();
+        c.username = username.map(str::to_string);
+        c.password = password.map(|p| p.as_bytes().to_vec());
+    }
+
+    /// `will_set(topic, payload, qos, retain, properties)`.
+    pub fn will_set(
+        &self,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+        qos: i32,
+        retain: bool,
+        properties: Option<Properties>,
+    ) -> Result<(), Error> {
+        if topic.is_empty() {
+            return Err(Error::InvalidTopic);
+        }
+        let qos = qos_from(qos)?;
+        let mut will = Will::new(topic, payload.as_ref().to_vec(), qos, retain);
+        if let Some(mut p) = properties {
+            // The will's properties travel in the CONNECT's will context.
+            let mut wp = Properties::new(PacketType::WillMessage);
+            for prop in p.iter() {
+                wp.push(prop)?;
+            }
+            p.clear();
+            will.properties = wp;
+        }
+        self.shared.core.lock().session.config_mut().will = Some(will);
+        Ok(())
+    }
+
+    /// `will_clear()`.
+    pub fn will_clear(&self) {
+        self.shared.core.lock().session.config_mut().will = None;
+    }
+
+    /// `max_inflight_messages_set(inflight)` (0: unlimited).
+    pub fn max_inflight_messages_set(&self, inflight: usize) -> Result<(), Error> {
+        self.settable("max_inflight_messages")?;
+        self.shared.core.lock().session.config_mut().max_inflight = inflight;
+        Ok(())
+    }
+
+    /// `max_queued_messages_set(queue_size)` (0: unlimited).
+    pub fn max_queued_messages_set(&self, queue_size: usize) -> Result<(), Error> {
+        self.settable("max_queued_messages")?;
+        self.shared.core.lock().session.config_mut().max_queued = queue_size;
+        Ok(())
+    }
+
+    /// `reconnect_delay_set(min_delay, max_delay)` (defaults 1 s and 120 s).
+    pub fn reconnect_delay_set(&self, min_delay: Duration, max_delay: Duration) {
+        self.shared.core.lock().backoff = Backoff::new(min_delay, max_delay);
+    }
+
+    /// `connect_timeout` (default 5 s).
+    pub fn set_connect_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        if timeout.is_zero() {
+            return Err(Error::Value("timeout must be a positive number".into()));
+        }
+        self.settable("connect_timeout")?;
+        self.shared.core.lock().tcp.connect_timeout = timeout;
+        Ok(())
+    }
+
+    /// `manual_ack_set(on)`.
+    pub fn manual_ack_set(&self, on: bool) {
+        self.shared.core.lock().session.config_mut().manual_ack = on;
+    }
+
+    /// Paho's `suppress_exceptions`: when true, a panicking callback is
+    /// logged and the loop goes on; when false (the default), the connection
+    /// is closed and the panic continues out of the loop call.
+    pub fn set_suppress_exceptions(&self, on: bool) {
+        self.shared.core.lock().suppress_exceptions = on;
+    }
+
+    /// `user_data_set(userdata)`.
+    pub fn user_data_set(&self, userdata: UserData) {
+        *self.shared.userdata.lock() = userdata;
+    }
+
+    /// `user_data_get()`.
+    pub fn user_data_get(&self) -> UserData {
+        self.shared.userdata.lock().clone()
+    }
+
+    /// Paho's rule for property setters: not while a connection exists or
+    /// is being made.
+    fn settable(&self, name: &str) -> Result<(), Error> {
+        let core = self.shared.core.lock();
+        let closed = match core.state {
+            ConnState::New => true,
+            ConnState::Disconnecting | ConnState::Disconnected => core.conn.is_none(),
+            _ => false,
+        };
+        if closed {
+            Ok(())
+        } else {
+            Err(Error::Runtime(format!(
+                "updating {name} on established connection is not supported"
+            )))
+        }
+    }
+
+    // ----- callbacks --------------------------------------------------
+
+    /// Sets `on_connect`.
+    pub fn on_connect(
+        &self,
+        f: impl Fn(&Client, &UserData, ConnectFlags, &ReasonCode, &Properties) + Send + Sync + 'static,
+    ) {
+        self.shared.callbacks.lock().on_connect = Some(Arc::new(f));
+    }
+
+    /// Sets `on_connect_fail`.
+    pub fn on_connect_fail(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.shared.callbacks.lock().on_connect_fail = Some(Arc::new(f));
+    }
+
+    /// Sets `on_disconnect`.
+    pub fn on_disconnect(
+        &self,
+        f: impl Fn(&Client, &UserData, DisconnectFlags, &ReasonCode, &Properties)
+            + Send
+            + Sync
+            + 'static,
+    ) {
+        self.shared.callbacks.lock().on_disconnect = Some(Arc::new(f));
+    }
+
+    /// Sets `on_message`.
+    pub fn on_message(&self, f: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static) {
+        self.shared.callbacks.lock().on_message = Some(Arc::new(f));
+    }
+
+    /// Sets `on_publish`.
+    pub fn on_publish(
+        &self,
+        f: impl Fn(&Client, &UserData, u16, &ReasonCode, &Properties) + Send + Sync + 'static,
+    ) {
+        self.shared.callbacks.lock().on_publish = Some(Arc::new(f));
+    }
+
+    /// Sets `on_subscribe`.
+    pub fn on_subscribe(
+        &self,
+        f: impl Fn(&Client, &UserData, u16, &[ReasonCode], &Properties) + Send + Sync + 'static,
+    ) {
+        self.shared.callbacks.lock().on_subscribe = Some(Arc::new(f));
+    }
+
+    /// Sets `on_unsubscribe`.
+    pub fn on_unsubscribe(
+        &self,
+        f: impl Fn(&Client, &UserData, u16, &[ReasonCode], &Properties) + Send + Sync + 'static,
+    ) {
+        self.shared.callbacks.lock().on_unsubscribe = Some(Arc::new(f));
+    }
+
+    /// Sets `on_log`: every log line of the client, with its level. The
+    /// same lines go to the `log` crate.
+    pub fn on_log(&self, f: impl Fn(&Client, &UserData, LogLevel, &str) + Send + Sync + 'static) {
+        self.shared.callbacks.lock().on_log = Some(Arc::new(f));
+    }
+
+    /// Sets `on_pre_connect`.
+    pub fn on_pre_connect(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.shared.callbacks.lock().on_pre_connect = Some(Arc::new(f));
+    }
+
+    /// Sets `on_socket_open`.
+    pub fn on_socket_open(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.shared.callbacks.lock().on_socket_open = Some(Arc::new(f));
+    }
+
+    /// Sets `on_socket_close`.
+    pub fn on_socket_close(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.shared.callbacks.lock().on_socket_close = Some(Arc::new(f));
+    }
+
+    /// `message_callback_add(sub, callback)`: messages matching `sub` go to
+    /// `callback` (every matching filter's callback runs; `on_message` only
+    /// when none matched).
+    pub fn message_callback_add(
+        &self,
+        sub: &str,
+        f: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static,
+    ) {
+        self.shared
+            .callbacks
+            .lock()
+            .filtered
+            .insert(sub, Arc::new(f));
+    }
+
+    /// `message_callback_remove(sub)`; an unknown filter is ignored.
+    pub fn message_callback_remove(&self, sub: &str) {
+        self.shared.callbacks.lock().filtered.remove(sub);
+    }
+}
+
+fn qos_from(qos: i32) -> Result<QoS, Error> {
+    u8::try_from(qos)
+        .ok()
+        .and_then(QoS::from_u8)
+        .ok_or(Error::InvalidQos)
+}
+
+fn session_config(options: &ClientOptions) -> Result<SessionConfig, Error> {
+    let v5 = options.protocol == ProtocolVersion::MQTTv5;
+    if v5 && options.clean_session.is_some() {
+        return Err(Error::Value(
+            "Clean session is not used for MQTT 5.0".into(),
+        ));
+    }
+    let clean_session = options.clean_session.unwrap_or(true);
+    if !clean_session && options.client_id.is_empty() {
+        return Err(Error::Value(
+            "A client id must be provided if clean session is False.".into(),
+        ));
+    }
+    let client_id = if options.client_id.is_empty() && options.protocol == ProtocolVersion::MQTTv31
+    {
+        random_client_id()
+    } else {
+        options.client_id.clone()
+    };
+    let mut config = SessionConfig::new(options.protocol, client_id);
+    config.clean_session = clean_session;
+    config.manual_ack = options.manual_ack;
+    Ok(config)
+}
+
+/// 22 base62 characters, as Paho makes for MQTT 3.1 clients without an id.
+/// `RandomState` is seeded randomly per process and per instance, which is
+/// all an id needs.
+fn random_client_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(22);
+    while out.len() < 22 {
+        let mut bits = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        for _ in 0..10 {
+            if out.len() == 22 {
+                break;
+            }
+            out.push(ALPHABET[(bits % 62) as usize] as char);
+            bits /= 62;
+        }
+    }
+    out
+}

@@ -1,0 +1,310 @@
+//! Turns session events into callbacks, in order, on the loop's thread, and
+//! closes connections with Paho's callback order and reason codes.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::client::callbacks::{ConnectFlags, DisconnectFlags, LogLevel};
+use crate::client::Client;
+use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
+use crate::packet::{PacketType, Properties, QoS};
+use crate::session::{Close, Event};
+
+use super::ConnState;
+
+/// Why a connection is being closed.
+pub(crate) enum Cause {
+    /// The session asked (protocol error, refusal, keepalive, server
+    /// DISCONNECT).
+    Session(Close),
+    /// The socket reached end of stream or failed.
+    Io,
+    /// Our DISCONNECT was written.
+    Requested,
+    /// A callback panicked: close without further callbacks.
+    Panic,
+}
+
+impl Client {
+    /// Runs `f` as the callback `name`. A panic is caught: with
+    /// `suppress_exceptions` it is logged and the loop goes on; otherwise it
+    /// is kept for the loop to re-raise once the connection is closed, so the
+    /// client is never left half alive (Paho's thread dies with the socket
+    /// open, reference §8.4). Returns false after a kept panic.
+    pub(crate) fn guarded(&self, name: &str, f: impl FnOnce()) -> bool {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(()) => true,
+            Err(payload) => {
+                self.log(
+                    LogLevel::Err,
+                    &format!("Caught exception in {name}: {}", panic_text(&*payload)),
+                );
+                if self.shared.core.lock().suppress_exceptions {
+                    return true;
+                }
+                let mut slot = self.shared.panic.lock();
+                if slot.is_none() {
+                    *slot = Some(payload);
+                }
+                false
+            }
+        }
+    }
+
+    /// One log line: to `on_log` (whose panics are swallowed, as Paho
+    /// swallows its exceptions) and to the `log` crate.
+    pub(crate) fn log(&self, level: LogLevel, text: &str) {
+        match level {
+            LogLevel::Err => log::error!("{text}"),
+            LogLevel::Warning => log::warn!("{text}"),
+            LogLevel::Notice | LogLevel::Info => log::info!("{text}"),
+            LogLevel::Debug => log::debug!("{text}"),
+        }
+        let cb = self.shared.callbacks.lock().on_log.clone();
+        if let Some(cb) = cb {
+            let userdata = self.shared.userdata.lock().clone();
+            let _ = catch_unwind(AssertUnwindSafe(|| cb(self, &userdata, level, text)));
+        }
+    }
+
+    pub(crate) fn panicked(&self) -> bool {
+        self.shared.panic.lock().is_some()
+    }
+
+    /// Delivers every queued session event as callbacks.
+    pub(crate) fn dispatch(&self) {
+        loop {
+            if self.panicked() {
+                return;
+            }
+            let (event, manual_ack) = {
+                let mut core = self.shared.core.lock();
+                let event = core.session.poll_event();
+                if let Some(Event::Connack { reason_code, .. }) = &event {
+                    if !reason_code.is_failure() {
+                        // As in Paho, on_connect already sees the state
+                        // connected and the backoff reset.
+                        core.state = ConnState::Connected;
+                        core.backoff.reset();
+                    }
+                }
+                (event, core.session.config().manual_ack)
+            };
+            let Some(event) = event else { return };
+            self.deliver(event, manual_ack);
+        }
+    }
+
+    fn deliver(&self, event: Event, manual_ack: bool) {
+        let userdata = self.shared.userdata.lock().clone();
+        match event {
+            Event::Connack {
+                session_present,
+                reason_code,
+                properties,
+            } => {
+                let cb = self.shared.callbacks.lock().on_connect.clone();
+                if let Some(cb) = cb {
+                    let flags = ConnectFlags { session_present };
+                    self.guarded("on_connect", || {
+                        cb(self, &userdata, flags, &reason_code, &properties)
+                    });
+                }
+            }
+            Event::Message(message) => {
+                let (filtered, fallback) = {
+                    let callbacks = self.shared.callbacks.lock();
+                    let filtered: Vec<_> = callbacks
+                        .filtered
+                        .matches(&message.topic)
+                        .map(|(_, cb)| cb.clone())
+                        .collect();
+                    (filtered, callbacks.on_message.clone())
+                };
+                let mut ok = true;
+                if filtered.is_empty() {
+                    if let Some(cb) = fallback {
+                        ok = self.guarded("on_message", || cb(self, &userdata, &message));
+                    }
+                } else {
+                    for cb in filtered {
+                        ok &= self.guarded("on_message", || cb(self, &userdata, &message));
+                    }
+                }
+                // The acknowledgement follows the callback (reference §13),
+                // and a message whose callback panicked is not acknowledged,
+                // so the broker delivers it again.
+                if ok && !manual_ack && message.qos != QoS::AtMostOnce {
+                    self.shared
+                        .core
+                        .lock()
+                        .session
+                        .ack(message.mid, message.qos);
+                }
+            }
+            Event::Published {
+                mid,
+                reason_code,
+                properties,
+            } => {
+                let cb = self.shared.callbacks.lock().on_publish.clone();
+                if let Some(cb) = cb {
+                    self.guarded("on_publish", || {
+                        cb(self, &userdata, mid, &reason_code, &properties)
+                    });
+                }
+                if let Some(info) = self.shared.infos.lock().remove(&mid) {
+                    info.complete(None);
+                }
+            }
+            Event::Qos0Dropped { mid } => {
+                if let Some(info) = self.shared.infos.lock().remove(&mid) {
+                    info.complete(Some(ErrorCode::ConnLost));
+                }
+            }
+            Event::Subscribed {
+                mid,
+                reason_codes,
+                properties,
+            } => {
+                let cb = self.shared.callbacks.lock().on_subscribe.clone();
+                if let Some(cb) = cb {
+                    self.guarded("on_subscribe", || {
+                        cb(self, &userdata, mid, &reason_codes, &properties)
+                    });
+                }
+            }
+            Event::Unsubscribed {
+                mid,
+                reason_codes,
+                properties,
+            } => {
+                let cb = self.shared.callbacks.lock().on_unsubscribe.clone();
+                if let Some(cb) = cb {
+                    self.guarded("on_unsubscribe", || {
+                        cb(self, &userdata, mid, &reason_codes, &properties)
+                    });
+                }
+            }
+            Event::DisconnectWritten => {
+                self.close_connection(Cause::Requested);
+            }
+        }
+    }
+
+    /// Closes the current connection (if any) and reports it; returns the
+    /// loop's return code for it.
+    pub(crate) fn close_connection(&self, cause: Cause) -> ErrorCode {
+        let was_disconnecting = {
+            let mut core = self.shared.core.lock();
+            let Some(conn) = core.conn.take() else {
+                return ErrorCode::NoConn;
+            };
+            let _ = conn.writer.shutdown(std::net::Shutdown::Both);
+            core.session.connection_closed();
+            let was = matches!(
+                core.state,
+                ConnState::Disconnecting | ConnState::Disconnected
+            );
+            // Unlike Paho, whose is_connected() lags after protocol errors and
+            // server DISCONNECTs (reference §5), the state changes now.
+            core.state = if was || matches!(cause, Cause::Panic) {
+                ConnState::Disconnected
+            } else {
+                ConnState::ConnectionLost
+            };
+            was
+        };
+        self.shared.wake();
+        let from_server = matches!(cause, Cause::Session(Close::ServerDisconnect { .. }));
+        let (rc, reason_code, properties) = match cause {
+            Cause::Panic => return ErrorCode::ConnLost,
+            Cause::Requested => (ErrorCode::Success, None, None),
+            Cause::Io if was_disconnecting => (ErrorCode::Success, None, None),
+            Cause::Io => (ErrorCode::ConnLost, None, None),
+            Cause::Session(Close::ServerDisconnect {
+                reason_code,
+                properties,
+            }) => (ErrorCode::ConnLost, Some(reason_code), Some(properties)),
+            Cause::Session(close) if was_disconnecting => {
+                let _ = close;
+                (ErrorCode::Success, None, None)
+            }
+            Cause::Session(close) => (close.error_code(), None, None),
+        };
+        let reason_code =
+            reason_code.unwrap_or_else(|| convert_disconnect_error_code_to_reason_code(rc));
+        let properties = properties.unwrap_or_else(|| Properties::new(PacketType::Disconnect));
+        let flags = DisconnectFlags {
+            is_disconnect_packet_from_server: from_server,
+        };
+        let (on_disconnect, on_socket_close) = {
+            let callbacks = self.shared.callbacks.lock();
+            (
+                callbacks.on_disconnect.clone(),
+                callbacks.on_socket_close.clone(),
+            )
+        };
+        let userdata = self.shared.userdata.lock().clone();
+        let disconnect = || {
+            if let Some(cb) = &on_disconnect {
+                self.guarded("on_disconnect", || {
+                    cb(self, &userdata, flags, &reason_code, &properties)
+                });
+            }
+        };
+        let socket_close = || {
+            if let Some(cb) = &on_socket_close {
+                self.guarded("on_socket_close", || cb(self, &userdata));
+            }
+        };
+        // Paho's order: a clean disconnect reports first, then closes; a lost
+        // connection is closed first, then reported.
+        if rc == ErrorCode::Success && !from_server {
+            disconnect();
+            socket_close();
+        } else {
+            socket_close();
+            disconnect();
+        }
+        if rc == ErrorCode::Success {
+            ErrorCode::NoConn
+        } else {
+            rc
+        }
+    }
+
+    /// Feeds bytes of connection `generation` to the session at `now`.
+    pub(crate) fn feed(&self, bytes: &[u8], generation: u64, now: Instant) -> ErrorCode {
+        let result = {
+            let mut core = self.shared.core.lock();
+            if core.generation != generation {
+                return ErrorCode::Success;
+            }
+            core.session.received(bytes, now)
+        };
+        self.dispatch();
+        if self.panicked() {
+            return self.close_connection(Cause::Panic);
+        }
+        match result {
+            Ok(()) => ErrorCode::Success,
+            Err(close) => self.close_connection(Cause::Session(close)),
+        }
+    }
+
+    pub(crate) fn terminating(&self) -> bool {
+        self.shared.terminate.load(Ordering::SeqCst)
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic".to_string()
+    }
+}

@@ -1,0 +1,95 @@
+//! The threads: the network loop (`loop`, `loop_forever`, the `loop_start`
+//! thread), one reader thread per connection, the reconnect wait, and
+//! callback dispatch. It owns sockets and time and decides no protocol rule:
+//! those are the [`session`](crate::session)'s.
+//!
+//! Locks: `core` (the session, the connection and Paho's state) is held only
+//! for short, non-blocking steps, never while writing to the socket and never
+//! while a callback runs; `callbacks` is held only to copy a callback out.
+//! So any client method may be called from any thread, callbacks included.
+
+mod backoff;
+mod dispatch;
+mod network_loop;
+mod reader;
+
+pub(crate) use backoff::Backoff;
+pub(crate) use reader::{spawn_reader, Inbound};
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::net::TcpStream;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
+
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+
+use crate::client::callbacks::{Callbacks, UserData};
+use crate::client::MessageInfo;
+use crate::session::Session;
+use crate::transport::TcpOptions;
+
+/// Paho's `_ConnectionState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnState {
+    New,
+    ConnectAsync,
+    Connecting,
+    Connected,
+    ConnectionLost,
+    Disconnecting,
+    Disconnected,
+}
+
+/// The live connection.
+pub(crate) struct Conn {
+    /// Written by the loop (outside the core lock); shut down to close.
+    pub(crate) writer: Arc<TcpStream>,
+    pub(crate) inbound: Receiver<Inbound>,
+    /// Bumped for every new connection, so bytes and reports that belong to
+    /// an old one are recognised and ignored.
+    pub(crate) generation: u64,
+}
+
+/// What the core lock guards.
+pub(crate) struct Core {
+    pub(crate) session: Session,
+    pub(crate) state: ConnState,
+    pub(crate) conn: Option<Conn>,
+    pub(crate) generation: u64,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) tcp: TcpOptions,
+    pub(crate) reconnect_on_failure: bool,
+    pub(crate) backoff: Backoff,
+    pub(crate) suppress_exceptions: bool,
+}
+
+/// Everything a client's handles and threads share.
+pub(crate) struct Shared {
+    pub(crate) core: Mutex<Core>,
+    pub(crate) callbacks: Mutex<Callbacks>,
+    pub(crate) userdata: Mutex<UserData>,
+    /// `MessageInfo`s of messages not yet delivered, by mid.
+    pub(crate) infos: Mutex<HashMap<u16, MessageInfo>>,
+    /// Wakes the loop: something to write, or a state change to look at.
+    pub(crate) wake_tx: Sender<()>,
+    pub(crate) wake_rx: Receiver<()>,
+    /// The thread running the network loop, if any.
+    pub(crate) loop_thread: Arc<Mutex<Option<ThreadId>>>,
+    /// The `loop_start` thread.
+    pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
+    /// `loop_stop()` was asked.
+    pub(crate) terminate: AtomicBool,
+    /// A callback panicked; the loop re-raises it (see `Client::loop_forever`).
+    pub(crate) panic: Mutex<Option<Box<dyn Any + Send>>>,
+}
+
+impl Shared {
+    /// Wakes the loop (coalesced: one pending wake is enough).
+    pub(crate) fn wake(&self) {
+        let _ = self.wake_tx.try_send(());
+    }
+}

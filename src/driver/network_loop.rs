@@ -1,0 +1,284 @@
+//! The network loop: one pass (`loop`), the blocking loop with automatic
+//! reconnection (`loop_forever`, also the `loop_start` thread), the
+//! reconnect wait, and opening a connection (`reconnect`).
+
+use std::io::Write;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::select;
+
+use crate::client::callbacks::LogLevel;
+use crate::client::Client;
+use crate::error::{Error, ErrorCode};
+use crate::transport::connect_tcp;
+
+use super::dispatch::Cause;
+use super::{spawn_reader, Conn, ConnState, Inbound};
+
+impl Client {
+    /// Writes what the session has queued, outside the core lock.
+    fn flush(&self) -> ErrorCode {
+        let mut buf = Vec::new();
+        loop {
+            let (writer, generation) = {
+                let mut core = self.shared.core.lock();
+                let Some(conn) = &core.conn else {
+                    return ErrorCode::NoConn;
+                };
+                let w = (Arc::clone(&conn.writer), conn.generation);
+                core.session.take_pending(&mut buf);
+                w
+            };
+            if buf.is_empty() {
+                return ErrorCode::Success;
+            }
+            if (&*writer).write_all(&buf).is_err() {
+                return self.close_connection(Cause::Io);
+            }
+            {
+                let mut core = self.shared.core.lock();
+                if core.generation == generation {
+                    core.session.written(buf.len(), Instant::now());
+                }
+            }
+            buf.clear();
+            self.dispatch();
+            if self.panicked() {
+                return self.close_connection(Cause::Panic);
+            }
+        }
+    }
+
+    /// One pass of the network loop: write, wait up to `timeout` for bytes
+    /// or a wake-up, read, keepalive, callbacks, write. Returns Paho's rc.
+    pub(crate) fn loop_pass(&self, timeout: Duration) -> ErrorCode {
+        let rc = self.flush();
+        if rc != ErrorCode::Success {
+            return rc;
+        }
+        let (inbound, deadline, generation) = {
+            let core = self.shared.core.lock();
+            match &core.conn {
+                None => return ErrorCode::NoConn,
+                Some(c) => (
+                    c.inbound.clone(),
+                    core.session.next_deadline(),
+                    c.generation,
+                ),
+            }
+        };
+        let now = Instant::now();
+        let wait = match deadline {
+            Some(d) => timeout.min(d.saturating_duration_since(now)),
+            None => timeout,
+        };
+        let rc = select! {
+            recv(inbound) -> msg => match msg {
+                Ok(Inbound::Data(bytes)) => self.feed(&bytes, generation, Instant::now()),
+                Ok(Inbound::Closed(error)) => {
+                    if let Some(e) = error {
+                        self.log(LogLevel::Debug, &format!("read failed: {e}"));
+                    }
+                    self.close_connection(Cause::Io)
+                }
+                Err(_) => self.close_connection(Cause::Io),
+            },
+            recv(self.shared.wake_rx) -> _ => ErrorCode::Success,
+            default(wait) => ErrorCode::Success,
+        };
+        if rc != ErrorCode::Success {
+            return rc;
+        }
+        let timeout_result = {
+            let mut core = self.shared.core.lock();
+            if core.generation != generation {
+                Ok(())
+            } else {
+                core.session.handle_timeout(Instant::now())
+            }
+        };
+        if let Err(close) = timeout_result {
+            return self.close_connection(Cause::Session(close));
+        }
+        self.dispatch();
+        self.flush()
+    }
+
+    /// Paho's `loop_forever` (reference §10.3), with the changes this crate
+    /// documents: `loop_stop` ends it once what was queued is written (Paho
+    /// also waits for every acknowledgement, possibly forever), and the
+    /// reconnect wait ends at once on `disconnect()` or `loop_stop()`.
+    pub(crate) fn run_forever(
+        &self,
+        timeout: Duration,
+        retry_first_connection: bool,
+    ) -> Result<ErrorCode, Error> {
+        // Phase 1: the first connection of a connect_async() client.
+        loop {
+            if self.terminating() {
+                break;
+            }
+            if self.shared.core.lock().state != ConnState::ConnectAsync {
+                break;
+            }
+            if let Err(e) = self.reconnect() {
+                self.connect_failed();
+                if !retry_first_connection {
+                    return Err(e);
+                }
+                self.reconnect_wait();
+            }
+        }
+        // Phase 2.
+        let mut rc;
+        let mut run = true;
+        loop {
+            rc = ErrorCode::Success;
+            while rc == ErrorCode::Success {
+                rc = self.loop_pass(timeout);
+                if self.terminating() && self.shared.core.lock().session.is_flushed() {
+                    rc = ErrorCode::NoMem;
+                    run = false;
+                }
+            }
+            if self.panicked() {
+                break;
+            }
+            let should_exit = |c: &Client| {
+                let state = c.shared.core.lock().state;
+                matches!(state, ConnState::Disconnecting | ConnState::Disconnected)
+                    || c.terminating()
+            };
+            let reconnect_on_failure = self.shared.core.lock().reconnect_on_failure;
+            if !run || should_exit(self) || !reconnect_on_failure {
+                break;
+            }
+            self.reconnect_wait();
+            if should_exit(self) {
+                break;
+            }
+            if self.reconnect().is_err() {
+                self.connect_failed();
+            }
+        }
+        Ok(rc)
+    }
+
+    fn connect_failed(&self) {
+        self.log(LogLevel::Info, "Connection failed, retrying");
+        let cb = self.shared.callbacks.lock().on_connect_fail.clone();
+        if let Some(cb) = cb {
+            let userdata = self.shared.userdata.lock().clone();
+            // Paho always swallows on_connect_fail's exceptions.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(self, &userdata)));
+        }
+    }
+
+    /// Waits the next backoff delay, ending early on `disconnect()` or
+    /// `loop_stop()`.
+    fn reconnect_wait(&self) {
+        let delay = self.shared.core.lock().backoff.next_delay();
+        let deadline = Instant::now().checked_add(delay);
+        loop {
+            let state = self.shared.core.lock().state;
+            if matches!(state, ConnState::Disconnecting | ConnState::Disconnected)
+                || self.terminating()
+            {
+                return;
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(1),
+            };
+            if left.is_zero() {
+                return;
+            }
+            let _ = self.shared.wake_rx.recv_timeout(left);
+        }
+    }
+
+    /// Paho's `reconnect()` (reference §10.1): opens a new connection and
+    /// queues CONNECT. Blocking for the TCP connect; does not wait for
+    /// CONNACK.
+    pub fn reconnect(&self) -> Result<ErrorCode, Error> {
+        let (host, port, tcp, client_id) = {
+            let mut core = self.shared.core.lock();
+            if core.host.is_empty() {
+                return Err(Error::Value("Invalid host.".into()));
+            }
+            if core.port == 0 {
+                return Err(Error::Value("Invalid port number.".into()));
+            }
+            core.state = ConnState::Connecting;
+            (
+                core.host.clone(),
+                core.port,
+                core.tcp.clone(),
+                core.session.config().client_id.clone(),
+            )
+        };
+        // The old socket goes without on_disconnect, as in Paho.
+        let old = self.shared.core.lock().conn.take();
+        if let Some(old) = old {
+            let _ = old.writer.shutdown(std::net::Shutdown::Both);
+            self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
+        }
+        self.socket_callback(|c| c.on_pre_connect.clone(), "on_pre_connect");
+        let stream = connect_tcp(&host, port, &tcp).map_err(Error::Io)?;
+        let reader_stream = stream.try_clone().map_err(Error::Io)?;
+        let (inbound, _reader) =
+            spawn_reader(reader_stream, format!("mqtt-tether-read-{client_id}"))
+                .map_err(Error::Io)?;
+        self.socket_callback(|c| c.on_socket_open.clone(), "on_socket_open");
+        {
+            let mut core = self.shared.core.lock();
+            core.generation += 1;
+            let generation = core.generation;
+            core.conn = Some(Conn {
+                writer: Arc::new(stream),
+                inbound,
+                generation,
+            });
+            core.session.start_connection(Instant::now());
+        }
+        // Unwritten QoS 0 messages of the old connection are failed now.
+        self.dispatch();
+        self.shared.wake();
+        Ok(ErrorCode::Success)
+    }
+
+    fn socket_callback(
+        &self,
+        pick: impl FnOnce(
+            &crate::client::callbacks::Callbacks,
+        ) -> Option<Arc<crate::client::callbacks::OnSocket>>,
+        name: &str,
+    ) {
+        let cb = pick(&self.shared.callbacks.lock());
+        if let Some(cb) = cb {
+            let userdata = self.shared.userdata.lock().clone();
+            self.guarded(name, || cb(self, &userdata));
+        }
+    }
+
+    /// Marks this thread as the loop's for the duration of `f`.
+    pub(crate) fn as_loop_thread<R>(&self, f: impl FnOnce() -> R) -> R {
+        let me = std::thread::current().id();
+        let previous = self.shared.loop_thread.lock().replace(me);
+        let result = f();
+        *self.shared.loop_thread.lock() = previous;
+        result
+    }
+
+    /// Re-raises a callback's panic on this thread, after the connection was
+    /// closed.
+    pub(crate) fn rethrow_panic(&self) {
+        let payload = self.shared.panic.lock().take();
+        if let Some(payload) = payload {
+            self.shared.terminate.store(false, Ordering::SeqCst);
+            std::panic::resume_unwind(payload);
+        }
+    }
+}

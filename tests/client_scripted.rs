@@ -1,0 +1,411 @@
+//! The client against a scripted broker, byte-exact: Paho's client scenarios
+//! (reference §18.3) ported, plus the callback order and re-entrancy rules.
+#![cfg(feature = "testing")]
+
+mod common;
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::hex;
+use mqtt_tether::testing::ScriptedBroker;
+use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode, ProtocolVersion};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn client(id: &str) -> Client {
+    client_with(ClientOptions {
+        client_id: id.into(),
+        ..ClientOptions::default()
+    })
+}
+
+fn client_with(options: ClientOptions) -> Client {
+    Client::with_options(CallbackAPIVersion::VERSION2, options).unwrap()
+}
+
+/// Records callback names (and details) in order.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, s: impl Into<String>) {
+        self.0.lock().unwrap().push(s.into());
+    }
+    fn get(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn connect_bytes(id: &str, keepalive: u16) -> Vec<u8> {
+    let mut c = mqtt_tether::packet::Connect::new(ProtocolVersion::MQTTv311, id);
+    c.keep_alive = keepalive;
+    mqtt_tether::packet::Packet::Connect(c)
+        .to_bytes(ProtocolVersion::MQTTv311)
+        .unwrap()
+}
+
+#[test]
+fn connect_then_disconnect_from_on_connect() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("01-con-discon-success");
+    let log = Log::default();
+    let l = log.clone();
+    c.on_connect(move |client, _, flags, rc, _| {
+        l.push(format!("connect {} {}", flags.session_present, rc.value()));
+        assert!(client.is_connected());
+        client.disconnect();
+    });
+    let l = log.clone();
+    c.on_disconnect(move |client, _, flags, rc, _| {
+        l.push(format!(
+            "disconnect {} {}",
+            flags.is_disconnect_packet_from_server,
+            rc.value()
+        ));
+        assert!(!client.is_connected());
+    });
+    c.connect_async("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(c.loop_start(), ErrorCode::Success);
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("01-con-discon-success", 60))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    conn.expect_close().unwrap();
+    assert_eq!(c.loop_stop(), ErrorCode::Success);
+    assert_eq!(log.get(), ["connect false 0", "disconnect false 0"]);
+}
+
+#[test]
+fn subscribe_at_each_qos_from_on_connect() {
+    for qos in 0..=2u8 {
+        let broker = ScriptedBroker::bind().unwrap();
+        let c = client("subscribe-qos-test");
+        c.on_connect(move |client, _, _, _, _| {
+            let (rc, mid) = client
+                .subscribe(&format!("qos{qos}/test"), i32::from(qos))
+                .unwrap();
+            assert_eq!((rc, mid), (ErrorCode::Success, Some(1)));
+        });
+        let (tx, rx) = mpsc::channel();
+        c.on_subscribe(move |client, _, mid, codes, _| {
+            tx.send((mid, codes[0].value())).unwrap();
+            client.disconnect();
+        });
+        c.connect("127.0.0.1", broker.port(), 60).unwrap();
+        c.loop_start();
+        let mut conn = broker.accept().unwrap();
+        conn.expect_bytes(&connect_bytes("subscribe-qos-test", 60))
+            .unwrap();
+        conn.send_bytes(&hex("20 02 00 00")).unwrap();
+        let mut subscribe = hex("82 0e 00 01 00 09 71 6f 73 30 2f 74 65 73 74 00");
+        subscribe[9] = b'0' + qos;
+        subscribe[15] = qos;
+        conn.expect_bytes(&subscribe).unwrap();
+        conn.send_bytes(&[0x90, 0x03, 0x00, 0x01, qos]).unwrap();
+        conn.expect_bytes(&hex("e0 00")).unwrap();
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), (1, qos));
+        c.loop_stop();
+    }
+}
+
+#[test]
+fn unsubscribe_sends_the_exact_packet() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("unsubscribe-test");
+    c.on_connect(|client, _, _, _, _| {
+        client.unsubscribe("unsubscribe/test").unwrap();
+    });
+    c.on_unsubscribe(|client, _, mid, codes, _| {
+        assert_eq!((mid, codes.len()), (1, 0));
+        client.disconnect();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("unsubscribe-test", 60))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex(
+        "a2 14 00 01 00 10 75 6e 73 75 62 73 63 72 69 62 65 2f 74 65 73 74",
+    ))
+    .unwrap();
+    conn.send_bytes(&hex("b0 02 00 01")).unwrap();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn qos0_publish_then_disconnect_from_on_publish() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("publish-qos0-test");
+    c.on_connect(|client, _, _, _, _| {
+        let info = client
+            .publish("pub/qos0/test", "message", 0, false)
+            .unwrap();
+        assert_eq!(info.mid(), 1);
+    });
+    c.on_publish(|client, _, mid, _, _| {
+        assert_eq!(mid, 1);
+        client.disconnect();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("publish-qos0-test", 60))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex(
+        "30 16 00 0d 70 75 62 2f 71 6f 73 30 2f 74 65 73 74 6d 65 73 73 61 67 65",
+    ))
+    .unwrap();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn retained_qos0_and_empty_payload() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("retain-qos0-test");
+    c.on_connect(|client, _, _, _, _| {
+        client
+            .publish("retain/qos0/test", "retained message", 0, true)
+            .unwrap();
+        client.publish("pub/qos0/test", "", 0, false).unwrap();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("retain-qos0-test", 60))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex("31 22 00 10 72 65 74 61 69 6e 2f 71 6f 73 30 2f 74 65 73 74 72 65 74 61 69 6e 65 64 20 6d 65 73 73 61 67 65")).unwrap();
+    conn.expect_bytes(&hex("30 0f 00 0d 70 75 62 2f 71 6f 73 30 2f 74 65 73 74"))
+        .unwrap();
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn inbound_qos1_is_delivered_before_the_puback() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("publish-qos1-test");
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| {
+        // The broker must not have the PUBACK yet: it is checked below by
+        // expecting silence until this has run.
+        std::thread::sleep(Duration::from_millis(100));
+        tx.send((
+            m.mid,
+            m.topic.clone(),
+            m.payload.clone(),
+            m.qos as u8,
+            m.retain,
+        ))
+        .unwrap();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("publish-qos1-test", 60))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let publish = mqtt_tether::packet::Publish::new(
+        "pub/qos1/receive",
+        b"message".to_vec(),
+        mqtt_tether::QoS::AtLeastOnce,
+        123,
+    );
+    conn.send_packet(&mqtt_tether::packet::Packet::Publish(publish))
+        .unwrap();
+    conn.expect_silence(Duration::from_millis(50)).unwrap();
+    conn.expect_bytes(&hex("40 02 00 7b")).unwrap();
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        (
+            123,
+            "pub/qos1/receive".to_string(),
+            b"message".to_vec(),
+            1,
+            false
+        )
+    );
+    c.loop_stop();
+}
+
+#[test]
+fn inbound_qos2_pubrec_at_once_message_at_pubrel_then_pubcomp() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("publish-qos2-test");
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| tx.send(m.mid).unwrap());
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("publish-qos2-test", 60))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let publish = mqtt_tether::packet::Publish::new(
+        "pub/qos2/receive",
+        b"message".to_vec(),
+        mqtt_tether::QoS::ExactlyOnce,
+        13423,
+    );
+    conn.send_packet(&mqtt_tether::packet::Packet::Publish(publish))
+        .unwrap();
+    conn.expect_bytes(&hex("50 02 34 6f")).unwrap();
+    assert!(rx.try_recv().is_err(), "no on_message before PUBREL");
+    conn.send_bytes(&hex("62 02 34 6f")).unwrap();
+    conn.expect_bytes(&hex("70 02 34 6f")).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), 13423);
+    c.loop_stop();
+}
+
+#[test]
+fn qos1_outgoing_resent_with_dup_after_the_broker_closes() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "publish-qos1-test".into(),
+        clean_session: Some(false),
+        ..ClientOptions::default()
+    });
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
+    let first = Arc::new(Mutex::new(true));
+    c.on_connect(move |client, _, _, _, _| {
+        let mut f = first.lock().unwrap();
+        if *f {
+            *f = false;
+            client
+                .publish("pub/qos1/test", "message", 1, false)
+                .unwrap();
+        }
+    });
+    c.on_publish(|client, _, mid, _, _| {
+        assert_eq!(mid, 1);
+        client.disconnect();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut connect = connect_bytes("publish-qos1-test", 60);
+    connect[9] = 0x00;
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect).unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex(
+        "32 18 00 0d 70 75 62 2f 71 6f 73 31 2f 74 65 73 74 00 01 6d 65 73 73 61 67 65",
+    ))
+    .unwrap();
+    conn.close();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect).unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex(
+        "3a 18 00 0d 70 75 62 2f 71 6f 73 31 2f 74 65 73 74 00 01 6d 65 73 73 61 67 65",
+    ))
+    .unwrap();
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn keepalive_sends_pingreq_on_time() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("01-keepalive-pingreq");
+    c.connect("127.0.0.1", broker.port(), 1).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("01-keepalive-pingreq", 1))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_silence(Duration::from_millis(800)).unwrap();
+    conn.expect_bytes(&hex("c0 00")).unwrap();
+    conn.send_bytes(&hex("d0 00")).unwrap();
+    conn.expect_bytes(&hex("c0 00")).unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn wait_for_publish_in_a_callback_errors_instead_of_hanging() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("wait-in-callback");
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |client, _, _, _, _| {
+        let info = client.publish("t", "x", 1, false).unwrap();
+        tx.send(
+            info.wait_for_publish(Some(Duration::from_secs(30)))
+                .map_err(|e| e.to_string()),
+        )
+        .unwrap();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let result = rx.recv_timeout(WAIT).unwrap();
+    assert!(result.unwrap_err().contains("network loop thread"));
+    c.loop_stop();
+}
+
+#[test]
+fn bad_arguments_give_pahos_errors_and_queue_nothing() {
+    let c = client("args");
+    assert_eq!(
+        c.publish("a/#", "x", 0, false).unwrap_err().to_string(),
+        "Publish topic cannot contain wildcards."
+    );
+    assert_eq!(
+        c.publish("", "x", 0, false).unwrap_err().to_string(),
+        "Invalid topic."
+    );
+    assert_eq!(
+        c.publish("t", "x", 3, false).unwrap_err().to_string(),
+        "Invalid QoS level."
+    );
+    assert_eq!(
+        c.subscribe("a/#/b", 0).unwrap_err().to_string(),
+        "Invalid subscription filter."
+    );
+    assert_eq!(
+        c.subscribe("a", -1).unwrap_err().to_string(),
+        "Invalid QoS level."
+    );
+    assert_eq!(
+        c.connect("", 1883, 60).unwrap_err().to_string(),
+        "Invalid host."
+    );
+    let err = Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            clean_session: Some(false),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "A client id must be provided if clean session is False."
+    );
+    let err = Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            protocol: ProtocolVersion::MQTTv5,
+            clean_session: Some(true),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "Clean session is not used for MQTT 5.0");
+    // Offline: QoS 0 is dropped with NO_CONN and waiting for it fails.
+    let info = c.publish("t", "x", 0, false).unwrap();
+    assert_eq!(info.rc(), ErrorCode::NoConn);
+    assert_eq!(
+        info.wait_for_publish(None).unwrap_err().to_string(),
+        "Message publish failed: The client is not currently connected."
+    );
+    assert_eq!(c.subscribe("t", 0).unwrap(), (ErrorCode::NoConn, None));
+}
