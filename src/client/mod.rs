@@ -464,7 +464,7 @@ impl Client {
         self.loop_once(timeout)
     }
 
-    /// Same as [`Client::r#loop`].
+    /// Same as `Client::r#loop` (Paho's `loop`).
     pub fn loop_once(&self, timeout: Duration) -> ErrorCode {
         let rc = self.as_loop_thread(|| self.loop_pass(timeout));
         self.rethrow_panic();
