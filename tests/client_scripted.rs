@@ -409,3 +409,153 @@ fn bad_arguments_give_pahos_errors_and_queue_nothing() {
     );
     assert_eq!(c.subscribe("t", 0).unwrap(), (ErrorCode::NoConn, None));
 }
+
+/// Reference §18.3 `test_callback_v2_mqtt3`: the callback order of a typical
+/// session.
+#[test]
+fn callback_order_of_a_typical_session() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("order");
+    let log = Log::default();
+    let l = log.clone();
+    c.on_connect(move |client, _, _, _, _| {
+        l.push("connect");
+        client.subscribe_many(&[("topic", 0)]).unwrap();
+    });
+    let l = log.clone();
+    c.on_subscribe(move |client, _, mid, _, _| {
+        l.push(format!("subscribe {mid}"));
+        client.publish("topic", "payload", 2, false).unwrap();
+    });
+    let l = log.clone();
+    c.on_publish(move |_, _, mid, _, _| l.push(format!("publish {mid}")));
+    let l = log.clone();
+    c.on_message(move |client, _, m| {
+        l.push(format!("message {}", m.topic));
+        client.unsubscribe("topic").unwrap();
+    });
+    let l = log.clone();
+    c.on_unsubscribe(move |client, _, mid, _, _| {
+        l.push(format!("unsubscribe {mid}"));
+        client.disconnect();
+    });
+    let l = log.clone();
+    c.on_disconnect(move |_, _, _, rc, _| l.push(format!("disconnect {}", rc.value())));
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex("82 0a 00 01 00 05 74 6f 70 69 63 00"))
+        .unwrap();
+    conn.send_bytes(&hex("90 03 00 01 00")).unwrap();
+    conn.expect_bytes(&hex(
+        "34 10 00 05 74 6f 70 69 63 00 02 70 61 79 6c 6f 61 64",
+    ))
+    .unwrap();
+    conn.send_bytes(&hex("50 02 00 02")).unwrap();
+    conn.expect_bytes(&hex("62 02 00 02")).unwrap();
+    conn.send_bytes(&hex("70 02 00 02")).unwrap();
+    conn.send_bytes(&hex("30 0e 00 05 74 6f 70 69 63 70 61 79 6c 6f 61 64"))
+        .unwrap();
+    conn.expect_bytes(&hex("a2 09 00 03 00 05 74 6f 70 69 63"))
+        .unwrap();
+    conn.send_bytes(&hex("b0 02 00 03")).unwrap();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    conn.expect_close().unwrap();
+    c.loop_stop();
+    assert_eq!(
+        log.get(),
+        [
+            "connect",
+            "subscribe 1",
+            "publish 2",
+            "message topic",
+            "unsubscribe 3",
+            "disconnect 0"
+        ]
+    );
+}
+
+#[test]
+fn a_panicking_callback_closes_the_connection_and_ends_the_loop_cleanly() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("panics");
+    c.on_message(|_, _, _| panic!("bug in on_message"));
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let mut conn = broker.accept().unwrap();
+    let runner = {
+        let c = c.clone();
+        std::thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
+    };
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let publish =
+        mqtt_tether::packet::Publish::new("t", b"x".to_vec(), mqtt_tether::QoS::AtLeastOnce, 9);
+    conn.send_packet(&mqtt_tether::packet::Packet::Publish(publish))
+        .unwrap();
+    // No PUBACK for a message whose callback failed; the socket is closed.
+    conn.expect_close().unwrap();
+    let outcome = runner.join();
+    assert!(outcome.is_err(), "the panic continues out of loop_forever");
+    assert!(!c.is_connected());
+    // The client is usable again afterwards.
+    assert_eq!(c.disconnect(), ErrorCode::NoConn);
+}
+
+#[test]
+fn suppressed_callback_panics_keep_the_loop_running() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("suppressed");
+    c.set_suppress_exceptions(true);
+    c.on_message(|_, _, _| panic!("ignored bug"));
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let publish =
+        mqtt_tether::packet::Publish::new("t", b"x".to_vec(), mqtt_tether::QoS::AtLeastOnce, 9);
+    conn.send_packet(&mqtt_tether::packet::Packet::Publish(publish))
+        .unwrap();
+    conn.expect_bytes(&hex("40 02 00 09")).unwrap();
+    assert!(c.is_connected());
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn publish_from_many_threads_loses_nothing() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("many");
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    c.publish("m", format!("{t}:{i}"), 0, false).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..200 {
+        match conn.read_packet().unwrap() {
+            mqtt_tether::packet::Packet::Publish(p) => {
+                seen.insert(String::from_utf8(p.payload).unwrap());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen.len(), 200);
+    c.loop_stop();
+}

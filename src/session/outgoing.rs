@@ -2,7 +2,7 @@
 //! has acknowledged them. It survives reconnects (only `reinitialise` or an
 //! explicit drop empties it) and decides what is (re)sent when.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::packet::{Publish, QoS};
 
@@ -55,9 +55,20 @@ pub enum Resend {
 }
 
 /// The ordered store of QoS 1/2 messages.
+///
+/// Every operation a publish or an acknowledgement triggers is O(log n) or
+/// better, so a store holding a large backlog (everything published while
+/// offline, or beyond the window) does not slow each message down; only
+/// reconnects walk the whole store.
 #[derive(Debug, Default)]
 pub struct OutgoingStore {
-    messages: VecDeque<Stored>,
+    /// By insertion sequence: the order messages are (re)sent in.
+    messages: BTreeMap<u64, Stored>,
+    by_mid: HashMap<u16, u64>,
+    /// Sequences of messages in state `Queued`.
+    queued: BTreeSet<u64>,
+    in_flight: usize,
+    next_seq: u64,
 }
 
 impl OutgoingStore {
@@ -79,21 +90,52 @@ impl OutgoingStore {
 
     /// True if `mid` belongs to a stored message.
     pub fn contains(&self, mid: u16) -> bool {
-        self.messages.iter().any(|m| m.publish.packet_id == mid)
+        self.by_mid.contains_key(&mid)
     }
 
     /// Messages occupying the in-flight window.
     pub fn in_flight(&self) -> usize {
-        self.messages.iter().filter(|m| m.state.in_flight()).count()
+        self.in_flight
     }
 
     /// The stored messages in order.
     pub fn iter(&self) -> impl Iterator<Item = &Stored> {
-        self.messages.iter()
+        self.messages.values()
     }
 
     fn has_room(&self, window: usize) -> bool {
-        window == 0 || self.in_flight() < window
+        window == 0 || self.in_flight < window
+    }
+
+    /// Moves the message `seq` to `state`, keeping the counters right.
+    fn set_state(&mut self, seq: u64, state: OutState) {
+        let Some(m) = self.messages.get_mut(&seq) else {
+            return;
+        };
+        if m.state.in_flight() {
+            self.in_flight -= 1;
+        }
+        if m.state == OutState::Queued {
+            self.queued.remove(&seq);
+        }
+        m.state = state;
+        if state.in_flight() {
+            self.in_flight += 1;
+        }
+        if state == OutState::Queued {
+            self.queued.insert(seq);
+        }
+    }
+
+    /// Marks `seq` sent and returns the PUBLISH to write; a later copy of it
+    /// is a re-delivery (DUP).
+    fn send(&mut self, seq: u64) -> Option<Publish> {
+        let qos = self.messages.get(&seq)?.publish.qos;
+        self.set_state(seq, wait_state(qos));
+        let m = self.messages.get_mut(&seq)?;
+        let out = m.publish.clone();
+        m.publish.dup = true;
+        Some(out)
     }
 
     /// Stores a new QoS 1/2 message and says whether to send it now.
@@ -108,34 +150,36 @@ impl OutgoingStore {
     ) -> Option<Publish> {
         debug_assert!(publish.qos != QoS::AtMostOnce);
         publish.dup = false;
-        let (state, send) = if !self.has_room(window) {
-            (OutState::Queued, false)
-        } else if link_open {
-            (wait_state(publish.qos), true)
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_mid.insert(publish.packet_id, seq);
+        let send_now = self.has_room(window) && link_open;
+        let state = if !self.has_room(window) {
+            OutState::Queued
         } else {
-            (OutState::Publish, false)
+            OutState::Publish
         };
-        let out = send.then(|| publish.clone());
-        self.messages.push_back(Stored { publish, state });
-        if send {
-            self.mark_sent(self.messages.len() - 1);
+        self.messages.insert(seq, Stored { publish, state });
+        if state == OutState::Queued {
+            self.queued.insert(seq);
         }
-        out
-    }
-
-    /// After a PUBLISH went out, a later copy is a re-delivery.
-    fn mark_sent(&mut self, index: usize) {
-        if let Some(m) = self.messages.get_mut(index) {
-            m.publish.dup = true;
+        if send_now {
+            self.send(seq)
+        } else {
+            None
         }
     }
 
     fn take(&mut self, mid: u16, state: OutState) -> Option<Stored> {
-        let i = self
-            .messages
-            .iter()
-            .position(|m| m.publish.packet_id == mid && m.state == state)?;
-        self.messages.remove(i)
+        let seq = *self.by_mid.get(&mid)?;
+        if self.messages.get(&seq)?.state != state {
+            return None;
+        }
+        self.set_state(seq, OutState::Publish);
+        self.by_mid.remove(&mid);
+        let mut m = self.messages.remove(&seq)?;
+        m.state = state;
+        Some(m)
     }
 
     /// PUBACK: the QoS 1 message is done. Unknown or duplicate ids: `None`.
@@ -153,17 +197,14 @@ impl OutgoingStore {
                 None => Ok(false),
             };
         }
-        match self
-            .messages
-            .iter_mut()
-            .find(|m| m.publish.packet_id == mid && m.state == OutState::WaitPubRec)
-        {
-            Some(m) => {
-                m.state = OutState::WaitPubComp;
-                Ok(true)
-            }
-            None => Ok(false),
+        let Some(&seq) = self.by_mid.get(&mid) else {
+            return Ok(false);
+        };
+        if self.messages.get(&seq).map(|m| m.state) != Some(OutState::WaitPubRec) {
+            return Ok(false);
         }
+        self.set_state(seq, OutState::WaitPubComp);
+        Ok(true)
     }
 
     /// PUBCOMP: the QoS 2 message is done. Unknown ids: `None`.
@@ -175,16 +216,11 @@ impl OutgoingStore {
     /// acknowledgement freed a slot).
     pub fn release_queued(&mut self, window: usize) -> Vec<Publish> {
         let mut out = Vec::new();
-        for i in 0..self.messages.len() {
-            if !self.has_room(window) {
+        while self.has_room(window) {
+            let Some(&seq) = self.queued.iter().next() else {
                 break;
-            }
-            if self.messages[i].state == OutState::Queued {
-                let qos = self.messages[i].publish.qos;
-                self.messages[i].state = wait_state(qos);
-                out.push(self.messages[i].publish.clone());
-                self.mark_sent(i);
-            }
+            };
+            out.extend(self.send(seq));
         }
         out
     }
@@ -193,7 +229,7 @@ impl OutgoingStore {
     /// `_messages_reconnect_reset`, reference §12.3). `clean` is whether the
     /// CONNECT starts a clean session.
     pub fn reset_for_reconnect(&mut self, clean: bool) {
-        for m in self.messages.iter_mut() {
+        for m in self.messages.values_mut() {
             m.state = match (m.publish.qos, m.state, clean) {
                 // A PUBREC was received: with the session kept, finish with
                 // PUBREL; with a clean session, the broker forgot the id, so
@@ -204,6 +240,8 @@ impl OutgoingStore {
                 _ => OutState::Publish,
             };
         }
+        self.queued.clear();
+        self.in_flight = 0;
     }
 
     /// What to send after CONNACK accepted the connection, in store order,
@@ -212,21 +250,18 @@ impl OutgoingStore {
     /// messages beyond the window wait as `Queued`.
     pub fn resume(&mut self, window: usize) -> Vec<Resend> {
         let mut out = Vec::new();
-        for i in 0..self.messages.len() {
-            let state = self.messages[i].state;
+        let seqs: Vec<(u64, OutState)> = self.messages.iter().map(|(s, m)| (*s, m.state)).collect();
+        for (seq, state) in seqs {
             match state {
                 // PUBREL must go out to finish the exchange; it takes a slot.
                 OutState::ResendPubRel => {
-                    self.messages[i].state = OutState::WaitPubComp;
-                    out.push(Resend::PubRel(self.messages[i].publish.packet_id));
+                    self.set_state(seq, OutState::WaitPubComp);
+                    out.push(Resend::PubRel(self.messages[&seq].publish.packet_id));
                 }
                 OutState::Publish | OutState::Queued if self.has_room(window) => {
-                    let qos = self.messages[i].publish.qos;
-                    self.messages[i].state = wait_state(qos);
-                    out.push(Resend::Publish(self.messages[i].publish.clone()));
-                    self.mark_sent(i);
+                    out.extend(self.send(seq).map(Resend::Publish));
                 }
-                OutState::Publish => self.messages[i].state = OutState::Queued,
+                OutState::Publish => self.set_state(seq, OutState::Queued),
                 _ => {}
             }
         }
@@ -236,7 +271,10 @@ impl OutgoingStore {
     /// Empties the store and returns what it held (`reinitialise`,
     /// `drop_out_messages`).
     pub fn drain(&mut self) -> Vec<Stored> {
-        self.messages.drain(..).collect()
+        self.by_mid.clear();
+        self.queued.clear();
+        self.in_flight = 0;
+        std::mem::take(&mut self.messages).into_values().collect()
     }
 }
 

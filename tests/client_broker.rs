@@ -1,0 +1,249 @@
+//! The client against real brokers: the in-process test broker, and
+//! Mosquitto (skip line without it; a failure on CI).
+#![cfg(feature = "testing")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mqtt_tether::session::Message;
+use mqtt_tether::testing::{Broker, Mosquitto, MosquittoConfig};
+use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode, ProtocolVersion};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn client(id: &str, protocol: ProtocolVersion) -> Client {
+    Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            client_id: id.into(),
+            protocol,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Connects with loop_start and waits for CONNACK; returns the CONNACK
+/// reason code value.
+fn connect(c: &Client, port: u16) -> u8 {
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |_, _, _, rc, _| {
+        let _ = tx.send(rc.value());
+    });
+    c.connect("127.0.0.1", port, 60).unwrap();
+    c.loop_start();
+    rx.recv_timeout(WAIT).expect("no CONNACK")
+}
+
+fn subscriber(id: &str, port: u16, filter: &str, qos: i32) -> (Client, mpsc::Receiver<Message>) {
+    let c = client(id, ProtocolVersion::MQTTv311);
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| {
+        let _ = tx.send(m.clone());
+    });
+    let (stx, srx) = mpsc::channel();
+    c.on_subscribe(move |_, _, _, _, _| {
+        let _ = stx.send(());
+    });
+    assert_eq!(connect(&c, port), 0);
+    c.subscribe(filter, qos).unwrap();
+    srx.recv_timeout(WAIT).expect("no SUBACK");
+    (c, rx)
+}
+
+fn round_trips(port: u16) {
+    let (sub, rx) = subscriber("rt-sub", port, "rt/#", 2);
+    let publisher = client("rt-pub", ProtocolVersion::MQTTv311);
+    assert_eq!(connect(&publisher, port), 0);
+    for qos in 0..=2 {
+        let info = publisher
+            .publish("rt/t", format!("m{qos}"), qos, false)
+            .unwrap();
+        info.wait_for_publish(Some(WAIT)).unwrap();
+        assert!(info.is_published().unwrap());
+        let m = rx.recv_timeout(WAIT).unwrap();
+        assert_eq!(
+            (m.topic.as_str(), m.payload.as_slice(), m.qos as i32),
+            ("rt/t", format!("m{qos}").as_bytes(), qos)
+        );
+    }
+    // Retained: a later subscriber gets it with the flag.
+    publisher
+        .publish("rt/kept", "kept", 1, true)
+        .unwrap()
+        .wait_for_publish(Some(WAIT))
+        .unwrap();
+    let (late, late_rx) = subscriber("rt-late", port, "rt/kept", 1);
+    let m = late_rx.recv_timeout(WAIT).unwrap();
+    assert!(m.retain && m.payload == b"kept");
+    publisher
+        .publish("rt/kept", "", 1, true)
+        .unwrap()
+        .wait_for_publish(Some(WAIT))
+        .unwrap();
+    for c in [&sub, &publisher, &late] {
+        c.disconnect();
+        c.loop_stop();
+    }
+}
+
+#[test]
+fn qos_0_1_2_and_retained_round_trips_through_the_test_broker() {
+    let broker = Broker::start().unwrap();
+    round_trips(broker.port());
+}
+
+#[test]
+fn qos_0_1_2_and_retained_round_trips_through_mosquitto() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    round_trips(m.port());
+}
+
+#[test]
+fn will_is_delivered_after_an_abnormal_close_and_not_after_disconnect() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let (_watcher, rx) = subscriber("will-watcher", m.port(), "will/#", 1);
+    // A clean disconnect: no will.
+    let polite = client("polite", ProtocolVersion::MQTTv311);
+    polite
+        .will_set("will/polite", "gone", 1, false, None)
+        .unwrap();
+    assert_eq!(connect(&polite, m.port()), 0);
+    polite.disconnect();
+    polite.loop_stop();
+    assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+    // An abnormal close: the broker publishes the will. A FaultProxy cut
+    // plays the network failure.
+    let proxy = mqtt_tether::testing::FaultProxy::start(m.addr()).unwrap();
+    let rude = client("rude", ProtocolVersion::MQTTv311);
+    rude.will_set("will/rude", "died", 1, false, None).unwrap();
+    rude.reconnect_delay_set(Duration::from_secs(60), Duration::from_secs(60));
+    assert_eq!(connect(&rude, proxy.port()), 0);
+    proxy.cut_all();
+    let will = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(
+        (will.topic.as_str(), will.payload.as_slice()),
+        ("will/rude", &b"died"[..])
+    );
+    rude.disconnect();
+    rude.loop_stop();
+}
+
+#[test]
+fn credentials_from_a_password_file_are_accepted_or_refused_with_the_right_code() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default().user("alice", "secret"))
+    else {
+        return;
+    };
+    let good = client("good", ProtocolVersion::MQTTv311);
+    good.username_pw_set(Some("alice"), Some("secret"));
+    assert_eq!(connect(&good, m.port()), 0);
+    good.disconnect();
+    good.loop_stop();
+
+    let bad = client("bad", ProtocolVersion::MQTTv311);
+    bad.username_pw_set(Some("alice"), Some("wrong"));
+    let (tx, rx) = mpsc::channel();
+    bad.on_disconnect(move |client, _, _, rc, _| {
+        let _ = tx.send(rc.value());
+        // Stop the automatic retries.
+        client.disconnect();
+    });
+    // Paho maps CONNACK 5 to reason 135 "Not authorized".
+    assert_eq!(connect(&bad, m.port()), 135);
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        128,
+        "CONN_REFUSED maps to Unspecified error"
+    );
+    bad.loop_stop();
+}
+
+#[test]
+fn eight_threads_publish_ten_thousand_qos1_each_while_callbacks_publish_and_subscribe() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    const THREADS: usize = 8;
+    const EACH: usize = 10_000;
+    let received = Arc::new(AtomicUsize::new(0));
+    let sub = client("load-sub", ProtocolVersion::MQTTv311);
+    let r = Arc::clone(&received);
+    sub.on_message(move |client, _, m| {
+        r.fetch_add(1, Ordering::Relaxed);
+        // Callbacks publish and subscribe too, re-entrantly.
+        if m.payload.ends_with(b"-0") {
+            client.publish("echo/x", "e", 0, false).unwrap();
+            client.subscribe("echo/#", 0).unwrap();
+        }
+    });
+    let (stx, srx) = mpsc::channel();
+    sub.on_subscribe(move |_, _, _, _, _| {
+        let _ = stx.send(());
+    });
+    assert_eq!(connect(&sub, m.port()), 0);
+    sub.subscribe("load/#", 1).unwrap();
+    srx.recv_timeout(WAIT).unwrap();
+
+    let publisher = client("load-pub", ProtocolVersion::MQTTv311);
+    publisher.max_inflight_messages_set(100).unwrap();
+    let published = Arc::new(AtomicUsize::new(0));
+    let p = Arc::clone(&published);
+    publisher.on_publish(move |_, _, _, _, _| {
+        p.fetch_add(1, Ordering::Relaxed);
+    });
+    assert_eq!(connect(&publisher, m.port()), 0);
+    let infos = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let publisher = publisher.clone();
+            let infos = Arc::clone(&infos);
+            std::thread::spawn(move || {
+                for i in 0..EACH {
+                    let info = publisher
+                        .publish(&format!("load/{t}"), format!("{t}-{i}"), 1, false)
+                        .unwrap();
+                    assert_eq!(info.rc(), ErrorCode::Success);
+                    // Message ids are 16 bits, so no client can hold more
+                    // than 65,535 unacknowledged messages (QUEUE_SIZE, as in
+                    // Paho): pace on an acknowledgement every 500.
+                    if i % 500 == 499 {
+                        info.wait_for_publish(Some(WAIT)).unwrap();
+                    }
+                    if i % 1000 == 0 {
+                        infos.lock().unwrap().push(info);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    // A watchdog instead of a hang: everything must arrive within a minute.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while received.load(Ordering::Relaxed) < THREADS * EACH {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} messages arrived",
+            received.load(Ordering::Relaxed),
+            THREADS * EACH
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for info in infos.lock().unwrap().iter() {
+        info.wait_for_publish(Some(WAIT)).unwrap();
+        assert!(info.is_published().unwrap());
+    }
+    assert_eq!(published.load(Ordering::Relaxed), THREADS * EACH);
+    for c in [&sub, &publisher] {
+        c.disconnect();
+        c.loop_stop();
+    }
+}
