@@ -1,0 +1,134 @@
+//! A mosquitto_sub-like subscriber built on the public API only:
+//!
+//! ```text
+//! cargo run --example sub -- [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c]
+//!     [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-C COUNT] [-W SECONDS] [-v]
+//! ```
+//!
+//! Prints each payload (with `-v`, `topic payload`) on its own line.
+//! `-C` exits after COUNT messages; `-W` exits after SECONDS, with status 27
+//! if COUNT was not reached.
+
+#[path = "common/cli.rs"]
+mod cli;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "usage: sub [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-C COUNT] [-W SECONDS] [-v]";
+
+/// mosquitto_sub's status when `-W` expires first.
+const TIMED_OUT: u8 = 27;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sub: {e}\n{USAGE}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run() -> Result<ExitCode, String> {
+    let mut conn = cli::Connection::default();
+    let mut filters = Vec::new();
+    let mut qos = 0;
+    let mut count: Option<usize> = None;
+    let mut wait: Option<Duration> = None;
+    let mut verbose = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if conn.take(&flag, &mut args)? {
+            continue;
+        }
+        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "-t" => filters.push(value()?),
+            "-q" => qos = value()?.parse().map_err(|_| "-q needs 0, 1 or 2")?,
+            "-C" => count = Some(value()?.parse().map_err(|_| "-C needs a number")?),
+            "-W" => {
+                let secs: f64 = value()?.parse().map_err(|_| "-W needs seconds")?;
+                wait = Some(Duration::from_secs_f64(secs.max(0.0)));
+            }
+            "-v" => verbose = true,
+            "--help" => {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            other => return Err(format!("unknown option {other:?}")),
+        }
+    }
+    if filters.is_empty() {
+        return Err("at least one -t FILTER is needed".into());
+    }
+    let client = conn.client()?;
+    let (tx, messages) = mpsc::channel::<Vec<u8>>();
+    let subscriptions: Vec<(String, i32)> = filters.iter().map(|f| (f.clone(), qos)).collect();
+    client.on_connect(move |client, _, _, reason_code, _| {
+        if reason_code.is_failure() {
+            eprintln!("sub: connection refused: {reason_code}");
+            client.disconnect();
+            return;
+        }
+        let topics: Vec<(&str, i32)> = subscriptions
+            .iter()
+            .map(|(f, q)| (f.as_str(), *q))
+            .collect();
+        if let Err(e) = client.subscribe_many(&topics) {
+            eprintln!("sub: {e}");
+            client.disconnect();
+        }
+    });
+    client.on_message(move |_, _, message| {
+        let mut line = Vec::new();
+        if verbose {
+            line.extend_from_slice(message.topic.as_bytes());
+            line.push(b' ');
+        }
+        line.extend_from_slice(&message.payload);
+        line.push(b'\n');
+        let _ = tx.send(line);
+    });
+    conn.connect(&client)?;
+    client.loop_start();
+
+    let started = Instant::now();
+    let mut received = 0;
+    let mut stdout = std::io::stdout();
+    let outcome = loop {
+        if count.is_some_and(|c| received >= c) {
+            break ExitCode::SUCCESS;
+        }
+        let left = match wait {
+            Some(w) => match w.checked_sub(started.elapsed()) {
+                Some(left) => left,
+                None => break ExitCode::from(TIMED_OUT),
+            },
+            None => Duration::from_secs(3600),
+        };
+        match messages.recv_timeout(left) {
+            Ok(line) => {
+                // Flushed per message, so a pipe sees each line at once.
+                if stdout
+                    .write_all(&line)
+                    .and_then(|_| stdout.flush())
+                    .is_err()
+                {
+                    break ExitCode::SUCCESS;
+                }
+                received += 1;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) if wait.is_some() => {
+                break ExitCode::from(TIMED_OUT)
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break ExitCode::from(1),
+        }
+    };
+    client.disconnect();
+    client.loop_stop();
+    Ok(outcome)
+}
