@@ -80,7 +80,7 @@ fn run() -> Result<(), String> {
     let client = conn.client()?;
     let (connected_tx, connected) = mpsc::channel();
     client.on_connect(move |_, _, _, reason_code, _| {
-        let _ = connected_tx.send(reason_code.clone());
+        let _ = connected_tx.send(*reason_code);
     });
     conn.connect(&client)?;
     client.loop_start();
