@@ -559,3 +559,164 @@ fn publish_from_many_threads_loses_nothing() {
     assert_eq!(seen.len(), 200);
     c.loop_stop();
 }
+
+/// Runs `configure` on a client, connects it to a scripted broker, and
+/// returns the CONNECT bytes it sent.
+fn first_connect_bytes(
+    id: &str,
+    options: ClientOptions,
+    configure: impl FnOnce(&Client),
+) -> Vec<u8> {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: id.into(),
+        ..options
+    });
+    configure(&c);
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    let frame = conn.read_packet().unwrap();
+    c.loop_stop();
+    frame.to_bytes(ProtocolVersion::MQTTv311).unwrap()
+}
+
+#[test]
+fn connect_variants_of_pahos_01_scenarios_to_the_byte() {
+    let unpwd = first_connect_bytes("01-unpwd-set", ClientOptions::default(), |c| {
+        c.username_pw_set(Some("uname"), Some(";'[08gn=#"))
+    });
+    assert_eq!(unpwd, hex("10 2a 00 04 4d 51 54 54 04 c2 00 3c 00 0c 30 31 2d 75 6e 70 77 64 2d 73 65 74 00 05 75 6e 61 6d 65 00 09 3b 27 5b 30 38 67 6e 3d 23"));
+    let empty = first_connect_bytes("01-unpwd-set", ClientOptions::default(), |c| {
+        c.username_pw_set(Some(""), Some(""))
+    });
+    assert_eq!(empty, hex("10 1c 00 04 4d 51 54 54 04 c2 00 3c 00 0c 30 31 2d 75 6e 70 77 64 2d 73 65 74 00 00 00 00"));
+    let will = first_connect_bytes("01-will-set", ClientOptions::default(), |c| {
+        c.will_set(
+            "topic/on/unexpected/disconnect",
+            "will message",
+            1,
+            true,
+            None,
+        )
+        .unwrap()
+    });
+    assert_eq!(will, hex("10 45 00 04 4d 51 54 54 04 2e 00 3c 00 0b 30 31 2d 77 69 6c 6c 2d 73 65 74 00 1e 74 6f 70 69 63 2f 6f 6e 2f 75 6e 65 78 70 65 63 74 65 64 2f 64 69 73 63 6f 6e 6e 65 63 74 00 0c 77 69 6c 6c 20 6d 65 73 73 61 67 65"));
+    let persistent = first_connect_bytes(
+        "01-no-clean-session",
+        ClientOptions {
+            clean_session: Some(false),
+            ..ClientOptions::default()
+        },
+        |_| {},
+    );
+    assert_eq!(persistent, hex("10 1f 00 04 4d 51 54 54 04 00 00 3c 00 13 30 31 2d 6e 6f 2d 63 6c 65 61 6e 2d 73 65 73 73 69 6f 6e"));
+    // Will (QoS 2, no retain) then username then password, in that order.
+    let will_unpwd = first_connect_bytes("01-will-unpwd-set", ClientOptions::default(), |c| {
+        c.username_pw_set(Some("oibvvwqw"), Some("#'^2hg9a&nm38*us"));
+        c.will_set("will-topic", "will message", 2, false, None)
+            .unwrap();
+    });
+    let mut expected =
+        mqtt_tether::packet::Connect::new(ProtocolVersion::MQTTv311, "01-will-unpwd-set");
+    expected.will = Some(mqtt_tether::packet::Will::new(
+        "will-topic",
+        b"will message".to_vec(),
+        mqtt_tether::QoS::ExactlyOnce,
+        false,
+    ));
+    expected.username = Some("oibvvwqw".into());
+    expected.password = Some(b"#'^2hg9a&nm38*us".to_vec());
+    let expected = mqtt_tether::packet::Packet::Connect(expected)
+        .to_bytes(ProtocolVersion::MQTTv311)
+        .unwrap();
+    assert_eq!(will_unpwd, expected);
+    assert_eq!(
+        will_unpwd[9], 0xd6,
+        "username, password, will QoS 2, will, clean"
+    );
+    let unicode = first_connect_bytes("01-unpwd-unicode-set", ClientOptions::default(), |c| {
+        c.username_pw_set(Some("úsérnámé-héllö"), Some("héllö"))
+    });
+    let (user, pass) = ("úsérnámé-héllö".as_bytes(), "héllö".as_bytes());
+    let tail = [
+        &[0, user.len() as u8][..],
+        user,
+        &[0, pass.len() as u8],
+        pass,
+    ]
+    .concat();
+    assert!(unicode.ends_with(&tail));
+}
+
+/// Reference §18.3 01-zero-length-clientid: on_disconnect calls loop()
+/// re-entrantly, which must neither crash nor hang.
+#[test]
+fn zero_length_client_id_and_a_reentrant_loop_call_in_on_disconnect() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("");
+    c.on_connect(|client, _, _, _, _| {
+        client.disconnect();
+    });
+    let (tx, rx) = mpsc::channel();
+    c.on_disconnect(move |client, _, _, _, _| {
+        let rc = client.r#loop(Duration::from_millis(10));
+        tx.send(rc).unwrap();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&hex("10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00"))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), ErrorCode::NoConn);
+    c.loop_stop();
+}
+
+#[test]
+fn an_external_loop_drives_the_client_with_read_write_misc() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("external");
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert!(c.socket().is_some());
+    assert!(c.want_write(), "CONNECT is waiting");
+    assert_eq!(c.loop_write(), ErrorCode::Success);
+    assert!(!c.want_write());
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while rx.try_recv().is_err() {
+        assert!(std::time::Instant::now() < deadline, "no on_connect");
+        assert_eq!(c.loop_read(), ErrorCode::Success);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.loop_misc(), ErrorCode::Success);
+    c.publish("x", "y", 0, false).unwrap();
+    assert_eq!(c.loop_write(), ErrorCode::Success);
+    conn.expect_bytes(&hex("30 04 00 01 78 79")).unwrap();
+}
+
+#[test]
+fn reinitialise_fails_stored_messages_and_resets_the_client() {
+    let c = client("before");
+    c.on_connect(|_, _, _, _, _| {});
+    let info = c.publish("t", "x", 1, false).unwrap();
+    assert_eq!(
+        info.rc(),
+        ErrorCode::NoConn,
+        "stored while offline, as in Paho"
+    );
+    c.reinitialise(ClientOptions {
+        client_id: "after".into(),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    assert_eq!(c.client_id(), "after");
+    assert!(info.wait_for_publish(Some(Duration::from_secs(1))).is_err());
+    // The mid counter starts again at 1.
+    assert_eq!(c.publish("t", "x", 0, false).unwrap().mid(), 1);
+}

@@ -525,6 +525,72 @@ impl Client {
         ErrorCode::Success
     }
 
+    // ----- external event loops ---------------------------------------
+
+    /// `socket()`: the connection's socket, for an external event loop's
+    /// bookkeeping. Its bytes are read by the client's own reader thread;
+    /// an external loop calls [`Client::loop_read`] to handle them.
+    pub fn socket(&self) -> Option<Arc<std::net::TcpStream>> {
+        let core = self.shared.core.lock();
+        core.conn.as_ref().map(|c| Arc::clone(&c.writer))
+    }
+
+    /// `want_write()`: true when bytes wait to be written.
+    pub fn want_write(&self) -> bool {
+        self.shared.core.lock().session.wants_write()
+    }
+
+    /// `loop_read()`: handles what has arrived, without waiting.
+    pub fn loop_read(&self) -> ErrorCode {
+        let rc = self.as_loop_thread(|| self.read_available());
+        self.rethrow_panic();
+        rc
+    }
+
+    /// `loop_write()`: writes what is queued.
+    pub fn loop_write(&self) -> ErrorCode {
+        let rc = self.as_loop_thread(|| self.flush());
+        self.rethrow_panic();
+        rc
+    }
+
+    /// `loop_misc()`: keepalive (call it about once a second).
+    pub fn loop_misc(&self) -> ErrorCode {
+        let rc = self.as_loop_thread(|| self.misc());
+        self.rethrow_panic();
+        rc
+    }
+
+    /// `reinitialise(client_id, clean_session, userdata)`: closes the
+    /// connection and returns the client to a new client's state (MQTT
+    /// 3.1.1, no callbacks, empty queues, mid counter reset). Messages still
+    /// in the outgoing store fail: their `wait_for_publish` returns an error.
+    pub fn reinitialise(&self, options: ClientOptions) -> Result<(), Error> {
+        let config = session_config(&options)?;
+        let infos: Vec<MessageInfo> = {
+            let mut core = self.shared.core.lock();
+            if let Some(conn) = core.conn.take() {
+                let _ = conn.writer.shutdown(std::net::Shutdown::Both);
+            }
+            core.session = Session::new(config);
+            core.state = ConnState::New;
+            core.host.clear();
+            core.port = 1883;
+            core.tcp = TcpOptions::default();
+            core.reconnect_on_failure = options.reconnect_on_failure;
+            core.backoff = Backoff::default();
+            core.generation += 1;
+            self.shared.infos.lock().drain().map(|(_, i)| i).collect()
+        };
+        for info in infos {
+            info.complete(Some(ErrorCode::ConnLost));
+        }
+        *self.shared.callbacks.lock() = callbacks::Callbacks::default();
+        *self.shared.userdata.lock() = options.userdata;
+        self.shared.wake();
+        Ok(())
+    }
+
     // ----- configuration ----------------------------------------------
 
     /// `username_pw_set(username, password)`; takes effect on the next

@@ -19,7 +19,7 @@ use super::{spawn_reader, Conn, ConnState, Inbound};
 
 impl Client {
     /// Writes what the session has queued, outside the core lock.
-    fn flush(&self) -> ErrorCode {
+    pub(crate) fn flush(&self) -> ErrorCode {
         let mut buf = Vec::new();
         loop {
             let (writer, generation) = {
@@ -104,6 +104,48 @@ impl Client {
         }
         self.dispatch();
         self.flush()
+    }
+
+    /// Paho's `loop_read`: handles every chunk the reader thread has
+    /// delivered, without waiting.
+    pub(crate) fn read_available(&self) -> ErrorCode {
+        loop {
+            let (inbound, generation) = {
+                let core = self.shared.core.lock();
+                match &core.conn {
+                    None => return ErrorCode::NoConn,
+                    Some(c) => (c.inbound.clone(), c.generation),
+                }
+            };
+            let rc = match inbound.try_recv() {
+                Ok(Inbound::Data(bytes)) => self.feed(&bytes, generation, Instant::now()),
+                Ok(Inbound::Closed(_)) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    self.close_connection(Cause::Io)
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => return ErrorCode::Success,
+            };
+            if rc != ErrorCode::Success {
+                return rc;
+            }
+        }
+    }
+
+    /// Paho's `loop_misc`: keepalive at this moment.
+    pub(crate) fn misc(&self) -> ErrorCode {
+        let result = {
+            let mut core = self.shared.core.lock();
+            if core.conn.is_none() {
+                return ErrorCode::NoConn;
+            }
+            core.session.handle_timeout(Instant::now())
+        };
+        match result {
+            Ok(()) => {
+                self.dispatch();
+                ErrorCode::Success
+            }
+            Err(close) => self.close_connection(Cause::Session(close)),
+        }
     }
 
     /// Paho's `loop_forever` (reference §10.3), with the changes this crate
