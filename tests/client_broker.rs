@@ -247,3 +247,102 @@ fn eight_threads_publish_ten_thousand_qos1_each_while_callbacks_publish_and_subs
         c.loop_stop();
     }
 }
+
+fn v5_subscriber(id: &str, port: u16, filter: &str) -> (Client, mpsc::Receiver<Message>) {
+    let c = client(id, ProtocolVersion::MQTTv5);
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| {
+        let _ = tx.send(m.clone());
+    });
+    let (stx, srx) = mpsc::channel();
+    c.on_subscribe(move |_, _, _, codes, _| {
+        let _ = stx.send(codes[0].value());
+    });
+    assert_eq!(connect(&c, port), 0);
+    c.subscribe(filter, 1).unwrap();
+    assert_eq!(srx.recv_timeout(WAIT).unwrap(), 1, "granted QoS 1");
+    (c, rx)
+}
+
+#[test]
+fn v5_properties_round_trip_through_mosquitto() {
+    use mqtt_tether::packet::{PacketType, Properties, Property};
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let (sub, rx) = v5_subscriber("props-sub", m.port(), "props/#");
+    let publisher = client("props-pub", ProtocolVersion::MQTTv5);
+    assert_eq!(connect(&publisher, m.port()), 0);
+    let mut props = Properties::new(PacketType::Publish);
+    props
+        .push(Property::UserProperty("k1".into(), "v1".into()))
+        .unwrap();
+    props
+        .push(Property::UserProperty("k2".into(), "v2".into()))
+        .unwrap();
+    props.set(Property::MessageExpiryInterval(3600)).unwrap();
+    props
+        .set(Property::ResponseTopic("props/reply".into()))
+        .unwrap();
+    props.set(Property::CorrelationData(vec![1, 2, 3])).unwrap();
+    props
+        .set(Property::ContentType("text/plain".into()))
+        .unwrap();
+    publisher
+        .publish_with("props/t", "with properties", 1, false, Some(props))
+        .unwrap()
+        .wait_for_publish(Some(WAIT))
+        .unwrap();
+    let got = rx.recv_timeout(WAIT).unwrap();
+    let p = &got.properties;
+    assert_eq!(
+        p.user_properties().collect::<Vec<_>>(),
+        [("k1", "v1"), ("k2", "v2")]
+    );
+    let expiry = p.message_expiry_interval().unwrap();
+    assert!(expiry > 0 && expiry <= 3600, "expiry {expiry}");
+    assert_eq!(p.response_topic(), Some("props/reply"));
+    assert_eq!(p.correlation_data(), Some(&[1u8, 2, 3][..]));
+    assert_eq!(p.content_type(), Some("text/plain"));
+    for c in [&sub, &publisher] {
+        c.disconnect();
+        c.loop_stop();
+    }
+}
+
+#[test]
+fn a_shared_subscription_splits_messages_between_two_clients() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let (a, rx_a) = v5_subscriber("share-a", m.port(), "$share/g/share/t");
+    let (b, rx_b) = v5_subscriber("share-b", m.port(), "$share/g/share/t");
+    let publisher = client("share-pub", ProtocolVersion::MQTTv5);
+    assert_eq!(connect(&publisher, m.port()), 0);
+    const N: usize = 20;
+    for i in 0..N {
+        publisher
+            .publish("share/t", format!("{i}"), 1, false)
+            .unwrap()
+            .wait_for_publish(Some(WAIT))
+            .unwrap();
+    }
+    let mut got_a = 0;
+    let mut got_b = 0;
+    let deadline = Instant::now() + WAIT;
+    while got_a + got_b < N && Instant::now() < deadline {
+        while rx_a.try_recv().is_ok() {
+            got_a += 1;
+        }
+        while rx_b.try_recv().is_ok() {
+            got_b += 1;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(got_a + got_b, N, "each message goes to exactly one member");
+    assert!(got_a > 0 && got_b > 0, "split {got_a}/{got_b}");
+    for c in [&a, &b, &publisher] {
+        c.disconnect();
+        c.loop_stop();
+    }
+}
