@@ -720,3 +720,44 @@ fn reinitialise_fails_stored_messages_and_resets_the_client() {
     // The mid counter starts again at 1.
     assert_eq!(c.publish("t", "x", 0, false).unwrap().mid(), 1);
 }
+
+/// Reference §18.3 `test_connection_properties`: setters refuse while a
+/// connection exists, and work again once it is gone.
+#[test]
+fn property_setters_refuse_while_connected() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("props");
+    c.set_keepalive(7).unwrap();
+    c.set_connect_timeout(Duration::from_secs(7)).unwrap();
+    c.max_inflight_messages_set(7).unwrap();
+    c.max_queued_messages_set(7).unwrap();
+    c.connect("127.0.0.1", broker.port(), 7).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    let connect = conn.expect_connect().unwrap();
+    assert_eq!(connect.keep_alive, 7);
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !c.is_connected() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(
+        c.set_host("other").unwrap_err().to_string(),
+        "updating host on established connection is not supported"
+    );
+    assert!(c.set_port(1).is_err() && c.set_keepalive(1).is_err());
+    assert!(c.max_inflight_messages_set(1).is_err());
+    assert_eq!(
+        c.set_port(0).unwrap_err().to_string(),
+        "Invalid port number."
+    );
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+    c.set_host("other").unwrap();
+    assert_eq!(
+        (c.host(), c.keepalive(), c.max_inflight_messages()),
+        ("other".to_string(), 7, 7)
+    );
+}

@@ -180,6 +180,7 @@ impl Client {
                 loop_thread: Arc::new(Mutex::new(None)),
                 thread: Mutex::new(None),
                 terminate: AtomicBool::new(false),
+                logger: AtomicBool::new(false),
                 panic: Mutex::new(None),
             }),
         })
@@ -423,16 +424,26 @@ impl Client {
 
     /// `unsubscribe([topic, ...])`.
     pub fn unsubscribe_many(&self, topics: &[&str]) -> Result<(ErrorCode, Option<u16>), Error> {
+        self.unsubscribe_with(topics, None)
+    }
+
+    /// `unsubscribe(topics, properties)` (MQTT 5 properties).
+    pub fn unsubscribe_with(
+        &self,
+        topics: &[&str],
+        properties: Option<Properties>,
+    ) -> Result<(ErrorCode, Option<u16>), Error> {
         if topics.iter().any(|t| t.is_empty()) {
             return Err(Error::InvalidTopic);
         }
         let filters = topics.iter().map(|t| t.to_string()).collect();
+        let properties = properties.unwrap_or_else(|| Properties::new(PacketType::Unsubscribe));
         let result = self
             .shared
             .core
             .lock()
             .session
-            .unsubscribe(filters, Properties::new(PacketType::Unsubscribe));
+            .unsubscribe(filters, properties);
         self.shared.wake();
         Ok(result)
     }
@@ -651,6 +662,96 @@ impl Client {
     /// `reconnect_delay_set(min_delay, max_delay)` (defaults 1 s and 120 s).
     pub fn reconnect_delay_set(&self, min_delay: Duration, max_delay: Duration) {
         self.shared.core.lock().backoff = Backoff::new(min_delay, max_delay);
+    }
+
+    /// The `host` property.
+    pub fn host(&self) -> String {
+        self.shared.core.lock().host.clone()
+    }
+
+    /// Sets the `host` property (not while connected or connecting).
+    pub fn set_host(&self, host: &str) -> Result<(), Error> {
+        if host.is_empty() {
+            return Err(Error::Value("Invalid host.".into()));
+        }
+        self.settable("host")?;
+        self.shared.core.lock().host = host.to_string();
+        Ok(())
+    }
+
+    /// The `port` property.
+    pub fn port(&self) -> u16 {
+        self.shared.core.lock().port
+    }
+
+    /// Sets the `port` property (not while connected or connecting).
+    pub fn set_port(&self, port: u16) -> Result<(), Error> {
+        if port == 0 {
+            return Err(Error::Value("Invalid port number.".into()));
+        }
+        self.settable("port")?;
+        self.shared.core.lock().port = port;
+        Ok(())
+    }
+
+    /// The `keepalive` property (a v5 Server Keep Alive replaces it).
+    pub fn keepalive(&self) -> u16 {
+        self.shared.core.lock().session.config().keepalive
+    }
+
+    /// Sets the `keepalive` property (not while connected or connecting).
+    pub fn set_keepalive(&self, keepalive: u16) -> Result<(), Error> {
+        self.settable("keepalive")?;
+        self.shared.core.lock().session.config_mut().keepalive = keepalive;
+        Ok(())
+    }
+
+    /// The `connect_timeout` property.
+    pub fn connect_timeout(&self) -> Duration {
+        self.shared.core.lock().tcp.connect_timeout
+    }
+
+    /// The `max_inflight_messages` property.
+    pub fn max_inflight_messages(&self) -> usize {
+        self.shared.core.lock().session.config().max_inflight
+    }
+
+    /// The `max_queued_messages` property.
+    pub fn max_queued_messages(&self) -> usize {
+        self.shared.core.lock().session.config().max_queued
+    }
+
+    /// The `will_topic` property (`""` without a will).
+    pub fn will_topic(&self) -> String {
+        let core = self.shared.core.lock();
+        core.session
+            .config()
+            .will
+            .as_ref()
+            .map(|w| w.topic.clone())
+            .unwrap_or_default()
+    }
+
+    /// The `will_payload` property (empty without a will).
+    pub fn will_payload(&self) -> Vec<u8> {
+        let core = self.shared.core.lock();
+        core.session
+            .config()
+            .will
+            .as_ref()
+            .map(|w| w.payload.clone())
+            .unwrap_or_default()
+    }
+
+    /// `enable_logger()`: the client's log lines also go to the `log` crate
+    /// (target `mqtt_tether`). `on_log` gets them either way.
+    pub fn enable_logger(&self) {
+        self.shared.logger.store(true, Ordering::SeqCst);
+    }
+
+    /// `disable_logger()`.
+    pub fn disable_logger(&self) {
+        self.shared.logger.store(false, Ordering::SeqCst);
     }
 
     /// `connect_timeout` (default 5 s).

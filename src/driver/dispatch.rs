@@ -53,13 +53,16 @@ impl Client {
     }
 
     /// One log line: to `on_log` (whose panics are swallowed, as Paho
-    /// swallows its exceptions) and to the `log` crate.
+    /// swallows its exceptions) and, after `enable_logger()`, to the `log`
+    /// crate.
     pub(crate) fn log(&self, level: LogLevel, text: &str) {
-        match level {
-            LogLevel::Err => log::error!("{text}"),
-            LogLevel::Warning => log::warn!("{text}"),
-            LogLevel::Notice | LogLevel::Info => log::info!("{text}"),
-            LogLevel::Debug => log::debug!("{text}"),
+        if self.shared.logger.load(Ordering::SeqCst) {
+            match level {
+                LogLevel::Err => log::error!("{text}"),
+                LogLevel::Warning => log::warn!("{text}"),
+                LogLevel::Notice | LogLevel::Info => log::info!("{text}"),
+                LogLevel::Debug => log::debug!("{text}"),
+            }
         }
         let cb = self.shared.callbacks.lock().on_log.clone();
         if let Some(cb) = cb {

@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     /// `loop_stop()` was asked.
     pub(crate) terminate: AtomicBool,
+    /// `enable_logger()`: log lines also go to the `log` crate.
+    pub(crate) logger: AtomicBool,
     /// A callback panicked; the loop re-raises it (see `Client::loop_forever`).
     pub(crate) panic: Mutex<Option<Box<dyn Any + Send>>>,
 }
