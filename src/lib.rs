@@ -6,6 +6,13 @@
 //!
 //! ## What is here
 //!
+//! * [`Client`] ([`client`]): Paho's `Client`: `connect`, `publish` with a
+//!   [`MessageInfo`], `subscribe`, the VERSION2 callbacks, and the `loop`,
+//!   `loop_forever`, `loop_start` network loops with automatic reconnection.
+//!   Callbacks run on the loop's thread with no lock of the client held, so
+//!   they may call any client method; `wait_for_publish` on that thread
+//!   returns an error instead of hanging.
+//! * [`transport`]: how the client reaches a broker (TCP for now).
 //! * [`packet`]: the codec. Every control packet of MQTT 3.1, 3.1.1 and 5.0
 //!   in both directions, MQTT 5 properties and reason codes, and an
 //!   incremental [`packet::Decoder`] that bounds memory by a maximum packet
@@ -22,8 +29,8 @@
 //!   scripted broker, a fault proxy, an in-process broker and a Mosquitto
 //!   launcher.
 //!
-//! The Paho-shaped `Client`, its network loop and the reconnect machinery are
-//! built on these layers next (see the README's roadmap).
+//! Under the client, a private `driver` owns the threads: the loop, one
+//! reader thread per connection, the reconnect wait and callback dispatch.
 //!
 //! ## Out of scope
 //!
