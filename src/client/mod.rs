@@ -180,6 +180,7 @@ impl Client {
                 loop_thread: Arc::new(Mutex::new(None)),
                 thread: Mutex::new(None),
                 terminate: AtomicBool::new(false),
+                thread_running: AtomicBool::new(false),
                 logger: AtomicBool::new(false),
                 panic: Mutex::new(None),
             }),
@@ -292,10 +293,13 @@ impl Client {
     ) -> ErrorCode {
         let rc = {
             let mut core = self.shared.core.lock();
+            let v5 = core.session.config().protocol == ProtocolVersion::MQTTv5;
+            // Before MQTT 5 a DISCONNECT has neither (Paho ignores them).
+            let reason_code = reason_code.filter(|_| v5);
             let mut d = Disconnect::new(
                 reason_code.unwrap_or_else(|| ReasonCode::success(PacketType::Disconnect)),
             );
-            if let Some(p) = properties {
+            if let Some(p) = properties.filter(|_| v5) {
                 d.properties = p;
             }
             let rc = core.session.disconnect(d);
@@ -339,10 +343,22 @@ impl Client {
         properties: Option<Properties>,
     ) -> Result<MessageInfo, Error> {
         let protocol = self.protocol();
+        let v5 = protocol == ProtocolVersion::MQTTv5;
         validate_topic_name(topic, protocol)?;
         let qos = qos_from(qos)?;
+        // Properties exist from MQTT 5 on; before it Paho leaves them out.
+        let properties = properties.filter(|_| v5);
+        let has_alias = properties
+            .as_ref()
+            .is_some_and(|p| p.topic_alias().is_some());
+        if topic.is_empty() && !has_alias {
+            // MQTT 5 allows an empty topic only together with a topic alias.
+            return Err(Error::InvalidTopic);
+        }
         let payload = payload.as_ref();
-        if payload.len() > 268_435_455 {
+        let props_len = properties.as_ref().map_or(0, |p| p.as_bytes().len());
+        // The whole packet must fit the largest remaining length.
+        if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
             return Err(Error::Value("Payload too large.".into()));
         }
         let mut publish = Publish::new(topic, payload.to_vec(), qos, 0);
@@ -433,11 +449,21 @@ impl Client {
         topics: &[&str],
         properties: Option<Properties>,
     ) -> Result<(ErrorCode, Option<u16>), Error> {
+        if topics.is_empty() {
+            // Paho would send an UNSUBSCRIBE without filters, which MQTT
+            // forbids (3.1.1 §3.10.3); refuse it instead.
+            return Err(Error::Value(
+                "No topic specified, or incorrect topic type.".into(),
+            ));
+        }
         if topics.iter().any(|t| t.is_empty()) {
             return Err(Error::InvalidTopic);
         }
         let filters = topics.iter().map(|t| t.to_string()).collect();
-        let properties = properties.unwrap_or_else(|| Properties::new(PacketType::Unsubscribe));
+        let v5 = self.protocol() == ProtocolVersion::MQTTv5;
+        let properties = properties
+            .filter(|_| v5)
+            .unwrap_or_else(|| Properties::new(PacketType::Unsubscribe));
         let result = self
             .shared
             .core
@@ -501,21 +527,36 @@ impl Client {
     /// new thread. `MQTT_ERR_INVAL` if one is already running.
     pub fn loop_start(&self) -> ErrorCode {
         let mut thread = self.shared.thread.lock();
-        if thread.as_ref().is_some_and(|t| !t.is_finished()) {
+        // Until the previous thread has really ended (even if loop_stop was
+        // asked from inside its own callback), no second one starts: two
+        // loops on one client would run callbacks concurrently.
+        if self.shared.thread_running.load(Ordering::SeqCst) {
             return ErrorCode::Inval;
         }
         self.shared.terminate.store(false, Ordering::SeqCst);
+        self.shared.thread_running.store(true, Ordering::SeqCst);
         let client = self.clone();
         let name = format!("mqtt-tether-{}", self.client_id());
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
-            let _ = client.loop_forever(Duration::from_secs(1), true);
+            struct Running(Client);
+            impl Drop for Running {
+                // Also when a callback's panic ends the thread.
+                fn drop(&mut self) {
+                    self.0.shared.thread_running.store(false, Ordering::SeqCst);
+                }
+            }
+            let running = Running(client);
+            let _ = running.0.loop_forever(Duration::from_secs(1), true);
         });
         match spawned {
             Ok(t) => {
                 *thread = Some(t);
                 ErrorCode::Success
             }
-            Err(_) => ErrorCode::NoMem,
+            Err(_) => {
+                self.shared.thread_running.store(false, Ordering::SeqCst);
+                ErrorCode::NoMem
+            }
         }
     }
 

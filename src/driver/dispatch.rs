@@ -85,7 +85,12 @@ impl Client {
                 let mut core = self.shared.core.lock();
                 let event = core.session.poll_event();
                 if let Some(Event::Connack { reason_code, .. }) = &event {
-                    if !reason_code.is_failure() {
+                    // A disconnect() made before the CONNACK stays in charge.
+                    let disconnecting = matches!(
+                        core.state,
+                        ConnState::Disconnecting | ConnState::Disconnected
+                    );
+                    if !reason_code.is_failure() && !disconnecting {
                         // As in Paho, on_connect already sees the state
                         // connected and the backoff reset.
                         core.state = ConnState::Connected;
@@ -196,11 +201,16 @@ impl Client {
         }
     }
 
-    /// Closes the current connection (if any) and reports it; returns the
-    /// loop's return code for it.
-    pub(crate) fn close_connection(&self, cause: Cause) -> ErrorCode {
+    /// Closes connection `generation` (the current one for `None`) and
+    /// reports it; returns the loop's return code for it. A close that
+    /// belongs to an older connection (a user's `reconnect()` replaced it)
+    /// does nothing.
+    pub(crate) fn close_connection_of(&self, cause: Cause, generation: Option<u64>) -> ErrorCode {
         let was_disconnecting = {
             let mut core = self.shared.core.lock();
+            if generation.is_some_and(|g| g != core.generation) {
+                return ErrorCode::Success;
+            }
             let Some(conn) = core.conn.take() else {
                 return ErrorCode::NoConn;
             };
@@ -271,11 +281,19 @@ impl Client {
             socket_close();
             disconnect();
         }
+        // QoS 0 messages that never reached the socket fail now, so no
+        // waiter is left behind when no reconnect follows.
+        self.dispatch();
         if rc == ErrorCode::Success {
             ErrorCode::NoConn
         } else {
             rc
         }
+    }
+
+    /// Closes the current connection; see [`Client::close_connection_of`].
+    pub(crate) fn close_connection(&self, cause: Cause) -> ErrorCode {
+        self.close_connection_of(cause, None)
     }
 
     /// Feeds bytes of connection `generation` to the session at `now`.
@@ -289,11 +307,11 @@ impl Client {
         };
         self.dispatch();
         if self.panicked() {
-            return self.close_connection(Cause::Panic);
+            return self.close_connection_of(Cause::Panic, Some(generation));
         }
         match result {
             Ok(()) => ErrorCode::Success,
-            Err(close) => self.close_connection(Cause::Session(close)),
+            Err(close) => self.close_connection_of(Cause::Session(close), Some(generation)),
         }
     }
 

@@ -53,6 +53,14 @@ pub(crate) struct Conn {
     pub(crate) generation: u64,
 }
 
+impl Drop for Conn {
+    /// A dropped connection must not leave its reader thread blocked on a
+    /// socket that the reader's own handle keeps open.
+    fn drop(&mut self) {
+        let _ = self.writer.shutdown(std::net::Shutdown::Both);
+    }
+}
+
 /// What the core lock guards.
 pub(crate) struct Core {
     pub(crate) session: Session,
@@ -83,6 +91,9 @@ pub(crate) struct Shared {
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     /// `loop_stop()` was asked.
     pub(crate) terminate: AtomicBool,
+    /// A `loop_start` thread is alive (set and cleared by the thread itself,
+    /// so a second one can never start while the first is winding down).
+    pub(crate) thread_running: AtomicBool,
     /// `enable_logger()`: log lines also go to the `log` crate.
     pub(crate) logger: AtomicBool,
     /// A callback panicked; the loop re-raises it (see `Client::loop_forever`).

@@ -17,36 +17,79 @@ use crate::transport::connect_tcp;
 use super::dispatch::Cause;
 use super::{spawn_reader, Conn, ConnState, Inbound};
 
+/// The longest a single socket write may block the loop.
+const WRITE_SLICE: Duration = Duration::from_millis(250);
+
 impl Client {
     /// Writes what the session has queued, outside the core lock.
+    ///
+    /// Writes wait at most [`WRITE_SLICE`] at a time, so a broker that stops
+    /// reading cannot hold the loop: between slices it gives up on
+    /// `disconnect()`/`loop_stop()`, or when nothing could be written for a
+    /// keepalive period (the link is as dead as a silent one).
     pub(crate) fn flush(&self) -> ErrorCode {
         let mut buf = Vec::new();
         loop {
-            let (writer, generation) = {
+            let (writer, generation, stall_limit) = {
                 let mut core = self.shared.core.lock();
                 let Some(conn) = &core.conn else {
                     return ErrorCode::NoConn;
                 };
                 let w = (Arc::clone(&conn.writer), conn.generation);
                 core.session.take_pending(&mut buf);
-                w
+                let keepalive = u64::from(core.session.config().keepalive);
+                let limit = Duration::from_secs(if keepalive == 0 { 60 } else { keepalive });
+                (w.0, w.1, limit)
             };
             if buf.is_empty() {
                 return ErrorCode::Success;
             }
-            if (&*writer).write_all(&buf).is_err() {
-                return self.close_connection(Cause::Io);
-            }
-            {
-                let mut core = self.shared.core.lock();
-                if core.generation == generation {
-                    core.session.written(buf.len(), Instant::now());
+            let _ = writer.set_write_timeout(Some(WRITE_SLICE));
+            let mut sent = 0;
+            let mut last_progress = Instant::now();
+            while sent < buf.len() {
+                match (&*writer).write(&buf[sent..]) {
+                    Ok(0) => return self.close_connection_of(Cause::Io, Some(generation)),
+                    Ok(n) => {
+                        sent += n;
+                        last_progress = Instant::now();
+                        let mut core = self.shared.core.lock();
+                        if core.generation != generation {
+                            return ErrorCode::Success;
+                        }
+                        core.session.written(n, last_progress);
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        let state = self.shared.core.lock().state;
+                        let giving_up = self.terminating()
+                            || matches!(state, ConnState::Disconnecting | ConnState::Disconnected)
+                            || last_progress.elapsed() >= stall_limit;
+                        if giving_up {
+                            let cause = if self.terminating()
+                                || matches!(
+                                    state,
+                                    ConnState::Disconnecting | ConnState::Disconnected
+                                ) {
+                                Cause::Io
+                            } else {
+                                Cause::Session(crate::session::Close::Keepalive)
+                            };
+                            return self.close_connection_of(cause, Some(generation));
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return self.close_connection_of(Cause::Io, Some(generation)),
                 }
             }
             buf.clear();
             self.dispatch();
             if self.panicked() {
-                return self.close_connection(Cause::Panic);
+                return self.close_connection_of(Cause::Panic, Some(generation));
             }
         }
     }
@@ -81,9 +124,9 @@ impl Client {
                     if let Some(e) = error {
                         self.log(LogLevel::Debug, &format!("read failed: {e}"));
                     }
-                    self.close_connection(Cause::Io)
+                    self.close_connection_of(Cause::Io, Some(generation))
                 }
-                Err(_) => self.close_connection(Cause::Io),
+                Err(_) => self.close_connection_of(Cause::Io, Some(generation)),
             },
             recv(self.shared.wake_rx) -> _ => ErrorCode::Success,
             default(wait) => ErrorCode::Success,
@@ -100,7 +143,7 @@ impl Client {
             }
         };
         if let Err(close) = timeout_result {
-            return self.close_connection(Cause::Session(close));
+            return self.close_connection_of(Cause::Session(close), Some(generation));
         }
         self.dispatch();
         self.flush()
@@ -120,7 +163,7 @@ impl Client {
             let rc = match inbound.try_recv() {
                 Ok(Inbound::Data(bytes)) => self.feed(&bytes, generation, Instant::now()),
                 Ok(Inbound::Closed(_)) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    self.close_connection(Cause::Io)
+                    self.close_connection_of(Cause::Io, Some(generation))
                 }
                 Err(crossbeam_channel::TryRecvError::Empty) => return ErrorCode::Success,
             };
@@ -201,6 +244,10 @@ impl Client {
             if should_exit(self) {
                 break;
             }
+            // A user's reconnect() during the wait already made one.
+            if self.shared.core.lock().conn.is_some() {
+                continue;
+            }
             if self.reconnect().is_err() {
                 self.connect_failed();
             }
@@ -262,7 +309,14 @@ impl Client {
             )
         };
         // The old socket goes without on_disconnect, as in Paho.
-        let old = self.shared.core.lock().conn.take();
+        let old = {
+            let mut core = self.shared.core.lock();
+            let old = core.conn.take();
+            core.session.connection_closed();
+            // Bytes and closes of the old connection are now stale.
+            core.generation += 1;
+            old
+        };
         if let Some(old) = old {
             let _ = old.writer.shutdown(std::net::Shutdown::Both);
             self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
@@ -276,6 +330,16 @@ impl Client {
         self.socket_callback(|c| c.on_socket_open.clone(), "on_socket_open");
         {
             let mut core = self.shared.core.lock();
+            // disconnect() or loop_stop() while the TCP connect ran: keep
+            // their word, drop the new socket.
+            if matches!(
+                core.state,
+                ConnState::Disconnecting | ConnState::Disconnected
+            ) {
+                drop(core);
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                return Ok(ErrorCode::NoConn);
+            }
             core.generation += 1;
             let generation = core.generation;
             core.conn = Some(Conn {
@@ -285,8 +349,12 @@ impl Client {
             });
             core.session.start_connection(Instant::now());
         }
-        // Unwritten QoS 0 messages of the old connection are failed now.
-        self.dispatch();
+        // Unwritten QoS 0 messages of the old connection are failed by the
+        // loop's thread, which runs every callback.
+        let on_loop = *self.shared.loop_thread.lock() == Some(std::thread::current().id());
+        if on_loop {
+            self.dispatch();
+        }
         self.shared.wake();
         Ok(ErrorCode::Success)
     }

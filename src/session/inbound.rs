@@ -1,32 +1,28 @@
 //! Inbound state of one session: QoS 2 messages waiting for PUBREL, and the
 //! broker's MQTT 5 topic aliases.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use super::event::Message;
 
 /// Inbound QoS 2 messages between PUBLISH (answered with PUBREC at once) and
-/// PUBREL (when they are delivered), in arrival order.
+/// PUBREL (when they are delivered). Lookups are by id in
+/// O(1), so a broker holding thousands unreleased costs no quadratic time.
 #[derive(Debug, Default)]
 pub struct InboundQos2 {
-    waiting: VecDeque<Message>,
+    waiting: HashMap<u16, Message>,
 }
 
 impl InboundQos2 {
     /// Stores a message, replacing an earlier copy with the same mid (Paho
     /// keeps the last copy; the broker may re-send with DUP).
     pub fn store(&mut self, message: Message) {
-        if let Some(old) = self.waiting.iter_mut().find(|m| m.mid == message.mid) {
-            *old = message;
-        } else {
-            self.waiting.push_back(message);
-        }
+        self.waiting.insert(message.mid, message);
     }
 
     /// PUBREL: the message to deliver, if it is known.
     pub fn release(&mut self, mid: u16) -> Option<Message> {
-        let i = self.waiting.iter().position(|m| m.mid == mid)?;
-        self.waiting.remove(i)
+        self.waiting.remove(&mid)
     }
 
     /// How many wait for PUBREL.

@@ -99,6 +99,8 @@ pub struct Session {
     /// §12.4).
     resume_pending: bool,
     resume_armed: bool,
+    /// CONNECT sent and no CONNACK yet (even if DISCONNECT was queued since).
+    awaiting_connack: bool,
 }
 
 impl Session {
@@ -122,6 +124,7 @@ impl Session {
             broker_max_packet_size: None,
             resume_pending: false,
             resume_armed: false,
+            awaiting_connack: false,
         }
     }
 
@@ -218,6 +221,7 @@ impl Session {
         self.broker_max_packet_size = None;
         self.resume_pending = false;
         self.resume_armed = false;
+        self.awaiting_connack = true;
         self.link = LinkState::Connecting;
 
         let c = &self.config;
@@ -236,9 +240,19 @@ impl Session {
         self.keepalive.packet_sent(now);
     }
 
-    /// The connection is gone (closed by either side, or failed).
+    /// The connection is gone (closed by either side, or failed). QoS 0
+    /// messages that were never written are reported as
+    /// [`Event::Qos0Dropped`] now, so nobody waits for them.
     pub fn connection_closed(&mut self) {
         self.link = LinkState::Down;
+        self.awaiting_connack = false;
+        self.resume_pending = false;
+        self.resume_armed = false;
+        for completion in self.transmit.clear() {
+            if let Completion::Qos0(mid) = completion {
+                self.events.push_back(Event::Qos0Dropped { mid });
+            }
+        }
     }
 
     /// The bytes waiting to be written.
@@ -301,6 +315,10 @@ impl Session {
         }
         self.resume_armed = false;
         self.resume_pending = false;
+        // Nothing may follow our DISCONNECT (one queued in on_connect).
+        if self.link != LinkState::Connected {
+            return;
+        }
         let window = self.window();
         for resend in self.store.resume(window) {
             match resend {
@@ -355,7 +373,8 @@ impl Session {
     pub fn handle_packet(&mut self, packet: Packet, now: Instant) -> Result<(), Close> {
         let v5 = self.config.protocol == ProtocolVersion::MQTTv5;
         match packet {
-            Packet::ConnAck(ack) if self.link == LinkState::Connecting => {
+            Packet::ConnAck(ack) if self.awaiting_connack => {
+                self.awaiting_connack = false;
                 let reason_code = ack.reason_code(self.config.protocol);
                 // After any CONNACK, refused or not (Paho).
                 self.first_connect = false;
@@ -381,8 +400,11 @@ impl Session {
                 self.keepalive.connected(p.server_keep_alive(), now);
                 self.broker_receive_maximum = p.receive_maximum().unwrap_or(u16::MAX).max(1);
                 self.broker_max_packet_size = p.maximum_packet_size();
-                self.link = LinkState::Connected;
-                self.resume_pending = true;
+                // A DISCONNECT queued before the CONNACK stays in charge.
+                if self.link == LinkState::Connecting {
+                    self.link = LinkState::Connected;
+                    self.resume_pending = true;
+                }
             }
             Packet::ConnAck(_) => return Err(Close::Protocol("unexpected CONNACK".into())),
             Packet::Publish(p) => self.handle_publish(p)?,
@@ -513,14 +535,12 @@ impl Session {
     /// Publishes `publish` (its `packet_id` is replaced by the new mid). The
     /// caller has validated topic and QoS.
     pub fn publish(&mut self, mut publish: Publish) -> PublishResult {
+        // Every id, QoS 0 included, skips ids of stored messages, so a
+        // MessageInfo is never confused with another after a wrap-around.
         let store = &self.store;
-        let mid = if publish.qos == QoS::AtMostOnce {
-            self.mids.next_mid()
-        } else {
-            match self.mids.next_free(|m| store.contains(m)) {
-                Some(mid) => mid,
-                None => return self.not_stored(0, ErrorCode::QueueSize),
-            }
+        let mid = match self.mids.next_free(|m| store.contains(m)) {
+            Some(mid) => mid,
+            None => return self.not_stored(0, ErrorCode::QueueSize),
         };
         publish.packet_id = if publish.qos == QoS::AtMostOnce {
             0

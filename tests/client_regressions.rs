@@ -1,0 +1,235 @@
+//! Regression tests for bugs a review found in the client's first version;
+//! each asserts the fixed behaviour.
+#![cfg(feature = "testing")]
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use common::hex;
+use mqtt_tether::packet::{Packet, PacketType, Properties, Property, ReasonCode};
+use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
+use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn client(id: &str) -> Client {
+    Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            client_id: id.into(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn connected(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let t = Instant::now();
+    while !c.is_connected() {
+        assert!(t.elapsed() < WAIT, "no CONNACK processed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    conn
+}
+
+#[test]
+fn mqtt3_disconnect_ignores_a_reason_code_and_still_sends_disconnect() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r1");
+    let mut conn = connected(&c, &broker);
+    let reason = ReasonCode::new(PacketType::Disconnect, "Disconnect with will message").unwrap();
+    assert_eq!(c.disconnect_with(Some(reason), None), ErrorCode::Success);
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn mqtt3_publish_ignores_properties_instead_of_sending_nothing() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r2");
+    let mut conn = connected(&c, &broker);
+    let mut props = Properties::new(PacketType::Publish);
+    props.push(Property::ContentType("x".into())).unwrap();
+    let info = c.publish_with("a", "x", 1, false, Some(props)).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 61 00 01 78")).unwrap();
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    info.wait_for_publish(Some(WAIT)).unwrap();
+    assert!(info.is_published().unwrap());
+    c.loop_stop();
+}
+
+#[test]
+fn loop_stop_and_loop_start_from_a_callback_never_run_two_loops() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r4");
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |client, _, _, _, _| {
+        client.loop_stop();
+        tx.send(client.loop_start()).unwrap();
+    });
+    let _conn = connected(&c, &broker);
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), ErrorCode::Inval);
+}
+
+#[test]
+fn a_broker_that_stops_reading_cannot_hang_loop_stop() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            client_id: "r6".into(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    c.connect("127.0.0.1", broker.port(), 2).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    c.publish("big", vec![0u8; 64 << 20], 0, false).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    c.disconnect();
+    let (tx, rx) = mpsc::channel();
+    let c2 = c.clone();
+    std::thread::spawn(move || {
+        c2.loop_stop();
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(Duration::from_secs(8))
+        .expect("loop_stop hung on a blocked write");
+    drop(conn);
+}
+
+#[test]
+fn a_failed_reconnect_leaves_no_half_open_session() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r8");
+    let conn = connected(&c, &broker);
+    c.loop_stop();
+    drop(conn);
+    drop(broker);
+    assert!(c.reconnect().is_err());
+    assert_eq!(
+        c.publish("t", "x", 0, false).unwrap().rc(),
+        ErrorCode::NoConn
+    );
+    assert_eq!(c.subscribe("s", 0).unwrap(), (ErrorCode::NoConn, None));
+    let stored = c.publish("t", "x", 1, false).unwrap();
+    assert_eq!(stored.rc(), ErrorCode::NoConn);
+    // Its first send, after the next CONNACK, carries no DUP.
+    let broker2 = ScriptedBroker::bind().unwrap();
+    c.connect("127.0.0.1", broker2.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn2 = broker2.accept().unwrap();
+    conn2.expect_connect().unwrap();
+    conn2.send_bytes(&hex("20 02 00 00")).unwrap();
+    match conn2.read_packet().unwrap() {
+        Packet::Publish(p) => assert!(!p.dup, "first send with DUP"),
+        other => panic!("{other:?}"),
+    }
+    c.loop_stop();
+}
+
+#[test]
+fn disconnect_during_an_automatic_reconnect_is_kept() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r9");
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let k = Arc::clone(&calls);
+    let (tx, rx) = mpsc::channel();
+    c.on_pre_connect(move |_, _| {
+        if k.fetch_add(1, Ordering::SeqCst) == 1 {
+            tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let conn = connected(&c, &broker);
+    drop(conn);
+    rx.recv_timeout(WAIT).unwrap();
+    c.disconnect();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!c.is_connected());
+    c.loop_stop();
+}
+
+#[test]
+fn unwritten_qos0_fails_when_the_connection_closes_without_a_reconnect() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            client_id: "r10".into(),
+            reconnect_on_failure: false,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |client, _, _| {
+        tx.send(client.publish("reply", "x", 0, false).unwrap())
+            .unwrap();
+    });
+    let mut conn = connected(&c, &broker);
+    // A PUBLISH, then a malformed packet in the same write.
+    conn.send_bytes(&hex("30 04 00 01 74 6d f0 00")).unwrap();
+    let info = rx.recv_timeout(WAIT).unwrap();
+    let result = info.wait_for_publish(Some(WAIT));
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "Message publish failed: The connection was lost."
+    );
+}
+
+#[test]
+fn a_connack_read_after_disconnect_still_lets_the_disconnect_go_out() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r11");
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(c.loop_write(), ErrorCode::Success);
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(c.disconnect(), ErrorCode::Success);
+    let _ = c.loop_read();
+    let _ = c.loop_write();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn loop_stop_returns_when_a_callback_calls_loop_start() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r12");
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |client, _, _| {
+        tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = client.loop_start();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00 30 04 00 01 74 6d"))
+        .unwrap();
+    rx.recv_timeout(WAIT).unwrap();
+    let (done_tx, done_rx) = mpsc::channel();
+    let c2 = c.clone();
+    std::thread::spawn(move || {
+        c2.loop_stop();
+        let _ = done_tx.send(());
+    });
+    done_rx.recv_timeout(WAIT).expect("loop_stop hung");
+}
