@@ -761,3 +761,60 @@ fn property_setters_refuse_while_connected() {
         ("other".to_string(), 7, 7)
     );
 }
+
+/// Reference §10.4: an MQTT 3.1.1 CONNACK with return code 1 makes Paho
+/// retry at once, for good, as MQTT 3.1, with no callbacks.
+#[test]
+fn connack_1_downgrades_to_mqtt31_and_retries_silently() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("downgrade");
+    let (tx, rx) = mpsc::channel();
+    let t = tx.clone();
+    c.on_connect(move |_, _, _, rc, _| t.send(format!("connect {}", rc.value())).unwrap());
+    c.on_disconnect(move |_, _, _, rc, _| tx.send(format!("disconnect {}", rc.value())).unwrap());
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    assert_eq!(
+        conn.expect_connect().unwrap().protocol,
+        ProtocolVersion::MQTTv311
+    );
+    conn.send_bytes(&hex("20 02 00 01")).unwrap();
+    let mut conn = broker.accept().unwrap();
+    let second = conn.expect_connect().unwrap();
+    assert_eq!(
+        (second.protocol, second.client_id.as_str()),
+        (ProtocolVersion::MQTTv31, "downgrade")
+    );
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        "connect 0",
+        "no callback for the refusal"
+    );
+    assert_eq!(c.protocol(), ProtocolVersion::MQTTv31);
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}
+
+/// Reference §10.4: return code 2 with an empty client id: Paho makes up an
+/// id and retries at once.
+#[test]
+fn connack_2_with_an_empty_id_retries_with_a_generated_id() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("");
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    assert_eq!(conn.expect_connect().unwrap().client_id, "");
+    conn.send_bytes(&hex("20 02 00 02")).unwrap();
+    let mut conn = broker.accept().unwrap();
+    let id = conn.expect_connect().unwrap().client_id;
+    assert_eq!(id.len(), 22);
+    assert!(id.chars().all(|ch| ch.is_ascii_alphanumeric()));
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}

@@ -168,6 +168,7 @@ impl Client {
             reconnect_on_failure: options.reconnect_on_failure,
             backoff: Backoff::default(),
             suppress_exceptions: false,
+            silent_retry: false,
         };
         Ok(Client {
             shared: Arc::new(Shared {
@@ -977,7 +978,7 @@ fn session_config(options: &ClientOptions) -> Result<SessionConfig, Error> {
 /// 22 base62 characters, as Paho makes for MQTT 3.1 clients without an id.
 /// `RandomState` is seeded randomly per process and per instance, which is
 /// all an id needs.
-fn random_client_id() -> String {
+pub(crate) fn random_client_id() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut out = String::with_capacity(22);
     while out.len() < 22 {

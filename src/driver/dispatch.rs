@@ -97,6 +97,10 @@ impl Client {
                         core.backoff.reset();
                     }
                 }
+                if refused_v311_retry(&mut core, &event) {
+                    // Not for on_connect; look at the next event.
+                    continue;
+                }
                 (event, core.session.config().manual_ack)
             };
             let Some(event) = event else { return };
@@ -206,6 +210,14 @@ impl Client {
     /// belongs to an older connection (a user's `reconnect()` replaced it)
     /// does nothing.
     pub(crate) fn close_connection_of(&self, cause: Cause, generation: Option<u64>) -> ErrorCode {
+        let silent = std::mem::take(&mut self.shared.core.lock().silent_retry);
+        if silent && matches!(cause, Cause::Session(Close::Refused { .. })) {
+            // reconnect() closes the refused socket itself.
+            return match self.reconnect() {
+                Ok(_) => ErrorCode::Success,
+                Err(_) => ErrorCode::ConnRefused,
+            };
+        }
         let was_disconnecting = {
             let mut core = self.shared.core.lock();
             if generation.is_some_and(|g| g != core.generation) {
@@ -292,6 +304,9 @@ impl Client {
     }
 
     /// Closes the current connection; see [`Client::close_connection_of`].
+    ///
+    /// After a refusal that Paho retries silently (reference §10.4) the
+    /// close reports nothing and a new connection starts at once.
     pub(crate) fn close_connection(&self, cause: Cause) -> ErrorCode {
         self.close_connection_of(cause, None)
     }
@@ -328,4 +343,34 @@ fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     } else {
         "a panic".to_string()
     }
+}
+
+/// Paho's two silent retries for an MQTT 3.1.1 refusal (reference §10.4):
+/// return code 1 downgrades to MQTT 3.1 for good; return code 2 with an
+/// empty client id makes up an id. Both reconnect at once with no
+/// callbacks, and only with `reconnect_on_failure`. Without it, return code
+/// 1 skips `on_connect` (the close still reports a protocol error). Returns
+/// true when the CONNACK event must not reach `on_connect`.
+fn refused_v311_retry(core: &mut super::Core, event: &Option<Event>) -> bool {
+    let Some(Event::Connack { reason_code, .. }) = event else {
+        return false;
+    };
+    let config = core.session.config();
+    if config.protocol != crate::packet::ProtocolVersion::MQTTv311 {
+        return false;
+    }
+    let unsupported = reason_code.value() == 132;
+    let bad_empty_id = reason_code.value() == 133 && config.client_id.is_empty();
+    if !core.reconnect_on_failure {
+        return unsupported;
+    }
+    if unsupported {
+        core.session.config_mut().protocol = crate::packet::ProtocolVersion::MQTTv31;
+    } else if bad_empty_id {
+        core.session.config_mut().client_id = crate::client::random_client_id();
+    } else {
+        return false;
+    }
+    core.silent_retry = true;
+    true
 }

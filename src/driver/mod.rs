@@ -73,6 +73,9 @@ pub(crate) struct Core {
     pub(crate) reconnect_on_failure: bool,
     pub(crate) backoff: Backoff,
     pub(crate) suppress_exceptions: bool,
+    /// A refused MQTT 3.1.1 CONNACK that Paho answers by reconnecting at
+    /// once, with no callbacks (reference §10.4): set while that close runs.
+    pub(crate) silent_retry: bool,
 }
 
 /// Everything a client's handles and threads share.
