@@ -233,3 +233,17 @@ fn loop_stop_returns_when_a_callback_calls_loop_start() {
     });
     done_rx.recv_timeout(WAIT).expect("loop_stop hung");
 }
+
+#[test]
+fn dropping_the_last_handle_stops_the_loop_thread_and_closes_the_socket() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r5");
+    let mut conn = connected(&c, &broker);
+    let extra = c.clone();
+    drop(c);
+    conn.expect_silence(Duration::from_millis(100)).unwrap();
+    drop(extra);
+    conn.expect_close().unwrap();
+    // And no automatic reconnect follows.
+    broker.expect_no_connection(Duration::from_millis(1500)).unwrap();
+}

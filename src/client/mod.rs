@@ -124,9 +124,32 @@ impl Default for ConnectOptions {
 ///
 /// It is a cheap handle: clones share one client, and every method may be
 /// called from any thread, callbacks included.
+///
+/// When the last handle the application holds is dropped, the client stops:
+/// a `loop_start` thread ends and the connection closes (Paho's daemon thread
+/// would go on). The `&Client` a callback receives does not count as such a
+/// handle, and neither do clones made from it.
 #[derive(Clone)]
 pub struct Client {
     pub(crate) shared: Arc<Shared>,
+    /// Present in the application's handles; the last one to go stops the
+    /// client.
+    _owner: Option<Arc<Owner>>,
+}
+
+/// Stops the client when the application's last handle is dropped.
+struct Owner(std::sync::Weak<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.terminate.store(true, Ordering::SeqCst);
+            if let Some(conn) = shared.core.lock().conn.take() {
+                let _ = conn.writer.shutdown(std::net::Shutdown::Both);
+            }
+            shared.wake();
+        }
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -170,22 +193,34 @@ impl Client {
             suppress_exceptions: false,
             silent_retry: false,
         };
+        let shared = Arc::new(Shared {
+            core: Mutex::new(core),
+            callbacks: Mutex::new(callbacks::Callbacks::default()),
+            userdata: Mutex::new(options.userdata),
+            infos: Mutex::new(HashMap::new()),
+            wake_tx,
+            wake_rx,
+            loop_thread: Arc::new(Mutex::new(None)),
+            thread: Mutex::new(None),
+            terminate: AtomicBool::new(false),
+            thread_running: AtomicBool::new(false),
+            logger: AtomicBool::new(false),
+            panic: Mutex::new(None),
+        });
+        let owner = Owner(Arc::downgrade(&shared));
         Ok(Client {
-            shared: Arc::new(Shared {
-                core: Mutex::new(core),
-                callbacks: Mutex::new(callbacks::Callbacks::default()),
-                userdata: Mutex::new(options.userdata),
-                infos: Mutex::new(HashMap::new()),
-                wake_tx,
-                wake_rx,
-                loop_thread: Arc::new(Mutex::new(None)),
-                thread: Mutex::new(None),
-                terminate: AtomicBool::new(false),
-                thread_running: AtomicBool::new(false),
-                logger: AtomicBool::new(false),
-                panic: Mutex::new(None),
-            }),
+            shared,
+            _owner: Some(Arc::new(owner)),
         })
+    }
+
+    /// A handle for the client's own threads and callbacks: it does not keep
+    /// the client running.
+    pub(crate) fn internal(&self) -> Client {
+        Client {
+            shared: Arc::clone(&self.shared),
+            _owner: None,
+        }
     }
 
     /// The client id.
@@ -536,7 +571,7 @@ impl Client {
         }
         self.shared.terminate.store(false, Ordering::SeqCst);
         self.shared.thread_running.store(true, Ordering::SeqCst);
-        let client = self.clone();
+        let client = self.internal();
         let name = format!("mqtt-tether-{}", self.client_id());
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
             struct Running(Client);
