@@ -245,5 +245,7 @@ fn dropping_the_last_handle_stops_the_loop_thread_and_closes_the_socket() {
     drop(extra);
     conn.expect_close().unwrap();
     // And no automatic reconnect follows.
-    broker.expect_no_connection(Duration::from_millis(1500)).unwrap();
+    broker
+        .expect_no_connection(Duration::from_millis(1500))
+        .unwrap();
 }
