@@ -818,3 +818,208 @@ fn connack_2_with_an_empty_id_retries_with_a_generated_id() {
     conn.expect_bytes(&hex("e0 00")).unwrap();
     c.loop_stop();
 }
+
+/// Reference §18.3 01-reconnect-on-failure: with `reconnect_on_failure`
+/// off, `loop_forever` returns after the broker closes.
+#[test]
+fn without_reconnect_on_failure_loop_forever_returns_conn_lost() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "01-reconnect-on-failure".into(),
+        reconnect_on_failure: false,
+        ..ClientOptions::default()
+    });
+    c.on_connect(|client, _, _, _, _| {
+        client
+            .publish("reconnect/test", "message", 0, false)
+            .unwrap();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let runner = {
+        let c = c.clone();
+        std::thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
+    };
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex(
+        "30 17 00 0e 72 65 63 6f 6e 6e 65 63 74 2f 74 65 73 74 6d 65 73 73 61 67 65",
+    ))
+    .unwrap();
+    conn.close();
+    assert_eq!(runner.join().unwrap().unwrap(), ErrorCode::ConnLost);
+    broker
+        .expect_no_connection(Duration::from_millis(1200))
+        .unwrap();
+}
+
+/// Reference §18.3 `test_broker_disconnect_reason`: the five DISCONNECT
+/// shapes an MQTT 5 broker may send reach on_disconnect once, from the
+/// server, with reason 0 when absent and the reason string decoded.
+#[test]
+fn v5_server_disconnect_shapes_reach_on_disconnect_once() {
+    for (payload, reason, text) in [
+        ("e0 00", 0u8, None),
+        ("e0 01 00", 0, None),
+        ("e0 01 87", 0x87, None),
+        ("e0 02 87 00", 0x87, None),
+        ("e0 07 87 05 1f 00 02 68 69", 0x87, Some("hi")),
+    ] {
+        let broker = ScriptedBroker::bind().unwrap();
+        let c = client_with(ClientOptions {
+            client_id: "v5-disc".into(),
+            protocol: ProtocolVersion::MQTTv5,
+            reconnect_on_failure: false,
+            ..ClientOptions::default()
+        });
+        let (tx, rx) = mpsc::channel();
+        c.on_disconnect(move |_, _, flags, rc, props| {
+            tx.send((
+                flags.is_disconnect_packet_from_server,
+                rc.value(),
+                props.reason_string().map(str::to_string),
+            ))
+            .unwrap();
+        });
+        c.connect("127.0.0.1", broker.port(), 60).unwrap();
+        c.loop_start();
+        let mut conn = broker.accept().unwrap();
+        conn.expect_connect().unwrap();
+        conn.send_bytes(&hex("20 03 00 00 00")).unwrap();
+        conn.send_bytes(&hex(payload)).unwrap();
+        assert_eq!(
+            rx.recv_timeout(WAIT).unwrap(),
+            (true, reason, text.map(str::to_string)),
+            "{payload}"
+        );
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "once");
+        assert!(!c.is_connected());
+        c.loop_stop();
+    }
+}
+
+/// Reference §18.3 TestConnectionLost with manual `loop()`: the pass that
+/// sees the close returns CONN_LOST, the next one NO_CONN.
+#[test]
+fn connection_lost_under_a_manual_loop() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("lost");
+    let (tx, rx) = mpsc::channel();
+    c.on_disconnect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let mut conn = broker.accept().unwrap();
+    c.r#loop(Duration::from_millis(50));
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let deadline = std::time::Instant::now() + WAIT;
+    while !c.is_connected() {
+        assert!(std::time::Instant::now() < deadline);
+        c.r#loop(Duration::from_millis(50));
+    }
+    conn.close();
+    let mut rc = ErrorCode::Success;
+    while rc == ErrorCode::Success {
+        assert!(std::time::Instant::now() < deadline);
+        rc = c.r#loop(Duration::from_millis(50));
+    }
+    assert_eq!(rc, ErrorCode::ConnLost);
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), 128, "Unspecified error");
+    assert!(!c.is_connected());
+    assert_eq!(c.r#loop(Duration::from_millis(10)), ErrorCode::NoConn);
+}
+
+/// Reference §18.3 `test_malformed_publish` / `test_malformed_connack`: no
+/// crash, the loop thread lives on, on_disconnect reports a protocol error
+/// (and a malformed CONNACK never reaches on_connect).
+#[test]
+fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
+    for (protocol, connack, bad) in [
+        (
+            ProtocolVersion::MQTTv311,
+            "20 02 00 00",
+            "30 07 ff ff 61 62 63 64 65",
+        ),
+        (ProtocolVersion::MQTTv5, "", "20 03 00 00 80"),
+    ] {
+        let broker = ScriptedBroker::bind().unwrap();
+        let c = client_with(ClientOptions {
+            client_id: "malformed".into(),
+            protocol,
+            ..ClientOptions::default()
+        });
+        c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
+        let (tx, rx) = mpsc::channel();
+        let t = tx.clone();
+        c.on_connect(move |_, _, _, _, _| t.send("connect".to_string()).unwrap());
+        c.on_disconnect(move |_, _, _, rc, _| {
+            tx.send(format!("disconnect {}", rc.value())).unwrap()
+        });
+        c.connect("127.0.0.1", broker.port(), 60).unwrap();
+        c.loop_start();
+        let mut conn = broker.accept().unwrap();
+        conn.expect_connect().unwrap();
+        if !connack.is_empty() {
+            conn.send_bytes(&hex(connack)).unwrap();
+            assert_eq!(rx.recv_timeout(WAIT).unwrap(), "connect");
+        }
+        conn.send_bytes(&hex(bad)).unwrap();
+        assert_eq!(
+            rx.recv_timeout(WAIT).unwrap(),
+            "disconnect 130",
+            "Protocol error"
+        );
+        conn.expect_close().unwrap();
+        // The loop lives on: it reconnects.
+        let mut again = broker.accept().unwrap();
+        again.expect_connect().unwrap();
+        c.disconnect();
+        c.loop_stop();
+    }
+}
+
+/// Reference §18.3 `test_message_callback`: every matching filter's callback
+/// runs; on_message only when none matched.
+#[test]
+fn filtered_message_callbacks_and_on_message_counts() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("callbacks");
+    let counts: Arc<[AtomicUsize; 3]> = Arc::new(Default::default());
+    let k = Arc::clone(&counts);
+    c.on_message(move |_, _, _| {
+        k[0].fetch_add(1, Ordering::SeqCst);
+    });
+    let k = Arc::clone(&counts);
+    c.message_callback_add("topic/callback/1", move |_, _, _| {
+        k[1].fetch_add(1, Ordering::SeqCst);
+    });
+    let k = Arc::clone(&counts);
+    c.message_callback_add("topic/callback/+", move |_, _, _| {
+        k[2].fetch_add(1, Ordering::SeqCst);
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    for (mid, topic) in [
+        (1u16, "topic/value"),
+        (2, "topic/callback/1"),
+        (3, "topic/callback/3"),
+    ] {
+        let p = mqtt_tether::packet::Publish::new(
+            topic,
+            b"x".to_vec(),
+            mqtt_tether::QoS::AtLeastOnce,
+            mid,
+        );
+        conn.send_packet(&mqtt_tether::packet::Packet::Publish(p))
+            .unwrap();
+    }
+    for mid in 1..=3u8 {
+        conn.expect_bytes(&[0x40, 0x02, 0x00, mid]).unwrap();
+    }
+    let got: Vec<usize> = counts.iter().map(|a| a.load(Ordering::SeqCst)).collect();
+    assert_eq!(got, [1, 1, 2]);
+    c.loop_stop();
+}
