@@ -249,3 +249,22 @@ fn dropping_the_last_handle_stops_the_loop_thread_and_closes_the_socket() {
         .expect_no_connection(Duration::from_millis(1500))
         .unwrap();
 }
+
+#[test]
+fn mqtt3_subscribe_ignores_properties_instead_of_sending_nothing() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r13");
+    let mut conn = connected(&c, &broker);
+    let mut props = Properties::new(PacketType::Subscribe);
+    props.set(Property::SubscriptionIdentifier(7)).unwrap();
+    let filters = vec![(
+        "a".to_string(),
+        mqtt_tether::SubscribeOptions::new(mqtt_tether::QoS::AtMostOnce),
+    )];
+    assert_eq!(
+        c.subscribe_with(filters, Some(props)).unwrap(),
+        (ErrorCode::Success, Some(1))
+    );
+    conn.expect_bytes(&hex("82 06 00 01 00 01 61 00")).unwrap();
+    c.loop_stop();
+}

@@ -458,7 +458,10 @@ impl Client {
             }
             validate_topic_filter(topic)?;
         }
-        let properties = properties.unwrap_or_else(|| Properties::new(PacketType::Subscribe));
+        // Properties exist from MQTT 5 on; before it Paho leaves them out.
+        let properties = properties
+            .filter(|_| v5)
+            .unwrap_or_else(|| Properties::new(PacketType::Subscribe));
         let result = self
             .shared
             .core
@@ -539,9 +542,7 @@ impl Client {
 
     /// Same as `Client::r#loop` (Paho's `loop`).
     pub fn loop_once(&self, timeout: Duration) -> ErrorCode {
-        let rc = self.as_loop_thread(|| self.loop_pass(timeout));
-        self.rethrow_panic();
-        rc
+        self.on_loop(|| self.loop_pass(timeout))
     }
 
     /// `loop_forever(timeout, retry_first_connection)`: runs the network
@@ -554,9 +555,7 @@ impl Client {
         timeout: Duration,
         retry_first_connection: bool,
     ) -> Result<ErrorCode, Error> {
-        let result = self.as_loop_thread(|| self.run_forever(timeout, retry_first_connection));
-        self.rethrow_panic();
-        result
+        self.on_loop(|| self.run_forever(timeout, retry_first_connection))
     }
 
     /// `loop_start()`: runs `loop_forever(retry_first_connection=True)` on a
@@ -630,23 +629,25 @@ impl Client {
 
     /// `loop_read()`: handles what has arrived, without waiting.
     pub fn loop_read(&self) -> ErrorCode {
-        let rc = self.as_loop_thread(|| self.read_available());
-        self.rethrow_panic();
-        rc
+        self.on_loop(|| self.read_available())
     }
 
     /// `loop_write()`: writes what is queued.
     pub fn loop_write(&self) -> ErrorCode {
-        let rc = self.as_loop_thread(|| self.flush());
-        self.rethrow_panic();
-        rc
+        self.on_loop(|| self.flush())
     }
 
     /// `loop_misc()`: keepalive (call it about once a second).
     pub fn loop_misc(&self) -> ErrorCode {
-        let rc = self.as_loop_thread(|| self.misc());
+        self.on_loop(|| self.misc())
+    }
+
+    /// Runs a loop step as the loop's thread, then re-raises a callback's
+    /// panic here.
+    fn on_loop<R>(&self, step: impl FnOnce() -> R) -> R {
+        let result = self.as_loop_thread(step);
         self.rethrow_panic();
-        rc
+        result
     }
 
     /// `reinitialise(client_id, clean_session, userdata)`: closes the

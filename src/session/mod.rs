@@ -600,17 +600,11 @@ impl Session {
         filters: Vec<(String, SubscribeOptions)>,
         properties: Properties,
     ) -> (ErrorCode, Option<u16>) {
-        if self.link == LinkState::Down {
-            return (ErrorCode::NoConn, None);
-        }
-        let store = &self.store;
-        let Some(mid) = self.mids.next_free(|m| store.contains(m)) else {
-            return (ErrorCode::QueueSize, None);
-        };
-        let mut s = Subscribe::new(mid, filters);
-        s.properties = properties;
-        self.queue(&Packet::Subscribe(s), None);
-        (ErrorCode::Success, Some(mid))
+        self.request(|mid| {
+            let mut s = Subscribe::new(mid, filters);
+            s.properties = properties;
+            Packet::Subscribe(s)
+        })
     }
 
     /// Unsubscribes; like [`Session::subscribe`] without a connection.
@@ -619,6 +613,16 @@ impl Session {
         filters: Vec<String>,
         properties: Properties,
     ) -> (ErrorCode, Option<u16>) {
+        self.request(|mid| {
+            let mut u = Unsubscribe::new(mid, filters);
+            u.properties = properties;
+            Packet::Unsubscribe(u)
+        })
+    }
+
+    /// Queues a SUBSCRIBE or UNSUBSCRIBE built for a fresh id (one not used
+    /// by a stored message).
+    fn request(&mut self, build: impl FnOnce(u16) -> Packet) -> (ErrorCode, Option<u16>) {
         if self.link == LinkState::Down {
             return (ErrorCode::NoConn, None);
         }
@@ -626,9 +630,7 @@ impl Session {
         let Some(mid) = self.mids.next_free(|m| store.contains(m)) else {
             return (ErrorCode::QueueSize, None);
         };
-        let mut u = Unsubscribe::new(mid, filters);
-        u.properties = properties;
-        self.queue(&Packet::Unsubscribe(u), None);
+        self.queue(&build(mid), None);
         (ErrorCode::Success, Some(mid))
     }
 
@@ -653,12 +655,13 @@ impl Session {
     }
 
     fn queue(&mut self, packet: &Packet, completion: Option<Completion>) {
-        // Every packet here was built from validated parts; one that still
-        // does not encode is left out rather than sent half-built.
-        if packet
-            .encode(self.config.protocol, self.transmit.buf())
-            .is_ok()
-        {
+        // Every packet here is built from parts the client validated, so
+        // encoding cannot fail; if a path ever lets one through, tests stop
+        // on it here, and a release build leaves it out rather than sending
+        // it half-built.
+        let encoded = packet.encode(self.config.protocol, self.transmit.buf());
+        debug_assert!(encoded.is_ok(), "unencodable {packet:?}: {encoded:?}");
+        if encoded.is_ok() {
             if let Some(c) = completion {
                 self.transmit.mark(c);
             }
