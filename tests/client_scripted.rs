@@ -1023,3 +1023,144 @@ fn filtered_message_callbacks_and_on_message_counts() {
     assert_eq!(got, [1, 1, 2]);
     c.loop_stop();
 }
+
+/// Reference §18.3 03-publish-c2b-qos2-disconnect, through the client with
+/// its automatic reconnect.
+#[test]
+fn qos2_outgoing_resumes_with_dup_publish_then_pubrel_across_closes() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "publish-qos2-test".into(),
+        clean_session: Some(false),
+        ..ClientOptions::default()
+    });
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
+    let first = Arc::new(Mutex::new(true));
+    c.on_connect(move |client, _, _, _, _| {
+        let mut f = first.lock().unwrap();
+        if *f {
+            *f = false;
+            client
+                .publish("pub/qos2/test", "message", 2, false)
+                .unwrap();
+        }
+    });
+    c.on_publish(|client, _, _, _, _| {
+        client.disconnect();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let publish =
+        hex("34 18 00 0d 70 75 62 2f 71 6f 73 32 2f 74 65 73 74 00 01 6d 65 73 73 61 67 65");
+    let mut dup = publish.clone();
+    dup[0] = 0x3c;
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&publish).unwrap();
+    conn.close();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&dup).unwrap();
+    conn.send_bytes(&hex("50 02 00 01")).unwrap();
+    conn.expect_bytes(&hex("62 02 00 01")).unwrap();
+    conn.close();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    conn.expect_bytes(&hex("62 02 00 01")).unwrap();
+    conn.send_bytes(&hex("70 02 00 01")).unwrap();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+}
+
+/// Reference §18.3 03-publish-fill-inflight (Paho's xfail): with
+/// max_inflight 10 and 12 messages, 10 go out, and after a reconnect the
+/// window still holds: 10 re-sent, the rest as acks free slots.
+#[test]
+fn the_inflight_window_holds_before_and_after_a_reconnect() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "fill-inflight".into(),
+        clean_session: Some(false),
+        ..ClientOptions::default()
+    });
+    c.max_inflight_messages_set(10).unwrap();
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
+    let first = Arc::new(Mutex::new(true));
+    c.on_connect(move |client, _, _, _, _| {
+        let mut f = first.lock().unwrap();
+        if *f {
+            *f = false;
+            for i in 0..12 {
+                client.publish("fill", format!("{i}"), 1, false).unwrap();
+            }
+        }
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mids =
+        |conn: &mut mqtt_tether::testing::ScriptedConnection, n: usize| -> Vec<(u16, bool)> {
+            (0..n)
+                .map(|_| match conn.read_packet().unwrap() {
+                    mqtt_tether::packet::Packet::Publish(p) => (p.packet_id, p.dup),
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let sent = mids(&mut conn, 10);
+    assert_eq!(sent, (1..=10).map(|m| (m, false)).collect::<Vec<_>>());
+    conn.expect_silence(Duration::from_millis(200)).unwrap();
+    conn.close();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let resent = mids(&mut conn, 10);
+    assert_eq!(resent, (1..=10).map(|m| (m, true)).collect::<Vec<_>>());
+    conn.expect_silence(Duration::from_millis(200)).unwrap();
+    conn.send_bytes(&hex("40 02 00 01 40 02 00 02")).unwrap();
+    assert_eq!(mids(&mut conn, 2), [(11, false), (12, false)]);
+    c.loop_stop();
+}
+
+/// Reference §18.3 `test_no_disconnect_during_large_download`: a PUBLISH
+/// trickled in over three keepalive periods does not make the client
+/// declare the link dead.
+#[test]
+fn a_slow_large_download_is_not_a_dead_link() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("download");
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| tx.send(m.payload.len()).unwrap());
+    let (dtx, drx) = mpsc::channel();
+    c.on_disconnect(move |_, _, _, rc, _| dtx.send(rc.value()).unwrap());
+    c.connect("127.0.0.1", broker.port(), 1).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let publish = mqtt_tether::packet::Packet::Publish(mqtt_tether::packet::Publish::new(
+        "big",
+        vec![7u8; 30],
+        mqtt_tether::QoS::AtMostOnce,
+        0,
+    ))
+    .to_bytes(ProtocolVersion::MQTTv311)
+    .unwrap();
+    // One byte every 100 ms: about 3.5 s for a 1 s keepalive. PINGREQs may
+    // go out meanwhile; answer none, the trickle itself is the sign of life.
+    for b in &publish {
+        conn.send_bytes(&[*b]).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), 30);
+    assert!(
+        drx.try_recv().is_err(),
+        "no self-disconnect during the download"
+    );
+    c.loop_stop();
+}
