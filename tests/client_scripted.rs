@@ -46,6 +46,27 @@ fn connect_bytes(id: &str, keepalive: u16) -> Vec<u8> {
         .unwrap()
 }
 
+/// A persistent-session client that reconnects quickly and runs `publish`
+/// on its first CONNACK only (Paho's c2b-disconnect scenarios).
+fn publishing_on_first_connect(
+    id: &str,
+    publish: impl Fn(&Client) + Send + Sync + 'static,
+) -> Client {
+    let c = client_with(ClientOptions {
+        client_id: id.into(),
+        clean_session: Some(false),
+        ..ClientOptions::default()
+    });
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
+    let first = Arc::new(Mutex::new(true));
+    c.on_connect(move |client, _, _, _, _| {
+        if std::mem::take(&mut *first.lock().unwrap()) {
+            publish(client);
+        }
+    });
+    c
+}
+
 #[test]
 fn connect_then_disconnect_from_on_connect() {
     let broker = ScriptedBroker::bind().unwrap();
@@ -267,21 +288,10 @@ fn inbound_qos2_pubrec_at_once_message_at_pubrel_then_pubcomp() {
 #[test]
 fn qos1_outgoing_resent_with_dup_after_the_broker_closes() {
     let broker = ScriptedBroker::bind().unwrap();
-    let c = client_with(ClientOptions {
-        client_id: "publish-qos1-test".into(),
-        clean_session: Some(false),
-        ..ClientOptions::default()
-    });
-    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
-    let first = Arc::new(Mutex::new(true));
-    c.on_connect(move |client, _, _, _, _| {
-        let mut f = first.lock().unwrap();
-        if *f {
-            *f = false;
-            client
-                .publish("pub/qos1/test", "message", 1, false)
-                .unwrap();
-        }
+    let c = publishing_on_first_connect("publish-qos1-test", |client| {
+        client
+            .publish("pub/qos1/test", "message", 1, false)
+            .unwrap();
     });
     c.on_publish(|client, _, mid, _, _| {
         assert_eq!(mid, 1);
@@ -1029,21 +1039,10 @@ fn filtered_message_callbacks_and_on_message_counts() {
 #[test]
 fn qos2_outgoing_resumes_with_dup_publish_then_pubrel_across_closes() {
     let broker = ScriptedBroker::bind().unwrap();
-    let c = client_with(ClientOptions {
-        client_id: "publish-qos2-test".into(),
-        clean_session: Some(false),
-        ..ClientOptions::default()
-    });
-    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
-    let first = Arc::new(Mutex::new(true));
-    c.on_connect(move |client, _, _, _, _| {
-        let mut f = first.lock().unwrap();
-        if *f {
-            *f = false;
-            client
-                .publish("pub/qos2/test", "message", 2, false)
-                .unwrap();
-        }
+    let c = publishing_on_first_connect("publish-qos2-test", |client| {
+        client
+            .publish("pub/qos2/test", "message", 2, false)
+            .unwrap();
     });
     c.on_publish(|client, _, _, _, _| {
         client.disconnect();
@@ -1081,23 +1080,12 @@ fn qos2_outgoing_resumes_with_dup_publish_then_pubrel_across_closes() {
 #[test]
 fn the_inflight_window_holds_before_and_after_a_reconnect() {
     let broker = ScriptedBroker::bind().unwrap();
-    let c = client_with(ClientOptions {
-        client_id: "fill-inflight".into(),
-        clean_session: Some(false),
-        ..ClientOptions::default()
-    });
-    c.max_inflight_messages_set(10).unwrap();
-    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
-    let first = Arc::new(Mutex::new(true));
-    c.on_connect(move |client, _, _, _, _| {
-        let mut f = first.lock().unwrap();
-        if *f {
-            *f = false;
-            for i in 0..12 {
-                client.publish("fill", format!("{i}"), 1, false).unwrap();
-            }
+    let c = publishing_on_first_connect("fill-inflight", |client| {
+        for i in 0..12 {
+            client.publish("fill", format!("{i}"), 1, false).unwrap();
         }
     });
+    c.max_inflight_messages_set(10).unwrap();
     c.connect("127.0.0.1", broker.port(), 60).unwrap();
     c.loop_start();
     let mids =

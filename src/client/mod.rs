@@ -458,18 +458,8 @@ impl Client {
             }
             validate_topic_filter(topic)?;
         }
-        // Properties exist from MQTT 5 on; before it Paho leaves them out.
-        let properties = properties
-            .filter(|_| v5)
-            .unwrap_or_else(|| Properties::new(PacketType::Subscribe));
-        let result = self
-            .shared
-            .core
-            .lock()
-            .session
-            .subscribe(filters, properties);
-        self.shared.wake();
-        Ok(result)
+        let properties = self.v5_only(properties, PacketType::Subscribe);
+        Ok(self.queue_request(|session| session.subscribe(filters, properties)))
     }
 
     /// `unsubscribe(topic)`.
@@ -499,18 +489,24 @@ impl Client {
             return Err(Error::InvalidTopic);
         }
         let filters = topics.iter().map(|t| t.to_string()).collect();
+        let properties = self.v5_only(properties, PacketType::Unsubscribe);
+        Ok(self.queue_request(|session| session.unsubscribe(filters, properties)))
+    }
+
+    /// `properties` for a packet of `packet_type`: an empty set when none
+    /// were given, and also before MQTT 5, where Paho leaves them out.
+    fn v5_only(&self, properties: Option<Properties>, packet_type: PacketType) -> Properties {
         let v5 = self.protocol() == ProtocolVersion::MQTTv5;
-        let properties = properties
+        properties
             .filter(|_| v5)
-            .unwrap_or_else(|| Properties::new(PacketType::Unsubscribe));
-        let result = self
-            .shared
-            .core
-            .lock()
-            .session
-            .unsubscribe(filters, properties);
+            .unwrap_or_else(|| Properties::new(packet_type))
+    }
+
+    /// Runs a request on the session, then wakes the loop to write it.
+    fn queue_request<R>(&self, request: impl FnOnce(&mut Session) -> R) -> R {
+        let result = request(&mut self.shared.core.lock().session);
         self.shared.wake();
-        Ok(result)
+        result
     }
 
     /// `ack(mid, qos)`: with manual acks, acknowledges a received message
