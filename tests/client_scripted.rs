@@ -710,6 +710,121 @@ fn an_external_loop_drives_the_client_with_read_write_misc() {
     conn.expect_bytes(&hex("30 04 00 01 78 79")).unwrap();
 }
 
+/// Reference §18.3 01-asyncio: the client driven only by the socket
+/// callbacks and loop_read/loop_write/loop_misc of the caller's own event
+/// loop, which watches the socket (here with `peek` on the non-blocking
+/// socket, standing in for `select`).
+#[test]
+fn an_external_event_loop_runs_pahos_asyncio_scenario() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let broker = ScriptedBroker::bind().unwrap();
+    let port = broker.port();
+    let script = std::thread::spawn(move || {
+        let mut conn = broker.accept().unwrap();
+        conn.expect_bytes(&connect_bytes("asyncio-test", 60))
+            .unwrap();
+        conn.send_bytes(&hex("20 02 00 00")).unwrap();
+        conn.expect_bytes(&hex("82 0d 00 01 00 08 73 75 62 2d 74 65 73 74 01"))
+            .unwrap();
+        conn.send_bytes(&hex("90 03 00 01 01")).unwrap();
+        conn.expect_bytes(&hex("a2 0e 00 02 00 0a 75 6e 73 75 62 2d 74 65 73 74"))
+            .unwrap();
+        conn.send_bytes(&hex("b0 02 00 02")).unwrap();
+        conn.send_bytes(&hex("30 0c 00 03 62 32 63 6d 65 73 73 61 67 65"))
+            .unwrap();
+        conn.expect_bytes(&hex(
+            "32 12 00 07 61 73 79 6e 63 69 6f 00 03 6d 65 73 73 61 67 65",
+        ))
+        .unwrap();
+        conn.send_bytes(&hex("40 02 00 03")).unwrap();
+        conn.expect_bytes(&hex("e0 00")).unwrap();
+        conn.close();
+    });
+
+    let c = client("asyncio-test");
+    let log = Log::default();
+    let socket: Arc<Mutex<Option<Arc<std::net::TcpStream>>>> = Arc::default();
+    let writable = Arc::new(AtomicBool::new(false));
+    let (l, s) = (log.clone(), socket.clone());
+    c.on_socket_open(move |client, _| {
+        l.push("open");
+        let sock = client
+            .socket()
+            .expect("the socket exists in on_socket_open");
+        socket2::SockRef::from(&*sock)
+            .set_send_buffer_size(2048)
+            .unwrap();
+        *s.lock().unwrap() = Some(sock);
+    });
+    let (l, w) = (log.clone(), writable.clone());
+    c.on_socket_register_write(move |_, _| {
+        l.push("register");
+        w.store(true, Ordering::SeqCst);
+    });
+    let (l, w) = (log.clone(), writable.clone());
+    c.on_socket_unregister_write(move |_, _| {
+        l.push("unregister");
+        w.store(false, Ordering::SeqCst);
+    });
+    let (l, s) = (log.clone(), socket.clone());
+    c.on_socket_close(move |_, _| {
+        l.push("close");
+        *s.lock().unwrap() = None;
+    });
+    c.on_connect(|client, _, _, _, _| {
+        client.subscribe("sub-test", 1).unwrap();
+    });
+    c.on_subscribe(|client, _, _, _, _| {
+        client.unsubscribe("unsub-test").unwrap();
+    });
+    c.on_message(|client, _, _| {
+        client.publish("asyncio", "message", 1, false).unwrap();
+    });
+    c.on_publish(|client, _, _, _, _| {
+        client.disconnect();
+    });
+    c.connect("127.0.0.1", port, 60).unwrap();
+
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut last_misc = std::time::Instant::now();
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stuck: {:?}",
+            log.get()
+        );
+        let Some(sock) = socket.lock().unwrap().clone() else {
+            break;
+        };
+        match sock.peek(&mut [0u8; 1]) {
+            Ok(_) => assert_eq!(c.loop_read(), ErrorCode::Success),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("peek: {e}"),
+        }
+        if writable.load(Ordering::SeqCst) {
+            let rc = c.loop_write();
+            assert!(
+                matches!(rc, ErrorCode::Success | ErrorCode::NoConn),
+                "{rc:?}"
+            );
+        }
+        if last_misc.elapsed() >= Duration::from_secs(1) {
+            c.loop_misc();
+            last_misc = std::time::Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    script.join().unwrap();
+    let events = log.get();
+    assert_eq!(events.first().map(String::as_str), Some("open"));
+    assert_eq!(events.last().map(String::as_str), Some("close"));
+    let middle = &events[1..events.len() - 1];
+    assert!(!middle.is_empty() && middle.len() % 2 == 0, "{events:?}");
+    for pair in middle.chunks(2) {
+        assert_eq!(pair, ["register", "unregister"], "{events:?}");
+    }
+}
+
 #[test]
 fn reinitialise_fails_stored_messages_and_resets_the_client() {
     let c = client("before");

@@ -109,6 +109,8 @@ pub(crate) struct Callbacks {
     pub(crate) on_pre_connect: Option<Arc<OnSocket>>,
     pub(crate) on_socket_open: Option<Arc<OnSocket>>,
     pub(crate) on_socket_close: Option<Arc<OnSocket>>,
+    pub(crate) on_socket_register_write: Option<Arc<OnSocket>>,
+    pub(crate) on_socket_unregister_write: Option<Arc<OnSocket>>,
     /// `message_callback_add` filters, matched in Paho's order.
     pub(crate) filtered: TopicMatcher<Arc<OnMessage>>,
 }

@@ -192,6 +192,7 @@ impl Client {
             backoff: Backoff::default(),
             suppress_exceptions: false,
             silent_retry: false,
+            registered_write: false,
         };
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
@@ -346,7 +347,7 @@ impl Client {
             };
             rc
         };
-        self.shared.wake();
+        self.wake_loop();
         rc
     }
 
@@ -420,7 +421,7 @@ impl Client {
             }
             info
         };
-        self.shared.wake();
+        self.wake_loop();
         Ok(info)
     }
 
@@ -505,7 +506,7 @@ impl Client {
     /// Runs a request on the session, then wakes the loop to write it.
     fn queue_request<R>(&self, request: impl FnOnce(&mut Session) -> R) -> R {
         let result = request(&mut self.shared.core.lock().session);
-        self.shared.wake();
+        self.wake_loop();
         result
     }
 
@@ -523,7 +524,7 @@ impl Client {
             }
             core.session.ack(mid, qos);
         }
-        self.shared.wake();
+        self.wake_loop();
         ErrorCode::Success
     }
 
@@ -610,11 +611,26 @@ impl Client {
 
     // ----- external event loops ---------------------------------------
 
-    /// `socket()`: the connection's socket, for an external event loop's
-    /// bookkeeping. Its bytes are read by the client's own reader thread;
-    /// an external loop calls [`Client::loop_read`] to handle them.
+    /// `socket()`: the connection's socket, for an external event loop to
+    /// watch: readable means call [`Client::loop_read`], writable (while
+    /// [`Client::want_write`]) means call [`Client::loop_write`].
+    ///
+    /// Unless one of the client's own loops (`loop`, `loop_forever`,
+    /// `loop_start`) has already read from this connection, asking for the
+    /// socket hands it to the caller's event loop: it becomes non-blocking,
+    /// and no reader thread will take its bytes, so its readiness is
+    /// exact. (If a client loop runs later anyway, it takes the socket back.)
     pub fn socket(&self) -> Option<Arc<std::net::TcpStream>> {
-        let core = self.shared.core.lock();
+        let mut core = self.shared.core.lock();
+        let conn = core.conn.as_mut()?;
+        if let Err(e) = conn.read_side.external() {
+            drop(core);
+            self.log(
+                crate::client::callbacks::LogLevel::Warning,
+                &format!("cannot make the socket non-blocking: {e}"),
+            );
+            core = self.shared.core.lock();
+        }
         core.conn.as_ref().map(|c| Arc::clone(&c.writer))
     }
 
@@ -952,6 +968,24 @@ impl Client {
     /// Sets `on_socket_close`.
     pub fn on_socket_close(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
         self.shared.callbacks.lock().on_socket_close = Some(Arc::new(f));
+    }
+
+    /// Sets `on_socket_register_write`: bytes now wait to be written, so an
+    /// external event loop should watch [`Client::socket`] for writability
+    /// and call [`Client::loop_write`]. Called on the thread that queued
+    /// them, once until `on_socket_unregister_write`.
+    pub fn on_socket_register_write(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.shared.callbacks.lock().on_socket_register_write = Some(Arc::new(f));
+    }
+
+    /// Sets `on_socket_unregister_write`: a write left nothing queued (or
+    /// the socket is closing), so the external loop can stop watching for
+    /// writability.
+    pub fn on_socket_unregister_write(
+        &self,
+        f: impl Fn(&Client, &UserData) + Send + Sync + 'static,
+    ) {
+        self.shared.callbacks.lock().on_socket_unregister_write = Some(Arc::new(f));
     }
 
     /// `message_callback_add(sub, callback)`: messages matching `sub` go to

@@ -280,6 +280,7 @@ impl Client {
             }
         };
         let socket_close = || {
+            self.socket_closing();
             if let Some(cb) = &on_socket_close {
                 self.guarded("on_socket_close", || cb(self, &userdata));
             }

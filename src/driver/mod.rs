@@ -12,9 +12,10 @@ mod backoff;
 mod dispatch;
 mod network_loop;
 mod reader;
+mod write_interest;
 
 pub(crate) use backoff::Backoff;
-pub(crate) use reader::{spawn_reader, Inbound};
+pub(crate) use reader::{Inbound, ReadNow, ReadSide};
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -47,7 +48,7 @@ pub(crate) enum ConnState {
 pub(crate) struct Conn {
     /// Written by the loop (outside the core lock); shut down to close.
     pub(crate) writer: Arc<TcpStream>,
-    pub(crate) inbound: Receiver<Inbound>,
+    pub(crate) read_side: ReadSide,
     /// Bumped for every new connection, so bytes and reports that belong to
     /// an old one are recognised and ignored.
     pub(crate) generation: u64,
@@ -76,6 +77,9 @@ pub(crate) struct Core {
     /// A refused MQTT 3.1.1 CONNACK that Paho answers by reconnecting at
     /// once, with no callbacks (reference §10.4): set while that close runs.
     pub(crate) silent_retry: bool,
+    /// `on_socket_register_write` was called for this socket and
+    /// `on_socket_unregister_write` not yet.
+    pub(crate) registered_write: bool,
 }
 
 /// Everything a client's handles and threads share.

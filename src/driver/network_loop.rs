@@ -15,7 +15,7 @@ use crate::error::{Error, ErrorCode};
 use crate::transport::connect_tcp;
 
 use super::dispatch::Cause;
-use super::{spawn_reader, Conn, ConnState, Inbound};
+use super::{Conn, ConnState, Inbound, ReadNow, ReadSide};
 
 /// The longest a single socket write may block the loop.
 const WRITE_SLICE: Duration = Duration::from_millis(250);
@@ -28,6 +28,24 @@ impl Client {
     /// `disconnect()`/`loop_stop()`, or when nothing could be written for a
     /// keepalive period (the link is as dead as a silent one).
     pub(crate) fn flush(&self) -> ErrorCode {
+        let rc = self.flush_socket();
+        if rc == ErrorCode::Success {
+            self.update_write_interest();
+        }
+        rc
+    }
+
+    fn flush_socket(&self) -> ErrorCode {
+        let external = {
+            let core = self.shared.core.lock();
+            match &core.conn {
+                None => return ErrorCode::NoConn,
+                Some(c) => c.read_side.is_external(),
+            }
+        };
+        if external {
+            return self.flush_nonblocking();
+        }
         let mut buf = Vec::new();
         loop {
             let (writer, generation, stall_limit) = {
@@ -94,24 +112,73 @@ impl Client {
         }
     }
 
+    /// Writes for an external event loop, whose socket is non-blocking:
+    /// as much as the socket takes now, straight from the session (a
+    /// non-blocking write may hold the lock), the rest when the caller's
+    /// loop says the socket is writable again (Paho's `loop_write`).
+    fn flush_nonblocking(&self) -> ErrorCode {
+        let (result, generation) = {
+            let mut core = self.shared.core.lock();
+            let core = &mut *core;
+            let Some(conn) = &core.conn else {
+                return ErrorCode::NoConn;
+            };
+            let writer = Arc::clone(&conn.writer);
+            let generation = conn.generation;
+            let result = loop {
+                let pending = core.session.pending();
+                if pending.is_empty() {
+                    break Ok(());
+                }
+                match (&*writer).write(pending) {
+                    Ok(0) => break Err(()),
+                    Ok(n) => core.session.written(n, Instant::now()),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break Ok(()),
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break Err(()),
+                }
+            };
+            (result, generation)
+        };
+        if result.is_err() {
+            return self.close_connection_of(Cause::Io, Some(generation));
+        }
+        self.dispatch();
+        if self.panicked() {
+            return self.close_connection_of(Cause::Panic, Some(generation));
+        }
+        ErrorCode::Success
+    }
+
     /// One pass of the network loop: write, wait up to `timeout` for bytes
     /// or a wake-up, read, keepalive, callbacks, write. Returns Paho's rc.
     pub(crate) fn loop_pass(&self, timeout: Duration) -> ErrorCode {
+        // The reader starts before the first write, so a socket() call
+        // from another thread cannot turn the socket non-blocking under a
+        // blocking write.
+        let started = {
+            let mut core = self.shared.core.lock();
+            let core = &mut *core;
+            let Some(conn) = core.conn.as_mut() else {
+                return ErrorCode::NoConn;
+            };
+            let client_id = &core.session.config().client_id;
+            let inbound = conn
+                .read_side
+                .thread(|| format!("mqtt-tether-read-{client_id}"));
+            (inbound, core.session.next_deadline(), conn.generation)
+        };
+        let (inbound, deadline, generation) = match started {
+            (Ok(inbound), deadline, generation) => (inbound, deadline, generation),
+            (Err(e), _, generation) => {
+                self.log(LogLevel::Err, &format!("cannot start the reader: {e}"));
+                return self.close_connection_of(Cause::Io, Some(generation));
+            }
+        };
         let rc = self.flush();
         if rc != ErrorCode::Success {
             return rc;
         }
-        let (inbound, deadline, generation) = {
-            let core = self.shared.core.lock();
-            match &core.conn {
-                None => return ErrorCode::NoConn,
-                Some(c) => (
-                    c.inbound.clone(),
-                    core.session.next_deadline(),
-                    c.generation,
-                ),
-            }
-        };
         let now = Instant::now();
         let wait = match deadline {
             Some(d) => timeout.min(d.saturating_duration_since(now)),
@@ -149,28 +216,34 @@ impl Client {
         self.flush()
     }
 
-    /// Paho's `loop_read`: handles every chunk the reader thread has
-    /// delivered, without waiting.
+    /// Paho's `loop_read`: handles what has arrived, without waiting, up to
+    /// a bound so a flood cannot keep the caller here forever.
     pub(crate) fn read_available(&self) -> ErrorCode {
-        loop {
-            let (inbound, generation) = {
-                let core = self.shared.core.lock();
-                match &core.conn {
-                    None => return ErrorCode::NoConn,
-                    Some(c) => (c.inbound.clone(), c.generation),
-                }
+        const MAX_CHUNKS: usize = 64;
+        let mut buf = vec![0u8; 64 * 1024];
+        for _ in 0..MAX_CHUNKS {
+            let (got, generation) = {
+                let mut core = self.shared.core.lock();
+                let Some(conn) = core.conn.as_mut() else {
+                    return ErrorCode::NoConn;
+                };
+                (conn.read_side.read_now(&mut buf), conn.generation)
             };
-            let rc = match inbound.try_recv() {
-                Ok(Inbound::Data(bytes)) => self.feed(&bytes, generation, Instant::now()),
-                Ok(Inbound::Closed(_)) | Err(crossbeam_channel::TryRecvError::Disconnected) => {
+            let rc = match got {
+                ReadNow::Data(bytes) => self.feed(&bytes, generation, Instant::now()),
+                ReadNow::Closed(error) => {
+                    if let Some(e) = error {
+                        self.log(LogLevel::Debug, &format!("read failed: {e}"));
+                    }
                     self.close_connection_of(Cause::Io, Some(generation))
                 }
-                Err(crossbeam_channel::TryRecvError::Empty) => return ErrorCode::Success,
+                ReadNow::Nothing => return ErrorCode::Success,
             };
             if rc != ErrorCode::Success {
                 return rc;
             }
         }
+        ErrorCode::Success
     }
 
     /// Paho's `loop_misc`: keepalive at this moment.
@@ -292,7 +365,7 @@ impl Client {
     /// queues CONNECT. Blocking for the TCP connect; does not wait for
     /// CONNACK.
     pub fn reconnect(&self) -> Result<ErrorCode, Error> {
-        let (host, port, tcp, client_id) = {
+        let (host, port, tcp) = {
             let mut core = self.shared.core.lock();
             if core.host.is_empty() {
                 return Err(Error::Value("Invalid host.".into()));
@@ -301,12 +374,7 @@ impl Client {
                 return Err(Error::Value("Invalid port number.".into()));
             }
             core.state = ConnState::Connecting;
-            (
-                core.host.clone(),
-                core.port,
-                core.tcp.clone(),
-                core.session.config().client_id.clone(),
-            )
+            (core.host.clone(), core.port, core.tcp.clone())
         };
         // The old socket goes without on_disconnect, as in Paho.
         let old = {
@@ -319,15 +387,12 @@ impl Client {
         };
         if let Some(old) = old {
             let _ = old.writer.shutdown(std::net::Shutdown::Both);
+            self.socket_closing();
             self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
         }
         self.socket_callback(|c| c.on_pre_connect.clone(), "on_pre_connect");
         let stream = connect_tcp(&host, port, &tcp).map_err(Error::Io)?;
         let reader_stream = stream.try_clone().map_err(Error::Io)?;
-        let (inbound, _reader) =
-            spawn_reader(reader_stream, format!("mqtt-tether-read-{client_id}"))
-                .map_err(Error::Io)?;
-        self.socket_callback(|c| c.on_socket_open.clone(), "on_socket_open");
         {
             let mut core = self.shared.core.lock();
             // disconnect() or loop_stop() while the TCP connect ran: keep
@@ -344,22 +409,26 @@ impl Client {
             let generation = core.generation;
             core.conn = Some(Conn {
                 writer: Arc::new(stream),
-                inbound,
+                read_side: ReadSide::Undecided(reader_stream),
                 generation,
             });
+            core.registered_write = false;
             core.session.start_connection(Instant::now());
         }
+        // After the connection is in place, so the callback can reach the
+        // socket through socket() (Paho passes it as an argument).
+        self.socket_callback(|c| c.on_socket_open.clone(), "on_socket_open");
         // Unwritten QoS 0 messages of the old connection are failed by the
         // loop's thread, which runs every callback.
         let on_loop = *self.shared.loop_thread.lock() == Some(std::thread::current().id());
         if on_loop {
             self.dispatch();
         }
-        self.shared.wake();
+        self.wake_loop();
         Ok(ErrorCode::Success)
     }
 
-    fn socket_callback(
+    pub(crate) fn socket_callback(
         &self,
         pick: impl FnOnce(
             &crate::client::callbacks::Callbacks,

@@ -56,3 +56,92 @@ fn read_loop(stream: &mut TcpStream, tx: &Sender<Inbound>) {
         }
     }
 }
+
+/// How a connection's bytes are read. Decided by the first loop that needs
+/// them: the client's own loops want a reader thread they can wait on; an
+/// external event loop (Paho's `socket()` + `loop_read()`) wants the
+/// socket's own readiness to mean "there is something to read", which a
+/// reader thread would steal.
+#[derive(Debug)]
+pub(crate) enum ReadSide {
+    /// Nothing has read yet.
+    Undecided(TcpStream),
+    /// A reader thread hands over chunks.
+    Thread(Receiver<Inbound>),
+    /// The caller's event loop watches the socket, now non-blocking, and
+    /// `loop_read()` reads it directly.
+    External(TcpStream),
+}
+
+/// What one non-blocking read produced.
+#[derive(Debug)]
+pub(crate) enum ReadNow {
+    Data(Vec<u8>),
+    Closed(Option<std::io::Error>),
+    Nothing,
+}
+
+impl ReadSide {
+    /// The reader thread's chunks, starting the thread on first use. A
+    /// socket an external loop was reading is made blocking again.
+    pub(crate) fn thread(
+        &mut self,
+        name: impl FnOnce() -> String,
+    ) -> std::io::Result<Receiver<Inbound>> {
+        if let ReadSide::Thread(rx) = self {
+            return Ok(rx.clone());
+        }
+        let stream = match self {
+            ReadSide::Undecided(s) | ReadSide::External(s) => s.try_clone()?,
+            ReadSide::Thread(_) => unreachable!("handled above"),
+        };
+        stream.set_nonblocking(false)?;
+        let (rx, _handle) = spawn_reader(stream, name())?;
+        *self = ReadSide::Thread(rx.clone());
+        Ok(rx)
+    }
+
+    /// Hands the socket to an external event loop (no reader thread will
+    /// compete for its bytes) unless a reader thread already runs.
+    pub(crate) fn external(&mut self) -> std::io::Result<()> {
+        if let ReadSide::Undecided(stream) = self {
+            stream.set_nonblocking(true)?;
+            let stream = stream.try_clone()?;
+            *self = ReadSide::External(stream);
+        }
+        Ok(())
+    }
+
+    /// True when an external event loop reads the socket.
+    pub(crate) fn is_external(&self) -> bool {
+        matches!(self, ReadSide::External(_))
+    }
+
+    /// Whatever can be had without waiting.
+    pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> ReadNow {
+        if matches!(self, ReadSide::Undecided(_)) {
+            if let Err(e) = self.external() {
+                return ReadNow::Closed(Some(e));
+            }
+        }
+        match self {
+            ReadSide::Thread(rx) => match rx.try_recv() {
+                Ok(Inbound::Data(bytes)) => ReadNow::Data(bytes),
+                Ok(Inbound::Closed(e)) => ReadNow::Closed(e),
+                Err(crossbeam_channel::TryRecvError::Empty) => ReadNow::Nothing,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => ReadNow::Closed(None),
+            },
+            ReadSide::External(stream) | ReadSide::Undecided(stream) => loop {
+                match stream.read(buf) {
+                    Ok(0) => return ReadNow::Closed(None),
+                    Ok(n) => return ReadNow::Data(buf[..n].to_vec()),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        return ReadNow::Nothing
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return ReadNow::Closed(Some(e)),
+                }
+            },
+        }
+    }
+}
