@@ -978,6 +978,39 @@ fn without_reconnect_on_failure_loop_forever_returns_conn_lost() {
         .unwrap();
 }
 
+/// Reference §18.3 01-reconnect-on-failure with a CONNACK 1: without
+/// reconnect_on_failure there is no downgrade, no on_connect, and the close
+/// reports a protocol error; the loop returns and nothing reconnects.
+#[test]
+fn without_reconnect_on_failure_a_connack_1_ends_with_a_protocol_error() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "01-reconnect-on-failure".into(),
+        reconnect_on_failure: false,
+        ..ClientOptions::default()
+    });
+    let log = Log::default();
+    let l = log.clone();
+    c.on_connect(move |_, _, _, rc, _| l.push(format!("connect {}", rc.value())));
+    let l = log.clone();
+    c.on_disconnect(move |_, _, _, rc, _| l.push(format!("disconnect {}", rc.get_name())));
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let runner = {
+        let c = c.clone();
+        std::thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
+    };
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("01-reconnect-on-failure", 60))
+        .unwrap();
+    conn.send_bytes(&hex("20 02 00 01")).unwrap();
+    conn.expect_close().unwrap();
+    assert_eq!(runner.join().unwrap().unwrap(), ErrorCode::Protocol);
+    assert_eq!(log.get(), ["disconnect Protocol error"]);
+    broker
+        .expect_no_connection(Duration::from_millis(1200))
+        .unwrap();
+}
+
 /// Reference §18.3 `test_broker_disconnect_reason`: the five DISCONNECT
 /// shapes an MQTT 5 broker may send reach on_disconnect once, from the
 /// server, with reason 0 when absent and the reason string decoded.

@@ -192,6 +192,7 @@ impl Client {
             backoff: Backoff::default(),
             suppress_exceptions: false,
             silent_retry: false,
+            unsupported_v311: false,
             registered_write: false,
         };
         let shared = Arc::new(Shared {

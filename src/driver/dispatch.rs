@@ -210,7 +210,19 @@ impl Client {
     /// belongs to an older connection (a user's `reconnect()` replaced it)
     /// does nothing.
     pub(crate) fn close_connection_of(&self, cause: Cause, generation: Option<u64>) -> ErrorCode {
-        let silent = std::mem::take(&mut self.shared.core.lock().silent_retry);
+        let (silent, unsupported_v311) = {
+            let mut core = self.shared.core.lock();
+            let unsupported = std::mem::take(&mut core.unsupported_v311);
+            (std::mem::take(&mut core.silent_retry), unsupported)
+        };
+        let cause = match cause {
+            // Paho's handler returns MQTT_ERR_PROTOCOL for a 3.1.1 CONNACK 1
+            // it will not answer with a downgrade (reference §10.4).
+            Cause::Session(Close::Refused { .. }) if unsupported_v311 => {
+                Cause::Session(Close::Protocol("Unsupported protocol version".into()))
+            }
+            cause => cause,
+        };
         if silent && matches!(cause, Cause::Session(Close::Refused { .. })) {
             // reconnect() closes the refused socket itself.
             return match self.reconnect() {
@@ -363,6 +375,7 @@ fn refused_v311_retry(core: &mut super::Core, event: &Option<Event>) -> bool {
     let unsupported = reason_code.value() == 132;
     let bad_empty_id = reason_code.value() == 133 && config.client_id.is_empty();
     if !core.reconnect_on_failure {
+        core.unsupported_v311 = unsupported;
         return unsupported;
     }
     if unsupported {

@@ -77,6 +77,9 @@ pub(crate) struct Core {
     /// A refused MQTT 3.1.1 CONNACK that Paho answers by reconnecting at
     /// once, with no callbacks (reference §10.4): set while that close runs.
     pub(crate) silent_retry: bool,
+    /// A refused MQTT 3.1.1 CONNACK 1 without `reconnect_on_failure`: its
+    /// close reports a protocol error, as Paho's does.
+    pub(crate) unsupported_v311: bool,
     /// `on_socket_register_write` was called for this socket and
     /// `on_socket_unregister_write` not yet.
     pub(crate) registered_write: bool,
