@@ -268,3 +268,38 @@ fn mqtt3_subscribe_ignores_properties_instead_of_sending_nothing() {
     conn.expect_bytes(&hex("82 06 00 01 00 01 61 00")).unwrap();
     c.loop_stop();
 }
+
+/// Voluntary context switches of this process's thread named `name` (Linux
+/// `/proc`), or None when there is no such thread.
+#[cfg(target_os = "linux")]
+fn context_switches(name: &str) -> Option<u64> {
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let dir = task.ok()?.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let status = std::fs::read_to_string(dir.join("status")).ok()?;
+            return status
+                .lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse().ok());
+        }
+    }
+    None
+}
+
+/// An idle connected client does not wake up between keepalives (it used
+/// to wake every second, like Paho's select() timeout).
+#[cfg(target_os = "linux")]
+#[test]
+fn an_idle_connected_client_does_not_wake_up() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("i");
+    let _conn = connected(&c, &broker);
+    std::thread::sleep(Duration::from_millis(200));
+    // Thread names are cut to 15 bytes by the kernel.
+    let before = context_switches("mqtt-tether-i").expect("the loop thread");
+    std::thread::sleep(Duration::from_millis(2500));
+    let after = context_switches("mqtt-tether-i").expect("the loop thread");
+    assert_eq!(after - before, 0, "the loop thread woke up while idle");
+    assert!(c.is_connected());
+}

@@ -548,6 +548,12 @@ impl Client {
     /// connection is lost with `reconnect_on_failure` off, or `loop_stop()`.
     /// A panic in a callback closes the connection and then continues
     /// unwinding out of this call.
+    ///
+    /// `timeout` is accepted so Paho calls port unchanged, but is not
+    /// needed: the loop is woken by every event (bytes, a queued packet,
+    /// `disconnect()`, `loop_stop()`) and by the keepalive deadline, so an
+    /// idle connected client sleeps until its next PINGREQ (Paho wakes every
+    /// `timeout` seconds).
     pub fn loop_forever(
         &self,
         timeout: Duration,

@@ -20,6 +20,9 @@ use super::{Conn, ConnState, Inbound, ReadNow, ReadSide};
 /// The longest a single socket write may block the loop.
 const WRITE_SLICE: Duration = Duration::from_millis(250);
 
+/// How long `loop_forever` waits when nothing at all is due (keepalive 0).
+const IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl Client {
     /// Writes what the session has queued, outside the core lock.
     ///
@@ -270,7 +273,7 @@ impl Client {
     /// reconnect wait ends at once on `disconnect()` or `loop_stop()`.
     pub(crate) fn run_forever(
         &self,
-        timeout: Duration,
+        _timeout: Duration,
         retry_first_connection: bool,
     ) -> Result<ErrorCode, Error> {
         // Phase 1: the first connection of a connect_async() client.
@@ -295,7 +298,11 @@ impl Client {
         loop {
             rc = ErrorCode::Success;
             while rc == ErrorCode::Success {
-                rc = self.loop_pass(timeout);
+                // Paho's select() timeout only bounds how late it notices
+                // things; this loop is woken by every event and by the
+                // keepalive deadline, so an idle client sleeps until its
+                // next PINGREQ.
+                rc = self.loop_pass(IDLE_WAIT);
                 if self.terminating() && self.shared.core.lock().session.is_flushed() {
                     rc = ErrorCode::NoMem;
                     run = false;
