@@ -1098,6 +1098,14 @@ fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
             "30 07 ff ff 61 62 63 64 65",
         ),
         (ProtocolVersion::MQTTv5, "", "20 03 00 00 80"),
+        // Paho's test_invalid_utf8_topic delivers this and raises when the
+        // topic is read; MQTT (3.1.1 §1.5.3, 5.0 §1.5.4) says to close, so
+        // we do.
+        (
+            ProtocolVersion::MQTTv311,
+            "20 02 00 00",
+            "30 05 00 01 ff 61 62",
+        ),
     ] {
         let broker = ScriptedBroker::bind().unwrap();
         let c = client_with(ClientOptions {
@@ -1133,6 +1141,80 @@ fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
         c.disconnect();
         c.loop_stop();
     }
+}
+
+/// Reference §18.3 `test_valid_utf8_topic_recv` / `_publish`: a non-ASCII
+/// topic both ways.
+#[test]
+fn a_utf8_topic_round_trips() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("utf8");
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| tx.send(m.topic.clone()).unwrap());
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00 30 05 00 03 e2 98 83"))
+        .unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "\u{2603}");
+    c.publish("\u{2603}", "", 0, false).unwrap();
+    conn.expect_bytes(&hex("30 05 00 03 e2 98 83")).unwrap();
+    c.disconnect();
+    c.loop_stop();
+}
+
+/// Reference §18.3 `test_01_broker_no_support`: an MQTT 5 client whose
+/// broker answers with a 3.1.1 CONNACK 1 gets reason 132 in on_connect, and
+/// no downgrade.
+#[test]
+fn an_mqtt5_client_refused_by_a_v3_broker_sees_unsupported_protocol_version() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "no-support".into(),
+        protocol: ProtocolVersion::MQTTv5,
+        reconnect_on_failure: false,
+        ..ClientOptions::default()
+    });
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |_, _, _, rc, _| tx.send((rc.value(), rc.get_name())).unwrap());
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 01")).unwrap();
+    let (value, name) = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!((value, name), (132, "Unsupported protocol version"));
+    conn.expect_close().unwrap();
+    c.loop_stop();
+}
+
+/// Reference §18.3 `test_publish_before_connect`, a deliberate difference:
+/// Paho's thread, started before connect(), opens a second connection and
+/// drops the QoS 0 message published before CONNACK. Here the thread adopts
+/// the connection connect() made: one connection, and the message is sent.
+#[test]
+fn loop_start_before_connect_uses_one_connection_and_keeps_the_message() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("before-connect");
+    c.loop_start();
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let info = c.publish("t", "early", 0, false).unwrap();
+    assert_eq!(info.rc(), ErrorCode::Success);
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("before-connect", 60))
+        .unwrap();
+    conn.expect_bytes(&hex("30 08 00 01 74 65 61 72 6c 79"))
+        .unwrap();
+    info.wait_for_publish(Some(WAIT)).unwrap();
+    assert!(info.is_published().unwrap());
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    broker
+        .expect_no_connection(Duration::from_millis(1500))
+        .unwrap();
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
 }
 
 /// Reference §18.3 `test_message_callback`: every matching filter's callback

@@ -169,11 +169,11 @@ impl Client {
             let inbound = conn
                 .read_side
                 .thread(|| format!("mqtt-tether-read-{client_id}"));
-            (inbound, core.session.next_deadline(), conn.generation)
+            (inbound, conn.generation)
         };
-        let (inbound, deadline, generation) = match started {
-            (Ok(inbound), deadline, generation) => (inbound, deadline, generation),
-            (Err(e), _, generation) => {
+        let (inbound, generation) = match started {
+            (Ok(inbound), generation) => (inbound, generation),
+            (Err(e), generation) => {
                 self.log(LogLevel::Err, &format!("cannot start the reader: {e}"));
                 return self.close_connection_of(Cause::Io, Some(generation));
             }
@@ -182,6 +182,8 @@ impl Client {
         if rc != ErrorCode::Success {
             return rc;
         }
+        // Read after the write, which may have moved it.
+        let deadline = self.shared.core.lock().session.next_deadline();
         let now = Instant::now();
         let wait = match deadline {
             Some(d) => timeout.min(d.saturating_duration_since(now)),
@@ -345,15 +347,21 @@ impl Client {
         }
     }
 
-    /// Waits the next backoff delay, ending early on `disconnect()` or
-    /// `loop_stop()`.
+    /// Waits the next backoff delay, ending early on `disconnect()`,
+    /// `loop_stop()`, or a connection the application opened meanwhile.
     fn reconnect_wait(&self) {
         let delay = self.shared.core.lock().backoff.next_delay();
         let deadline = Instant::now().checked_add(delay);
         loop {
-            let state = self.shared.core.lock().state;
+            let (state, connection) = {
+                let core = self.shared.core.lock();
+                (core.state, core.conn.is_some())
+            };
+            // A connect() or reconnect() by the application during the wait
+            // made a connection: serve it now.
             if matches!(state, ConnState::Disconnecting | ConnState::Disconnected)
                 || self.terminating()
+                || connection
             {
                 return;
             }
