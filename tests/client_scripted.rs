@@ -692,9 +692,10 @@ fn an_external_loop_drives_the_client_with_read_write_misc() {
     c.on_connect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
     c.connect("127.0.0.1", broker.port(), 60).unwrap();
     assert!(c.socket().is_some());
-    assert!(c.want_write(), "CONNECT is waiting");
+    // With no loop running and no write-interest callback, connect() wrote
+    // the CONNECT itself, as Paho's does (reference §5.1).
+    assert!(!c.want_write(), "CONNECT was written by connect()");
     assert_eq!(c.loop_write(), ErrorCode::Success);
-    assert!(!c.want_write());
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
@@ -708,6 +709,37 @@ fn an_external_loop_drives_the_client_with_read_write_misc() {
     c.publish("x", "y", 0, false).unwrap();
     assert_eq!(c.loop_write(), ErrorCode::Success);
     conn.expect_bytes(&hex("30 04 00 01 78 79")).unwrap();
+}
+
+/// Reference §5.1: with no loop at all, connect(), publish() and
+/// disconnect() write in the caller's thread, so a loop-less Paho script
+/// still reaches the broker; QoS 0 on_publish and on_disconnect run there.
+#[test]
+fn without_any_loop_calls_write_in_the_callers_thread() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("no-loop");
+    let log = Log::default();
+    let l = log.clone();
+    let me = std::thread::current().id();
+    c.on_publish(move |_, _, mid, _, _| {
+        assert_eq!(std::thread::current().id(), me);
+        l.push(format!("publish {mid}"));
+    });
+    let l = log.clone();
+    c.on_disconnect(move |_, _, _, rc, _| l.push(format!("disconnect {}", rc.value())));
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_bytes(&connect_bytes("no-loop", 60)).unwrap();
+    let info = c.publish("t", "m", 0, false).unwrap();
+    assert!(
+        info.is_published().unwrap(),
+        "written before publish returned"
+    );
+    conn.expect_bytes(&hex("30 04 00 01 74 6d")).unwrap();
+    assert_eq!(c.disconnect(), ErrorCode::Success);
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    assert_eq!(log.get(), ["publish 1", "disconnect 0"]);
+    assert!(!c.is_connected());
 }
 
 /// Reference §18.3 01-asyncio: the client driven only by the socket

@@ -198,6 +198,7 @@ impl Client {
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             callbacks: Mutex::new(callbacks::Callbacks::default()),
+            write_lock: Mutex::new(()),
             userdata: Mutex::new(options.userdata),
             infos: Mutex::new(HashMap::new()),
             wake_tx,

@@ -90,6 +90,10 @@ pub(crate) struct Shared {
     pub(crate) core: Mutex<Core>,
     pub(crate) callbacks: Mutex<Callbacks>,
     pub(crate) userdata: Mutex<UserData>,
+    /// Held from taking bytes out of the session until they are written,
+    /// so two writers (the loop, and a caller writing synchronously because
+    /// no loop runs) can never interleave their bytes.
+    pub(crate) write_lock: Mutex<()>,
     /// `MessageInfo`s of messages not yet delivered, by mid.
     pub(crate) infos: Mutex<HashMap<u16, MessageInfo>>,
     /// Wakes the loop: something to write, or a state change to look at.

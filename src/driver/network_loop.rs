@@ -51,6 +51,7 @@ impl Client {
         }
         let mut buf = Vec::new();
         loop {
+            let write_guard = self.shared.write_lock.lock();
             let (writer, generation, stall_limit) = {
                 let mut core = self.shared.core.lock();
                 let Some(conn) = &core.conn else {
@@ -108,6 +109,7 @@ impl Client {
                 }
             }
             buf.clear();
+            drop(write_guard);
             self.dispatch();
             if self.panicked() {
                 return self.close_connection_of(Cause::Panic, Some(generation));
@@ -121,6 +123,7 @@ impl Client {
     /// loop says the socket is writable again (Paho's `loop_write`).
     fn flush_nonblocking(&self) -> ErrorCode {
         let (result, generation) = {
+            let _write_guard = self.shared.write_lock.lock();
             let mut core = self.shared.core.lock();
             let core = &mut *core;
             let Some(conn) = &core.conn else {

@@ -10,7 +10,46 @@ impl Client {
     /// event loop that the socket now has bytes to write.
     pub(crate) fn wake_loop(&self) {
         self.shared.wake();
-        self.update_write_interest();
+        if !self.write_here() {
+            self.update_write_interest();
+        }
+    }
+
+    /// Paho's synchronous write (reference §5.1): when no loop runs (no
+    /// `loop_start` thread, no `loop`/`loop_forever` call in progress, not
+    /// inside a callback) and no external event loop registered for write
+    /// interest, the caller writes what is queued itself, so `connect()`,
+    /// `publish()` and `disconnect()` reach the broker without a loop, as
+    /// in Paho. Returns false when it left the writing to a loop.
+    fn write_here(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if self.shared.thread_running.load(Ordering::SeqCst)
+            || self
+                .shared
+                .callbacks
+                .lock()
+                .on_socket_register_write
+                .is_some()
+        {
+            return false;
+        }
+        let me = std::thread::current().id();
+        {
+            let mut loop_thread = self.shared.loop_thread.lock();
+            if loop_thread.is_some() {
+                return false;
+            }
+            *loop_thread = Some(me);
+        }
+        let _ = self.flush();
+        {
+            let mut loop_thread = self.shared.loop_thread.lock();
+            if *loop_thread == Some(me) {
+                *loop_thread = None;
+            }
+        }
+        self.rethrow_panic();
+        true
     }
 
     /// Calls `on_socket_register_write` or `on_socket_unregister_write` if
