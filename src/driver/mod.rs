@@ -4,9 +4,16 @@
 //! those are the [`session`](crate::session)'s.
 //!
 //! Locks: `core` (the session, the connection and Paho's state) is held only
-//! for short, non-blocking steps, never while writing to the socket and never
-//! while a callback runs; `callbacks` is held only to copy a callback out.
-//! So any client method may be called from any thread, callbacks included.
+//! for short, non-blocking steps, never while a blocking write runs and never
+//! while a callback runs; `callbacks` is held only to copy a callback out;
+//! `write_lock` is held by whoever writes (the loop, or a caller writing
+//! because no loop runs) from taking bytes until they are on the socket, and
+//! never while a callback runs. So any client method may be called from any
+//! thread, callbacks included.
+//!
+//! Reading: the first loop that needs a connection's bytes decides who reads
+//! them (see `ReadSide`): a reader thread for the client's own loops, the
+//! caller's event loop after `socket()`.
 
 mod backoff;
 mod dispatch;
