@@ -462,11 +462,11 @@ fn keepalive_pings_on_time_and_declares_a_silent_broker_dead() {
     let t8 = t4 + Duration::from_secs(4);
     s.handle_timeout(t8).unwrap();
     assert_eq!(take(&mut s, t8), hex("c0 00"));
-    // Silence: dead one keepalive after the PINGREQ.
-    assert_eq!(
-        s.handle_timeout(t8 + Duration::from_secs(4)),
-        Err(Close::Keepalive)
-    );
+    // Silence: dead 1.5 keepalives after the last byte received (t5).
+    let dead = t5 + Duration::from_secs(6);
+    assert_eq!(s.next_deadline(), Some(dead));
+    s.handle_timeout(dead - Duration::from_millis(1)).unwrap();
+    assert_eq!(s.handle_timeout(dead), Err(Close::Keepalive));
 }
 
 #[test]

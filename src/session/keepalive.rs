@@ -18,14 +18,17 @@ pub enum KeepAliveAction {
 
 /// The keepalive state of one connection.
 ///
-/// The rules (reference §11, made explicit):
-/// * awaiting CONNACK: dead one keepalive after the connection began;
+/// The rules (reference §11, made explicit, with the dead-link bound this
+/// crate promises):
+/// * awaiting CONNACK: dead one keepalive after the connection began (as
+///   Paho; the connect timeout bounds only the TCP connect);
 /// * connected: a PINGREQ is due one keepalive after the last packet sent
 ///   *or* the last bytes received, whichever is older, so a client that only
 ///   sends still probes a silent broker;
-/// * after a PINGREQ: dead if nothing at all arrives within one keepalive
-///   (bytes of a long packet count, so a large download is not mistaken for
-///   a dead link);
+/// * dead once nothing at all arrived for 1.5 × keepalive, whatever the
+///   outgoing traffic (Paho: about 2 × keepalive, plus its loop timeout).
+///   Bytes of a long packet count, so a large download is not mistaken for
+///   a dead link; while one lasts, the PINGREQ is repeated every keepalive;
 /// * keepalive 0 disables all of it, as in Paho.
 #[derive(Debug, Clone)]
 pub struct KeepAlive {
@@ -94,26 +97,42 @@ impl KeepAlive {
     /// The next moment `check` may have something to do (`None`: never).
     pub fn deadline(&self) -> Option<Instant> {
         let period = self.period?;
-        Some(if !self.connected {
-            self.started + period
-        } else if let Some(ping) = self.ping_sent {
-            ping.max(self.last_received) + period
-        } else {
-            self.last_sent.min(self.last_received) + period
+        if !self.connected {
+            return Some(self.started + period);
+        }
+        let dead = self.last_received + period + period / 2;
+        Some(match self.ping_sent {
+            // Bytes since the PINGREQ (a long download): ping again a
+            // keepalive after it.
+            Some(ping) if self.last_received > ping => (ping + period).min(dead),
+            Some(_) => dead,
+            None => (self.last_sent.min(self.last_received) + period).min(dead),
         })
     }
 
     /// What to do at `now`.
     pub fn check(&self, now: Instant) -> KeepAliveAction {
-        let Some(deadline) = self.deadline() else {
+        let Some(period) = self.period else {
             return KeepAliveAction::Idle;
         };
-        if now < deadline {
-            KeepAliveAction::Idle
-        } else if !self.connected || self.ping_sent.is_some() {
-            KeepAliveAction::Expired
-        } else {
+        if !self.connected {
+            return if now >= self.started + period {
+                KeepAliveAction::Expired
+            } else {
+                KeepAliveAction::Idle
+            };
+        }
+        if now >= self.last_received + period + period / 2 {
+            return KeepAliveAction::Expired;
+        }
+        let ping_due = match self.ping_sent {
+            Some(ping) => self.last_received > ping && now >= ping + period,
+            None => now >= self.last_sent.min(self.last_received) + period,
+        };
+        if ping_due {
             KeepAliveAction::SendPing
+        } else {
+            KeepAliveAction::Idle
         }
     }
 }
@@ -145,11 +164,30 @@ mod tests {
         k.connected(None, t0);
         assert_eq!(k.check(t0 + secs(2)), KeepAliveAction::SendPing);
         k.ping_sent(t0 + secs(2));
+        // Dead 1.5 keepalives after the last byte received (t0).
+        assert_eq!(k.deadline(), Some(t0 + secs(3)));
         assert_eq!(
-            k.check(t0 + Duration::from_millis(3999)),
+            k.check(t0 + Duration::from_millis(2999)),
             KeepAliveAction::Idle
         );
-        assert_eq!(k.check(t0 + secs(4)), KeepAliveAction::Expired);
+        assert_eq!(k.check(t0 + secs(3)), KeepAliveAction::Expired);
+    }
+
+    #[test]
+    fn outgoing_traffic_does_not_hide_a_dead_link() {
+        let t0 = Instant::now();
+        let mut k = KeepAlive::new(10, t0);
+        k.connected(None, t0);
+        for ms in (100..15_000).step_by(100) {
+            let now = t0 + Duration::from_millis(ms);
+            k.packet_sent(now);
+            match k.check(now) {
+                KeepAliveAction::SendPing => k.ping_sent(now),
+                KeepAliveAction::Idle => {}
+                KeepAliveAction::Expired => panic!("dead too early at {ms} ms"),
+            }
+        }
+        assert_eq!(k.check(t0 + secs(15)), KeepAliveAction::Expired);
     }
 
     #[test]
@@ -183,11 +221,20 @@ mod tests {
         let mut k = KeepAlive::new(1, t0);
         k.connected(None, t0);
         k.ping_sent(t0 + secs(1));
+        let mut pings = 0;
         for tenth in 11..=30 {
             let now = t0 + Duration::from_millis(tenth * 100);
             k.bytes_received(now);
-            assert_ne!(k.check(now), KeepAliveAction::Expired);
+            match k.check(now) {
+                KeepAliveAction::Expired => panic!("a download is not a dead link"),
+                KeepAliveAction::SendPing => {
+                    pings += 1;
+                    k.ping_sent(now);
+                }
+                KeepAliveAction::Idle => {}
+            }
         }
+        assert_eq!(pings, 2, "pinged again every keepalive while bytes arrive");
     }
 
     #[test]
