@@ -24,12 +24,13 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::driver::{Backoff, ConnState, Core, Shared};
+use crate::driver::{ConnState, Core, Shared};
 use crate::error::{Error, ErrorCode};
 use crate::packet::{
     Disconnect, PacketType, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
     SubscribeOptions, Will,
 };
+use crate::session::Backoff;
 use crate::session::{CleanStart, Message, Session, SessionConfig};
 use crate::topic::{validate_topic_filter, validate_topic_name};
 use crate::transport::TcpOptions;
@@ -757,9 +758,37 @@ impl Client {
         Ok(())
     }
 
-    /// `reconnect_delay_set(min_delay, max_delay)` (defaults 1 s and 120 s).
+    /// `reconnect_delay_set(min_delay, max_delay)` (defaults 1 s and
+    /// 120 s): the first automatic reconnect waits `min_delay`, each further
+    /// failed attempt doubles the wait up to `max_delay`, and an accepted
+    /// connection starts over. Fractions of a second are fine.
     pub fn reconnect_delay_set(&self, min_delay: Duration, max_delay: Duration) {
-        self.shared.core.lock().backoff = Backoff::new(min_delay, max_delay);
+        self.shared
+            .core
+            .lock()
+            .backoff
+            .set_bounds(min_delay, max_delay);
+    }
+
+    /// Beyond Paho (off by default): randomises each reconnect wait so that
+    /// many clients that lost the same broker do not return at the same
+    /// instant. See [`Jitter`](crate::session::Jitter).
+    pub fn reconnect_jitter_set(&self, jitter: crate::session::Jitter) {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+            ^ (Arc::as_ptr(&self.shared) as usize as u64);
+        self.shared.core.lock().backoff.set_jitter(jitter, seed);
+    }
+
+    /// Beyond Paho (off by default): the reconnect delay starts over only
+    /// after a connection has stayed up for `stable` (Paho: at every
+    /// accepted CONNACK), so a broker that accepts and then drops the client
+    /// at once cannot make it reconnect in a tight loop. `None` restores
+    /// Paho's rule.
+    pub fn reconnect_reset_after_set(&self, stable: Option<Duration>) {
+        self.shared.core.lock().backoff.set_reset_after(stable);
     }
 
     /// The `host` property.

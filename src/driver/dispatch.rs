@@ -94,7 +94,7 @@ impl Client {
                         // As in Paho, on_connect already sees the state
                         // connected and the backoff reset.
                         core.state = ConnState::Connected;
-                        core.backoff.reset();
+                        core.backoff.connected(Instant::now());
                     }
                 }
                 if refused_v311_retry(&mut core, &event) {
@@ -240,6 +240,7 @@ impl Client {
             };
             let _ = conn.writer.shutdown(std::net::Shutdown::Both);
             core.session.connection_closed();
+            core.backoff.connection_lost(Instant::now());
             let was = matches!(
                 core.state,
                 ConnState::Disconnecting | ConnState::Disconnected

@@ -15,13 +15,11 @@
 //! them (see `ReadSide`): a reader thread for the client's own loops, the
 //! caller's event loop after `socket()`.
 
-mod backoff;
 mod dispatch;
 mod network_loop;
 mod reader;
 mod write_interest;
 
-pub(crate) use backoff::Backoff;
 pub(crate) use reader::{Inbound, ReadNow, ReadSide};
 
 use std::any::Any;
@@ -36,7 +34,7 @@ use parking_lot::Mutex;
 
 use crate::client::callbacks::{Callbacks, UserData};
 use crate::client::MessageInfo;
-use crate::session::Session;
+use crate::session::{Backoff, Session};
 use crate::transport::TcpOptions;
 
 /// Paho's `_ConnectionState`.

@@ -23,6 +23,7 @@
 //! 4. when a call returns a [`Close`], or the socket fails, close it and call
 //!    [`Session::connection_closed`].
 
+mod backoff;
 mod config;
 mod event;
 mod inbound;
@@ -31,6 +32,7 @@ mod mid;
 mod outgoing;
 mod transmit;
 
+pub use backoff::{Backoff, Jitter};
 pub use config::{CleanStart, SessionConfig};
 pub use event::{Close, Event, Message};
 pub use inbound::{InboundQos2, TopicAliases};
