@@ -18,6 +18,7 @@
 mod dispatch;
 mod network_loop;
 mod reader;
+mod reconnect;
 mod write_interest;
 
 pub(crate) use reader::{Inbound, ReadNow, ReadSide};

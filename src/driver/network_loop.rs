@@ -1,6 +1,6 @@
-//! The network loop: one pass (`loop`), the blocking loop with automatic
-//! reconnection (`loop_forever`, also the `loop_start` thread), the
-//! reconnect wait, and opening a connection (`reconnect`).
+//! The network loop: writing, one pass (`loop`), and the external-loop
+//! steps (`loop_read`, `loop_misc`). The blocking loop with automatic
+//! reconnection is in `reconnect.rs`.
 
 use std::io::Write;
 use std::sync::atomic::Ordering;
@@ -11,17 +11,13 @@ use crossbeam_channel::select;
 
 use crate::client::callbacks::LogLevel;
 use crate::client::Client;
-use crate::error::{Error, ErrorCode};
-use crate::transport::connect_tcp;
+use crate::error::ErrorCode;
 
 use super::dispatch::Cause;
-use super::{Conn, ConnState, Inbound, ReadNow, ReadSide};
+use super::{ConnState, Inbound, ReadNow};
 
 /// The longest a single socket write may block the loop.
 const WRITE_SLICE: Duration = Duration::from_millis(250);
-
-/// How long `loop_forever` waits when nothing at all is due (keepalive 0).
-const IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
 impl Client {
     /// Writes what the session has queued, outside the core lock.
@@ -269,194 +265,6 @@ impl Client {
                 ErrorCode::Success
             }
             Err(close) => self.close_connection(Cause::Session(close)),
-        }
-    }
-
-    /// Paho's `loop_forever` (reference §10.3), with the changes this crate
-    /// documents: `loop_stop` ends it once what was queued is written (Paho
-    /// also waits for every acknowledgement, possibly forever), and the
-    /// reconnect wait ends at once on `disconnect()` or `loop_stop()`.
-    pub(crate) fn run_forever(
-        &self,
-        _timeout: Duration,
-        retry_first_connection: bool,
-    ) -> Result<ErrorCode, Error> {
-        // Phase 1: the first connection of a connect_async() client.
-        loop {
-            if self.terminating() {
-                break;
-            }
-            if self.shared.core.lock().state != ConnState::ConnectAsync {
-                break;
-            }
-            if let Err(e) = self.reconnect() {
-                self.connect_failed();
-                if !retry_first_connection {
-                    return Err(e);
-                }
-                self.reconnect_wait();
-            }
-        }
-        // Phase 2.
-        let mut rc;
-        let mut run = true;
-        loop {
-            rc = ErrorCode::Success;
-            while rc == ErrorCode::Success {
-                // Paho's select() timeout only bounds how late it notices
-                // things; this loop is woken by every event and by the
-                // keepalive deadline, so an idle client sleeps until its
-                // next PINGREQ.
-                rc = self.loop_pass(IDLE_WAIT);
-                if self.terminating() && self.shared.core.lock().session.is_flushed() {
-                    rc = ErrorCode::NoMem;
-                    run = false;
-                }
-            }
-            if self.panicked() {
-                break;
-            }
-            let should_exit = |c: &Client| {
-                let state = c.shared.core.lock().state;
-                matches!(state, ConnState::Disconnecting | ConnState::Disconnected)
-                    || c.terminating()
-            };
-            let reconnect_on_failure = self.shared.core.lock().reconnect_on_failure;
-            if !run || should_exit(self) || !reconnect_on_failure {
-                break;
-            }
-            self.reconnect_wait();
-            if should_exit(self) {
-                break;
-            }
-            // A user's reconnect() during the wait already made one.
-            if self.shared.core.lock().conn.is_some() {
-                continue;
-            }
-            if self.reconnect().is_err() {
-                self.connect_failed();
-            }
-        }
-        Ok(rc)
-    }
-
-    fn connect_failed(&self) {
-        self.log(LogLevel::Info, "Connection failed, retrying");
-        let cb = self.shared.callbacks.lock().on_connect_fail.clone();
-        if let Some(cb) = cb {
-            let userdata = self.shared.userdata.lock().clone();
-            // Paho always swallows on_connect_fail's exceptions.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(self, &userdata)));
-        }
-    }
-
-    /// Waits the next backoff delay, ending early on `disconnect()`,
-    /// `loop_stop()`, or a connection the application opened meanwhile.
-    fn reconnect_wait(&self) {
-        let delay = self.shared.core.lock().backoff.next_delay();
-        let deadline = Instant::now().checked_add(delay);
-        loop {
-            let (state, connection) = {
-                let core = self.shared.core.lock();
-                (core.state, core.conn.is_some())
-            };
-            // A connect() or reconnect() by the application during the wait
-            // made a connection: serve it now.
-            if matches!(state, ConnState::Disconnecting | ConnState::Disconnected)
-                || self.terminating()
-                || connection
-            {
-                return;
-            }
-            let left = match deadline {
-                Some(d) => d.saturating_duration_since(Instant::now()),
-                None => Duration::from_secs(1),
-            };
-            if left.is_zero() {
-                return;
-            }
-            let _ = self.shared.wake_rx.recv_timeout(left);
-        }
-    }
-
-    /// Paho's `reconnect()` (reference §10.1): opens a new connection and
-    /// queues CONNECT. Blocking for the TCP connect; does not wait for
-    /// CONNACK.
-    pub fn reconnect(&self) -> Result<ErrorCode, Error> {
-        let (host, port, tcp) = {
-            let mut core = self.shared.core.lock();
-            if core.host.is_empty() {
-                return Err(Error::Value("Invalid host.".into()));
-            }
-            if core.port == 0 {
-                return Err(Error::Value("Invalid port number.".into()));
-            }
-            core.state = ConnState::Connecting;
-            (core.host.clone(), core.port, core.tcp.clone())
-        };
-        // The old socket goes without on_disconnect, as in Paho.
-        let old = {
-            let mut core = self.shared.core.lock();
-            let old = core.conn.take();
-            core.session.connection_closed();
-            // Bytes and closes of the old connection are now stale.
-            core.generation += 1;
-            old
-        };
-        if let Some(old) = old {
-            let _ = old.writer.shutdown(std::net::Shutdown::Both);
-            self.socket_closing();
-            self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
-        }
-        self.socket_callback(|c| c.on_pre_connect.clone(), "on_pre_connect");
-        let stream = connect_tcp(&host, port, &tcp).map_err(Error::Io)?;
-        let reader_stream = stream.try_clone().map_err(Error::Io)?;
-        {
-            let mut core = self.shared.core.lock();
-            // disconnect() or loop_stop() while the TCP connect ran: keep
-            // their word, drop the new socket.
-            if matches!(
-                core.state,
-                ConnState::Disconnecting | ConnState::Disconnected
-            ) {
-                drop(core);
-                let _ = stream.shutdown(std::net::Shutdown::Both);
-                return Ok(ErrorCode::NoConn);
-            }
-            core.generation += 1;
-            let generation = core.generation;
-            core.conn = Some(Conn {
-                writer: Arc::new(stream),
-                read_side: ReadSide::Undecided(reader_stream),
-                generation,
-            });
-            core.registered_write = false;
-            core.session.start_connection(Instant::now());
-        }
-        // After the connection is in place, so the callback can reach the
-        // socket through socket() (Paho passes it as an argument).
-        self.socket_callback(|c| c.on_socket_open.clone(), "on_socket_open");
-        // Unwritten QoS 0 messages of the old connection are failed by the
-        // loop's thread, which runs every callback.
-        let on_loop = *self.shared.loop_thread.lock() == Some(std::thread::current().id());
-        if on_loop {
-            self.dispatch();
-        }
-        self.wake_loop();
-        Ok(ErrorCode::Success)
-    }
-
-    pub(crate) fn socket_callback(
-        &self,
-        pick: impl FnOnce(
-            &crate::client::callbacks::Callbacks,
-        ) -> Option<Arc<crate::client::callbacks::OnSocket>>,
-        name: &str,
-    ) {
-        let cb = pick(&self.shared.callbacks.lock());
-        if let Some(cb) = cb {
-            let userdata = self.shared.userdata.lock().clone();
-            self.guarded(name, || cb(self, &userdata));
         }
     }
 
