@@ -194,6 +194,7 @@ impl Client {
             suppress_exceptions: false,
             silent_retry: false,
             unsupported_v311: false,
+            auto_reconnect: false,
             registered_write: false,
         };
         let shared = Arc::new(Shared {

@@ -9,7 +9,7 @@ use crate::client::callbacks::{ConnectFlags, DisconnectFlags, LogLevel};
 use crate::client::Client;
 use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
 use crate::packet::{PacketType, Properties, QoS};
-use crate::session::{Close, Event};
+use crate::session::{Close, Event, LinkState};
 
 use super::ConnState;
 
@@ -230,7 +230,7 @@ impl Client {
                 Err(_) => ErrorCode::ConnRefused,
             };
         }
-        let was_disconnecting = {
+        let (was_disconnecting, failed_connect) = {
             let mut core = self.shared.core.lock();
             if generation.is_some_and(|g| g != core.generation) {
                 return ErrorCode::Success;
@@ -239,6 +239,7 @@ impl Client {
                 return ErrorCode::NoConn;
             };
             let _ = conn.writer.shutdown(std::net::Shutdown::Both);
+            let before_connack = core.session.link_state() == LinkState::Connecting;
             core.session.connection_closed();
             core.backoff.connection_lost(Instant::now());
             let was = matches!(
@@ -252,8 +253,20 @@ impl Client {
             } else {
                 ConnState::ConnectionLost
             };
-            was
+            // Under automatic reconnection, a connection that breaks before
+            // its CONNACK (reset, end of stream) failed to connect: the same
+            // report as a refused TCP connect, whatever layer refused.
+            let failed =
+                before_connack && !was && matches!(cause, Cause::Io) && core.auto_reconnect;
+            (was, failed)
         };
+        if failed_connect {
+            self.socket_closing();
+            self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
+            self.connect_failed();
+            self.dispatch();
+            return ErrorCode::ConnLost;
+        }
         self.shared.wake();
         let from_server = matches!(cause, Cause::Session(Close::ServerDisconnect { .. }));
         let (rc, reason_code, properties) = match cause {

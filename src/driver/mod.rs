@@ -86,6 +86,9 @@ pub(crate) struct Core {
     /// A refused MQTT 3.1.1 CONNACK 1 without `reconnect_on_failure`: its
     /// close reports a protocol error, as Paho's does.
     pub(crate) unsupported_v311: bool,
+    /// `loop_forever` (or the `loop_start` thread) runs, reconnecting by
+    /// itself.
+    pub(crate) auto_reconnect: bool,
     /// `on_socket_register_write` was called for this socket and
     /// `on_socket_unregister_write` not yet.
     pub(crate) registered_write: bool,

@@ -26,6 +26,14 @@ impl Client {
         _timeout: Duration,
         retry_first_connection: bool,
     ) -> Result<ErrorCode, Error> {
+        struct AutoReconnect<'a>(&'a Client);
+        impl Drop for AutoReconnect<'_> {
+            fn drop(&mut self) {
+                self.0.shared.core.lock().auto_reconnect = false;
+            }
+        }
+        self.shared.core.lock().auto_reconnect = true;
+        let _auto = AutoReconnect(self);
         // Phase 1: the first connection of a connect_async() client.
         loop {
             if self.terminating() {
@@ -85,7 +93,7 @@ impl Client {
         Ok(rc)
     }
 
-    fn connect_failed(&self) {
+    pub(crate) fn connect_failed(&self) {
         self.log(LogLevel::Info, "Connection failed, retrying");
         let cb = self.shared.callbacks.lock().on_connect_fail.clone();
         if let Some(cb) = cb {
@@ -99,6 +107,10 @@ impl Client {
     /// `loop_stop()`, or a connection the application opened meanwhile.
     fn reconnect_wait(&self) {
         let delay = self.shared.core.lock().backoff.next_delay();
+        self.log(
+            LogLevel::Info,
+            &format!("Waiting {:.3} s before reconnecting", delay.as_secs_f64()),
+        );
         let deadline = Instant::now().checked_add(delay);
         loop {
             let (state, connection) = {
