@@ -122,3 +122,66 @@ fn refused_connections_follow_the_backoff_and_disconnect_ends_the_wait_at_once()
     assert_eq!(timeline.count("connect"), 0);
     assert_eq!(timeline.count("disconnect"), 0);
 }
+
+/// The in-process broker restarted without its sessions: the persistent
+/// subscriber sees session_present 0 and, with automatic resubscribe, keeps
+/// receiving; on_subscribe reports the SUBACK of the resubscribe.
+#[test]
+fn after_a_broker_restart_without_sessions_auto_resubscribe_keeps_messages_coming() {
+    use mqtt_tether::testing::Restart;
+    let mut broker = Broker::start().unwrap();
+    let port = broker.port();
+    let sub = Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            client_id: "resub".into(),
+            clean_session: Some(false),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    sub.reconnect_delay_set(Duration::from_millis(20), Duration::from_millis(100));
+    sub.auto_resubscribe_set(true);
+    let timeline = Timeline::default();
+    let t = timeline.clone();
+    sub.on_connect(move |_, _, flags, _, _| t.push(format!("connect {}", flags.session_present)));
+    let t = timeline.clone();
+    sub.on_subscribe(move |_, _, _, _, _| t.push("suback"));
+    let t = timeline.clone();
+    sub.on_message(move |_, _, m| t.push(String::from_utf8_lossy(&m.payload).into_owned()));
+    // Asked before connecting: Paho's rc, and sent at the first CONNACK.
+    assert_eq!(sub.subscribe("news/#", 1).unwrap().0, ErrorCode::NoConn);
+    sub.connect_async("127.0.0.1", port, 60).unwrap();
+    sub.loop_start();
+    timeline.wait_for("suback", 1);
+
+    let publish = |text: &str| {
+        let p = client(&format!("pub-{text}"));
+        p.connect("127.0.0.1", port, 60).unwrap();
+        p.loop_start();
+        p.publish("news/a", text, 1, false)
+            .unwrap()
+            .wait_for_publish(Some(WAIT))
+            .unwrap();
+        p.disconnect();
+        p.loop_stop();
+    };
+    publish("before");
+    timeline.wait_for("before", 1);
+
+    broker.restart(Restart::DiscardSessions).unwrap();
+    timeline.wait_for("suback", 2);
+    publish("after");
+    timeline.wait_for("after", 1);
+    let names = timeline.names();
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("connect"))
+            .collect::<Vec<_>>(),
+        ["connect false", "connect false"],
+        "{names:?}"
+    );
+    sub.disconnect();
+    sub.loop_stop();
+}

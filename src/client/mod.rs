@@ -771,6 +771,23 @@ impl Client {
             .set_bounds(min_delay, max_delay);
     }
 
+    /// Beyond Paho (off by default): the client remembers what
+    /// `subscribe` asked for (and `unsubscribe` did not remove) and asks
+    /// again whenever a CONNACK says the broker kept no session for it, and
+    /// after any CONNACK for filters the broker never confirmed (asked while
+    /// offline, or lost with a connection before their SUBACK). The SUBACKs
+    /// reach `on_subscribe` as usual. A filter the broker refuses is
+    /// forgotten. With it on, a `subscribe` made while offline still returns
+    /// `MQTT_ERR_NO_CONN` (as Paho) but is sent at the next CONNACK.
+    pub fn auto_resubscribe_set(&self, on: bool) {
+        self.shared
+            .core
+            .lock()
+            .session
+            .config_mut()
+            .auto_resubscribe = on;
+    }
+
     /// Beyond Paho (off by default): randomises each reconnect wait so that
     /// many clients that lost the same broker do not return at the same
     /// instant. See [`Jitter`](crate::session::Jitter).

@@ -49,6 +49,10 @@ pub struct SessionConfig {
     pub manual_ack: bool,
     /// Bridge mode (bit 0x80 of the protocol level).
     pub bridge: bool,
+    /// Beyond Paho (default false): remember what `subscribe` asked for and
+    /// ask again when a CONNACK says the broker has no session for us (see
+    /// [`SubscriptionBook`](super::SubscriptionBook)).
+    pub auto_resubscribe: bool,
 }
 
 impl SessionConfig {
@@ -68,6 +72,7 @@ impl SessionConfig {
             max_queued: 0,
             manual_ack: false,
             bridge: false,
+            auto_resubscribe: false,
         }
     }
 }

@@ -30,6 +30,7 @@ mod inbound;
 mod keepalive;
 mod mid;
 mod outgoing;
+mod resubscribe;
 mod transmit;
 
 pub use backoff::{Backoff, Jitter};
@@ -39,6 +40,7 @@ pub use inbound::{InboundQos2, TopicAliases};
 pub use keepalive::{KeepAlive, KeepAliveAction};
 pub use mid::MidAllocator;
 pub use outgoing::{OutState, OutgoingStore, Resend, Stored};
+pub use resubscribe::SubscriptionBook;
 pub use transmit::{Completion, TransmitBuffer};
 
 use std::collections::VecDeque;
@@ -103,6 +105,7 @@ pub struct Session {
     resume_armed: bool,
     /// CONNECT sent and no CONNACK yet (even if DISCONNECT was queued since).
     awaiting_connack: bool,
+    book: SubscriptionBook,
 }
 
 impl Session {
@@ -127,6 +130,7 @@ impl Session {
             resume_pending: false,
             resume_armed: false,
             awaiting_connack: false,
+            book: SubscriptionBook::new(),
         }
     }
 
@@ -406,6 +410,9 @@ impl Session {
                 if self.link == LinkState::Connecting {
                     self.link = LinkState::Connected;
                     self.resume_pending = true;
+                    if self.config.auto_resubscribe {
+                        self.resubscribe(ack.session_present);
+                    }
                 }
             }
             Packet::ConnAck(_) => return Err(Close::Protocol("unexpected CONNACK".into())),
@@ -445,11 +452,18 @@ impl Session {
                     );
                 }
             }
-            Packet::SubAck(s) => self.events.push_back(Event::Subscribed {
-                mid: s.packet_id,
-                reason_codes: s.reason_codes,
-                properties: s.properties,
-            }),
+            Packet::SubAck(s) => {
+                if self.config.auto_resubscribe {
+                    let granted: Vec<bool> =
+                        s.reason_codes.iter().map(|r| !r.is_failure()).collect();
+                    self.book.suback(s.packet_id, &granted);
+                }
+                self.events.push_back(Event::Subscribed {
+                    mid: s.packet_id,
+                    reason_codes: s.reason_codes,
+                    properties: s.properties,
+                })
+            }
             Packet::UnsubAck(u) => self.events.push_back(Event::Unsubscribed {
                 mid: u.packet_id,
                 reason_codes: u.reason_codes,
@@ -602,11 +616,42 @@ impl Session {
         filters: Vec<(String, SubscribeOptions)>,
         properties: Properties,
     ) -> (ErrorCode, Option<u16>) {
-        self.request(|mid| {
+        let remember = self
+            .config
+            .auto_resubscribe
+            .then(|| (filters.clone(), properties.clone()));
+        let result = self.request(|mid| {
             let mut s = Subscribe::new(mid, filters);
             s.properties = properties;
             Packet::Subscribe(s)
-        })
+        });
+        if let Some((filters, properties)) = remember {
+            // Also when not sent (no connection): the next CONNACK sends it.
+            if result.0 == ErrorCode::Success || result.0 == ErrorCode::NoConn {
+                self.book.subscribed(&filters, &properties, result.1);
+            }
+        }
+        result
+    }
+
+    /// What automatic resubscribe holds (empty unless
+    /// [`SessionConfig::auto_resubscribe`]).
+    pub fn subscriptions(&self) -> &SubscriptionBook {
+        &self.book
+    }
+
+    /// Sends the book again after a CONNACK (automatic resubscribe).
+    fn resubscribe(&mut self, session_present: bool) {
+        for (filters, properties) in self.book.to_send(session_present) {
+            let sent = filters.clone();
+            if let (ErrorCode::Success, Some(mid)) = self.request(|mid| {
+                let mut s = Subscribe::new(mid, filters);
+                s.properties = properties;
+                Packet::Subscribe(s)
+            }) {
+                self.book.sent(mid, &sent);
+            }
+        }
     }
 
     /// Unsubscribes; like [`Session::subscribe`] without a connection.
@@ -615,6 +660,9 @@ impl Session {
         filters: Vec<String>,
         properties: Properties,
     ) -> (ErrorCode, Option<u16>) {
+        if self.config.auto_resubscribe {
+            self.book.unsubscribed(&filters);
+        }
         self.request(|mid| {
             let mut u = Unsubscribe::new(mid, filters);
             u.properties = properties;
