@@ -257,6 +257,51 @@ fn qos2_resumes_with_dup_publish_then_with_pubrel() {
     ));
 }
 
+/// Reference §12.3, the verified wire sequence: a1 (QoS 1, unacked), b2
+/// (QoS 2, PUBREC received), c2 (QoS 2, no PUBREC) in flight; dis0, dis1,
+/// dis2 (QoS 0, 1, 2) published while disconnected. After the reconnect
+/// CONNACK, for a clean and a persistent session.
+#[test]
+fn resend_after_reconnect_matches_pahos_verified_wire_sequence() {
+    for (clean, b2) in [(true, "3c 07 00 02 62 32 00 02 78"), (false, "62 02 00 02")] {
+        let t = Instant::now();
+        let mut c = config(V311, "seq");
+        c.clean_session = clean;
+        let mut s = connected(c, t);
+        for (topic, qos) in [
+            ("a1", QoS::AtLeastOnce),
+            ("b2", QoS::ExactlyOnce),
+            ("c2", QoS::ExactlyOnce),
+        ] {
+            s.publish(Publish::new(topic, b"x".to_vec(), qos, 0));
+        }
+        take(&mut s, t);
+        s.received(&hex("50 02 00 02"), t).unwrap();
+        assert_eq!(take(&mut s, t), hex("62 02 00 02"));
+        s.connection_closed();
+        let dis0 = s.publish(Publish::new("dis0", b"x".to_vec(), QoS::AtMostOnce, 0));
+        assert_eq!((dis0.rc, dis0.stored), (ErrorCode::NoConn, false));
+        for (topic, qos) in [("dis1", QoS::AtLeastOnce), ("dis2", QoS::ExactlyOnce)] {
+            let r = s.publish(Publish::new(topic, b"x".to_vec(), qos, 0));
+            assert_eq!((r.rc, r.stored), (ErrorCode::NoConn, true));
+        }
+        s.start_connection(t);
+        take(&mut s, t);
+        s.received(&hex("20 02 00 00"), t).unwrap();
+        events(&mut s);
+        let expected = [
+            "3a 07 00 02 61 31 00 01 78",
+            b2,
+            "3c 07 00 02 63 32 00 03 78",
+            "32 09 00 04 64 69 73 31 00 05 78",
+            "34 09 00 04 64 69 73 32 00 06 78",
+        ]
+        .map(hex)
+        .concat();
+        assert_eq!(take(&mut s, t), expected, "clean_session={clean}");
+    }
+}
+
 #[test]
 fn messages_published_in_on_connect_go_before_the_resends() {
     let t = Instant::now();
