@@ -1,107 +1,235 @@
-//! The demo: a Paho-style subscriber and publisher, a network cut in the
-//! middle, and nothing lost.
+//! The demo: a Paho-style persistent subscriber and a QoS 1 publisher, the
+//! broker restarted twice in the middle of the stream, and nothing lost.
 //!
 //! It needs nothing installed: the broker is the test kit's in-process
-//! broker, and the cut is made by the kit's fault proxy standing between the
-//! subscriber and the broker. Run it with
+//! broker, restarted with its sessions kept (like Mosquitto with
+//! persistence). With `MQTT_HOST` (and optionally `MQTT_PORT`) set it uses
+//! that broker instead, and since it cannot restart it, it cuts both
+//! clients' connections twice through the kit's fault proxy.
+//!
+//! Every disconnect, backoff wait and reconnect is one log line. Run it with
 //! `cargo run --features testing --example demo`.
 
-use std::sync::mpsc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use mqtt_tether::testing::{Broker, FaultProxy};
-use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions};
+use mqtt_tether::testing::{Broker, FaultProxy, Restart};
+use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, LogLevel, MessageInfo};
 
-const WAIT: Duration = Duration::from_secs(10);
+/// Messages the publisher sends, one every `PACE`.
+const MESSAGES: usize = 300;
+const PACE: Duration = Duration::from_millis(10);
+/// How long the broker stays down at each restart.
+const DOWN: Duration = Duration::from_millis(700);
+/// The most the demo waits for the last messages before it gives up.
+const DRAIN: Duration = Duration::from_secs(10);
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let broker = Broker::start()?;
-    let proxy = FaultProxy::start(broker.addr().ok_or("the broker has no TCP address")?)?;
-    println!(
-        "broker on 127.0.0.1:{}, proxy on 127.0.0.1:{}",
-        broker.port(),
-        proxy.port()
-    );
+/// Prints one line with the time since the demo started.
+#[derive(Clone)]
+struct Say(Instant);
 
-    // The subscriber, as a Paho program would write it: a persistent session,
-    // subscribing in on_connect when the broker has no session for it.
-    let sub = Client::with_options(
+impl Say {
+    fn line(&self, text: &str) {
+        println!("[{:6.3} s] {text}", self.0.elapsed().as_secs_f64());
+    }
+}
+
+/// Where the clients connect, and how the demo breaks that connection.
+enum Target {
+    /// The in-process broker, restarted with its sessions kept.
+    InProcess(Broker),
+    /// An external broker, reached through a fault proxy that cuts.
+    External(FaultProxy),
+}
+
+impl Target {
+    fn start(say: &Say) -> Result<Target, Box<dyn std::error::Error>> {
+        match std::env::var("MQTT_HOST") {
+            Ok(host) => {
+                let port: u16 = std::env::var("MQTT_PORT")
+                    .ok()
+                    .map(|p| p.parse())
+                    .transpose()?
+                    .unwrap_or(1883);
+                let upstream = std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))?
+                    .next()
+                    .ok_or("MQTT_HOST does not resolve")?;
+                let proxy = FaultProxy::start(upstream)?;
+                say.line(&format!(
+                    "broker {host}:{port}, reached through a fault proxy on 127.0.0.1:{}",
+                    proxy.port()
+                ));
+                Ok(Target::External(proxy))
+            }
+            Err(_) => {
+                let broker = Broker::start()?;
+                say.line(&format!(
+                    "in-process broker on 127.0.0.1:{} (set MQTT_HOST to use another)",
+                    broker.port()
+                ));
+                Ok(Target::InProcess(broker))
+            }
+        }
+    }
+
+    fn port(&self) -> u16 {
+        match self {
+            Target::InProcess(broker) => broker.port(),
+            Target::External(proxy) => proxy.port(),
+        }
+    }
+
+    /// Takes the broker away for [`DOWN`], then brings it back.
+    fn break_once(&mut self, say: &Say) -> Result<(), Box<dyn std::error::Error>> {
+        match self {
+            Target::InProcess(broker) => {
+                say.line("== broker stops ==");
+                broker.stop();
+                std::thread::sleep(DOWN);
+                broker.start_again(Restart::KeepSessions)?;
+                say.line("== broker is back, with its sessions ==");
+            }
+            Target::External(proxy) => {
+                say.line("== network cut, connections refused ==");
+                proxy.set_refusing(true);
+                proxy.cut_all();
+                std::thread::sleep(DOWN);
+                proxy.set_refusing(false);
+                say.line("== network is back ==");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A client whose connection events are one log line each.
+fn client(
+    name: &'static str,
+    clean_session: bool,
+    say: &Say,
+) -> Result<Client, Box<dyn std::error::Error>> {
+    let client = Client::with_options(
         CallbackAPIVersion::VERSION2,
         ClientOptions {
-            client_id: "demo-subscriber".into(),
-            clean_session: Some(false),
+            client_id: format!("demo-{name}"),
+            clean_session: Some(clean_session),
             ..ClientOptions::default()
         },
     )?;
-    let (subscribed_tx, subscribed) = mpsc::channel();
-    let (message_tx, messages) = mpsc::channel();
-    sub.on_connect(|client, _userdata, flags, reason_code, _properties| {
-        println!(
+    client.reconnect_delay_set(Duration::from_millis(100), Duration::from_secs(1));
+    let s = say.clone();
+    client.on_disconnect(move |_, _, _, reason_code, _| {
+        if reason_code.is_failure() {
+            s.line(&format!("{name}: connection lost ({reason_code})"));
+        } else {
+            s.line(&format!("{name}: disconnected ({reason_code})"));
+        }
+    });
+    let s = say.clone();
+    client.on_connect_fail(move |_, _| s.line(&format!("{name}: connect failed")));
+    let s = say.clone();
+    client.on_log(move |_, _, level, text| {
+        if level == LogLevel::Info && text.starts_with("Waiting ") {
+            s.line(&format!("{name}: {}", text.to_lowercase()));
+        }
+    });
+    Ok(client)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let say = Say(Instant::now());
+    let mut target = Target::start(&say)?;
+
+    // The subscriber, as a Paho program writes it: a persistent session,
+    // subscribing in on_connect when the broker kept no session for it.
+    let sub = client("subscriber", false, &say)?;
+    let seen: Arc<Mutex<HashMap<usize, usize>>> = Arc::default();
+    let s = say.clone();
+    let connected = Arc::new(std::sync::Barrier::new(2));
+    let first = Arc::new(Mutex::new(Some(Arc::clone(&connected))));
+    sub.on_connect(move |client, _, flags, reason_code, _| {
+        s.line(&format!(
             "subscriber: connected ({reason_code}), session present: {}",
             flags.session_present
-        );
+        ));
         if !flags.session_present {
-            client.subscribe("demo/#", 1).expect("a valid filter");
+            client.subscribe("demo/stream", 1).expect("a valid filter");
         }
     });
-    sub.on_subscribe(move |_client, _userdata, mid, reason_codes, _properties| {
-        println!("subscriber: subscribed (mid {mid}, {})", reason_codes[0]);
-        let _ = subscribed_tx.send(());
-    });
-    sub.on_message(move |_client, _userdata, message| {
-        println!(
-            "subscriber: {} {:?} (QoS {}, dup {})",
-            message.topic,
-            String::from_utf8_lossy(&message.payload),
-            message.qos as u8,
-            message.dup
-        );
-        let _ = message_tx.send(message.topic.clone());
-    });
-    sub.on_disconnect(|_client, _userdata, _flags, reason_code, _properties| {
-        if reason_code.is_failure() {
-            println!("subscriber: connection lost ({reason_code}); reconnecting by itself");
-        } else {
-            println!("subscriber: disconnected ({reason_code})");
+    sub.on_subscribe(move |_, _, _, _, _| {
+        if let Some(barrier) = first.lock().expect("not poisoned").take() {
+            barrier.wait();
         }
     });
-    sub.reconnect_delay_set(Duration::from_millis(200), Duration::from_secs(2));
-    sub.connect("127.0.0.1", proxy.port(), 60)?;
+    let counts = Arc::clone(&seen);
+    sub.on_message(move |_, _, message| {
+        if let Some(n) = std::str::from_utf8(&message.payload)
+            .ok()
+            .and_then(|p| p.strip_prefix("message "))
+            .and_then(|n| n.parse().ok())
+        {
+            *counts.lock().expect("not poisoned").entry(n).or_insert(0) += 1;
+        }
+    });
+    sub.connect("127.0.0.1", target.port(), 60)?;
     sub.loop_start();
-    subscribed.recv_timeout(WAIT)?;
+    connected.wait();
 
-    let publisher = Client::new(CallbackAPIVersion::VERSION2)?;
-    publisher.connect("127.0.0.1", broker.port(), 60)?;
+    let publisher = client("publisher", true, &say)?;
+    let s = say.clone();
+    publisher.on_connect(move |_, _, flags, reason_code, _| {
+        s.line(&format!(
+            "publisher: connected ({reason_code}), session present: {}",
+            flags.session_present
+        ));
+    });
+    publisher.connect("127.0.0.1", target.port(), 60)?;
     publisher.loop_start();
-    for qos in 0..=2 {
-        let info = publisher.publish("demo/live", format!("hello at QoS {qos}"), qos, false)?;
-        info.wait_for_publish(Some(WAIT))?;
-        messages.recv_timeout(WAIT)?;
-    }
 
-    println!("-- the network between subscriber and broker is cut --");
-    proxy.cut_all();
-    for n in 1..=3 {
-        let info = publisher.publish("demo/while-away", format!("message {n}"), 1, false)?;
-        info.wait_for_publish(Some(WAIT))?;
-        println!(
-            "publisher: message {n} delivered to the broker (mid {})",
-            info.mid()
-        );
-    }
-    // A message whose PUBACK the cut swallowed comes again with DUP set:
-    // that is QoS 1 doing its job. Wait for the three sent during the cut.
-    let mut arrived = 0;
-    while arrived < 3 {
-        if messages.recv_timeout(WAIT)? == "demo/while-away" {
-            arrived += 1;
+    let mut infos: Vec<MessageInfo> = Vec::with_capacity(MESSAGES);
+    for n in 0..MESSAGES {
+        if n == MESSAGES / 3 || n == 2 * MESSAGES / 3 {
+            target.break_once(&say)?;
         }
+        infos.push(publisher.publish("demo/stream", format!("message {n}"), 1, false)?);
+        if n % 100 == 99 {
+            say.line(&format!(
+                "publisher: {} messages handed to the client",
+                n + 1
+            ));
+        }
+        std::thread::sleep(PACE);
     }
-    println!("-- all 3 messages published during the cut arrived after the reconnect --");
 
+    let deadline = Instant::now() + DRAIN;
+    for info in &infos {
+        let left = deadline.saturating_duration_since(Instant::now());
+        info.wait_for_publish(Some(left))?;
+    }
+    while seen.lock().expect("not poisoned").len() < MESSAGES && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let acknowledged = infos
+        .iter()
+        .filter(|i| i.is_published().unwrap_or(false))
+        .count();
+    let seen = seen.lock().expect("not poisoned").clone();
+    let received = seen.len();
+    let duplicates: usize = seen.values().map(|c| c - 1).sum();
     for client in [&sub, &publisher] {
         client.disconnect();
         client.loop_stop();
+    }
+    say.line(&format!(
+        "acknowledged by the broker: {acknowledged} of {MESSAGES}"
+    ));
+    println!(
+        "sent {MESSAGES}, received {received}, lost {}, duplicates {duplicates}",
+        MESSAGES - received
+    );
+    if received < MESSAGES {
+        return Err("messages were lost".into());
     }
     Ok(())
 }
