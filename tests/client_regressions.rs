@@ -189,6 +189,7 @@ fn unwritten_qos0_fails_when_the_connection_closes_without_a_reconnect() {
         result.unwrap_err().to_string(),
         "Message publish failed: The connection was lost."
     );
+    assert_eq!(info.outcome(), mqtt_tether::Outcome::ConnectionLost);
 }
 
 #[test]

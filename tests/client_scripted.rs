@@ -878,6 +878,62 @@ fn reinitialise_fails_stored_messages_and_resets_the_client() {
     assert_eq!(c.publish("t", "x", 0, false).unwrap().mid(), 1);
 }
 
+/// Every MessageInfo ends with a stated outcome (beyond Paho): delivered,
+/// or failed with the reason.
+#[test]
+fn every_message_info_ends_with_a_stated_outcome() {
+    use mqtt_tether::Outcome;
+    let c = client("outcomes");
+    c.max_queued_messages_set(2).unwrap();
+    let qos0 = c.publish("t", "x", 0, false).unwrap();
+    assert_eq!(qos0.outcome(), Outcome::NotConnected);
+    let kept = c.publish("t", "1", 1, false).unwrap();
+    let dropped = c.publish("t", "2", 2, false).unwrap();
+    let full = c.publish("t", "3", 1, false).unwrap();
+    assert_eq!(full.outcome(), Outcome::QueueFull);
+    assert_eq!(
+        (kept.outcome(), dropped.outcome()),
+        (Outcome::Pending, Outcome::Pending)
+    );
+
+    let out = c.drop_out_messages();
+    let mids: Vec<u16> = out.iter().map(|m| m.mid).collect();
+    assert_eq!(mids, [kept.mid(), dropped.mid()], "oldest first");
+    assert_eq!(out[1].payload, b"2");
+    assert_eq!(kept.outcome(), Outcome::Dropped);
+    assert_eq!(
+        dropped
+            .wait_for_publish(Some(WAIT))
+            .unwrap_err()
+            .to_string(),
+        "Message publish failed: dropped by drop_out_messages()."
+    );
+
+    let waiting = c.publish("t", "4", 1, false).unwrap();
+    c.reinitialise(ClientOptions::default()).unwrap();
+    assert_eq!(waiting.outcome(), Outcome::Reinitialised);
+    assert_eq!(
+        waiting.wait_for_publish(None).unwrap_err().to_string(),
+        "Message publish failed: the client was reinitialised."
+    );
+
+    let broker = ScriptedBroker::bind().unwrap();
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    c.loop_start();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let done = c.publish("t", "5", 1, false).unwrap();
+    let publish = conn.read_packet().unwrap();
+    assert!(matches!(publish, mqtt_tether::packet::Packet::Publish(_)));
+    conn.send_bytes(&[0x40, 0x02, 0x00, done.mid() as u8])
+        .unwrap();
+    done.wait_for_publish(Some(WAIT)).unwrap();
+    assert_eq!(done.outcome(), Outcome::Published);
+    c.disconnect();
+    c.loop_stop();
+}
+
 /// Reference §18.3 `test_connection_properties`: setters refuse while a
 /// connection exists, and work again once it is gone.
 #[test]

@@ -8,9 +8,34 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::error::{error_string, Error, ErrorCode};
 
+/// What became of a published message: every [`MessageInfo`] ends in one
+/// of the final outcomes, with the reason when it was not delivered (beyond
+/// Paho, whose `MQTTMessageInfo` can stay unpublished forever).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Queued or in flight; QoS 1/2 messages stay here across disconnects
+    /// until they are acknowledged.
+    Pending,
+    /// Delivered: written (QoS 0) or acknowledged by the broker (QoS 1/2).
+    Published,
+    /// Never queued: `max_queued_messages`, or all 65,535 message ids held
+    /// (`MQTT_ERR_QUEUE_SIZE`).
+    QueueFull,
+    /// A QoS 0 message published without a connection (`MQTT_ERR_NO_CONN`).
+    NotConnected,
+    /// A QoS 0 message whose connection ended before it was written
+    /// (`MQTT_ERR_CONN_LOST`).
+    ConnectionLost,
+    /// `reinitialise()` emptied the queue before it was delivered.
+    Reinitialised,
+    /// `drop_out_messages()` removed it before it was delivered.
+    Dropped,
+}
+
 #[derive(Debug)]
 struct State {
     rc: ErrorCode,
+    outcome: Outcome,
     published: bool,
     /// A QoS 1/2 message stored while offline: Paho reports `NoConn` but
     /// sends it after the next CONNACK; waiting for it is meaningful.
@@ -46,6 +71,11 @@ impl MessageInfo {
                 mid,
                 state: Mutex::new(State {
                     rc,
+                    outcome: match rc {
+                        ErrorCode::QueueSize => Outcome::QueueFull,
+                        ErrorCode::NoConn if !stored => Outcome::NotConnected,
+                        _ => Outcome::Pending,
+                    },
                     published: false,
                     stored,
                 }),
@@ -66,13 +96,19 @@ impl MessageInfo {
         self.inner.state.lock().rc
     }
 
-    /// Marks the message delivered (or, with `rc`, given up) and wakes
-    /// waiters.
-    pub(crate) fn complete(&self, rc: Option<ErrorCode>) {
+    /// What became of the message so far.
+    pub fn outcome(&self) -> Outcome {
+        self.inner.state.lock().outcome
+    }
+
+    /// Ends the message with `outcome` and wakes waiters. A failure also
+    /// sets Paho's rc (`MQTT_ERR_CONN_LOST`), so Paho-style checks fail too.
+    pub(crate) fn complete(&self, outcome: Outcome) {
         let mut state = self.inner.state.lock();
-        if let Some(rc) = rc {
-            state.rc = rc;
+        if outcome != Outcome::Published {
+            state.rc = ErrorCode::ConnLost;
         }
+        state.outcome = outcome;
         state.published = true;
         drop(state);
         self.inner.changed.notify_all();
@@ -88,6 +124,12 @@ impl MessageInfo {
             // Stored while offline: it will go out after CONNACK, so it can
             // be waited for (Paho raises here although it delivers).
             ErrorCode::NoConn if state.stored => Ok(()),
+            _ if state.outcome == Outcome::Reinitialised => Err(Error::Runtime(
+                "Message publish failed: the client was reinitialised.".into(),
+            )),
+            _ if state.outcome == Outcome::Dropped => Err(Error::Runtime(
+                "Message publish failed: dropped by drop_out_messages().".into(),
+            )),
             rc => Err(Error::Runtime(format!(
                 "Message publish failed: {}",
                 error_string(rc)

@@ -14,7 +14,7 @@ pub use callbacks::{
     ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,
     OnMessage, OnPublish, OnSocket, OnSubscribe, UserData,
 };
-pub use message_info::MessageInfo;
+pub use message_info::{MessageInfo, Outcome};
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -694,7 +694,7 @@ impl Client {
             self.shared.infos.lock().drain().map(|(_, i)| i).collect()
         };
         for info in infos {
-            info.complete(Some(ErrorCode::ConnLost));
+            info.complete(Outcome::Reinitialised);
         }
         *self.shared.callbacks.lock() = callbacks::Callbacks::default();
         *self.shared.userdata.lock() = options.userdata;
@@ -703,6 +703,34 @@ impl Client {
     }
 
     // ----- configuration ----------------------------------------------
+
+    /// `drop_out_messages()` (Paho 2.2): empties the outgoing QoS 1/2 store
+    /// and returns the messages it held, oldest first. Paho's intended use
+    /// is inside `on_connect`, after a broker reboot forgot the topic aliases
+    /// the stored messages use. Unlike Paho, each dropped message's
+    /// [`MessageInfo`] ends with [`Outcome::Dropped`] instead of staying
+    /// unpublished forever, and the in-flight window is emptied too.
+    pub fn drop_out_messages(&self) -> Vec<Message> {
+        let stored = self.shared.core.lock().session.drop_out_messages();
+        let mut infos = self.shared.infos.lock();
+        let mut dropped = Vec::with_capacity(stored.len());
+        for s in stored {
+            let p = s.publish;
+            if let Some(info) = infos.remove(&p.packet_id) {
+                info.complete(Outcome::Dropped);
+            }
+            dropped.push(Message {
+                topic: p.topic,
+                payload: p.payload,
+                qos: p.qos,
+                retain: p.retain,
+                dup: p.dup,
+                mid: p.packet_id,
+                properties: p.properties,
+            });
+        }
+        dropped
+    }
 
     /// `username_pw_set(username, password)`; takes effect on the next
     /// CONNECT.

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::client::callbacks::{ConnectFlags, DisconnectFlags, LogLevel};
-use crate::client::Client;
+use crate::client::{Client, Outcome};
 use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
 use crate::packet::{PacketType, Properties, QoS};
 use crate::session::{Close, Event, LinkState};
@@ -167,12 +167,12 @@ impl Client {
                     });
                 }
                 if let Some(info) = self.shared.infos.lock().remove(&mid) {
-                    info.complete(None);
+                    info.complete(Outcome::Published);
                 }
             }
             Event::Qos0Dropped { mid } => {
                 if let Some(info) = self.shared.infos.lock().remove(&mid) {
-                    info.complete(Some(ErrorCode::ConnLost));
+                    info.complete(Outcome::ConnectionLost);
                 }
             }
             Event::Subscribed {
