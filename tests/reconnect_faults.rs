@@ -185,3 +185,32 @@ fn after_a_broker_restart_without_sessions_auto_resubscribe_keeps_messages_comin
     sub.disconnect();
     sub.loop_stop();
 }
+
+/// loop_stop() during a backoff wait ends the loop_start thread within
+/// 50 ms (Paho: up to 1 s), and no further attempt is made.
+#[test]
+fn loop_stop_during_a_backoff_wait_returns_at_once() {
+    let broker = Broker::start().unwrap();
+    let proxy = FaultProxy::start(broker.addr().unwrap()).unwrap();
+    proxy.set_refusing(true);
+    let c = client("stop-in-wait");
+    c.reconnect_delay_set(Duration::from_secs(5), Duration::from_secs(5));
+    let timeline = Timeline::default();
+    let t = timeline.clone();
+    c.on_log(move |_, _, _, text| {
+        if text.starts_with("Waiting ") {
+            t.push("wait");
+        }
+    });
+    c.connect_async("127.0.0.1", proxy.port(), 60).unwrap();
+    c.loop_start();
+    timeline.wait_for("wait", 1);
+    std::thread::sleep(Duration::from_millis(20));
+    let asked = Instant::now();
+    assert_eq!(c.loop_stop(), ErrorCode::Success);
+    let latency = asked.elapsed();
+    assert!(latency < Duration::from_millis(50), "took {latency:?}");
+    let attempts = proxy.counters().refused;
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(proxy.counters().refused, attempts);
+}
