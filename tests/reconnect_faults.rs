@@ -214,3 +214,21 @@ fn loop_stop_during_a_backoff_wait_returns_at_once() {
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(proxy.counters().refused, attempts);
 }
+
+/// Paho's retry_first_connection: a connect_async() client whose first
+/// attempt is refused gets on_connect_fail, and loop_forever(.., false)
+/// returns the error instead of retrying.
+#[test]
+fn without_retry_first_connection_a_refused_first_attempt_is_returned() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let c = client("first-refused");
+    let timeline = Timeline::default();
+    let t = timeline.clone();
+    c.on_connect_fail(move |_, _| t.push("connect_fail"));
+    c.connect_async("127.0.0.1", port, 60).unwrap();
+    let err = c.loop_forever(Duration::from_secs(1), false).unwrap_err();
+    assert_eq!(err.kind(), mqtt_tether::PahoErrorKind::OsError, "{err}");
+    assert_eq!(timeline.names(), ["connect_fail"]);
+}
