@@ -775,7 +775,7 @@ fn an_external_event_loop_runs_pahos_asyncio_scenario() {
 
     let c = client("asyncio-test");
     let log = Log::default();
-    let socket: Arc<Mutex<Option<Arc<std::net::TcpStream>>>> = Arc::default();
+    let socket: Arc<Mutex<Option<Arc<mqtt_tether::transport::Socket>>>> = Arc::default();
     let writable = Arc::new(AtomicBool::new(false));
     let (l, s) = (log.clone(), socket.clone());
     c.on_socket_open(move |client, _| {
@@ -828,7 +828,7 @@ fn an_external_event_loop_runs_pahos_asyncio_scenario() {
         let Some(sock) = socket.lock().unwrap().clone() else {
             break;
         };
-        match sock.peek(&mut [0u8; 1]) {
+        match sock.as_tcp().unwrap().peek(&mut [0u8; 1]) {
             Ok(_) => assert_eq!(c.loop_read(), ErrorCode::Success),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => panic!("peek: {e}"),

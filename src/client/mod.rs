@@ -630,7 +630,7 @@ impl Client {
     /// socket hands it to the caller's event loop: it becomes non-blocking,
     /// and no reader thread will take its bytes, so its readiness is
     /// exact. (If a client loop runs later anyway, it takes the socket back.)
-    pub fn socket(&self) -> Option<Arc<std::net::TcpStream>> {
+    pub fn socket(&self) -> Option<Arc<crate::transport::Socket>> {
         let mut core = self.shared.core.lock();
         let conn = core.conn.as_mut()?;
         if let Err(e) = conn.read_side.external() {

@@ -25,7 +25,6 @@ pub(crate) use reader::{Inbound, ReadNow, ReadSide};
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::net::TcpStream;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
@@ -36,7 +35,7 @@ use parking_lot::Mutex;
 use crate::client::callbacks::{Callbacks, UserData};
 use crate::client::MessageInfo;
 use crate::session::{Backoff, Session};
-use crate::transport::TcpOptions;
+use crate::transport::{Socket, TcpOptions};
 
 /// Paho's `_ConnectionState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,7 +52,7 @@ pub(crate) enum ConnState {
 /// The live connection.
 pub(crate) struct Conn {
     /// Written by the loop (outside the core lock); shut down to close.
-    pub(crate) writer: Arc<TcpStream>,
+    pub(crate) writer: Arc<Socket>,
     pub(crate) read_side: ReadSide,
     /// Bumped for every new connection, so bytes and reports that belong to
     /// an old one are recognised and ignored.

@@ -3,10 +3,11 @@
 //! writes never contend for a lock.
 
 use std::io::Read;
-use std::net::TcpStream;
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
+
+use crate::transport::Socket;
 
 /// What the reader hands to the loop.
 #[derive(Debug)]
@@ -25,7 +26,7 @@ const CHUNK: usize = 64 * 1024;
 /// Starts the reader; the receiver yields its chunks. The thread ends at
 /// end of stream, on an error, or when the receiver is dropped.
 pub(crate) fn spawn_reader(
-    mut stream: TcpStream,
+    mut stream: Socket,
     name: String,
 ) -> std::io::Result<(Receiver<Inbound>, thread::JoinHandle<()>)> {
     let (tx, rx) = crossbeam_channel::bounded(CHUNKS_IN_FLIGHT);
@@ -35,7 +36,7 @@ pub(crate) fn spawn_reader(
     Ok((rx, handle))
 }
 
-fn read_loop(stream: &mut TcpStream, tx: &Sender<Inbound>) {
+fn read_loop(stream: &mut Socket, tx: &Sender<Inbound>) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         match stream.read(&mut buf) {
@@ -65,12 +66,12 @@ fn read_loop(stream: &mut TcpStream, tx: &Sender<Inbound>) {
 #[derive(Debug)]
 pub(crate) enum ReadSide {
     /// Nothing has read yet.
-    Undecided(TcpStream),
+    Undecided(Socket),
     /// A reader thread hands over chunks.
     Thread(Receiver<Inbound>),
     /// The caller's event loop watches the socket, now non-blocking, and
     /// `loop_read()` reads it directly.
-    External(TcpStream),
+    External(Socket),
 }
 
 /// What one non-blocking read produced.

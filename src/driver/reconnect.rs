@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::client::callbacks::LogLevel;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode};
-use crate::transport::connect_tcp;
+use crate::transport::{connect_tcp, Socket};
 
 use super::{Conn, ConnState, ReadSide};
 
@@ -166,7 +166,7 @@ impl Client {
             self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
         }
         self.socket_callback(|c| c.on_pre_connect.clone(), "on_pre_connect");
-        let stream = connect_tcp(&host, port, &tcp).map_err(Error::Io)?;
+        let stream = Socket::Tcp(connect_tcp(&host, port, &tcp).map_err(Error::Io)?);
         let reader_stream = stream.try_clone().map_err(Error::Io)?;
         {
             let mut core = self.shared.core.lock();
