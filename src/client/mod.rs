@@ -33,7 +33,8 @@ use crate::packet::{
 use crate::session::Backoff;
 use crate::session::{CleanStart, Message, Session, SessionConfig};
 use crate::topic::{validate_topic_filter, validate_topic_name};
-use crate::transport::TcpOptions;
+pub use crate::transport::Transport;
+use crate::transport::TransportConfig;
 
 /// Which callback signatures the client uses. Only Paho's current shapes,
 /// `VERSION2`, exist in Rust; `VERSION1` is refused with Paho's migration
@@ -45,14 +46,6 @@ pub enum CallbackAPIVersion {
     VERSION1,
     /// Paho 2.x shapes.
     VERSION2,
-}
-
-/// The transport (Paho's `transport` argument).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Transport {
-    /// Plain TCP (the default).
-    #[default]
-    Tcp,
 }
 
 /// The keyword arguments of Paho's `Client(...)`, with its defaults.
@@ -188,7 +181,10 @@ impl Client {
             generation: 0,
             host: String::new(),
             port: 1883,
-            tcp: TcpOptions::default(),
+            transport: TransportConfig {
+                transport: options.transport,
+                ..TransportConfig::default()
+            },
             reconnect_on_failure: options.reconnect_on_failure,
             backoff: Backoff::default(),
             suppress_exceptions: false,
@@ -297,8 +293,8 @@ impl Client {
             }
             core.host = host.to_string();
             core.port = options.port;
-            core.tcp.bind_address = options.bind_address;
-            core.tcp.bind_port = options.bind_port;
+            core.transport.tcp.bind_address = options.bind_address;
+            core.transport.tcp.bind_port = options.bind_port;
             let config = core.session.config_mut();
             config.keepalive = options.keepalive;
             config.clean_start = options.clean_start;
@@ -646,7 +642,7 @@ impl Client {
 
     /// `want_write()`: true when bytes wait to be written.
     pub fn want_write(&self) -> bool {
-        self.shared.core.lock().session.wants_write()
+        self.shared.core.lock().wants_write()
     }
 
     /// `loop_read()`: handles what has arrived, without waiting.
@@ -687,7 +683,10 @@ impl Client {
             core.state = ConnState::New;
             core.host.clear();
             core.port = 1883;
-            core.tcp = TcpOptions::default();
+            core.transport = TransportConfig {
+                transport: options.transport,
+                ..TransportConfig::default()
+            };
             core.reconnect_on_failure = options.reconnect_on_failure;
             core.backoff = Backoff::default();
             core.generation += 1;
@@ -881,7 +880,7 @@ impl Client {
 
     /// The `connect_timeout` property.
     pub fn connect_timeout(&self) -> Duration {
-        self.shared.core.lock().tcp.connect_timeout
+        self.shared.core.lock().transport.tcp.connect_timeout
     }
 
     /// The `max_inflight_messages` property.
@@ -933,7 +932,7 @@ impl Client {
             return Err(Error::Value("timeout must be a positive number".into()));
         }
         self.settable("connect_timeout")?;
-        self.shared.core.lock().tcp.connect_timeout = timeout;
+        self.shared.core.lock().transport.tcp.connect_timeout = timeout;
         Ok(())
     }
 

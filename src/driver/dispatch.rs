@@ -340,6 +340,27 @@ impl Client {
 
     /// Feeds bytes of connection `generation` to the session at `now`.
     pub(crate) fn feed(&self, bytes: &[u8], generation: u64, now: Instant) -> ErrorCode {
+        let layers = {
+            let core = self.shared.core.lock();
+            if core.generation != generation {
+                return ErrorCode::Success;
+            }
+            core.conn.as_ref().and_then(|c| c.layers.clone())
+        };
+        let decoded;
+        let bytes = match layers {
+            None => bytes,
+            Some(layers) => {
+                let mut plain = Vec::new();
+                let result = layers.lock().decode(bytes, &mut plain);
+                if let Err(e) = result {
+                    self.log(LogLevel::Err, &format!("connection failed: {e}"));
+                    return self.close_connection_of(Cause::Io, Some(generation));
+                }
+                decoded = plain;
+                &decoded[..]
+            }
+        };
         let result = {
             let mut core = self.shared.core.lock();
             if core.generation != generation {

@@ -35,7 +35,7 @@ use parking_lot::Mutex;
 use crate::client::callbacks::{Callbacks, UserData};
 use crate::client::MessageInfo;
 use crate::session::{Backoff, Session};
-use crate::transport::{Socket, TcpOptions};
+use crate::transport::{Layers, Socket, TransportConfig};
 
 /// Paho's `_ConnectionState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,10 @@ pub(crate) struct Conn {
     /// Bumped for every new connection, so bytes and reports that belong to
     /// an old one are recognised and ignored.
     pub(crate) generation: u64,
+    /// TLS (and later WebSocket) over the socket; `None` for plain TCP or
+    /// unix sockets, which cost nothing extra. Locked by whoever reads or
+    /// writes, never while a callback runs.
+    pub(crate) layers: Option<Arc<Mutex<Layers>>>,
 }
 
 impl Drop for Conn {
@@ -75,7 +79,7 @@ pub(crate) struct Core {
     pub(crate) generation: u64,
     pub(crate) host: String,
     pub(crate) port: u16,
-    pub(crate) tcp: TcpOptions,
+    pub(crate) transport: TransportConfig,
     pub(crate) reconnect_on_failure: bool,
     pub(crate) backoff: Backoff,
     pub(crate) suppress_exceptions: bool,
@@ -91,6 +95,19 @@ pub(crate) struct Core {
     /// `on_socket_register_write` was called for this socket and
     /// `on_socket_unregister_write` not yet.
     pub(crate) registered_write: bool,
+}
+
+impl Core {
+    /// Bytes wait to be written: the session's, or wire bytes its layers
+    /// produced (Paho's `want_write`).
+    pub(crate) fn wants_write(&self) -> bool {
+        self.session.wants_write()
+            || self
+                .conn
+                .as_ref()
+                .and_then(|c| c.layers.as_ref())
+                .is_some_and(|l| !l.lock().out().is_empty())
+    }
 }
 
 /// Everything a client's handles and threads share.

@@ -48,17 +48,38 @@ impl Client {
         let mut buf = Vec::new();
         loop {
             let write_guard = self.shared.write_lock.lock();
-            let (writer, generation, stall_limit) = {
+            let (writer, generation, stall_limit, layers) = {
                 let mut core = self.shared.core.lock();
                 let Some(conn) = &core.conn else {
                     return ErrorCode::NoConn;
                 };
-                let w = (Arc::clone(&conn.writer), conn.generation);
+                let w = (
+                    Arc::clone(&conn.writer),
+                    conn.generation,
+                    conn.layers.clone(),
+                );
                 core.session.take_pending(&mut buf);
+                if w.2.is_some() && !buf.is_empty() {
+                    // Handed to the layers counts as written: their records
+                    // are written below, in full or not at all.
+                    core.session.written(buf.len(), Instant::now());
+                }
                 let keepalive = u64::from(core.session.config().keepalive);
                 let limit = Duration::from_secs(if keepalive == 0 { 60 } else { keepalive });
-                (w.0, w.1, limit)
+                (w.0, w.1, limit, w.2)
             };
+            let report_progress = layers.is_none();
+            if let Some(layers) = &layers {
+                let mut layers = layers.lock();
+                if !buf.is_empty() {
+                    if let Err(e) = layers.encode(&buf) {
+                        drop(layers);
+                        self.log(LogLevel::Err, &format!("cannot encode: {e}"));
+                        return self.close_connection_of(Cause::Io, Some(generation));
+                    }
+                }
+                buf = layers.take_out();
+            }
             if buf.is_empty() {
                 return ErrorCode::Success;
             }
@@ -75,7 +96,9 @@ impl Client {
                         if core.generation != generation {
                             return ErrorCode::Success;
                         }
-                        core.session.written(n, last_progress);
+                        if report_progress {
+                            core.session.written(n, last_progress);
+                        }
                     }
                     Err(e)
                         if matches!(
@@ -127,18 +150,32 @@ impl Client {
             };
             let writer = Arc::clone(&conn.writer);
             let generation = conn.generation;
-            let result = loop {
-                let pending = core.session.pending();
-                if pending.is_empty() {
-                    break Ok(());
+            let result = match conn.layers.clone() {
+                Some(layers) => {
+                    let mut layers = layers.lock();
+                    let mut plain = Vec::new();
+                    core.session.take_pending(&mut plain);
+                    if !plain.is_empty() {
+                        core.session.written(plain.len(), Instant::now());
+                    }
+                    match layers.encode(&plain) {
+                        Err(_) => Err(()),
+                        Ok(()) => write_nonblocking(&writer, &mut layers),
+                    }
                 }
-                match (&*writer).write(pending) {
-                    Ok(0) => break Err(()),
-                    Ok(n) => core.session.written(n, Instant::now()),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break Ok(()),
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(_) => break Err(()),
-                }
+                None => loop {
+                    let pending = core.session.pending();
+                    if pending.is_empty() {
+                        break Ok(());
+                    }
+                    match (&*writer).write(pending) {
+                        Ok(0) => break Err(()),
+                        Ok(n) => core.session.written(n, Instant::now()),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break Ok(()),
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break Err(()),
+                    }
+                },
             };
             (result, generation)
         };
@@ -286,4 +323,22 @@ impl Client {
             std::panic::resume_unwind(payload);
         }
     }
+}
+
+/// Writes the layers' waiting wire bytes to a non-blocking socket, as many
+/// as it takes now.
+fn write_nonblocking(
+    writer: &crate::transport::Socket,
+    layers: &mut crate::transport::Layers,
+) -> Result<(), ()> {
+    while !layers.out().is_empty() {
+        match { writer }.write(layers.out()) {
+            Ok(0) => return Err(()),
+            Ok(n) => layers.consume(n),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(()),
+        }
+    }
+    Ok(())
 }

@@ -4,12 +4,14 @@
 //! opens a new connection and queues CONNECT (reference §10.1).
 
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::client::callbacks::LogLevel;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode};
-use crate::transport::{connect_tcp, Socket};
+use crate::transport;
 
 use super::{Conn, ConnState, ReadSide};
 
@@ -149,7 +151,7 @@ impl Client {
                 return Err(Error::Value("Invalid port number.".into()));
             }
             core.state = ConnState::Connecting;
-            (core.host.clone(), core.port, core.tcp.clone())
+            (core.host.clone(), core.port, core.transport.clone())
         };
         // The old socket goes without on_disconnect, as in Paho.
         let old = {
@@ -166,7 +168,7 @@ impl Client {
             self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
         }
         self.socket_callback(|c| c.on_pre_connect.clone(), "on_pre_connect");
-        let stream = Socket::Tcp(connect_tcp(&host, port, &tcp).map_err(Error::Io)?);
+        let (stream, layers) = transport::open(&host, port, &tcp).map_err(Error::Io)?;
         let reader_stream = stream.try_clone().map_err(Error::Io)?;
         {
             let mut core = self.shared.core.lock();
@@ -186,6 +188,7 @@ impl Client {
                 writer: Arc::new(stream),
                 read_side: ReadSide::Undecided(reader_stream),
                 generation,
+                layers: (!layers.is_plain()).then(|| Arc::new(Mutex::new(layers))),
             });
             core.registered_write = false;
             core.session.start_connection(Instant::now());

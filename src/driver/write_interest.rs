@@ -60,7 +60,7 @@ impl Client {
             if core.conn.is_none() {
                 return;
             }
-            let wants = core.session.wants_write();
+            let wants = core.wants_write();
             if wants == core.registered_write {
                 return;
             }
