@@ -2,22 +2,59 @@
 //!
 //! ```text
 //! cargo run --example pub -- [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r]
-//!     [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [--count N] [--interval-ms MS]
+//!     [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS]
+//!     [--reconnect-delay MIN MAX] [--count N] [--interval-ms MS]
 //! ```
 //!
 //! `-l` publishes each line of standard input; `--count N` publishes MSG N
-//! times with `{n}` replaced by 0..N-1. It exits 0 only after every QoS 1/2
-//! message has been acknowledged.
+//! times with `{n}` replaced by 0..N-1. `-k`/`--keepalive` (default 60) goes
+//! into CONNECT.
+//!
+//! The first connection must succeed. After that a lost connection is made
+//! again automatically, first after MIN seconds and then doubling up to MAX
+//! (`--reconnect-delay MIN MAX`, fractions allowed, default Paho's 1 120),
+//! and publishing goes on meanwhile, so `-l` keeps reading its input across
+//! reconnects:
+//!
+//! * QoS 1 and 2 messages published while disconnected are kept by the
+//!   client and sent after the reconnect (as are those in flight when the
+//!   connection went): none is lost.
+//! * QoS 0 messages are never kept: one published while disconnected, or
+//!   queued but not yet written when the connection went, is dropped. Each
+//!   drop is reported on standard error (`pub: line 3 dropped: ...`, by
+//!   line number for `-l`, by `{n}` otherwise) and publishing goes on.
+//!
+//! Standard error also tells when the connection is lost and when it is back.
+//!
+//! It exits 0 only if every message was delivered: written for QoS 0,
+//! acknowledged for QoS 1 and 2. After the last message it waits for that
+//! up to 30 s plus MAX. A dropped QoS 0 message makes the exit status 1, once
+//! the rest is delivered.
 
 #[path = "common/cli.rs"]
 mod cli;
 
+use std::collections::VecDeque;
 use std::io::BufRead;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: pub [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [--count N] [--interval-ms MS]";
+use mqtt_tether::{ErrorCode, MessageInfo};
+
+const USAGE: &str = "usage: pub [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [--count N] [--interval-ms MS]";
+
+const HELP: &str = "\
+options:
+  -t TOPIC                   topic to publish to
+  -m MSG                     publish MSG ({n} becomes the message number with --count)
+  -l                         publish each line of standard input
+  -n                         publish an empty message
+  -q 0|1|2                   QoS (default 0); QoS 0 lines read while disconnected are dropped
+  -r                         retain
+  --count N                  publish N times (default 1)
+  --interval-ms MS           wait MS milliseconds after each publish";
 
 /// How long to wait for the broker at each step.
 const WAIT: Duration = Duration::from_secs(30);
@@ -68,7 +105,7 @@ fn run() -> Result<(), String> {
                 )
             }
             "--help" => {
-                println!("{USAGE}");
+                println!("{USAGE}\n{HELP}\n{}", cli::HELP);
                 return Ok(());
             }
             other => return Err(format!("unknown option {other:?}\n{USAGE}")),
@@ -79,9 +116,21 @@ fn run() -> Result<(), String> {
 
     let client = conn.client()?;
     let (connected_tx, connected) = mpsc::channel();
+    let reconnecting = AtomicBool::new(false);
     client.on_connect(move |_, _, _, reason_code, _| {
-        let _ = connected_tx.send(*reason_code);
+        // The first answer is main's to judge; later refusals would
+        // otherwise go unseen while the client keeps trying.
+        if reconnecting.swap(true, Ordering::SeqCst) {
+            if reason_code.is_failure() {
+                eprintln!("pub: reconnect refused: {reason_code}");
+            } else {
+                eprintln!("pub: reconnected");
+            }
+        } else {
+            let _ = connected_tx.send(*reason_code);
+        }
     });
+    cli::report_connection_loss(&client, "pub");
     conn.connect(&client)?;
     client.loop_start();
     let reason_code = connected
@@ -93,12 +142,28 @@ fn run() -> Result<(), String> {
         return Err(format!("connection refused: {reason_code}"));
     }
 
-    let mut infos = Vec::new();
-    let mut publish = |payload: &[u8]| -> Result<(), String> {
+    let what = match source {
+        Source::Lines => "line",
+        _ => "message",
+    };
+    let mut outbox = Outbox {
+        what,
+        qos0: qos == 0,
+        pending: VecDeque::new(),
+        dropped: 0,
+    };
+    let mut total = 0;
+    // `number` names the message in reports: its line number for -l, its
+    // {n} otherwise.
+    let mut publish = |number: usize, payload: &[u8]| -> Result<(), String> {
+        total += 1;
+        // A publish without a connection is no error here: QoS 1/2 messages
+        // are kept and sent after the reconnect; QoS 0 ones are reported.
         let info = client
             .publish(&topic, payload, qos, retain)
             .map_err(|e| e.to_string())?;
-        infos.push(info);
+        outbox.pending.push_back((number, info));
+        outbox.settle()?;
         if !interval.is_zero() {
             std::thread::sleep(interval);
         }
@@ -107,33 +172,81 @@ fn run() -> Result<(), String> {
     match source {
         Source::Message(msg) => {
             for n in 0..count {
-                publish(msg.replace("{n}", &n.to_string()).as_bytes())?;
+                publish(n, msg.replace("{n}", &n.to_string()).as_bytes())?;
             }
         }
         Source::Empty => {
-            for _ in 0..count {
-                publish(b"")?;
+            for n in 0..count {
+                publish(n, b"")?;
             }
         }
         Source::Lines => {
-            for line in std::io::stdin().lock().lines() {
+            for (i, line) in std::io::stdin().lock().lines().enumerate() {
                 let line = line.map_err(|e| e.to_string())?;
-                publish(line.as_bytes())?;
+                publish(i + 1, line.as_bytes())?;
             }
         }
     }
     // Success means delivered: written for QoS 0, acknowledged otherwise.
-    for info in &infos {
-        info.wait_for_publish(Some(WAIT))
-            .map_err(|e| e.to_string())?;
-        if !info.is_published().map_err(|e| e.to_string())? {
-            return Err(format!(
-                "message {} was not acknowledged in time",
-                info.mid()
-            ));
+    // The wait allows for one reconnect at the longest delay.
+    let deadline = Instant::now().checked_add(WAIT + conn.reconnect_delay.1);
+    loop {
+        outbox.settle()?;
+        let Some((n, info)) = outbox.pending.front() else {
+            break;
+        };
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(format!("{what} {n} was not delivered in time"));
         }
+        // A failure shows in settle().
+        let _ = info.wait_for_publish(left);
     }
     client.disconnect();
     client.loop_stop();
+    if outbox.dropped > 0 {
+        return Err(format!(
+            "{} of {total} QoS 0 {what}s dropped while disconnected",
+            outbox.dropped
+        ));
+    }
     Ok(())
+}
+
+/// The messages not yet delivered, oldest first, each with the number it
+/// is reported by.
+struct Outbox {
+    what: &'static str,
+    qos0: bool,
+    pending: VecDeque<(usize, MessageInfo)>,
+    /// QoS 0 messages dropped for want of a connection.
+    dropped: usize,
+}
+
+impl Outbox {
+    /// Forgets the delivered messages at the front and reports the dropped
+    /// ones. A QoS 1/2 message that failed (it was not kept) is an error.
+    fn settle(&mut self) -> Result<(), String> {
+        while let Some((n, info)) = self.pending.front() {
+            match info.is_published() {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    let why = match info.rc() {
+                        ErrorCode::NoConn if self.qos0 => {
+                            "not connected (QoS 0 is not kept while disconnected)"
+                        }
+                        ErrorCode::ConnLost if self.qos0 => {
+                            "the connection was lost before it was written"
+                        }
+                        _ => return Err(format!("{} {n}: {e}", self.what)),
+                    };
+                    eprintln!("pub: {} {n} dropped: {why}", self.what);
+                    self.dropped += 1;
+                }
+            }
+            self.pending.pop_front();
+        }
+        Ok(())
+    }
 }

@@ -2,22 +2,39 @@
 //!
 //! ```text
 //! cargo run --example sub -- [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c]
-//!     [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-C COUNT] [-W SECONDS] [-v]
+//!     [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS]
+//!     [--reconnect-delay MIN MAX] [-C COUNT] [-W SECONDS] [-v]
 //! ```
 //!
 //! Prints each payload (with `-v`, `topic payload`) on its own line.
 //! `-C` exits after COUNT messages; `-W` exits after SECONDS, with status 27
-//! if COUNT was not reached.
+//! if COUNT was not reached. `-k`/`--keepalive` (default 60) goes into
+//! CONNECT.
+//!
+//! A lost connection is made again automatically, first after MIN seconds
+//! and then doubling up to MAX (`--reconnect-delay MIN MAX`, fractions
+//! allowed, default Paho's 1 120); the filters are subscribed again at every
+//! connection. Standard error tells when the connection is lost and when it
+//! is back.
 
 #[path = "common/cli.rs"]
 mod cli;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: sub [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-C COUNT] [-W SECONDS] [-v]";
+const USAGE: &str = "usage: sub [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [-C COUNT] [-W SECONDS] [-v]";
+
+const HELP: &str = "\
+options:
+  -t FILTER                  topic filter to subscribe to (repeatable)
+  -q 0|1|2                   QoS of the subscriptions (default 0)
+  -C COUNT                   exit after COUNT messages
+  -W SECONDS                 exit after SECONDS (status 27 if -C was not reached)
+  -v                         print the topic before each payload";
 
 /// mosquitto_sub's status when `-W` expires first.
 const TIMED_OUT: u8 = 27;
@@ -55,7 +72,7 @@ fn run() -> Result<ExitCode, String> {
             }
             "-v" => verbose = true,
             "--help" => {
-                println!("{USAGE}");
+                println!("{USAGE}\n{HELP}\n{}", cli::HELP);
                 return Ok(ExitCode::SUCCESS);
             }
             other => return Err(format!("unknown option {other:?}")),
@@ -67,11 +84,15 @@ fn run() -> Result<ExitCode, String> {
     let client = conn.client()?;
     let (tx, messages) = mpsc::channel::<Vec<u8>>();
     let subscriptions: Vec<(String, i32)> = filters.iter().map(|f| (f.clone(), qos)).collect();
+    let reconnecting = AtomicBool::new(false);
     client.on_connect(move |client, _, _, reason_code, _| {
         if reason_code.is_failure() {
             eprintln!("sub: connection refused: {reason_code}");
             client.disconnect();
             return;
+        }
+        if reconnecting.swap(true, Ordering::SeqCst) {
+            eprintln!("sub: reconnected");
         }
         let topics: Vec<(&str, i32)> = subscriptions
             .iter()
@@ -92,6 +113,7 @@ fn run() -> Result<ExitCode, String> {
         line.push(b'\n');
         let _ = tx.send(line);
     });
+    cli::report_connection_loss(&client, "sub");
     conn.connect(&client)?;
     client.loop_start();
 

@@ -2,22 +2,95 @@
 //! the in-process broker and against Mosquitto's own tools.
 #![cfg(feature = "testing")]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{mpsc, OnceLock};
+use std::time::{Duration, Instant};
 
-use mqtt_tether::testing::{require_program, Broker};
+use mqtt_tether::packet::{Ack, Packet, PacketType, Publish};
+use mqtt_tether::testing::{require_program, Broker, FaultProxy, ScriptedBroker};
+use mqtt_tether::QoS;
 
-/// A built example (`cargo test` builds them next to the test binaries).
+/// How long any one process may take before the test kills it and fails.
+const WATCHDOG: Duration = Duration::from_secs(60);
+
+/// A built example. `cargo test` builds the examples only when it runs
+/// every target, so with `--test examples_cli` alone they would be missing
+/// or stale: the first call builds them with the cargo running this test
+/// (a no-op when they are fresh), with this test's features, into the same
+/// profile directory.
 fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        // target/<profile dir>/deps/examples_cli-<hash>
+        let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let mut build = Command::new(env!("CARGO"));
+        // Without the variables cargo sets for this test: build scripts that
+        // watch them (ring's watches CARGO_MANIFEST_DIR) would make every
+        // build start over.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let set_for_tests = key.starts_with("CARGO_PKG_")
+                || [
+                    "CARGO_MANIFEST_DIR",
+                    "CARGO_MANIFEST_PATH",
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_RUSTC_CURRENT_DIR",
+                    "OUT_DIR",
+                ]
+                .contains(&key.as_ref());
+            if set_for_tests {
+                build.env_remove(key.as_ref());
+            }
+        }
+        build.args([
+            "build",
+            "--example",
+            "pub",
+            "--example",
+            "sub",
+            "--manifest-path",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+        ]);
+        // The same features as this test, so the library is not built twice.
+        let features: Vec<&str> = [
+            ("testing", cfg!(feature = "testing")),
+            ("tls", cfg!(feature = "tls")),
+            ("websocket", cfg!(feature = "websocket")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
+        build.args(["--no-default-features", "--features", &features.join(",")]);
+        match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some("release") => {
+                build.arg("--release");
+            }
+            Some(profile) => {
+                build.args(["--profile", profile]);
+            }
+            None => {}
+        }
+        let out = build
+            .output()
+            .map_err(|e| format!("cannot run cargo: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "cargo build of the examples failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(dir)
+    });
+    let dir = dir.as_ref().unwrap_or_else(|e| panic!("{e}"));
     let path: PathBuf = dir.join(format!("examples/{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --all-features`",
-        path.display()
-    );
+    assert!(path.exists(), "{} is missing", path.display());
     Command::new(path)
 }
 
@@ -264,4 +337,306 @@ fn the_examples_interoperate_with_mosquittos_tools() {
         .output()
         .unwrap();
     assert_eq!(text(&second), "while away\n");
+}
+
+/// A child process that is killed (and reaped) if the test ends first.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    /// Waits for the process to exit; kills it and fails after `WATCHDOG`.
+    fn wait(&mut self, what: &str) -> ExitStatus {
+        let deadline = Instant::now() + WATCHDOG;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.0.kill();
+                panic!("{what} did not exit within {WATCHDOG:?}");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The lines of `pipe`, read on a thread of their own so that the process
+/// never blocks on a full pipe.
+fn lines_of(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Moves lines from `rx` into `seen` until `done(seen)` holds; fails after
+/// `WATCHDOG` (or when the pipe ends first), showing what came.
+fn collect_until(
+    rx: &mpsc::Receiver<String>,
+    seen: &mut Vec<String>,
+    what: &str,
+    done: impl Fn(&[String]) -> bool,
+) {
+    let deadline = Instant::now() + WATCHDOG;
+    while !done(seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(e) => panic!("waiting for {what}: {e:?}; got {seen:#?}"),
+        }
+    }
+}
+
+/// What a process has written to a pipe read by [`lines_of`] so far.
+fn drain(rx: &mpsc::Receiver<String>) -> String {
+    rx.try_iter().collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn pub_sends_its_keepalive_and_reconnects_with_its_delay() {
+    let broker = ScriptedBroker::bind()
+        .unwrap()
+        .with_timeout(Duration::from_secs(20));
+    let mut publisher = Running(
+        example("pub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+            .args(["-t", "k", "-m", "hello", "-q", "1", "-k", "17"])
+            .args(["--reconnect-delay", "0.05", "0.2"])
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = broker.accept().unwrap();
+    assert_eq!(first.expect_connect().unwrap().keep_alive, 17);
+    first.send_connack(false, 0).unwrap();
+    let Packet::Publish(sent) = first.read_packet().unwrap() else {
+        panic!("expected the PUBLISH");
+    };
+    assert_eq!(sent.payload, b"hello");
+    // Lost before its PUBACK: pub reconnects by itself and sends it again.
+    first.close();
+    let mut second = broker.accept().unwrap();
+    assert_eq!(second.expect_connect().unwrap().keep_alive, 17);
+    second.send_connack(false, 0).unwrap();
+    let Packet::Publish(again) = second.read_packet().unwrap() else {
+        panic!("expected the PUBLISH again");
+    };
+    assert_eq!(again.payload, b"hello");
+    second
+        .send_packet(&Packet::PubAck(Ack::new(
+            PacketType::PubAck,
+            again.packet_id,
+        )))
+        .unwrap();
+    assert!(matches!(
+        second.read_packet().unwrap(),
+        Packet::Disconnect(_)
+    ));
+    assert!(publisher.wait("pub").success());
+}
+
+#[test]
+fn sub_sends_its_keepalive_and_subscribes_again_after_a_reconnect() {
+    let broker = ScriptedBroker::bind()
+        .unwrap()
+        .with_timeout(Duration::from_secs(20));
+    let mut subscriber = Running(
+        example("sub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+            .args(["-t", "k/#", "-C", "1", "-W", "60", "--keepalive", "23"])
+            .args(["--reconnect-delay", "0.05", "0.2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut conn = broker.accept().unwrap();
+    for round in 0..2 {
+        assert_eq!(conn.expect_connect().unwrap().keep_alive, 23);
+        conn.send_connack(false, 0).unwrap();
+        let Packet::Subscribe(subscribe) = conn.read_packet().unwrap() else {
+            panic!("expected SUBSCRIBE");
+        };
+        assert_eq!(subscribe.filters[0].0, "k/#");
+        if round == 0 {
+            // Cut: sub reconnects by itself and subscribes again.
+            conn.close();
+            conn = broker.accept().unwrap();
+        }
+    }
+    conn.send_packet(&Packet::Publish(Publish::new(
+        "k/x",
+        b"after the reconnect".to_vec(),
+        QoS::AtMostOnce,
+        0,
+    )))
+    .unwrap();
+    assert!(subscriber.wait("sub").success());
+    let mut out = String::new();
+    subscriber
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert_eq!(out, "after the reconnect\n");
+}
+
+#[test]
+fn a_long_reconnect_delay_holds_the_reconnect_back() {
+    // With MIN and MAX at 30 s, no reconnect may come within a few seconds
+    // (the default would reconnect after 1 s). Only an early reconnect can
+    // fail this, never a slow machine.
+    let broker = ScriptedBroker::bind()
+        .unwrap()
+        .with_timeout(Duration::from_secs(20));
+    let _publisher = Running(
+        example("pub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+            .args(["-t", "k", "-m", "hello", "-q", "1"])
+            .args(["--reconnect-delay", "30", "30"])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut conn = broker.accept().unwrap();
+    assert_eq!(conn.expect_connect().unwrap().keep_alive, 60, "the default");
+    conn.send_connack(false, 0).unwrap();
+    assert!(matches!(conn.read_packet().unwrap(), Packet::Publish(_)));
+    conn.close();
+    broker.expect_no_connection(Duration::from_secs(3)).unwrap();
+}
+
+#[test]
+fn pub_lines_keep_coming_across_a_cut_at_qos1() {
+    let broker = Broker::start().unwrap();
+    let proxy = FaultProxy::start(broker.addr().unwrap()).unwrap();
+    let mut subscriber = Running(start_sub(&broker, &["-t", "lines", "-q", "1", "-W", "60"]));
+    let received = lines_of(subscriber.0.stdout.take().unwrap());
+    let mut publisher = Running(
+        example("pub")
+            .args(["-h", "127.0.0.1", "-p", &proxy.port().to_string()])
+            .args(["-t", "lines", "-l", "-q", "1", "-i", "linepub"])
+            .args(["--reconnect-delay", "0.05", "0.2"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = publisher.0.stdin.take().unwrap();
+    let pub_stderr = lines_of(publisher.0.stderr.take().unwrap());
+    let lines: Vec<String> = (1..=15).map(|n| format!("line {n}")).collect();
+    let mut write = |range: std::ops::Range<usize>| {
+        for line in &lines[range] {
+            writeln!(stdin, "{line}").unwrap();
+        }
+        stdin.flush().unwrap();
+    };
+    let mut seen = Vec::new();
+
+    // Lines 1-5 go through before the cut.
+    write(0..5);
+    collect_until(&received, &mut seen, "line 5", |s| {
+        s.iter().any(|l| l == "line 5")
+    });
+    // The cut, with reconnects refused until pub has tried twice, so that
+    // lines 6-10 are read while it is disconnected.
+    proxy.set_refusing(true);
+    assert_eq!(proxy.cut_all(), 1);
+    write(5..10);
+    let deadline = Instant::now() + WATCHDOG;
+    while proxy
+        .wait_for("two refused reconnects", Duration::from_millis(100), |c| {
+            c.refused >= 2
+        })
+        .is_err()
+    {
+        if let Some(status) = publisher.0.try_wait().unwrap() {
+            panic!("pub gave up: {status}\n{}", drain(&pub_stderr));
+        }
+        assert!(Instant::now() < deadline, "pub did not try to reconnect");
+    }
+    proxy.set_refusing(false);
+    // Lines 11-15 after that, then the end of input.
+    write(10..15);
+    drop(stdin);
+
+    let status = publisher.wait("pub");
+    assert!(status.success(), "pub: {status}\n{}", drain(&pub_stderr));
+    // Every line arrives (at QoS 1 one may come twice).
+    collect_until(&received, &mut seen, "every line", |s| {
+        lines.iter().all(|l| s.contains(l))
+    });
+    assert!(seen.iter().all(|l| lines.contains(l)), "{seen:#?}");
+    assert!(proxy.counters().accepted >= 2);
+}
+
+#[test]
+fn pub_reports_a_qos0_line_read_while_disconnected_as_dropped() {
+    let broker = Broker::start().unwrap();
+    let proxy = FaultProxy::start(broker.addr().unwrap()).unwrap();
+    let mut subscriber = Running(start_sub(&broker, &["-t", "q0", "-W", "60"]));
+    let received = lines_of(subscriber.0.stdout.take().unwrap());
+    let mut publisher = Running(
+        example("pub")
+            .args(["-h", "127.0.0.1", "-p", &proxy.port().to_string()])
+            .args(["-t", "q0", "-l", "-q", "0", "-i", "q0pub"])
+            .args(["--reconnect-delay", "1", "1"])
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = publisher.0.stdin.take().unwrap();
+    let pub_stderr = lines_of(publisher.0.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let mut notes = Vec::new();
+
+    writeln!(stdin, "line 1").unwrap();
+    stdin.flush().unwrap();
+    collect_until(&received, &mut seen, "line 1", |s| s.len() == 1);
+    assert_eq!(proxy.cut_all(), 1);
+    collect_until(&pub_stderr, &mut notes, "the loss reported", |n| {
+        n.iter().any(|l| l.contains("connection lost"))
+    });
+    // Read while disconnected: the next attempt is a second away.
+    writeln!(stdin, "line 2").unwrap();
+    stdin.flush().unwrap();
+    collect_until(&pub_stderr, &mut notes, "the reconnect", |n| {
+        n.iter().any(|l| l == "pub: reconnected")
+    });
+    writeln!(stdin, "line 3").unwrap();
+    drop(stdin);
+    let status = publisher.wait("pub");
+    collect_until(&received, &mut seen, "line 3", |s| {
+        s.last().is_some_and(|l| l == "line 3")
+    });
+    notes.extend(pub_stderr.iter());
+
+    let dropped = notes.iter().any(|l| l.starts_with("pub: line 2 dropped"));
+    if dropped {
+        assert_eq!(seen, ["line 1", "line 3"]);
+        assert_eq!(status.code(), Some(1), "{notes:#?}");
+        assert!(
+            notes.contains(&"pub: 1 of 3 QoS 0 lines dropped while disconnected".to_string()),
+            "{notes:#?}"
+        );
+    } else {
+        // Only if pub read the line after the reconnect (a stall of over a
+        // second): then it was published, and nothing was dropped.
+        eprintln!("note: pub read line 2 only after the reconnect");
+        assert_eq!(seen, ["line 1", "line 2", "line 3"]);
+        assert!(status.success(), "{notes:#?}");
+    }
 }
