@@ -9,6 +9,8 @@
 
 pub(crate) mod callbacks;
 mod message_info;
+#[cfg(feature = "tls")]
+mod tls;
 
 pub use callbacks::{
     ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,

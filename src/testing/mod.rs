@@ -42,6 +42,7 @@ pub use net::{Endpoint, Stream};
 pub use programs::{find_program, require_program, test_action, TestAction};
 pub use render::{render_bytes, to_hex};
 pub use scripted_broker::{ScriptedBroker, ScriptedConnection};
+pub use temp_dir::TempDir;
 
 /// How long any step of the kit waits unless told otherwise.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

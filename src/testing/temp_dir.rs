@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A directory under [`std::env::temp_dir`] that only this value uses.
 #[derive(Debug)]
-pub(crate) struct TempDir {
+pub struct TempDir {
     path: PathBuf,
 }
 
@@ -17,7 +17,7 @@ impl TempDir {
     /// counter keep it unique within and across test processes; the clock
     /// guards against a stale directory left by a killed process whose id was
     /// reused.
-    pub(crate) fn new(prefix: &str) -> io::Result<TempDir> {
+    pub fn new(prefix: &str) -> io::Result<TempDir> {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let base = std::env::temp_dir();
         let mut last_error = None;
@@ -42,7 +42,8 @@ impl TempDir {
         Err(last_error.unwrap_or_else(|| io::Error::other("no free temporary directory name")))
     }
 
-    pub(crate) fn path(&self) -> &Path {
+    /// The directory.
+    pub fn path(&self) -> &Path {
         &self.path
     }
 }

@@ -1,0 +1,350 @@
+//! TLS against the real Mosquitto, with certificates made inside the test
+//! (nothing checked in that could expire): server authentication, client
+//! certificates, a wrong CA and a wrong host name (both keep retrying with
+//! backoff), the insecure mode, and ALPN.
+#![cfg(all(feature = "testing", feature = "tls"))]
+
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mqtt_tether::testing::{Mosquitto, MosquittoConfig, TempDir};
+use mqtt_tether::transport::tls::{CertReqs, TlsOptions};
+use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, PahoErrorKind};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A CA, a server certificate for `localhost` only (no IP address, so
+/// connecting to 127.0.0.1 is a name mismatch), a client certificate, and
+/// a second, unrelated CA. All PEM files in one directory.
+struct Pki {
+    dir: TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = TempDir::new("tls").unwrap();
+        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
+        let ca = |name: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.distinguished_name.push(DnType::CommonName, name);
+            let cert = params.self_signed(&key).unwrap();
+            (Issuer::new(params, key), cert)
+        };
+        let (issuer, ca_cert) = ca("mqtt-tether test CA");
+        write("ca.pem", ca_cert.pem());
+        let (_, other_ca) = ca("some other CA");
+        write("other-ca.pem", other_ca.pem());
+        let leaf = |names: Vec<String>, cn: &str, prefix: &str| {
+            let key = KeyPair::generate().unwrap();
+            let mut params = CertificateParams::new(names).unwrap();
+            params.distinguished_name.push(DnType::CommonName, cn);
+            let cert = params.signed_by(&key, &issuer).unwrap();
+            write(&format!("{prefix}.pem"), cert.pem());
+            write(&format!("{prefix}-key.pem"), key.serialize_pem());
+        };
+        leaf(vec!["localhost".into()], "localhost", "server");
+        leaf(Vec::new(), "a client", "client");
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Mosquitto with its main listener on TLS.
+    fn mosquitto(&self, require_certificate: bool) -> Option<Mosquitto> {
+        let mut config = MosquittoConfig::default()
+            .line(format!("cafile {}", self.path("ca.pem").display()))
+            .line(format!("certfile {}", self.path("server.pem").display()))
+            .line(format!("keyfile {}", self.path("server-key.pem").display()));
+        if require_certificate {
+            config = config.line("require_certificate true");
+        }
+        Mosquitto::start_or_skip(config)
+    }
+
+    fn options(&self, ca: &str) -> TlsOptions {
+        TlsOptions {
+            ca_certs: Some(self.path(ca)),
+            ..TlsOptions::default()
+        }
+    }
+}
+
+fn client(id: &str) -> Client {
+    let c = Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            client_id: id.into(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(200));
+    c
+}
+
+/// What the automatic loop reported: on_connect reason codes, and
+/// on_connect_fail calls.
+#[derive(Clone, Default)]
+struct Outcomes {
+    connects: Arc<Mutex<Vec<u8>>>,
+    fails: Arc<Mutex<usize>>,
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Outcomes {
+    fn watch(c: &Client) -> Outcomes {
+        let o = Outcomes::default();
+        let connects = Arc::clone(&o.connects);
+        c.on_connect(move |_, _, _, rc, _| connects.lock().unwrap().push(rc.value()));
+        let fails = Arc::clone(&o.fails);
+        c.on_connect_fail(move |_, _| *fails.lock().unwrap() += 1);
+        let logs = Arc::clone(&o.logs);
+        c.on_log(move |_, _, _, text| logs.lock().unwrap().push(text.to_string()));
+        o
+    }
+
+    fn wait(&self, what: &str, done: impl Fn(&Outcomes) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !done(self) {
+            assert!(
+                Instant::now() < deadline,
+                "no {what}: connects {:?}, fails {}, log {:?}",
+                self.connects.lock().unwrap(),
+                self.fails.lock().unwrap(),
+                self.logs.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+/// A QoS 1 round trip over the client's TLS connection.
+fn round_trip(c: &Client) {
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| tx.send(m.payload.clone()).unwrap());
+    let (stx, srx) = mpsc::channel();
+    c.on_subscribe(move |_, _, _, _, _| stx.send(()).unwrap());
+    c.subscribe("tls/echo", 1).unwrap();
+    srx.recv_timeout(WAIT).unwrap();
+    c.publish("tls/echo", "over TLS", 1, false)
+        .unwrap()
+        .wait_for_publish(Some(WAIT))
+        .unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"over TLS");
+}
+
+#[test]
+fn server_authentication_with_a_ca_file() {
+    let pki = Pki::new();
+    let Some(m) = pki.mosquitto(false) else {
+        return;
+    };
+    let c = client("tls-server-auth");
+    c.tls_set(pki.options("ca.pem")).unwrap();
+    assert_eq!(
+        c.tls_set(pki.options("ca.pem")).unwrap_err().to_string(),
+        "SSL/TLS has already been configured."
+    );
+    let o = Outcomes::watch(&c);
+    c.connect("localhost", m.port(), 60).unwrap();
+    c.loop_start();
+    o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
+    assert_eq!(*o.connects.lock().unwrap(), [0]);
+    round_trip(&c);
+    c.disconnect();
+    c.loop_stop();
+}
+
+#[test]
+fn client_certificates_are_accepted_and_their_absence_refused() {
+    let pki = Pki::new();
+    let Some(m) = pki.mosquitto(true) else {
+        return;
+    };
+    let with = client("tls-client-cert");
+    with.tls_set(TlsOptions {
+        certfile: Some(pki.path("client.pem")),
+        keyfile: Some(pki.path("client-key.pem")),
+        ..pki.options("ca.pem")
+    })
+    .unwrap();
+    let o = Outcomes::watch(&with);
+    with.connect("localhost", m.port(), 60).unwrap();
+    with.loop_start();
+    o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
+    round_trip(&with);
+    with.disconnect();
+    with.loop_stop();
+
+    // Without a certificate: Mosquitto ends the session during or right
+    // after the handshake; each attempt is a failed connect, retried.
+    let without = client("tls-no-cert");
+    without.tls_set(pki.options("ca.pem")).unwrap();
+    let o = Outcomes::watch(&without);
+    without.connect_async("localhost", m.port(), 60).unwrap();
+    without.loop_start();
+    o.wait("three failed attempts", |o| *o.fails.lock().unwrap() >= 3);
+    assert!(o.connects.lock().unwrap().is_empty());
+    without.disconnect();
+    without.loop_stop();
+}
+
+#[test]
+fn a_wrong_ca_fails_the_handshake_and_keeps_retrying() {
+    let pki = Pki::new();
+    let Some(m) = pki.mosquitto(false) else {
+        return;
+    };
+    let c = client("tls-wrong-ca");
+    c.tls_set(pki.options("other-ca.pem")).unwrap();
+    let err = c.connect("localhost", m.port(), 60).unwrap_err();
+    assert_eq!(err.kind(), PahoErrorKind::OsError);
+    assert!(
+        err.to_string().contains("TLS handshake failed")
+            && err.to_string().contains("UnknownIssuer"),
+        "{err}"
+    );
+    let o = Outcomes::watch(&c);
+    c.loop_start();
+    o.wait("three failed attempts", |o| *o.fails.lock().unwrap() >= 3);
+    assert!(o.connects.lock().unwrap().is_empty());
+    assert!(
+        o.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("Waiting ")),
+        "backoff between attempts"
+    );
+    c.disconnect();
+    c.loop_stop();
+}
+
+#[test]
+fn a_wrong_host_name_fails_unless_insecure() {
+    let pki = Pki::new();
+    let Some(m) = pki.mosquitto(false) else {
+        return;
+    };
+    let c = client("tls-wrong-name");
+    assert_eq!(
+        c.tls_insecure_set(true).unwrap_err().to_string(),
+        "Must configure SSL context before using tls_insecure_set."
+    );
+    c.tls_set(pki.options("ca.pem")).unwrap();
+    // The certificate names localhost, not 127.0.0.1.
+    let err = c.connect("127.0.0.1", m.port(), 60).unwrap_err();
+    assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+    assert!(err.to_string().contains("not valid for name"), "{err}");
+    let o = Outcomes::watch(&c);
+    c.loop_start();
+    o.wait("two failed attempts", |o| *o.fails.lock().unwrap() >= 2);
+    c.loop_stop();
+
+    c.tls_insecure_set(true).unwrap();
+    c.connect("127.0.0.1", m.port(), 60).unwrap();
+    c.loop_start();
+    o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
+    round_trip(&c);
+    c.disconnect();
+    c.loop_stop();
+}
+
+#[test]
+fn cert_reqs_none_accepts_any_certificate() {
+    let pki = Pki::new();
+    let Some(m) = pki.mosquitto(false) else {
+        return;
+    };
+    let c = client("tls-cert-none");
+    c.tls_set(TlsOptions {
+        cert_reqs: CertReqs::None,
+        ..pki.options("other-ca.pem")
+    })
+    .unwrap();
+    let o = Outcomes::watch(&c);
+    c.connect("127.0.0.1", m.port(), 60).unwrap();
+    c.loop_start();
+    o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
+    c.disconnect();
+    c.loop_stop();
+}
+
+#[test]
+fn bad_files_and_encrypted_keys_are_errors_of_tls_set() {
+    let pki = Pki::new();
+    let c = client("tls-files");
+    let missing = c.tls_set(pki.options("no-such-file.pem")).unwrap_err();
+    assert_eq!(missing.kind(), PahoErrorKind::OsError);
+    assert!(
+        missing.to_string().contains("no-such-file.pem"),
+        "{missing}"
+    );
+    let encrypted = c
+        .tls_set(TlsOptions {
+            keyfile_password: Some("password".into()),
+            ..pki.options("ca.pem")
+        })
+        .unwrap_err();
+    assert!(
+        encrypted.to_string().contains("encrypted private keys"),
+        "{encrypted}"
+    );
+    // Nothing was configured by the failed calls.
+    c.tls_set(pki.options("ca.pem")).unwrap();
+}
+
+/// ALPN: the protocols given to tls_set are offered in the ClientHello, as
+/// a rustls server in the test sees them.
+#[test]
+fn alpn_protocols_are_offered() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pki = Pki::new();
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(pki.path("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(pki.path("server-key.pem")).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"paho-test-protocol".to_vec()];
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        conn.alpn_protocol().map(<[u8]>::to_vec)
+    });
+    let c = client("tls-alpn");
+    c.tls_set(TlsOptions {
+        alpn_protocols: vec!["paho-test-protocol".into(), "mqtt".into()],
+        ..pki.options("ca.pem")
+    })
+    .unwrap();
+    c.connect("localhost", port, 60).unwrap();
+    assert_eq!(
+        server.join().unwrap().as_deref(),
+        Some(&b"paho-test-protocol"[..])
+    );
+    assert_eq!(
+        c.tls_alpn_protocol().as_deref(),
+        Some(&b"paho-test-protocol"[..])
+    );
+}
