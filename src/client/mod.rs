@@ -11,6 +11,8 @@ pub(crate) mod callbacks;
 mod message_info;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "websocket")]
+mod websocket;
 
 pub use callbacks::{
     ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,

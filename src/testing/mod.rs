@@ -16,6 +16,8 @@
 //!   broker -- -p PORT`). It is a test tool, not a production broker.
 //! * [`Mosquitto`] starts the real `mosquitto` on a free loopback port from a
 //!   generated configuration, restarts it and kills it on drop.
+//! * `WsBridge` (with feature `websocket`) puts a WebSocket front, plain or
+//!   TLS, before any TCP broker and records the upgrade requests.
 //!
 //! Every server listens on 127.0.0.1 port 0 (or a unix socket path), never on
 //! a fixed port. Every wait has a timeout ([`DEFAULT_TIMEOUT`] unless set), so
@@ -32,6 +34,8 @@ mod programs;
 mod render;
 mod scripted_broker;
 mod temp_dir;
+#[cfg(feature = "websocket")]
+mod ws_bridge;
 
 pub use broker::{Broker, BrokerConfig, BrokerEvent, BrokerLimits, CloseReason, Restart};
 pub use error::{Error, Result};
@@ -43,6 +47,8 @@ pub use programs::{find_program, require_program, test_action, TestAction};
 pub use render::{render_bytes, to_hex};
 pub use scripted_broker::{ScriptedBroker, ScriptedConnection};
 pub use temp_dir::TempDir;
+#[cfg(feature = "websocket")]
+pub use ws_bridge::{UpgradeRequest, WsBridge};
 
 /// How long any step of the kit waits unless told otherwise.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

@@ -8,6 +8,8 @@ use std::io;
 
 #[cfg(feature = "tls")]
 use super::tls::TlsLayer;
+#[cfg(feature = "websocket")]
+use super::websocket::WsLayer;
 
 /// The layers of one connection, and the wire bytes they produced that are
 /// not yet on the socket.
@@ -15,6 +17,8 @@ use super::tls::TlsLayer;
 pub struct Layers {
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsLayer>,
+    #[cfg(feature = "websocket")]
+    pub(crate) ws: Option<WsLayer>,
     out: Vec<u8>,
 }
 
@@ -30,27 +34,58 @@ impl Layers {
         if self.tls.is_some() {
             return false;
         }
+        #[cfg(feature = "websocket")]
+        if self.ws.is_some() {
+            return false;
+        }
         true
     }
 
     /// Wire bytes in: appends the MQTT bytes they carry to `plain`; answers
-    /// the layers owe (TLS alerts) join the bytes to write.
+    /// the layers owe (TLS alerts, WebSocket PONGs) join the bytes to write.
     pub fn decode(&mut self, wire: &[u8], plain: &mut Vec<u8>) -> io::Result<()> {
         #[cfg(feature = "tls")]
+        let decrypted;
+        #[allow(unused_mut)]
+        let mut below_ws: &[u8] = wire;
+        #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            return tls.decode(wire, plain, &mut self.out);
+            let mut out = Vec::new();
+            tls.decode(wire, &mut out, &mut self.out)?;
+            decrypted = out;
+            below_ws = &decrypted;
         }
-        plain.extend_from_slice(wire);
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &mut self.ws {
+            let mut reply = Vec::new();
+            let result = ws.decode(below_ws, plain, &mut reply);
+            if !reply.is_empty() {
+                self.below_ws(&reply)?;
+            }
+            return result;
+        }
+        plain.extend_from_slice(below_ws);
         Ok(())
     }
 
     /// MQTT bytes out: their wire form joins the bytes to write.
     pub fn encode(&mut self, plain: &[u8]) -> io::Result<()> {
+        #[cfg(feature = "websocket")]
+        if let Some(ws) = &mut self.ws {
+            let mut frames = Vec::new();
+            ws.encode(plain, &mut frames)?;
+            return self.below_ws(&frames);
+        }
+        self.below_ws(plain)
+    }
+
+    /// Bytes that go under the WebSocket layer: through TLS, if any.
+    fn below_ws(&mut self, bytes: &[u8]) -> io::Result<()> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
-            return tls.encode(plain, &mut self.out);
+            return tls.encode(bytes, &mut self.out);
         }
-        self.out.extend_from_slice(plain);
+        self.out.extend_from_slice(bytes);
         Ok(())
     }
 

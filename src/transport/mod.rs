@@ -11,6 +11,8 @@ mod socket;
 mod tcp;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "websocket")]
+pub mod websocket;
 
 pub use layers::Layers;
 pub use socket::Socket;
@@ -27,6 +29,9 @@ pub enum Transport {
     /// A unix-domain stream socket; the host is the socket's path.
     #[cfg(unix)]
     Unix,
+    /// MQTT over WebSockets (over TLS when configured).
+    #[cfg(feature = "websocket")]
+    Websockets,
 }
 
 impl Transport {
@@ -36,6 +41,8 @@ impl Transport {
             Transport::Tcp => "tcp",
             #[cfg(unix)]
             Transport::Unix => "unix",
+            #[cfg(feature = "websocket")]
+            Transport::Websockets => "websockets",
         }
     }
 }
@@ -50,6 +57,9 @@ pub struct TransportConfig {
     /// TLS, when configured (`tls_set`, `tls_set_context`).
     #[cfg(feature = "tls")]
     pub tls: Option<tls::TlsSettings>,
+    /// Path and headers of the WebSocket upgrade (`ws_set_options`).
+    #[cfg(feature = "websocket")]
+    pub websocket: websocket::WsOptions,
 }
 
 impl TransportConfig {
@@ -68,12 +78,12 @@ impl TransportConfig {
 /// layers to use over it.
 pub fn open(host: &str, port: u16, config: &TransportConfig) -> io::Result<(Socket, Layers)> {
     let socket = match config.transport {
-        Transport::Tcp => Socket::Tcp(connect_tcp(host, port, &config.tcp)?),
         #[cfg(unix)]
         Transport::Unix => Socket::Unix(
             std::os::unix::net::UnixStream::connect(host)
                 .map_err(|e| io::Error::new(e.kind(), format!("unix socket {host}: {e}")))?,
         ),
+        _ => Socket::Tcp(connect_tcp(host, port, &config.tcp)?),
     };
     #[allow(unused_mut)]
     let mut layers = Layers::plain();
@@ -85,6 +95,28 @@ pub fn open(host: &str, port: u16, config: &TransportConfig) -> io::Result<(Sock
             host,
             config.tcp.connect_timeout,
         )?);
+    }
+    #[cfg(feature = "websocket")]
+    if config.transport == Transport::Websockets {
+        let timeout = config.tcp.connect_timeout;
+        socket.set_read_timeout(Some(timeout))?;
+        socket.set_write_timeout(Some(timeout))?;
+        let tls = config.has_tls();
+        #[cfg(feature = "tls")]
+        let ws = match &mut layers.tls {
+            Some(tls_layer) => websocket::handshake(
+                tls_layer.blocking_stream(&socket),
+                &config.websocket,
+                host,
+                port,
+                tls,
+            )?,
+            None => websocket::handshake(&socket, &config.websocket, host, port, tls)?,
+        };
+        #[cfg(not(feature = "tls"))]
+        let ws = websocket::handshake(&socket, &config.websocket, host, port, tls)?;
+        socket.set_read_timeout(None)?;
+        layers.ws = Some(ws);
     }
     Ok((socket, layers))
 }

@@ -382,6 +382,35 @@ impl TlsLayer {
         self.conn.alpn_protocol()
     }
 
+    /// A blocking stream through this TLS session over `socket`, for a
+    /// handshake layered on top (the WebSocket upgrade).
+    pub fn blocking_stream<'a>(&'a mut self, socket: &'a Socket) -> impl Read + Write + 'a {
+        struct Through<'a> {
+            conn: &'a mut ClientConnection,
+            socket: &'a Socket,
+        }
+        impl Read for Through<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let mut s = self.socket;
+                rustls::Stream::new(self.conn, &mut s).read(buf)
+            }
+        }
+        impl Write for Through<'_> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                let mut s = self.socket;
+                rustls::Stream::new(self.conn, &mut s).write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                let mut s = self.socket;
+                rustls::Stream::new(self.conn, &mut s).flush()
+            }
+        }
+        Through {
+            conn: &mut self.conn,
+            socket,
+        }
+    }
+
     /// Wire bytes in: appends the plaintext to `plain`, and whatever TLS
     /// must send in answer (alerts, key updates) to `reply`. The broker's
     /// close_notify is an end of stream.
