@@ -9,6 +9,7 @@
 
 pub(crate) mod callbacks;
 mod message_info;
+mod proxy;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "websocket")]

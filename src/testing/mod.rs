@@ -16,6 +16,8 @@
 //!   broker -- -p PORT`). It is a test tool, not a production broker.
 //! * [`Mosquitto`] starts the real `mosquitto` on a free loopback port from a
 //!   generated configuration, restarts it and kills it on drop.
+//! * [`TestProxy`] is a SOCKS4/4a, SOCKS5 or HTTP CONNECT proxy that checks
+//!   credentials, records requests and can refuse them.
 //! * `WsBridge` (with feature `websocket`) puts a WebSocket front, plain or
 //!   TLS, before any TCP broker and records the upgrade requests.
 //!
@@ -25,6 +27,7 @@
 //! sockets when dropped.
 
 mod broker;
+mod connect_proxy;
 mod error;
 mod fault_proxy;
 mod mosquitto;
@@ -38,6 +41,7 @@ mod temp_dir;
 mod ws_bridge;
 
 pub use broker::{Broker, BrokerConfig, BrokerEvent, BrokerLimits, CloseReason, Restart};
+pub use connect_proxy::{ProxyKind, ProxyRequest, TestProxy};
 pub use error::{Error, Result};
 pub use fault_proxy::{ChaosSchedule, FaultCounters, FaultProxy};
 pub use mosquitto::Mosquitto;

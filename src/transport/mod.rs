@@ -1,12 +1,14 @@
 //! Bytes in, bytes out: how the client reaches a broker.
 //!
 //! Opening a connection is a chain of blocking steps, each bounded by the
-//! connect timeout as in Paho: the socket (TCP, or a unix-domain socket),
-//! then the TLS handshake. What remains afterwards is a [`Socket`] and its
+//! connect timeout as in Paho: the socket (TCP, possibly through a SOCKS or
+//! HTTP proxy, or a unix-domain socket), then the TLS handshake, then the
+//! WebSocket upgrade. What remains afterwards is a [`Socket`] and its
 //! sans-IO [`Layers`] (TLS records), which the client drives from its own
 //! threads. Every failure says which step failed.
 
 mod layers;
+pub mod proxy;
 mod socket;
 mod tcp;
 #[cfg(feature = "tls")]
@@ -57,6 +59,9 @@ pub struct TransportConfig {
     /// TLS, when configured (`tls_set`, `tls_set_context`).
     #[cfg(feature = "tls")]
     pub tls: Option<tls::TlsSettings>,
+    /// A proxy (`proxy_set`); without one, the `mqtt_proxy` environment
+    /// variable is used, as in Paho.
+    pub proxy: Option<proxy::ProxySettings>,
     /// Path and headers of the WebSocket upgrade (`ws_set_options`).
     #[cfg(feature = "websocket")]
     pub websocket: websocket::WsOptions,
@@ -83,7 +88,16 @@ pub fn open(host: &str, port: u16, config: &TransportConfig) -> io::Result<(Sock
             std::os::unix::net::UnixStream::connect(host)
                 .map_err(|e| io::Error::new(e.kind(), format!("unix socket {host}: {e}")))?,
         ),
-        _ => Socket::Tcp(connect_tcp(host, port, &config.tcp)?),
+        _ => {
+            let proxy = config
+                .proxy
+                .clone()
+                .or_else(|| proxy::ProxySettings::from_env(host));
+            Socket::Tcp(match proxy {
+                Some(proxy) => proxy::connect_via(&proxy, host, port, &config.tcp)?,
+                None => connect_tcp(host, port, &config.tcp)?,
+            })
+        }
     };
     #[allow(unused_mut)]
     let mut layers = Layers::plain();

@@ -1,0 +1,484 @@
+//! Reaching the broker through a proxy (Paho's `proxy_set`, which uses
+//! PySocks): SOCKS4 (SOCKS4a when the proxy resolves names), SOCKS5 with
+//! optional username and password, and HTTP CONNECT with optional Basic
+//! authentication; and Paho's fallback to the `mqtt_proxy` environment
+//! variable, minus the hosts `no_proxy` names.
+//!
+//! The proxy handshake is bounded by the connect timeout, like the rest of
+//! opening a connection. Its failures say "proxy" and what the proxy said.
+
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+
+use super::tcp::{connect_tcp, TcpOptions};
+
+/// The kind of proxy (PySocks' `socks.HTTP`, `socks.SOCKS4`,
+/// `socks.SOCKS5`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyType {
+    /// HTTP CONNECT.
+    Http,
+    /// SOCKS4, or SOCKS4a when the proxy resolves the name.
+    Socks4,
+    /// SOCKS5.
+    Socks5,
+}
+
+/// Paho's `proxy_set(proxy_type, proxy_addr, proxy_port, proxy_rdns,
+/// proxy_username, proxy_password)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// The kind of proxy.
+    pub proxy_type: ProxyType,
+    /// The proxy's host name or address.
+    pub proxy_addr: String,
+    /// The proxy's port (`None`: 1080 for SOCKS, 8080 for HTTP, as
+    /// PySocks).
+    pub proxy_port: Option<u16>,
+    /// Let the proxy resolve the broker's name (default true, as PySocks).
+    pub proxy_rdns: bool,
+    /// User name for the proxy.
+    pub proxy_username: Option<String>,
+    /// Password for the proxy.
+    pub proxy_password: Option<String>,
+}
+
+impl ProxySettings {
+    /// A proxy of `proxy_type` at `proxy_addr`, with PySocks' defaults for
+    /// the rest.
+    pub fn new(proxy_type: ProxyType, proxy_addr: impl Into<String>) -> ProxySettings {
+        ProxySettings {
+            proxy_type,
+            proxy_addr: proxy_addr.into(),
+            proxy_port: None,
+            proxy_rdns: true,
+            proxy_username: None,
+            proxy_password: None,
+        }
+    }
+
+    fn port(&self) -> u16 {
+        self.proxy_port.unwrap_or(match self.proxy_type {
+            ProxyType::Http => 8080,
+            ProxyType::Socks4 | ProxyType::Socks5 => 1080,
+        })
+    }
+
+    /// Paho's fallback: the proxy the `mqtt_proxy` environment variable
+    /// names (`http://` → HTTP, `socks://`, `socks5://`, `socks5h://` →
+    /// SOCKS5, `socks4://` → SOCKS4; `user:password@` allowed), unless
+    /// `no_proxy` names `host`.
+    pub fn from_env(host: &str) -> Option<ProxySettings> {
+        let url = std::env::var("mqtt_proxy")
+            .or_else(|_| std::env::var("MQTT_PROXY"))
+            .ok()?;
+        let no_proxy = std::env::var("no_proxy")
+            .or_else(|_| std::env::var("NO_PROXY"))
+            .unwrap_or_default();
+        if bypassed(host, &no_proxy) {
+            return None;
+        }
+        ProxySettings::parse_url(&url)
+    }
+
+    /// Parses `scheme://[user[:password]@]host[:port]`.
+    pub fn parse_url(url: &str) -> Option<ProxySettings> {
+        let (scheme, rest) = url.split_once("://")?;
+        let proxy_type = match scheme.to_ascii_lowercase().as_str() {
+            "http" => ProxyType::Http,
+            "socks" | "socks5" | "socks5h" => ProxyType::Socks5,
+            "socks4" | "socks4a" => ProxyType::Socks4,
+            _ => return None,
+        };
+        let rest = rest.trim_end_matches('/');
+        let (auth, hostport) = match rest.rsplit_once('@') {
+            Some((auth, hostport)) => (Some(auth), hostport),
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (
+                h.trim_matches(|c| c == '[' || c == ']'),
+                Some(p.parse().ok()?),
+            ),
+            _ => (hostport, None),
+        };
+        if host.is_empty() {
+            return None;
+        }
+        let mut settings = ProxySettings::new(proxy_type, host);
+        settings.proxy_port = port;
+        if let Some(auth) = auth {
+            let (user, password) = match auth.split_once(':') {
+                Some((u, p)) => (u, Some(p.to_string())),
+                None => (auth, None),
+            };
+            settings.proxy_username = Some(user.to_string());
+            settings.proxy_password = password;
+        }
+        Some(settings)
+    }
+}
+
+/// Whether `no_proxy` (comma-separated names, `.domain` suffixes, `*`)
+/// names `host`.
+fn bypassed(host: &str, no_proxy: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    no_proxy
+        .split(',')
+        .map(|e| e.trim().to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .any(|entry| {
+            if entry == "*" {
+                return true;
+            }
+            let entry = entry.split(':').next().unwrap_or_default();
+            let bare = entry.trim_start_matches('.');
+            host == bare || host.ends_with(&format!(".{bare}"))
+        })
+}
+
+fn proxy_error(kind: io::ErrorKind, text: impl std::fmt::Display) -> io::Error {
+    io::Error::new(kind, format!("proxy: {text}"))
+}
+
+/// Connects to `host:port` through the proxy; the stream returned carries
+/// the broker's bytes.
+pub fn connect_via(
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+    tcp: &TcpOptions,
+) -> io::Result<TcpStream> {
+    let mut stream = connect_tcp(&proxy.proxy_addr, proxy.port(), tcp).map_err(|e| {
+        proxy_error(
+            e.kind(),
+            format!(
+                "cannot reach the proxy {}:{}: {e}",
+                proxy.proxy_addr,
+                proxy.port()
+            ),
+        )
+    })?;
+    stream.set_read_timeout(Some(tcp.connect_timeout))?;
+    stream.set_write_timeout(Some(tcp.connect_timeout))?;
+    let result = match proxy.proxy_type {
+        ProxyType::Socks5 => socks5(&mut stream, proxy, host, port),
+        ProxyType::Socks4 => socks4(&mut stream, proxy, host, port),
+        ProxyType::Http => http_connect(&mut stream, proxy, host, port),
+    };
+    result.map_err(|e| {
+        if e.to_string().starts_with("proxy:") {
+            e
+        } else {
+            proxy_error(e.kind(), e)
+        }
+    })?;
+    stream.set_read_timeout(None)?;
+    Ok(stream)
+}
+
+/// The broker's address as the proxy should get it: the name itself with
+/// remote resolution, or an address resolved here.
+enum Target {
+    Name(String),
+    Ip(IpAddr),
+}
+
+fn target(host: &str, port: u16, rdns: bool) -> io::Result<Target> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(Target::Ip(ip));
+    }
+    if rdns {
+        return Ok(Target::Name(host.to_string()));
+    }
+    let addr: SocketAddr = (host, port).to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no address found for {host}"),
+        )
+    })?;
+    Ok(Target::Ip(addr.ip()))
+}
+
+fn socks5(s: &mut TcpStream, proxy: &ProxySettings, host: &str, port: u16) -> io::Result<()> {
+    let auth = proxy.proxy_username.is_some();
+    let greeting: &[u8] = if auth { &[5, 2, 0, 2] } else { &[5, 1, 0] };
+    s.write_all(greeting)?;
+    let mut reply = [0u8; 2];
+    s.read_exact(&mut reply)?;
+    if reply[0] != 5 {
+        return Err(proxy_error(
+            io::ErrorKind::InvalidData,
+            "not a SOCKS5 proxy",
+        ));
+    }
+    match reply[1] {
+        0 => {}
+        2 if auth => {
+            let user = proxy
+                .proxy_username
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes();
+            let password = proxy
+                .proxy_password
+                .as_deref()
+                .unwrap_or_default()
+                .as_bytes();
+            if user.len() > 255 || password.len() > 255 {
+                return Err(proxy_error(
+                    io::ErrorKind::InvalidInput,
+                    "SOCKS5 user name and password are limited to 255 bytes",
+                ));
+            }
+            let mut message = vec![1, user.len() as u8];
+            message.extend_from_slice(user);
+            message.push(password.len() as u8);
+            message.extend_from_slice(password);
+            s.write_all(&message)?;
+            s.read_exact(&mut reply)?;
+            if reply[1] != 0 {
+                return Err(proxy_error(
+                    io::ErrorKind::PermissionDenied,
+                    "SOCKS5 authentication failed",
+                ));
+            }
+        }
+        0xff => {
+            return Err(proxy_error(
+                io::ErrorKind::PermissionDenied,
+                "SOCKS5 proxy accepts none of our authentication methods",
+            ))
+        }
+        other => {
+            return Err(proxy_error(
+                io::ErrorKind::InvalidData,
+                format!("SOCKS5 proxy chose an unknown method {other}"),
+            ))
+        }
+    }
+    let mut request = vec![5, 1, 0];
+    match target(host, port, proxy.proxy_rdns)? {
+        Target::Ip(IpAddr::V4(ip)) => {
+            request.push(1);
+            request.extend_from_slice(&ip.octets());
+        }
+        Target::Ip(IpAddr::V6(ip)) => {
+            request.push(4);
+            request.extend_from_slice(&ip.octets());
+        }
+        Target::Name(name) => {
+            if name.len() > 255 {
+                return Err(proxy_error(
+                    io::ErrorKind::InvalidInput,
+                    "host name too long",
+                ));
+            }
+            request.push(3);
+            request.push(name.len() as u8);
+            request.extend_from_slice(name.as_bytes());
+        }
+    }
+    request.extend_from_slice(&port.to_be_bytes());
+    s.write_all(&request)?;
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head)?;
+    if head[1] != 0 {
+        let why = match head[1] {
+            1 => "general SOCKS server failure",
+            2 => "connection not allowed by ruleset",
+            3 => "network unreachable",
+            4 => "host unreachable",
+            5 => "connection refused by destination host",
+            6 => "TTL expired",
+            7 => "command not supported",
+            8 => "address type not supported",
+            _ => "unknown error",
+        };
+        return Err(proxy_error(
+            io::ErrorKind::ConnectionRefused,
+            format!("SOCKS5 proxy: {why}"),
+        ));
+    }
+    let rest = match head[3] {
+        1 => 4 + 2,
+        4 => 16 + 2,
+        3 => {
+            let mut len = [0u8; 1];
+            s.read_exact(&mut len)?;
+            usize::from(len[0]) + 2
+        }
+        _ => {
+            return Err(proxy_error(
+                io::ErrorKind::InvalidData,
+                "SOCKS5 proxy sent an unknown address type",
+            ))
+        }
+    };
+    let mut bound = vec![0u8; rest];
+    s.read_exact(&mut bound)
+}
+
+fn socks4(s: &mut TcpStream, proxy: &ProxySettings, host: &str, port: u16) -> io::Result<()> {
+    let mut request = vec![4, 1];
+    request.extend_from_slice(&port.to_be_bytes());
+    let name = match target(host, port, proxy.proxy_rdns)? {
+        Target::Ip(IpAddr::V4(ip)) => {
+            request.extend_from_slice(&ip.octets());
+            None
+        }
+        Target::Ip(IpAddr::V6(_)) => {
+            return Err(proxy_error(
+                io::ErrorKind::InvalidInput,
+                "SOCKS4 cannot reach an IPv6 address",
+            ))
+        }
+        // SOCKS4a: an address of 0.0.0.x says a name follows.
+        Target::Name(name) => {
+            request.extend_from_slice(&[0, 0, 0, 1]);
+            Some(name)
+        }
+    };
+    request.extend_from_slice(
+        proxy
+            .proxy_username
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    request.push(0);
+    if let Some(name) = name {
+        request.extend_from_slice(name.as_bytes());
+        request.push(0);
+    }
+    s.write_all(&request)?;
+    let mut reply = [0u8; 8];
+    s.read_exact(&mut reply)?;
+    if reply[1] != 0x5a {
+        return Err(proxy_error(
+            io::ErrorKind::ConnectionRefused,
+            format!(
+                "SOCKS4 proxy refused the connection (code {:#04x})",
+                reply[1]
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The longest HTTP response head accepted from a proxy.
+const MAX_HEAD: usize = 16 * 1024;
+
+fn http_connect(s: &mut TcpStream, proxy: &ProxySettings, host: &str, port: u16) -> io::Result<()> {
+    let authority = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut request = format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n");
+    if let Some(user) = &proxy.proxy_username {
+        let credentials = format!("{user}:{}", proxy.proxy_password.as_deref().unwrap_or(""));
+        request.push_str(&format!(
+            "Proxy-Authorization: Basic {}\r\n",
+            base64(credentials.as_bytes())
+        ));
+    }
+    request.push_str("\r\n");
+    s.write_all(request.as_bytes())?;
+    // Byte by byte, so nothing of the broker's stream is read past the
+    // head.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if head.len() >= MAX_HEAD {
+            return Err(proxy_error(
+                io::ErrorKind::InvalidData,
+                "HTTP proxy response head too long",
+            ));
+        }
+        if s.read(&mut byte)? == 0 {
+            return Err(proxy_error(
+                io::ErrorKind::UnexpectedEof,
+                "HTTP proxy closed the connection",
+            ));
+        }
+        head.push(byte[0]);
+    }
+    let status_line = String::from_utf8_lossy(&head);
+    let status_line = status_line.lines().next().unwrap_or_default();
+    let code = status_line.split_whitespace().nth(1).unwrap_or_default();
+    if !code.starts_with('2') {
+        return Err(proxy_error(
+            io::ErrorKind::ConnectionRefused,
+            format!("HTTP proxy refused CONNECT: {status_line}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Standard base64 with padding (RFC 4648), for one HTTP header: too small
+/// a job for a dependency.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        for (input, output) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), output);
+        }
+    }
+
+    #[test]
+    fn proxy_urls_parse_like_pahos_environment_fallback() {
+        let p = ProxySettings::parse_url("socks://u:p@proxy.local:1081").unwrap();
+        assert_eq!(p.proxy_type, ProxyType::Socks5);
+        assert_eq!(p.proxy_addr, "proxy.local");
+        assert_eq!(p.proxy_port, Some(1081));
+        assert_eq!(p.proxy_username.as_deref(), Some("u"));
+        assert_eq!(p.proxy_password.as_deref(), Some("p"));
+        let h = ProxySettings::parse_url("http://10.0.0.1").unwrap();
+        assert_eq!((h.proxy_type, h.port()), (ProxyType::Http, 8080));
+        assert!(ProxySettings::parse_url("ftp://x").is_none());
+        assert!(ProxySettings::parse_url("no scheme").is_none());
+    }
+
+    #[test]
+    fn no_proxy_names_hosts_domains_and_everything() {
+        assert!(bypassed("broker.example.com", "localhost, .example.com"));
+        assert!(bypassed("example.com", "example.com"));
+        assert!(bypassed("LOCALHOST", "localhost"));
+        assert!(bypassed("anything", "*"));
+        assert!(!bypassed("badexample.com", "example.com"));
+        assert!(!bypassed("broker", ""));
+    }
+}

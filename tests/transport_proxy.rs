@@ -1,0 +1,178 @@
+//! Reaching Mosquitto through proxies: SOCKS5 (with and without
+//! credentials, names resolved by the proxy or here), SOCKS4a, HTTP CONNECT
+//! with Basic credentials, and a refusing proxy (reported with "proxy",
+//! retried with backoff).
+#![cfg(feature = "testing")]
+
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mqtt_tether::testing::{Mosquitto, MosquittoConfig, ProxyKind, ProxyRequest, TestProxy};
+use mqtt_tether::transport::proxy::{ProxySettings, ProxyType};
+use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn client(id: &str) -> Client {
+    let c = Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            client_id: id.into(),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(200));
+    c
+}
+
+/// Connects through `settings`, makes a QoS 1 round trip, disconnects.
+fn round_trip_through(settings: ProxySettings, host: &str, port: u16) {
+    let c = client("via-proxy");
+    c.proxy_set(settings).unwrap();
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| tx.send(m.payload.clone()).unwrap());
+    let (stx, srx) = mpsc::channel();
+    c.on_subscribe(move |_, _, _, _, _| stx.send(()).unwrap());
+    c.connect(host, port, 60).unwrap();
+    c.loop_start();
+    c.subscribe("proxy/t", 1).unwrap();
+    srx.recv_timeout(WAIT).unwrap();
+    c.publish("proxy/t", "through", 1, false)
+        .unwrap()
+        .wait_for_publish(Some(WAIT))
+        .unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"through");
+    c.disconnect();
+    c.loop_stop();
+}
+
+fn settings(kind: ProxyType, proxy: &TestProxy) -> ProxySettings {
+    ProxySettings {
+        proxy_port: Some(proxy.port()),
+        ..ProxySettings::new(kind, "127.0.0.1")
+    }
+}
+
+fn granted(proxy: &TestProxy, destination: &str, port: u16) {
+    assert_eq!(
+        proxy.requests(),
+        [ProxyRequest {
+            destination: destination.into(),
+            port,
+            granted: true
+        }]
+    );
+}
+
+#[test]
+fn socks5_with_remote_names_and_credentials() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let proxy = TestProxy::start(ProxyKind::Socks5 {
+        credentials: Some(("user".into(), "secret".into())),
+    })
+    .unwrap();
+    round_trip_through(
+        ProxySettings {
+            proxy_username: Some("user".into()),
+            proxy_password: Some("secret".into()),
+            ..settings(ProxyType::Socks5, &proxy)
+        },
+        "localhost",
+        m.port(),
+    );
+    granted(&proxy, "localhost", m.port());
+}
+
+#[test]
+fn socks5_with_names_resolved_here() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let proxy = TestProxy::start(ProxyKind::Socks5 { credentials: None }).unwrap();
+    let host = "localhost";
+    let local: std::net::SocketAddr = std::net::ToSocketAddrs::to_socket_addrs(&(host, m.port()))
+        .unwrap()
+        .next()
+        .unwrap();
+    if !local.is_ipv4() {
+        eprintln!("SKIP: localhost resolves to {local} first; Mosquitto listens on 127.0.0.1");
+        return;
+    }
+    round_trip_through(
+        ProxySettings {
+            proxy_rdns: false,
+            ..settings(ProxyType::Socks5, &proxy)
+        },
+        host,
+        m.port(),
+    );
+    granted(&proxy, "127.0.0.1", m.port());
+}
+
+#[test]
+fn socks4a_and_http_connect_with_basic_credentials() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let socks4 = TestProxy::start(ProxyKind::Socks4).unwrap();
+    round_trip_through(settings(ProxyType::Socks4, &socks4), "localhost", m.port());
+    granted(&socks4, "localhost", m.port());
+
+    let http = TestProxy::start(ProxyKind::HttpConnect {
+        credentials: Some(("alice".into(), "pa:ss".into())),
+    })
+    .unwrap();
+    round_trip_through(
+        ProxySettings {
+            proxy_username: Some("alice".into()),
+            proxy_password: Some("pa:ss".into()),
+            ..settings(ProxyType::Http, &http)
+        },
+        "localhost",
+        m.port(),
+    );
+    granted(&http, "localhost", m.port());
+}
+
+#[test]
+fn a_refusing_proxy_is_reported_and_retried_with_backoff() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let proxy = TestProxy::start(ProxyKind::HttpConnect { credentials: None }).unwrap();
+    proxy.set_refusing(true);
+    let c = client("refused-by-proxy");
+    c.proxy_set(settings(ProxyType::Http, &proxy)).unwrap();
+    let err = c.connect("localhost", m.port(), 60).unwrap_err();
+    assert!(err.to_string().starts_with("proxy: "), "{err}");
+    assert!(err.to_string().contains("403"), "{err}");
+    let fails = Arc::new(Mutex::new(0));
+    let f = Arc::clone(&fails);
+    c.on_connect_fail(move |_, _| *f.lock().unwrap() += 1);
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
+    c.loop_start();
+    let deadline = Instant::now() + WAIT;
+    while *fails.lock().unwrap() < 2 {
+        assert!(Instant::now() < deadline, "no retries");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The proxy relents: the next attempt connects.
+    proxy.set_refusing(false);
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
+    assert!(proxy.requests().iter().filter(|r| !r.granted).count() >= 3);
+    c.disconnect();
+    c.loop_stop();
+}
+
+#[test]
+fn proxy_set_needs_an_address() {
+    let c = client("bad-proxy");
+    let err = c
+        .proxy_set(ProxySettings::new(ProxyType::Socks5, ""))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "proxy_type and/or proxy_addr are invalid.");
+}
