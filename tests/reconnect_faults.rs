@@ -232,3 +232,31 @@ fn without_retry_first_connection_a_refused_first_attempt_is_returned() {
     assert_eq!(err.kind(), mqtt_tether::PahoErrorKind::OsError, "{err}");
     assert_eq!(timeline.names(), ["connect_fail"]);
 }
+
+/// A failed attempt says which layer failed, in the error and in on_log,
+/// and the automatic loop keeps trying.
+#[test]
+fn a_failed_attempt_names_its_layer_in_the_error_and_the_log() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let c = client("layer-named");
+    c.reconnect_delay_set(Duration::from_millis(20), Duration::from_millis(20));
+    let err = c.connect("127.0.0.1", port, 60).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with(&format!("TCP connect to 127.0.0.1:{port} failed")),
+        "{err}"
+    );
+    let timeline = Timeline::default();
+    let t = timeline.clone();
+    c.on_log(move |_, _, _, text| {
+        if text.starts_with("Connection failed: TCP connect") {
+            t.push("named");
+        }
+    });
+    c.loop_start();
+    timeline.wait_for("named", 2);
+    c.disconnect();
+    c.loop_stop();
+}

@@ -263,7 +263,7 @@ impl Client {
         if failed_connect {
             self.socket_closing();
             self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
-            self.connect_failed();
+            self.connect_failed(None);
             self.dispatch();
             return ErrorCode::ConnLost;
         }

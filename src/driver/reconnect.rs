@@ -45,7 +45,7 @@ impl Client {
                 break;
             }
             if let Err(e) = self.reconnect() {
-                self.connect_failed();
+                self.connect_failed(Some(&e));
                 if !retry_first_connection {
                     return Err(e);
                 }
@@ -88,14 +88,20 @@ impl Client {
             if self.shared.core.lock().conn.is_some() {
                 continue;
             }
-            if self.reconnect().is_err() {
-                self.connect_failed();
+            if let Err(e) = self.reconnect() {
+                self.connect_failed(Some(&e));
             }
         }
         Ok(rc)
     }
 
-    pub(crate) fn connect_failed(&self) {
+    /// Reports a failed connection attempt: the reason (which says which
+    /// layer failed: DNS, TCP, proxy, TLS, WebSocket) to `on_log`, then
+    /// Paho's log line and `on_connect_fail`.
+    pub(crate) fn connect_failed(&self, error: Option<&dyn std::fmt::Display>) {
+        if let Some(e) = error {
+            self.log(LogLevel::Warning, &format!("Connection failed: {e}"));
+        }
         self.log(LogLevel::Info, "Connection failed, retrying");
         let cb = self.shared.callbacks.lock().on_connect_fail.clone();
         if let Some(cb) = cb {

@@ -33,10 +33,18 @@ impl Default for TcpOptions {
 /// returns the first stream that connects (the last error otherwise).
 pub fn connect_tcp(host: &str, port: u16, options: &TcpOptions) -> io::Result<TcpStream> {
     let mut last_error = None;
-    for addr in (host, port).to_socket_addrs()? {
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| io::Error::new(e.kind(), format!("DNS lookup of {host} failed: {e}")))?;
+    for addr in addrs {
         match connect_one(addr, options) {
             Ok(stream) => return Ok(stream),
-            Err(e) => last_error = Some(e),
+            Err(e) => {
+                last_error = Some(io::Error::new(
+                    e.kind(),
+                    format!("TCP connect to {addr} failed: {e}"),
+                ))
+            }
         }
     }
     Err(last_error.unwrap_or_else(|| {
