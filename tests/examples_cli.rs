@@ -2,6 +2,8 @@
 //! the in-process broker and against Mosquitto's own tools.
 #![cfg(feature = "testing")]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -639,4 +641,119 @@ fn pub_reports_a_qos0_line_read_while_disconnected_as_dropped() {
         assert_eq!(seen, ["line 1", "line 2", "line 3"]);
         assert!(status.success(), "{notes:#?}");
     }
+}
+
+/// The transport flags: `sub --unix PATH`; `pub` over TLS with `--cafile`
+/// and `--insecure` (the certificate names localhost, not 127.0.0.1),
+/// through `--proxy socks5://...`, over `--unix`, and over `--ws` through
+/// the test kit's WebSocket front (features permitting). Every message
+/// reaches the subscriber.
+#[test]
+fn pub_and_sub_take_the_transport_flags() {
+    use mqtt_tether::testing::{Mosquitto, MosquittoConfig, ProxyKind, TempDir, TestProxy};
+    let dir = TempDir::new("cli-transports").unwrap();
+    let socket = dir.path().join("mqtt.sock");
+    let socket = socket.to_str().unwrap();
+    let pki = common::pki::Pki::new();
+    let tls_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut config = MosquittoConfig::default()
+        .line(format!("listener 0 {socket}"))
+        .line(format!("listener {tls_port} 127.0.0.1"));
+    for line in pki.listener_lines() {
+        config = config.line(line);
+    }
+    let Some(m) = Mosquitto::start_or_skip(config) else {
+        return;
+    };
+    let mut publishers: Vec<(&str, Vec<String>)> =
+        vec![("unix", vec!["--unix".into(), socket.into()])];
+    let proxy = TestProxy::start(ProxyKind::Socks5 { credentials: None }).unwrap();
+    publishers.push((
+        "proxy",
+        vec![
+            "-h".into(),
+            "localhost".into(),
+            "-p".into(),
+            m.port().to_string(),
+            "--proxy".into(),
+            format!("socks5://127.0.0.1:{}", proxy.port()),
+        ],
+    ));
+    if cfg!(feature = "tls") {
+        publishers.push((
+            "tls",
+            vec![
+                "-h".into(),
+                "127.0.0.1".into(),
+                "-p".into(),
+                tls_port.to_string(),
+                "--cafile".into(),
+                pki.path("ca.pem").to_str().unwrap().into(),
+                "--insecure".into(),
+            ],
+        ));
+    }
+    #[cfg(feature = "websocket")]
+    let bridge = mqtt_tether::testing::WsBridge::start(m.addr()).unwrap();
+    #[cfg(feature = "websocket")]
+    publishers.push((
+        "ws",
+        vec![
+            "-h".into(),
+            "localhost".into(),
+            "-p".into(),
+            bridge.port().to_string(),
+            "--ws".into(),
+        ],
+    ));
+
+    let mut sub = example("sub")
+        .args(["--unix", socket, "-t", "cli/#", "-q", "1", "-v"])
+        .args(["-C", &publishers.len().to_string(), "-W", "30"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    // sub prints nothing until a message comes: wait for its subscription
+    // in Mosquitto's log.
+    let deadline = Instant::now() + WATCHDOG;
+    while !m.log().contains("cli/#") {
+        assert!(
+            Instant::now() < deadline,
+            "sub did not subscribe:\n{}",
+            m.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (name, args) in &publishers {
+        let out = example("pub")
+            .args(args)
+            .args(["-t", &format!("cli/{name}"), "-m", name, "-q", "1"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pub over {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut lines = String::new();
+    sub.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut lines)
+        .unwrap();
+    assert!(sub.wait().unwrap().success());
+    let mut got: Vec<&str> = lines.lines().collect();
+    got.sort();
+    let mut want: Vec<String> = publishers
+        .iter()
+        .map(|(name, _)| format!("cli/{name} {name}"))
+        .collect();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(proxy.requests().len(), 1);
 }

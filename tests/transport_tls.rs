@@ -4,63 +4,32 @@
 //! backoff), the insecure mode, and ALPN.
 #![cfg(all(feature = "testing", feature = "tls"))]
 
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mqtt_tether::testing::{Mosquitto, MosquittoConfig, TempDir};
+use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
 use mqtt_tether::transport::tls::{CertReqs, TlsOptions};
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, PahoErrorKind};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// A CA, a server certificate for `localhost` only (no IP address, so
-/// connecting to 127.0.0.1 is a name mismatch), a client certificate, and
-/// a second, unrelated CA. All PEM files in one directory.
-struct Pki {
-    dir: TempDir,
+mod common;
+
+use common::pki::Pki;
+
+/// The test's own additions to the shared certificates.
+trait PkiExt {
+    fn mosquitto(&self, require_certificate: bool) -> Option<Mosquitto>;
+    fn options(&self, ca: &str) -> TlsOptions;
 }
 
-impl Pki {
-    fn new() -> Pki {
-        let dir = TempDir::new("tls").unwrap();
-        let write = |name: &str, text: String| std::fs::write(dir.path().join(name), text).unwrap();
-        let ca = |name: &str| {
-            let key = KeyPair::generate().unwrap();
-            let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.distinguished_name.push(DnType::CommonName, name);
-            let cert = params.self_signed(&key).unwrap();
-            (Issuer::new(params, key), cert)
-        };
-        let (issuer, ca_cert) = ca("mqtt-tether test CA");
-        write("ca.pem", ca_cert.pem());
-        let (_, other_ca) = ca("some other CA");
-        write("other-ca.pem", other_ca.pem());
-        let leaf = |names: Vec<String>, cn: &str, prefix: &str| {
-            let key = KeyPair::generate().unwrap();
-            let mut params = CertificateParams::new(names).unwrap();
-            params.distinguished_name.push(DnType::CommonName, cn);
-            let cert = params.signed_by(&key, &issuer).unwrap();
-            write(&format!("{prefix}.pem"), cert.pem());
-            write(&format!("{prefix}-key.pem"), key.serialize_pem());
-        };
-        leaf(vec!["localhost".into()], "localhost", "server");
-        leaf(Vec::new(), "a client", "client");
-        Pki { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
+impl PkiExt for Pki {
     /// Mosquitto with its main listener on TLS.
     fn mosquitto(&self, require_certificate: bool) -> Option<Mosquitto> {
-        let mut config = MosquittoConfig::default()
-            .line(format!("cafile {}", self.path("ca.pem").display()))
-            .line(format!("certfile {}", self.path("server.pem").display()))
-            .line(format!("keyfile {}", self.path("server-key.pem").display()));
+        let mut config = MosquittoConfig::default();
+        for line in self.listener_lines() {
+            config = config.line(line);
+        }
         if require_certificate {
             config = config.line("require_certificate true");
         }
@@ -304,22 +273,8 @@ fn bad_files_and_encrypted_keys_are_errors_of_tls_set() {
 /// a rustls server in the test sees them.
 #[test]
 fn alpn_protocols_are_offered() {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let pki = Pki::new();
-    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(pki.path("server.pem"))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_file(pki.path("server-key.pem")).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
+    let mut config = pki.server_config();
     config.alpn_protocols = vec![b"paho-test-protocol".to_vec()];
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -6,6 +6,8 @@
 //! listener.)
 #![cfg(all(feature = "testing", feature = "websocket"))]
 
+mod common;
+
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -141,42 +143,16 @@ fn a_refused_upgrade_is_a_failed_connect_that_says_so() {
 #[test]
 fn qos_round_trips_over_websockets_over_tls() {
     use mqtt_tether::transport::tls::TlsOptions;
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
     let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
         return;
     };
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "ws test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let server_cert = CertificateParams::new(vec!["localhost".into()])
-        .unwrap()
-        .signed_by(&server_key, &issuer)
-        .unwrap();
-    let dir = mqtt_tether::testing::TempDir::new("wss").unwrap();
-    std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        vec![CertificateDer::from(server_cert.der().to_vec())],
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
-    )
-    .unwrap();
+    let pki = common::pki::Pki::new();
+    let config = pki.server_config();
     let bridge = WsBridge::start_tls(m.addr(), Arc::new(config)).unwrap();
     let c = ws_client("wss");
     c.tls_set(TlsOptions {
-        ca_certs: Some(dir.path().join("ca.pem")),
+        ca_certs: Some(pki.path("ca.pem")),
         ..TlsOptions::default()
     })
     .unwrap();

@@ -16,7 +16,16 @@ connection options:
   -u USER, -P PASS           username and password
   -k, --keepalive SECONDS    keepalive sent in CONNECT (default 60, 0 = off)
   --reconnect-delay MIN MAX  automatic reconnect: first wait MIN seconds, doubling
-                             up to MAX (default 1 120; fractions allowed)";
+                             up to MAX (default 1 120; fractions allowed)
+transport options:
+  --cafile FILE              TLS, trusting the CA certificates in FILE (PEM)
+  --capath-system            TLS, trusting the system's certificate store
+  --cert FILE, --key FILE    TLS client certificate and its key (PEM)
+  --insecure                 TLS without the host name check (the chain is checked)
+  --ws                       MQTT over WebSockets (path /mqtt)
+  --unix PATH                connect to the broker's unix socket at PATH
+  --proxy URL                through a proxy: socks5://[user:pass@]host:port,
+                             socks4://host:port or http://[user:pass@]host:port";
 
 /// The connection options common to both tools.
 #[derive(Debug, Clone)]
@@ -36,6 +45,30 @@ pub struct Connection {
     /// `--reconnect-delay MIN MAX`: the automatic reconnect's first wait and
     /// its cap (Paho's `reconnect_delay_set`).
     pub reconnect_delay: (Duration, Duration),
+    /// `--cafile` / `--capath-system` / `--cert` / `--key` / `--insecure`.
+    pub tls: Tls,
+    /// `--ws`: the websockets transport.
+    pub websockets: bool,
+    /// `--unix PATH`: the unix transport, to this socket.
+    pub unix: Option<String>,
+    /// `--proxy URL`.
+    pub proxy: Option<String>,
+}
+
+/// The TLS options (mosquitto_pub's names).
+#[derive(Debug, Clone, Default)]
+pub struct Tls {
+    pub cafile: Option<String>,
+    pub system_roots: bool,
+    pub cert: Option<String>,
+    pub key: Option<String>,
+    pub insecure: bool,
+}
+
+impl Tls {
+    fn wanted(&self) -> bool {
+        self.cafile.is_some() || self.system_roots || self.cert.is_some()
+    }
 }
 
 impl Default for Connection {
@@ -50,6 +83,10 @@ impl Default for Connection {
             persistent: false,
             keepalive: 60,
             reconnect_delay: (Duration::from_secs(1), Duration::from_secs(120)),
+            tls: Tls::default(),
+            websockets: false,
+            unix: None,
+            proxy: None,
         }
     }
 }
@@ -83,6 +120,14 @@ impl Connection {
                 }
                 self.reconnect_delay = (min, max);
             }
+            "--cafile" => self.tls.cafile = Some(value()?),
+            "--capath-system" => self.tls.system_roots = true,
+            "--cert" => self.tls.cert = Some(value()?),
+            "--key" => self.tls.key = Some(value()?),
+            "--insecure" => self.tls.insecure = true,
+            "--ws" => self.websockets = true,
+            "--unix" => self.unix = Some(value()?),
+            "--proxy" => self.proxy = Some(value()?),
             "-V" => {
                 self.protocol = match value()?.as_str() {
                     "31" | "mqttv31" => ProtocolVersion::MQTTv31,
@@ -103,6 +148,7 @@ impl Connection {
             client_id: self.id.clone(),
             clean_session: if v5 { None } else { Some(!self.persistent) },
             protocol: self.protocol,
+            transport: self.transport()?,
             ..ClientOptions::default()
         };
         let client = Client::with_options(CallbackAPIVersion::VERSION2, options)
@@ -112,7 +158,68 @@ impl Connection {
         }
         let (min, max) = self.reconnect_delay;
         client.reconnect_delay_set(min, max);
+        self.set_tls(&client)?;
+        if let Some(url) = &self.proxy {
+            let settings = mqtt_tether::transport::proxy::ProxySettings::parse_url(url)
+                .ok_or_else(|| format!("--proxy: cannot read {url:?}"))?;
+            client.proxy_set(settings).map_err(|e| e.to_string())?;
+        }
         Ok(client)
+    }
+
+    fn transport(&self) -> Result<mqtt_tether::Transport, String> {
+        if self.unix.is_some() && self.websockets {
+            return Err("--unix and --ws cannot be combined".into());
+        }
+        if self.unix.is_some() {
+            #[cfg(unix)]
+            return Ok(mqtt_tether::Transport::Unix);
+        }
+        if self.websockets {
+            #[cfg(feature = "websocket")]
+            return Ok(mqtt_tether::Transport::Websockets);
+            #[cfg(not(feature = "websocket"))]
+            return Err(
+                "--ws needs the websocket feature: cargo run --features websocket ...".into(),
+            );
+        }
+        Ok(mqtt_tether::Transport::Tcp)
+    }
+
+    #[cfg(feature = "tls")]
+    fn set_tls(&self, client: &Client) -> Result<(), String> {
+        use mqtt_tether::transport::tls::TlsOptions;
+        if !self.tls.wanted() {
+            return if self.tls.insecure || self.tls.key.is_some() {
+                Err("--insecure and --key need --cafile, --capath-system or --cert".into())
+            } else {
+                Ok(())
+            };
+        }
+        client
+            .tls_set(TlsOptions {
+                ca_certs: self.tls.cafile.as_ref().map(Into::into),
+                certfile: self.tls.cert.as_ref().map(Into::into),
+                keyfile: self.tls.key.as_ref().map(Into::into),
+                ..TlsOptions::default()
+            })
+            .map_err(|e| e.to_string())?;
+        client
+            .tls_insecure_set(self.tls.insecure)
+            .map_err(|e| e.to_string())
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn set_tls(&self, _client: &Client) -> Result<(), String> {
+        if self.tls.wanted() || self.tls.insecure || self.tls.key.is_some() {
+            return Err("TLS options need the tls feature: cargo run --features tls ...".into());
+        }
+        Ok(())
+    }
+
+    /// The host to connect to: the socket path with `--unix`.
+    fn target(&self) -> &str {
+        self.unix.as_deref().unwrap_or(&self.host)
     }
 
     /// Connects (blocking for the TCP connect).
@@ -132,9 +239,9 @@ impl Connection {
             options.properties = Some(props);
         }
         client
-            .connect_with(&self.host, options)
+            .connect_with(self.target(), options)
             .map(|_| ())
-            .map_err(|e| format!("cannot connect to {}:{}: {e}", self.host, self.port))
+            .map_err(|e| format!("cannot connect to {}:{}: {e}", self.target(), self.port))
     }
 }
 
