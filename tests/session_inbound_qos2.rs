@@ -1,0 +1,60 @@
+//! Inbound QoS 2 state across a reconnect (reference §12.3): a persistent
+//! session keeps a message held for PUBREL, so the PUBREL that comes after
+//! the reconnect delivers it once; a clean session forgets it, and the
+//! PUBREL is only completed.
+
+mod common;
+
+use std::time::Instant;
+
+use common::hex;
+use mqtt_tether::packet::{Packet, ProtocolVersion, Publish, QoS};
+use mqtt_tether::session::{Event, Session, SessionConfig};
+
+fn take(s: &mut Session, now: Instant) -> Vec<u8> {
+    let out = s.pending().to_vec();
+    s.written(out.len(), now);
+    out
+}
+
+fn messages(s: &mut Session) -> usize {
+    std::iter::from_fn(|| s.poll_event())
+        .filter(|e| matches!(e, Event::Message(_)))
+        .count()
+}
+
+#[test]
+fn a_held_inbound_qos2_message_survives_a_persistent_reconnect_only() {
+    for clean in [false, true] {
+        let t = Instant::now();
+        let mut c = SessionConfig::new(ProtocolVersion::MQTTv311, "in-qos2");
+        c.clean_session = clean;
+        let mut s = Session::new(c);
+        s.start_connection(t);
+        take(&mut s, t);
+        s.received(&hex("20 02 00 00"), t).unwrap();
+        let publish = Packet::Publish(Publish::new("t", b"m".to_vec(), QoS::ExactlyOnce, 7))
+            .to_bytes(ProtocolVersion::MQTTv311)
+            .unwrap();
+        s.received(&publish, t).unwrap();
+        assert_eq!(take(&mut s, t), hex("50 02 00 07"));
+        assert_eq!(messages(&mut s), 0, "held until PUBREL");
+
+        s.connection_closed();
+        s.start_connection(t);
+        take(&mut s, t);
+        let connack = if clean { "20 02 00 00" } else { "20 02 01 00" };
+        s.received(&hex(connack), t).unwrap();
+        s.received(&hex("62 02 00 07"), t).unwrap();
+        assert_eq!(
+            messages(&mut s),
+            usize::from(!clean),
+            "clean_session={clean}: delivered once only when the session persists"
+        );
+        // The client acknowledges a delivered message once on_message ran.
+        if !clean {
+            s.ack(7, QoS::ExactlyOnce);
+        }
+        assert_eq!(take(&mut s, t), hex("70 02 00 07"), "PUBREL completed");
+    }
+}
