@@ -131,6 +131,7 @@ fn tls_broker() -> Option<(Mosquitto, mqtt_tether::testing::TempDir)> {
         return None;
     }
     let config = MosquittoConfig::default()
+        .quiet_log(true)
         .line("max_queued_messages 0")
         .line(format!(
             "certfile {}",
@@ -142,8 +143,12 @@ fn tls_broker() -> Option<(Mosquitto, mqtt_tether::testing::TempDir)> {
 
 fn main() -> Result<(), String> {
     let args = parse()?;
-    let plain = Mosquitto::start(MosquittoConfig::default().line("max_queued_messages 0"))
-        .map_err(|e| format!("cannot start mosquitto: {e}"))?;
+    let plain = Mosquitto::start(
+        MosquittoConfig::default()
+            .quiet_log(true)
+            .line("max_queued_messages 0"),
+    )
+    .map_err(|e| format!("cannot start mosquitto: {e}"))?;
     let tls = if args.transports.iter().any(|t| t == "tls") {
         tls_broker()
     } else {
