@@ -344,6 +344,9 @@ pub enum PahoErrorKind {
     MqttException,
     /// `OSError` and its subclasses: the network.
     OsError,
+    /// `KeyError`: a required key missing from a dict argument (the
+    /// helpers' `auth` without a username).
+    KeyError,
 }
 
 /// An error this crate reports where Paho raises an exception. `Display` gives
@@ -378,6 +381,16 @@ pub enum Error {
     /// A `RuntimeError` of Paho's, with its text (for example "Message
     /// publish failed: The client is not currently connected.").
     Runtime(String),
+    /// The broker refused a helper's connection (the [`helpers`] modules;
+    /// Paho raises `MQTTException(connack_string(reason_code))`). The text
+    /// is [`connack_string`] of the reason code `on_connect` got, e.g.
+    /// "Not authorized".
+    ///
+    /// [`helpers`]: crate::helpers
+    ConnectionRefused(ReasonCode),
+    /// A `KeyError` of Paho's, with its text (for example "The 'username'
+    /// key was not found, this is required for auth").
+    Key(String),
 }
 
 impl Error {
@@ -393,7 +406,10 @@ impl Error {
             | Error::Encode(_)
             | Error::Value(_) => PahoErrorKind::ValueError,
             Error::Runtime(_) => PahoErrorKind::RuntimeError,
-            Error::Property(_) | Error::Decode(_) => PahoErrorKind::MqttException,
+            Error::Property(_) | Error::Decode(_) | Error::ConnectionRefused(_) => {
+                PahoErrorKind::MqttException
+            }
+            Error::Key(_) => PahoErrorKind::KeyError,
             Error::Io(_) => PahoErrorKind::OsError,
         }
     }
@@ -412,7 +428,8 @@ impl fmt::Display for Error {
             Error::Encode(e) => fmt::Display::fmt(e, f),
             Error::Decode(e) => fmt::Display::fmt(e, f),
             Error::Io(e) => fmt::Display::fmt(e, f),
-            Error::Value(text) | Error::Runtime(text) => f.write_str(text),
+            Error::ConnectionRefused(rc) => f.write_str(connack_string(*rc)),
+            Error::Value(text) | Error::Runtime(text) | Error::Key(text) => f.write_str(text),
         }
     }
 }
@@ -530,6 +547,17 @@ mod tests {
         );
         let rc = ReasonCode::from_value(PacketType::ConnAck, 0x86).unwrap();
         assert_eq!(connack_string(rc), "Bad user name or password");
+    }
+
+    #[test]
+    fn helper_errors_are_pahos() {
+        let rc = crate::packet::convert_connack_rc_to_reason_code(5);
+        let refused = Error::ConnectionRefused(rc);
+        assert_eq!(refused.to_string(), "Not authorized");
+        assert_eq!(refused.kind(), PahoErrorKind::MqttException);
+        let key = Error::Key("The 'username' key was not found".into());
+        assert_eq!(key.to_string(), "The 'username' key was not found");
+        assert_eq!(key.kind(), PahoErrorKind::KeyError);
     }
 
     #[test]

@@ -12,6 +12,10 @@
 //!   Callbacks run on the loop's thread with no lock of the client held, so
 //!   they may call any client method; `wait_for_publish` on that thread
 //!   returns an error instead of hanging.
+//! * [`helpers`]: Paho's one-shot helpers, `publish.single` and
+//!   `publish.multiple` ([`helpers::publish`]), `subscribe.simple` and
+//!   `subscribe.callback` ([`helpers::subscribe`]): one call connects, does
+//!   the job (surviving a lost connection) and disconnects.
 //! * [`transport`]: how the client reaches a broker (TCP for now).
 //! * [`packet`]: the codec. Every control packet of MQTT 3.1, 3.1.1 and 5.0
 //!   in both directions, MQTT 5 properties and reason codes, and an
@@ -42,6 +46,7 @@
 pub mod client;
 mod driver;
 pub mod error;
+pub mod helpers;
 pub mod packet;
 pub mod session;
 #[cfg(feature = "testing")]

@@ -1,0 +1,238 @@
+//! Paho's one-shot helper modules: [`publish`] (`paho.mqtt.publish`:
+//! `single`, `multiple`) and [`subscribe`] (`paho.mqtt.subscribe`: `simple`,
+//! `callback`).
+//!
+//! Each call makes its own [`Client`], connects, runs
+//! [`Client::loop_forever`] on the calling thread until its work is done,
+//! and disconnects, as Paho's helpers do. Paho's keyword arguments are the
+//! fields of an options struct with Paho's defaults
+//! ([`publish::Options`], [`subscribe::Options`]); its dict arguments
+//! (`will`, `auth`, `tls`, messages) are the structs of this module.
+//!
+//! Where Paho raises, these functions return an [`Error`] with Paho's text:
+//! a refused connection is [`Error::ConnectionRefused`], whose text is
+//! [`connack_string`](crate::connack_string) of the reason code (Paho's
+//! `MQTTException`).
+//!
+//! ```no_run
+//! use mqtt_tether::helpers::{publish, subscribe};
+//!
+//! let options = publish::Options {
+//!     hostname: "broker.example".into(),
+//!     ..publish::Options::default()
+//! };
+//! publish::single("status/door", "open", 1, true, &options)?;
+//! publish::multiple([("a/b", "1", 0, false), ("a/c", "2", 1, false)], &options)?;
+//!
+//! let options = subscribe::Options {
+//!     hostname: "broker.example".into(),
+//!     ..subscribe::Options::default()
+//! };
+//! let messages = subscribe::simple(&["status/#"], 0, 2, false, &options)?;
+//! assert_eq!(messages.len(), 2);
+//! # Ok::<(), mqtt_tether::Error>(())
+//! ```
+
+pub mod publish;
+pub mod subscribe;
+
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::{CallbackAPIVersion, Client, ClientOptions, UserData};
+use crate::error::{Error, ErrorCode};
+use crate::packet::{Properties, ProtocolVersion};
+use crate::transport::proxy::ProxySettings;
+#[cfg(feature = "tls")]
+use crate::transport::tls::TlsOptions;
+use crate::transport::Transport;
+
+/// Paho's `will` dict (`{'topic', 'payload', 'qos', 'retain',
+/// 'properties'}`), handed to [`Client::will_set`]. Only the topic is
+/// required; the rest defaults to an empty payload, QoS 0, no retain and no
+/// properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Will {
+    /// The will topic (required: an empty one is `ValueError('Invalid
+    /// topic.')`).
+    pub topic: String,
+    /// The will payload.
+    pub payload: Vec<u8>,
+    /// The will QoS, 0 to 2.
+    pub qos: i32,
+    /// Whether the will is retained.
+    pub retain: bool,
+    /// MQTT 5 will properties.
+    pub properties: Option<Properties>,
+}
+
+impl Will {
+    /// A will on `topic` with `payload`, QoS 0, not retained.
+    pub fn new(topic: impl Into<String>, payload: impl AsRef<[u8]>) -> Will {
+        Will {
+            topic: topic.into(),
+            payload: payload.as_ref().to_vec(),
+            ..Will::default()
+        }
+    }
+}
+
+/// Paho's `auth` dict (`{'username', 'password'}`), handed to
+/// [`Client::username_pw_set`]. The username is required: an empty one is
+/// Paho's `KeyError("The 'username' key was not found, this is required for
+/// auth")` ([`Error::Key`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Auth {
+    /// The user name (required, not empty).
+    pub username: String,
+    /// The password (optional, as in Paho).
+    pub password: Option<String>,
+}
+
+impl Auth {
+    /// `{'username': username, 'password': password}`.
+    pub fn new(username: impl Into<String>, password: Option<&str>) -> Auth {
+        Auth {
+            username: username.into(),
+            password: password.map(str::to_string),
+        }
+    }
+}
+
+/// Paho's `tls` argument (feature `tls`): either the dict of
+/// [`Client::tls_set`] arguments with its extra `insecure` key, or an
+/// `SSLContext` for [`Client::tls_set_context`].
+#[cfg(feature = "tls")]
+#[derive(Debug, Clone)]
+pub enum Tls {
+    /// The dict form: `tls_set(**options)`, then `tls_insecure_set(True)`
+    /// when `insecure` is true. (Paho pops `insecure` from the caller's
+    /// dict; nothing of the caller's is changed here.)
+    Options {
+        /// The `tls_set` arguments.
+        options: TlsOptions,
+        /// The dict's `insecure` key: accept a certificate that names
+        /// another host (the chain is still verified).
+        insecure: bool,
+    },
+    /// The `SSLContext` form: `tls_set_context(context)` with a rustls
+    /// configuration.
+    Context(Arc<rustls::ClientConfig>),
+}
+
+#[cfg(feature = "tls")]
+impl From<TlsOptions> for Tls {
+    /// The dict form without `insecure`.
+    fn from(options: TlsOptions) -> Tls {
+        Tls::Options {
+            options,
+            insecure: false,
+        }
+    }
+}
+
+#[cfg(feature = "tls")]
+impl From<Arc<rustls::ClientConfig>> for Tls {
+    /// The `SSLContext` form.
+    fn from(config: Arc<rustls::ClientConfig>) -> Tls {
+        Tls::Context(config)
+    }
+}
+
+/// Paho's `KeyError` for an `auth` without a username.
+const NO_USERNAME: &str = "The 'username' key was not found, this is required for auth";
+
+/// The keyword arguments both helper modules share: how to reach the
+/// broker and how to connect.
+pub(crate) struct Connection<'a> {
+    pub(crate) hostname: &'a str,
+    pub(crate) port: u16,
+    pub(crate) client_id: &'a str,
+    pub(crate) keepalive: u16,
+    pub(crate) will: Option<&'a Will>,
+    pub(crate) auth: Option<&'a Auth>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<&'a Tls>,
+    pub(crate) protocol: ProtocolVersion,
+    pub(crate) transport: Transport,
+    pub(crate) clean_session: Option<bool>,
+    pub(crate) proxy_args: Option<&'a ProxySettings>,
+    /// The helper acknowledges received messages itself.
+    pub(crate) manual_ack: bool,
+}
+
+impl Connection<'_> {
+    /// Paho's set-up, in Paho's order (so the first error is Paho's):
+    /// `Client(VERSION2, client_id, userdata, protocol, transport,
+    /// clean_session)`, `enable_logger()`, then `install` (the helper's
+    /// callbacks), `proxy_set`, `username_pw_set`, `will_set`, `tls_set` /
+    /// `tls_insecure_set` / `tls_set_context`.
+    pub(crate) fn client(
+        &self,
+        userdata: UserData,
+        install: impl FnOnce(&Client),
+    ) -> Result<Client, Error> {
+        let client = Client::with_options(
+            CallbackAPIVersion::VERSION2,
+            ClientOptions {
+                client_id: self.client_id.to_string(),
+                clean_session: self.clean_session,
+                userdata,
+                protocol: self.protocol,
+                transport: self.transport,
+                manual_ack: self.manual_ack,
+                ..ClientOptions::default()
+            },
+        )?;
+        client.enable_logger();
+        install(&client);
+        if let Some(proxy) = self.proxy_args {
+            client.proxy_set(proxy.clone())?;
+        }
+        if let Some(auth) = self.auth {
+            if auth.username.is_empty() {
+                return Err(Error::Key(NO_USERNAME.into()));
+            }
+            client.username_pw_set(Some(&auth.username), auth.password.as_deref());
+        }
+        if let Some(will) = self.will {
+            client.will_set(
+                &will.topic,
+                &will.payload,
+                will.qos,
+                will.retain,
+                will.properties.clone(),
+            )?;
+        }
+        #[cfg(feature = "tls")]
+        match self.tls {
+            Some(Tls::Options { options, insecure }) => {
+                client.tls_set(options.clone())?;
+                if *insecure {
+                    client.tls_insecure_set(true)?;
+                }
+            }
+            Some(Tls::Context(config)) => client.tls_set_context(Some(Arc::clone(config)))?,
+            None => {}
+        }
+        Ok(client)
+    }
+
+    /// `connect(hostname, port, keepalive)` (a network error is returned as
+    /// is), then `loop_forever()` on this thread until the helper's
+    /// callbacks disconnect.
+    pub(crate) fn run(&self, client: &Client) -> Result<ErrorCode, Error> {
+        client.connect(self.hostname, self.port, self.keepalive)?;
+        client.loop_forever(Duration::from_secs(1), false)
+    }
+}
+
+/// Records the first error a helper's callback meets and ends the helper:
+/// Paho raises it from the callback, out of `loop_forever`; here the
+/// callback stores it and calls `disconnect()`, and the helper returns it
+/// once `loop_forever` has returned.
+pub(crate) fn fail(client: &Client, slot: &parking_lot::Mutex<Option<Error>>, error: Error) {
+    slot.lock().get_or_insert(error);
+    client.disconnect();
+}

@@ -1,0 +1,256 @@
+//! Paho's `paho.mqtt.subscribe`: wait for a number of messages
+//! ([`simple`]) or hand every message to a function until it disconnects
+//! ([`callback`]).
+//!
+//! Each topic is subscribed from `on_connect`, each in its own SUBSCRIBE,
+//! so the subscriptions are made again after every reconnect.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+#[cfg(feature = "tls")]
+use super::Tls;
+use super::{fail, Auth, Connection, Will};
+use crate::client::{Client, UserData};
+use crate::error::Error;
+use crate::packet::{ProtocolVersion, QoS};
+use crate::session::Message;
+use crate::topic::validate_topic_filter;
+use crate::transport::proxy::ProxySettings;
+use crate::transport::Transport;
+
+/// The keyword arguments of Paho's `simple` and `callback` (after `qos`,
+/// `msg_count`, `retained` and `userdata`), with Paho's defaults. (Named
+/// `Options` inside this module; not to be confused with
+/// [`SubscribeOptions`](crate::packet::SubscribeOptions), the MQTT 5
+/// subscription options.)
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `hostname`: the broker's address (default `"localhost"`; for the
+    /// unix transport, the socket's path).
+    pub hostname: String,
+    /// `port` (default 1883).
+    pub port: u16,
+    /// `client_id` (default `""`, sent as it is to MQTT 3.1.1 and 5
+    /// brokers, as in Paho).
+    pub client_id: String,
+    /// `keepalive` in seconds (default 60).
+    pub keepalive: u16,
+    /// `will` (default none): [`Client::will_set`].
+    pub will: Option<Will>,
+    /// `auth` (default none): [`Client::username_pw_set`].
+    pub auth: Option<Auth>,
+    /// `tls` (default none, feature `tls`): [`Client::tls_set`] and
+    /// [`Client::tls_insecure_set`], or [`Client::tls_set_context`].
+    #[cfg(feature = "tls")]
+    pub tls: Option<Tls>,
+    /// `protocol` (default MQTT 3.1.1).
+    pub protocol: ProtocolVersion,
+    /// `transport` (default TCP).
+    pub transport: Transport,
+    /// `clean_session` (default true). Ignored with MQTT 5, which has
+    /// clean start instead (the client's default: clean on the first
+    /// connection only). Paho's `callback` hands it to the client even for
+    /// MQTT 5, where the client refuses it (`ValueError('Clean session is
+    /// not used for MQTT 5.0')`); here both functions ignore it, as Paho's
+    /// `simple` does.
+    pub clean_session: bool,
+    /// `proxy_args` (default none): [`Client::proxy_set`].
+    pub proxy_args: Option<ProxySettings>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            hostname: "localhost".into(),
+            port: 1883,
+            client_id: String::new(),
+            keepalive: 60,
+            will: None,
+            auth: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            protocol: ProtocolVersion::MQTTv311,
+            transport: Transport::Tcp,
+            clean_session: true,
+            proxy_args: None,
+        }
+    }
+}
+
+impl Options {
+    fn connection(&self) -> Connection<'_> {
+        Connection {
+            hostname: &self.hostname,
+            port: self.port,
+            client_id: &self.client_id,
+            keepalive: self.keepalive,
+            will: self.will.as_ref(),
+            auth: self.auth.as_ref(),
+            #[cfg(feature = "tls")]
+            tls: self.tls.as_ref(),
+            protocol: self.protocol,
+            transport: self.transport,
+            clean_session: (self.protocol != ProtocolVersion::MQTTv5).then_some(self.clean_session),
+            proxy_args: self.proxy_args.as_ref(),
+            // The helpers acknowledge messages themselves (see `ack`).
+            manual_ack: true,
+        }
+    }
+}
+
+/// Paho's `subscribe.callback(callback, topics, qos, userdata, hostname,
+/// ...)`: connects, subscribes to each of `topics` at `qos`, and calls
+/// `callback(client, userdata, message)` for every message, on this
+/// thread, until the callback calls `client.disconnect()`. Then it returns.
+///
+/// Paho's `topics` is a string or a list of strings; here it is always a
+/// slice (`&["a/b"]` for one topic). Each topic gets its own SUBSCRIBE, from
+/// `on_connect`, so the subscriptions are made again after a reconnect; a
+/// lost connection is not an error (the client reconnects by itself).
+///
+/// A panic in `callback` closes the connection and continues out of this
+/// function (Paho: an exception in the callback escapes `loop_forever`).
+///
+/// Errors, with Paho's texts:
+/// * `qos` outside 0 to 2: `ValueError('qos must be in the range 0-2')`;
+/// * an invalid filter: the error `subscribe` would give ("Invalid
+///   subscription filter."). Checked before connecting (Paho raises it from
+///   `on_connect`);
+/// * an `auth` without a username: [`Error::Key`]; a bad `will`, `tls`,
+///   `proxy_args` or `client_id` (empty with `clean_session` false): the
+///   client's error for it;
+/// * the connection cannot be made (DNS, TCP, TLS, proxy): that error;
+/// * the broker refuses the connection: [`Error::ConnectionRefused`], whose
+///   text is `connack_string(reason_code)` (Paho's `MQTTException`).
+pub fn callback<F>(
+    callback: F,
+    topics: &[&str],
+    qos: i32,
+    userdata: UserData,
+    options: &Options,
+) -> Result<(), Error>
+where
+    F: Fn(&Client, &UserData, &Message) + Send + Sync + 'static,
+{
+    run(
+        move |client, userdata, message| {
+            callback(client, userdata, message);
+            // As in Paho, the acknowledgement follows the callback, and a
+            // callback that disconnected has sent the last packet: Paho
+            // never writes what is queued behind its DISCONNECT.
+            if client.is_connected() {
+                ack(client, message);
+            }
+        },
+        topics,
+        qos,
+        userdata,
+        options,
+    )
+}
+
+/// Acknowledges a received QoS 1 or 2 message (the helpers' clients ack
+/// manually, so that nothing is sent after their DISCONNECT).
+fn ack(client: &Client, message: &Message) {
+    if message.qos != QoS::AtMostOnce {
+        client.ack(message.mid, message.qos as i32);
+    }
+}
+
+/// Both functions: Paho's `callback` with `on_message` as the client's
+/// message callback.
+fn run(
+    on_message: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static,
+    topics: &[&str],
+    qos: i32,
+    userdata: UserData,
+    options: &Options,
+) -> Result<(), Error> {
+    if !(0..=2).contains(&qos) {
+        return Err(Error::Value("qos must be in the range 0-2".into()));
+    }
+    let v5 = options.protocol == ProtocolVersion::MQTTv5;
+    for topic in topics {
+        if topic.is_empty() && !v5 {
+            return Err(Error::InvalidTopic);
+        }
+        validate_topic_filter(topic)?;
+    }
+    let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
+    let error = Arc::new(Mutex::new(None));
+    let connection = options.connection();
+    let client = connection.client(userdata, |client| {
+        let e = Arc::clone(&error);
+        client.on_connect(move |client, _, _, reason_code, _| {
+            if reason_code.value() != 0 {
+                fail(client, &e, Error::ConnectionRefused(*reason_code));
+                return;
+            }
+            for topic in &topics {
+                if let Err(err) = client.subscribe(topic, qos) {
+                    fail(client, &e, err);
+                    return;
+                }
+            }
+        });
+        client.on_message(on_message);
+    })?;
+    let result = connection.run(&client);
+    if let Some(error) = error.lock().take() {
+        return Err(error);
+    }
+    result.map(|_| ())
+}
+
+/// Paho's `subscribe.simple(topics, qos, msg_count, retained, hostname,
+/// ...)`: connects, subscribes to each of `topics` at `qos`, waits for
+/// `msg_count` messages, disconnects and returns them in the order they
+/// arrived.
+///
+/// With `retained` false, messages with the RETAIN flag set (stale values
+/// the broker keeps for the topic) are skipped and not counted.
+///
+/// Paho returns a single `MQTTMessage` when `msg_count` is 1 and a list
+/// otherwise; this function always returns a `Vec` (of one message when
+/// `msg_count` is 1).
+///
+/// Errors: `msg_count` 0 is `ValueError('msg_count must be > 0')`; the
+/// rest as for [`callback`]. `clean_session` is ignored with MQTT 5, as in
+/// Paho.
+pub fn simple(
+    topics: &[&str],
+    qos: i32,
+    msg_count: usize,
+    retained: bool,
+    options: &Options,
+) -> Result<Vec<Message>, Error> {
+    if msg_count < 1 {
+        return Err(Error::Value("msg_count must be > 0".into()));
+    }
+    let collected = Arc::new(Mutex::new(Vec::with_capacity(msg_count)));
+    let c = Arc::clone(&collected);
+    let on_message = move |client: &Client, _: &UserData, message: &Message| {
+        let mut messages = c.lock();
+        if messages.len() == msg_count {
+            // DISCONNECT is queued: nothing more goes out.
+            return;
+        }
+        // Acknowledged before a DISCONNECT can be queued (Paho never
+        // acknowledges the last message).
+        ack(client, message);
+        // Stale retained messages are skipped when `retained` is false.
+        if message.retain && !retained {
+            return;
+        }
+        messages.push(message.clone());
+        if messages.len() == msg_count {
+            drop(messages);
+            client.disconnect();
+        }
+    };
+    run(on_message, topics, qos, UserData::default(), options)?;
+    let messages = std::mem::take(&mut *collected.lock());
+    Ok(messages)
+}
