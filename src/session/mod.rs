@@ -705,6 +705,18 @@ impl Session {
     }
 
     fn queue(&mut self, packet: &Packet, completion: Option<Completion>) {
+        // Nothing may follow our DISCONNECT (MQTT 3.1.1 §3.14.4, 5.0
+        // §3.14.4): acks the application gives after disconnect() (from
+        // on_message, say), answers to what the broker still sends, pings,
+        // and publishes are left out. A QoS 0 message left out fails; QoS
+        // 1/2 messages stay stored for the next connection, and a broker
+        // that keeps the session sends unacknowledged messages again.
+        if self.link == LinkState::Disconnecting && !matches!(packet, Packet::Disconnect(_)) {
+            if let Some(Completion::Qos0(mid)) = completion {
+                self.events.push_back(Event::Qos0Dropped { mid });
+            }
+            return;
+        }
         // Every packet here is built from parts the client validated, so
         // encoding cannot fail; if a path ever lets one through, tests stop
         // on it here, and a release build leaves it out rather than sending

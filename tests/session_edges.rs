@@ -1,7 +1,8 @@
-//! Inbound QoS 2 state across a reconnect (reference §12.3): a persistent
-//! session keeps a message held for PUBREL, so the PUBREL that comes after
-//! the reconnect delivers it once; a clean session forgets it, and the
-//! PUBREL is only completed.
+//! Session edges: inbound QoS 2 state across a reconnect (reference §12.3:
+//! a persistent session keeps a message held for PUBREL, so the PUBREL that
+//! comes after the reconnect delivers it once; a clean session forgets it,
+//! and the PUBREL is only completed), and nothing written after our
+//! DISCONNECT.
 
 mod common;
 
@@ -57,4 +58,27 @@ fn a_held_inbound_qos2_message_survives_a_persistent_reconnect_only() {
         }
         assert_eq!(take(&mut s, t), hex("70 02 00 07"), "PUBREL completed");
     }
+}
+
+/// Nothing follows our DISCONNECT (found by the helpers' tests: disconnect()
+/// from on_message used to send the message's PUBACK after it): the ack is
+/// left out, and a QoS 0 publish after it fails.
+#[test]
+fn nothing_is_written_after_our_disconnect() {
+    let t = Instant::now();
+    let mut s = Session::new(SessionConfig::new(ProtocolVersion::MQTTv311, "last"));
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 02 00 00"), t).unwrap();
+    let publish = Packet::Publish(Publish::new("t", b"m".to_vec(), QoS::AtLeastOnce, 5))
+        .to_bytes(ProtocolVersion::MQTTv311)
+        .unwrap();
+    s.received(&publish, t).unwrap();
+    assert_eq!(messages(&mut s), 1);
+    // on_message calls disconnect(); the automatic ack comes after it.
+    s.disconnect(mqtt_tether::packet::Disconnect::default());
+    s.ack(5, QoS::AtLeastOnce);
+    let r = s.publish(Publish::new("t", b"late".to_vec(), QoS::AtMostOnce, 0));
+    assert_eq!(take(&mut s, t), hex("e0 00"));
+    assert!(std::iter::from_fn(|| s.poll_event()).any(|e| e == Event::Qos0Dropped { mid: r.mid }));
 }
