@@ -326,6 +326,39 @@ fn messages_published_in_on_connect_go_before_the_resends() {
     assert_eq!(bytes, [new, old].concat());
 }
 
+/// With the window full at a cut, a message published after the new
+/// CONNECT and before the re-send waits: the two messages in flight keep
+/// their slots and are re-sent first (PUBREL for the one with a PUBREC), so
+/// the client never has more than `max_inflight` messages in flight, and the
+/// new one goes out when an acknowledgement frees a slot.
+#[test]
+fn a_full_window_is_not_overrun_by_messages_published_before_the_resend() {
+    let t = Instant::now();
+    let mut c = config(V311, "window");
+    c.clean_session = false;
+    c.max_inflight = 2;
+    let mut s = connected(c, t);
+    s.publish(Publish::new("a", b"1".to_vec(), QoS::ExactlyOnce, 0));
+    s.publish(Publish::new("b", b"2".to_vec(), QoS::AtLeastOnce, 0));
+    take(&mut s, t);
+    s.received(&hex("50 02 00 01"), t).unwrap();
+    assert_eq!(take(&mut s, t), hex("62 02 00 01"));
+    s.connection_closed();
+    s.start_connection(t);
+    take(&mut s, t);
+    let r = s.publish(Publish::new("c", b"3".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!((r.mid, r.rc, r.stored), (3, ErrorCode::Success, true));
+    assert!(s.pending().is_empty(), "no slot for c before the re-send");
+    s.received(&hex("20 02 01 00"), t).unwrap();
+    events(&mut s);
+    let pubrel_a = hex("62 02 00 01");
+    let dup_b = hex("3a 06 00 01 62 00 02 32");
+    assert_eq!(take(&mut s, t), [pubrel_a, dup_b].concat());
+    assert_eq!(s.store().in_flight(), 2);
+    s.received(&hex("40 02 00 02"), t).unwrap();
+    assert_eq!(take(&mut s, t), hex("32 06 00 01 63 00 03 33"));
+}
+
 #[test]
 fn unwritten_qos0_is_reported_dropped_when_a_new_connection_starts() {
     let t = Instant::now();

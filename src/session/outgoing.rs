@@ -12,14 +12,19 @@ use crate::packet::{Publish, QoS};
 pub enum OutState {
     /// The in-flight window was full: waiting for room (Paho `QUEUED`).
     Queued,
-    /// To be (re)sent once the broker has accepted the connection (Paho
-    /// `PUBLISH`).
+    /// Never sent: to be sent once the broker has accepted the connection
+    /// (Paho `PUBLISH`).
     Publish,
     /// Sent at QoS 1; waiting for PUBACK.
     WaitPubAck,
     /// Sent at QoS 2; waiting for PUBREC.
     WaitPubRec,
+    /// In flight when the connection was lost (no PUBREC, or a clean
+    /// session): the PUBLISH is re-sent (DUP) after CONNACK. It keeps its
+    /// in-flight slot meanwhile (see [`OutgoingStore::reset_for_reconnect`]).
+    ResendPublish,
     /// PUBREC received before a reconnect: PUBREL is re-sent after CONNACK.
+    /// It keeps its in-flight slot meanwhile.
     ResendPubRel,
     /// PUBREL sent; waiting for PUBCOMP.
     WaitPubComp,
@@ -30,7 +35,11 @@ impl OutState {
     pub fn in_flight(self) -> bool {
         matches!(
             self,
-            OutState::WaitPubAck | OutState::WaitPubRec | OutState::WaitPubComp
+            OutState::WaitPubAck
+                | OutState::WaitPubRec
+                | OutState::WaitPubComp
+                | OutState::ResendPublish
+                | OutState::ResendPubRel
         )
     }
 }
@@ -228,6 +237,20 @@ impl OutgoingStore {
     /// Prepares the store for a new connection (Paho's
     /// `_messages_reconnect_reset`, reference §12.3). `clean` is whether the
     /// CONNECT starts a clean session.
+    ///
+    /// Unlike Paho, which sets its in-flight count to 0 here, the messages
+    /// that were in flight keep their slots until they are re-sent after
+    /// CONNACK. Otherwise a message published between the new CONNECT and
+    /// the re-send takes a slot that the re-sent message (or its PUBREL)
+    /// then takes again, and the client has more than `max_inflight`
+    /// messages in flight. The broker still holds the QoS 2 messages it has
+    /// received and not released, and Mosquitto counts them against its
+    /// limit of incoming in-flight messages per client (its
+    /// `max_inflight_messages`, 20 by default, as is the client's
+    /// `max_inflight`): a PUBLISH beyond it is dropped, answered for MQTT
+    /// 3.1.1 with what reads as an ordinary PUBACK, and the client is
+    /// disconnected. Found by the chaos test (tests/reconnect_chaos.rs),
+    /// which lost a QoS 1 message that way.
     pub fn reset_for_reconnect(&mut self, clean: bool) {
         for m in self.messages.values_mut() {
             m.state = match (m.publish.qos, m.state, clean) {
@@ -237,26 +260,36 @@ impl OutgoingStore {
                 (QoS::ExactlyOnce, OutState::WaitPubComp | OutState::ResendPubRel, false) => {
                     OutState::ResendPubRel
                 }
+                (_, state, _) if state.in_flight() => OutState::ResendPublish,
                 _ => OutState::Publish,
             };
         }
         self.queued.clear();
-        self.in_flight = 0;
+        self.in_flight = self
+            .messages
+            .values()
+            .filter(|m| m.state.in_flight())
+            .count();
     }
 
     /// What to send after CONNACK accepted the connection, in store order,
     /// within the in-flight window. Unlike Paho, which re-sends everything
     /// and overruns `max_inflight` (its xfail test 03-publish-fill-inflight),
-    /// messages beyond the window wait as `Queued`.
+    /// messages beyond the window wait as `Queued`. Messages that were in
+    /// flight go out in any case: they have kept their slots.
     pub fn resume(&mut self, window: usize) -> Vec<Resend> {
         let mut out = Vec::new();
         let seqs: Vec<(u64, OutState)> = self.messages.iter().map(|(s, m)| (*s, m.state)).collect();
         for (seq, state) in seqs {
             match state {
-                // PUBREL must go out to finish the exchange; it takes a slot.
+                // PUBREL must go out to finish the exchange, in the slot the
+                // message kept.
                 OutState::ResendPubRel => {
                     self.set_state(seq, OutState::WaitPubComp);
                     out.push(Resend::PubRel(self.messages[&seq].publish.packet_id));
+                }
+                OutState::ResendPublish => {
+                    out.extend(self.send(seq).map(Resend::Publish));
                 }
                 OutState::Publish | OutState::Queued if self.has_room(window) => {
                     out.extend(self.send(seq).map(Resend::Publish));
@@ -392,6 +425,45 @@ mod tests {
         s.on_puback(1);
         let next = s.release_queued(10);
         assert_eq!(mids(&next), [(11, false)]);
+    }
+
+    /// Messages in flight at a cut keep their slots until they are re-sent:
+    /// one published before the re-send (between CONNECT and CONNACK, from
+    /// another thread) waits instead of taking a slot the re-send needs, and
+    /// the window is never overrun. (Paho resets its in-flight count to 0
+    /// here; so did this store, and with Mosquitto's limit of 20 incoming
+    /// messages per client that lost a QoS 1 message in the chaos test.)
+    #[test]
+    fn messages_in_flight_at_a_cut_keep_their_slots_until_resent() {
+        for clean in [false, true] {
+            let mut s = OutgoingStore::new();
+            assert!(s.admit(msg(1, QoS::ExactlyOnce), true, 2).is_some());
+            assert!(s.admit(msg(2, QoS::AtLeastOnce), true, 2).is_some());
+            assert_eq!(s.on_pubrec(1, false), Ok(true));
+            s.reset_for_reconnect(clean);
+            assert_eq!(s.in_flight(), 2, "clean={clean}");
+            assert!(
+                s.admit(msg(3, QoS::AtLeastOnce), true, 2).is_none(),
+                "no slot free before the re-send, clean={clean}"
+            );
+            let resent: Vec<String> = s
+                .resume(2)
+                .into_iter()
+                .map(|r| match r {
+                    Resend::Publish(p) => format!("publish {} dup {}", p.packet_id, p.dup),
+                    Resend::PubRel(mid) => format!("pubrel {mid}"),
+                })
+                .collect();
+            let first = if clean {
+                "publish 1 dup true"
+            } else {
+                "pubrel 1"
+            };
+            assert_eq!(resent, [first, "publish 2 dup true"], "clean={clean}");
+            assert_eq!(s.in_flight(), 2);
+            assert!(s.on_puback(2).is_some());
+            assert_eq!(mids(&s.release_queued(2)), [(3, false)]);
+        }
     }
 
     #[test]
