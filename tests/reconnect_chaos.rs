@@ -9,6 +9,8 @@
 //! with what did arrive instead of hanging it. Nothing here measures speed.
 #![cfg(feature = "testing")]
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,15 +39,90 @@ const TOPIC_Q2: &str = "chaos/q2";
 /// exchange across a reconnect (with a clean session, a PUBLISH whose PUBREC
 /// was lost must be sent again as a new message).
 fn persistent_client(id: &str) -> Client {
+    persistent_client_over(id, &Link::Tcp)
+}
+
+/// How the chaos test's clients reach Mosquitto (each through its own
+/// chaotic proxy): plain TCP, TLS, or WebSockets through the test kit's
+/// WebSocket front.
+enum Link {
+    Tcp,
+    #[cfg(feature = "tls")]
+    Tls(common::pki::Pki),
+    #[cfg(feature = "websocket")]
+    Websockets,
+}
+
+impl Link {
+    fn name(&self) -> &'static str {
+        match self {
+            Link::Tcp => "tcp",
+            #[cfg(feature = "tls")]
+            Link::Tls(_) => "tls",
+            #[cfg(feature = "websocket")]
+            Link::Websockets => "websockets",
+        }
+    }
+
+    /// The Mosquitto for this link: TLS on its listener for TLS.
+    fn config(&self) -> MosquittoConfig {
+        // Mosquitto drops QoS 1/2 messages beyond 1,000 queued for an
+        // offline (or slow) persistent client by default; this test is
+        // about the client.
+        #[allow(unused_mut)]
+        let mut config = MosquittoConfig::default().line("max_queued_messages 0");
+        #[cfg(feature = "tls")]
+        if let Link::Tls(pki) = self {
+            for line in pki.listener_lines() {
+                config = config.line(line);
+            }
+        }
+        config
+    }
+
+    /// Where a chaotic proxy for one client forwards to; the guard keeps a
+    /// WebSocket front alive.
+    fn upstream(&self, m: &Mosquitto) -> (std::net::SocketAddr, Box<dyn std::any::Any>) {
+        #[cfg(feature = "websocket")]
+        if let Link::Websockets = self {
+            let bridge = mqtt_tether::testing::WsBridge::start(m.addr()).unwrap();
+            let addr: std::net::SocketAddr = ([127, 0, 0, 1], bridge.port()).into();
+            return (addr, Box::new(bridge));
+        }
+        (m.addr(), Box::new(()))
+    }
+
+    /// The host name to connect to (TLS checks it against "localhost").
+    fn host(&self) -> &'static str {
+        "localhost"
+    }
+}
+
+fn persistent_client_over(id: &str, link: &Link) -> Client {
     let c = Client::with_options(
         CallbackAPIVersion::VERSION2,
         ClientOptions {
             client_id: id.into(),
             clean_session: Some(false),
+            #[cfg(feature = "websocket")]
+            transport: if matches!(link, Link::Websockets) {
+                mqtt_tether::Transport::Websockets
+            } else {
+                mqtt_tether::Transport::Tcp
+            },
             ..ClientOptions::default()
         },
     )
     .unwrap();
+    #[cfg(feature = "tls")]
+    if let Link::Tls(pki) = link {
+        c.tls_set(mqtt_tether::transport::tls::TlsOptions {
+            ca_certs: Some(pki.path("ca.pem")),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let _ = link;
     c.reconnect_delay_set(RECONNECT_MIN, RECONNECT_MAX);
     c
 }
@@ -136,13 +213,14 @@ fn stream_subscriber(
     id: &str,
     n: usize,
     pause: Duration,
+    link: &Link,
 ) -> (
     Client,
     Arc<Mutex<Tally>>,
     Arc<AtomicUsize>,
     mpsc::Receiver<()>,
 ) {
-    let sub = persistent_client(id);
+    let sub = persistent_client_over(id, link);
     sub.auto_resubscribe_set(true);
     let tally = Arc::new(Mutex::new(Tally::new(n)));
     let t = Arc::clone(&tally);
@@ -301,31 +379,50 @@ fn stop(clients: &[&Client]) {
 /// the client (see `OutgoingStore::reset_for_reconnect`).
 #[test]
 fn chaos_loses_no_qos1_and_no_qos2_duplicates() {
+    chaos_over(Link::Tcp);
+}
+
+/// The same chaos over TLS (the transports issue).
+#[cfg(feature = "tls")]
+#[test]
+fn chaos_over_tls_loses_no_qos1_and_no_qos2_duplicates() {
+    chaos_over(Link::Tls(common::pki::Pki::new()));
+}
+
+/// The same chaos over WebSockets, each client through its own WebSocket
+/// front (the transports issue).
+#[cfg(feature = "websocket")]
+#[test]
+fn chaos_over_websockets_loses_no_qos1_and_no_qos2_duplicates() {
+    chaos_over(Link::Websockets);
+}
+
+fn chaos_over(link: Link) {
     const N: usize = 10_000;
-    // Mosquitto drops QoS 1/2 messages beyond 1,000 queued for an offline
-    // (or slow) persistent client by default; this test is about the client.
-    let config = MosquittoConfig::default().line("max_queued_messages 0");
-    let Some(m) = Mosquitto::start_or_skip(config) else {
+    let Some(m) = Mosquitto::start_or_skip(link.config()) else {
         return;
     };
     let started = Instant::now();
-    let sub_proxy = FaultProxy::start(m.addr()).unwrap();
-    let pub_proxy = FaultProxy::start(m.addr()).unwrap();
+    let (sub_upstream, _sub_front) = link.upstream(&m);
+    let (pub_upstream, _pub_front) = link.upstream(&m);
+    let sub_proxy = FaultProxy::start(sub_upstream).unwrap();
+    let pub_proxy = FaultProxy::start(pub_upstream).unwrap();
 
-    let (sub, tally, sub_connects, subacks) = stream_subscriber("chaos-sub", N, Duration::ZERO);
-    sub.connect_async("127.0.0.1", sub_proxy.port(), 60)
+    let (sub, tally, sub_connects, subacks) =
+        stream_subscriber("chaos-sub", N, Duration::ZERO, &link);
+    sub.connect_async(link.host(), sub_proxy.port(), 60)
         .unwrap();
     sub.loop_start();
     subacks.recv_timeout(WAIT).expect("no SUBACK");
 
-    let publisher = persistent_client("chaos-pub");
+    let publisher = persistent_client_over("chaos-pub", &link);
     let pub_connects = Arc::new(AtomicUsize::new(0));
     let c = Arc::clone(&pub_connects);
     publisher.on_connect(move |_, _, _, _, _| {
         c.fetch_add(1, Ordering::SeqCst);
     });
     publisher
-        .connect_async("127.0.0.1", pub_proxy.port(), 60)
+        .connect_async(link.host(), pub_proxy.port(), 60)
         .unwrap();
     publisher.loop_start();
     wait_until("the publisher's CONNACK", || {
@@ -367,10 +464,11 @@ fn chaos_loses_no_qos1_and_no_qos2_duplicates() {
 
     let (pub_cuts, sub_cuts) = (pub_proxy.counters().cuts, sub_proxy.counters().cuts);
     eprintln!(
-        "chaos: {N} QoS 1 + {N} QoS 2; published in {published_at:.1?}, received in \
+        "chaos over {}: {N} QoS 1 + {N} QoS 2; published in {published_at:.1?}, received in \
          {received_at:.1?}, acknowledged in {acknowledged_at:.1?} (test {:.1?}); \
          chaos rounds pub {pub_rounds} sub {sub_rounds}; connections cut pub {pub_cuts} \
          sub {sub_cuts}; CONNACKs pub {} sub {}; duplicates QoS 1 {dup1}, QoS 2 {dup2}",
+        link.name(),
         started.elapsed(),
         pub_connects.load(Ordering::SeqCst),
         sub_connects.load(Ordering::SeqCst),
@@ -436,7 +534,7 @@ fn mosquitto_restart_with_persistence_loses_nothing() {
     };
     let started = Instant::now();
     let (sub, tally, sub_connects, subacks) =
-        stream_subscriber("restart-sub", N, Duration::from_micros(250));
+        stream_subscriber("restart-sub", N, Duration::from_micros(250), &Link::Tcp);
     sub.connect_async("127.0.0.1", m.port(), 60).unwrap();
     sub.loop_start();
     subacks.recv_timeout(WAIT).expect("no SUBACK");

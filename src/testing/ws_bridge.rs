@@ -239,48 +239,51 @@ fn bridge<S: Read + Write + Timeouts>(
                 }
             }
         })?;
-    ws.get_ref().tcp().set_read_timeout(Some(POLL))?;
+    // Non-blocking toward the client, so neither direction waits for the
+    // other: the loop sleeps only when both are idle, and then wakes at once
+    // for bytes from the broker.
+    ws.get_ref().tcp().set_nonblocking(true)?;
+    let would_block = |e: &tungstenite::Error| matches!(e, tungstenite::Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock);
     let mut to_broker = &broker;
     let result = loop {
         if stop.load(Ordering::SeqCst) {
             break Ok(());
         }
+        let mut busy = false;
         match ws.read() {
             Ok(Message::Binary(bytes)) => {
+                busy = true;
                 if let Err(e) = to_broker.write_all(&bytes) {
                     break Err(e);
                 }
             }
             Ok(Message::Close(_)) => break Ok(()),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => break Err(std::io::Error::other(e)),
+            Ok(_) => busy = true,
+            Err(e) if would_block(&e) => {}
+            Err(e) => break Err(std::io::Error::other(e.to_string())),
         }
-        let mut closed = false;
-        loop {
-            match rx.try_recv() {
-                Ok(chunk) => {
-                    if let Err(e) = ws.send(Message::binary(chunk)) {
-                        closed = true;
-                        let _ = e;
-                        break;
-                    }
-                }
-                Err(crossbeam_channel::TryRecvError::Empty) => break,
-                Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                    closed = true;
-                    break;
-                }
+        let next = if busy {
+            rx.try_recv().map_err(|e| e.is_disconnected())
+        } else {
+            rx.recv_timeout(POLL / 10).map_err(|e| e.is_disconnected())
+        };
+        match next {
+            Ok(chunk) => match ws.send(Message::binary(chunk)) {
+                // Queued inside tungstenite; flushed below.
+                Err(e) if would_block(&e) => {}
+                Err(e) => break Err(std::io::Error::other(e.to_string())),
+                Ok(()) => {}
+            },
+            Err(true) => {
+                let _ = ws.close(None);
+                let _ = ws.flush();
+                break Ok(());
             }
+            Err(false) => {}
         }
-        if closed {
-            let _ = ws.close(None);
-            let _ = ws.flush();
-            break Ok(());
+        match ws.flush() {
+            Err(e) if !would_block(&e) => break Err(std::io::Error::other(e.to_string())),
+            _ => {}
         }
     };
     let _ = broker.shutdown(std::net::Shutdown::Both);
