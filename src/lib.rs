@@ -29,6 +29,9 @@
 //!   ids, the outgoing store that survives reconnects, the in-flight window,
 //!   inbound QoS 2, keepalive and CONNACK handling. No sockets, threads or
 //!   clock.
+//! * [`porting`]: the porting guide for Paho programs: every Paho name and
+//!   its equivalent here, how Python idioms translate, every deliberate
+//!   difference from Paho, and a complete program side by side.
 //! * `testing` (cargo feature `testing`): a test kit for MQTT clients, with a
 //!   scripted broker, a fault proxy, an in-process broker and a Mosquitto
 //!   launcher.
@@ -48,6 +51,7 @@ mod driver;
 pub mod error;
 pub mod helpers;
 pub mod packet;
+pub mod porting;
 pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -1,0 +1,575 @@
+//! # Porting from Paho
+//!
+//! How a program written for the Eclipse Paho Python client (`paho-mqtt`
+//! 2.2) becomes a Rust program using this crate: where each Paho name went
+//! ([the name table](#1-every-paho-name-and-its-rust-equivalent)), how
+//! Python's idioms translate ([the idioms](#2-python-idioms-in-rust)), every
+//! place where this crate deliberately behaves differently from Paho, and
+//! why ([the differences](#3-deliberate-differences-from-paho)), and one
+//! complete Paho program ported line by line
+//! ([the example](#4-a-complete-program-side-by-side)).
+//!
+//! This page is documentation only; it defines nothing.
+//!
+//! ## 1. Every Paho name and its Rust equivalent
+//!
+//! Paths are those of this crate (`mqtt_tether::...`; the common names are
+//! also re-exported at the crate root). Names under [`transport::tls`] and
+//! [`helpers::Tls`] need the cargo feature `tls`, names under
+//! [`transport::websocket`] the feature `websocket`.
+//!
+//! [`transport::tls`]: crate::transport::tls
+//! [`helpers::Tls`]: crate::helpers::Tls
+//! [`transport::websocket`]: crate::transport::websocket
+//!
+//! ### 1.1 Package layout and module-level names (`paho.mqtt`, `paho.mqtt.client`)
+//!
+//! | Paho | Rust | What differs |
+//! |---|---|---|
+//! | `paho.mqtt.__version__` | none | The crate's version is in `Cargo.toml`. |
+//! | `paho.mqtt.MQTTException` | [`Error`](crate::Error) whose [`kind()`](crate::Error::kind) is [`PahoErrorKind::MqttException`](crate::PahoErrorKind::MqttException) | Several variants map to it: [`Error::Property`](crate::Error::Property), [`Error::Decode`](crate::Error::Decode), [`Error::ConnectionRefused`](crate::Error::ConnectionRefused). |
+//! | `paho.mqtt.exception.MalformedPacket` | [`packet::DecodeError`](crate::packet::DecodeError) (inside [`Error::Decode`](crate::Error::Decode)) | Typed: each kind of malformation is a variant. |
+//! | `Client` | [`Client`](crate::Client) | A cheap, cloneable handle usable from any thread; see [§2](#2-python-idioms-in-rust). |
+//! | `MQTTMessage` | [`session::Message`](crate::session::Message) | `topic` is a `String` (always valid UTF-8, see [§3](#3-deliberate-differences-from-paho)), `payload` a `Vec<u8>`, `qos` a [`QoS`](crate::QoS); `properties` is an empty [`Properties`](crate::Properties) before MQTT 5 (Paho: `None`). No `timestamp`, `state` or `info` fields. |
+//! | `MQTTMessageInfo` | [`MessageInfo`](crate::MessageInfo) | See [§1.6](#16-publishing-publish-and-mqttmessageinfo). |
+//! | `ConnectFlags`, `DisconnectFlags` | [`ConnectFlags`](crate::ConnectFlags), [`DisconnectFlags`](crate::DisconnectFlags) | Same fields. |
+//! | `WebsocketConnectionError` | [`Error::Io`](crate::Error::Io) whose text starts "WebSocket handshake error" | No separate type. |
+//! | `error_string()` | [`error_string`](crate::error_string) | Takes an [`ErrorCode`](crate::ErrorCode) or any `i32`. |
+//! | `connack_string()` | [`connack_string`](crate::connack_string) | Takes an integer, a [`ConnackCode`](crate::ConnackCode) or a [`ReasonCode`](crate::ReasonCode). |
+//! | `topic_matches_sub()` | [`topic_matches_sub`](crate::topic_matches_sub) | Same. |
+//! | `convert_connack_rc_to_reason_code()` | [`convert_connack_rc_to_reason_code`](crate::convert_connack_rc_to_reason_code) | Same mapping. |
+//! | `convert_disconnect_error_code_to_reason_code()` | [`convert_disconnect_error_code_to_reason_code`](crate::convert_disconnect_error_code_to_reason_code) | Same mapping (2.2's, with "Protocol error"). |
+//! | `CallbackAPIVersion` | [`CallbackAPIVersion`](crate::CallbackAPIVersion) | Only `VERSION2` works: `VERSION1` is refused by [`Client::new`](crate::Client::new) with a `ValueError` (see [§1.9](#19-paho-names-with-no-equivalent)). |
+//! | `MQTTErrorCode` | [`ErrorCode`](crate::ErrorCode) | Compares with `i32` (`rc == 0`, `rc > 0`). |
+//! | `MQTTProtocolVersion`, `MQTTv31`, `MQTTv311`, `MQTTv5` | [`ProtocolVersion`](crate::ProtocolVersion) (`ProtocolVersion::MQTTv311`, ...) | No module-level constants. |
+//! | `LogLevel`, `MQTT_LOG_*` | [`LogLevel`](crate::LogLevel) (`LogLevel::Debug`, ...) | Same values; no module-level constants. |
+//! | `ConnackCode`, `CONNACK_*` | [`ConnackCode`](crate::ConnackCode), [`CONNACK_ACCEPTED`](crate::CONNACK_ACCEPTED) and the other `CONNACK_*` constants | Same. |
+//! | `MessageState`, `mqtt_ms_*` | [`session::OutState`](crate::session::OutState) | Only the states the outgoing store uses. |
+//! | `MessageType` (`CONNECT = 0x10`, ...) and `PacketTypes` (`CONNECT = 1`, ..., `WILLMESSAGE = 99`) | [`PacketType`](crate::PacketType) | One enum for both; its value is the unshifted type nibble (`PacketTypes`' numbering), plus `WillMessage` (99). |
+//! | `PahoClientMode` (`MQTT_CLIENT`, `MQTT_BRIDGE`) | none | See `enable_bridge_mode` in [§1.9](#19-paho-names-with-no-equivalent). |
+//! | `Properties` | [`Properties`](crate::Properties) | Set with [`Properties::set`](crate::Properties::set) and a typed [`Property`](crate::Property) instead of attribute assignment; the same checks and texts. |
+//! | `ReasonCode` | [`ReasonCode`](crate::ReasonCode) | Built with [`ReasonCode::new`](crate::ReasonCode::new) (by name) or [`ReasonCode::from_value`](crate::ReasonCode::from_value); compares with integers, names (`&str`) and other reason codes, as Paho's. |
+//! | `ReasonCodes` (deprecated alias) | none | Use [`ReasonCode`](crate::ReasonCode). |
+//! | `SubscribeOptions` (`RETAIN_*` constants) | [`SubscribeOptions`](crate::SubscribeOptions), [`packet::RetainHandling`](crate::packet::RetainHandling), [`packet::RETAIN_SEND_ON_SUBSCRIBE`](crate::packet::RETAIN_SEND_ON_SUBSCRIBE) and the other two | Fields are snake case (`no_local`, `retain_as_published`, `retain_handling`, `qos`); out-of-range values cannot be built (Paho: `AssertionError`). |
+//! | `MQTTMatcher` | [`topic::TopicMatcher`](crate::topic::TopicMatcher) | Same matching order; never recurses per level. |
+//! | `MQTT_CLEAN_START_FIRST_ONLY` | [`session::CleanStart::FirstOnly`](crate::session::CleanStart::FirstOnly) | `clean_start=True`/`False` are `CleanStart::Always`/`CleanStart::Never`. |
+//! | `PayloadType` | `impl AsRef<[u8]>` | See [§2](#2-python-idioms-in-rust): numbers are not converted. |
+//! | callback type aliases (`CallbackOnConnect`, ...) | [`client::OnConnect`](crate::client::OnConnect), [`client::OnDisconnect`](crate::client::OnDisconnect), [`client::OnMessage`](crate::client::OnMessage), [`client::OnPublish`](crate::client::OnPublish), [`client::OnSubscribe`](crate::client::OnSubscribe), [`client::OnLog`](crate::client::OnLog), [`client::OnConnectFail`](crate::client::OnConnectFail), [`client::OnSocket`](crate::client::OnSocket) | VERSION2 shapes only. |
+//! | `paho.mqtt.enums`, `.properties`, `.reasoncodes`, `.subscribeoptions`, `.packettypes` | [`packet`](crate::packet) (and the crate root) | |
+//! | `paho.mqtt.matcher` | [`topic`](crate::topic) | |
+//! | `paho.mqtt.publish`, `paho.mqtt.subscribe` | [`helpers::publish`](crate::helpers::publish), [`helpers::subscribe`](crate::helpers::subscribe) | See [§1.8](#18-the-helpers-pahomqttpublish-and-pahomqttsubscribe). |
+//!
+//! ### 1.2 The constructor: `Client(...)`
+//!
+//! | Paho | Rust | What differs |
+//! |---|---|---|
+//! | `Client(CallbackAPIVersion.VERSION2)` | [`Client::new`](crate::Client::new)`(CallbackAPIVersion::VERSION2)` | Returns `Result`. |
+//! | `Client(..., client_id=, clean_session=, userdata=, protocol=, transport=, reconnect_on_failure=, manual_ack=)` | [`Client::with_options`](crate::Client::with_options) with a [`ClientOptions`](crate::ClientOptions) | One field per keyword, same defaults, same validation texts. `transport` is the enum [`Transport`](crate::Transport), so an unknown transport cannot be named. |
+//! | `__del__` | `Drop` | Dropping the application's last [`Client`](crate::Client) handle stops a `loop_start` thread and closes the connection ([§3](#3-deliberate-differences-from-paho)). |
+//!
+//! ### 1.3 Configuration (properties and setter methods)
+//!
+//! | Paho | Rust | What differs |
+//! |---|---|---|
+//! | `client.host`, `client.host = h` | [`Client::host`](crate::Client::host), [`Client::set_host`](crate::Client::set_host) | Setters return `Err` ([`Error::Runtime`](crate::Error::Runtime), Paho's `RuntimeError` text) while a connection exists or is being made, as Paho raises. |
+//! | `client.port`, `client.port = p` | [`Client::port`](crate::Client::port), [`Client::set_port`](crate::Client::set_port) | `u16`; 0 is "Invalid port number.". |
+//! | `client.keepalive`, `client.keepalive = k` | [`Client::keepalive`](crate::Client::keepalive), [`Client::set_keepalive`](crate::Client::set_keepalive) | `u16` seconds: negative values and values above 65535 cannot be written. |
+//! | `client.transport` | none after construction | Chosen once, in [`ClientOptions::transport`](crate::ClientOptions::transport). |
+//! | `client.protocol` | [`Client::protocol`](crate::Client::protocol) | Read-only, as in Paho. |
+//! | `client.connect_timeout` | [`Client::connect_timeout`](crate::Client::connect_timeout), [`Client::set_connect_timeout`](crate::Client::set_connect_timeout) | A `Duration` (default 5 s). |
+//! | `client.username`, `client.password` | [`Client::username_pw_set`](crate::Client::username_pw_set) | No getters. |
+//! | `client.max_inflight_messages`, `max_inflight_messages_set(n)` | [`Client::max_inflight_messages`](crate::Client::max_inflight_messages), [`Client::max_inflight_messages_set`](crate::Client::max_inflight_messages_set) | `usize`, 0 unlimited. Respected on re-sends too ([§3](#3-deliberate-differences-from-paho)). |
+//! | `client.max_queued_messages`, `max_queued_messages_set(n)` | [`Client::max_queued_messages`](crate::Client::max_queued_messages), [`Client::max_queued_messages_set`](crate::Client::max_queued_messages_set) | Returns `Result<()>`, not the client (no chaining). |
+//! | `client.will_topic`, `client.will_payload` | [`Client::will_topic`](crate::Client::will_topic), [`Client::will_payload`](crate::Client::will_payload) | |
+//! | `client.logger`, `enable_logger(logger)`, `disable_logger()` | [`Client::enable_logger`](crate::Client::enable_logger), [`Client::disable_logger`](crate::Client::disable_logger) | Lines go to the `log` crate (target `mqtt_tether`); there is no logger object to pass. |
+//! | `client.callback_api_version` | none | Always `VERSION2`. |
+//! | `username_pw_set(username, password)` | [`Client::username_pw_set`](crate::Client::username_pw_set)`(Option<&str>, Option<&str>)` | Passwords are strings (Paho also takes bytes). |
+//! | `will_set(topic, payload, qos, retain, properties)` | [`Client::will_set`](crate::Client::will_set) | All five arguments are positional. |
+//! | `will_clear()` | [`Client::will_clear`](crate::Client::will_clear) | |
+//! | `user_data_set(u)`, `user_data_get()` | [`Client::user_data_set`](crate::Client::user_data_set), [`Client::user_data_get`](crate::Client::user_data_get) | Takes a [`UserData`](crate::UserData); see [§2](#2-python-idioms-in-rust). |
+//! | `reconnect_delay_set(min_delay, max_delay)` | [`Client::reconnect_delay_set`](crate::Client::reconnect_delay_set) | `Duration`s (fractions of a second work). |
+//! | `message_retry_set(retry)` | none | Removed in Paho 2.0 too. |
+//! | `enable_bridge_mode()` | none | See [§1.9](#19-paho-names-with-no-equivalent). |
+//! | `ws_set_options(path, headers)` | [`Client::ws_set_options`](crate::Client::ws_set_options)`(path, `[`WsHeaders`](crate::transport::websocket::WsHeaders)`)` | A dict is `WsHeaders::Merge`, a callable `WsHeaders::Function`, `None` `WsHeaders::Default`. |
+//! | `tls_set(ca_certs, certfile, keyfile, cert_reqs, tls_version, ciphers, keyfile_password, alpn_protocols)` | [`Client::tls_set`](crate::Client::tls_set)`(`[`TlsOptions`](crate::transport::tls::TlsOptions)`)` | rustls: no `tls_version` or `ciphers` field, and `keyfile_password` is refused ([§3](#3-deliberate-differences-from-paho)). `cert_reqs` is [`CertReqs`](crate::transport::tls::CertReqs). |
+//! | `tls_set_context(context)` | [`Client::tls_set_context`](crate::Client::tls_set_context)`(Option<Arc<rustls::ClientConfig>>)` | A rustls configuration instead of an `ssl.SSLContext`. |
+//! | `tls_insecure_set(value)` | [`Client::tls_insecure_set`](crate::Client::tls_insecure_set) | Has no effect on a `tls_set_context` configuration ([§3](#3-deliberate-differences-from-paho)). |
+//! | `socket().selected_alpn_protocol()` | [`Client::tls_alpn_protocol`](crate::Client::tls_alpn_protocol) | |
+//! | `proxy_set(proxy_type=, proxy_addr=, ...)` | [`Client::proxy_set`](crate::Client::proxy_set)`(`[`ProxySettings`](crate::transport::proxy::ProxySettings)`)` | Built in, no PySocks; `proxy_type` is [`ProxyType`](crate::transport::proxy::ProxyType). The `mqtt_proxy`/`no_proxy` environment fallback is kept; PySocks' global default proxy does not exist. |
+//! | `message_callback_add(sub, cb)`, `message_callback_remove(sub)` | [`Client::message_callback_add`](crate::Client::message_callback_add), [`Client::message_callback_remove`](crate::Client::message_callback_remove) | |
+//! | `manual_ack_set(on)` | [`Client::manual_ack_set`](crate::Client::manual_ack_set) | |
+//! | `client.suppress_exceptions = True` | [`Client::set_suppress_exceptions`](crate::Client::set_suppress_exceptions)`(true)` | Applies to panics in callbacks. |
+//!
+//! ### 1.4 Connecting
+//!
+//! | Paho | Rust | What differs |
+//! |---|---|---|
+//! | `connect(host, port, keepalive)` | [`Client::connect`](crate::Client::connect) | Returns `Result<ErrorCode, Error>`; the network exceptions Paho lets escape are [`Error::Io`](crate::Error::Io). |
+//! | `connect(host, ..., bind_address=, bind_port=, clean_start=, properties=)` | [`Client::connect_with`](crate::Client::connect_with)`(host, `[`ConnectOptions`](crate::ConnectOptions)`)` | `ConnectOptions::default()` has Paho's defaults (port 1883, keepalive 60). |
+//! | `connect_async(...)` | [`Client::connect_async`](crate::Client::connect_async), [`Client::connect_async_with`](crate::Client::connect_async_with) | |
+//! | `connect_srv(domain, ...)` | none | See [§1.9](#19-paho-names-with-no-equivalent). |
+//! | `reconnect()` | [`Client::reconnect`](crate::Client::reconnect) | |
+//! | `disconnect()`, `disconnect(reasoncode, properties)` | [`Client::disconnect`](crate::Client::disconnect), [`Client::disconnect_with`](crate::Client::disconnect_with) | |
+//! | `reinitialise(client_id, clean_session, userdata)` | [`Client::reinitialise`](crate::Client::reinitialise)`(`[`ClientOptions`](crate::ClientOptions)`)` | Takes every constructor option (Paho resets protocol, transport, `reconnect_on_failure` and `manual_ack` to their defaults; pass `ClientOptions::default()` plus the three fields for the same effect). Stored messages fail instead of waiting forever. |
+//!
+//! ### 1.5 The network loop
+//!
+//! | Paho | Rust | What differs |
+//! |---|---|---|
+//! | `loop(timeout)` | [`Client::r#loop`](crate::Client::loop) or [`Client::loop_once`](crate::Client::loop_once) | `loop` is a Rust keyword; `timeout` is a `Duration`. |
+//! | `loop_forever(timeout, retry_first_connection)` | [`Client::loop_forever`](crate::Client::loop_forever) | Returns `Result<ErrorCode, Error>`. `timeout` is accepted but not needed ([§3](#3-deliberate-differences-from-paho)). |
+//! | `loop_start()`, `loop_stop()` | [`Client::loop_start`](crate::Client::loop_start), [`Client::loop_stop`](crate::Client::loop_stop) | The thread is named `mqtt-tether-<client id>` (Paho: `paho-mqtt-client-<client id>`). |
+//! | `loop_read(max_packets)`, `loop_write()`, `loop_misc()` | [`Client::loop_read`](crate::Client::loop_read), [`Client::loop_write`](crate::Client::loop_write), [`Client::loop_misc`](crate::Client::loop_misc) | No `max_packets` (Paho ignores it). |
+//! | `want_write()` | [`Client::want_write`](crate::Client::want_write) | |
+//! | `socket()` | [`Client::socket`](crate::Client::socket) | An `Arc<`[`transport::Socket`](crate::transport::Socket)`>` (TCP or unix); asking for it hands the socket to the caller's event loop ([§3](#3-deliberate-differences-from-paho)). |
+//! | `is_connected()` | [`Client::is_connected`](crate::Client::is_connected) | Turns false at once ([§3](#3-deliberate-differences-from-paho)). |
+//!
+//! ### 1.6 Publishing: `publish()` and `MQTTMessageInfo`
+//!
+//! | Paho | Rust | What differs |
+//! |---|---|---|
+//! | `publish(topic, payload, qos, retain)` | [`Client::publish`](crate::Client::publish) | All four positional; returns `Result<MessageInfo, Error>` (validation errors are `Err`). |
+//! | `publish(..., properties=)` | [`Client::publish_with`](crate::Client::publish_with) | |
+//! | `info.mid`, `info.rc` | [`MessageInfo::mid`](crate::MessageInfo::mid), [`MessageInfo::rc`](crate::MessageInfo::rc) | Methods, not attributes. |
+//! | `info.wait_for_publish(timeout)` | [`MessageInfo::wait_for_publish`](crate::MessageInfo::wait_for_publish)`(Option<Duration>)` | Returns an error instead of hanging on the loop thread; waits for QoS 1/2 messages stored while offline ([§3](#3-deliberate-differences-from-paho)). |
+//! | `info.is_published()` | [`MessageInfo::is_published`](crate::MessageInfo::is_published) | `Result<bool, Error>`. |
+//! | `rc, mid = info`, `info[0]`, `str(info)` | `(info.rc(), info.mid())`, `format!("{info}")` | No tuple unpacking or indexing; `Display` gives Paho's `"(rc, mid)"`. |
+//! | (none) | [`MessageInfo::outcome`](crate::MessageInfo::outcome), [`Outcome`](crate::Outcome) | Beyond Paho: why a message was not delivered. |
+//! | `drop_out_messages()` | [`Client::drop_out_messages`](crate::Client::drop_out_messages) | Returns `Vec<`[`Message`](crate::session::Message)`>`; their `MessageInfo`s end [`Outcome::Dropped`](crate::Outcome::Dropped). |
+//!
+//! ### 1.7 Subscribing, acknowledging, callbacks
+//!
+//! | Paho | Rust | What differs |
+//! |---|---|---|
+//! | `subscribe("a/b", qos)` | [`Client::subscribe`](crate::Client::subscribe) | Returns `Result<(ErrorCode, Option<u16>), Error>`. |
+//! | `subscribe([("a", 0), ("b", 2)])`, `subscribe(("a", 1))` | [`Client::subscribe_many`](crate::Client::subscribe_many)`(&[("a", 0), ("b", 2)])` | Accepted for every protocol version (Paho refuses the `(topic, int)` tuple with MQTT 5). |
+//! | `subscribe(topic, options=SubscribeOptions(...), properties=)`, `subscribe([(topic, SubscribeOptions)])` | [`Client::subscribe_with`](crate::Client::subscribe_with)`(vec![(topic, SubscribeOptions)], properties)` | Before MQTT 5 only the QoS of the options is sent (Paho ignores `options` there). |
+//! | `unsubscribe("a")`, `unsubscribe(["a", "b"])`, `unsubscribe(..., properties=)` | [`Client::unsubscribe`](crate::Client::unsubscribe), [`Client::unsubscribe_many`](crate::Client::unsubscribe_many), [`Client::unsubscribe_with`](crate::Client::unsubscribe_with) | An empty list is refused ([§3](#3-deliberate-differences-from-paho)). |
+//! | `ack(mid, qos)` | [`Client::ack`](crate::Client::ack) | |
+//! | `client.on_connect = f` (and every `on_*` property) | [`Client::on_connect`](crate::Client::on_connect)`(f)`, [`on_connect_fail`](crate::Client::on_connect_fail), [`on_disconnect`](crate::Client::on_disconnect), [`on_message`](crate::Client::on_message), [`on_publish`](crate::Client::on_publish), [`on_subscribe`](crate::Client::on_subscribe), [`on_unsubscribe`](crate::Client::on_unsubscribe), [`on_log`](crate::Client::on_log), [`on_pre_connect`](crate::Client::on_pre_connect), [`on_socket_open`](crate::Client::on_socket_open), [`on_socket_close`](crate::Client::on_socket_close), [`on_socket_register_write`](crate::Client::on_socket_register_write), [`on_socket_unregister_write`](crate::Client::on_socket_unregister_write) | Methods taking a closure. A callback cannot be read back or set to `None`; set a closure that does nothing instead. |
+//! | decorators (`@client.connect_callback()`, ..., `@client.topic_callback(sub)`) | the same `on_*` methods; [`Client::message_callback_add`](crate::Client::message_callback_add) for `topic_callback` | Rust has no decorators. |
+//! | `on_socket_open(client, userdata, sock)` and the other socket callbacks | `(client, userdata)` | Without the socket argument: call [`Client::socket`](crate::Client::socket). |
+//!
+//! ### 1.8 The helpers: `paho.mqtt.publish` and `paho.mqtt.subscribe`
+//!
+//! | Paho | Rust | What differs |
+//! |---|---|---|
+//! | `publish.single(topic, payload, qos, retain, hostname=, ...)` | [`helpers::publish::single`](crate::helpers::publish::single)`(topic, payload, qos, retain, &`[`publish::Options`](crate::helpers::publish::Options)`)` | Keyword arguments are the fields of `Options`. |
+//! | `publish.multiple(msgs, hostname=, ...)` | [`helpers::publish::multiple`](crate::helpers::publish::multiple) | `msgs` yields [`Msg`](crate::helpers::publish::Msg)s or `(topic, payload, qos, retain)` tuples. Every message is checked before connecting. |
+//! | `subscribe.simple(topics, qos, msg_count, retained, hostname=, ...)` | [`helpers::subscribe::simple`](crate::helpers::subscribe::simple) | Always returns a `Vec<Message>` (Paho: one message when `msg_count` is 1). `topics` is a slice. |
+//! | `subscribe.callback(callback, topics, qos, userdata, hostname=, ...)` | [`helpers::subscribe::callback`](crate::helpers::subscribe::callback) | `topics` is a slice. |
+//! | `will={...}`, `auth={...}`, `tls={...}` or an `SSLContext` | [`helpers::Will`](crate::helpers::Will), [`helpers::Auth`](crate::helpers::Auth), [`helpers::Tls`](crate::helpers::Tls) | The caller's `tls` value is not changed (Paho pops `insecure` from the dict). |
+//! | `proxy_args={...}` | [`ProxySettings`](crate::transport::proxy::ProxySettings) | |
+//! | `MQTTException` from a refused connection | [`Error::ConnectionRefused`](crate::Error::ConnectionRefused) | Same text ([`connack_string`](crate::connack_string) of the reason code). |
+//! | `KeyError` for an `auth` without username | [`Error::Key`](crate::Error::Key) | Same text. |
+//!
+//! ### 1.9 Paho names with no equivalent
+//!
+//! * **`connect_srv(domain, ...)`**: DNS SRV lookup needs a resolver library
+//!   (Paho uses dnspython), and the standard library has none. Paho's own
+//!   version ignores SRV priority and weight and swallows every error, so it
+//!   is easy to replace: look up `_mqtt._tcp.<domain>` with a DNS crate and
+//!   call [`Client::connect`](crate::Client::connect) on each answer in turn.
+//! * **The VERSION1 callback API**: deprecated by Paho ("will be removed in
+//!   3.0"), with signatures that change with the protocol version.
+//!   [`Client::new`](crate::Client::new)`(CallbackAPIVersion::VERSION1)`
+//!   returns a `ValueError` pointing at Paho's migration notes; port
+//!   VERSION1 callbacks to the VERSION2 shapes (Paho's `docs/migrations.rst`).
+//! * **`tls_set(tls_version=, ciphers=)`**: rustls negotiates TLS 1.2 or 1.3
+//!   with its own safe cipher suites and does not offer older versions or
+//!   custom cipher strings. To restrict versions or suites, build a
+//!   `rustls::ClientConfig` and give it to
+//!   [`Client::tls_set_context`](crate::Client::tls_set_context).
+//! * **`tls_set(keyfile_password=)`**: encrypted private keys are not
+//!   supported; giving a password is an error (decrypt the key first, e.g.
+//!   `openssl pkey -in enc.pem -out key.pem`).
+//! * **`enable_bridge_mode()`** and `PahoClientMode`: the CONNECT flag
+//!   exists in the codec ([`packet::Connect`](crate::packet::Connect)) and in
+//!   [`session::SessionConfig::bridge`](crate::session::SessionConfig::bridge),
+//!   but [`Client`](crate::Client) has no method to set it yet.
+//! * **The `transport` property setter**, `callback_api_version`,
+//!   `username`/`password` getters, reading a callback back, the `logger`
+//!   object, `ReasonCodes`, `__version__`, `message_retry_set`: see the
+//!   tables above.
+//!
+//! ## 2. Python idioms in Rust
+//!
+//! **Keyword arguments.** A call keeps Paho's positional arguments
+//! (`connect(host, port, keepalive)`, `publish(topic, payload, qos,
+//! retain)`, `subscribe(topic, qos)`); keyword-only extras go into a
+//! `..._with` variant taking an options struct whose `Default` is Paho's
+//! defaults ([`ClientOptions`](crate::ClientOptions),
+//! [`ConnectOptions`](crate::ConnectOptions),
+//! [`helpers::publish::Options`](crate::helpers::publish::Options),
+//! [`helpers::subscribe::Options`](crate::helpers::subscribe::Options),
+//! [`TlsOptions`](crate::transport::tls::TlsOptions)). Name the fields you
+//! would have passed and fill in the rest with `..Default::default()`:
+//!
+//! ```no_run
+//! use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ConnectOptions, ProtocolVersion};
+//!
+//! // Client(CallbackAPIVersion.VERSION2, client_id="sensor-1", protocol=MQTTv5)
+//! let client = Client::with_options(
+//!     CallbackAPIVersion::VERSION2,
+//!     ClientOptions {
+//!         client_id: "sensor-1".into(),
+//!         protocol: ProtocolVersion::MQTTv5,
+//!         ..Default::default()
+//!     },
+//! )?;
+//! // client.connect("broker.example", keepalive=30)
+//! client.connect_with("broker.example", ConnectOptions { keepalive: 30, ..Default::default() })?;
+//! # Ok::<(), mqtt_tether::Error>(())
+//! ```
+//!
+//! **Exceptions.** Where Paho raises, the call returns
+//! `Err(`[`Error`](crate::Error)`)`. Its `Display` is Paho's exception
+//! message ("Invalid topic.", "Invalid QoS level.", "updating host on
+//! established connection is not supported", ...) and
+//! [`Error::kind`](crate::Error::kind) names the Python class
+//! ([`PahoErrorKind`](crate::PahoErrorKind): `ValueError`, `RuntimeError`,
+//! `TypeError`, `MQTTException`, `OSError`, `KeyError`). So
+//! `except ValueError:` becomes a check of `e.kind() ==
+//! PahoErrorKind::ValueError`, and a test asserting Paho's message compares
+//! `e.to_string()`. Network failures are [`Error::Io`](crate::Error::Io)
+//! with a message naming the layer that failed.
+//!
+//! **Return codes.** Calls that return an `MQTTErrorCode` in Paho return an
+//! [`ErrorCode`](crate::ErrorCode) (inside `Ok` for those that can also
+//! raise). The `MQTT_ERR_*` constants exist at the crate root
+//! ([`MQTT_ERR_SUCCESS`](crate::MQTT_ERR_SUCCESS), ...), `rc == 0`,
+//! `rc > 0` and [`ErrorCode::is_err`](crate::ErrorCode::is_err) work, and
+//! [`error_string`](crate::error_string) gives Paho's text. A publish's code
+//! is [`MessageInfo::rc`](crate::MessageInfo::rc).
+//!
+//! **`userdata`.** [`UserData`](crate::UserData) holds any `Send + Sync`
+//! value ([`UserData::new`](crate::UserData::new)); a callback reads it with
+//! [`UserData::get`](crate::UserData::get)`::<T>()`. It is shared, not
+//! copied, so state that callbacks change needs interior mutability (a
+//! `Mutex`, an atomic). Closures can also capture their state directly,
+//! which is usually simpler.
+//!
+//! **Callbacks.** Set with methods taking closures
+//! ([`Client::on_connect`](crate::Client::on_connect)`(|client, userdata,
+//! flags, reason_code, properties| ...)`), in the VERSION2 shapes: the same
+//! arguments in the same order, by reference. They run on the thread of the
+//! network loop (the `loop_start` thread, or the caller of `loop_forever` /
+//! `loop`), one at a time, with no lock of the client held, so a callback
+//! may call any client method (`publish`, `subscribe`, `disconnect`,
+//! `reconnect`, `loop_stop`). A Python exception in a callback is a Rust
+//! panic here (see [§3](#3-deliberate-differences-from-paho)).
+//!
+//! **`loop`.** `loop` is a Rust keyword: call
+//! [`client.r#loop(timeout)`](crate::Client::loop) or the same method
+//! under the name [`Client::loop_once`](crate::Client::loop_once).
+//!
+//! **Payloads.** Anything that is `AsRef<[u8]>`: `&str`, `String`,
+//! `&[u8]`, `Vec<u8>`, byte arrays. Paho's `None` is `""` or `b""`. Paho
+//! turns an `int` or `float` into its decimal text (`42` becomes `b"42"`);
+//! here the caller formats it: `client.publish(t, 42.to_string(), 0,
+//! false)`. Received payloads are `Vec<u8>`: decode with
+//! `String::from_utf8_lossy(&msg.payload)` or `std::str::from_utf8`.
+//!
+//! **QoS.** Arguments stay `i32` as in Paho (`publish(t, p, 1, false)`), and
+//! a value outside 0 to 2 is Paho's `ValueError('Invalid QoS level.')`.
+//! Received messages carry a [`QoS`](crate::QoS); `msg.qos as i32` gives
+//! Paho's number.
+//!
+//! **Durations.** Seconds given as `float` (`timeout`, `min_delay`,
+//! `connect_timeout`) are `std::time::Duration`s; `keepalive` stays whole
+//! seconds (`u16`), as on the wire.
+//!
+//! ## 3. Deliberate differences from Paho
+//!
+//! Each is a Paho bug (most of them reported by users, see the Paho issue
+//! numbers) or an option Paho lacks. Everything else follows Paho 2.2,
+//! including its return codes, texts and callback order.
+//!
+//! ### 3.1 The network loop and threads
+//!
+//! * **No polling.** [`Client::loop_forever`](crate::Client::loop_forever)
+//!   and the `loop_start` thread sleep until something happens (bytes, a
+//!   queued packet, `disconnect()`, `loop_stop()`) or the keepalive is due;
+//!   an idle connected client does not wake every `timeout` seconds. The
+//!   `timeout` argument is accepted so calls port unchanged.
+//! * **The backoff wait ends at once.** `disconnect()` or `loop_stop()`
+//!   during a reconnect wait ends it immediately (Paho sleeps in 1 s
+//!   slices). After a failed first `connect_async` attempt there is one wait
+//!   between two attempts (Paho waits twice). Each wait is logged
+//!   ("Waiting N s before reconnecting").
+//! * **`loop_stop()` does not wait for acknowledgements.** It stops the
+//!   thread once what was queued is written; unacknowledged QoS 1/2
+//!   messages stay stored (Paho blocks, possibly forever, until every one is
+//!   acknowledged, #608).
+//! * **`loop_start()` before `connect()` uses one connection.** The thread
+//!   serves the connection `connect()` opened (Paho's thread opens a second
+//!   one, so a QoS 0 message published in between is lost; Paho's own test
+//!   calls that "probably a bug").
+//! * **Re-entrancy.** Callbacks run with no client lock held: calling
+//!   `reconnect()` from a callback with socket callbacks set, or taking a
+//!   user lock in `on_publish` that another thread holds around `publish()`,
+//!   does not deadlock (Paho #226, #354).
+//!   [`MessageInfo::wait_for_publish`](crate::MessageInfo::wait_for_publish)
+//!   called on the loop thread returns an error instead of hanging (Paho
+//!   #527, #875).
+//! * **A panicking callback closes the connection and re-raises.** Paho's
+//!   exception kills the `loop_start` thread and leaves the socket open with
+//!   `is_connected()` true (#704). Here the connection is closed (no further
+//!   callbacks) and the panic continues out of `loop_forever` / `loop` (or
+//!   ends the `loop_start` thread). With
+//!   [`Client::set_suppress_exceptions`](crate::Client::set_suppress_exceptions)`(true)`
+//!   it is logged ("Caught exception in on_xxx: ...") and the loop goes on,
+//!   as in Paho.
+//! * **Dropping the client stops it.** When the application's last
+//!   [`Client`](crate::Client) handle is dropped, the `loop_start` thread
+//!   ends and the connection closes (Paho's daemon thread would go on). The
+//!   `&Client` a callback receives does not count.
+//! * **`socket()` hands the socket over.** Unless one of the client's own
+//!   loops has read from the connection, [`Client::socket`](crate::Client::socket)
+//!   makes the socket non-blocking and leaves its bytes to the caller's event
+//!   loop, so `select`/`poll` readiness is exact (Paho's 01-asyncio
+//!   scenario). The socket callbacks get no socket argument.
+//!
+//! ### 3.2 Connection state and reconnection
+//!
+//! * **Dead link after 1.5 × keepalive.** The link is declared dead once
+//!   nothing has arrived for 1.5 × keepalive, whatever the outgoing traffic
+//!   (Paho: about 2 × keepalive plus its loop timeout). While a long packet
+//!   trickles in, its bytes count as life and the PINGREQ is repeated every
+//!   keepalive (as Paho 2.2, #914).
+//! * **`on_disconnect` once per lost connection.** Paho calls it twice when
+//!   a PINGRESP is missing (#870, #246); here every connection is reported
+//!   once.
+//! * **`is_connected()` turns false at once** when the connection ends,
+//!   whatever the cause (Paho lags after a server DISCONNECT, a protocol
+//!   error, and inside `on_disconnect`, #840).
+//! * **A connection broken before CONNACK is a failed connect** under
+//!   automatic reconnection (`loop_forever`, `loop_start`): reset or end of
+//!   stream before CONNACK gives `on_socket_close`, then `on_connect_fail`,
+//!   then the backoff wait, as a refused TCP connect does (Paho reports it
+//!   through `on_disconnect`). Manual loops keep Paho's `on_disconnect`.
+//! * **Every failure names its layer**: "DNS lookup of H failed", "TCP
+//!   connect to A failed", "proxy: ...", "TLS handshake failed: ...",
+//!   "WebSocket handshake error: ...", in the error and in an `on_log` line.
+//! * **Options Paho lacks** (all off by default, so behaviour is Paho's
+//!   until you turn them on):
+//!   [`Client::reconnect_jitter_set`](crate::Client::reconnect_jitter_set)
+//!   randomises each wait ([`session::Jitter`](crate::session::Jitter)), so
+//!   many clients do not return to a restarted broker at the same instant;
+//!   [`Client::reconnect_reset_after_set`](crate::Client::reconnect_reset_after_set)
+//!   starts the delay over only after a connection stayed up for a while,
+//!   so a broker that accepts and drops at once cannot cause a tight loop;
+//!   [`Client::auto_resubscribe_set`](crate::Client::auto_resubscribe_set)
+//!   remembers subscriptions and asks again after a CONNACK without a
+//!   session (Paho #375, #682: subscriptions vanish after a broker restart).
+//!
+//! ### 3.3 Messages
+//!
+//! * **Re-sends respect `max_inflight_messages`.** After a reconnect, stored
+//!   messages are re-sent within the in-flight window, and messages in
+//!   flight at a cut keep their slots until re-sent (Paho re-sends
+//!   everything at once, #492, PR #698, which can overwhelm a broker:
+//!   Mosquitto drops QoS 2 messages beyond its own limit).
+//! * **Every message ends with an outcome.**
+//!   [`MessageInfo::outcome`](crate::MessageInfo::outcome) says `Published`
+//!   or why not ([`Outcome`](crate::Outcome): `QueueFull`, `NotConnected`,
+//!   `ConnectionLost`, `Reinitialised`, `Dropped`), and `wait_for_publish`
+//!   errors say why. `reinitialise()` and `drop_out_messages()` fail the
+//!   messages they remove (Paho leaves them unpublished forever).
+//! * **QoS 1/2 messages stored while offline can be waited for.** Paho
+//!   returns `MQTT_ERR_NO_CONN` for them yet delivers them after the next
+//!   CONNACK, and its `wait_for_publish()` raises at once. Here `rc()` is
+//!   still `MQTT_ERR_NO_CONN` (as Paho), but `wait_for_publish` and
+//!   `is_published` wait for the delivery.
+//! * **The broker's MQTT 5 limits are respected.** A CONNACK Receive
+//!   Maximum narrows the in-flight window, and a publish larger than the
+//!   broker's Maximum Packet Size is refused with `MQTT_ERR_PAYLOAD_SIZE`
+//!   instead of being sent (Paho enforces none of the CONNACK limits). A
+//!   `MaximumPacketSize` in the CONNECT properties bounds what the client
+//!   accepts: a larger incoming packet closes the connection.
+//! * **Message ids skip ids still in use.** A QoS 1/2 publish whose next id
+//!   is held by a stored message takes the next free one (Paho refuses it
+//!   with `MQTT_ERR_QUEUE_SIZE`); QoS 0 ids skip them too, so a
+//!   `MessageInfo` is never orphaned.
+//! * **Invalid UTF-8 topics close the connection.** A received PUBLISH whose
+//!   topic is not valid UTF-8 is a malformed packet (MQTT requires UTF-8):
+//!   the connection closes with `MQTT_ERR_PROTOCOL` (Paho delivers it to
+//!   `on_message`, where reading `message.topic` raises
+//!   `UnicodeDecodeError`).
+//! * **Nothing is written after DISCONNECT** (MQTT 3.1.1 and 5.0 §3.14.4):
+//!   acks, pings and publishes queued after the client's DISCONNECT are left
+//!   out (QoS 0 messages fail, QoS 1/2 stay stored). A `disconnect()` from
+//!   `on_message` used to send the message's PUBACK after it.
+//! * **`unsubscribe` of an empty list is refused** with Paho's "No topic
+//!   specified, or incorrect topic type." (Paho sends an UNSUBSCRIBE with no
+//!   filter, which MQTT forbids).
+//! * **MQTT 5 arguments with MQTT 3**: `disconnect_with`, `publish_with` and
+//!   `subscribe_with` drop reason codes and properties before MQTT 5, as
+//!   Paho does.
+//!
+//! ### 3.4 The helpers
+//!
+//! * [`helpers::publish::multiple`](crate::helpers::publish::multiple)
+//!   checks every message before connecting, so a bad one means nothing is
+//!   published (Paho raises when its turn comes, after publishing the ones
+//!   before it). After a reconnect the message in flight stays the only one
+//!   until it is complete (Paho's `on_connect` also publishes the next, so it
+//!   may disconnect with one unacknowledged). A refused connection is
+//!   closed before the error returns (Paho leaves the socket to the garbage
+//!   collector).
+//! * [`helpers::subscribe::callback`](crate::helpers::subscribe::callback)
+//!   and [`simple`](crate::helpers::subscribe::simple) ignore
+//!   `clean_session` with MQTT 5 (Paho's `callback` then fails with "Clean
+//!   session is not used for MQTT 5.0"); topics are checked before
+//!   connecting; `simple` always returns a `Vec` and acknowledges the last
+//!   message too; nothing is sent after their DISCONNECT.
+//!
+//! ### 3.5 TLS, WebSockets, proxies
+//!
+//! * **TLS is rustls** (feature `tls`), not OpenSSL: no `tls_version` or
+//!   `ciphers` (TLS 1.2 and 1.3 only), no encrypted private keys, PEM keys
+//!   in PKCS#8, PKCS#1 or SEC1. `ca_certs` unset means the system's trust
+//!   store. [`Client::tls_insecure_set`](crate::Client::tls_insecure_set)
+//!   turns the hostname check off for `tls_set` configurations only: a
+//!   configuration given to
+//!   [`Client::tls_set_context`](crate::Client::tls_set_context) keeps the
+//!   verifier the caller built (Paho flips `check_hostname` on the caller's
+//!   context, and takes `insecure` from it).
+//! * **WebSockets through tungstenite** (feature `websocket`): each batch of
+//!   MQTT bytes is one binary frame; PINGs are answered, text frames
+//!   ignored, CLOSE ends the connection.
+//! * **Proxies are built in** (SOCKS4/4a, SOCKS5, HTTP CONNECT), with no
+//!   PySocks dependency; the `mqtt_proxy` environment fallback is kept.
+//!
+//! ## 4. A complete program, side by side
+//!
+//! Paho's "getting started" publisher (from its README): publish two QoS 1
+//! messages, track the unacknowledged ones in `userdata`, wait for both,
+//! then disconnect.
+//!
+//! ```python
+//! import time
+//! import paho.mqtt.client as mqtt
+//!
+//! def on_publish(client, userdata, mid, reason_code, properties):
+//!     # reason_code and properties will only be present in MQTTv5. It's always unset in MQTTv3
+//!     try:
+//!         userdata.remove(mid)
+//!     except KeyError:
+//!         print("on_publish() is called with a mid not present in unacked_publish")
+//!         print("This is due to an unavoidable race-condition:")
+//!         print("* publish() return the mid of the message sent.")
+//!         print("* mid from publish() is added to unacked_publish by the main thread")
+//!         print("* on_publish() is called by the loop_start thread")
+//!         print("While unlikely (because on_publish() will be called after a network round-trip),")
+//!         print(" this is a race-condition that COULD happen")
+//!         print("")
+//!         print("The best solution to avoid race-condition is using the msg_info from publish()")
+//!         print("We could also try using a list of acknowledged mid rather than removing from pending list,")
+//!         print("but remember that mid could be re-used !")
+//!
+//! unacked_publish = set()
+//! mqttc = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+//! mqttc.on_publish = on_publish
+//!
+//! mqttc.user_data_set(unacked_publish)
+//! mqttc.connect("mqtt.eclipseprojects.io")
+//! mqttc.loop_start()
+//!
+//! # Our application produce some messages
+//! msg_info = mqttc.publish("paho/test/topic", "my message", qos=1)
+//! unacked_publish.add(msg_info.mid)
+//!
+//! msg_info2 = mqttc.publish("paho/test/topic", "my message2", qos=1)
+//! unacked_publish.add(msg_info2.mid)
+//!
+//! # Wait for all message to be published
+//! while len(unacked_publish):
+//!     time.sleep(0.1)
+//!
+//! # Due to race-condition described above, the following way to wait for all publish is safer
+//! msg_info.wait_for_publish()
+//! msg_info2.wait_for_publish()
+//!
+//! mqttc.disconnect()
+//! mqttc.loop_stop()
+//! ```
+//!
+//! The port. The `set` becomes a `Mutex<HashSet<u16>>` in a
+//! [`UserData`](crate::UserData), which the main thread reads back with
+//! [`Client::user_data_get`](crate::Client::user_data_get) (the same value,
+//! shared); keyword arguments become positional ones or
+//! `ConnectOptions::default()`; exceptions become `?`.
+//!
+//! ```rust,no_run
+//! use std::collections::HashSet;
+//! use std::sync::Mutex;
+//! use std::thread::sleep;
+//! use std::time::Duration;
+//!
+//! use mqtt_tether::{CallbackAPIVersion, Client, ConnectOptions};
+//!
+//! type Unacked = Mutex<HashSet<u16>>;
+//!
+//! fn main() -> Result<(), mqtt_tether::Error> {
+//!     let mqttc = Client::new(CallbackAPIVersion::VERSION2)?;
+//!     mqttc.on_publish(|_client, userdata, mid, _reason_code, _properties| {
+//!         // reason_code and properties are only meaningful with MQTT 5.
+//!         let unacked = userdata.get::<Unacked>().expect("set by user_data_set");
+//!         if !unacked.lock().unwrap().remove(&mid) {
+//!             // The same race as in Paho: on_publish runs on the loop thread
+//!             // and may come before the main thread has added the mid.
+//!             println!("on_publish() is called with a mid not present in unacked_publish");
+//!         }
+//!     });
+//!
+//!     mqttc.user_data_set(mqtt_tether::UserData::new(Unacked::default()));
+//!     // connect(host) with Paho's defaults: port 1883, keepalive 60.
+//!     mqttc.connect_with("mqtt.eclipseprojects.io", ConnectOptions::default())?;
+//!     mqttc.loop_start();
+//!
+//!     let userdata = mqttc.user_data_get();
+//!     let unacked_publish = userdata.get::<Unacked>().expect("set above");
+//!
+//!     // Our application produces some messages.
+//!     let msg_info = mqttc.publish("paho/test/topic", "my message", 1, false)?;
+//!     unacked_publish.lock().unwrap().insert(msg_info.mid());
+//!
+//!     let msg_info2 = mqttc.publish("paho/test/topic", "my message2", 1, false)?;
+//!     unacked_publish.lock().unwrap().insert(msg_info2.mid());
+//!
+//!     // Wait for all messages to be published.
+//!     while !unacked_publish.lock().unwrap().is_empty() {
+//!         sleep(Duration::from_millis(100));
+//!     }
+//!
+//!     // Because of the race described above, this way to wait is safer.
+//!     msg_info.wait_for_publish(None)?;
+//!     msg_info2.wait_for_publish(None)?;
+//!
+//!     mqttc.disconnect();
+//!     mqttc.loop_stop();
+//!     Ok(())
+//! }
+//! ```
+//!
+//! What changed, line by line: `mqtt.Client(...)` returns a `Result`
+//! (`?`); `mqttc.on_publish = f` is a method call with a closure;
+//! `user_data_set` takes a [`UserData`](crate::UserData);
+//! `connect(host)` with no further arguments is
+//! [`connect_with`](crate::Client::connect_with) and the default options
+//! (or `connect(host, 1883, 60)`); `qos=1` is the third positional argument
+//! and `retain` must be given; `msg_info.mid` is a method;
+//! `wait_for_publish()` takes an optional timeout and returns a `Result`.
+//! The behaviour is Paho's: if the connection drops while the program
+//! waits, the loop thread reconnects and re-sends the two messages (within
+//! the in-flight window, [§3.3](#33-messages)), and `wait_for_publish`
+//! keeps waiting for them. Unlike Paho, a `publish` made while the client
+//! is offline can also be waited for.
+
+// Some links point at items of the `tls` and `websocket` features; every
+// link is checked by the all-features build (`cargo doc --all-features`).
+#![cfg_attr(
+    not(all(feature = "tls", feature = "websocket")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
