@@ -934,6 +934,34 @@ fn every_message_info_ends_with_a_stated_outcome() {
     c.loop_stop();
 }
 
+/// A publish larger than the broker's MQTT 5 Maximum Packet Size is
+/// refused with MQTT_ERR_PAYLOAD_SIZE and its outcome says so (it stayed
+/// Pending before).
+#[test]
+fn a_message_too_large_for_the_broker_ends_too_large() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "too-large".into(),
+        protocol: ProtocolVersion::MQTTv5,
+        ..ClientOptions::default()
+    });
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |_, _, _, _, _| tx.send(()).unwrap());
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    c.loop_start();
+    // CONNACK with Maximum Packet Size 20.
+    conn.send_bytes(&hex("20 08 00 00 05 27 00 00 00 14"))
+        .unwrap();
+    rx.recv_timeout(WAIT).unwrap();
+    let info = c.publish("t", [b'x'; 64], 1, false).unwrap();
+    assert_eq!(info.rc(), ErrorCode::PayloadSize);
+    assert_eq!(info.outcome(), mqtt_tether::Outcome::TooLarge);
+    c.disconnect();
+    c.loop_stop();
+}
+
 /// Reference §18.3 `test_connection_properties`: setters refuse while a
 /// connection exists, and work again once it is gone.
 #[test]

@@ -23,6 +23,9 @@ pub enum Outcome {
     QueueFull,
     /// A QoS 0 message published without a connection (`MQTT_ERR_NO_CONN`).
     NotConnected,
+    /// Never queued: larger than the broker's MQTT 5 Maximum Packet Size
+    /// (`MQTT_ERR_PAYLOAD_SIZE`).
+    TooLarge,
     /// A QoS 0 message whose connection ended before it was written
     /// (`MQTT_ERR_CONN_LOST`).
     ConnectionLost,
@@ -74,6 +77,7 @@ impl MessageInfo {
                     outcome: match rc {
                         ErrorCode::QueueSize => Outcome::QueueFull,
                         ErrorCode::NoConn if !stored => Outcome::NotConnected,
+                        ErrorCode::PayloadSize => Outcome::TooLarge,
                         _ => Outcome::Pending,
                     },
                     published: false,
