@@ -372,7 +372,7 @@
 //!   Mosquitto drops QoS 2 messages beyond its own limit).
 //! * **Every message ends with an outcome.**
 //!   [`MessageInfo::outcome`](crate::MessageInfo::outcome) says `Published`
-//!   or why not ([`Outcome`](crate::Outcome): `QueueFull`, `NotConnected`,
+//!   or why not ([`Outcome`](crate::Outcome): `QueueFull`, `NotConnected`, `TooLarge`,
 //!   `ConnectionLost`, `Reinitialised`, `Dropped`), and `wait_for_publish`
 //!   errors say why. `reinitialise()` and `drop_out_messages()` fail the
 //!   messages they remove (Paho leaves them unpublished forever).
