@@ -5,96 +5,18 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{mpsc, OnceLock};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mqtt_tether::packet::{Ack, Packet, PacketType, Publish};
 use mqtt_tether::testing::{require_program, Broker, FaultProxy, ScriptedBroker};
 use mqtt_tether::QoS;
 
+use common::examples::example;
+
 /// How long any one process may take before the test kills it and fails.
 const WATCHDOG: Duration = Duration::from_secs(60);
-
-/// A built example. `cargo test` builds the examples only when it runs
-/// every target, so with `--test examples_cli` alone they would be missing
-/// or stale: the first call builds them with the cargo running this test
-/// (a no-op when they are fresh), with this test's features, into the same
-/// profile directory.
-fn example(name: &str) -> Command {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        // target/<profile dir>/deps/examples_cli-<hash>
-        let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let mut build = Command::new(env!("CARGO"));
-        // Without the variables cargo sets for this test: build scripts that
-        // watch them (ring's watches CARGO_MANIFEST_DIR) would make every
-        // build start over.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            let set_for_tests = key.starts_with("CARGO_PKG_")
-                || [
-                    "CARGO_MANIFEST_DIR",
-                    "CARGO_MANIFEST_PATH",
-                    "CARGO_CRATE_NAME",
-                    "CARGO_BIN_NAME",
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "CARGO_RUSTC_CURRENT_DIR",
-                    "OUT_DIR",
-                ]
-                .contains(&key.as_ref());
-            if set_for_tests {
-                build.env_remove(key.as_ref());
-            }
-        }
-        build.args([
-            "build",
-            "--example",
-            "pub",
-            "--example",
-            "sub",
-            "--manifest-path",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
-        ]);
-        // The same features as this test, so the library is not built twice.
-        let features: Vec<&str> = [
-            ("testing", cfg!(feature = "testing")),
-            ("tls", cfg!(feature = "tls")),
-            ("websocket", cfg!(feature = "websocket")),
-        ]
-        .into_iter()
-        .filter_map(|(name, on)| on.then_some(name))
-        .collect();
-        build.args(["--no-default-features", "--features", &features.join(",")]);
-        match dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") => {}
-            Some("release") => {
-                build.arg("--release");
-            }
-            Some(profile) => {
-                build.args(["--profile", profile]);
-            }
-            None => {}
-        }
-        let out = build
-            .output()
-            .map_err(|e| format!("cannot run cargo: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "cargo build of the examples failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(dir)
-    });
-    let dir = dir.as_ref().unwrap_or_else(|e| panic!("{e}"));
-    let path: PathBuf = dir.join(format!("examples/{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(path.exists(), "{} is missing", path.display());
-    Command::new(path)
-}
 
 fn text(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
