@@ -8,9 +8,8 @@
 //!
 //! The original calls `logging.basicConfig(level=logging.DEBUG)` and
 //! `enable_logger(logger)`, then subscribes to `$SYS/#` and loops for ever.
-//! Here `enable_logger()` sends the lines to the `log` crate (targets
-//! under `mqtt_tether::`, the client's module paths; Paho takes the logger
-//! as an argument), where a tiny logger of this example prints them as
+//! Here `enable_logger()` sends the lines to the `log` crate (target
+//! `mqtt_tether`; Paho takes the logger as an argument), where a tiny logger of this example prints them as
 //! `log: LEVEL target: text`, and `on_log` prints them again as
 //! `on_log: Level: text`. What differs:
 //!

@@ -58,10 +58,10 @@ impl Client {
     pub(crate) fn log(&self, level: LogLevel, text: &str) {
         if self.shared.logger.load(Ordering::SeqCst) {
             match level {
-                LogLevel::Err => log::error!("{text}"),
-                LogLevel::Warning => log::warn!("{text}"),
-                LogLevel::Notice | LogLevel::Info => log::info!("{text}"),
-                LogLevel::Debug => log::debug!("{text}"),
+                LogLevel::Err => log::error!(target: "mqtt_tether", "{text}"),
+                LogLevel::Warning => log::warn!(target: "mqtt_tether", "{text}"),
+                LogLevel::Notice | LogLevel::Info => log::info!(target: "mqtt_tether", "{text}"),
+                LogLevel::Debug => log::debug!(target: "mqtt_tether", "{text}"),
             }
         }
         let cb = self.shared.callbacks.lock().on_log.clone();
