@@ -9,18 +9,17 @@
 //! The original calls `logging.basicConfig(level=logging.DEBUG)` and
 //! `enable_logger(logger)`, then subscribes to `$SYS/#` and loops for ever.
 //! Here `enable_logger()` sends the lines to the `log` crate (target
-//! `mqtt_tether`; Paho takes the logger as an argument), where a tiny logger of this example prints them as
+//! `mqtt_tether`; Paho takes the logger as an argument), where a tiny
+//! logger of this example prints them as
 //! `log: LEVEL target: text`, and `on_log` prints them again as
 //! `on_log: Level: text`. What differs:
 //!
-//! * Paho logs every packet sent and received at DEBUG (`Sending CONNECT
-//!   ...`); mqtt-tether logs only connection trouble and reconnect waits.
-//!   So that there is something to see, the example (with its own broker)
-//!   stops the broker for a moment while connected: the lines about the
-//!   lost connection, the failed attempts and the backoff waits follow, and
-//!   then the reconnection. Against a broker given with `-h` it only
-//!   connects, publishes one message to itself and disconnects, which
-//!   usually logs nothing;
+//! * both log every packet sent and received at DEBUG, but the wording of
+//!   the lines differs (`Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes`),
+//!   and no payload or password is ever shown. To show more than packets,
+//!   the example (with its own broker) also stops the broker for a moment
+//!   while connected: the lines about the lost connection, the failed
+//!   attempts and the backoff waits follow, and then the reconnection;
 //! * the `log` crate has no `basicConfig`; a real program would install
 //!   `env_logger` or similar (the example keeps to the crate's own
 //!   dependencies);

@@ -962,6 +962,46 @@ fn a_message_too_large_for_the_broker_ends_too_large() {
     c.loop_stop();
 }
 
+/// With on_log set, every packet sent or received gets a DEBUG line (as
+/// Paho logs them), without the payload.
+#[test]
+fn on_log_gets_a_debug_line_per_packet() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("traced");
+    let log = Log::default();
+    let l = log.clone();
+    c.on_log(move |_, _, level, text| {
+        if level == mqtt_tether::LogLevel::Debug {
+            l.push(text);
+        }
+    });
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |_, _, _, _, _| tx.send(()).unwrap());
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    c.loop_start();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    rx.recv_timeout(WAIT).unwrap();
+    let info = c.publish("t", "secret", 1, false).unwrap();
+    conn.read_packet().unwrap();
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    info.wait_for_publish(Some(WAIT)).unwrap();
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    c.loop_stop();
+    assert_eq!(
+        log.get(),
+        [
+            "Sending CONNECT (username 0, password 0, will 0, will QoS 0, will retain 0, clean 1, keepalive 60) client id \"traced\"",
+            "Received CONNACK (session present 0, code 0)",
+            "Sending PUBLISH (d0, q1, r0, m1) \"t\", 6 bytes",
+            "Received PUBACK (mid 1)",
+            "Sending DISCONNECT",
+        ]
+    );
+}
+
 /// Reference §18.3 `test_connection_properties`: setters refuse while a
 /// connection exists, and work again once it is gone.
 #[test]

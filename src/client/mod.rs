@@ -702,6 +702,7 @@ impl Client {
         }
         *self.shared.callbacks.lock() = callbacks::Callbacks::default();
         *self.shared.userdata.lock() = options.userdata;
+        self.update_trace();
         self.shared.wake();
         Ok(())
     }
@@ -921,14 +922,19 @@ impl Client {
     }
 
     /// `enable_logger()`: the client's log lines also go to the `log` crate
-    /// (target `mqtt_tether`). `on_log` gets them either way.
+    /// (target `mqtt_tether`). `on_log` gets them either way. With either,
+    /// every packet sent or received gets a DEBUG line, such as
+    /// `Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes` (payloads and
+    /// passwords are never shown).
     pub fn enable_logger(&self) {
         self.shared.logger.store(true, Ordering::SeqCst);
+        self.update_trace();
     }
 
     /// `disable_logger()`.
     pub fn disable_logger(&self) {
         self.shared.logger.store(false, Ordering::SeqCst);
+        self.update_trace();
     }
 
     /// `connect_timeout` (default 5 s).
@@ -1040,6 +1046,15 @@ impl Client {
     /// same lines go to the `log` crate.
     pub fn on_log(&self, f: impl Fn(&Client, &UserData, LogLevel, &str) + Send + Sync + 'static) {
         self.shared.callbacks.lock().on_log = Some(Arc::new(f));
+        self.update_trace();
+    }
+
+    /// Packet lines (DEBUG, one per packet sent or received) are made only
+    /// while `on_log` is set or `enable_logger()` is on.
+    fn update_trace(&self) {
+        let listening = self.shared.logger.load(Ordering::SeqCst)
+            || self.shared.callbacks.lock().on_log.is_some();
+        self.shared.core.lock().session.set_trace(listening);
     }
 
     /// Sets `on_pre_connect`.

@@ -202,6 +202,7 @@ impl Client {
             Event::DisconnectWritten => {
                 self.close_connection(Cause::Requested);
             }
+            Event::Log(text) => self.log(LogLevel::Debug, &text),
         }
     }
 

@@ -75,6 +75,9 @@ pub enum Event {
     },
     /// Our DISCONNECT has been completely written: close the connection.
     DisconnectWritten,
+    /// A packet was queued or received, described for `on_log` at DEBUG
+    /// (only while [`Session::set_trace`](super::Session::set_trace) is on).
+    Log(String),
 }
 
 /// Why the session asks for the connection to be closed.

@@ -31,6 +31,7 @@ mod keepalive;
 mod mid;
 mod outgoing;
 mod resubscribe;
+pub mod trace;
 mod transmit;
 
 pub use backoff::{Backoff, Jitter};
@@ -106,6 +107,7 @@ pub struct Session {
     /// CONNECT sent and no CONNACK yet (even if DISCONNECT was queued since).
     awaiting_connack: bool,
     book: SubscriptionBook,
+    trace: bool,
 }
 
 impl Session {
@@ -131,6 +133,7 @@ impl Session {
             resume_armed: false,
             awaiting_connack: false,
             book: SubscriptionBook::new(),
+            trace: false,
         }
     }
 
@@ -375,9 +378,23 @@ impl Session {
         Ok(())
     }
 
+    /// With `on`, every packet queued or received is also described in an
+    /// [`Event::Log`] (for `on_log`); off by default, so nothing is
+    /// formatted for a client nobody listens to.
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on;
+    }
+
     /// One packet from the broker.
     pub fn handle_packet(&mut self, packet: Packet, now: Instant) -> Result<(), Close> {
         let v5 = self.config.protocol == ProtocolVersion::MQTTv5;
+        if self.trace {
+            self.events.push_back(Event::Log(trace::describe(
+                trace::Direction::Received,
+                &packet,
+                self.config.protocol,
+            )));
+        }
         match packet {
             Packet::ConnAck(ack) if self.awaiting_connack => {
                 self.awaiting_connack = false;
@@ -716,6 +733,13 @@ impl Session {
                 self.events.push_back(Event::Qos0Dropped { mid });
             }
             return;
+        }
+        if self.trace {
+            self.events.push_back(Event::Log(trace::describe(
+                trace::Direction::Sending,
+                packet,
+                self.config.protocol,
+            )));
         }
         // Every packet here is built from parts the client validated, so
         // encoding cannot fail; if a path ever lets one through, tests stop
