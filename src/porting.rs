@@ -46,7 +46,7 @@
 //! | `ConnackCode`, `CONNACK_*` | [`ConnackCode`](crate::ConnackCode), [`CONNACK_ACCEPTED`](crate::CONNACK_ACCEPTED) and the other `CONNACK_*` constants | Same. |
 //! | `MessageState`, `mqtt_ms_*` | [`session::OutState`](crate::session::OutState) | Only the states the outgoing store uses. |
 //! | `MessageType` (`CONNECT = 0x10`, ...) and `PacketTypes` (`CONNECT = 1`, ..., `WILLMESSAGE = 99`) | [`PacketType`](crate::PacketType) | One enum for both; its value is the unshifted type nibble (`PacketTypes`' numbering), plus `WillMessage` (99). |
-//! | `PahoClientMode` (`MQTT_CLIENT`, `MQTT_BRIDGE`) | none | See `enable_bridge_mode` in [§1.9](#19-paho-names-with-no-equivalent). |
+//! | `PahoClientMode` (`MQTT_CLIENT`, `MQTT_BRIDGE`) | [`Client::enable_bridge_mode`](crate::Client::enable_bridge_mode) | No enum: the bridge mode is a call. |
 //! | `Properties` | [`Properties`](crate::Properties) | Set with [`Properties::set`](crate::Properties::set) and a typed [`Property`](crate::Property) instead of attribute assignment; the same checks and texts. |
 //! | `ReasonCode` | [`ReasonCode`](crate::ReasonCode) | Built with [`ReasonCode::new`](crate::ReasonCode::new) (by name) or [`ReasonCode::from_value`](crate::ReasonCode::from_value); compares with integers, names (`&str`) and other reason codes, as Paho's. |
 //! | `ReasonCodes` (deprecated alias) | none | Use [`ReasonCode`](crate::ReasonCode). |
@@ -89,7 +89,7 @@
 //! | `user_data_set(u)`, `user_data_get()` | [`Client::user_data_set`](crate::Client::user_data_set), [`Client::user_data_get`](crate::Client::user_data_get) | Takes a [`UserData`](crate::UserData); see [§2](#2-python-idioms-in-rust). |
 //! | `reconnect_delay_set(min_delay, max_delay)` | [`Client::reconnect_delay_set`](crate::Client::reconnect_delay_set) | `Duration`s (fractions of a second work). |
 //! | `message_retry_set(retry)` | none | Removed in Paho 2.0 too. |
-//! | `enable_bridge_mode()` | none | See [§1.9](#19-paho-names-with-no-equivalent). |
+//! | `enable_bridge_mode()` | [`Client::enable_bridge_mode`](crate::Client::enable_bridge_mode) | Same. |
 //! | `ws_set_options(path, headers)` | [`Client::ws_set_options`](crate::Client::ws_set_options)`(path, `[`WsHeaders`](crate::transport::websocket::WsHeaders)`)` | A dict is `WsHeaders::Merge`, a callable `WsHeaders::Function`, `None` `WsHeaders::Default`. |
 //! | `tls_set(ca_certs, certfile, keyfile, cert_reqs, tls_version, ciphers, keyfile_password, alpn_protocols)` | [`Client::tls_set`](crate::Client::tls_set)`(`[`TlsOptions`](crate::transport::tls::TlsOptions)`)` | rustls: no `tls_version` or `ciphers` field, and `keyfile_password` is refused ([§3](#3-deliberate-differences-from-paho)). `cert_reqs` is [`CertReqs`](crate::transport::tls::CertReqs). |
 //! | `tls_set_context(context)` | [`Client::tls_set_context`](crate::Client::tls_set_context)`(Option<Arc<rustls::ClientConfig>>)` | A rustls configuration instead of an `ssl.SSLContext`. |
@@ -183,10 +183,6 @@
 //! * **`tls_set(keyfile_password=)`**: encrypted private keys are not
 //!   supported; giving a password is an error (decrypt the key first, e.g.
 //!   `openssl pkey -in enc.pem -out key.pem`).
-//! * **`enable_bridge_mode()`** and `PahoClientMode`: the CONNECT flag
-//!   exists in the codec ([`packet::Connect`](crate::packet::Connect)) and in
-//!   [`session::SessionConfig::bridge`](crate::session::SessionConfig::bridge),
-//!   but [`Client`](crate::Client) has no method to set it yet.
 //! * **The `transport` property setter**, `callback_api_version`,
 //!   `username`/`password` getters, reading a callback back, the `logger`
 //!   object, `ReasonCodes`, `__version__`, `message_retry_set`: see the

@@ -1002,6 +1002,19 @@ fn on_log_gets_a_debug_line_per_packet() {
     );
 }
 
+/// `enable_bridge_mode()`: bit 0x80 of the protocol level in CONNECT.
+#[test]
+fn bridge_mode_sets_the_high_bit_of_the_protocol_level() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("bridge");
+    c.enable_bridge_mode();
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let mut conn = broker.accept().unwrap();
+    let mut expected = connect_bytes("bridge", 60);
+    expected[8] |= 0x80;
+    conn.expect_bytes(&expected).unwrap();
+}
+
 /// Reference §18.3 `test_connection_properties`: setters refuse while a
 /// connection exists, and work again once it is gone.
 #[test]

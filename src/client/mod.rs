@@ -947,6 +947,13 @@ impl Client {
         Ok(())
     }
 
+    /// `enable_bridge_mode()`: sets bit 0x80 of the protocol level in the
+    /// next CONNECTs (the Mosquitto/RSMB bridge extension, Paho's
+    /// `MQTT_BRIDGE` client mode).
+    pub fn enable_bridge_mode(&self) {
+        self.shared.core.lock().session.config_mut().bridge = true;
+    }
+
     /// `manual_ack_set(on)`.
     pub fn manual_ack_set(&self, on: bool) {
         self.shared.core.lock().session.config_mut().manual_ack = on;
