@@ -87,14 +87,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         if attempt == 1 {
             let (result, mid) = mqttc.subscribe(&format!("compare/{client_id}/session"), 1)?;
+            subscribed
+                .recv_timeout(Duration::from_secs(10))
+                .map_err(|_| "no SUBACK within 10 s")?;
+            // Printed after on_subscribe's line: printed at once, it would
+            // race with the loop thread's.
             println!(
                 "subscribe: result={} mid={}",
                 i32::from(result),
                 mid.map_or("None".to_string(), |m| m.to_string())
             );
-            subscribed
-                .recv_timeout(Duration::from_secs(10))
-                .map_err(|_| "no SUBACK within 10 s")?;
         }
         mqttc.disconnect();
         mqttc.loop_stop();

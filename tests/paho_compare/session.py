@@ -46,9 +46,11 @@ for attempt in (1, 2):
     print(f"connection {attempt}: is_connected={mqttc.is_connected()}")
     if attempt == 1:
         result, mid = mqttc.subscribe("compare/" + client_id + "/session", 1)
-        print(f"subscribe: result={result.value} mid={mid}")
         if not subscribed.wait(10):
             sys.exit("no SUBACK within 10 s")
+        # Printed after on_subscribe's line: printed at once, it would race
+        # with the loop thread's.
+        print(f"subscribe: result={result.value} mid={mid}")
     mqttc.disconnect()
     mqttc.loop_stop()
     print(f"after disconnect {attempt}: is_connected={mqttc.is_connected()}")
