@@ -1,5 +1,5 @@
 //! Building the examples for the tests that run them as processes
-//! (`examples_cli`, `examples_paho`).
+//! (`examples_cli`, `examples_paho`, `paho_compare`).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -17,6 +17,9 @@ pub const EXAMPLES: &[&str] = &[
     "paho_manual_ack",
     "paho_mqtt5",
     "paho_loop_select",
+    "compare_pub_wait",
+    "compare_sub",
+    "compare_session",
 ];
 
 /// A built example. `cargo test` builds the examples only when it runs
