@@ -82,8 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     for qos in [0, 1, 2] {
         let msg_info = mqttc.publish(&topic, format!("message at qos {qos}"), qos, false)?;
-        // `str={msg_info}`: our Display prints "(0, 1)"; Paho 2.2's str()
-        // prints the enum's repr, "(<MQTTErrorCode.MQTT_ERR_SUCCESS: 0>, 1)".
+        // `str={msg_info}`: Display prints what Paho 2.2's str() does,
+        // "(<MQTTErrorCode.MQTT_ERR_SUCCESS: 0>, 1)".
         println!(
             "publish qos {qos}: mid={} rc={} str={msg_info}",
             msg_info.mid(),

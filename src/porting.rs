@@ -133,7 +133,7 @@
 //! | `info.mid`, `info.rc` | [`MessageInfo::mid`](crate::MessageInfo::mid), [`MessageInfo::rc`](crate::MessageInfo::rc) | Methods, not attributes. |
 //! | `info.wait_for_publish(timeout)` | [`MessageInfo::wait_for_publish`](crate::MessageInfo::wait_for_publish)`(Option<Duration>)` | Returns an error instead of hanging on the loop thread; waits for QoS 1/2 messages stored while offline ([§3](#3-deliberate-differences-from-paho)). |
 //! | `info.is_published()` | [`MessageInfo::is_published`](crate::MessageInfo::is_published) | `Result<bool, Error>`. |
-//! | `rc, mid = info`, `info[0]`, `str(info)` | `(info.rc(), info.mid())`, `format!("{info}")` | No tuple unpacking or indexing; `Display` gives Paho's `"(rc, mid)"`. |
+//! | `rc, mid = info`, `info[0]`, `str(info)` | `(info.rc(), info.mid())`, `format!("{info}")` | No tuple unpacking or indexing; `Display` prints what Paho's `str(info)` prints, `(<MQTTErrorCode.MQTT_ERR_SUCCESS: 0>, 1)`. |
 //! | (none) | [`MessageInfo::outcome`](crate::MessageInfo::outcome), [`Outcome`](crate::Outcome) | Beyond Paho: why a message was not delivered. |
 //! | `drop_out_messages()` | [`Client::drop_out_messages`](crate::Client::drop_out_messages) | Returns `Vec<`[`Message`](crate::session::Message)`>`; their `MessageInfo`s end [`Outcome::Dropped`](crate::Outcome::Dropped). |
 //!

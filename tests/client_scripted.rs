@@ -887,6 +887,8 @@ fn every_message_info_ends_with_a_stated_outcome() {
     c.max_queued_messages_set(2).unwrap();
     let qos0 = c.publish("t", "x", 0, false).unwrap();
     assert_eq!(qos0.outcome(), Outcome::NotConnected);
+    // What Paho 2.2's str(info) prints (it printed "(4, 1)").
+    assert_eq!(qos0.to_string(), "(<MQTTErrorCode.MQTT_ERR_NO_CONN: 4>, 1)");
     let kept = c.publish("t", "1", 1, false).unwrap();
     let dropped = c.publish("t", "2", 2, false).unwrap();
     let full = c.publish("t", "3", 1, false).unwrap();

@@ -187,8 +187,17 @@ impl MessageInfo {
 }
 
 impl std::fmt::Display for MessageInfo {
-    /// Paho's `str(info)`: `"(rc, mid)"`.
+    /// What Paho 2.2's `str(info)` prints:
+    /// `(<MQTTErrorCode.MQTT_ERR_SUCCESS: 0>, 1)`, the `(rc, mid)` tuple with
+    /// the enum shown as Python shows it, so ported programs print the same.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "({}, {})", i32::from(self.rc()), self.mid())
+        let rc = self.rc();
+        write!(
+            f,
+            "(<MQTTErrorCode.{}: {}>, {})",
+            rc.name(),
+            i32::from(rc),
+            self.mid()
+        )
     }
 }
