@@ -16,7 +16,9 @@
 //!   `publish.multiple` ([`helpers::publish`]), `subscribe.simple` and
 //!   `subscribe.callback` ([`helpers::subscribe`]): one call connects, does
 //!   the job (surviving a lost connection) and disconnects.
-//! * [`transport`]: how the client reaches a broker (TCP for now).
+//! * [`transport`]: how the client reaches a broker: TCP, TLS (feature
+//!   `tls`), WebSockets (feature `websocket`), unix sockets, and SOCKS or
+//!   HTTP proxies.
 //! * [`packet`]: the codec. Every control packet of MQTT 3.1, 3.1.1 and 5.0
 //!   in both directions, MQTT 5 properties and reason codes, and an
 //!   incremental [`packet::Decoder`] that bounds memory by a maximum packet
@@ -38,6 +40,45 @@
 //!
 //! Under the client, a private `driver` owns the threads: the loop, one
 //! reader thread per connection, the reconnect wait and callback dispatch.
+//!
+//! ## A first program
+//!
+//! Paho's usual shape: callbacks, `connect`, a network loop, then publish
+//! and subscribe. (Here against the test kit's in-process broker, so the
+//! example runs anywhere; give your broker's host and port instead.)
+//!
+//! ```
+//! # #[cfg(feature = "testing")] {
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//! use mqtt_tether::{CallbackAPIVersion, Client};
+//!
+//! # let broker = mqtt_tether::testing::Broker::start().unwrap();
+//! # let port = broker.port();
+//! let client = Client::new(CallbackAPIVersion::VERSION2)?;
+//! let (tx, rx) = mpsc::channel();
+//! client.on_connect(|client, _userdata, _flags, reason_code, _properties| {
+//!     println!("connected: {reason_code}");
+//!     client.subscribe("greetings/#", 1).expect("a valid filter");
+//! });
+//! client.on_message(move |_client, _userdata, message| {
+//!     tx.send(message.payload.clone()).unwrap();
+//! });
+//! let (subscribed_tx, subscribed) = mpsc::channel();
+//! client.on_subscribe(move |_client, _userdata, _mid, _reason_codes, _properties| {
+//!     subscribed_tx.send(()).unwrap();
+//! });
+//! client.connect("127.0.0.1", port, 60)?;
+//! client.loop_start();
+//! subscribed.recv_timeout(Duration::from_secs(5)).unwrap();
+//! let info = client.publish("greetings/en", "hello", 1, false)?;
+//! info.wait_for_publish(Some(Duration::from_secs(5)))?;
+//! assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"hello");
+//! client.disconnect();
+//! client.loop_stop();
+//! # }
+//! # Ok::<(), mqtt_tether::Error>(())
+//! ```
 //!
 //! ## Out of scope
 //!

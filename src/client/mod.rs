@@ -364,7 +364,29 @@ impl Client {
 
     // ----- publish / subscribe ----------------------------------------
 
-    /// `publish(topic, payload, qos, retain)`.
+    /// `publish(topic, payload, qos, retain)`: queues a message and returns
+    /// its [`MessageInfo`]. The payload is anything that is bytes (`&str`,
+    /// `String`, `&[u8]`, `Vec<u8>`); numbers are formatted by the caller
+    /// (Paho's `42` is `42.to_string()`).
+    ///
+    /// Errors with Paho's texts for a bad topic or QoS; nothing is queued
+    /// then. Without a connection, QoS 0 is dropped (`rc` is
+    /// `MQTT_ERR_NO_CONN`), and QoS 1/2 is stored and sent after the next
+    /// CONNACK.
+    ///
+    /// ```
+    /// # use mqtt_tether::{CallbackAPIVersion, Client, ErrorCode, Outcome};
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// // Not connected yet: a QoS 1 message waits in the outgoing store.
+    /// let info = client.publish("sensors/temp", "21.5", 1, false)?;
+    /// assert_eq!((info.mid(), info.rc()), (1, ErrorCode::NoConn));
+    /// assert_eq!(info.outcome(), Outcome::Pending);
+    /// assert_eq!(
+    ///     client.publish("sensors/#", "x", 0, false).unwrap_err().to_string(),
+    ///     "Publish topic cannot contain wildcards."
+    /// );
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
     pub fn publish(
         &self,
         topic: &str,

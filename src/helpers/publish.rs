@@ -151,6 +151,25 @@ impl Options {
 /// for QoS 0, acknowledged for QoS 1 and 2) and disconnects.
 ///
 /// The same as [`multiple`] with one message; see it for the errors.
+///
+/// ```
+/// # #[cfg(feature = "testing")] {
+/// use mqtt_tether::helpers::publish::{single, Options};
+/// # let broker = mqtt_tether::testing::Broker::start().unwrap();
+/// single(
+///     "paho/test/topic",
+///     "payload",
+///     1,
+///     false,
+///     &Options {
+///         hostname: "127.0.0.1".into(),
+///         # port: broker.port(),
+///         ..Options::default()
+///     },
+/// )?;
+/// # }
+/// # Ok::<(), mqtt_tether::Error>(())
+/// ```
 pub fn single(
     topic: &str,
     payload: impl AsRef<[u8]>,

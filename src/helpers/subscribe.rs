@@ -219,6 +219,33 @@ fn run(
 /// Errors: `msg_count` 0 is `ValueError('msg_count must be > 0')`; the
 /// rest as for [`callback`]. `clean_session` is ignored with MQTT 5, as in
 /// Paho.
+///
+/// ```
+/// # #[cfg(feature = "testing")] {
+/// use mqtt_tether::helpers::{publish, subscribe};
+/// # let broker = mqtt_tether::testing::Broker::start().unwrap();
+/// # let retained = publish::Options {
+/// #     hostname: "127.0.0.1".into(),
+/// #     port: broker.port(),
+/// #     ..publish::Options::default()
+/// # };
+/// # publish::single("paho/test/topic", "kept", 1, true, &retained)?;
+/// // Waits for one message (here the retained one the broker keeps).
+/// let messages = subscribe::simple(
+///     &["paho/test/#"],
+///     0,
+///     1,
+///     true,
+///     &subscribe::Options {
+///         hostname: "127.0.0.1".into(),
+///         # port: broker.port(),
+///         ..subscribe::Options::default()
+///     },
+/// )?;
+/// assert_eq!(messages[0].payload, b"kept");
+/// # }
+/// # Ok::<(), mqtt_tether::Error>(())
+/// ```
 pub fn simple(
     topics: &[&str],
     qos: i32,
