@@ -57,16 +57,12 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::examples::example;
+use common::examples::{example, run};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
-
-/// How long any one program may take before the test kills it and fails.
-const WATCHDOG: Duration = Duration::from_secs(60);
 
 /// True if the Paho Python client can be imported; otherwise prints the
 /// skip line (on CI too: paho-mqtt is installed there best effort).
@@ -81,47 +77,6 @@ fn paho_installed() -> bool {
         println!("SKIP: paho-mqtt is not installed (pip install paho-mqtt==2.2.0)");
     }
     ok
-}
-
-/// Runs `command` to its end (killing it after [`WATCHDOG`]), asserts
-/// exit status 0 and returns its standard output.
-fn run(mut command: Command, what: &str) -> String {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + WATCHDOG;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let (out, err) = (out.join().unwrap(), err.join().unwrap());
-            panic!("{what} did not exit within {WATCHDOG:?}\nstdout:\n{out}\nstderr:\n{err}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    assert!(
-        status.success(),
-        "{what} failed with {status}\nstdout:\n{out}\nstderr:\n{err}"
-    );
-    out
 }
 
 /// Replaces `cid` with `<cid>` in every line of `text`.

@@ -1,9 +1,14 @@
 //! Building the examples for the tests that run them as processes
 //! (`examples_cli`, `examples_paho`, `paho_compare`).
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// How long any one process may take before the test kills it and fails.
+pub const WATCHDOG: Duration = Duration::from_secs(60);
 
 /// The examples [`example`] builds (all at once, on its first call).
 pub const EXAMPLES: &[&str] = &[
@@ -98,4 +103,47 @@ pub fn example(name: &str) -> Command {
     let path: PathBuf = dir.join(format!("examples/{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(path.exists(), "{} is missing", path.display());
     Command::new(path)
+}
+
+/// Runs `command` to its end (killing it after [`WATCHDOG`]), asserts
+/// exit status 0 and returns its standard output.
+pub fn run(mut command: Command, what: &str) -> String {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    // Read both pipes on threads of their own, so a full pipe never blocks
+    // the example.
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + WATCHDOG;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let (out, err) = (out.join().unwrap(), err.join().unwrap());
+            panic!("{what} did not exit within {WATCHDOG:?}\nstdout:\n{out}\nstderr:\n{err}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert!(
+        status.success(),
+        "{what} failed with {status}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    out
 }
