@@ -8,23 +8,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use common::clients::client;
 use common::hex;
 use mqtt_tether::packet::{Packet, PacketType, Properties, Property, ReasonCode};
 use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn client(id: &str) -> Client {
-    Client::with_options(
-        CallbackAPIVersion::VERSION2,
-        ClientOptions {
-            client_id: id.into(),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap()
-}
 
 fn connected(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
     c.connect("127.0.0.1", broker.port(), 60).unwrap();

@@ -8,22 +8,12 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::clients::{client, client_with};
 use common::hex;
 use mqtt_tether::testing::ScriptedBroker;
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode, ProtocolVersion};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn client(id: &str) -> Client {
-    client_with(ClientOptions {
-        client_id: id.into(),
-        ..ClientOptions::default()
-    })
-}
-
-fn client_with(options: ClientOptions) -> Client {
-    Client::with_options(CallbackAPIVersion::VERSION2, options).unwrap()
-}
 
 /// Records callback names (and details) in order.
 #[derive(Clone, Default)]

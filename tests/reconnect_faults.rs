@@ -2,24 +2,16 @@
 //! FaultProxy: refused connections and the backoff between attempts.
 #![cfg(feature = "testing")]
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::clients::client;
 use mqtt_tether::testing::{Broker, FaultProxy};
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn client(id: &str) -> Client {
-    Client::with_options(
-        CallbackAPIVersion::VERSION2,
-        ClientOptions {
-            client_id: id.into(),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap()
-}
 
 /// What happened, in order, with when.
 #[derive(Clone, Default)]

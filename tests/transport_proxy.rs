@@ -4,27 +4,16 @@
 //! retried with backoff).
 #![cfg(feature = "testing")]
 
+mod common;
+
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::clients::fast_reconnecting_client as client;
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig, ProxyKind, ProxyRequest, TestProxy};
 use mqtt_tether::transport::proxy::{ProxySettings, ProxyType};
-use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn client(id: &str) -> Client {
-    let c = Client::with_options(
-        CallbackAPIVersion::VERSION2,
-        ClientOptions {
-            client_id: id.into(),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(200));
-    c
-}
 
 /// Connects through `settings`, makes a QoS 1 round trip, disconnects.
 fn round_trip_through(settings: ProxySettings, host: &str, port: u16) {

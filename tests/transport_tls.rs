@@ -7,9 +7,10 @@
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::clients::fast_reconnecting_client as client;
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
 use mqtt_tether::transport::tls::{CertReqs, TlsOptions};
-use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, PahoErrorKind};
+use mqtt_tether::{Client, PahoErrorKind};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -42,19 +43,6 @@ impl PkiExt for Pki {
             ..TlsOptions::default()
         }
     }
-}
-
-fn client(id: &str) -> Client {
-    let c = Client::with_options(
-        CallbackAPIVersion::VERSION2,
-        ClientOptions {
-            client_id: id.into(),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
-    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(200));
-    c
 }
 
 /// What the automatic loop reported: on_connect reason codes, and
