@@ -341,33 +341,30 @@ impl Client {
 
     /// Feeds bytes of connection `generation` to the session at `now`.
     pub(crate) fn feed(&self, bytes: &[u8], generation: u64, now: Instant) -> ErrorCode {
-        let layers = {
-            let core = self.shared.core.lock();
-            if core.generation != generation {
-                return ErrorCode::Success;
-            }
-            core.conn.as_ref().and_then(|c| c.layers.clone())
-        };
-        let decoded;
-        let bytes = match layers {
-            None => bytes,
-            Some(layers) => {
-                let mut plain = Vec::new();
-                let result = layers.lock().decode(bytes, &mut plain);
-                if let Err(e) = result {
-                    self.log(LogLevel::Err, &format!("connection failed: {e}"));
-                    return self.close_connection_of(Cause::Io, Some(generation));
-                }
-                decoded = plain;
-                &decoded[..]
-            }
-        };
         let result = {
             let mut core = self.shared.core.lock();
             if core.generation != generation {
                 return ErrorCode::Success;
             }
-            core.session.received(bytes, now)
+            match core.conn.as_ref().and_then(|c| c.layers.clone()) {
+                // Plain TCP or unix: one lock per chunk, as before layers.
+                None => core.session.received(bytes, now),
+                Some(layers) => {
+                    // Decrypt and unframe outside the core lock.
+                    drop(core);
+                    let mut plain = Vec::new();
+                    let decoded = layers.lock().decode(bytes, &mut plain);
+                    if let Err(e) = decoded {
+                        self.log(LogLevel::Err, &format!("connection failed: {e}"));
+                        return self.close_connection_of(Cause::Io, Some(generation));
+                    }
+                    let mut core = self.shared.core.lock();
+                    if core.generation != generation {
+                        return ErrorCode::Success;
+                    }
+                    core.session.received(&plain, now)
+                }
+            }
         };
         self.dispatch();
         if self.panicked() {
