@@ -32,7 +32,7 @@ use parking_lot::Mutex;
 use crate::driver::{ConnState, Core, Shared};
 use crate::error::{Error, ErrorCode};
 use crate::packet::{
-    Disconnect, PacketType, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
+    Disconnect, PacketType, Properties, ProtocolVersion, PublishRef, QoS, ReasonCode,
     SubscribeOptions, Will,
 };
 use crate::session::Backoff;
@@ -425,14 +425,26 @@ impl Client {
         if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
             return Err(Error::Value("Payload too large.".into()));
         }
-        let mut publish = Publish::new(topic, payload.to_vec(), qos, 0);
-        publish.retain = retain;
-        if let Some(p) = properties {
-            publish.properties = p;
-        }
+        let no_properties;
+        let properties = match &properties {
+            Some(p) => p,
+            None => {
+                no_properties = Properties::new(PacketType::Publish);
+                &no_properties
+            }
+        };
+        let publish = PublishRef {
+            dup: false,
+            qos,
+            retain,
+            topic,
+            packet_id: 0,
+            properties,
+            payload,
+        };
         let info = {
             let mut core = self.shared.core.lock();
-            let result = core.session.publish(publish);
+            let result = core.session.publish_ref(publish);
             let info = MessageInfo::new(
                 result.mid,
                 result.rc,
@@ -738,14 +750,19 @@ impl Client {
     /// [`MessageInfo`] ends with [`Outcome::Dropped`] instead of staying
     /// unpublished forever, and the in-flight window is emptied too.
     pub fn drop_out_messages(&self) -> Vec<Message> {
-        let stored = self.shared.core.lock().session.drop_out_messages();
+        let (stored, protocol) = {
+            let mut core = self.shared.core.lock();
+            let protocol = core.session.config().protocol;
+            (core.session.drop_out_messages(), protocol)
+        };
         let mut infos = self.shared.infos.lock();
         let mut dropped = Vec::with_capacity(stored.len());
         for s in stored {
-            let p = s.publish;
-            if let Some(info) = infos.remove(&p.packet_id) {
+            if let Some(info) = infos.remove(&s.mid()) {
                 info.complete(Outcome::Dropped);
             }
+            // The store's own encoding: it decodes unless memory is corrupt.
+            let Ok(p) = s.publish(protocol) else { continue };
             dropped.push(Message {
                 topic: p.topic,
                 payload: p.payload,

@@ -63,7 +63,7 @@ pub use error::{DecodeError, EncodeError, PropertyError};
 pub use fixed_header::FixedHeader;
 pub use properties::Properties;
 pub use property::{Property, PropertyId, PropertyType};
-pub use publish::Publish;
+pub use publish::{Publish, PublishRef};
 pub use reason_code::{ReasonCode, UnknownReasonCode};
 pub use subscribe::{
     RetainHandling, SubAck, Subscribe, SubscribeOptions, RETAIN_DO_NOT_SEND,
@@ -364,7 +364,7 @@ impl Packet {
         match self {
             Packet::Connect(p) => encode_with(p, protocol, out),
             Packet::ConnAck(p) => encode_with(p, protocol, out),
-            Packet::Publish(p) => encode_with(p, protocol, out),
+            Packet::Publish(p) => encode_with(&p.borrowed(), protocol, out),
             Packet::PubAck(p) => encode_with(&ack::Typed(PacketType::PubAck, p), protocol, out),
             Packet::PubRec(p) => encode_with(&ack::Typed(PacketType::PubRec, p), protocol, out),
             Packet::PubRel(p) => encode_with(&ack::Typed(PacketType::PubRel, p), protocol, out),

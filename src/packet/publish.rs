@@ -47,7 +47,20 @@ impl Publish {
 
     /// Appends the encoded packet to `out`.
     pub fn encode(&self, protocol: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        encode_with(self, protocol, out)
+        encode_with(&self.borrowed(), protocol, out)
+    }
+
+    /// The same packet as borrowed parts.
+    pub fn borrowed(&self) -> PublishRef<'_> {
+        PublishRef {
+            dup: self.dup,
+            qos: self.qos,
+            retain: self.retain,
+            topic: &self.topic,
+            packet_id: self.packet_id,
+            properties: &self.properties,
+            payload: &self.payload,
+        }
     }
 
     pub(crate) fn decode(
@@ -91,16 +104,58 @@ fn topic_is_valid(topic: &str, properties: &Properties, protocol: ProtocolVersio
     !topic.is_empty() || (protocol.is_v5() && properties.topic_alias().is_some())
 }
 
-impl EncodeBody for Publish {
+/// A PUBLISH made of borrowed parts: what the client encodes a message from,
+/// straight from the caller's topic and payload, without first copying them
+/// into a [`Publish`].
+#[derive(Debug, Clone, Copy)]
+pub struct PublishRef<'a> {
+    /// DUP: this may be a re-delivery. Only meaningful with QoS > 0.
+    pub dup: bool,
+    /// The QoS of this delivery.
+    pub qos: QoS,
+    /// RETAIN.
+    pub retain: bool,
+    /// The topic name (see [`Publish::topic`]).
+    pub topic: &'a str,
+    /// The packet identifier; 0 (and not on the wire) for QoS 0.
+    pub packet_id: u16,
+    /// PUBLISH properties (MQTT 5 only).
+    pub properties: &'a Properties,
+    /// The application message.
+    pub payload: &'a [u8],
+}
+
+impl PublishRef<'_> {
+    /// Appends the encoded packet to `out`.
+    pub fn encode(&self, protocol: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        encode_with(self, protocol, out)
+    }
+
+    /// The encoded packet in an allocation of exactly its size (what the
+    /// outgoing store keeps of a QoS 1/2 message).
+    pub fn encode_boxed(&self, protocol: ProtocolVersion) -> Result<Box<[u8]>, EncodeError> {
+        let body = self.body_len(protocol)?;
+        if body > super::MAX_VARIABLE_INTEGER as usize {
+            return Err(EncodeError::PacketTooLarge {
+                remaining_length: body,
+            });
+        }
+        let mut out = Vec::with_capacity(1 + super::wire::variable_integer_len(body as u32) + body);
+        encode_with(self, protocol, &mut out)?;
+        Ok(out.into_boxed_slice())
+    }
+}
+
+impl EncodeBody for PublishRef<'_> {
     fn first_byte(&self) -> u8 {
         0x30 | (u8::from(self.dup) << 3) | (self.qos.as_u8() << 1) | u8::from(self.retain)
     }
 
     fn body_len(&self, protocol: ProtocolVersion) -> Result<usize, EncodeError> {
-        if !topic_is_valid(&self.topic, &self.properties, protocol) {
+        if !topic_is_valid(self.topic, self.properties, protocol) {
             return Err(EncodeError::InvalidTopicName);
         }
-        let mut len = string_len(&self.topic)? + self.payload.len();
+        let mut len = string_len(self.topic)? + self.payload.len();
         if self.qos == QoS::AtMostOnce {
             if self.dup {
                 return Err(EncodeError::DupWithQoS0);
@@ -111,18 +166,18 @@ impl EncodeBody for Publish {
             }
             len += 2;
         }
-        len += properties_len(&self.properties, PacketType::Publish, protocol)?;
+        len += properties_len(self.properties, PacketType::Publish, protocol)?;
         Ok(len)
     }
 
     fn write_body(&self, protocol: ProtocolVersion, out: &mut Vec<u8>) {
-        put_string(out, &self.topic);
+        put_string(out, self.topic);
         if self.qos != QoS::AtMostOnce {
             put_u16(out, self.packet_id);
         }
         if protocol.is_v5() {
             self.properties.write(out);
         }
-        out.extend_from_slice(&self.payload);
+        out.extend_from_slice(self.payload);
     }
 }

@@ -29,6 +29,7 @@ mod event;
 mod inbound;
 mod keepalive;
 mod mid;
+mod mid_table;
 mod outgoing;
 mod resubscribe;
 pub mod trace;
@@ -50,7 +51,7 @@ use std::time::Instant;
 use crate::error::ErrorCode;
 use crate::packet::{
     Ack, Connect, Decoder, Disconnect, Packet, PacketType, Properties, ProtocolVersion, Publish,
-    QoS, ReasonCode, Subscribe, SubscribeOptions, Unsubscribe, DEFAULT_MAX_PACKET_SIZE,
+    PublishRef, QoS, ReasonCode, Subscribe, SubscribeOptions, Unsubscribe, DEFAULT_MAX_PACKET_SIZE,
 };
 
 /// Where the connection stands, from the session's point of view.
@@ -331,7 +332,7 @@ impl Session {
         let window = self.window();
         for resend in self.store.resume(window) {
             match resend {
-                Resend::Publish(p) => self.queue(&Packet::Publish(p), None),
+                Resend::Publish(mid) => self.send_stored(mid),
                 Resend::PubRel(mid) => {
                     self.queue(&Packet::PubRel(Ack::new(PacketType::PubRel, mid)), None)
                 }
@@ -511,8 +512,8 @@ impl Session {
             properties: ack.properties,
         });
         let window = self.window();
-        for p in self.store.release_queued(window) {
-            self.queue(&Packet::Publish(p), None);
+        while let Some(mid) = self.store.next_queued(window) {
+            self.send_stored(mid);
         }
     }
 
@@ -567,7 +568,14 @@ impl Session {
 
     /// Publishes `publish` (its `packet_id` is replaced by the new mid). The
     /// caller has validated topic and QoS.
-    pub fn publish(&mut self, mut publish: Publish) -> PublishResult {
+    pub fn publish(&mut self, publish: Publish) -> PublishResult {
+        self.publish_ref(publish.borrowed())
+    }
+
+    /// [`Session::publish`] from borrowed parts: the message is encoded
+    /// once, straight into the transmit buffer (QoS 0) or into the store's
+    /// copy of it (QoS 1/2), with no other copy of topic or payload.
+    pub fn publish_ref(&mut self, mut publish: PublishRef<'_>) -> PublishResult {
         // Every id, QoS 0 included, skips ids of stored messages, so a
         // MessageInfo is never confused with another after a wrap-around.
         let store = &self.store;
@@ -575,25 +583,36 @@ impl Session {
             Some(mid) => mid,
             None => return self.not_stored(0, ErrorCode::QueueSize),
         };
+        publish.dup = false;
         publish.packet_id = if publish.qos == QoS::AtMostOnce {
             0
         } else {
             mid
         };
-        if let Some(max) = self.broker_max_packet_size {
-            let mut probe = Vec::new();
-            let fits = publish.encode(self.config.protocol, &mut probe).is_ok()
-                && probe.len() as u64 <= u64::from(max);
-            if !fits {
-                return self.not_stored(mid, ErrorCode::PayloadSize);
-            }
-        }
+        let fits = |len: usize| {
+            self.broker_max_packet_size
+                .is_none_or(|max| len as u64 <= u64::from(max))
+        };
         let link_open = self.link != LinkState::Down;
         if publish.qos == QoS::AtMostOnce {
             if !link_open {
                 return self.not_stored(mid, ErrorCode::NoConn);
             }
-            self.queue(&Packet::Publish(publish), Some(Completion::Qos0(mid)));
+            if self.link == LinkState::Disconnecting {
+                // Nothing may follow our DISCONNECT (see `queue`).
+                self.events.push_back(Event::Qos0Dropped { mid });
+            } else {
+                let buf = self.transmit.buf();
+                let start = buf.len();
+                let encoded = publish.encode(self.config.protocol, buf);
+                let len = buf.len() - start;
+                if encoded.is_err() || !fits(len) {
+                    self.transmit.buf().truncate(start);
+                    return self.not_stored(mid, ErrorCode::PayloadSize);
+                }
+                self.transmit.mark(Completion::Qos0(mid));
+                self.trace_sent(start);
+            }
             return PublishResult {
                 mid,
                 rc: ErrorCode::Success,
@@ -603,9 +622,13 @@ impl Session {
         if self.config.max_queued > 0 && self.store.len() >= self.config.max_queued {
             return self.not_stored(mid, ErrorCode::QueueSize);
         }
+        let packet = match publish.encode_boxed(self.config.protocol) {
+            Ok(packet) if fits(packet.len()) => packet,
+            _ => return self.not_stored(mid, ErrorCode::PayloadSize),
+        };
         let window = self.window();
-        if let Some(p) = self.store.admit(publish, link_open, window) {
-            self.queue(&Packet::Publish(p), None);
+        if self.store.admit(mid, packet, link_open, window) {
+            self.send_stored(mid);
         }
         PublishResult {
             mid,
@@ -615,6 +638,37 @@ impl Session {
                 ErrorCode::NoConn
             },
             stored: true,
+        }
+    }
+
+    /// Puts stored message `mid` on the wire (marking it sent). After our
+    /// DISCONNECT it stays stored, marked sent, for the next connection.
+    fn send_stored(&mut self, mid: u16) {
+        let buf = self.transmit.buf();
+        let start = buf.len();
+        if !self.store.send(mid, buf) {
+            return;
+        }
+        if self.link == LinkState::Disconnecting {
+            self.transmit.buf().truncate(start);
+            return;
+        }
+        self.trace_sent(start);
+    }
+
+    /// With tracing on, logs the packet encoded into the transmit buffer
+    /// from `start` on.
+    fn trace_sent(&mut self, start: usize) {
+        if !self.trace {
+            return;
+        }
+        let mut bytes = &self.transmit.buf()[start..];
+        if let Ok(Some(packet)) = Decoder::new(self.config.protocol).decode(&mut bytes) {
+            self.events.push_back(Event::Log(trace::describe(
+                trace::Direction::Sending,
+                &packet,
+                self.config.protocol,
+            )));
         }
     }
 

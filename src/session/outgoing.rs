@@ -1,10 +1,15 @@
 //! The outgoing store: QoS 1 and 2 messages from `publish` until the broker
 //! has acknowledged them. It survives reconnects (only `reinitialise` or an
 //! explicit drop empties it) and decides what is (re)sent when.
+//!
+//! A message is kept as its encoded PUBLISH, in one allocation of exactly
+//! its size: sending it is one copy into the transmit buffer, and a message
+//! queued while offline costs little beyond its topic and payload.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::VecDeque;
 
-use crate::packet::{Publish, QoS};
+use super::mid_table::MidTable;
+use crate::packet::{DecodeError, Decoder, Packet, ProtocolVersion, Publish, QoS};
 
 /// Where a stored message stands (Paho's `MessageState`, without the states
 /// Paho never uses).
@@ -47,35 +52,68 @@ impl OutState {
 /// One stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
-    /// The message; its `packet_id` is its mid and `dup` is what the next
-    /// PUBLISH of it carries.
-    pub publish: Publish,
-    /// Where it stands.
-    pub state: OutState,
+    /// The encoded PUBLISH; its DUP flag is what the next copy carries.
+    packet: Box<[u8]>,
+    /// Order of `publish` calls: the order messages are (re)sent in.
+    seq: u64,
+    mid: u16,
+    state: OutState,
 }
 
-/// What the session must put on the wire for the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Stored {
+    /// The message id (the packet identifier on the wire).
+    pub fn mid(&self) -> u16 {
+        self.mid
+    }
+
+    /// Where it stands.
+    pub fn state(&self) -> OutState {
+        self.state
+    }
+
+    /// The QoS it is published at.
+    pub fn qos(&self) -> QoS {
+        QoS::from_u8((self.packet[0] >> 1) & 0b11).unwrap_or(QoS::AtLeastOnce)
+    }
+
+    /// The encoded PUBLISH as its next copy goes out (DUP set once it has
+    /// been sent).
+    pub fn packet(&self) -> &[u8] {
+        &self.packet
+    }
+
+    /// The PUBLISH, decoded (for inspection and tests; the store itself
+    /// never decodes).
+    pub fn publish(&self, protocol: ProtocolVersion) -> Result<Publish, DecodeError> {
+        let mut bytes = &self.packet[..];
+        match Decoder::new(protocol).decode(&mut bytes)? {
+            Some(Packet::Publish(p)) => Ok(p),
+            Some(_) => Err(DecodeError::InvalidPacketType(self.packet[0] >> 4)),
+            None => Err(DecodeError::Truncated),
+        }
+    }
+}
+
+/// What the session must put on the wire for the store after a reconnect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resend {
-    /// A PUBLISH (first send or re-send).
-    Publish(Publish),
+    /// The stored PUBLISH of this mid (first send or re-send): take its
+    /// bytes with [`OutgoingStore::send`].
+    Publish(u16),
     /// A PUBREL for this mid.
     PubRel(u16),
 }
 
-/// The ordered store of QoS 1/2 messages.
+/// The store of QoS 1/2 messages, by message id.
 ///
-/// Every operation a publish or an acknowledgement triggers is O(log n) or
-/// better, so a store holding a large backlog (everything published while
-/// offline, or beyond the window) does not slow each message down; only
-/// reconnects walk the whole store.
+/// A publish and an acknowledgement each cost O(1) and no allocation beyond
+/// the message itself; only reconnects walk (and sort) the whole store.
 #[derive(Debug, Default)]
 pub struct OutgoingStore {
-    /// By insertion sequence: the order messages are (re)sent in.
-    messages: BTreeMap<u64, Stored>,
-    by_mid: HashMap<u16, u64>,
-    /// Sequences of messages in state `Queued`.
-    queued: BTreeSet<u64>,
+    messages: MidTable<Stored>,
+    /// Ids of messages in state `Queued`, in `seq` order: they are only
+    /// ever released from the front.
+    queued: VecDeque<u16>,
     in_flight: usize,
     next_seq: u64,
 }
@@ -94,12 +132,17 @@ impl OutgoingStore {
 
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
-        self.messages.is_empty()
+        self.messages.len() == 0
     }
 
     /// True if `mid` belongs to a stored message.
     pub fn contains(&self, mid: u16) -> bool {
-        self.by_mid.contains_key(&mid)
+        self.messages.contains(mid)
+    }
+
+    /// The stored message `mid`.
+    pub fn get(&self, mid: u16) -> Option<&Stored> {
+        self.messages.get(mid)
     }
 
     /// Messages occupying the in-flight window.
@@ -107,86 +150,81 @@ impl OutgoingStore {
         self.in_flight
     }
 
-    /// The stored messages in order.
+    /// The stored messages in the order they were published.
     pub fn iter(&self) -> impl Iterator<Item = &Stored> {
-        self.messages.values()
+        let mut all: Vec<&Stored> = self.messages.iter().map(|(_, m)| m).collect();
+        all.sort_by_key(|m| m.seq);
+        all.into_iter()
     }
 
     fn has_room(&self, window: usize) -> bool {
         window == 0 || self.in_flight < window
     }
 
-    /// Moves the message `seq` to `state`, keeping the counters right.
-    fn set_state(&mut self, seq: u64, state: OutState) {
-        let Some(m) = self.messages.get_mut(&seq) else {
+    /// Moves `mid` to `state`, keeping the in-flight count right (the
+    /// caller keeps `queued` right).
+    fn set_state(&mut self, mid: u16, state: OutState) {
+        let Some(m) = self.messages.get_mut(mid) else {
             return;
         };
         if m.state.in_flight() {
             self.in_flight -= 1;
         }
-        if m.state == OutState::Queued {
-            self.queued.remove(&seq);
-        }
         m.state = state;
         if state.in_flight() {
             self.in_flight += 1;
         }
-        if state == OutState::Queued {
-            self.queued.insert(seq);
+    }
+
+    /// Marks `mid` sent and appends its PUBLISH to `out`; a later copy of
+    /// it is a re-delivery (DUP). False for an unknown id.
+    pub fn send(&mut self, mid: u16, out: &mut Vec<u8>) -> bool {
+        let Some(m) = self.messages.get(mid) else {
+            return false;
+        };
+        let state = wait_state(m.qos());
+        self.set_state(mid, state);
+        if let Some(m) = self.messages.get_mut(mid) {
+            out.extend_from_slice(&m.packet);
+            m.packet[0] |= 0b1000;
         }
+        true
     }
 
-    /// Marks `seq` sent and returns the PUBLISH to write; a later copy of it
-    /// is a re-delivery (DUP).
-    fn send(&mut self, seq: u64) -> Option<Publish> {
-        let qos = self.messages.get(&seq)?.publish.qos;
-        self.set_state(seq, wait_state(qos));
-        let m = self.messages.get_mut(&seq)?;
-        let out = m.publish.clone();
-        m.publish.dup = true;
-        Some(out)
-    }
-
-    /// Stores a new QoS 1/2 message and says whether to send it now.
+    /// Stores a new QoS 1/2 message, given as its encoded PUBLISH (DUP
+    /// clear, packet identifier `mid`), and says whether to send it now
+    /// (with [`Self::send`]).
     ///
     /// `link_open` is true when a connection exists (Paho sends even before
     /// CONNACK); `window` is the effective in-flight limit (0: none).
-    pub fn admit(
-        &mut self,
-        mut publish: Publish,
-        link_open: bool,
-        window: usize,
-    ) -> Option<Publish> {
-        debug_assert!(publish.qos != QoS::AtMostOnce);
-        publish.dup = false;
+    pub fn admit(&mut self, mid: u16, packet: Box<[u8]>, link_open: bool, window: usize) -> bool {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.by_mid.insert(publish.packet_id, seq);
-        let send_now = self.has_room(window) && link_open;
-        let state = if !self.has_room(window) {
-            OutState::Queued
-        } else {
+        let room = self.has_room(window);
+        let state = if room {
             OutState::Publish
-        };
-        self.messages.insert(seq, Stored { publish, state });
-        if state == OutState::Queued {
-            self.queued.insert(seq);
-        }
-        if send_now {
-            self.send(seq)
         } else {
-            None
-        }
+            self.queued.push_back(mid);
+            OutState::Queued
+        };
+        self.messages.insert(
+            mid,
+            Stored {
+                packet,
+                seq,
+                mid,
+                state,
+            },
+        );
+        room && link_open
     }
 
     fn take(&mut self, mid: u16, state: OutState) -> Option<Stored> {
-        let seq = *self.by_mid.get(&mid)?;
-        if self.messages.get(&seq)?.state != state {
+        if self.messages.get(mid)?.state != state {
             return None;
         }
-        self.set_state(seq, OutState::Publish);
-        self.by_mid.remove(&mid);
-        let mut m = self.messages.remove(&seq)?;
+        self.set_state(mid, OutState::Publish);
+        let mut m = self.messages.remove(mid)?;
         m.state = state;
         Some(m)
     }
@@ -206,13 +244,10 @@ impl OutgoingStore {
                 None => Ok(false),
             };
         }
-        let Some(&seq) = self.by_mid.get(&mid) else {
-            return Ok(false);
-        };
-        if self.messages.get(&seq).map(|m| m.state) != Some(OutState::WaitPubRec) {
+        if self.messages.get(mid).map(|m| m.state) != Some(OutState::WaitPubRec) {
             return Ok(false);
         }
-        self.set_state(seq, OutState::WaitPubComp);
+        self.set_state(mid, OutState::WaitPubComp);
         Ok(true)
     }
 
@@ -221,17 +256,16 @@ impl OutgoingStore {
         self.take(mid, OutState::WaitPubComp)
     }
 
-    /// Sends queued messages, in order, while the window has room (after an
-    /// acknowledgement freed a slot).
-    pub fn release_queued(&mut self, window: usize) -> Vec<Publish> {
-        let mut out = Vec::new();
+    /// The next queued message to send now that the window has room (after
+    /// an acknowledgement freed a slot): its id, for [`Self::send`].
+    pub fn next_queued(&mut self, window: usize) -> Option<u16> {
         while self.has_room(window) {
-            let Some(&seq) = self.queued.iter().next() else {
-                break;
-            };
-            out.extend(self.send(seq));
+            let mid = self.queued.pop_front()?;
+            if self.messages.get(mid).map(|m| m.state) == Some(OutState::Queued) {
+                return Some(mid);
+            }
         }
-        out
+        None
     }
 
     /// Prepares the store for a new connection (Paho's
@@ -252,8 +286,10 @@ impl OutgoingStore {
     /// disconnected. Found by the chaos test (tests/reconnect_chaos.rs),
     /// which lost a QoS 1 message that way.
     pub fn reset_for_reconnect(&mut self, clean: bool) {
+        let mut in_flight = 0;
         for m in self.messages.values_mut() {
-            m.state = match (m.publish.qos, m.state, clean) {
+            let qos = m.qos();
+            m.state = match (qos, m.state, clean) {
                 // A PUBREC was received: with the session kept, finish with
                 // PUBREL; with a clean session, the broker forgot the id, so
                 // the flow restarts with the PUBLISH (DUP already set).
@@ -263,13 +299,12 @@ impl OutgoingStore {
                 (_, state, _) if state.in_flight() => OutState::ResendPublish,
                 _ => OutState::Publish,
             };
+            if m.state.in_flight() {
+                in_flight += 1;
+            }
         }
         self.queued.clear();
-        self.in_flight = self
-            .messages
-            .values()
-            .filter(|m| m.state.in_flight())
-            .count();
+        self.in_flight = in_flight;
     }
 
     /// What to send after CONNACK accepted the connection, in store order,
@@ -278,36 +313,48 @@ impl OutgoingStore {
     /// messages beyond the window wait as `Queued`. Messages that were in
     /// flight go out in any case: they have kept their slots.
     pub fn resume(&mut self, window: usize) -> Vec<Resend> {
+        let mut order: Vec<(u64, u16, OutState)> = self
+            .messages
+            .iter()
+            .map(|(mid, m)| (m.seq, mid, m.state))
+            .collect();
+        order.sort_unstable_by_key(|&(seq, _, _)| seq);
+        self.queued.clear();
         let mut out = Vec::new();
-        let seqs: Vec<(u64, OutState)> = self.messages.iter().map(|(s, m)| (*s, m.state)).collect();
-        for (seq, state) in seqs {
+        for (_, mid, state) in order {
             match state {
                 // PUBREL must go out to finish the exchange, in the slot the
                 // message kept.
                 OutState::ResendPubRel => {
-                    self.set_state(seq, OutState::WaitPubComp);
-                    out.push(Resend::PubRel(self.messages[&seq].publish.packet_id));
+                    self.set_state(mid, OutState::WaitPubComp);
+                    out.push(Resend::PubRel(mid));
                 }
-                OutState::ResendPublish => {
-                    out.extend(self.send(seq).map(Resend::Publish));
-                }
+                OutState::ResendPublish => out.push(Resend::Publish(mid)),
                 OutState::Publish | OutState::Queued if self.has_room(window) => {
-                    out.extend(self.send(seq).map(Resend::Publish));
+                    // In flight from now on, so the window counts it; the
+                    // session's `send` of it leaves the count as it is.
+                    let qos = self.messages.get(mid).map_or(QoS::AtLeastOnce, Stored::qos);
+                    self.set_state(mid, wait_state(qos));
+                    out.push(Resend::Publish(mid));
                 }
-                OutState::Publish => self.set_state(seq, OutState::Queued),
+                OutState::Publish | OutState::Queued => {
+                    self.set_state(mid, OutState::Queued);
+                    self.queued.push_back(mid);
+                }
                 _ => {}
             }
         }
         out
     }
 
-    /// Empties the store and returns what it held (`reinitialise`,
-    /// `drop_out_messages`).
+    /// Empties the store and returns what it held, in publish order
+    /// (`reinitialise`, `drop_out_messages`).
     pub fn drain(&mut self) -> Vec<Stored> {
-        self.by_mid.clear();
         self.queued.clear();
         self.in_flight = 0;
-        std::mem::take(&mut self.messages).into_values().collect()
+        let mut all: Vec<Stored> = self.messages.drain().into_iter().map(|(_, m)| m).collect();
+        all.sort_by_key(|m| m.seq);
+        all
     }
 }
 
@@ -323,40 +370,78 @@ fn wait_state(qos: QoS) -> OutState {
 mod tests {
     use super::*;
 
-    fn msg(mid: u16, qos: QoS) -> Publish {
-        Publish::new(format!("t/{mid}"), b"x".to_vec(), qos, mid)
+    const V311: ProtocolVersion = ProtocolVersion::MQTTv311;
+
+    fn admit(s: &mut OutgoingStore, mid: u16, qos: QoS, link_open: bool, window: usize) -> bool {
+        let p = Publish::new(format!("t/{mid}"), b"x".to_vec(), qos, mid);
+        s.admit(
+            mid,
+            p.borrowed().encode_boxed(V311).unwrap(),
+            link_open,
+            window,
+        )
     }
 
-    fn mids(sends: &[Publish]) -> Vec<(u16, bool)> {
-        sends.iter().map(|p| (p.packet_id, p.dup)).collect()
+    /// Sends `mid` as the session would; returns (packet id, DUP) of the
+    /// copy that went out.
+    fn send(s: &mut OutgoingStore, mid: u16) -> (u16, bool) {
+        let mut out = Vec::new();
+        assert!(s.send(mid, &mut out), "{mid} is stored");
+        let mut bytes = &out[..];
+        match Decoder::new(V311).decode(&mut bytes) {
+            Ok(Some(Packet::Publish(p))) => (p.packet_id, p.dup),
+            other => panic!("not a PUBLISH: {other:?}"),
+        }
+    }
+
+    fn release(s: &mut OutgoingStore, window: usize) -> Vec<(u16, bool)> {
+        let mut sent = Vec::new();
+        while let Some(mid) = s.next_queued(window) {
+            sent.push(send(s, mid));
+        }
+        sent
+    }
+
+    fn resume(s: &mut OutgoingStore, window: usize) -> Vec<String> {
+        s.resume(window)
+            .into_iter()
+            .map(|r| match r {
+                Resend::Publish(mid) => {
+                    let (id, dup) = send(s, mid);
+                    format!("publish {id} dup {dup}")
+                }
+                Resend::PubRel(mid) => format!("pubrel {mid}"),
+            })
+            .collect()
     }
 
     #[test]
     fn window_queues_and_acks_release_in_order() {
         let mut s = OutgoingStore::new();
-        assert!(s.admit(msg(1, QoS::AtLeastOnce), true, 2).is_some());
-        assert!(s.admit(msg(2, QoS::ExactlyOnce), true, 2).is_some());
-        assert!(s.admit(msg(3, QoS::AtLeastOnce), true, 2).is_none());
-        assert!(s.admit(msg(4, QoS::AtLeastOnce), true, 2).is_none());
+        assert!(admit(&mut s, 1, QoS::AtLeastOnce, true, 2));
+        assert_eq!(send(&mut s, 1), (1, false));
+        assert!(admit(&mut s, 2, QoS::ExactlyOnce, true, 2));
+        assert_eq!(send(&mut s, 2), (2, false));
+        assert!(!admit(&mut s, 3, QoS::AtLeastOnce, true, 2));
+        assert!(!admit(&mut s, 4, QoS::AtLeastOnce, true, 2));
         assert_eq!(s.in_flight(), 2);
         assert!(s.on_puback(1).is_some());
-        assert_eq!(mids(&s.release_queued(2)), [(3, false)]);
+        assert_eq!(release(&mut s, 2), [(3, false)]);
         assert!(s.on_puback(1).is_none(), "a duplicate ack is ignored");
         assert_eq!(s.on_pubrec(2, false), Ok(true));
-        assert!(
-            s.release_queued(2).is_empty(),
-            "PUBREL still holds the slot"
-        );
+        assert!(release(&mut s, 2).is_empty(), "PUBREL still holds the slot");
         assert!(s.on_pubcomp(2).is_some());
-        assert_eq!(mids(&s.release_queued(2)), [(4, false)]);
+        assert_eq!(release(&mut s, 2), [(4, false)]);
+        assert_eq!(send(&mut s, 4), (4, true), "a second copy is a DUP");
     }
 
     #[test]
     fn published_while_offline_goes_out_after_connack() {
         let mut s = OutgoingStore::new();
-        assert!(s.admit(msg(1, QoS::AtLeastOnce), false, 20).is_none());
+        assert!(!admit(&mut s, 1, QoS::AtLeastOnce, false, 20));
         s.reset_for_reconnect(true);
-        assert_eq!(s.resume(20), [Resend::Publish(msg(1, QoS::AtLeastOnce))]);
+        assert_eq!(resume(&mut s, 20), ["publish 1 dup false"]);
+        assert_eq!(s.in_flight(), 1);
     }
 
     /// Reference §12.3, the verified wire sequence: a1 (QoS 1 unacked), b2
@@ -364,12 +449,17 @@ mod tests {
     /// published while disconnected.
     fn three_in_flight_two_offline() -> OutgoingStore {
         let mut s = OutgoingStore::new();
-        s.admit(msg(1, QoS::AtLeastOnce), true, 20);
-        s.admit(msg(2, QoS::ExactlyOnce), true, 20);
-        s.admit(msg(3, QoS::ExactlyOnce), true, 20);
+        for (mid, qos) in [
+            (1, QoS::AtLeastOnce),
+            (2, QoS::ExactlyOnce),
+            (3, QoS::ExactlyOnce),
+        ] {
+            assert!(admit(&mut s, mid, qos, true, 20));
+            send(&mut s, mid);
+        }
         assert_eq!(s.on_pubrec(2, false), Ok(true));
-        s.admit(msg(4, QoS::AtLeastOnce), false, 20);
-        s.admit(msg(5, QoS::ExactlyOnce), false, 20);
+        admit(&mut s, 4, QoS::AtLeastOnce, false, 20);
+        admit(&mut s, 5, QoS::ExactlyOnce, false, 20);
         s
     }
 
@@ -377,38 +467,32 @@ mod tests {
     fn reconnect_with_a_kept_session_resends_pubrel_for_received_qos2() {
         let mut s = three_in_flight_two_offline();
         s.reset_for_reconnect(false);
-        let dup = |mid, qos| {
-            let mut p = msg(mid, qos);
-            p.dup = true;
-            Resend::Publish(p)
-        };
         assert_eq!(
-            s.resume(20),
+            resume(&mut s, 20),
             [
-                dup(1, QoS::AtLeastOnce),
-                Resend::PubRel(2),
-                dup(3, QoS::ExactlyOnce),
-                Resend::Publish(msg(4, QoS::AtLeastOnce)),
-                Resend::Publish(msg(5, QoS::ExactlyOnce)),
+                "publish 1 dup true",
+                "pubrel 2",
+                "publish 3 dup true",
+                "publish 4 dup false",
+                "publish 5 dup false",
             ]
         );
+        assert_eq!(s.in_flight(), 5);
     }
 
     #[test]
     fn reconnect_with_a_clean_session_restarts_qos2_with_a_dup_publish() {
         let mut s = three_in_flight_two_offline();
         s.reset_for_reconnect(true);
-        let sent: Vec<(u16, bool)> = s
-            .resume(20)
-            .into_iter()
-            .map(|r| match r {
-                Resend::Publish(p) => (p.packet_id, p.dup),
-                Resend::PubRel(mid) => panic!("no PUBREL after a clean start, got {mid}"),
-            })
-            .collect();
         assert_eq!(
-            sent,
-            [(1, true), (2, true), (3, true), (4, false), (5, false)]
+            resume(&mut s, 20),
+            [
+                "publish 1 dup true",
+                "publish 2 dup true",
+                "publish 3 dup true",
+                "publish 4 dup false",
+                "publish 5 dup false",
+            ]
         );
     }
 
@@ -416,15 +500,16 @@ mod tests {
     fn resume_respects_the_window_paho_overruns() {
         let mut s = OutgoingStore::new();
         for mid in 1..=12 {
-            s.admit(msg(mid, QoS::AtLeastOnce), true, 10);
+            if admit(&mut s, mid, QoS::AtLeastOnce, true, 10) {
+                send(&mut s, mid);
+            }
         }
         s.reset_for_reconnect(false);
-        let sent = s.resume(10);
+        let sent = resume(&mut s, 10);
         assert_eq!(sent.len(), 10);
         assert_eq!(s.in_flight(), 10);
         s.on_puback(1);
-        let next = s.release_queued(10);
-        assert_eq!(mids(&next), [(11, false)]);
+        assert_eq!(release(&mut s, 10), [(11, false)]);
     }
 
     /// Messages in flight at a cut keep their slots until they are re-sent:
@@ -437,42 +522,56 @@ mod tests {
     fn messages_in_flight_at_a_cut_keep_their_slots_until_resent() {
         for clean in [false, true] {
             let mut s = OutgoingStore::new();
-            assert!(s.admit(msg(1, QoS::ExactlyOnce), true, 2).is_some());
-            assert!(s.admit(msg(2, QoS::AtLeastOnce), true, 2).is_some());
+            assert!(admit(&mut s, 1, QoS::ExactlyOnce, true, 2));
+            send(&mut s, 1);
+            assert!(admit(&mut s, 2, QoS::AtLeastOnce, true, 2));
+            send(&mut s, 2);
             assert_eq!(s.on_pubrec(1, false), Ok(true));
             s.reset_for_reconnect(clean);
             assert_eq!(s.in_flight(), 2, "clean={clean}");
             assert!(
-                s.admit(msg(3, QoS::AtLeastOnce), true, 2).is_none(),
+                !admit(&mut s, 3, QoS::AtLeastOnce, true, 2),
                 "no slot free before the re-send, clean={clean}"
             );
-            let resent: Vec<String> = s
-                .resume(2)
-                .into_iter()
-                .map(|r| match r {
-                    Resend::Publish(p) => format!("publish {} dup {}", p.packet_id, p.dup),
-                    Resend::PubRel(mid) => format!("pubrel {mid}"),
-                })
-                .collect();
             let first = if clean {
                 "publish 1 dup true"
             } else {
                 "pubrel 1"
             };
-            assert_eq!(resent, [first, "publish 2 dup true"], "clean={clean}");
+            assert_eq!(
+                resume(&mut s, 2),
+                [first, "publish 2 dup true"],
+                "clean={clean}"
+            );
             assert_eq!(s.in_flight(), 2);
             assert!(s.on_puback(2).is_some());
-            assert_eq!(mids(&s.release_queued(2)), [(3, false)]);
+            assert_eq!(release(&mut s, 2), [(3, false)]);
         }
     }
 
     #[test]
     fn a_failed_pubrec_ends_the_message_without_pubrel() {
         let mut s = OutgoingStore::new();
-        s.admit(msg(7, QoS::ExactlyOnce), true, 0);
+        admit(&mut s, 7, QoS::ExactlyOnce, true, 0);
+        send(&mut s, 7);
         let done = s.on_pubrec(7, true).unwrap_err();
-        assert_eq!(done.publish.packet_id, 7);
+        assert_eq!(done.mid(), 7);
         assert!(s.is_empty());
         assert_eq!(s.on_pubrec(8, false), Ok(false), "unknown id: no PUBREL");
+    }
+
+    #[test]
+    fn drain_returns_messages_in_publish_order_and_decodable() {
+        let mut s = OutgoingStore::new();
+        admit(&mut s, 9, QoS::AtLeastOnce, false, 0);
+        admit(&mut s, 2, QoS::ExactlyOnce, false, 0);
+        let all = s.drain();
+        assert_eq!(all.iter().map(Stored::mid).collect::<Vec<_>>(), [9, 2]);
+        let p = all[1].publish(V311).unwrap();
+        assert_eq!(
+            (p.topic.as_str(), p.qos, p.packet_id),
+            ("t/2", QoS::ExactlyOnce, 2)
+        );
+        assert!(s.is_empty() && s.in_flight() == 0);
     }
 }
