@@ -21,7 +21,7 @@ pub use callbacks::{
 };
 pub use message_info::{MessageInfo, Outcome};
 
-use std::collections::HashMap;
+use crate::session::MidTable;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -203,7 +203,8 @@ impl Client {
             callbacks: Mutex::new(callbacks::Callbacks::default()),
             write_lock: Mutex::new(()),
             userdata: Mutex::new(options.userdata),
-            infos: Mutex::new(HashMap::new()),
+            batch: Mutex::new(std::collections::VecDeque::new()),
+            infos: Mutex::new(MidTable::default()),
             wake_tx,
             wake_rx,
             loop_thread: Arc::new(Mutex::new(None)),
@@ -729,7 +730,13 @@ impl Client {
             core.reconnect_on_failure = options.reconnect_on_failure;
             core.backoff = Backoff::default();
             core.generation += 1;
-            self.shared.infos.lock().drain().map(|(_, i)| i).collect()
+            self.shared
+                .infos
+                .lock()
+                .drain()
+                .into_iter()
+                .map(|(_, i)| i)
+                .collect()
         };
         for info in infos {
             info.complete(Outcome::Reinitialised);
@@ -758,7 +765,7 @@ impl Client {
         let mut infos = self.shared.infos.lock();
         let mut dropped = Vec::with_capacity(stored.len());
         for s in stored {
-            if let Some(info) = infos.remove(&s.mid()) {
+            if let Some(info) = infos.remove(s.mid()) {
                 info.complete(Outcome::Dropped);
             }
             // The store's own encoding: it decodes unless memory is corrupt.

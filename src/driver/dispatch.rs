@@ -76,14 +76,40 @@ impl Client {
     }
 
     /// Delivers every queued session event as callbacks.
+    ///
+    /// Events are taken from the session in batches, one core lock per
+    /// batch rather than per event (a chunk read from the socket can hold
+    /// hundreds of PUBACKs). The batch is shared: a callback that leads to
+    /// a nested dispatch (a close, say) delivers the rest of it first, so
+    /// events keep their order. A batch ends after a CONNACK, because taking
+    /// the next event arms the re-send that must wait until `on_connect`
+    /// has run.
     pub(crate) fn dispatch(&self) {
+        const BATCH: usize = 256;
         loop {
             if self.panicked() {
+                // What was taken and not delivered stays the session's.
+                let rest: Vec<Event> = self.shared.batch.lock().drain(..).map(|(e, _)| e).collect();
+                if !rest.is_empty() {
+                    self.shared
+                        .core
+                        .lock()
+                        .session
+                        .unpoll_events(rest.into_iter());
+                }
                 return;
             }
-            let (event, manual_ack) = {
-                let mut core = self.shared.core.lock();
+            let next = self.shared.batch.lock().pop_front();
+            if let Some((event, manual_ack)) = next {
+                self.deliver(event, manual_ack);
+                continue;
+            }
+            let mut core = self.shared.core.lock();
+            let mut batch = self.shared.batch.lock();
+            let manual_ack = core.session.config().manual_ack;
+            while batch.len() < BATCH {
                 let event = core.session.poll_event();
+                let connack = matches!(event, Some(Event::Connack { .. }));
                 if let Some(Event::Connack { reason_code, .. }) = &event {
                     // A disconnect() made before the CONNACK stays in charge.
                     let disconnecting = matches!(
@@ -101,15 +127,21 @@ impl Client {
                     // Not for on_connect; look at the next event.
                     continue;
                 }
-                (event, core.session.config().manual_ack)
-            };
-            let Some(event) = event else { return };
-            self.deliver(event, manual_ack);
+                let Some(event) = event else { break };
+                batch.push_back((event, manual_ack));
+                if connack {
+                    break;
+                }
+            }
+            if batch.is_empty() {
+                return;
+            }
         }
     }
 
     fn deliver(&self, event: Event, manual_ack: bool) {
-        let userdata = self.shared.userdata.lock().clone();
+        // Cloned only for an event that has a callback to run.
+        let userdata = || self.shared.userdata.lock().clone();
         match event {
             Event::Connack {
                 session_present,
@@ -118,6 +150,7 @@ impl Client {
             } => {
                 let cb = self.shared.callbacks.lock().on_connect.clone();
                 if let Some(cb) = cb {
+                    let userdata = userdata();
                     let flags = ConnectFlags { session_present };
                     self.guarded("on_connect", || {
                         cb(self, &userdata, flags, &reason_code, &properties)
@@ -135,6 +168,7 @@ impl Client {
                     (filtered, callbacks.on_message.clone())
                 };
                 let mut ok = true;
+                let userdata = userdata();
                 if filtered.is_empty() {
                     if let Some(cb) = fallback {
                         ok = self.guarded("on_message", || cb(self, &userdata, &message));
@@ -162,16 +196,17 @@ impl Client {
             } => {
                 let cb = self.shared.callbacks.lock().on_publish.clone();
                 if let Some(cb) = cb {
+                    let userdata = userdata();
                     self.guarded("on_publish", || {
                         cb(self, &userdata, mid, &reason_code, &properties)
                     });
                 }
-                if let Some(info) = self.shared.infos.lock().remove(&mid) {
+                if let Some(info) = self.shared.infos.lock().remove(mid) {
                     info.complete(Outcome::Published);
                 }
             }
             Event::Qos0Dropped { mid } => {
-                if let Some(info) = self.shared.infos.lock().remove(&mid) {
+                if let Some(info) = self.shared.infos.lock().remove(mid) {
                     info.complete(Outcome::ConnectionLost);
                 }
             }
@@ -182,6 +217,7 @@ impl Client {
             } => {
                 let cb = self.shared.callbacks.lock().on_subscribe.clone();
                 if let Some(cb) = cb {
+                    let userdata = userdata();
                     self.guarded("on_subscribe", || {
                         cb(self, &userdata, mid, &reason_codes, &properties)
                     });
@@ -194,6 +230,7 @@ impl Client {
             } => {
                 let cb = self.shared.callbacks.lock().on_unsubscribe.clone();
                 if let Some(cb) = cb {
+                    let userdata = userdata();
                     self.guarded("on_unsubscribe", || {
                         cb(self, &userdata, mid, &reason_codes, &properties)
                     });

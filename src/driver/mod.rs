@@ -24,7 +24,6 @@ mod write_interest;
 pub(crate) use reader::{Inbound, ReadNow, ReadSide};
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
@@ -34,7 +33,7 @@ use parking_lot::Mutex;
 
 use crate::client::callbacks::{Callbacks, UserData};
 use crate::client::MessageInfo;
-use crate::session::{Backoff, Session};
+use crate::session::{Backoff, MidTable, Session};
 use crate::transport::{Layers, Socket, TransportConfig};
 
 /// Paho's `_ConnectionState`.
@@ -119,8 +118,12 @@ pub(crate) struct Shared {
     /// so two writers (the loop, and a caller writing synchronously because
     /// no loop runs) can never interleave their bytes.
     pub(crate) write_lock: Mutex<()>,
+    /// Events taken from the session and not yet delivered (see
+    /// `Client::dispatch`), with `manual_ack` as it was then. Locked after
+    /// `core` when both are held.
+    pub(crate) batch: Mutex<std::collections::VecDeque<(crate::session::Event, bool)>>,
     /// `MessageInfo`s of messages not yet delivered, by mid.
-    pub(crate) infos: Mutex<HashMap<u16, MessageInfo>>,
+    pub(crate) infos: Mutex<MidTable<MessageInfo>>,
     /// Wakes the loop: something to write, or a state change to look at.
     pub(crate) wake_tx: Sender<()>,
     pub(crate) wake_rx: Receiver<()>,

@@ -41,6 +41,7 @@ pub use event::{Close, Event, Message};
 pub use inbound::{InboundQos2, TopicAliases};
 pub use keepalive::{KeepAlive, KeepAliveAction};
 pub use mid::MidAllocator;
+pub(crate) use mid_table::MidTable;
 pub use outgoing::{OutState, OutgoingStore, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
 pub use transmit::{Completion, TransmitBuffer};
@@ -317,6 +318,15 @@ impl Session {
             self.resume_armed = self.resume_pending;
         }
         Some(event)
+    }
+
+    /// Puts events taken with [`Session::poll_event`] back in front of the
+    /// queue, in their order (the application could not take them after
+    /// all).
+    pub fn unpoll_events(&mut self, events: impl DoubleEndedIterator<Item = Event>) {
+        for event in events.rev() {
+            self.events.push_front(event);
+        }
     }
 
     fn maybe_resume(&mut self) {
