@@ -407,10 +407,14 @@ impl Client {
         retain: bool,
         properties: Option<Properties>,
     ) -> Result<MessageInfo, Error> {
-        let protocol = self.protocol();
+        let qos = qos_from(qos)?;
+        let payload = payload.as_ref();
+        // One core lock for the whole publish: the checks need the protocol,
+        // and a lock per step is what costs on this path.
+        let mut core = self.shared.core.lock();
+        let protocol = core.session.config().protocol;
         let v5 = protocol == ProtocolVersion::MQTTv5;
         validate_topic_name(topic, protocol)?;
-        let qos = qos_from(qos)?;
         // Properties exist from MQTT 5 on; before it Paho leaves them out.
         let properties = properties.filter(|_| v5);
         let has_alias = properties
@@ -420,7 +424,6 @@ impl Client {
             // MQTT 5 allows an empty topic only together with a topic alias.
             return Err(Error::InvalidTopic);
         }
-        let payload = payload.as_ref();
         let props_len = properties.as_ref().map_or(0, |p| p.as_bytes().len());
         // The whole packet must fit the largest remaining length.
         if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
@@ -444,7 +447,6 @@ impl Client {
             payload,
         };
         let info = {
-            let mut core = self.shared.core.lock();
             let result = core.session.publish_ref(publish);
             let info = MessageInfo::new(
                 result.mid,
@@ -459,6 +461,7 @@ impl Client {
                 // needs that lock first) cannot be missed.
                 self.shared.infos.lock().insert(result.mid, info.clone());
             }
+            drop(core);
             info
         };
         self.wake_loop();

@@ -55,6 +55,17 @@ impl Client {
     /// Calls `on_socket_register_write` or `on_socket_unregister_write` if
     /// whether bytes wait to be written changed since the last call.
     pub(crate) fn update_write_interest(&self) {
+        // Nobody listens (the common case): skip the core lock, which every
+        // publish would otherwise take a second time. Whether bytes wait is
+        // worked out afresh when a callback is set and the next write comes.
+        {
+            let callbacks = self.shared.callbacks.lock();
+            if callbacks.on_socket_register_write.is_none()
+                && callbacks.on_socket_unregister_write.is_none()
+            {
+                return;
+            }
+        }
         let register = {
             let mut core = self.shared.core.lock();
             if core.conn.is_none() {
