@@ -1,5 +1,6 @@
 //! `MessageInfo`: the handle `publish` returns (Paho's `MQTTMessageInfo`).
 
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
@@ -35,24 +36,106 @@ pub enum Outcome {
     Dropped,
 }
 
-#[derive(Debug)]
+/// A message's state in one word, so that [`InfoInner`] fits the smallest
+/// allocation: bits 0-7 Paho's rc (offset by 128), 8-15 the [`Outcome`],
+/// bit 16 "published" (finished, whatever the outcome), bit 17 "stored" (a
+/// QoS 1/2 message stored while offline: Paho reports `NoConn` but sends it
+/// after the next CONNACK, so waiting for it is meaningful).
+#[derive(Debug, Clone, Copy)]
 struct State {
     rc: ErrorCode,
     outcome: Outcome,
     published: bool,
-    /// A QoS 1/2 message stored while offline: Paho reports `NoConn` but
-    /// sends it after the next CONNACK; waiting for it is meaningful.
     stored: bool,
 }
 
+const OUTCOMES: [Outcome; 8] = [
+    Outcome::Pending,
+    Outcome::Published,
+    Outcome::QueueFull,
+    Outcome::NotConnected,
+    Outcome::TooLarge,
+    Outcome::ConnectionLost,
+    Outcome::Reinitialised,
+    Outcome::Dropped,
+];
+
+impl State {
+    fn pack(self) -> u32 {
+        let rc = (i32::from(self.rc) + 128) as u8;
+        let outcome = OUTCOMES
+            .iter()
+            .position(|o| *o == self.outcome)
+            .unwrap_or(0) as u32;
+        u32::from(rc)
+            | outcome << 8
+            | u32::from(self.published) << 16
+            | u32::from(self.stored) << 17
+    }
+
+    fn unpack(word: u32) -> State {
+        State {
+            rc: ErrorCode::from_i32(i32::from(word as u8) - 128).unwrap_or(ErrorCode::Unknown),
+            outcome: OUTCOMES[((word >> 8) & 7) as usize],
+            published: word & 1 << 16 != 0,
+            stored: word & 1 << 17 != 0,
+        }
+    }
+}
+
+/// One message's part of a [`MessageInfo`]: what the client's table of
+/// undelivered messages holds, 8 bytes, in the smallest allocation, so a
+/// queued message costs little beyond itself.
 #[derive(Debug)]
 pub(crate) struct InfoInner {
+    state: AtomicU32,
     mid: u16,
-    state: Mutex<State>,
+}
+
+impl InfoInner {
+    fn state(&self) -> State {
+        State::unpack(self.state.load(Ordering::SeqCst))
+    }
+
+    /// Ends the message with `outcome` and wakes its waiters. A failure also
+    /// sets Paho's rc (`MQTT_ERR_CONN_LOST`), so Paho-style checks fail too.
+    pub(crate) fn complete(&self, outcome: Outcome, waiters: &InfoWaiters) {
+        let mut state = self.state();
+        if outcome != Outcome::Published {
+            state.rc = ErrorCode::ConnLost;
+        }
+        state.outcome = outcome;
+        state.published = true;
+        self.state.store(state.pack(), Ordering::SeqCst);
+        // Only a thread that registered before this store can be asleep
+        // without having seen it (see `wait_for_publish`).
+        if waiters.waiting.load(Ordering::SeqCst) > 0 {
+            let _guard = waiters.lock.lock();
+            waiters.changed.notify_all();
+        }
+    }
+}
+
+/// What all [`MessageInfo`]s of one client share: one place to wait for any
+/// of them (a completion wakes waiters only when there are some), and the
+/// thread running the network loop, checked at wait time.
+#[derive(Debug)]
+pub(crate) struct InfoWaiters {
+    lock: Mutex<()>,
     changed: Condvar,
-    /// The thread running the network loop when the message was published
-    /// is checked at wait time through this.
+    waiting: AtomicUsize,
     loop_thread: Arc<Mutex<Option<ThreadId>>>,
+}
+
+impl InfoWaiters {
+    pub(crate) fn new(loop_thread: Arc<Mutex<Option<ThreadId>>>) -> InfoWaiters {
+        InfoWaiters {
+            lock: Mutex::new(()),
+            changed: Condvar::new(),
+            waiting: AtomicUsize::new(0),
+            loop_thread,
+        }
+    }
 }
 
 /// The result of [`Client::publish`](crate::Client::publish): its message id,
@@ -60,6 +143,7 @@ pub(crate) struct InfoInner {
 #[derive(Debug, Clone)]
 pub struct MessageInfo {
     pub(crate) inner: Arc<InfoInner>,
+    waiters: Arc<InfoWaiters>,
 }
 
 impl MessageInfo {
@@ -67,25 +151,25 @@ impl MessageInfo {
         mid: u16,
         rc: ErrorCode,
         stored: bool,
-        loop_thread: Arc<Mutex<Option<ThreadId>>>,
+        waiters: &Arc<InfoWaiters>,
     ) -> MessageInfo {
+        let state = State {
+            rc,
+            outcome: match rc {
+                ErrorCode::QueueSize => Outcome::QueueFull,
+                ErrorCode::NoConn if !stored => Outcome::NotConnected,
+                ErrorCode::PayloadSize => Outcome::TooLarge,
+                _ => Outcome::Pending,
+            },
+            published: false,
+            stored,
+        };
         MessageInfo {
             inner: Arc::new(InfoInner {
+                state: AtomicU32::new(state.pack()),
                 mid,
-                state: Mutex::new(State {
-                    rc,
-                    outcome: match rc {
-                        ErrorCode::QueueSize => Outcome::QueueFull,
-                        ErrorCode::NoConn if !stored => Outcome::NotConnected,
-                        ErrorCode::PayloadSize => Outcome::TooLarge,
-                        _ => Outcome::Pending,
-                    },
-                    published: false,
-                    stored,
-                }),
-                changed: Condvar::new(),
-                loop_thread,
             }),
+            waiters: Arc::clone(waiters),
         }
     }
 
@@ -97,29 +181,16 @@ impl MessageInfo {
     /// Paho's `rc`: `MQTT_ERR_SUCCESS`, or why the message was not (or not
     /// yet) sent.
     pub fn rc(&self) -> ErrorCode {
-        self.inner.state.lock().rc
+        self.inner.state().rc
     }
 
     /// What became of the message so far.
     pub fn outcome(&self) -> Outcome {
-        self.inner.state.lock().outcome
-    }
-
-    /// Ends the message with `outcome` and wakes waiters. A failure also
-    /// sets Paho's rc (`MQTT_ERR_CONN_LOST`), so Paho-style checks fail too.
-    pub(crate) fn complete(&self, outcome: Outcome) {
-        let mut state = self.inner.state.lock();
-        if outcome != Outcome::Published {
-            state.rc = ErrorCode::ConnLost;
-        }
-        state.outcome = outcome;
-        state.published = true;
-        drop(state);
-        self.inner.changed.notify_all();
+        self.inner.state().outcome
     }
 
     fn check(&self) -> Result<(), Error> {
-        let state = self.inner.state.lock();
+        let state = self.inner.state();
         match state.rc {
             ErrorCode::QueueSize => Err(Error::Value(
                 "Message is not queued due to ERR_QUEUE_SIZE".into(),
@@ -146,7 +217,7 @@ impl MessageInfo {
     /// [`MessageInfo::wait_for_publish`].
     pub fn is_published(&self) -> Result<bool, Error> {
         self.check()?;
-        let published = self.inner.state.lock().published;
+        let published = self.inner.state().published;
         self.check()?;
         Ok(published)
     }
@@ -161,27 +232,32 @@ impl MessageInfo {
     pub fn wait_for_publish(&self, timeout: Option<Duration>) -> Result<(), Error> {
         self.check()?;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut state = self.inner.state.lock();
-        if !state.published {
-            let on_loop = *self.inner.loop_thread.lock() == Some(std::thread::current().id());
-            if on_loop {
-                return Err(Error::Runtime(
-                    "wait_for_publish() called from the network loop thread would never return"
-                        .into(),
-                ));
-            }
+        if self.inner.state().published {
+            return self.check();
         }
-        while !state.published {
+        let on_loop = *self.waiters.loop_thread.lock() == Some(std::thread::current().id());
+        if on_loop {
+            return Err(Error::Runtime(
+                "wait_for_publish() called from the network loop thread would never return".into(),
+            ));
+        }
+        // Registered before looking at the state, so a completion either is
+        // seen here or finds a waiter to wake (see `InfoInner::complete`).
+        let waiters = &*self.waiters;
+        waiters.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut guard = waiters.lock.lock();
+        while !self.inner.state().published {
             match deadline {
                 Some(d) => {
-                    if self.inner.changed.wait_until(&mut state, d).timed_out() {
+                    if waiters.changed.wait_until(&mut guard, d).timed_out() {
                         break;
                     }
                 }
-                None => self.inner.changed.wait(&mut state),
+                None => waiters.changed.wait(&mut guard),
             }
         }
-        drop(state);
+        drop(guard);
+        waiters.waiting.fetch_sub(1, Ordering::SeqCst);
         self.check()
     }
 }

@@ -19,6 +19,7 @@ pub use callbacks::{
     ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,
     OnMessage, OnPublish, OnSocket, OnSubscribe, UserData,
 };
+pub(crate) use message_info::{InfoInner, InfoWaiters};
 pub use message_info::{MessageInfo, Outcome};
 
 use crate::session::MidTable;
@@ -198,6 +199,7 @@ impl Client {
             auto_reconnect: false,
             registered_write: false,
         };
+        let loop_thread = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
             core: Mutex::new(core),
             callbacks: Mutex::new(callbacks::Callbacks::default()),
@@ -205,9 +207,10 @@ impl Client {
             userdata: Mutex::new(options.userdata),
             batch: Mutex::new(std::collections::VecDeque::new()),
             infos: Mutex::new(MidTable::default()),
+            info_waiters: Arc::new(InfoWaiters::new(Arc::clone(&loop_thread))),
             wake_tx,
             wake_rx,
-            loop_thread: Arc::new(Mutex::new(None)),
+            loop_thread,
             thread: Mutex::new(None),
             terminate: AtomicBool::new(false),
             thread_running: AtomicBool::new(false),
@@ -452,14 +455,17 @@ impl Client {
                 result.mid,
                 result.rc,
                 result.stored,
-                Arc::clone(&self.shared.loop_thread),
+                &self.shared.info_waiters,
             );
             let waiting =
                 result.stored || (qos == QoS::AtMostOnce && result.rc == ErrorCode::Success);
             if waiting {
                 // Registered under the core lock, so its completion (which
                 // needs that lock first) cannot be missed.
-                self.shared.infos.lock().insert(result.mid, info.clone());
+                self.shared
+                    .infos
+                    .lock()
+                    .insert(result.mid, Arc::clone(&info.inner));
             }
             drop(core);
             info
@@ -717,7 +723,7 @@ impl Client {
     /// in the outgoing store fail: their `wait_for_publish` returns an error.
     pub fn reinitialise(&self, options: ClientOptions) -> Result<(), Error> {
         let config = session_config(&options)?;
-        let infos: Vec<MessageInfo> = {
+        let infos: Vec<Arc<InfoInner>> = {
             let mut core = self.shared.core.lock();
             if let Some(conn) = core.conn.take() {
                 let _ = conn.writer.shutdown(std::net::Shutdown::Both);
@@ -742,7 +748,7 @@ impl Client {
                 .collect()
         };
         for info in infos {
-            info.complete(Outcome::Reinitialised);
+            info.complete(Outcome::Reinitialised, &self.shared.info_waiters);
         }
         *self.shared.callbacks.lock() = callbacks::Callbacks::default();
         *self.shared.userdata.lock() = options.userdata;
@@ -769,7 +775,7 @@ impl Client {
         let mut dropped = Vec::with_capacity(stored.len());
         for s in stored {
             if let Some(info) = infos.remove(s.mid()) {
-                info.complete(Outcome::Dropped);
+                info.complete(Outcome::Dropped, &self.shared.info_waiters);
             }
             // The store's own encoding: it decodes unless memory is corrupt.
             let Ok(p) = s.publish(protocol) else { continue };

@@ -202,12 +202,12 @@ impl Client {
                     });
                 }
                 if let Some(info) = self.shared.infos.lock().remove(mid) {
-                    info.complete(Outcome::Published);
+                    info.complete(Outcome::Published, &self.shared.info_waiters);
                 }
             }
             Event::Qos0Dropped { mid } => {
                 if let Some(info) = self.shared.infos.lock().remove(mid) {
-                    info.complete(Outcome::ConnectionLost);
+                    info.complete(Outcome::ConnectionLost, &self.shared.info_waiters);
                 }
             }
             Event::Subscribed {

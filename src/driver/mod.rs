@@ -32,7 +32,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::client::callbacks::{Callbacks, UserData};
-use crate::client::MessageInfo;
+use crate::client::{InfoInner, InfoWaiters};
 use crate::session::{Backoff, MidTable, Session};
 use crate::transport::{Layers, Socket, TransportConfig};
 
@@ -123,7 +123,9 @@ pub(crate) struct Shared {
     /// `core` when both are held.
     pub(crate) batch: Mutex<std::collections::VecDeque<(crate::session::Event, bool)>>,
     /// `MessageInfo`s of messages not yet delivered, by mid.
-    pub(crate) infos: Mutex<MidTable<MessageInfo>>,
+    pub(crate) infos: Mutex<MidTable<Arc<InfoInner>>>,
+    /// Where `MessageInfo::wait_for_publish` waits.
+    pub(crate) info_waiters: Arc<InfoWaiters>,
     /// Wakes the loop: something to write, or a state change to look at.
     pub(crate) wake_tx: Sender<()>,
     pub(crate) wake_rx: Receiver<()>,
