@@ -38,6 +38,17 @@ pub fn tids() -> Vec<u32> {
     tids
 }
 
+/// The threads whose name (`comm`, at most 15 bytes) starts with `prefix`.
+pub fn tids_named(prefix: &str) -> HashSet<u32> {
+    tids()
+        .into_iter()
+        .filter(|t| {
+            std::fs::read_to_string(format!("/proc/self/task/{t}/comm"))
+                .is_ok_and(|name| name.starts_with(prefix))
+        })
+        .collect()
+}
+
 /// The calling thread's id (from the `/proc/thread-self` link,
 /// `<pid>/task/<tid>`).
 pub fn own_tid() -> Option<u32> {

@@ -1,7 +1,8 @@
 //! Publish throughput: one client publishes N messages as fast as `publish`
 //! returns, to a topic nobody subscribes to (so the broker's fan-out is not
 //! measured); the clock stops when the last one is acknowledged (QoS 1:
-//! PUBACK, QoS 2: PUBCOMP, QoS 0: written to the socket).
+//! PUBACK, QoS 2: PUBCOMP, QoS 0: written to the socket). CPU is that of
+//! the process's threads less the sink's and the WebSocket bridge's.
 
 use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -73,7 +74,11 @@ pub fn run(
             .map_err(|e| e.to_string())?;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let cpu = CpuSnapshot::take().since(&cpu_before, &exclude());
+    // Not the client's: the sink, and the WebSocket bridge of the test kit
+    // (its threads are named ws-bridge-*).
+    let mut others = exclude();
+    others.extend(measure::tids_named("ws-bridge"));
+    let cpu = CpuSnapshot::take().since(&cpu_before, &others);
     let peak_rss_kb = measure::peak_rss_kb();
     crate::target::close(client);
     Ok(Outcome {
