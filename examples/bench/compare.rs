@@ -3,7 +3,10 @@
 //! Mosquitto's own clients and with Paho Python, in the same run against the
 //! same broker, and the ratios.
 //!
-//! * `mosquitto_pub -l -M 100` publishes lines from a file (stdin); timed
+//! * `mosquitto_pub -l -M 100` publishes lines from a file (stdin), at most
+//!   60,000 (past 65,535 it stops early: see
+//!   [`crate::subscribe::MOSQUITTO_PUB_MAX`]), so every client's publish
+//!   count is capped at that here; timed
 //!   from start to exit, so its figure includes process start, connect and
 //!   disconnect (a few ms). `mosquitto_sub -C N` is timed from starting the
 //!   publisher to its exit. Their CPU is the cutime+cstime the kernel adds
@@ -22,7 +25,7 @@ use mqtt_tether::ProtocolVersion;
 
 use crate::measure::children_cpu;
 use crate::report::{self, Json};
-use crate::subscribe::{reap, spawn_publisher};
+use crate::subscribe::{reap, spawn_publisher, MOSQUITTO_PUB_MAX};
 
 const PAYLOAD: usize = 64;
 const INFLIGHT: usize = 100;
@@ -245,7 +248,7 @@ pub fn run(args: &crate::args::Args, target: &crate::target::Target) {
     };
     let skipped = || Err::<Figure, String>("paho-mqtt is not installed".into());
     for qos in [0, 1] {
-        let count = args.publish_count(qos);
+        let count = args.publish_count(qos).min(MOSQUITTO_PUB_MAX);
         let spec = crate::publish::Spec {
             protocol: ProtocolVersion::MQTTv311,
             qos,

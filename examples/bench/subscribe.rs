@@ -1,6 +1,6 @@
 //! Subscribe throughput: an mqtt-tether subscriber receives N messages from
 //! a fast publisher, `mosquitto_pub -l` in a child process (fed by
-//! `yes | head`), so the process measured holds the subscriber alone: its CPU
+//! `yes | head`; one after another per 60,000 messages), so the process measured holds the subscriber alone: its CPU
 //! is all the subscriber's. The clock runs from starting the publisher to the
 //! N-th message received.
 
@@ -23,8 +23,14 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
+/// The most messages one `mosquitto_pub -l` is given: it stops at the first
+/// acknowledgement of the last message id it sent, and past 65,535 messages
+/// ids repeat, so a longer run ends early (at about N - 65,535 messages).
+pub const MOSQUITTO_PUB_MAX: usize = 60_000;
+
 /// Starts `mosquitto_pub -l` publishing `count` messages of `payload` bytes
-/// at `qos` (in-flight window 100) to `topic`.
+/// at `qos` (in-flight window 100) to `topic`: one process after another for
+/// every [`MOSQUITTO_PUB_MAX`] messages.
 pub fn spawn_publisher(
     host: &str,
     port: u16,
@@ -35,13 +41,19 @@ pub fn spawn_publisher(
 ) -> Result<Child, String> {
     let program = find_program("mosquitto_pub").ok_or("mosquitto_pub is not installed")?;
     let line = "x".repeat(payload);
-    let script = format!(
-        "yes {line} | head -n {count} | exec '{}' -h {host} -p {port} -t {topic} -q {qos} -M 100 -l",
-        program.display()
-    );
+    let mut runs = Vec::new();
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(MOSQUITTO_PUB_MAX);
+        runs.push(format!(
+            "yes {line} | head -n {n} | '{}' -h {host} -p {port} -t {topic} -q {qos} -M 100 -l",
+            program.display()
+        ));
+        left -= n;
+    }
     Command::new("sh")
         .arg("-c")
-        .arg(script)
+        .arg(runs.join(" && "))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .spawn()
