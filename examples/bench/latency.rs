@@ -1,0 +1,195 @@
+//! Round-trip latency at a fixed rate: one client, subscribed at QoS 1 to
+//! its own topic, publishes QoS 1 messages at R msg/s carrying the time of
+//! the `publish` call. Measured per message:
+//!
+//! * round trip: from just before `publish` to the message's arrival back
+//!   in `on_message` (client → broker → same client);
+//! * publish → PUBACK: from just before `publish` to `on_publish` for its id.
+//!
+//! Pacing is by deadline (message i is due at start + i/R; a late sender
+//! catches up without drifting), never by sleeping a fixed period.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use mqtt_tether::{ErrorCode, ProtocolVersion};
+
+use crate::args::protocol_name;
+use crate::measure::quantile;
+use crate::report::{self, Json};
+
+/// The clock every timestamp counts from.
+fn base() -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn now_ns() -> u64 {
+    base().elapsed().as_nanos() as u64
+}
+
+pub struct Spec {
+    pub protocol: ProtocolVersion,
+    pub payload: usize,
+    pub rate: u32,
+    pub count: usize,
+}
+
+struct Figures {
+    samples: usize,
+    p50: u64,
+    p99: u64,
+    p999: u64,
+    max: u64,
+}
+
+fn figures(mut samples: Vec<u64>) -> Figures {
+    samples.sort_unstable();
+    Figures {
+        samples: samples.len(),
+        p50: quantile(&samples, 0.5) / 1000,
+        p99: quantile(&samples, 0.99) / 1000,
+        p999: quantile(&samples, 0.999) / 1000,
+        max: samples.last().copied().unwrap_or(0) / 1000,
+    }
+}
+
+pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
+    // One run stays within one pass of the 16-bit message ids, so an id
+    // names one message (its ack time is kept in a table by id).
+    let count = spec.count.min(60_000);
+    let topic = format!("bench/latency/{}/{}", spec.rate, spec.payload);
+    let client = crate::target::new_client("bench-latency", spec.protocol)?;
+    client
+        .max_inflight_messages_set(1000)
+        .map_err(|e| e.to_string())?;
+    let round_trips = Arc::new(Mutex::new(Vec::with_capacity(count)));
+    let received = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = mpsc::channel();
+    {
+        let round_trips = Arc::clone(&round_trips);
+        let received = Arc::clone(&received);
+        client.on_message(move |_, _, msg| {
+            let now = now_ns();
+            if let Some(stamp) = msg.payload.get(..8) {
+                let sent = u64::from_le_bytes(stamp.try_into().unwrap_or_default());
+                if let Ok(mut v) = round_trips.lock() {
+                    v.push(now.saturating_sub(sent));
+                }
+            }
+            if received.fetch_add(1, Ordering::Relaxed) + 1 == count {
+                let _ = done_tx.send(());
+            }
+        });
+    }
+    let acked: Arc<Vec<AtomicU64>> = Arc::new((0..=u16::MAX).map(|_| AtomicU64::new(0)).collect());
+    {
+        let acked = Arc::clone(&acked);
+        client.on_publish(move |_, _, mid, _, _| {
+            acked[usize::from(mid)].store(now_ns(), Ordering::Relaxed);
+        });
+    }
+    let (sub_tx, sub_rx) = mpsc::channel();
+    client.on_subscribe(move |_, _, _, _, _| {
+        let _ = sub_tx.send(());
+    });
+    crate::target::connect(&client, host, port)?;
+    client.subscribe(&topic, 1).map_err(|e| e.to_string())?;
+    sub_rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(|_| "no SUBACK within 10 s")?;
+
+    let mut payload = vec![b'x'; spec.payload.max(8)];
+    let mut sent = Vec::with_capacity(count);
+    let period = Duration::from_secs(1) / spec.rate;
+    let start = Instant::now();
+    for i in 0..count as u32 {
+        let due = start + period * i;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let stamp = now_ns();
+        payload[..8].copy_from_slice(&stamp.to_le_bytes());
+        let info = client
+            .publish(&topic, &payload, 1, false)
+            .map_err(|e| e.to_string())?;
+        if info.rc() != ErrorCode::Success {
+            return Err(format!("publish failed: {:?}", info.rc()));
+        }
+        sent.push((info.mid(), stamp));
+    }
+    let sending = start.elapsed().as_secs_f64();
+    let complete = done_rx.recv_timeout(Duration::from_secs(30)).is_ok();
+    crate::target::close(&client);
+    let round_trip = figures(std::mem::take(
+        &mut *round_trips.lock().map_err(|e| e.to_string())?,
+    ));
+    let to_puback = figures(
+        sent.iter()
+            .filter_map(|&(mid, stamp)| {
+                let at = acked[usize::from(mid)].load(Ordering::Relaxed);
+                (at != 0).then(|| at.saturating_sub(stamp))
+            })
+            .collect(),
+    );
+    let achieved = count as f64 / sending;
+    let missing = if complete {
+        String::new()
+    } else {
+        format!("  RECEIVED ONLY {}", round_trip.samples)
+    };
+    let what = format!(
+        "v{} QoS 1 {} at {} msg/s x{count}",
+        protocol_name(spec.protocol),
+        report::size(spec.payload),
+        spec.rate
+    );
+    for (kind, f) in [("round trip", &round_trip), ("to PUBACK", &to_puback)] {
+        report::emit(
+            "latency",
+            &format!("{what} {kind}"),
+            &format!(
+                "p50 {:>6} us  p99 {:>6} us  p99.9 {:>6} us  max {:>6} us  (sent at {achieved:.0} msg/s){missing}",
+                f.p50, f.p99, f.p999, f.max
+            ),
+            Json::new("latency")
+                .str("measure", if kind == "round trip" { "publish_to_own_message_back" } else { "publish_to_puback" })
+                .str("protocol", protocol_name(spec.protocol))
+                .int("payload", spec.payload as u64)
+                .int("rate", u64::from(spec.rate))
+                .num("achieved_rate", achieved, 0)
+                .int("count", count as u64)
+                .int("samples", f.samples as u64)
+                .int("p50_us", f.p50)
+                .int("p99_us", f.p99)
+                .int("p999_us", f.p999)
+                .int("max_us", f.max),
+        );
+    }
+    Ok(())
+}
+
+/// The latency scenario: every rate, payload and protocol.
+pub fn scenario(args: &crate::args::Args, target: &crate::target::Target) {
+    report::note(
+        "latency",
+        "round trip = publish() called -> same message back in on_message through the broker; to PUBACK = publish() called -> on_publish",
+    );
+    for &protocol in &args.protocols {
+        for &payload in &args.payloads {
+            for &rate in &args.rates {
+                let spec = Spec {
+                    protocol,
+                    payload,
+                    rate,
+                    count: (f64::from(rate) * args.latency_secs()).ceil() as usize,
+                };
+                if let Err(e) = run(&target.host, target.port, &spec) {
+                    report::note("latency", &format!("skipped ({e})"));
+                }
+            }
+        }
+    }
+}
