@@ -180,6 +180,7 @@ impl Client {
         }
         let config = session_config(&options)?;
         let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
+        let (drained_tx, drained_rx) = crossbeam_channel::bounded(1);
         let core = Core {
             session: Session::new(config),
             state: ConnState::New,
@@ -210,6 +211,8 @@ impl Client {
             info_waiters: Arc::new(InfoWaiters::new(Arc::clone(&loop_thread))),
             wake_tx,
             wake_rx,
+            drained_tx,
+            drained_rx,
             loop_thread,
             thread: Mutex::new(None),
             terminate: AtomicBool::new(false),
@@ -227,8 +230,13 @@ impl Client {
     /// A handle for the client's own threads and callbacks: it does not keep
     /// the client running.
     pub(crate) fn internal(&self) -> Client {
+        Client::internal_of(Arc::clone(&self.shared))
+    }
+
+    /// [`Client::internal`] from the shared state itself.
+    pub(crate) fn internal_of(shared: Arc<Shared>) -> Client {
         Client {
-            shared: Arc::clone(&self.shared),
+            shared,
             _owner: None,
         }
     }

@@ -13,7 +13,17 @@ use crate::session::{Close, Event, LinkState};
 
 use super::ConnState;
 
+/// What feeding a chunk to the session came to.
+pub(crate) enum Fed {
+    Ok,
+    /// The chunk belongs to a connection that has been replaced.
+    Stale,
+    /// The connection must close.
+    Failed(Cause),
+}
+
 /// Why a connection is being closed.
+#[derive(Debug)]
 pub(crate) enum Cause {
     /// The session asked (protocol error, refusal, keepalive, server
     /// DISCONNECT).
@@ -134,6 +144,8 @@ impl Client {
                 }
             }
             if batch.is_empty() {
+                // A reader waiting for a backlog to go may look again.
+                let _ = self.shared.drained_tx.try_send(());
                 return;
             }
         }
@@ -376,40 +388,49 @@ impl Client {
         self.close_connection_of(cause, None)
     }
 
-    /// Feeds bytes of connection `generation` to the session at `now`.
+    /// Feeds bytes of connection `generation` to the session at `now`, then
+    /// delivers the events (an external event loop's read).
     pub(crate) fn feed(&self, bytes: &[u8], generation: u64, now: Instant) -> ErrorCode {
-        let result = {
-            let mut core = self.shared.core.lock();
-            if core.generation != generation {
-                return ErrorCode::Success;
-            }
-            match core.conn.as_ref().and_then(|c| c.layers.clone()) {
-                // Plain TCP or unix: one lock per chunk, as before layers.
-                None => core.session.received(bytes, now),
-                Some(layers) => {
-                    // Decrypt and unframe outside the core lock.
-                    drop(core);
-                    let mut plain = Vec::new();
-                    let decoded = layers.lock().decode(bytes, &mut plain);
-                    if let Err(e) = decoded {
-                        self.log(LogLevel::Err, &format!("connection failed: {e}"));
-                        return self.close_connection_of(Cause::Io, Some(generation));
-                    }
-                    let mut core = self.shared.core.lock();
-                    if core.generation != generation {
-                        return ErrorCode::Success;
-                    }
-                    core.session.received(&plain, now)
-                }
-            }
-        };
+        let result = self.feed_session(bytes, generation, now);
         self.dispatch();
         if self.panicked() {
             return self.close_connection_of(Cause::Panic, Some(generation));
         }
         match result {
-            Ok(()) => ErrorCode::Success,
-            Err(close) => self.close_connection_of(Cause::Session(close), Some(generation)),
+            Fed::Ok | Fed::Stale => ErrorCode::Success,
+            Fed::Failed(cause) => self.close_connection_of(cause, Some(generation)),
+        }
+    }
+
+    /// Feeds bytes of connection `generation` to the session at `now`,
+    /// through its layers if it has any; delivers nothing.
+    pub(crate) fn feed_session(&self, bytes: &[u8], generation: u64, now: Instant) -> Fed {
+        let mut core = self.shared.core.lock();
+        if core.generation != generation {
+            return Fed::Stale;
+        }
+        let result = match core.conn.as_ref().and_then(|c| c.layers.clone()) {
+            // Plain TCP or unix: one lock per chunk, as before layers.
+            None => core.session.received(bytes, now),
+            Some(layers) => {
+                // Decrypt and unframe outside the core lock.
+                drop(core);
+                let mut plain = Vec::new();
+                let decoded = layers.lock().decode(bytes, &mut plain);
+                if let Err(e) = decoded {
+                    self.log(LogLevel::Err, &format!("connection failed: {e}"));
+                    return Fed::Failed(Cause::Io);
+                }
+                core = self.shared.core.lock();
+                if core.generation != generation {
+                    return Fed::Stale;
+                }
+                core.session.received(&plain, now)
+            }
+        };
+        match result {
+            Ok(()) => Fed::Ok,
+            Err(close) => Fed::Failed(Cause::Session(close)),
         }
     }
 

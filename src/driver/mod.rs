@@ -18,10 +18,11 @@
 mod dispatch;
 mod network_loop;
 mod reader;
+mod reader_feed;
 mod reconnect;
 mod write_interest;
 
-pub(crate) use reader::{Inbound, ReadNow, ReadSide};
+pub(crate) use reader::{Feed, Inbound, ReadNow, ReadSide};
 
 use std::any::Any;
 use std::sync::atomic::AtomicBool;
@@ -126,6 +127,10 @@ pub(crate) struct Shared {
     pub(crate) infos: Mutex<MidTable<Arc<InfoInner>>>,
     /// Where `MessageInfo::wait_for_publish` waits.
     pub(crate) info_waiters: Arc<InfoWaiters>,
+    /// Signalled after each dispatched batch, for a reader waiting for the
+    /// loop to work off a backlog of events.
+    pub(crate) drained_tx: Sender<()>,
+    pub(crate) drained_rx: Receiver<()>,
     /// Wakes the loop: something to write, or a state change to look at.
     pub(crate) wake_tx: Sender<()>,
     pub(crate) wake_rx: Receiver<()>,

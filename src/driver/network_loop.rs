@@ -14,7 +14,7 @@ use crate::client::Client;
 use crate::error::ErrorCode;
 
 use super::dispatch::Cause;
-use super::{ConnState, Inbound, ReadNow};
+use super::{ConnState, Feed, Inbound, ReadNow};
 
 /// The longest a single socket write may block the loop.
 const WRITE_SLICE: Duration = Duration::from_millis(250);
@@ -202,9 +202,14 @@ impl Client {
                 return ErrorCode::NoConn;
             };
             let client_id = &core.session.config().client_id;
-            let inbound = conn
-                .read_side
-                .thread(|| format!("mqtt-tether-read-{client_id}"));
+            let generation = conn.generation;
+            let inbound = conn.read_side.thread(
+                || format!("mqtt-tether-read-{client_id}"),
+                || Feed {
+                    shared: Arc::downgrade(&self.shared),
+                    generation,
+                },
+            );
             (inbound, conn.generation)
         };
         let (inbound, generation) = match started {
@@ -227,12 +232,12 @@ impl Client {
         };
         let rc = select! {
             recv(inbound) -> msg => match msg {
-                Ok(Inbound::Data(bytes)) => self.feed(&bytes, generation, Instant::now()),
+                Ok(Inbound::Failed(cause)) => self.close_after_events(cause, generation),
                 Ok(Inbound::Closed(error)) => {
                     if let Some(e) = error {
                         self.log(LogLevel::Debug, &format!("read failed: {e}"));
                     }
-                    self.close_connection_of(Cause::Io, Some(generation))
+                    self.close_after_events(Cause::Io, generation)
                 }
                 Err(_) => self.close_connection_of(Cause::Io, Some(generation)),
             },
@@ -253,8 +258,23 @@ impl Client {
         if let Err(close) = timeout_result {
             return self.close_connection_of(Cause::Session(close), Some(generation));
         }
+        // The events of what the reader fed meanwhile.
         self.dispatch();
+        if self.panicked() {
+            return self.close_connection_of(Cause::Panic, Some(generation));
+        }
         self.flush()
+    }
+
+    /// Closes connection `generation` for `cause` once the events of what
+    /// the reader fed before the end are delivered: they happened first
+    /// (a message, then the malformed packet after it).
+    fn close_after_events(&self, cause: Cause, generation: u64) -> ErrorCode {
+        self.dispatch();
+        if self.panicked() {
+            return self.close_connection_of(Cause::Panic, Some(generation));
+        }
+        self.close_connection_of(cause, Some(generation))
     }
 
     /// Paho's `loop_read`: handles what has arrived, without waiting, up to
@@ -276,8 +296,9 @@ impl Client {
                     if let Some(e) = error {
                         self.log(LogLevel::Debug, &format!("read failed: {e}"));
                     }
-                    self.close_connection_of(Cause::Io, Some(generation))
+                    self.close_after_events(Cause::Io, generation)
                 }
+                ReadNow::Failed(cause) => self.close_after_events(cause, generation),
                 ReadNow::Nothing => return ErrorCode::Success,
             };
             if rc != ErrorCode::Success {

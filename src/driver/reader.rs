@@ -1,42 +1,57 @@
 //! The reader thread of one connection: blocking reads of the raw socket,
-//! handed to the loop thread as chunks. It does nothing else, so reads and
-//! writes never contend for a lock.
+//! each chunk fed to the session at once, in this thread (see
+//! `reader_feed.rs`): the protocol answers without waiting for the loop
+//! thread to be scheduled. The loop hears only what needs it: events for
+//! callbacks, bytes the socket did not take, and the end.
 
 use std::io::Read;
+use std::sync::Weak;
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::dispatch::Cause;
+use super::reader_feed::Step;
+use super::Shared;
+use crate::client::Client;
 use crate::transport::Socket;
 
-/// What the reader hands to the loop.
+/// What the reader hands to the loop: only how the connection ended.
 #[derive(Debug)]
 pub(crate) enum Inbound {
-    /// Bytes, in order.
-    Data(Vec<u8>),
     /// End of stream (`None`) or a read error.
     Closed(Option<std::io::Error>),
+    /// What arrived must close the connection (a protocol error, a
+    /// refusal, a server DISCONNECT, bytes a layer could not decode).
+    Failed(Cause),
 }
 
-/// How many chunks may wait for the loop before the reader stops reading
-/// (and TCP flow control slows the broker).
-const CHUNKS_IN_FLIGHT: usize = 64;
 const CHUNK: usize = 64 * 1024;
 
-/// Starts the reader; the receiver yields its chunks. The thread ends at
-/// end of stream, on an error, or when the receiver is dropped.
+/// Which client and connection the reader feeds. Weak, so a reader never
+/// keeps a dropped client alive.
+#[derive(Debug, Clone)]
+pub(crate) struct Feed {
+    pub(crate) shared: Weak<Shared>,
+    pub(crate) generation: u64,
+}
+
+/// Starts the reader; the receiver yields how the connection ended. The
+/// thread ends then, when the connection is replaced, or when the client
+/// is gone.
 pub(crate) fn spawn_reader(
     mut stream: Socket,
     name: String,
+    feed: Feed,
 ) -> std::io::Result<(Receiver<Inbound>, thread::JoinHandle<()>)> {
-    let (tx, rx) = crossbeam_channel::bounded(CHUNKS_IN_FLIGHT);
+    let (tx, rx) = crossbeam_channel::bounded(1);
     let handle = thread::Builder::new()
         .name(name)
-        .spawn(move || read_loop(&mut stream, &tx))?;
+        .spawn(move || read_loop(&mut stream, &tx, &feed))?;
     Ok((rx, handle))
 }
 
-fn read_loop(stream: &mut Socket, tx: &Sender<Inbound>) {
+fn read_loop(stream: &mut Socket, tx: &Sender<Inbound>, feed: &Feed) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         match stream.read(&mut buf) {
@@ -45,8 +60,16 @@ fn read_loop(stream: &mut Socket, tx: &Sender<Inbound>) {
                 return;
             }
             Ok(n) => {
-                if tx.send(Inbound::Data(buf[..n].to_vec())).is_err() {
+                let Some(shared) = feed.shared.upgrade() else {
                     return;
+                };
+                match Client::from_shared(shared).reader_chunk(&buf[..n], feed.generation) {
+                    Step::Go => {}
+                    Step::Stop => return,
+                    Step::Failed(cause) => {
+                        let _ = tx.send(Inbound::Failed(cause));
+                        return;
+                    }
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
@@ -79,6 +102,8 @@ pub(crate) enum ReadSide {
 pub(crate) enum ReadNow {
     Data(Vec<u8>),
     Closed(Option<std::io::Error>),
+    /// The reader thread fed something that closes the connection.
+    Failed(Cause),
     Nothing,
 }
 
@@ -88,6 +113,7 @@ impl ReadSide {
     pub(crate) fn thread(
         &mut self,
         name: impl FnOnce() -> String,
+        feed: impl FnOnce() -> Feed,
     ) -> std::io::Result<Receiver<Inbound>> {
         if let ReadSide::Thread(rx) = self {
             return Ok(rx.clone());
@@ -97,7 +123,7 @@ impl ReadSide {
             ReadSide::Thread(_) => unreachable!("handled above"),
         };
         stream.set_nonblocking(false)?;
-        let (rx, _handle) = spawn_reader(stream, name())?;
+        let (rx, _handle) = spawn_reader(stream, name(), feed())?;
         *self = ReadSide::Thread(rx.clone());
         Ok(rx)
     }
@@ -127,8 +153,8 @@ impl ReadSide {
         }
         match self {
             ReadSide::Thread(rx) => match rx.try_recv() {
-                Ok(Inbound::Data(bytes)) => ReadNow::Data(bytes),
                 Ok(Inbound::Closed(e)) => ReadNow::Closed(e),
+                Ok(Inbound::Failed(cause)) => ReadNow::Failed(cause),
                 Err(crossbeam_channel::TryRecvError::Empty) => ReadNow::Nothing,
                 Err(crossbeam_channel::TryRecvError::Disconnected) => ReadNow::Closed(None),
             },

@@ -280,6 +280,32 @@ impl Session {
         self.transmit.take(out);
     }
 
+    /// How many events wait for [`Session::poll_event`].
+    pub fn event_count(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Takes the [`Event::Published`] events out of the queue, in order,
+    /// and hands their mids to `done`: for a driver that completes
+    /// acknowledged messages itself when the application has no callback
+    /// for them. The other events keep their order.
+    pub fn take_published(&mut self, mut done: impl FnMut(u16)) {
+        if !self
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Published { .. }))
+        {
+            return;
+        }
+        self.events.retain(|e| match e {
+            Event::Published { mid, .. } => {
+                done(*mid);
+                false
+            }
+            _ => true,
+        });
+    }
+
     /// True when bytes wait to be written (Paho's `want_write`).
     pub fn wants_write(&self) -> bool {
         !self.transmit.is_empty() || self.resume_armed

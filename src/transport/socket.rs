@@ -39,6 +39,29 @@ impl Socket {
         }
     }
 
+    /// Writes what the socket takes at once, without blocking and without
+    /// changing the socket's mode (the reader thread keeps its blocking
+    /// reads): `WouldBlock` when it takes nothing. Only on Linux, where
+    /// `send` has a per-call non-blocking flag; elsewhere always
+    /// `WouldBlock`, and the caller leaves the write to the loop.
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            // MSG_DONTWAIT | MSG_NOSIGNAL (no SIGPIPE from a closed peer,
+            // as with std's own writes).
+            const FLAGS: i32 = 0x40 | 0x4000;
+            match self {
+                Socket::Tcp(s) => socket2::SockRef::from(s).send_with_flags(buf, FLAGS),
+                Socket::Unix(s) => socket2::SockRef::from(s).send_with_flags(buf, FLAGS),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = buf;
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+
     /// Non-blocking mode on or off (for every handle of the socket).
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         match self {

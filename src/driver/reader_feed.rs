@@ -1,0 +1,118 @@
+//! What the reader thread does with each chunk it reads: feeds the session,
+//! writes the answers the session queued (PUBREL, messages an ack let into
+//! the in-flight window) as far as the socket takes them without blocking,
+//! completes the `MessageInfo`s of acknowledged messages when no
+//! `on_publish` needs to run first, and wakes the loop only for what is
+//! left: events for callbacks, bytes the socket did not take.
+//!
+//! Why here and not in the loop thread: handing every chunk to the loop
+//! cost two thread wake-ups per chunk, and a QoS 1/2 stream that waits on
+//! its window moves one ack at a time, so the client's CPU per message was
+//! mostly those wake-ups. Callbacks still run only in the loop thread.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::dispatch::{Cause, Fed};
+use super::Shared;
+use crate::client::{Client, Outcome};
+
+/// What the reader does after a chunk.
+pub(crate) enum Step {
+    /// Read on.
+    Go,
+    /// The connection was replaced or closed: stop without a word.
+    Stop,
+    /// Tell the loop to close the connection, and stop.
+    Failed(Cause),
+}
+
+/// How many undelivered events the reader lets pile up before it waits for
+/// the loop: callbacks slower than the broker then slow the broker down
+/// (TCP flow control) instead of filling memory.
+const EVENT_BACKLOG: usize = 8192;
+
+impl Client {
+    /// An internal handle on `shared` (see [`Client::internal`]).
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Client {
+        Client::internal_of(shared)
+    }
+
+    /// Handles one chunk of connection `generation` (see the module docs).
+    pub(crate) fn reader_chunk(&self, bytes: &[u8], generation: u64) -> Step {
+        let now = Instant::now();
+        match self.feed_session(bytes, generation, now) {
+            Fed::Ok => {}
+            Fed::Stale => return Step::Stop,
+            Fed::Failed(cause) => return Step::Failed(cause),
+        }
+        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
+        let (loop_needed, backlog) = {
+            // Whoever writes holds `write_lock`; if the loop does, it also
+            // writes what this chunk queued.
+            let writing = self.shared.write_lock.try_lock();
+            let mut core = self.shared.core.lock();
+            if core.generation != generation {
+                return Step::Stop;
+            }
+            if no_on_publish {
+                // No callback to wait for: the waiters learn now. Under the
+                // core lock, so no new message can take the id meanwhile.
+                let mut infos = None;
+                core.session.take_published(|mid| {
+                    let infos = infos.get_or_insert_with(|| self.shared.infos.lock());
+                    if let Some(info) = infos.remove(mid) {
+                        info.complete(Outcome::Published, &self.shared.info_waiters);
+                    }
+                });
+            }
+            let plain = core
+                .conn
+                .as_ref()
+                .filter(|c| c.layers.is_none() && !c.read_side.is_external())
+                .map(|c| Arc::clone(&c.writer));
+            if let (Some(writer), Some(_)) = (plain, &writing) {
+                let pending = core.session.pending();
+                if !pending.is_empty() {
+                    // A failed send is left to the loop, whose own write
+                    // reports it.
+                    if let Ok(n) = writer.try_send(pending) {
+                        core.session.written(n, now);
+                    }
+                }
+            }
+            let backlog = core.session.event_count();
+            (
+                core.session.wants_write() || backlog > 0,
+                backlog > EVENT_BACKLOG,
+            )
+        };
+        if loop_needed {
+            self.shared.wake();
+        }
+        if backlog {
+            return self.wait_for_dispatch(generation);
+        }
+        Step::Go
+    }
+
+    /// Waits until the loop has delivered enough of the backlog.
+    fn wait_for_dispatch(&self, generation: u64) -> Step {
+        loop {
+            {
+                let core = self.shared.core.lock();
+                if core.generation != generation || core.conn.is_none() {
+                    return Step::Stop;
+                }
+                if core.session.event_count() <= EVENT_BACKLOG / 2 {
+                    return Step::Go;
+                }
+            }
+            self.shared.wake();
+            let _ = self
+                .shared
+                .drained_rx
+                .recv_timeout(Duration::from_millis(50));
+        }
+    }
+}
