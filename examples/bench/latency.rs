@@ -4,7 +4,11 @@
 //!
 //! * round trip: from just before `publish` to the message's arrival back
 //!   in `on_message` (client → broker → same client);
-//! * publish → PUBACK: from just before `publish` to `on_publish` for its id.
+//! * publish → PUBACK: from just before `publish` to `on_publish` for its id;
+//! * publish → `wait_for_publish`: in a second run with no callbacks and no
+//!   subscription, from just before `publish` to the return of
+//!   `wait_for_publish` in a waiting thread (how a Paho program usually
+//!   waits for its acknowledgement).
 //!
 //! Pacing is by deadline (message i is due at start + i/R; a late sender
 //! catches up without drifting), never by sleeping a fixed period.
@@ -171,6 +175,77 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
+/// Publish → `wait_for_publish` returns, with no callbacks set: a thread
+/// waits for each message in turn.
+pub fn run_wait(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
+    let count = spec.count.min(60_000);
+    let topic = format!("bench/latency-wait/{}/{}", spec.rate, spec.payload);
+    let client = crate::target::new_client("bench-latency-wait", spec.protocol)?;
+    client
+        .max_inflight_messages_set(1000)
+        .map_err(|e| e.to_string())?;
+    crate::target::connect(&client, host, port)?;
+    let (tx, rx) = mpsc::channel::<(mqtt_tether::MessageInfo, u64)>();
+    let waiter = std::thread::spawn(move || {
+        let mut samples = Vec::new();
+        for (info, stamp) in rx {
+            if info.wait_for_publish(Some(Duration::from_secs(30))).is_ok() {
+                samples.push(now_ns().saturating_sub(stamp));
+            }
+        }
+        samples
+    });
+    let payload = vec![b'x'; spec.payload.max(8)];
+    let period = Duration::from_secs(1) / spec.rate;
+    let start = Instant::now();
+    for i in 0..count as u32 {
+        let due = start + period * i;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let stamp = now_ns();
+        let info = client
+            .publish(&topic, &payload, 1, false)
+            .map_err(|e| e.to_string())?;
+        if tx.send((info, stamp)).is_err() {
+            break;
+        }
+    }
+    let sending = start.elapsed().as_secs_f64();
+    drop(tx);
+    let samples = waiter.join().map_err(|_| "the waiting thread panicked")?;
+    crate::target::close(&client);
+    let f = figures(samples);
+    let achieved = count as f64 / sending;
+    report::emit(
+        "latency",
+        &format!(
+            "v{} QoS 1 {} at {} msg/s x{count} to wait_for_publish",
+            protocol_name(spec.protocol),
+            report::size(spec.payload),
+            spec.rate
+        ),
+        &format!(
+            "p50 {:>6} us  p99 {:>6} us  p99.9 {:>6} us  max {:>6} us  (sent at {achieved:.0} msg/s)",
+            f.p50, f.p99, f.p999, f.max
+        ),
+        Json::new("latency")
+            .str("measure", "publish_to_wait_for_publish")
+            .str("protocol", protocol_name(spec.protocol))
+            .int("payload", spec.payload as u64)
+            .int("rate", u64::from(spec.rate))
+            .num("achieved_rate", achieved, 0)
+            .int("count", count as u64)
+            .int("samples", f.samples as u64)
+            .int("p50_us", f.p50)
+            .int("p99_us", f.p99)
+            .int("p999_us", f.p999)
+            .int("max_us", f.max),
+    );
+    Ok(())
+}
+
 /// The latency scenario: every rate, payload and protocol.
 pub fn scenario(args: &crate::args::Args, target: &crate::target::Target) {
     report::note(
@@ -187,6 +262,9 @@ pub fn scenario(args: &crate::args::Args, target: &crate::target::Target) {
                     count: (f64::from(rate) * args.latency_secs()).ceil() as usize,
                 };
                 if let Err(e) = run(&target.host, target.port, &spec) {
+                    report::note("latency", &format!("skipped ({e})"));
+                }
+                if let Err(e) = run_wait(&target.host, target.port, &spec) {
                     report::note("latency", &format!("skipped ({e})"));
                 }
             }

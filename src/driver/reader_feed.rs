@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dispatch::{Cause, Fed};
-use super::Shared;
+use super::{Core, Shared};
 use crate::client::{Client, Outcome};
 
 /// What the reader does after a chunk.
@@ -55,17 +55,6 @@ impl Client {
             if core.generation != generation {
                 return Step::Stop;
             }
-            if no_on_publish {
-                // No callback to wait for: the waiters learn now. Under the
-                // core lock, so no new message can take the id meanwhile.
-                let mut infos = None;
-                core.session.take_published(|mid| {
-                    let infos = infos.get_or_insert_with(|| self.shared.infos.lock());
-                    if let Some(info) = infos.remove(mid) {
-                        info.complete(Outcome::Published, &self.shared.info_waiters);
-                    }
-                });
-            }
             let plain = core
                 .conn
                 .as_ref()
@@ -81,6 +70,10 @@ impl Client {
                     }
                 }
             }
+            if no_on_publish {
+                // Acknowledged messages, and QoS 0 messages just written.
+                self.complete_published(&mut core);
+            }
             let backlog = core.session.event_count();
             (
                 core.session.wants_write() || backlog > 0,
@@ -94,6 +87,21 @@ impl Client {
             return self.wait_for_dispatch(generation);
         }
         Step::Go
+    }
+
+    /// Completes the `MessageInfo`s of the messages the session reports
+    /// delivered, taking those events out of its queue: for when no
+    /// `on_publish` has to run first, so the waiters learn without waiting
+    /// for the loop thread. Under the core lock, so no new message can take
+    /// a finished message's id meanwhile.
+    fn complete_published(&self, core: &mut Core) {
+        let mut infos = None;
+        core.session.take_published(|mid| {
+            let infos = infos.get_or_insert_with(|| self.shared.infos.lock());
+            if let Some(info) = infos.remove(mid) {
+                info.complete(Outcome::Published, &self.shared.info_waiters);
+            }
+        });
     }
 
     /// Waits until the loop has delivered enough of the backlog.
