@@ -294,3 +294,58 @@ fn an_idle_connected_client_does_not_wake_up() {
     assert_eq!(after - before, 0, "the loop thread woke up while idle");
     assert!(c.is_connected());
 }
+
+/// A stored message's `MessageInfo` keeps no state of its own: it reads the
+/// store. It must still read "not yet" until `on_publish` has run, as in
+/// Paho, whose info is marked published after the callback.
+#[test]
+fn a_qos1_info_reads_published_only_after_on_publish_has_run() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r-order");
+    let done = Arc::new(AtomicUsize::new(0));
+    {
+        let done = Arc::clone(&done);
+        c.on_publish(move |_, _, _, _, _| {
+            std::thread::sleep(Duration::from_millis(200));
+            done.store(1, Ordering::SeqCst);
+        });
+    }
+    let mut conn = connected(&c, &broker);
+    let info = c.publish("t", "x", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 74 00 01 78")).unwrap();
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    info.wait_for_publish(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(done.load(Ordering::SeqCst), 1, "on_publish ran first");
+    assert_eq!(info.outcome(), mqtt_tether::Outcome::Published);
+    c.disconnect();
+    c.loop_stop();
+}
+
+/// Messages delivered before `drop_out_messages` stay published; the ones
+/// it dropped fail, and so do, after `reinitialise`, the ones stored then,
+/// however many `MessageInfo` clones there are.
+#[test]
+fn stored_infos_tell_delivered_from_dropped_and_reinitialised() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("r-epochs");
+    let mut conn = connected(&c, &broker);
+    let delivered = c.publish("t", "a", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 74 00 01 61")).unwrap();
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    delivered
+        .wait_for_publish(Some(Duration::from_secs(5)))
+        .unwrap();
+    let dropped = c.publish("t", "b", 1, false).unwrap();
+    let copy = dropped.clone();
+    assert_eq!(dropped.outcome(), mqtt_tether::Outcome::Pending);
+    assert_eq!(c.drop_out_messages().len(), 1);
+    let later = c.publish("t", "c", 2, false).unwrap();
+    c.loop_stop();
+    c.reinitialise(ClientOptions::default()).unwrap();
+    assert_eq!(delivered.outcome(), mqtt_tether::Outcome::Published);
+    assert_eq!(copy.outcome(), mqtt_tether::Outcome::Dropped);
+    assert_eq!(dropped.rc(), ErrorCode::ConnLost);
+    assert_eq!(later.outcome(), mqtt_tether::Outcome::Reinitialised);
+    assert!(later.wait_for_publish(None).is_err());
+    drop(conn);
+}

@@ -152,6 +152,13 @@ fn qos1_and_qos2_outgoing_flows_to_the_byte() {
     assert!(
         matches!(events(&mut s).as_slice(), [Event::Published { mid: 1, reason_code, .. }] if !reason_code.is_failure())
     );
+    // Out of the window, and kept until the application had the event.
+    assert_eq!(s.store().in_flight(), 0);
+    assert_eq!(
+        s.store().get(1).map(|m| m.state()),
+        Some(mqtt_tether::session::OutState::Acked)
+    );
+    s.release(1);
     assert!(s.store().is_empty());
 
     s.publish(Publish::new(

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::driver::Shared;
 use crate::error::{error_string, Error, ErrorCode};
 
 /// What became of a published message: every [`MessageInfo`] ends in one
@@ -37,7 +38,7 @@ pub enum Outcome {
 }
 
 /// A message's state in one word, so that [`InfoInner`] fits the smallest
-/// allocation: bits 0-7 Paho's rc (offset by 128), 8-15 the [`Outcome`],
+/// allocation: bits 0-7 Paho's rc (its index in `ErrorCode::ALL`), 8-15 the [`Outcome`],
 /// bit 16 "published" (finished, whatever the outcome), bit 17 "stored" (a
 /// QoS 1/2 message stored while offline: Paho reports `NoConn` but sends it
 /// after the next CONNACK, so waiting for it is meaningful).
@@ -62,7 +63,11 @@ const OUTCOMES: [Outcome; 8] = [
 
 impl State {
     fn pack(self) -> u32 {
-        let rc = (i32::from(self.rc) + 128) as u8;
+        // Indexes, so reading the word back is two array lookups.
+        let rc = ErrorCode::ALL
+            .iter()
+            .position(|c| *c == self.rc)
+            .unwrap_or(0) as u8;
         let outcome = OUTCOMES
             .iter()
             .position(|o| *o == self.outcome)
@@ -75,7 +80,10 @@ impl State {
 
     fn unpack(word: u32) -> State {
         State {
-            rc: ErrorCode::from_i32(i32::from(word as u8) - 128).unwrap_or(ErrorCode::Unknown),
+            rc: ErrorCode::ALL
+                .get(usize::from(word as u8))
+                .copied()
+                .unwrap_or(ErrorCode::Unknown),
             outcome: OUTCOMES[((word >> 8) & 7) as usize],
             published: word & 1 << 16 != 0,
             stored: word & 1 << 17 != 0,
@@ -97,9 +105,10 @@ impl InfoInner {
         State::unpack(self.state.load(Ordering::SeqCst))
     }
 
-    /// Ends the message with `outcome` and wakes its waiters. A failure also
-    /// sets Paho's rc (`MQTT_ERR_CONN_LOST`), so Paho-style checks fail too.
-    pub(crate) fn complete(&self, outcome: Outcome, waiters: &InfoWaiters) {
+    /// Ends the message with `outcome`; the caller then wakes the waiters
+    /// ([`InfoWaiters::notify`]), holding no lock. A failure also sets
+    /// Paho's rc (`MQTT_ERR_CONN_LOST`), so Paho-style checks fail too.
+    pub(crate) fn complete(&self, outcome: Outcome) {
         let mut state = self.state();
         if outcome != Outcome::Published {
             state.rc = ErrorCode::ConnLost;
@@ -107,12 +116,26 @@ impl InfoInner {
         state.outcome = outcome;
         state.published = true;
         self.state.store(state.pack(), Ordering::SeqCst);
-        // Only a thread that registered before this store can be asleep
-        // without having seen it (see `wait_for_publish`).
-        if waiters.waiting.load(Ordering::SeqCst) > 0 {
-            let _guard = waiters.lock.lock();
-            waiters.changed.notify_all();
-        }
+    }
+}
+
+/// The QoS 1/2 messages published between two emptyings of the store
+/// (`reinitialise`, `drop_out_messages`). Their `MessageInfo`s keep no
+/// state of their own: a message is pending while the store holds it, and
+/// delivered once it has left, unless the store was emptied before; the
+/// undelivered messages of that moment are listed here, so their infos
+/// fail. The list lives as long as one `MessageInfo` of the epoch does.
+#[derive(Debug, Default)]
+pub(crate) struct Epoch {
+    emptied: Mutex<Option<(Outcome, Vec<u64>)>>,
+}
+
+impl Epoch {
+    /// The store was emptied (under the core lock): the messages `seqs`
+    /// failed with `outcome`.
+    pub(crate) fn close(&self, outcome: Outcome, mut seqs: Vec<u64>) {
+        seqs.sort_unstable();
+        *self.emptied.lock() = Some((outcome, seqs));
     }
 }
 
@@ -136,61 +159,159 @@ impl InfoWaiters {
             loop_thread,
         }
     }
+
+    /// Wakes the waiters after messages completed; call holding no lock (a
+    /// waiter holds `lock` while it looks at the core). Only a thread that
+    /// registered before the completion can be asleep without having seen
+    /// it (see `MessageInfo::wait_for_publish`), so no one waiting costs
+    /// nothing.
+    pub(crate) fn notify(&self) {
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock();
+            self.changed.notify_all();
+        }
+    }
 }
 
 /// The result of [`Client::publish`](crate::Client::publish): its message id,
 /// its return code, and a way to wait until it is delivered.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MessageInfo {
-    pub(crate) inner: Arc<InfoInner>,
+    kind: Kind,
     waiters: Arc<InfoWaiters>,
 }
 
-impl MessageInfo {
-    pub(crate) fn new(
+#[derive(Clone)]
+enum Kind {
+    /// QoS 0, and messages refused at `publish`: a state word of its own.
+    Own(Arc<InfoInner>),
+    /// A QoS 1/2 message in the store: its state is where the store has it
+    /// (see [`Epoch`]), so a queued message costs no allocation here.
+    Stored {
+        shared: Arc<Shared>,
+        epoch: Arc<Epoch>,
         mid: u16,
+        seq: u64,
         rc: ErrorCode,
-        stored: bool,
-        waiters: &Arc<InfoWaiters>,
-    ) -> MessageInfo {
+    },
+}
+
+impl std::fmt::Debug for MessageInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageInfo")
+            .field("mid", &self.mid())
+            .field("rc", &self.rc())
+            .field("outcome", &self.outcome())
+            .finish()
+    }
+}
+
+impl MessageInfo {
+    /// A message with a state word of its own (QoS 0, or refused).
+    pub(crate) fn own(mid: u16, rc: ErrorCode, waiters: &Arc<InfoWaiters>) -> MessageInfo {
         let state = State {
             rc,
             outcome: match rc {
                 ErrorCode::QueueSize => Outcome::QueueFull,
-                ErrorCode::NoConn if !stored => Outcome::NotConnected,
+                ErrorCode::NoConn => Outcome::NotConnected,
                 ErrorCode::PayloadSize => Outcome::TooLarge,
                 _ => Outcome::Pending,
             },
             published: false,
-            stored,
+            stored: false,
         };
         MessageInfo {
-            inner: Arc::new(InfoInner {
+            kind: Kind::Own(Arc::new(InfoInner {
                 state: AtomicU32::new(state.pack()),
                 mid,
-            }),
+            })),
             waiters: Arc::clone(waiters),
+        }
+    }
+
+    /// A QoS 1/2 message the store holds as `seq`, published with `rc`
+    /// (`Success`, or `NoConn` when stored while offline).
+    pub(crate) fn stored(
+        shared: &Arc<Shared>,
+        epoch: &Arc<Epoch>,
+        mid: u16,
+        seq: u64,
+        rc: ErrorCode,
+    ) -> MessageInfo {
+        MessageInfo {
+            kind: Kind::Stored {
+                shared: Arc::clone(shared),
+                epoch: Arc::clone(epoch),
+                mid,
+                seq,
+                rc,
+            },
+            waiters: Arc::clone(&shared.info_waiters),
+        }
+    }
+
+    /// The state word, for the client's table of messages it completes.
+    pub(crate) fn own_state(&self) -> Option<Arc<InfoInner>> {
+        match &self.kind {
+            Kind::Own(inner) => Some(Arc::clone(inner)),
+            Kind::Stored { .. } => None,
+        }
+    }
+
+    fn state(&self) -> State {
+        match &self.kind {
+            Kind::Own(inner) => inner.state(),
+            Kind::Stored {
+                shared,
+                epoch,
+                mid,
+                seq,
+                rc,
+            } => {
+                let core = shared.core.lock();
+                let emptied = epoch.emptied.lock();
+                let outcome = match &*emptied {
+                    Some((outcome, failed)) if failed.binary_search(seq).is_ok() => *outcome,
+                    Some(_) => Outcome::Published,
+                    None => match core.session.store().get(*mid) {
+                        Some(m) if m.seq() == *seq => Outcome::Pending,
+                        _ => Outcome::Published,
+                    },
+                };
+                State {
+                    rc: match outcome {
+                        Outcome::Pending | Outcome::Published => *rc,
+                        _ => ErrorCode::ConnLost,
+                    },
+                    outcome,
+                    published: outcome != Outcome::Pending,
+                    stored: true,
+                }
+            }
         }
     }
 
     /// The message id.
     pub fn mid(&self) -> u16 {
-        self.inner.mid
+        match &self.kind {
+            Kind::Own(inner) => inner.mid,
+            Kind::Stored { mid, .. } => *mid,
+        }
     }
 
     /// Paho's `rc`: `MQTT_ERR_SUCCESS`, or why the message was not (or not
     /// yet) sent.
     pub fn rc(&self) -> ErrorCode {
-        self.inner.state().rc
+        self.state().rc
     }
 
     /// What became of the message so far.
     pub fn outcome(&self) -> Outcome {
-        self.inner.state().outcome
+        self.state().outcome
     }
 
     fn check(&self) -> Result<(), Error> {
-        let state = self.inner.state();
+        let state = self.state();
         match state.rc {
             ErrorCode::QueueSize => Err(Error::Value(
                 "Message is not queued due to ERR_QUEUE_SIZE".into(),
@@ -217,7 +338,7 @@ impl MessageInfo {
     /// [`MessageInfo::wait_for_publish`].
     pub fn is_published(&self) -> Result<bool, Error> {
         self.check()?;
-        let published = self.inner.state().published;
+        let published = self.state().published;
         self.check()?;
         Ok(published)
     }
@@ -232,7 +353,7 @@ impl MessageInfo {
     pub fn wait_for_publish(&self, timeout: Option<Duration>) -> Result<(), Error> {
         self.check()?;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        if self.inner.state().published {
+        if self.state().published {
             return self.check();
         }
         let on_loop = *self.waiters.loop_thread.lock() == Some(std::thread::current().id());
@@ -242,11 +363,11 @@ impl MessageInfo {
             ));
         }
         // Registered before looking at the state, so a completion either is
-        // seen here or finds a waiter to wake (see `InfoInner::complete`).
+        // seen here or finds a waiter to wake (see `InfoWaiters::notify`).
         let waiters = &*self.waiters;
         waiters.waiting.fetch_add(1, Ordering::SeqCst);
         let mut guard = waiters.lock.lock();
-        while !self.inner.state().published {
+        while !self.state().published {
             match deadline {
                 Some(d) => {
                     if waiters.changed.wait_until(&mut guard, d).timed_out() {

@@ -19,7 +19,7 @@ pub use callbacks::{
     ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,
     OnMessage, OnPublish, OnSocket, OnSubscribe, UserData,
 };
-pub(crate) use message_info::{InfoInner, InfoWaiters};
+pub(crate) use message_info::{Epoch, InfoInner, InfoWaiters};
 pub use message_info::{MessageInfo, Outcome};
 
 use crate::session::MidTable;
@@ -199,6 +199,7 @@ impl Client {
             unsupported_v311: false,
             auto_reconnect: false,
             registered_write: false,
+            epoch: Arc::new(Epoch::default()),
         };
         let loop_thread = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
@@ -459,21 +460,17 @@ impl Client {
         };
         let info = {
             let result = core.session.publish_ref(publish);
-            let info = MessageInfo::new(
-                result.mid,
-                result.rc,
-                result.stored,
-                &self.shared.info_waiters,
-            );
-            let waiting =
-                result.stored || (qos == QoS::AtMostOnce && result.rc == ErrorCode::Success);
-            if waiting {
-                // Registered under the core lock, so its completion (which
-                // needs that lock first) cannot be missed.
-                self.shared
-                    .infos
-                    .lock()
-                    .insert(result.mid, Arc::clone(&info.inner));
+            let info = if result.stored {
+                // No allocation: the store is its state.
+                MessageInfo::stored(&self.shared, &core.epoch, result.mid, result.seq, result.rc)
+            } else {
+                MessageInfo::own(result.mid, result.rc, &self.shared.info_waiters)
+            };
+            if let (Some(state), true) = (info.own_state(), result.rc == ErrorCode::Success) {
+                // A QoS 0 message to be written. Registered under the core
+                // lock, so its completion (which needs that lock first)
+                // cannot be missed.
+                self.shared.infos.lock().insert(result.mid, state);
             }
             drop(core);
             info
@@ -736,6 +733,15 @@ impl Client {
             if let Some(conn) = core.conn.take() {
                 let _ = conn.writer.shutdown(std::net::Shutdown::Both);
             }
+            // Undelivered QoS 1/2 messages fail; their infos learn it from
+            // the epoch, which then starts anew (the new session counts
+            // from 0 again).
+            let failed = core.session.drop_out_messages();
+            core.epoch.close(
+                Outcome::Reinitialised,
+                failed.iter().map(|m| m.seq()).collect(),
+            );
+            core.epoch = Arc::new(Epoch::default());
             core.session = Session::new(config);
             core.state = ConnState::New;
             core.host.clear();
@@ -756,8 +762,9 @@ impl Client {
                 .collect()
         };
         for info in infos {
-            info.complete(Outcome::Reinitialised, &self.shared.info_waiters);
+            info.complete(Outcome::Reinitialised);
         }
+        self.shared.info_waiters.notify();
         *self.shared.callbacks.lock() = callbacks::Callbacks::default();
         *self.shared.userdata.lock() = options.userdata;
         self.update_trace();
@@ -777,14 +784,15 @@ impl Client {
         let (stored, protocol) = {
             let mut core = self.shared.core.lock();
             let protocol = core.session.config().protocol;
-            (core.session.drop_out_messages(), protocol)
+            let stored = core.session.drop_out_messages();
+            core.epoch
+                .close(Outcome::Dropped, stored.iter().map(|m| m.seq()).collect());
+            core.epoch = Arc::new(Epoch::default());
+            (stored, protocol)
         };
-        let mut infos = self.shared.infos.lock();
+        self.shared.info_waiters.notify();
         let mut dropped = Vec::with_capacity(stored.len());
         for s in stored {
-            if let Some(info) = infos.remove(s.mid()) {
-                info.complete(Outcome::Dropped, &self.shared.info_waiters);
-            }
             // The store's own encoding: it decodes unless memory is corrupt.
             let Ok(p) = s.publish(protocol) else { continue };
             dropped.push(Message {

@@ -11,7 +11,7 @@ use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
 use crate::packet::{PacketType, Properties, QoS};
 use crate::session::{Close, Event, LinkState};
 
-use super::ConnState;
+use super::{ConnState, Core};
 
 /// What feeding a chunk to the session came to.
 pub(crate) enum Fed {
@@ -96,25 +96,38 @@ impl Client {
     /// has run.
     pub(crate) fn dispatch(&self) {
         const BATCH: usize = 256;
+        // Stored messages whose Published event was delivered: they leave
+        // the store (and their MessageInfos read published) at the next
+        // core lock, one lock for the batch.
+        let mut delivered: Vec<u16> = Vec::new();
         loop {
             if self.panicked() {
                 // What was taken and not delivered stays the session's.
                 let rest: Vec<Event> = self.shared.batch.lock().drain(..).map(|(e, _)| e).collect();
-                if !rest.is_empty() {
-                    self.shared
-                        .core
-                        .lock()
-                        .session
-                        .unpoll_events(rest.into_iter());
+                {
+                    let mut core = self.shared.core.lock();
+                    for mid in delivered.drain(..) {
+                        core.session.release(mid);
+                    }
+                    if !rest.is_empty() {
+                        core.session.unpoll_events(rest.into_iter());
+                    }
                 }
+                self.shared.info_waiters.notify();
                 return;
             }
             let next = self.shared.batch.lock().pop_front();
             if let Some((event, manual_ack)) = next {
-                self.deliver(event, manual_ack);
+                if let Some(mid) = self.deliver(event, manual_ack) {
+                    delivered.push(mid);
+                }
                 continue;
             }
             let mut core = self.shared.core.lock();
+            let released = !delivered.is_empty();
+            for mid in delivered.drain(..) {
+                core.session.release(mid);
+            }
             let mut batch = self.shared.batch.lock();
             let manual_ack = core.session.config().manual_ack;
             while batch.len() < BATCH {
@@ -143,7 +156,13 @@ impl Client {
                     break;
                 }
             }
-            if batch.is_empty() {
+            let done = batch.is_empty();
+            drop(batch);
+            drop(core);
+            if released {
+                self.shared.info_waiters.notify();
+            }
+            if done {
                 // A reader waiting for a backlog to go may look again.
                 let _ = self.shared.drained_tx.try_send(());
                 return;
@@ -151,7 +170,9 @@ impl Client {
         }
     }
 
-    fn deliver(&self, event: Event, manual_ack: bool) {
+    /// Runs the callbacks of `event`; returns the mid of a Published event,
+    /// whose stored message the caller then releases.
+    fn deliver(&self, event: Event, manual_ack: bool) -> Option<u16> {
         // Cloned only for an event that has a callback to run.
         let userdata = || self.shared.userdata.lock().clone();
         match event {
@@ -214,13 +235,18 @@ impl Client {
                     });
                 }
                 if let Some(info) = self.shared.infos.lock().remove(mid) {
-                    info.complete(Outcome::Published, &self.shared.info_waiters);
+                    info.complete(Outcome::Published);
+                    self.shared.info_waiters.notify();
                 }
+                // A QoS 1/2 message leaves the store only after this, so its
+                // MessageInfo reads published after on_publish, as in Paho.
+                return Some(mid);
             }
             Event::Qos0Dropped { mid } => {
                 if let Some(info) = self.shared.infos.lock().remove(mid) {
-                    info.complete(Outcome::ConnectionLost, &self.shared.info_waiters);
+                    info.complete(Outcome::ConnectionLost);
                 }
+                self.shared.info_waiters.notify();
             }
             Event::Subscribed {
                 mid,
@@ -253,6 +279,27 @@ impl Client {
             }
             Event::Log(text) => self.log(LogLevel::Debug, &text),
         }
+        None
+    }
+
+    /// Completes the `MessageInfo`s of the messages the session reports
+    /// delivered, taking those events out of its queue: for when no
+    /// `on_publish` has to run first, so the waiters learn without waiting
+    /// for the loop thread. Under the core lock, so no new message can take
+    /// a finished message's id meanwhile.
+    /// Returns true if any completed: the caller wakes the waiters once it
+    /// has let go of the core lock.
+    pub(crate) fn complete_published(&self, core: &mut Core) -> bool {
+        let mut infos = None;
+        let mut any = false;
+        core.session.take_published(|mid| {
+            any = true;
+            let infos = infos.get_or_insert_with(|| self.shared.infos.lock());
+            if let Some(info) = infos.remove(mid) {
+                info.complete(Outcome::Published);
+            }
+        });
+        any
     }
 
     /// Closes connection `generation` (the current one for `None`) and

@@ -33,7 +33,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::client::callbacks::{Callbacks, UserData};
-use crate::client::{InfoInner, InfoWaiters};
+use crate::client::{Epoch, InfoInner, InfoWaiters};
 use crate::session::{Backoff, MidTable, Session};
 use crate::transport::{Layers, Socket, TransportConfig};
 
@@ -95,6 +95,9 @@ pub(crate) struct Core {
     /// `on_socket_register_write` was called for this socket and
     /// `on_socket_unregister_write` not yet.
     pub(crate) registered_write: bool,
+    /// The `MessageInfo`s of stored messages read their state from the
+    /// store within this epoch (see `Epoch`).
+    pub(crate) epoch: Arc<Epoch>,
 }
 
 impl Core {
@@ -123,7 +126,8 @@ pub(crate) struct Shared {
     /// `Client::dispatch`), with `manual_ack` as it was then. Locked after
     /// `core` when both are held.
     pub(crate) batch: Mutex<std::collections::VecDeque<(crate::session::Event, bool)>>,
-    /// `MessageInfo`s of messages not yet delivered, by mid.
+    /// The state words of QoS 0 messages not yet written, by mid (stored
+    /// QoS 1/2 messages have none: see `Epoch`).
     pub(crate) infos: Mutex<MidTable<Arc<InfoInner>>>,
     /// Where `MessageInfo::wait_for_publish` waits.
     pub(crate) info_waiters: Arc<InfoWaiters>,

@@ -46,9 +46,12 @@ impl Client {
             return self.flush_nonblocking();
         }
         let mut buf = Vec::new();
+        // Without on_publish to run first, what a write completes (QoS 0
+        // messages) completes here, without a trip through dispatch.
+        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
         loop {
             let write_guard = self.shared.write_lock.lock();
-            let (writer, generation, stall_limit, layers) = {
+            let (writer, generation, stall_limit, layers, completed) = {
                 let mut core = self.shared.core.lock();
                 let Some(conn) = &core.conn else {
                     return ErrorCode::NoConn;
@@ -59,15 +62,21 @@ impl Client {
                     conn.layers.clone(),
                 );
                 core.session.take_pending(&mut buf);
+                let mut completed = false;
                 if w.2.is_some() && !buf.is_empty() {
                     // Handed to the layers counts as written: their records
                     // are written below, in full or not at all.
                     core.session.written(buf.len(), Instant::now());
+                    completed = no_on_publish && self.complete_published(&mut core);
                 }
                 let keepalive = u64::from(core.session.config().keepalive);
                 let limit = Duration::from_secs(if keepalive == 0 { 60 } else { keepalive });
-                (w.0, w.1, limit, w.2)
+                (w.0, w.1, limit, w.2, completed)
             };
+            if completed {
+                // Outside the core lock (see `InfoWaiters::notify`).
+                self.shared.info_waiters.notify();
+            }
             let report_progress = layers.is_none();
             if let Some(layers) = &layers {
                 let mut layers = layers.lock();
@@ -98,6 +107,10 @@ impl Client {
                         }
                         if report_progress {
                             core.session.written(n, last_progress);
+                            if no_on_publish && self.complete_published(&mut core) {
+                                drop(core);
+                                self.shared.info_waiters.notify();
+                            }
                         }
                     }
                     Err(e)

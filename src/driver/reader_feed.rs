@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dispatch::{Cause, Fed};
-use super::{Core, Shared};
-use crate::client::{Client, Outcome};
+use super::Shared;
+use crate::client::Client;
 
 /// What the reader does after a chunk.
 pub(crate) enum Step {
@@ -47,7 +47,7 @@ impl Client {
             Fed::Failed(cause) => return Step::Failed(cause),
         }
         let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
-        let (loop_needed, backlog) = {
+        let (loop_needed, backlog, completed) = {
             // Whoever writes holds `write_lock`; if the loop does, it also
             // writes what this chunk queued.
             let writing = self.shared.write_lock.try_lock();
@@ -70,16 +70,18 @@ impl Client {
                     }
                 }
             }
-            if no_on_publish {
-                // Acknowledged messages, and QoS 0 messages just written.
-                self.complete_published(&mut core);
-            }
+            // Acknowledged messages, and QoS 0 messages just written.
+            let completed = no_on_publish && self.complete_published(&mut core);
             let backlog = core.session.event_count();
             (
                 core.session.wants_write() || backlog > 0,
                 backlog > EVENT_BACKLOG,
+                completed,
             )
         };
+        if completed {
+            self.shared.info_waiters.notify();
+        }
         if loop_needed {
             self.shared.wake();
         }
@@ -87,21 +89,6 @@ impl Client {
             return self.wait_for_dispatch(generation);
         }
         Step::Go
-    }
-
-    /// Completes the `MessageInfo`s of the messages the session reports
-    /// delivered, taking those events out of its queue: for when no
-    /// `on_publish` has to run first, so the waiters learn without waiting
-    /// for the loop thread. Under the core lock, so no new message can take
-    /// a finished message's id meanwhile.
-    fn complete_published(&self, core: &mut Core) {
-        let mut infos = None;
-        core.session.take_published(|mid| {
-            let infos = infos.get_or_insert_with(|| self.shared.infos.lock());
-            if let Some(info) = infos.remove(mid) {
-                info.complete(Outcome::Published, &self.shared.info_waiters);
-            }
-        });
     }
 
     /// Waits until the loop has delivered enough of the backlog.

@@ -42,7 +42,7 @@ pub use inbound::{InboundQos2, TopicAliases};
 pub use keepalive::{KeepAlive, KeepAliveAction};
 pub use mid::MidAllocator;
 pub(crate) use mid_table::MidTable;
-pub use outgoing::{OutState, OutgoingStore, Resend, Stored};
+pub use outgoing::{OutState, OutgoingStore, PubRec, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
 pub use transmit::{Completion, TransmitBuffer};
 
@@ -79,6 +79,9 @@ pub struct PublishResult {
     pub rc: ErrorCode,
     /// True if a QoS 1/2 message is in the outgoing store.
     pub stored: bool,
+    /// The stored message's place in the order of publishes
+    /// ([`Stored::seq`]); 0 when not stored.
+    pub seq: u64,
 }
 
 /// One MQTT session (see the [module docs](self)).
@@ -286,9 +289,10 @@ impl Session {
     }
 
     /// Takes the [`Event::Published`] events out of the queue, in order,
-    /// and hands their mids to `done`: for a driver that completes
-    /// acknowledged messages itself when the application has no callback
-    /// for them. The other events keep their order.
+    /// releases their messages (see [`Session::release`]) and hands their
+    /// mids to `done`: for a driver that completes acknowledged messages
+    /// itself when the application has no callback for them. The other
+    /// events keep their order.
     pub fn take_published(&mut self, mut done: impl FnMut(u16)) {
         if !self
             .events
@@ -297,13 +301,21 @@ impl Session {
         {
             return;
         }
+        let store = &mut self.store;
         self.events.retain(|e| match e {
             Event::Published { mid, .. } => {
+                store.release(*mid);
                 done(*mid);
                 false
             }
             _ => true,
         });
+    }
+
+    /// The application has had the [`Event::Published`] of `mid`: a QoS 1/2
+    /// message leaves the store only now (see [`OutState::Acked`]).
+    pub fn release(&mut self, mid: u16) {
+        self.store.release(mid);
     }
 
     /// True when bytes wait to be written (Paho's `want_write`).
@@ -472,7 +484,7 @@ impl Session {
             Packet::ConnAck(_) => return Err(Close::Protocol("unexpected CONNACK".into())),
             Packet::Publish(p) => self.handle_publish(p)?,
             Packet::PubAck(a) => {
-                if self.store.on_puback(a.packet_id).is_some() {
+                if self.store.on_puback(a.packet_id) {
                     self.published(a);
                 }
             }
@@ -480,17 +492,17 @@ impl Session {
                 .store
                 .on_pubrec(a.packet_id, a.reason_code.is_failure())
             {
-                Ok(true) => self.queue(
+                PubRec::SendPubRel => self.queue(
                     &Packet::PubRel(Ack::new(PacketType::PubRel, a.packet_id)),
                     None,
                 ),
-                Ok(false) => {}
+                PubRec::Ignored => {}
                 // MQTT 5 §4.3.3: a failed PUBREC ends the exchange. Paho sends
                 // PUBREL anyway and waits for a PUBCOMP that may never come.
-                Err(_) => self.published(a),
+                PubRec::Ended => self.published(a),
             },
             Packet::PubComp(a) => {
-                if self.store.on_pubcomp(a.packet_id).is_some() {
+                if self.store.on_pubcomp(a.packet_id) {
                     self.published(a);
                 }
             }
@@ -653,6 +665,7 @@ impl Session {
                 mid,
                 rc: ErrorCode::Success,
                 stored: false,
+                seq: 0,
             };
         }
         if self.config.max_queued > 0 && self.store.len() >= self.config.max_queued {
@@ -674,6 +687,7 @@ impl Session {
                 ErrorCode::NoConn
             },
             stored: true,
+            seq: self.store.get(mid).map_or(0, Stored::seq),
         }
     }
 
@@ -713,6 +727,7 @@ impl Session {
             mid,
             rc,
             stored: false,
+            seq: 0,
         }
     }
 

@@ -33,6 +33,12 @@ pub enum OutState {
     ResendPubRel,
     /// PUBREL sent; waiting for PUBCOMP.
     WaitPubComp,
+    /// Finished (PUBACK, PUBCOMP, or a failed MQTT 5 PUBREC), out of the
+    /// window, and kept until the application has had its
+    /// [`Event::Published`](super::Event::Published) (see
+    /// [`OutgoingStore::release`]): until then its `MessageInfo` still
+    /// reads "not yet", as Paho's does until `on_publish` has run.
+    Acked,
 }
 
 impl OutState {
@@ -49,26 +55,74 @@ impl OutState {
     }
 }
 
-/// One stored message.
+/// One stored message: 24 bytes besides its packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     /// The encoded PUBLISH; its DUP flag is what the next copy carries.
     packet: Box<[u8]>,
-    /// Order of `publish` calls: the order messages are (re)sent in.
-    seq: u64,
-    mid: u16,
-    state: OutState,
+    /// The place in the order of `publish` calls (the order messages are
+    /// (re)sent in) in the low 60 bits, the [`OutState`] in the top 4: a
+    /// session cannot publish 2^60 messages.
+    seq_state: u64,
 }
 
+const SEQ_BITS: u32 = 60;
+const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
+const STATES: [OutState; 8] = [
+    OutState::Queued,
+    OutState::Publish,
+    OutState::WaitPubAck,
+    OutState::WaitPubRec,
+    OutState::ResendPublish,
+    OutState::ResendPubRel,
+    OutState::WaitPubComp,
+    OutState::Acked,
+];
+
 impl Stored {
+    fn new(packet: Box<[u8]>, seq: u64, state: OutState) -> Stored {
+        let mut m = Stored {
+            packet,
+            seq_state: seq & SEQ_MASK,
+        };
+        m.set_state(state);
+        m
+    }
+
+    fn set_state(&mut self, state: OutState) {
+        let bits = STATES.iter().position(|s| *s == state).unwrap_or(0) as u64;
+        self.seq_state = (self.seq_state & SEQ_MASK) | bits << SEQ_BITS;
+    }
+
     /// The message id (the packet identifier on the wire).
     pub fn mid(&self) -> u16 {
-        self.mid
+        // After the fixed header (its remaining length takes 1 to 4 bytes)
+        // and the topic, both written by this crate's encoder.
+        let p = &self.packet;
+        let length_bytes = p[1..]
+            .iter()
+            .take(4)
+            .take_while(|b| **b & 0x80 != 0)
+            .count()
+            + 1;
+        let topic = 1 + length_bytes;
+        let id = match p.get(topic..topic + 2) {
+            Some(len) => topic + 2 + usize::from(u16::from_be_bytes([len[0], len[1]])),
+            None => return 0,
+        };
+        p.get(id..id + 2)
+            .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]))
     }
 
     /// Where it stands.
     pub fn state(&self) -> OutState {
-        self.state
+        STATES[(self.seq_state >> SEQ_BITS) as usize & 7]
+    }
+
+    /// Its place in the order of `publish` calls (increasing within one
+    /// session).
+    pub fn seq(&self) -> u64 {
+        self.seq_state & SEQ_MASK
     }
 
     /// The QoS it is published at.
@@ -92,6 +146,17 @@ impl Stored {
             None => Err(DecodeError::Truncated),
         }
     }
+}
+
+/// What a PUBREC did to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PubRec {
+    /// Accepted: the message now waits for PUBCOMP; send PUBREL.
+    SendPubRel,
+    /// A failure reason ended the message (now `Acked`), without PUBREL.
+    Ended,
+    /// An unknown id, or a message not waiting for PUBREC.
+    Ignored,
 }
 
 /// What the session must put on the wire for the store after a reconnect.
@@ -153,7 +218,7 @@ impl OutgoingStore {
     /// The stored messages in the order they were published.
     pub fn iter(&self) -> impl Iterator<Item = &Stored> {
         let mut all: Vec<&Stored> = self.messages.iter().map(|(_, m)| m).collect();
-        all.sort_by_key(|m| m.seq);
+        all.sort_by_key(|m| m.seq());
         all.into_iter()
     }
 
@@ -167,10 +232,10 @@ impl OutgoingStore {
         let Some(m) = self.messages.get_mut(mid) else {
             return;
         };
-        if m.state.in_flight() {
+        if m.state().in_flight() {
             self.in_flight -= 1;
         }
-        m.state = state;
+        m.set_state(state);
         if state.in_flight() {
             self.in_flight += 1;
         }
@@ -207,53 +272,52 @@ impl OutgoingStore {
             self.queued.push_back(mid);
             OutState::Queued
         };
-        self.messages.insert(
-            mid,
-            Stored {
-                packet,
-                seq,
-                mid,
-                state,
-            },
-        );
+        self.messages.insert(mid, Stored::new(packet, seq, state));
         room && link_open
     }
 
-    fn take(&mut self, mid: u16, state: OutState) -> Option<Stored> {
-        if self.messages.get(mid)?.state != state {
-            return None;
+    /// Ends `mid` if it is in `state`: out of the window, kept as `Acked`
+    /// until released.
+    fn finish(&mut self, mid: u16, state: OutState) -> bool {
+        if self.messages.get(mid).map(Stored::state) != Some(state) {
+            return false;
         }
-        self.set_state(mid, OutState::Publish);
-        let mut m = self.messages.remove(mid)?;
-        m.state = state;
-        Some(m)
+        self.set_state(mid, OutState::Acked);
+        true
     }
 
-    /// PUBACK: the QoS 1 message is done. Unknown or duplicate ids: `None`.
-    pub fn on_puback(&mut self, mid: u16) -> Option<Stored> {
-        self.take(mid, OutState::WaitPubAck)
+    /// Removes an `Acked` message once the application has had its
+    /// `Published` event; anything else stays. True if it was removed.
+    pub fn release(&mut self, mid: u16) -> bool {
+        if self.messages.get(mid).map(Stored::state) != Some(OutState::Acked) {
+            return false;
+        }
+        self.messages.remove(mid).is_some()
     }
 
-    /// PUBREC. A success moves the message to wait for PUBCOMP and returns
-    /// true (send PUBREL). A failure reason (MQTT 5, 0x80 and up) ends the
-    /// message: it is removed and returned in `Err`. Unknown ids: `Ok(false)`.
-    pub fn on_pubrec(&mut self, mid: u16, failed: bool) -> Result<bool, Stored> {
+    /// PUBACK: the QoS 1 message is done (now `Acked`). Unknown or
+    /// duplicate ids: false.
+    pub fn on_puback(&mut self, mid: u16) -> bool {
+        self.finish(mid, OutState::WaitPubAck)
+    }
+
+    /// PUBREC, with a failure reason (MQTT 5, 0x80 and up) or not.
+    pub fn on_pubrec(&mut self, mid: u16, failed: bool) -> PubRec {
+        if self.messages.get(mid).map(Stored::state) != Some(OutState::WaitPubRec) {
+            return PubRec::Ignored;
+        }
         if failed {
-            return match self.take(mid, OutState::WaitPubRec) {
-                Some(m) => Err(m),
-                None => Ok(false),
-            };
-        }
-        if self.messages.get(mid).map(|m| m.state) != Some(OutState::WaitPubRec) {
-            return Ok(false);
+            self.finish(mid, OutState::WaitPubRec);
+            return PubRec::Ended;
         }
         self.set_state(mid, OutState::WaitPubComp);
-        Ok(true)
+        PubRec::SendPubRel
     }
 
-    /// PUBCOMP: the QoS 2 message is done. Unknown ids: `None`.
-    pub fn on_pubcomp(&mut self, mid: u16) -> Option<Stored> {
-        self.take(mid, OutState::WaitPubComp)
+    /// PUBCOMP: the QoS 2 message is done (now `Acked`). Unknown ids:
+    /// false.
+    pub fn on_pubcomp(&mut self, mid: u16) -> bool {
+        self.finish(mid, OutState::WaitPubComp)
     }
 
     /// The next queued message to send now that the window has room (after
@@ -261,7 +325,7 @@ impl OutgoingStore {
     pub fn next_queued(&mut self, window: usize) -> Option<u16> {
         while self.has_room(window) {
             let mid = self.queued.pop_front()?;
-            if self.messages.get(mid).map(|m| m.state) == Some(OutState::Queued) {
+            if self.messages.get(mid).map(Stored::state) == Some(OutState::Queued) {
                 return Some(mid);
             }
         }
@@ -289,17 +353,19 @@ impl OutgoingStore {
         let mut in_flight = 0;
         for m in self.messages.values_mut() {
             let qos = m.qos();
-            m.state = match (qos, m.state, clean) {
+            let state = match (qos, m.state(), clean) {
                 // A PUBREC was received: with the session kept, finish with
                 // PUBREL; with a clean session, the broker forgot the id, so
                 // the flow restarts with the PUBLISH (DUP already set).
                 (QoS::ExactlyOnce, OutState::WaitPubComp | OutState::ResendPubRel, false) => {
                     OutState::ResendPubRel
                 }
+                (_, OutState::Acked, _) => OutState::Acked,
                 (_, state, _) if state.in_flight() => OutState::ResendPublish,
                 _ => OutState::Publish,
             };
-            if m.state.in_flight() {
+            m.set_state(state);
+            if state.in_flight() {
                 in_flight += 1;
             }
         }
@@ -316,7 +382,7 @@ impl OutgoingStore {
         let mut order: Vec<(u64, u16, OutState)> = self
             .messages
             .iter()
-            .map(|(mid, m)| (m.seq, mid, m.state))
+            .map(|(mid, m)| (m.seq(), mid, m.state()))
             .collect();
         order.sort_unstable_by_key(|&(seq, _, _)| seq);
         self.queued.clear();
@@ -347,13 +413,20 @@ impl OutgoingStore {
         out
     }
 
-    /// Empties the store and returns what it held, in publish order
-    /// (`reinitialise`, `drop_out_messages`).
+    /// Empties the store and returns the messages not yet delivered, in
+    /// publish order (`reinitialise`, `drop_out_messages`); `Acked` ones
+    /// were delivered and just go.
     pub fn drain(&mut self) -> Vec<Stored> {
         self.queued.clear();
         self.in_flight = 0;
-        let mut all: Vec<Stored> = self.messages.drain().into_iter().map(|(_, m)| m).collect();
-        all.sort_by_key(|m| m.seq);
+        let mut all: Vec<Stored> = self
+            .messages
+            .drain()
+            .into_iter()
+            .map(|(_, m)| m)
+            .filter(|m| m.state() != OutState::Acked)
+            .collect();
+        all.sort_by_key(Stored::seq);
         all
     }
 }
@@ -425,12 +498,14 @@ mod tests {
         assert!(!admit(&mut s, 3, QoS::AtLeastOnce, true, 2));
         assert!(!admit(&mut s, 4, QoS::AtLeastOnce, true, 2));
         assert_eq!(s.in_flight(), 2);
-        assert!(s.on_puback(1).is_some());
+        assert!(s.on_puback(1));
         assert_eq!(release(&mut s, 2), [(3, false)]);
-        assert!(s.on_puback(1).is_none(), "a duplicate ack is ignored");
-        assert_eq!(s.on_pubrec(2, false), Ok(true));
+        assert!(!s.on_puback(1), "a duplicate ack is ignored");
+        assert!(s.contains(1), "kept until released");
+        assert!(s.release(1) && !s.contains(1));
+        assert_eq!(s.on_pubrec(2, false), PubRec::SendPubRel);
         assert!(release(&mut s, 2).is_empty(), "PUBREL still holds the slot");
-        assert!(s.on_pubcomp(2).is_some());
+        assert!(s.on_pubcomp(2));
         assert_eq!(release(&mut s, 2), [(4, false)]);
         assert_eq!(send(&mut s, 4), (4, true), "a second copy is a DUP");
     }
@@ -457,7 +532,7 @@ mod tests {
             assert!(admit(&mut s, mid, qos, true, 20));
             send(&mut s, mid);
         }
-        assert_eq!(s.on_pubrec(2, false), Ok(true));
+        assert_eq!(s.on_pubrec(2, false), PubRec::SendPubRel);
         admit(&mut s, 4, QoS::AtLeastOnce, false, 20);
         admit(&mut s, 5, QoS::ExactlyOnce, false, 20);
         s
@@ -508,7 +583,7 @@ mod tests {
         let sent = resume(&mut s, 10);
         assert_eq!(sent.len(), 10);
         assert_eq!(s.in_flight(), 10);
-        s.on_puback(1);
+        assert!(s.on_puback(1));
         assert_eq!(release(&mut s, 10), [(11, false)]);
     }
 
@@ -526,7 +601,7 @@ mod tests {
             send(&mut s, 1);
             assert!(admit(&mut s, 2, QoS::AtLeastOnce, true, 2));
             send(&mut s, 2);
-            assert_eq!(s.on_pubrec(1, false), Ok(true));
+            assert_eq!(s.on_pubrec(1, false), PubRec::SendPubRel);
             s.reset_for_reconnect(clean);
             assert_eq!(s.in_flight(), 2, "clean={clean}");
             assert!(
@@ -544,7 +619,7 @@ mod tests {
                 "clean={clean}"
             );
             assert_eq!(s.in_flight(), 2);
-            assert!(s.on_puback(2).is_some());
+            assert!(s.on_puback(2));
             assert_eq!(release(&mut s, 2), [(3, false)]);
         }
     }
@@ -554,10 +629,15 @@ mod tests {
         let mut s = OutgoingStore::new();
         admit(&mut s, 7, QoS::ExactlyOnce, true, 0);
         send(&mut s, 7);
-        let done = s.on_pubrec(7, true).unwrap_err();
-        assert_eq!(done.mid(), 7);
-        assert!(s.is_empty());
-        assert_eq!(s.on_pubrec(8, false), Ok(false), "unknown id: no PUBREL");
+        assert_eq!(s.on_pubrec(7, true), PubRec::Ended);
+        assert_eq!(s.get(7).map(Stored::state), Some(OutState::Acked));
+        assert_eq!(s.in_flight(), 0);
+        assert!(s.release(7) && s.is_empty());
+        assert_eq!(
+            s.on_pubrec(8, false),
+            PubRec::Ignored,
+            "unknown id: no PUBREL"
+        );
     }
 
     #[test]
@@ -565,6 +645,9 @@ mod tests {
         let mut s = OutgoingStore::new();
         admit(&mut s, 9, QoS::AtLeastOnce, false, 0);
         admit(&mut s, 2, QoS::ExactlyOnce, false, 0);
+        admit(&mut s, 4, QoS::AtLeastOnce, true, 0);
+        send(&mut s, 4);
+        assert!(s.on_puback(4), "delivered: not among the undelivered");
         let all = s.drain();
         assert_eq!(all.iter().map(Stored::mid).collect::<Vec<_>>(), [9, 2]);
         let p = all[1].publish(V311).unwrap();
@@ -573,5 +656,21 @@ mod tests {
             ("t/2", QoS::ExactlyOnce, 2)
         );
         assert!(s.is_empty() && s.in_flight() == 0);
+    }
+
+    #[test]
+    fn a_stored_message_reads_its_id_and_keeps_seq_and_state_in_one_word() {
+        let mut s = OutgoingStore::new();
+        let long = Publish::new("t".repeat(300), vec![7; 20_000], QoS::ExactlyOnce, 4242);
+        assert!(s.admit(4242, long.borrowed().encode_boxed(V311).unwrap(), true, 0));
+        let m = s.get(4242).unwrap();
+        assert_eq!(
+            (m.mid(), m.qos(), m.state(), m.seq()),
+            (4242, QoS::ExactlyOnce, OutState::Publish, 0)
+        );
+        send(&mut s, 4242);
+        assert_eq!(s.get(4242).unwrap().state(), OutState::WaitPubRec);
+        assert_eq!(s.get(4242).unwrap().seq(), 0);
+        assert_eq!(std::mem::size_of::<Option<Stored>>(), 24);
     }
 }
