@@ -246,8 +246,24 @@ pub fn run_wait(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-/// The latency scenario: every rate, payload and protocol.
+/// The latency scenario: every rate, payload and protocol. Against the
+/// bench's own Mosquitto it starts one with TCP_NODELAY (see
+/// `target::latency_config`); an outside broker is measured as it is.
 pub fn scenario(args: &crate::args::Args, target: &crate::target::Target) {
+    let own = match &target.own {
+        Some(_) => match mqtt_tether::testing::Mosquitto::start(crate::target::latency_config()) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                report::note("latency", &format!("skipped (cannot start mosquitto: {e})"));
+                return;
+            }
+        },
+        None => None,
+    };
+    let (host, port) = match &own {
+        Some(m) => ("127.0.0.1".to_string(), m.port()),
+        None => (target.host.clone(), target.port),
+    };
     report::note(
         "latency",
         "round trip = publish() called -> same message back in on_message through the broker; to PUBACK = publish() called -> on_publish",
@@ -261,10 +277,10 @@ pub fn scenario(args: &crate::args::Args, target: &crate::target::Target) {
                     rate,
                     count: (f64::from(rate) * args.latency_secs()).ceil() as usize,
                 };
-                if let Err(e) = run(&target.host, target.port, &spec) {
+                if let Err(e) = run(&host, port, &spec) {
                     report::note("latency", &format!("skipped ({e})"));
                 }
-                if let Err(e) = run_wait(&target.host, target.port, &spec) {
+                if let Err(e) = run_wait(&host, port, &spec) {
                     report::note("latency", &format!("skipped ({e})"));
                 }
             }
