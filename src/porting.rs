@@ -293,6 +293,17 @@
 //!   slices). After a failed first `connect_async` attempt there is one wait
 //!   between two attempts (Paho waits twice). Each wait is logged
 //!   ("Waiting N s before reconnecting").
+//! * **The protocol does not wait for the loop.** Once a loop has started
+//!   the connection's reader thread, that thread answers the broker itself
+//!   (PUBREL, the next messages an acknowledgement lets into the in-flight
+//!   window) and, when no `on_publish` is set, completes acknowledged
+//!   [`MessageInfo`](crate::MessageInfo)s, so `wait_for_publish` returns
+//!   without waiting for the loop thread to be scheduled; between two
+//!   manual `loop()` calls the exchange goes on. Callbacks still run only in
+//!   the loop, in Paho's order, and with `on_publish` set a message reads
+//!   published only after its `on_publish` has run, as in Paho. (Paho does
+//!   everything in its loop; here that cost two thread wake-ups per chunk
+//!   read, most of the CPU of a QoS 1 stream.)
 //! * **`loop_stop()` does not wait for acknowledgements.** It stops the
 //!   thread once what was queued is written; unacknowledged QoS 1/2
 //!   messages stay stored (Paho blocks, possibly forever, until every one is
