@@ -349,3 +349,109 @@ fn stored_infos_tell_delivered_from_dropped_and_reinitialised() {
     assert!(later.wait_for_publish(None).is_err());
     drop(conn);
 }
+
+/// Found by review: completing a QoS 0 info in dispatch woke the waiters
+/// while still holding the table of infos, and a waiter of a stored message
+/// holds its wait lock while it reads the store under the core lock, while
+/// a publisher holds the core lock and wants the table: three threads
+/// stuck. With `on_publish` set (so QoS 0 completions go through dispatch)
+/// it hung within a few hundred publishes.
+#[test]
+fn completing_infos_cannot_deadlock_against_waiters_and_publishers() {
+    use std::sync::atomic::{AtomicBool, AtomicU64};
+    let broker = mqtt_tether::testing::Broker::start().unwrap();
+    let c = client("r-deadlock");
+    c.on_publish(|_, _, _, _, _| {});
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |_, _, _, _, _| {
+        let _ = tx.send(());
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    rx.recv_timeout(WAIT).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
+    let mut threads = Vec::new();
+    for qos in [1, 1, 0, 0] {
+        let (c, stop, progress) = (c.clone(), stop.clone(), progress.clone());
+        threads.push(std::thread::spawn(move || {
+            let payload = vec![0u8; 2048];
+            while !stop.load(Ordering::SeqCst) {
+                let info = c.publish("t", &payload, qos, false).unwrap();
+                if qos == 1 {
+                    let _ = info.wait_for_publish(Some(WAIT));
+                }
+                progress.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    let start = Instant::now();
+    let (mut last, mut since) = (0, Instant::now());
+    while start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = progress.load(Ordering::SeqCst);
+        if now != last {
+            (last, since) = (now, Instant::now());
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "no progress for 2 s after {now} publishes: deadlocked"
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in threads {
+        t.join().unwrap();
+    }
+    c.disconnect();
+    c.loop_stop();
+}
+
+/// Found by review: the reader thread, writing what the session queued,
+/// started the re-send of stored messages while `on_connect` still ran in
+/// the loop thread, so a message published in `on_connect` no longer went
+/// first (reference §12.4; the session core test covers the core alone).
+#[test]
+fn with_a_reader_thread_on_connect_messages_still_go_before_the_resends() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = Client::with_options(
+        CallbackAPIVersion::VERSION2,
+        ClientOptions {
+            client_id: "r-resume".into(),
+            clean_session: Some(false),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    let _old = c.publish("old", "1", 1, false).unwrap();
+    c.on_connect(|c, _, _, _, _| {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = c.publish("new", "2", 1, false);
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_connack(false, 0).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // Something for the reader while on_connect runs.
+    conn.send_bytes(&hex("d0 00")).unwrap();
+    match conn.read_packet().unwrap() {
+        Packet::Publish(p) => assert_eq!(p.topic, "new", "on_connect's message goes first"),
+        other => panic!("expected a PUBLISH, got {other:?}"),
+    }
+    c.disconnect();
+    c.loop_stop();
+}
+
+/// A stored message's info reads the client's store; once the client is
+/// dropped with it undelivered, the info fails instead of reading "not
+/// yet" forever.
+#[test]
+fn infos_of_messages_a_dropped_client_still_held_fail() {
+    let c = client("r-dropped");
+    let info = c.publish("t", "x", 1, false).unwrap();
+    assert_eq!(info.outcome(), mqtt_tether::Outcome::Pending);
+    drop(c);
+    assert_eq!(info.outcome(), mqtt_tether::Outcome::ConnectionLost);
+    assert!(info.wait_for_publish(None).is_err());
+}

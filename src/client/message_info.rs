@@ -1,7 +1,7 @@
 //! `MessageInfo`: the handle `publish` returns (Paho's `MQTTMessageInfo`).
 
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,8 @@ pub enum Outcome {
     /// Never queued: larger than the broker's MQTT 5 Maximum Packet Size
     /// (`MQTT_ERR_PAYLOAD_SIZE`).
     TooLarge,
-    /// A QoS 0 message whose connection ended before it was written
+    /// A QoS 0 message whose connection ended before it was written, or a
+    /// QoS 1/2 message still stored when the client itself was dropped
     /// (`MQTT_ERR_CONN_LOST`).
     ConnectionLost,
     /// `reinitialise()` emptied the queue before it was delivered.
@@ -188,7 +189,9 @@ enum Kind {
     /// A QoS 1/2 message in the store: its state is where the store has it
     /// (see [`Epoch`]), so a queued message costs no allocation here.
     Stored {
-        shared: Arc<Shared>,
+        /// Weak: a kept info must not keep a dropped client alive (nor
+        /// make a cycle through a callback that holds infos).
+        shared: Weak<Shared>,
         epoch: Arc<Epoch>,
         mid: u16,
         seq: u64,
@@ -240,7 +243,7 @@ impl MessageInfo {
     ) -> MessageInfo {
         MessageInfo {
             kind: Kind::Stored {
-                shared: Arc::clone(shared),
+                shared: Arc::downgrade(shared),
                 epoch: Arc::clone(epoch),
                 mid,
                 seq,
@@ -268,15 +271,18 @@ impl MessageInfo {
                 seq,
                 rc,
             } => {
-                let core = shared.core.lock();
+                let shared = shared.upgrade();
+                let core = shared.as_ref().map(|s| s.core.lock());
                 let emptied = epoch.emptied.lock();
-                let outcome = match &*emptied {
-                    Some((outcome, failed)) if failed.binary_search(seq).is_ok() => *outcome,
-                    Some(_) => Outcome::Published,
-                    None => match core.session.store().get(*mid) {
+                let outcome = match (&*emptied, &core) {
+                    (Some((outcome, failed)), _) if failed.binary_search(seq).is_ok() => *outcome,
+                    (Some(_), _) => Outcome::Published,
+                    (None, Some(core)) => match core.session.store().get(*mid) {
                         Some(m) if m.seq() == *seq => Outcome::Pending,
                         _ => Outcome::Published,
                     },
+                    // Cannot be: a dropped client closes its epoch first.
+                    (None, None) => Outcome::ConnectionLost,
                 };
                 State {
                     rc: match outcome {

@@ -743,6 +743,9 @@ impl Client {
             );
             core.epoch = Arc::new(Epoch::default());
             core.session = Session::new(config);
+            // Events of the old session taken but not yet delivered go with
+            // it (an ack or a release would act on the new one).
+            self.shared.batch.lock().clear();
             core.state = ConnState::New;
             core.host.clear();
             core.port = 1883;

@@ -234,7 +234,10 @@ impl Client {
                         cb(self, &userdata, mid, &reason_code, &properties)
                     });
                 }
-                if let Some(info) = self.shared.infos.lock().remove(mid) {
+                // Out of the table first: `notify` must run with no lock held
+                // (a waiter holds its lock and then takes the core lock).
+                let info = self.shared.infos.lock().remove(mid);
+                if let Some(info) = info {
                     info.complete(Outcome::Published);
                     self.shared.info_waiters.notify();
                 }
@@ -243,10 +246,11 @@ impl Client {
                 return Some(mid);
             }
             Event::Qos0Dropped { mid } => {
-                if let Some(info) = self.shared.infos.lock().remove(mid) {
+                let info = self.shared.infos.lock().remove(mid);
+                if let Some(info) = info {
                     info.complete(Outcome::ConnectionLost);
+                    self.shared.info_waiters.notify();
                 }
-                self.shared.info_waiters.notify();
             }
             Event::Subscribed {
                 mid,

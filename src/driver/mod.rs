@@ -100,6 +100,22 @@ pub(crate) struct Core {
     pub(crate) epoch: Arc<Epoch>,
 }
 
+impl Drop for Core {
+    /// The client is gone: the `MessageInfo`s of messages it never
+    /// delivered (and now never will) fail instead of waiting forever.
+    fn drop(&mut self) {
+        let undelivered = self
+            .session
+            .store()
+            .iter()
+            .filter(|m| m.state() != crate::session::OutState::Acked)
+            .map(|m| m.seq())
+            .collect();
+        self.epoch
+            .close(crate::client::Outcome::ConnectionLost, undelivered);
+    }
+}
+
 impl Core {
     /// Bytes wait to be written: the session's, or wire bytes its layers
     /// produced (Paho's `want_write`).

@@ -61,7 +61,10 @@ impl Client {
                 .filter(|c| c.layers.is_none() && !c.read_side.is_external())
                 .map(|c| Arc::clone(&c.writer));
             if let (Some(writer), Some(_)) = (plain, &writing) {
-                let pending = core.session.pending();
+                // Only what is queued: the re-send armed by a CONNACK waits
+                // for the loop, which runs on_connect first (reference
+                // §12.4).
+                let pending = core.session.queued_bytes();
                 if !pending.is_empty() {
                     // A failed send is left to the loop, whose own write
                     // reports it.
@@ -74,7 +77,8 @@ impl Client {
             let completed = no_on_publish && self.complete_published(&mut core);
             let backlog = core.session.event_count();
             (
-                core.session.wants_write() || backlog > 0,
+                // The layers' own bytes (a WebSocket PONG, a TLS alert) too.
+                core.wants_write() || backlog > 0,
                 backlog > EVENT_BACKLOG,
                 completed,
             )

@@ -97,6 +97,9 @@ pub struct Session {
     decoder: Decoder,
     transmit: TransmitBuffer,
     events: VecDeque<Event>,
+    /// How many of `events` are `Published`, so [`Session::take_published`]
+    /// does not walk a queue that holds none (a backlog of messages).
+    published_events: usize,
     /// A CONNECT has been sent since `connect()` (MQTT 5 clean start "first
     /// only").
     first_connect: bool,
@@ -131,6 +134,7 @@ impl Session {
             decoder,
             transmit: TransmitBuffer::new(),
             events: VecDeque::new(),
+            published_events: 0,
             first_connect: true,
             broker_receive_maximum: u16::MAX,
             broker_max_packet_size: None,
@@ -275,6 +279,13 @@ impl Session {
         self.transmit.pending()
     }
 
+    /// The bytes already queued, without starting the re-send that a
+    /// CONNACK armed ([`Session::pending`] starts it): for a driver writing
+    /// from a thread other than the one that delivers the CONNACK event.
+    pub fn queued_bytes(&self) -> &[u8] {
+        self.transmit.pending()
+    }
+
     /// Moves the bytes waiting to be written to the end of `out`, so they
     /// can be written without holding whatever guards the session; report
     /// them with [`Session::written`].
@@ -294,13 +305,10 @@ impl Session {
     /// itself when the application has no callback for them. The other
     /// events keep their order.
     pub fn take_published(&mut self, mut done: impl FnMut(u16)) {
-        if !self
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::Published { .. }))
-        {
+        if self.published_events == 0 {
             return;
         }
+        self.published_events = 0;
         let store = &mut self.store;
         self.events.retain(|e| match e {
             Event::Published { mid, .. } => {
@@ -335,14 +343,18 @@ impl Session {
             self.keepalive.packet_sent(now);
         }
         for completion in self.transmit.advance(n) {
-            self.events.push_back(match completion {
-                Completion::Qos0(mid) => Event::Published {
-                    mid,
-                    reason_code: ReasonCode::success(PacketType::PubAck),
-                    properties: Properties::new(PacketType::PubAck),
-                },
+            let event = match completion {
+                Completion::Qos0(mid) => {
+                    self.published_events += 1;
+                    Event::Published {
+                        mid,
+                        reason_code: ReasonCode::success(PacketType::PubAck),
+                        properties: Properties::new(PacketType::PubAck),
+                    }
+                }
                 Completion::Disconnect => Event::DisconnectWritten,
-            });
+            };
+            self.events.push_back(event);
         }
     }
 
@@ -350,6 +362,9 @@ impl Session {
     pub fn poll_event(&mut self) -> Option<Event> {
         self.maybe_resume();
         let event = self.events.pop_front()?;
+        if matches!(event, Event::Published { .. }) {
+            self.published_events -= 1;
+        }
         if matches!(&event, Event::Connack { reason_code, .. } if !reason_code.is_failure()) {
             // Re-send once the application has had this event (and run
             // on_connect), at its next call.
@@ -363,6 +378,9 @@ impl Session {
     /// all).
     pub fn unpoll_events(&mut self, events: impl DoubleEndedIterator<Item = Event>) {
         for event in events.rev() {
+            if matches!(event, Event::Published { .. }) {
+                self.published_events += 1;
+            }
             self.events.push_front(event);
         }
     }
@@ -554,6 +572,7 @@ impl Session {
     }
 
     fn published(&mut self, ack: Ack) {
+        self.published_events += 1;
         self.events.push_back(Event::Published {
             mid: ack.packet_id,
             reason_code: ack.reason_code,
