@@ -218,6 +218,9 @@ impl Client {
             thread: Mutex::new(None),
             terminate: AtomicBool::new(false),
             thread_running: AtomicBool::new(false),
+            loop_asleep: AtomicBool::new(false),
+            last_write_through: std::sync::atomic::AtomicU64::new(0),
+            started: std::time::Instant::now(),
             logger: AtomicBool::new(false),
             panic: Mutex::new(None),
         });

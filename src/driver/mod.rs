@@ -163,6 +163,13 @@ pub(crate) struct Shared {
     /// A `loop_start` thread is alive (set and cleared by the thread itself,
     /// so a second one can never start while the first is winding down).
     pub(crate) thread_running: AtomicBool,
+    /// The loop thread waits for something to do (see
+    /// `Client::write_through`).
+    pub(crate) loop_asleep: AtomicBool,
+    /// When a caller last wrote instead of the loop, in ns since `started`.
+    pub(crate) last_write_through: std::sync::atomic::AtomicU64,
+    /// When the client was made: the origin of `last_write_through`.
+    pub(crate) started: std::time::Instant,
     /// `enable_logger()`: log lines also go to the `log` crate.
     pub(crate) logger: AtomicBool,
     /// A callback panicked; the loop re-raises it (see `Client::loop_forever`).

@@ -243,19 +243,23 @@ impl Client {
             Some(d) => timeout.min(d.saturating_duration_since(now)),
             None => timeout,
         };
-        let rc = select! {
-            recv(inbound) -> msg => match msg {
-                Ok(Inbound::Failed(cause)) => self.close_after_events(cause, generation),
-                Ok(Inbound::Closed(error)) => {
-                    if let Some(e) = error {
-                        self.log(LogLevel::Debug, &format!("read failed: {e}"));
-                    }
-                    self.close_after_events(Cause::Io, generation)
+        self.shared.loop_asleep.store(true, Ordering::SeqCst);
+        let ended = select! {
+            recv(inbound) -> msg => Some(msg),
+            recv(self.shared.wake_rx) -> _ => None,
+            default(wait) => None,
+        };
+        self.shared.loop_asleep.store(false, Ordering::SeqCst);
+        let rc = match ended {
+            None => ErrorCode::Success,
+            Some(Ok(Inbound::Failed(cause))) => self.close_after_events(cause, generation),
+            Some(Ok(Inbound::Closed(error))) => {
+                if let Some(e) = error {
+                    self.log(LogLevel::Debug, &format!("read failed: {e}"));
                 }
-                Err(_) => self.close_connection_of(Cause::Io, Some(generation)),
-            },
-            recv(self.shared.wake_rx) -> _ => ErrorCode::Success,
-            default(wait) => ErrorCode::Success,
+                self.close_after_events(Cause::Io, generation)
+            }
+            Some(Err(_)) => self.close_connection_of(Cause::Io, Some(generation)),
         };
         if rc != ErrorCode::Success {
             return rc;

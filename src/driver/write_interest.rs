@@ -3,16 +3,89 @@
 //! `on_socket_unregister_write` when a write leaves nothing (reference
 //! §5.2). Per socket they come as open → (register → unregister)* → close.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use crate::client::Client;
+
+/// The least time between two writes made by callers rather than the loop
+/// (see `Client::write_through`): a caller publishing more often than this
+/// (over 10,000 messages a second) gets batched writes instead.
+const WRITE_THROUGH_SPACING: Duration = Duration::from_micros(100);
 
 impl Client {
     /// Wakes the loop after something was queued, and tells an external
     /// event loop that the socket now has bytes to write.
     pub(crate) fn wake_loop(&self) {
-        self.shared.wake();
-        if !self.write_here() {
-            self.update_write_interest();
+        if self.write_here() {
+            self.shared.wake();
+            return;
         }
+        if !self.write_through() {
+            self.shared.wake();
+        }
+        self.update_write_interest();
+    }
+
+    /// Latency: while the loop thread sleeps, the caller that queued a
+    /// packet writes it itself when the socket takes it at once, instead
+    /// of waking the loop and waiting for it to be scheduled (the wake-up
+    /// costs more than the write). At most once per
+    /// [`WRITE_THROUGH_SPACING`], checked before any lock is taken: a
+    /// caller publishing faster leaves its packets to the loop, which
+    /// writes them in batches. Only on a plain socket that the client's own
+    /// reader reads, and when nobody else is writing. Returns false when
+    /// the loop must still be woken: bytes the socket did not take, or
+    /// events for callbacks.
+    fn write_through(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        if !self.shared.loop_asleep.load(Ordering::SeqCst) {
+            return false;
+        }
+        let now = Instant::now();
+        let now_ns = now.duration_since(self.shared.started).as_nanos() as u64;
+        let last = self.shared.last_write_through.load(Ordering::Relaxed);
+        if now_ns.saturating_sub(last) < WRITE_THROUGH_SPACING.as_nanos() as u64 {
+            return false;
+        }
+        if *self.shared.loop_thread.lock() == Some(std::thread::current().id()) {
+            // The loop itself (a callback): it writes once it is back.
+            return false;
+        }
+        self.shared
+            .last_write_through
+            .store(now_ns, Ordering::Relaxed);
+        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
+        let Some(_writing) = self.shared.write_lock.try_lock() else {
+            return false;
+        };
+        let (done, completed) = {
+            let mut core = self.shared.core.lock();
+            let writer = match &core.conn {
+                Some(conn) if conn.layers.is_none() && !conn.read_side.is_external() => {
+                    Arc::clone(&conn.writer)
+                }
+                _ => return false,
+            };
+            // Under the core lock: a send that cannot block is short, and
+            // the bytes stay in the session if the socket takes only part.
+            // Only what is queued: a re-send armed by a CONNACK is the
+            // loop's to start, after on_connect.
+            let pending = core.session.queued_bytes();
+            if !pending.is_empty() {
+                match writer.try_send(pending) {
+                    Ok(n) => core.session.written(n, now),
+                    Err(_) => return false,
+                }
+            }
+            // QoS 0 messages the write completed.
+            let completed = no_on_publish && self.complete_published(&mut core);
+            (!core.wants_write() && !core.session.has_events(), completed)
+        };
+        if completed {
+            self.shared.info_waiters.notify();
+        }
+        done
     }
 
     /// Paho's synchronous write (reference §5.1): when no loop runs (no

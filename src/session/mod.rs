@@ -294,6 +294,11 @@ impl Session {
         self.transmit.take(out);
     }
 
+    /// True when events wait for [`Session::poll_event`].
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// How many events wait for [`Session::poll_event`].
     pub fn event_count(&self) -> usize {
         self.events.len()
