@@ -261,7 +261,21 @@ impl MessageInfo {
         }
     }
 
+    /// The whole state; for a stored message that means a look at the
+    /// store, under the core lock.
     fn state(&self) -> State {
+        self.state_of(true)
+    }
+
+    /// The state without "published" for a stored message that is neither
+    /// failed nor otherwise settled by its epoch (reported as pending): all
+    /// that Paho's `rc` and the error checks need, without the core lock,
+    /// since only an emptied store fails a stored message.
+    fn rc_state(&self) -> State {
+        self.state_of(false)
+    }
+
+    fn state_of(&self, look_at_store: bool) -> State {
         match &self.kind {
             Kind::Own(inner) => inner.state(),
             Kind::Stored {
@@ -271,7 +285,7 @@ impl MessageInfo {
                 seq,
                 rc,
             } => {
-                let shared = shared.upgrade();
+                let shared = shared.upgrade().filter(|_| look_at_store);
                 let core = shared.as_ref().map(|s| s.core.lock());
                 let emptied = epoch.emptied.lock();
                 let outcome = match (&*emptied, &core) {
@@ -281,7 +295,9 @@ impl MessageInfo {
                         Some(m) if m.seq() == *seq => Outcome::Pending,
                         _ => Outcome::Published,
                     },
-                    // Cannot be: a dropped client closes its epoch first.
+                    // Not looked at, or (cannot be) a dropped client that
+                    // did not close its epoch.
+                    (None, None) if !look_at_store => Outcome::Pending,
                     (None, None) => Outcome::ConnectionLost,
                 };
                 State {
@@ -308,7 +324,7 @@ impl MessageInfo {
     /// Paho's `rc`: `MQTT_ERR_SUCCESS`, or why the message was not (or not
     /// yet) sent.
     pub fn rc(&self) -> ErrorCode {
-        self.state().rc
+        self.rc_state().rc
     }
 
     /// What became of the message so far.
@@ -317,7 +333,7 @@ impl MessageInfo {
     }
 
     fn check(&self) -> Result<(), Error> {
-        let state = self.state();
+        let state = self.rc_state();
         match state.rc {
             ErrorCode::QueueSize => Err(Error::Value(
                 "Message is not queued due to ERR_QUEUE_SIZE".into(),
