@@ -59,6 +59,65 @@ fn figures(mut samples: Vec<u64>) -> Figures {
     }
 }
 
+/// Calls `send(i)` for message `i` at start + i/rate (a late send catches
+/// up without drifting); returns the seconds the sending took.
+fn paced(
+    count: usize,
+    rate: u32,
+    mut send: impl FnMut() -> Result<bool, String>,
+) -> Result<f64, String> {
+    let period = Duration::from_secs(1) / rate;
+    let start = Instant::now();
+    for i in 0..count as u32 {
+        let due = start + period * i;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        if !send()? {
+            break;
+        }
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Prints one measure's line and JSON line.
+fn emit(
+    spec: &Spec,
+    count: usize,
+    achieved: f64,
+    kind: &str,
+    measure: &str,
+    f: &Figures,
+    note: &str,
+) {
+    report::emit(
+        "latency",
+        &format!(
+            "v{} QoS 1 {} at {} msg/s x{count} {kind}",
+            protocol_name(spec.protocol),
+            report::size(spec.payload),
+            spec.rate
+        ),
+        &format!(
+            "p50 {:>6} us  p99 {:>6} us  p99.9 {:>6} us  max {:>6} us  (sent at {achieved:.0} msg/s){note}",
+            f.p50, f.p99, f.p999, f.max
+        ),
+        Json::new("latency")
+            .str("measure", measure)
+            .str("protocol", protocol_name(spec.protocol))
+            .int("payload", spec.payload as u64)
+            .int("rate", u64::from(spec.rate))
+            .num("achieved_rate", achieved, 0)
+            .int("count", count as u64)
+            .int("samples", f.samples as u64)
+            .int("p50_us", f.p50)
+            .int("p99_us", f.p99)
+            .int("p999_us", f.p999)
+            .int("max_us", f.max),
+    );
+}
+
 pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
     // One run stays within one pass of the 16-bit message ids, so an id
     // names one message (its ack time is kept in a table by id).
@@ -106,14 +165,7 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
 
     let mut payload = vec![b'x'; spec.payload.max(8)];
     let mut sent = Vec::with_capacity(count);
-    let period = Duration::from_secs(1) / spec.rate;
-    let start = Instant::now();
-    for i in 0..count as u32 {
-        let due = start + period * i;
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
+    let sending = paced(count, spec.rate, || {
         let stamp = now_ns();
         payload[..8].copy_from_slice(&stamp.to_le_bytes());
         let info = client
@@ -123,8 +175,8 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
             return Err(format!("publish failed: {:?}", info.rc()));
         }
         sent.push((info.mid(), stamp));
-    }
-    let sending = start.elapsed().as_secs_f64();
+        Ok(true)
+    })?;
     let complete = done_rx.recv_timeout(Duration::from_secs(30)).is_ok();
     crate::target::close(&client);
     let round_trip = figures(std::mem::take(
@@ -144,33 +196,11 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
     } else {
         format!("  RECEIVED ONLY {}", round_trip.samples)
     };
-    let what = format!(
-        "v{} QoS 1 {} at {} msg/s x{count}",
-        protocol_name(spec.protocol),
-        report::size(spec.payload),
-        spec.rate
-    );
-    for (kind, f) in [("round trip", &round_trip), ("to PUBACK", &to_puback)] {
-        report::emit(
-            "latency",
-            &format!("{what} {kind}"),
-            &format!(
-                "p50 {:>6} us  p99 {:>6} us  p99.9 {:>6} us  max {:>6} us  (sent at {achieved:.0} msg/s){missing}",
-                f.p50, f.p99, f.p999, f.max
-            ),
-            Json::new("latency")
-                .str("measure", if kind == "round trip" { "publish_to_own_message_back" } else { "publish_to_puback" })
-                .str("protocol", protocol_name(spec.protocol))
-                .int("payload", spec.payload as u64)
-                .int("rate", u64::from(spec.rate))
-                .num("achieved_rate", achieved, 0)
-                .int("count", count as u64)
-                .int("samples", f.samples as u64)
-                .int("p50_us", f.p50)
-                .int("p99_us", f.p99)
-                .int("p999_us", f.p999)
-                .int("max_us", f.max),
-        );
+    for (kind, measure, f) in [
+        ("round trip", "publish_to_own_message_back", &round_trip),
+        ("to PUBACK", "publish_to_puback", &to_puback),
+    ] {
+        emit(spec, count, achieved, kind, measure, f, &missing);
     }
     Ok(())
 }
@@ -196,52 +226,25 @@ pub fn run_wait(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
         samples
     });
     let payload = vec![b'x'; spec.payload.max(8)];
-    let period = Duration::from_secs(1) / spec.rate;
-    let start = Instant::now();
-    for i in 0..count as u32 {
-        let due = start + period * i;
-        let now = Instant::now();
-        if due > now {
-            std::thread::sleep(due - now);
-        }
+    let sending = paced(count, spec.rate, || {
         let stamp = now_ns();
         let info = client
             .publish(&topic, &payload, 1, false)
             .map_err(|e| e.to_string())?;
-        if tx.send((info, stamp)).is_err() {
-            break;
-        }
-    }
-    let sending = start.elapsed().as_secs_f64();
+        Ok(tx.send((info, stamp)).is_ok())
+    })?;
     drop(tx);
     let samples = waiter.join().map_err(|_| "the waiting thread panicked")?;
     crate::target::close(&client);
-    let f = figures(samples);
     let achieved = count as f64 / sending;
-    report::emit(
-        "latency",
-        &format!(
-            "v{} QoS 1 {} at {} msg/s x{count} to wait_for_publish",
-            protocol_name(spec.protocol),
-            report::size(spec.payload),
-            spec.rate
-        ),
-        &format!(
-            "p50 {:>6} us  p99 {:>6} us  p99.9 {:>6} us  max {:>6} us  (sent at {achieved:.0} msg/s)",
-            f.p50, f.p99, f.p999, f.max
-        ),
-        Json::new("latency")
-            .str("measure", "publish_to_wait_for_publish")
-            .str("protocol", protocol_name(spec.protocol))
-            .int("payload", spec.payload as u64)
-            .int("rate", u64::from(spec.rate))
-            .num("achieved_rate", achieved, 0)
-            .int("count", count as u64)
-            .int("samples", f.samples as u64)
-            .int("p50_us", f.p50)
-            .int("p99_us", f.p99)
-            .int("p999_us", f.p999)
-            .int("max_us", f.max),
+    emit(
+        spec,
+        count,
+        achieved,
+        "to wait_for_publish",
+        "publish_to_wait_for_publish",
+        &figures(samples),
+        "",
     );
     Ok(())
 }
