@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use common::clients::client;
+use common::clients::{client, client_with};
 use common::hex;
 use mqtt_tether::packet::{Packet, PacketType, Properties, Property, ReasonCode};
 use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
-use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode};
+use mqtt_tether::{Client, ClientOptions, ErrorCode};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -72,14 +72,10 @@ fn loop_stop_and_loop_start_from_a_callback_never_run_two_loops() {
 #[test]
 fn a_broker_that_stops_reading_cannot_hang_loop_stop() {
     let broker = ScriptedBroker::bind().unwrap();
-    let c = Client::with_options(
-        CallbackAPIVersion::VERSION2,
-        ClientOptions {
-            client_id: "r6".into(),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "r6".into(),
+        ..ClientOptions::default()
+    });
     c.connect("127.0.0.1", broker.port(), 2).unwrap();
     c.loop_start();
     let mut conn = broker.accept().unwrap();
@@ -156,15 +152,11 @@ fn disconnect_during_an_automatic_reconnect_is_kept() {
 #[test]
 fn unwritten_qos0_fails_when_the_connection_closes_without_a_reconnect() {
     let broker = ScriptedBroker::bind().unwrap();
-    let c = Client::with_options(
-        CallbackAPIVersion::VERSION2,
-        ClientOptions {
-            client_id: "r10".into(),
-            reconnect_on_failure: false,
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "r10".into(),
+        reconnect_on_failure: false,
+        ..ClientOptions::default()
+    });
     let (tx, rx) = mpsc::channel();
     c.on_message(move |client, _, _| {
         tx.send(client.publish("reply", "x", 0, false).unwrap())
@@ -413,15 +405,11 @@ fn completing_infos_cannot_deadlock_against_waiters_and_publishers() {
 #[test]
 fn with_a_reader_thread_on_connect_messages_still_go_before_the_resends() {
     let broker = ScriptedBroker::bind().unwrap();
-    let c = Client::with_options(
-        CallbackAPIVersion::VERSION2,
-        ClientOptions {
-            client_id: "r-resume".into(),
-            clean_session: Some(false),
-            ..ClientOptions::default()
-        },
-    )
-    .unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "r-resume".into(),
+        clean_session: Some(false),
+        ..ClientOptions::default()
+    });
     let _old = c.publish("old", "1", 1, false).unwrap();
     c.on_connect(|c, _, _, _, _| {
         std::thread::sleep(Duration::from_millis(300));

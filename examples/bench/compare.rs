@@ -207,6 +207,24 @@ fn paho_sub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, Str
     })
 }
 
+/// A client compared with ours: its name and how to run it.
+type Peer<'a> = (&'a str, &'a mut dyn FnMut() -> Result<Figure, String>);
+
+/// Prints our figure, runs each peer in turn and prints its figure, then
+/// the ratios.
+fn side_by_side(scenario: &str, qos: i32, count: usize, ours: &Figure, peers: [Peer<'_>; 2]) {
+    emit(scenario, "mqtt-tether", qos, count, ours);
+    let mut results = Vec::new();
+    for (name, run) in peers {
+        let result = run();
+        if let Ok(f) = &result {
+            emit(scenario, name, qos, count, f);
+        }
+        results.push((name, result));
+    }
+    ratios(scenario, qos, ours, &results);
+}
+
 fn ratios(scenario: &str, qos: i32, ours: &Figure, others: &[(&str, Result<Figure, String>)]) {
     for (name, other) in others {
         match other {
@@ -269,24 +287,23 @@ pub fn run(args: &crate::args::Args, target: &crate::target::Target) {
             msg_per_s: ours.msg_per_s,
             cpu_us_per_msg: ours.cpu_us_per_msg,
         };
-        emit("publish", "mqtt-tether", qos, count, &ours);
-        let mp = mosquitto_pub(host, port, qos, count, &dir);
-        if let Ok(f) = &mp {
-            emit("publish", "mosquitto_pub", qos, count, f);
-        }
-        let pp = if paho {
-            paho_pub(host, port, qos, count)
-        } else {
-            skipped()
-        };
-        if let Ok(f) = &pp {
-            emit("publish", "paho-python", qos, count, f);
-        }
-        ratios(
+        side_by_side(
             "publish",
             qos,
+            count,
             &ours,
-            &[("mosquitto_pub", mp), ("paho-python", pp)],
+            [
+                ("mosquitto_pub", &mut || {
+                    mosquitto_pub(host, port, qos, count, &dir)
+                }),
+                ("paho-python", &mut || {
+                    if paho {
+                        paho_pub(host, port, qos, count)
+                    } else {
+                        skipped()
+                    }
+                }),
+            ],
         );
     }
     let count = args.sub_count();
@@ -303,24 +320,23 @@ pub fn run(args: &crate::args::Args, target: &crate::target::Target) {
                     continue;
                 }
             };
-        emit("subscribe", "mqtt-tether", qos, count, &ours);
-        let ms = mosquitto_sub(host, port, qos, count);
-        if let Ok(f) = &ms {
-            emit("subscribe", "mosquitto_sub", qos, count, f);
-        }
-        let ps = if paho {
-            paho_sub(host, port, qos, count)
-        } else {
-            skipped()
-        };
-        if let Ok(f) = &ps {
-            emit("subscribe", "paho-python", qos, count, f);
-        }
-        ratios(
+        side_by_side(
             "subscribe",
             qos,
+            count,
             &ours,
-            &[("mosquitto_sub", ms), ("paho-python", ps)],
+            [
+                ("mosquitto_sub", &mut || {
+                    mosquitto_sub(host, port, qos, count)
+                }),
+                ("paho-python", &mut || {
+                    if paho {
+                        paho_sub(host, port, qos, count)
+                    } else {
+                        skipped()
+                    }
+                }),
+            ],
         );
     }
     let _ = std::io::stdout().flush();

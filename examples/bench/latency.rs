@@ -118,15 +118,21 @@ fn emit(
     );
 }
 
-pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
-    // One run stays within one pass of the 16-bit message ids, so an id
-    // names one message (its ack time is kept in a table by id).
+/// A run's message count, topic and client (not yet connected). One run
+/// stays within one pass of the 16-bit message ids, so an id names one
+/// message (ack times are kept in a table by id).
+fn setup(spec: &Spec, name: &str) -> Result<(usize, String, mqtt_tether::Client), String> {
     let count = spec.count.min(60_000);
-    let topic = format!("bench/latency/{}/{}", spec.rate, spec.payload);
-    let client = crate::target::new_client("bench-latency", spec.protocol)?;
+    let topic = format!("bench/{name}/{}/{}", spec.rate, spec.payload);
+    let client = crate::target::new_client(&format!("bench-{name}"), spec.protocol)?;
     client
         .max_inflight_messages_set(1000)
         .map_err(|e| e.to_string())?;
+    Ok((count, topic, client))
+}
+
+pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
+    let (count, topic, client) = setup(spec, "latency")?;
     let round_trips = Arc::new(Mutex::new(Vec::with_capacity(count)));
     let received = Arc::new(AtomicUsize::new(0));
     let (done_tx, done_rx) = mpsc::channel();
@@ -208,12 +214,7 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
 /// Publish → `wait_for_publish` returns, with no callbacks set: a thread
 /// waits for each message in turn.
 pub fn run_wait(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
-    let count = spec.count.min(60_000);
-    let topic = format!("bench/latency-wait/{}/{}", spec.rate, spec.payload);
-    let client = crate::target::new_client("bench-latency-wait", spec.protocol)?;
-    client
-        .max_inflight_messages_set(1000)
-        .map_err(|e| e.to_string())?;
+    let (count, topic, client) = setup(spec, "latency-wait")?;
     crate::target::connect(&client, host, port)?;
     let (tx, rx) = mpsc::channel::<(mqtt_tether::MessageInfo, u64)>();
     let waiter = std::thread::spawn(move || {
