@@ -63,7 +63,7 @@ fn read_loop(stream: &mut Socket, tx: &Sender<Inbound>, feed: &Feed) {
                 let Some(shared) = feed.shared.upgrade() else {
                     return;
                 };
-                match Client::from_shared(shared).reader_chunk(&buf[..n], feed.generation) {
+                match Client::internal_of(shared).reader_chunk(&buf[..n], feed.generation) {
                     Step::Go => {}
                     Step::Stop => return,
                     Step::Failed(cause) => {

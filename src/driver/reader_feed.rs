@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dispatch::{Cause, Fed};
-use super::Shared;
 use crate::client::Client;
 
 /// What the reader does after a chunk.
@@ -33,11 +32,6 @@ pub(crate) enum Step {
 const EVENT_BACKLOG: usize = 8192;
 
 impl Client {
-    /// An internal handle on `shared` (see [`Client::internal`]).
-    pub(crate) fn from_shared(shared: Arc<Shared>) -> Client {
-        Client::internal_of(shared)
-    }
-
     /// Handles one chunk of connection `generation` (see the module docs).
     pub(crate) fn reader_chunk(&self, bytes: &[u8], generation: u64) -> Step {
         let now = Instant::now();
