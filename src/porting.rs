@@ -304,6 +304,13 @@
 //!   published only after its `on_publish` has run, as in Paho. (Paho does
 //!   everything in its loop; here that cost two thread wake-ups per chunk
 //!   read, most of the CPU of a QoS 1 stream.)
+//! * **`wait_for_publish` reads the connection itself.** While a thread
+//!   waits for a QoS 1/2 message, it reads and handles what arrives in the
+//!   reader thread's place, so the acknowledgement wakes it directly instead
+//!   of through a second thread (about 40 µs less per round trip on a
+//!   2-core VM). What it reads is handled exactly as the reader thread
+//!   would: callbacks still run in the loop, in order. A second waiter, or
+//!   one on a connection an external event loop reads, waits to be woken.
 //! * **`loop_stop()` does not wait for acknowledgements.** It stops the
 //!   thread once what was queued is written; unacknowledged QoS 1/2
 //!   messages stay stored (Paho blocks, possibly forever, until every one is

@@ -372,6 +372,10 @@ impl MessageInfo {
     /// Errors with Paho's texts when the message was not queued or failed.
     /// Called on the network loop's own thread (from a callback) it returns
     /// an error at once instead of waiting for a loop that cannot run.
+    ///
+    /// While it waits for a QoS 1/2 message, the calling thread reads the
+    /// connection in the reader thread's place, so the acknowledgement wakes
+    /// it directly (see the porting guide, §3.1).
     pub fn wait_for_publish(&self, timeout: Option<Duration>) -> Result<(), Error> {
         self.check()?;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -383,6 +387,9 @@ impl MessageInfo {
             return Err(Error::Runtime(
                 "wait_for_publish() called from the network loop thread would never return".into(),
             ));
+        }
+        if self.read_while_waiting(deadline) {
+            return self.check();
         }
         // Registered before looking at the state, so a completion either is
         // seen here or finds a waiter to wake (see `InfoWaiters::notify`).
@@ -402,6 +409,24 @@ impl MessageInfo {
         drop(guard);
         waiters.waiting.fetch_sub(1, Ordering::SeqCst);
         self.check()
+    }
+}
+
+impl MessageInfo {
+    /// Latency: a stored message's waiter reads the acknowledgement itself
+    /// when it can (see `driver::read_gate`), instead of sleeping until the
+    /// reader thread wakes it. True when the message finished meanwhile.
+    fn read_while_waiting(&self, deadline: Option<Instant>) -> bool {
+        let Kind::Stored { shared, .. } = &self.kind else {
+            return false;
+        };
+        let Some(gate) = shared
+            .upgrade()
+            .and_then(|s| crate::driver::gate_of(&s.core.lock()))
+        else {
+            return false;
+        };
+        gate.read_while_waiting(&|| self.state().published, deadline)
     }
 }
 

@@ -13,15 +13,19 @@
 //!
 //! Reading: the first loop that needs a connection's bytes decides who reads
 //! them (see `ReadSide`): a reader thread for the client's own loops, the
-//! caller's event loop after `socket()`.
+//! caller's event loop after `socket()`. With a reader thread, a caller
+//! blocked in `wait_for_publish` reads in its place while it waits (see
+//! `read_gate`), under the gate lock, which is taken before `core`.
 
 mod dispatch;
 mod network_loop;
+mod read_gate;
 mod reader;
 mod reader_feed;
 mod reconnect;
 mod write_interest;
 
+pub(crate) use read_gate::gate_of;
 pub(crate) use reader::{Feed, Inbound, ReadNow, ReadSide};
 
 use std::any::Any;

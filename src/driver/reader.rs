@@ -2,18 +2,19 @@
 //! each chunk fed to the session at once, in this thread (see
 //! `reader_feed.rs`): the protocol answers without waiting for the loop
 //! thread to be scheduled. The loop hears only what needs it: events for
-//! callbacks, bytes the socket did not take, and the end.
+//! callbacks, bytes the socket did not take, and the end. A caller waiting
+//! in `wait_for_publish` may read in the thread's place (see
+//! `read_gate.rs`).
 
 use std::io::Read;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::thread;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 
 use super::dispatch::Cause;
-use super::reader_feed::Step;
+use super::read_gate::ReadGate;
 use super::Shared;
-use crate::client::Client;
 use crate::transport::Socket;
 
 /// What the reader hands to the loop: only how the connection ended.
@@ -26,8 +27,6 @@ pub(crate) enum Inbound {
     Failed(Cause),
 }
 
-const CHUNK: usize = 64 * 1024;
-
 /// Which client and connection the reader feeds. Weak, so a reader never
 /// keeps a dropped client alive.
 #[derive(Debug, Clone)]
@@ -38,47 +37,19 @@ pub(crate) struct Feed {
 
 /// Starts the reader; the receiver yields how the connection ended. The
 /// thread ends then, when the connection is replaced, or when the client
-/// is gone.
+/// is gone. The gate lets a waiting caller read in its place.
 pub(crate) fn spawn_reader(
-    mut stream: Socket,
+    stream: Socket,
     name: String,
     feed: Feed,
-) -> std::io::Result<(Receiver<Inbound>, thread::JoinHandle<()>)> {
+) -> std::io::Result<(Receiver<Inbound>, Arc<ReadGate>)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let handle = thread::Builder::new()
+    let gate = Arc::new(ReadGate::new(stream, tx, feed)?);
+    let reader = Arc::clone(&gate);
+    thread::Builder::new()
         .name(name)
-        .spawn(move || read_loop(&mut stream, &tx, &feed))?;
-    Ok((rx, handle))
-}
-
-fn read_loop(stream: &mut Socket, tx: &Sender<Inbound>, feed: &Feed) {
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => {
-                let _ = tx.send(Inbound::Closed(None));
-                return;
-            }
-            Ok(n) => {
-                let Some(shared) = feed.shared.upgrade() else {
-                    return;
-                };
-                match Client::internal_of(shared).reader_chunk(&buf[..n], feed.generation) {
-                    Step::Go => {}
-                    Step::Stop => return,
-                    Step::Failed(cause) => {
-                        let _ = tx.send(Inbound::Failed(cause));
-                        return;
-                    }
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                let _ = tx.send(Inbound::Closed(Some(e)));
-                return;
-            }
-        }
-    }
+        .spawn(move || reader.reader_thread())?;
+    Ok((rx, gate))
 }
 
 /// How a connection's bytes are read. Decided by the first loop that needs
@@ -90,8 +61,9 @@ fn read_loop(stream: &mut Socket, tx: &Sender<Inbound>, feed: &Feed) {
 pub(crate) enum ReadSide {
     /// Nothing has read yet.
     Undecided(Socket),
-    /// A reader thread hands over chunks.
-    Thread(Receiver<Inbound>),
+    /// A reader thread feeds the session; the receiver says how the
+    /// connection ended; the gate lets a waiting caller read instead.
+    Thread(Receiver<Inbound>, Arc<ReadGate>),
     /// The caller's event loop watches the socket, now non-blocking, and
     /// `loop_read()` reads it directly.
     External(Socket),
@@ -115,17 +87,25 @@ impl ReadSide {
         name: impl FnOnce() -> String,
         feed: impl FnOnce() -> Feed,
     ) -> std::io::Result<Receiver<Inbound>> {
-        if let ReadSide::Thread(rx) = self {
+        if let ReadSide::Thread(rx, _) = self {
             return Ok(rx.clone());
         }
         let stream = match self {
             ReadSide::Undecided(s) | ReadSide::External(s) => s.try_clone()?,
-            ReadSide::Thread(_) => unreachable!("handled above"),
+            ReadSide::Thread(..) => unreachable!("handled above"),
         };
         stream.set_nonblocking(false)?;
-        let (rx, _handle) = spawn_reader(stream, name(), feed())?;
-        *self = ReadSide::Thread(rx.clone());
+        let (rx, gate) = spawn_reader(stream, name(), feed())?;
+        *self = ReadSide::Thread(rx.clone(), gate);
         Ok(rx)
+    }
+
+    /// The gate of the reader thread, if one reads.
+    pub(crate) fn gate(&self) -> Option<Arc<ReadGate>> {
+        match self {
+            ReadSide::Thread(_, gate) => Some(Arc::clone(gate)),
+            _ => None,
+        }
     }
 
     /// Hands the socket to an external event loop (no reader thread will
@@ -152,7 +132,7 @@ impl ReadSide {
             }
         }
         match self {
-            ReadSide::Thread(rx) => match rx.try_recv() {
+            ReadSide::Thread(rx, _) => match rx.try_recv() {
                 Ok(Inbound::Closed(e)) => ReadNow::Closed(e),
                 Ok(Inbound::Failed(cause)) => ReadNow::Failed(cause),
                 Err(crossbeam_channel::TryRecvError::Empty) => ReadNow::Nothing,

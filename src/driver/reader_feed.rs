@@ -24,6 +24,9 @@ pub(crate) enum Step {
     Stop,
     /// Tell the loop to close the connection, and stop.
     Failed(Cause),
+    /// Read on once the loop has delivered the backlog of events
+    /// ([`Client::wait_for_dispatch`]).
+    Backlog,
 }
 
 /// How many undelivered events the reader lets pile up before it waits for
@@ -84,13 +87,13 @@ impl Client {
             self.shared.wake();
         }
         if backlog {
-            return self.wait_for_dispatch(generation);
+            return Step::Backlog;
         }
         Step::Go
     }
 
     /// Waits until the loop has delivered enough of the backlog.
-    fn wait_for_dispatch(&self, generation: u64) -> Step {
+    pub(crate) fn wait_for_dispatch(&self, generation: u64) -> Step {
         loop {
             {
                 let core = self.shared.core.lock();

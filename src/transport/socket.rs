@@ -62,6 +62,20 @@ impl Socket {
         }
     }
 
+    /// Blocks until bytes can be read, consuming none (a peek): `false` at
+    /// end of stream.
+    pub fn wait_readable(&self) -> io::Result<bool> {
+        // socket2's peek takes uninitialised memory; the byte is not
+        // looked at, only whether there was one.
+        let mut one = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        let n = match self {
+            Socket::Tcp(s) => socket2::SockRef::from(s).peek(&mut one)?,
+            #[cfg(unix)]
+            Socket::Unix(s) => socket2::SockRef::from(s).peek(&mut one)?,
+        };
+        Ok(n > 0)
+    }
+
     /// Non-blocking mode on or off (for every handle of the socket).
     pub fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         match self {
@@ -156,5 +170,26 @@ impl std::os::fd::AsRawFd for Socket {
             Socket::Tcp(s) => s.as_raw_fd(),
             Socket::Unix(s) => s.as_raw_fd(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn wait_readable_consumes_nothing_and_reports_the_end() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let socket = Socket::Tcp(listener.accept().unwrap().0);
+        peer.write_all(b"ab").unwrap();
+        assert!(socket.wait_readable().unwrap());
+        assert!(socket.wait_readable().unwrap());
+        let mut buf = [0u8; 2];
+        (&socket).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ab");
+        drop(peer);
+        assert!(!socket.wait_readable().unwrap());
     }
 }

@@ -1,0 +1,247 @@
+//! One connection's socket, read by whoever holds its gate: the reader
+//! thread, or a caller blocked in `MessageInfo::wait_for_publish`.
+//!
+//! Why a waiting caller reads: a QoS 1 round trip that ends in the reader
+//! thread must then wake the waiting thread, and on a virtual machine that
+//! second wake-up (often across CPUs) cost as much as the broker's whole
+//! round trip. A caller that reads the acknowledgement itself is woken once,
+//! by the socket, as a single-threaded client is.
+//!
+//! How the two share one socket without a poll call: the reader thread
+//! waits with a blocking *peek*, which consumes nothing, and reads only once
+//! it holds the gate; a waiting caller holds the gate while it blocks in
+//! `read`. Every read and the feeding of its bytes happen under the gate, so
+//! the session sees the bytes in order whoever read them. A counter of reads
+//! tells the reader thread that a caller took the bytes its peek saw, so it
+//! never blocks in `read` holding the gate.
+
+use std::io::{ErrorKind, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use parking_lot::Mutex;
+
+use super::reader::{Feed, Inbound};
+use super::reader_feed::Step;
+use crate::client::Client;
+use crate::transport::Socket;
+
+/// Bytes read at once.
+const CHUNK: usize = 64 * 1024;
+
+/// The longest a waiting caller blocks in one read: a message can also end
+/// without bytes arriving (`drop_out_messages`), and the caller then finds
+/// out within this time.
+const WAITER_READ_SLICE: Duration = Duration::from_millis(20);
+
+/// How long a waiting caller waits for the gate that the reader thread
+/// holds for a chunk, before it waits for the reader instead.
+const GATE_PATIENCE: Duration = Duration::from_micros(100);
+
+/// The socket, its buffer and the report to the loop, for one connection.
+#[derive(Debug)]
+pub(crate) struct ReadGate {
+    /// The handle that reads, with its buffer; held for a read and the
+    /// feeding of what it read.
+    slot: Mutex<Slot>,
+    /// The handle the reader thread peeks with, outside the gate.
+    peek: Socket,
+    /// Reads made so far (changed only under the gate).
+    reads: AtomicU64,
+    /// Tells the loop how the connection ended (bounded 1: the first report
+    /// counts).
+    report: Sender<Inbound>,
+    feed: Feed,
+}
+
+#[derive(Debug)]
+struct Slot {
+    stream: Socket,
+    buf: Vec<u8>,
+}
+
+/// What one read under the gate came to.
+enum Read1 {
+    /// Bytes fed; read on.
+    Fed,
+    /// The read timed out (a waiting caller's slice).
+    TimedOut,
+    /// The connection ended or was replaced: nobody reads it again.
+    Ended,
+    /// Bytes fed, and the loop has too many events to deliver: read on
+    /// only once it has delivered them (only the reader thread waits).
+    Backlog,
+}
+
+impl ReadGate {
+    /// The gate of `stream`, reporting to `report`.
+    pub(crate) fn new(
+        stream: Socket,
+        report: Sender<Inbound>,
+        feed: Feed,
+    ) -> std::io::Result<Self> {
+        Ok(ReadGate {
+            peek: stream.try_clone()?,
+            slot: Mutex::new(Slot {
+                stream,
+                buf: vec![0; CHUNK],
+            }),
+            reads: AtomicU64::new(0),
+            report,
+            feed,
+        })
+    }
+
+    /// The reader thread: waits for bytes, then reads and feeds them under
+    /// the gate, until the connection ends.
+    pub(crate) fn reader_thread(&self) {
+        loop {
+            let seen = self.reads.load(Ordering::SeqCst);
+            match self.peek.wait_readable() {
+                Ok(true) => {}
+                Ok(false) => return self.end(Inbound::Closed(None)),
+                // A caller's read timeout that this peek inherited.
+                Err(e) if retry(&e) => continue,
+                Err(e) => return self.end(Inbound::Closed(Some(e))),
+            }
+            let mut slot = self.take_gate();
+            if self.reads.load(Ordering::SeqCst) != seen {
+                // A waiting caller read what the peek saw.
+                continue;
+            }
+            match self.read_one(&mut slot) {
+                Read1::Fed | Read1::TimedOut => {}
+                Read1::Ended => return,
+                Read1::Backlog => {
+                    // Holding the gate: a waiting caller must not read on
+                    // either.
+                    let Some(shared) = self.feed.shared.upgrade() else {
+                        return;
+                    };
+                    let client = Client::internal_of(shared);
+                    if let Step::Stop = client.wait_for_dispatch(self.feed.generation) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The gate, for the reader thread. A waiting caller that holds it is
+    /// reading what woke the reader and lets go within a round trip; a few
+    /// short sleeps before blocking on the lock spare that caller the work
+    /// of waking the reader when it lets go (its round trip is what the
+    /// gate is for). A caller that holds the gate longer is waiting for a
+    /// slow broker, and wakes the reader then.
+    fn take_gate(&self) -> parking_lot::MutexGuard<'_, Slot> {
+        for pause_us in [50, 100, 200] {
+            if let Some(slot) = self.slot.try_lock() {
+                return slot;
+            }
+            std::thread::sleep(Duration::from_micros(pause_us));
+        }
+        self.slot.lock()
+    }
+
+    /// One read and the feeding of its bytes; the caller holds the gate.
+    fn read_one(&self, slot: &mut Slot) -> Read1 {
+        let n = loop {
+            match (&slot.stream).read(&mut slot.buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if retry(&e) => return Read1::TimedOut,
+                Err(e) => {
+                    self.reads.fetch_add(1, Ordering::SeqCst);
+                    self.end(Inbound::Closed(Some(e)));
+                    return Read1::Ended;
+                }
+            }
+        };
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        if n == 0 {
+            self.end(Inbound::Closed(None));
+            return Read1::Ended;
+        }
+        let Some(shared) = self.feed.shared.upgrade() else {
+            return Read1::Ended;
+        };
+        match Client::internal_of(shared).reader_chunk(&slot.buf[..n], self.feed.generation) {
+            Step::Go => Read1::Fed,
+            Step::Backlog => Read1::Backlog,
+            Step::Stop => Read1::Ended,
+            Step::Failed(cause) => {
+                self.end(Inbound::Failed(cause));
+                Read1::Ended
+            }
+        }
+    }
+
+    fn end(&self, how: Inbound) {
+        // Whoever saw the end first told the loop; a second report finds
+        // the channel full (or gone) and is dropped.
+        let _ = self.report.try_send(how);
+    }
+
+    /// A waiting caller reads the socket itself until `done()`, `deadline`,
+    /// or until it cannot (the reader thread or another caller has the
+    /// gate, the connection ended). Returns `done()`; on false the caller
+    /// waits to be woken as before.
+    pub(crate) fn read_while_waiting(
+        &self,
+        done: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
+    ) -> bool {
+        let Some(mut slot) = self
+            .slot
+            .try_lock()
+            .or_else(|| self.slot.try_lock_for(GATE_PATIENCE))
+        else {
+            return done();
+        };
+        // The socket's read timeout is the socket's, not this handle's: it
+        // is cleared before the gate is let go, so the reader thread's
+        // reads never time out (a peek that began meanwhile may, once).
+        let mut timed = false;
+        let finished = loop {
+            if done() {
+                break true;
+            }
+            let slice = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(WAITER_READ_SLICE),
+                    _ => break false,
+                },
+                None => WAITER_READ_SLICE,
+            };
+            if slot.stream.set_read_timeout(Some(slice)).is_err() {
+                break done();
+            }
+            timed = true;
+            match self.read_one(&mut slot) {
+                Read1::Fed | Read1::TimedOut => {}
+                // The reader thread waits for the loop, not a caller: the
+                // loop may be the caller's own `loop()` calls.
+                Read1::Ended | Read1::Backlog => break done(),
+            }
+        };
+        if timed {
+            let _ = slot.stream.set_read_timeout(None);
+        }
+        finished
+    }
+}
+
+/// A read that was cut short by a timeout or a signal, not a failure.
+fn retry(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+    )
+}
+
+/// The gate of the live connection, if a reader thread reads it.
+pub(crate) fn gate_of(core: &super::Core) -> Option<Arc<ReadGate>> {
+    core.conn.as_ref().and_then(|c| c.read_side.gate())
+}

@@ -1,0 +1,206 @@
+//! A caller blocked in `wait_for_publish` reads the connection itself
+//! (`driver/read_gate.rs`) while the reader thread stands by. These tests
+//! pin what must not change whoever reads: the order of what arrives,
+//! timeouts, the end of a connection, messages that end without any bytes
+//! arriving, and the reader thread taking over again afterwards.
+#![cfg(feature = "testing")]
+
+mod common;
+
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::clients::{client, fast_reconnecting_client};
+use common::hex;
+use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
+use mqtt_tether::{Client, Outcome};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn connected(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    accept(c, broker)
+}
+
+fn accept(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let t = Instant::now();
+    while !c.is_connected() {
+        assert!(t.elapsed() < WAIT, "no CONNACK processed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    conn
+}
+
+/// The topics `on_message` saw, in order.
+fn record_topics(c: &Client) -> Arc<Mutex<Vec<String>>> {
+    let topics = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&topics);
+    c.on_message(move |_, _, m| seen.lock().unwrap().push(m.topic.clone()));
+    topics
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < WAIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn what_a_waiting_caller_reads_reaches_the_callbacks_in_order() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("w1");
+    let topics = record_topics(&c);
+    let mut conn = connected(&c, &broker);
+    let info = c.publish("q", "x", 1, false).unwrap();
+    let script = std::thread::spawn(move || {
+        conn.expect_bytes(&hex("32 06 00 01 71 00 01 78")).unwrap();
+        // Separate writes, so the waiting caller reads more than once.
+        for bytes in ["30 04 00 01 61 41", "30 04 00 01 62 42", "40 02 00 01"] {
+            conn.send_bytes(&hex(bytes)).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        conn.send_bytes(&hex("30 04 00 01 63 43")).unwrap();
+        conn
+    });
+    info.wait_for_publish(Some(WAIT)).unwrap();
+    assert!(info.is_published().unwrap());
+    let _conn = script.join().unwrap();
+    wait_until("three messages", || topics.lock().unwrap().len() == 3);
+    assert_eq!(*topics.lock().unwrap(), ["a", "b", "c"]);
+    c.loop_stop();
+}
+
+#[test]
+fn after_a_wait_times_out_the_reader_thread_reads_again() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("w2");
+    let topics = record_topics(&c);
+    let (acked_tx, acked_rx) = mpsc::channel();
+    c.on_publish(move |_, _, mid, _, _| acked_tx.send(mid).unwrap());
+    let mut conn = connected(&c, &broker);
+    let info = c.publish("q", "x", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 71 00 01 78")).unwrap();
+    let t = Instant::now();
+    info.wait_for_publish(Some(Duration::from_millis(150)))
+        .unwrap();
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150),
+        "returned after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(2), "returned after {waited:?}");
+    assert!(!info.is_published().unwrap());
+    // Nobody waits now: the acknowledgement and a message must still be
+    // read (the socket's read timeout the caller used is gone).
+    std::thread::sleep(Duration::from_millis(100));
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    assert_eq!(acked_rx.recv_timeout(WAIT).unwrap(), 1);
+    wait_until("published", || info.is_published().unwrap());
+    conn.send_bytes(&hex("30 04 00 01 61 41")).unwrap();
+    wait_until("the message", || topics.lock().unwrap().len() == 1);
+    c.loop_stop();
+}
+
+#[test]
+fn a_waiting_caller_sees_the_connection_end_and_its_message_is_resent() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = fast_reconnecting_client("w3");
+    let (lost_tx, lost_rx) = mpsc::channel();
+    c.on_disconnect(move |_, _, _, _, _| lost_tx.send(()).unwrap());
+    let mut conn = connected(&c, &broker);
+    let info = c.publish("q", "x", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 71 00 01 78")).unwrap();
+    let waiting = {
+        let info = info.clone();
+        std::thread::spawn(move || info.wait_for_publish(Some(WAIT)))
+    };
+    // Let the caller block in its read, then end the connection under it.
+    std::thread::sleep(Duration::from_millis(100));
+    drop(conn);
+    lost_rx.recv_timeout(WAIT).expect("no on_disconnect");
+    let mut conn = accept(&c, &broker);
+    // Resent with DUP after the new CONNACK, and acknowledged.
+    conn.expect_bytes(&hex("3a 06 00 01 71 00 01 78")).unwrap();
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    waiting.join().unwrap().unwrap();
+    assert!(info.is_published().unwrap());
+    c.loop_stop();
+}
+
+#[test]
+fn drop_out_messages_ends_a_wait_although_nothing_arrives() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("w4");
+    let mut conn = connected(&c, &broker);
+    let info = c.publish("q", "x", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 71 00 01 78")).unwrap();
+    let waiting = {
+        let info = info.clone();
+        std::thread::spawn(move || {
+            let result = info.wait_for_publish(None);
+            (result, Instant::now())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let dropped_at = Instant::now();
+    assert_eq!(c.drop_out_messages().len(), 1);
+    let (result, returned_at) = waiting.join().unwrap();
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "Message publish failed: dropped by drop_out_messages()."
+    );
+    assert!(returned_at.duration_since(dropped_at) < Duration::from_secs(1));
+    assert_eq!(info.outcome(), Outcome::Dropped);
+    c.loop_stop();
+}
+
+#[test]
+fn a_waiting_caller_answers_pubrec_with_pubrel() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("w5");
+    let mut conn = connected(&c, &broker);
+    let info = c.publish("q", "x", 2, false).unwrap();
+    let script = std::thread::spawn(move || {
+        conn.expect_bytes(&hex("34 06 00 01 71 00 01 78")).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        conn.send_bytes(&hex("50 02 00 01")).unwrap();
+        conn.expect_bytes(&hex("62 02 00 01")).unwrap();
+        conn.send_bytes(&hex("70 02 00 01")).unwrap();
+        conn
+    });
+    info.wait_for_publish(Some(WAIT)).unwrap();
+    assert!(info.is_published().unwrap());
+    let _conn = script.join().unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn two_callers_waiting_at_once_both_return() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("w6");
+    let mut conn = connected(&c, &broker);
+    let first = c.publish("q", "x", 1, false).unwrap();
+    let second = c.publish("q", "y", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 71 00 01 78")).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 71 00 02 79")).unwrap();
+    let waiters: Vec<_> = [first.clone(), second.clone()]
+        .into_iter()
+        .map(|info| std::thread::spawn(move || info.wait_for_publish(Some(WAIT))))
+        .collect();
+    std::thread::sleep(Duration::from_millis(100));
+    // The second message's acknowledgement first, then the first's.
+    conn.send_bytes(&hex("40 02 00 02")).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    for w in waiters {
+        w.join().unwrap().unwrap();
+    }
+    assert!(first.is_published().unwrap() && second.is_published().unwrap());
+    c.loop_stop();
+}
