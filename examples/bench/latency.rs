@@ -5,10 +5,11 @@
 //! * round trip: from just before `publish` to the message's arrival back
 //!   in `on_message` (client → broker → same client);
 //! * publish → PUBACK: from just before `publish` to `on_publish` for its id;
-//! * publish → `wait_for_publish`: in a second run with no callbacks and no
-//!   subscription, from just before `publish` to the return of
-//!   `wait_for_publish` in a waiting thread (how a Paho program usually
-//!   waits for its acknowledgement).
+//! * publish → `wait_for_publish`: in further runs with no callbacks and
+//!   no subscription, from just before `publish` to the return of
+//!   `wait_for_publish`, called in the publishing thread (how a Paho
+//!   program usually waits for its acknowledgement), and called in a second
+//!   thread that is handed each message (the publisher keeps its pace).
 //!
 //! Pacing is by deadline (message i is due at start + i/R; a late sender
 //! catches up without drifting), never by sleeping a fixed period.
@@ -211,42 +212,69 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-/// Publish → `wait_for_publish` returns, with no callbacks set: a thread
-/// waits for each message in turn.
-pub fn run_wait(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
+/// Where `wait_for_publish` is called in [`run_wait`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Waiter {
+    /// Right after `publish`, in the publishing thread: how a Paho program
+    /// usually waits (`info = publish(...); info.wait_for_publish()`).
+    SameThread,
+    /// In a second thread that is handed each `MessageInfo`, so the
+    /// publisher keeps its pace whatever the wait.
+    OtherThread,
+}
+
+/// Publish → `wait_for_publish` returns, with no callbacks set.
+pub fn run_wait(host: &str, port: u16, spec: &Spec, waiter: Waiter) -> Result<(), String> {
     let (count, topic, client) = setup(spec, "latency-wait")?;
     crate::target::connect(&client, host, port)?;
-    let (tx, rx) = mpsc::channel::<(mqtt_tether::MessageInfo, u64)>();
-    let waiter = std::thread::spawn(move || {
-        let mut samples = Vec::new();
-        for (info, stamp) in rx {
-            if info.wait_for_publish(Some(Duration::from_secs(30))).is_ok() {
-                samples.push(now_ns().saturating_sub(stamp));
-            }
-        }
-        samples
-    });
     let payload = vec![b'x'; spec.payload.max(8)];
-    let sending = paced(count, spec.rate, || {
-        let stamp = now_ns();
-        let info = client
-            .publish(&topic, &payload, 1, false)
-            .map_err(|e| e.to_string())?;
-        Ok(tx.send((info, stamp)).is_ok())
-    })?;
-    drop(tx);
-    let samples = waiter.join().map_err(|_| "the waiting thread panicked")?;
+    let wait = |info: &mqtt_tether::MessageInfo, stamp: u64| {
+        info.wait_for_publish(Some(Duration::from_secs(30)))
+            .is_ok()
+            .then(|| now_ns().saturating_sub(stamp))
+    };
+    let (sending, samples) = match waiter {
+        Waiter::SameThread => {
+            let mut samples = Vec::with_capacity(count);
+            let sending = paced(count, spec.rate, || {
+                let stamp = now_ns();
+                let info = client
+                    .publish(&topic, &payload, 1, false)
+                    .map_err(|e| e.to_string())?;
+                samples.extend(wait(&info, stamp));
+                Ok(true)
+            })?;
+            (sending, samples)
+        }
+        Waiter::OtherThread => {
+            let (tx, rx) = mpsc::channel::<(mqtt_tether::MessageInfo, u64)>();
+            let waiting = std::thread::spawn(move || {
+                rx.into_iter()
+                    .filter_map(|(info, stamp)| wait(&info, stamp))
+                    .collect::<Vec<_>>()
+            });
+            let sending = paced(count, spec.rate, || {
+                let stamp = now_ns();
+                let info = client
+                    .publish(&topic, &payload, 1, false)
+                    .map_err(|e| e.to_string())?;
+                Ok(tx.send((info, stamp)).is_ok())
+            })?;
+            drop(tx);
+            let samples = waiting.join().map_err(|_| "the waiting thread panicked")?;
+            (sending, samples)
+        }
+    };
     crate::target::close(&client);
     let achieved = count as f64 / sending;
-    emit(
-        spec,
-        count,
-        achieved,
-        "to wait_for_publish",
-        "publish_to_wait_for_publish",
-        &figures(samples),
-        "",
-    );
+    let (kind, measure) = match waiter {
+        Waiter::SameThread => ("to wait_for_publish", "publish_to_wait_for_publish"),
+        Waiter::OtherThread => (
+            "to wait_for_publish, other thread",
+            "publish_to_wait_for_publish_other_thread",
+        ),
+    };
+    emit(spec, count, achieved, kind, measure, &figures(samples), "");
     Ok(())
 }
 
@@ -284,8 +312,10 @@ pub fn scenario(args: &crate::args::Args, target: &crate::target::Target) {
                 if let Err(e) = run(&host, port, &spec) {
                     report::note("latency", &format!("skipped ({e})"));
                 }
-                if let Err(e) = run_wait(&host, port, &spec) {
-                    report::note("latency", &format!("skipped ({e})"));
+                for waiter in [Waiter::SameThread, Waiter::OtherThread] {
+                    if let Err(e) = run_wait(&host, port, &spec, waiter) {
+                        report::note("latency", &format!("skipped ({e})"));
+                    }
                 }
             }
         }
