@@ -308,9 +308,14 @@
 //!   waits for a QoS 1/2 message, it reads and handles what arrives in the
 //!   reader thread's place, so the acknowledgement wakes it directly instead
 //!   of through a second thread (about 40 µs less per round trip on a
-//!   2-core VM). What it reads is handled exactly as the reader thread
-//!   would: callbacks still run in the loop, in order. A second waiter, or
-//!   one on a connection an external event loop reads, waits to be woken.
+//!   2-core VM). What it reads is fed to the session in order, as the
+//!   reader thread would feed it; callbacks still run in the loop, in
+//!   order. A second waiter, a waiter with `on_publish` set (the loop
+//!   completes the message after the callback), one on a connection an
+//!   external event loop reads, and any waiter off unix, wait to be woken.
+//!   `wait_for_publish` called from a callback run while reading (an
+//!   `on_log` for a failed TLS record, say) returns an error, as on the
+//!   loop thread.
 //! * **`loop_stop()` does not wait for acknowledgements.** It stops the
 //!   thread once what was queued is written; unacknowledged QoS 1/2
 //!   messages stay stored (Paho blocks, possibly forever, until every one is

@@ -10,10 +10,10 @@ mod common;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::clients::{client, fast_reconnecting_client};
+use common::clients::{client, client_with, fast_reconnecting_client};
 use common::hex;
 use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
-use mqtt_tether::{Client, Outcome};
+use mqtt_tether::{Client, ClientOptions, Outcome, ProtocolVersion};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -70,6 +70,10 @@ fn what_a_waiting_caller_reads_reaches_the_callbacks_in_order() {
     });
     info.wait_for_publish(Some(WAIT)).unwrap();
     assert!(info.is_published().unwrap());
+    assert!(
+        c.reads_by_waiting_callers() > 0,
+        "the waiting caller read nothing"
+    );
     let _conn = script.join().unwrap();
     wait_until("three messages", || topics.lock().unwrap().len() == 3);
     assert_eq!(*topics.lock().unwrap(), ["a", "b", "c"]);
@@ -202,5 +206,73 @@ fn two_callers_waiting_at_once_both_return() {
         w.join().unwrap().unwrap();
     }
     assert!(first.is_published().unwrap() && second.is_published().unwrap());
+    c.loop_stop();
+}
+
+#[test]
+fn with_on_publish_set_the_waiting_caller_leaves_reading_to_the_reader() {
+    // The loop completes the message only after on_publish, and wakes the
+    // sleeping waiters; a caller blocked reading would not hear it (it
+    // found out only at the end of its read slice, 20 ms per message).
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("w7");
+    let (acked_tx, acked_rx) = mpsc::channel();
+    c.on_publish(move |_, _, mid, _, _| acked_tx.send(mid).unwrap());
+    let mut conn = connected(&c, &broker);
+    let info = c.publish("q", "x", 1, false).unwrap();
+    let script = std::thread::spawn(move || {
+        conn.expect_bytes(&hex("32 06 00 01 71 00 01 78")).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        conn.send_bytes(&hex("40 02 00 01")).unwrap();
+        conn
+    });
+    info.wait_for_publish(Some(WAIT)).unwrap();
+    assert!(info.is_published().unwrap());
+    assert_eq!(
+        acked_rx.try_recv().unwrap(),
+        1,
+        "published before on_publish ran"
+    );
+    assert_eq!(c.reads_by_waiting_callers(), 0);
+    let _conn = script.join().unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn a_server_disconnect_read_by_a_waiting_caller_reaches_on_disconnect() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client_with(ClientOptions {
+        client_id: "w8".into(),
+        protocol: ProtocolVersion::MQTTv5,
+        reconnect_on_failure: false,
+        ..ClientOptions::default()
+    });
+    let (reason_tx, reason_rx) = mpsc::channel();
+    c.on_disconnect(move |_, _, flags, rc, _| {
+        reason_tx
+            .send((flags.is_disconnect_packet_from_server, rc.value()))
+            .unwrap();
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 03 00 00 00")).unwrap();
+    wait_until("CONNACK", || c.is_connected());
+    let info = c.publish("q", "x", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 07 00 01 71 00 01 00 78"))
+        .unwrap();
+    let waiting = {
+        let info = info.clone();
+        std::thread::spawn(move || info.wait_for_publish(Some(Duration::from_millis(500))))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    // DISCONNECT "Server shutting down", and the end of the stream at once:
+    // the end must not be reported before the packet read with it.
+    conn.send_bytes(&hex("e0 01 8b")).unwrap();
+    conn.close();
+    assert_eq!(reason_rx.recv_timeout(WAIT).unwrap(), (true, 0x8b));
+    waiting.join().unwrap().unwrap();
+    assert!(!info.is_published().unwrap());
     c.loop_stop();
 }

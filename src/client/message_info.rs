@@ -383,7 +383,8 @@ impl MessageInfo {
             return self.check();
         }
         let on_loop = *self.waiters.loop_thread.lock() == Some(std::thread::current().id());
-        if on_loop {
+        // Or in a callback run while this thread feeds what it read.
+        if on_loop || crate::driver::feeding() {
             return Err(Error::Runtime(
                 "wait_for_publish() called from the network loop thread would never return".into(),
             ));
@@ -426,7 +427,15 @@ impl MessageInfo {
         else {
             return false;
         };
-        gate.read_while_waiting(&|| self.state().published, deadline)
+        // With `on_publish` set, the loop completes the message after the
+        // callback and wakes the waiters; one reading could not hear that.
+        // (The client is held only weakly, as by the info itself.)
+        let may_read = || {
+            shared
+                .upgrade()
+                .is_some_and(|s| s.callbacks.lock().on_publish.is_none())
+        };
+        gate.read_while_waiting(&|| self.state().published, &may_read, deadline)
     }
 }
 

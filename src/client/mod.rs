@@ -219,6 +219,7 @@ impl Client {
             terminate: AtomicBool::new(false),
             thread_running: AtomicBool::new(false),
             loop_asleep: AtomicBool::new(false),
+            waiter_reads: std::sync::atomic::AtomicU64::new(0),
             last_write_through: std::sync::atomic::AtomicU64::new(0),
             started: std::time::Instant::now(),
             logger: AtomicBool::new(false),
@@ -370,6 +371,17 @@ impl Client {
         };
         self.wake_loop();
         rc
+    }
+
+    /// How many chunks callers blocked in
+    /// [`MessageInfo::wait_for_publish`] read themselves (instead of the
+    /// reader thread). For tests of the test kit's users and of this crate.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn reads_by_waiting_callers(&self) -> u64 {
+        self.shared
+            .waiter_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// True after CONNACK accepted the connection, until it is lost or

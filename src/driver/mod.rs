@@ -25,7 +25,7 @@ mod reader_feed;
 mod reconnect;
 mod write_interest;
 
-pub(crate) use read_gate::gate_of;
+pub(crate) use read_gate::{feeding, gate_of};
 pub(crate) use reader::{Feed, Inbound, ReadNow, ReadSide};
 
 use std::any::Any;
@@ -170,6 +170,9 @@ pub(crate) struct Shared {
     /// The loop thread waits for something to do (see
     /// `Client::write_through`).
     pub(crate) loop_asleep: AtomicBool,
+    /// Chunks read by callers waiting in `wait_for_publish` (see
+    /// `read_gate`), for tests.
+    pub(crate) waiter_reads: std::sync::atomic::AtomicU64,
     /// When a caller last wrote instead of the loop, in ns since `started`.
     pub(crate) last_write_through: std::sync::atomic::AtomicU64,
     /// When the client was made: the origin of `last_write_through`.

@@ -15,8 +15,9 @@
 //! tells the reader thread that a caller took the bytes its peek saw, so it
 //! never blocks in `read` holding the gate.
 
+use std::cell::Cell;
 use std::io::{ErrorKind, Read};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ pub(crate) struct ReadGate {
     peek: Socket,
     /// Reads made so far (changed only under the gate).
     reads: AtomicU64,
+    /// The end was reported (set under the gate): nobody feeds more.
+    ended: AtomicBool,
     /// Tells the loop how the connection ended (bounded 1: the first report
     /// counts).
     report: Sender<Inbound>,
@@ -89,6 +92,7 @@ impl ReadGate {
                 buf: vec![0; CHUNK],
             }),
             reads: AtomicU64::new(0),
+            ended: AtomicBool::new(false),
             report,
             feed,
         })
@@ -97,21 +101,46 @@ impl ReadGate {
     /// The reader thread: waits for bytes, then reads and feeds them under
     /// the gate, until the connection ends.
     pub(crate) fn reader_thread(&self) {
+        let mut would_block = 0u32;
         loop {
             let seen = self.reads.load(Ordering::SeqCst);
-            match self.peek.wait_readable() {
-                Ok(true) => {}
-                Ok(false) => return self.end(Inbound::Closed(None)),
-                // A caller's read timeout that this peek inherited.
-                Err(e) if retry(&e) => continue,
-                Err(e) => return self.end(Inbound::Closed(Some(e))),
+            let peeked = self.peek.wait_readable();
+            if let Err(e) = &peeked {
+                match e.kind() {
+                    ErrorKind::Interrupted => continue,
+                    // A waiting caller's read timeout that this peek
+                    // inherited (once per wait). Again and again, the
+                    // socket was made non-blocking under the reader: do
+                    // not spin.
+                    ErrorKind::WouldBlock => {
+                        would_block += 1;
+                        if would_block > 1 {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        continue;
+                    }
+                    _ => {}
+                }
             }
+            would_block = 0;
+            // Bytes, the end or an error: all are handled under the gate,
+            // after whatever a waiting caller read before them.
             let mut slot = self.take_gate();
+            if self.ended.load(Ordering::SeqCst) {
+                return;
+            }
             if self.reads.load(Ordering::SeqCst) != seen {
                 // A waiting caller read what the peek saw.
                 continue;
             }
-            match self.read_one(&mut slot) {
+            let read = match peeked {
+                Ok(_) => self.read_one(&mut slot),
+                Err(e) => {
+                    self.end(Inbound::Closed(Some(e)));
+                    Read1::Ended
+                }
+            };
+            match read {
                 Read1::Fed | Read1::TimedOut => {}
                 Read1::Ended => return,
                 Read1::Backlog => {
@@ -151,7 +180,9 @@ impl ReadGate {
             match (&slot.stream).read(&mut slot.buf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if retry(&e) => return Read1::TimedOut,
+                // A waiting caller's slice (on Linux and macOS a receive
+                // timeout is EAGAIN; a real ETIMEDOUT is an error).
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Read1::TimedOut,
                 Err(e) => {
                     self.reads.fetch_add(1, Ordering::SeqCst);
                     self.end(Inbound::Closed(Some(e)));
@@ -167,7 +198,10 @@ impl ReadGate {
         let Some(shared) = self.feed.shared.upgrade() else {
             return Read1::Ended;
         };
-        match Client::internal_of(shared).reader_chunk(&slot.buf[..n], self.feed.generation) {
+        FEEDING.with(|f| f.set(true));
+        let step = Client::internal_of(shared).reader_chunk(&slot.buf[..n], self.feed.generation);
+        FEEDING.with(|f| f.set(false));
+        match step {
             Step::Go => Read1::Fed,
             Step::Backlog => Read1::Backlog,
             Step::Stop => Read1::Ended,
@@ -178,10 +212,12 @@ impl ReadGate {
         }
     }
 
+    /// Tells the loop how the connection ended; under the gate, so after
+    /// every byte read before the end was fed, and only once.
     fn end(&self, how: Inbound) {
-        // Whoever saw the end first told the loop; a second report finds
-        // the channel full (or gone) and is dropped.
-        let _ = self.report.try_send(how);
+        if !self.ended.swap(true, Ordering::SeqCst) {
+            let _ = self.report.try_send(how);
+        }
     }
 
     /// A waiting caller reads the socket itself until `done()`, `deadline`,
@@ -191,8 +227,14 @@ impl ReadGate {
     pub(crate) fn read_while_waiting(
         &self,
         done: &dyn Fn() -> bool,
+        may_read: &dyn Fn() -> bool,
         deadline: Option<Instant>,
     ) -> bool {
+        // Elsewhere a receive timeout can leave a socket in an undefined
+        // state (Windows): the caller waits to be woken instead.
+        if !cfg!(unix) {
+            return done();
+        }
         let Some(mut slot) = self
             .slot
             .try_lock()
@@ -208,6 +250,9 @@ impl ReadGate {
             if done() {
                 break true;
             }
+            if self.ended.load(Ordering::SeqCst) || !may_read() {
+                break false;
+            }
             let slice = match deadline {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => left.min(WAITER_READ_SLICE),
@@ -220,7 +265,12 @@ impl ReadGate {
             }
             timed = true;
             match self.read_one(&mut slot) {
-                Read1::Fed | Read1::TimedOut => {}
+                Read1::Fed => {
+                    if let Some(shared) = self.feed.shared.upgrade() {
+                        shared.waiter_reads.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Read1::TimedOut => {}
                 // The reader thread waits for the loop, not a caller: the
                 // loop may be the caller's own `loop()` calls.
                 Read1::Ended | Read1::Backlog => break done(),
@@ -233,12 +283,16 @@ impl ReadGate {
     }
 }
 
-/// A read that was cut short by a timeout or a signal, not a failure.
-fn retry(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
-    )
+thread_local! {
+    /// This thread is feeding what it read (a callback such as `on_log`
+    /// may run meanwhile): it must not wait for a read.
+    static FEEDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while this thread feeds bytes it read: a wait started now (from
+/// `on_log`, say) would wait for the reading it is blocking.
+pub(crate) fn feeding() -> bool {
+    FEEDING.with(Cell::get)
 }
 
 /// The gate of the live connection, if a reader thread reads it.
