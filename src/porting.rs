@@ -313,6 +313,9 @@
 //!   order. A second waiter, a waiter with `on_publish` set (the loop
 //!   completes the message after the callback), one on a connection an
 //!   external event loop reads, and any waiter off unix, wait to be woken.
+//!   After a waiter has read, the reader thread stands by for 2 ms (it would
+//!   otherwise be woken by every acknowledgement the waiters read), so bytes
+//!   that arrive while nobody waits are read up to 2 ms later.
 //!   `wait_for_publish` called from a callback run while reading (an
 //!   `on_log` for a failed TLS record, say) returns an error, as on the
 //!   loop thread.
