@@ -27,8 +27,9 @@
 //!   `mosquitto_pub` in a child process; msg/s received and the
 //!   subscriber's CPU per message.
 //! * `latency` ([`latency`]): QoS 1 at 1,000 and 10,000 msg/s to the
-//!   client's own subscription; round trip and publish→PUBACK, p50, p99,
-//!   p99.9 and max in microseconds.
+//!   client's own subscription; round trip, publish→PUBACK, and
+//!   publish→`wait_for_publish` (in the publishing thread and in a second
+//!   thread): p50, p99, p99.9 and max in microseconds.
 //! * `reconnect` ([`reconnect`]): the broker stops and comes back; time from
 //!   its port accepting again to `on_connect` and to the PUBACK of the first
 //!   message queued while it was down.

@@ -179,16 +179,28 @@ impl ReadGate {
         self.made.elapsed().as_nanos() as u64
     }
 
-    /// Sleeps while waiting callers read (see [`STANDBY`]).
+    /// Sleeps while waiting callers read (see [`STANDBY`]), unless
+    /// messages wait behind a full in-flight window: a publisher that
+    /// waits only now and then (for the message of a thousand publishes
+    /// ago, say) needs the acknowledgements read as they come.
     fn stand_by(&self) {
         loop {
             let until = self.standby_until.load(Ordering::SeqCst);
             let now = self.now_ns();
-            if now >= until || self.ended.load(Ordering::SeqCst) {
+            if now >= until || self.ended.load(Ordering::SeqCst) || self.window_blocked() {
                 return;
             }
             std::thread::sleep(Duration::from_nanos(until - now));
         }
+    }
+
+    /// Messages are queued behind the in-flight window.
+    fn window_blocked(&self) -> bool {
+        self.feed.shared.upgrade().is_none_or(|shared| {
+            let core = shared.core.lock();
+            let store = core.session.store();
+            store.len() > store.in_flight()
+        })
     }
 
     /// The gate, for the reader thread. A waiting caller that holds it is
