@@ -14,6 +14,12 @@
 //! the session sees the bytes in order whoever read them. A counter of reads
 //! tells the reader thread that a caller took the bytes its peek saw, so it
 //! never blocks in `read` holding the gate.
+//!
+//! Standby: after a caller read what woke the reader thread, the reader
+//! sleeps (it does not peek) for [`STANDBY`] past that caller's wait, so a
+//! program that publishes and waits is not slowed by a second thread woken
+//! by every acknowledgement. It skips the standby when it is needed at once:
+//! messages stored beyond the in-flight window, or a backlog of events.
 
 use std::cell::Cell;
 use std::io::{ErrorKind, Read};
@@ -25,7 +31,7 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use super::reader::{Feed, Inbound};
-use super::reader_feed::Step;
+use super::reader_feed::{Step, EVENT_BACKLOG};
 use crate::client::Client;
 use crate::transport::Socket;
 
@@ -179,28 +185,43 @@ impl ReadGate {
         self.made.elapsed().as_nanos() as u64
     }
 
-    /// Sleeps while waiting callers read (see [`STANDBY`]), unless
-    /// messages wait behind a full in-flight window: a publisher that
-    /// waits only now and then (for the message of a thousand publishes
-    /// ago, say) needs the acknowledgements read as they come.
+    /// Sleeps until `standby_until` (see [`STANDBY`]), unless the reader
+    /// is needed now: messages are stored beyond the in-flight window (a
+    /// publisher that waits only now and then, for the message of a
+    /// thousand publishes ago, say, needs the acknowledgements read as they
+    /// come), or the loop has a backlog of events (the reader's wait for it
+    /// is what slows the broker down).
     fn stand_by(&self) {
         loop {
             let until = self.standby_until.load(Ordering::SeqCst);
             let now = self.now_ns();
-            if now >= until || self.ended.load(Ordering::SeqCst) || self.window_blocked() {
+            if now >= until || self.ended.load(Ordering::SeqCst) || self.reader_needed() {
                 return;
             }
             std::thread::sleep(Duration::from_nanos(until - now));
         }
     }
 
-    /// Messages are queued behind the in-flight window.
-    fn window_blocked(&self) -> bool {
+    /// More is stored than the in-flight window holds (messages queued
+    /// behind it, or acknowledged ones not yet released: either way the
+    /// reader may as well read), or more events wait than
+    /// `EVENT_BACKLOG`; or the client is gone.
+    fn reader_needed(&self) -> bool {
         self.feed.shared.upgrade().is_none_or(|shared| {
             let core = shared.core.lock();
             let store = core.session.store();
-            store.len() > store.in_flight()
+            store.len() > store.in_flight() || core.session.event_count() > EVENT_BACKLOG
         })
+    }
+
+    /// The loop has more events to deliver than `EVENT_BACKLOG`: a waiting
+    /// caller reads no more (the reader thread's wait for the loop slows
+    /// the broker down instead).
+    fn backlogged(&self) -> bool {
+        self.feed
+            .shared
+            .upgrade()
+            .is_none_or(|shared| shared.core.lock().session.event_count() > EVENT_BACKLOG)
     }
 
     /// The gate, for the reader thread. A waiting caller that holds it is
@@ -295,7 +316,7 @@ impl ReadGate {
             if done() {
                 break true;
             }
-            if self.ended.load(Ordering::SeqCst) || !may_read() {
+            if self.ended.load(Ordering::SeqCst) || !may_read() || self.backlogged() {
                 break false;
             }
             let slice = match deadline {
@@ -323,6 +344,8 @@ impl ReadGate {
         };
         if timed {
             let _ = slot.stream.set_read_timeout(None);
+            // The reader stands by only while callers keep up with what
+            // arrives (see `stand_by`, which checks again).
             let until = self.now_ns() + STANDBY.as_nanos() as u64;
             self.standby_until.store(until, Ordering::SeqCst);
         }

@@ -32,7 +32,7 @@ pub(crate) enum Step {
 /// How many undelivered events the reader lets pile up before it waits for
 /// the loop: callbacks slower than the broker then slow the broker down
 /// (TCP flow control) instead of filling memory.
-const EVENT_BACKLOG: usize = 8192;
+pub(super) const EVENT_BACKLOG: usize = 8192;
 
 impl Client {
     /// Handles one chunk of connection `generation` (see the module docs).
