@@ -10,25 +10,12 @@ use std::time::{Duration, Instant};
 
 use common::clients::{client, client_with};
 use common::hex;
+use common::scripted::connected;
 use mqtt_tether::packet::{Packet, PacketType, Properties, Property, ReasonCode};
-use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
-use mqtt_tether::{Client, ClientOptions, ErrorCode};
+use mqtt_tether::testing::ScriptedBroker;
+use mqtt_tether::{ClientOptions, ErrorCode};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn connected(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
-    let mut conn = broker.accept().unwrap();
-    conn.expect_connect().unwrap();
-    conn.send_bytes(&hex("20 02 00 00")).unwrap();
-    let t = Instant::now();
-    while !c.is_connected() {
-        assert!(t.elapsed() < WAIT, "no CONNACK processed");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    conn
-}
 
 #[test]
 fn mqtt3_disconnect_ignores_a_reason_code_and_still_sends_disconnect() {

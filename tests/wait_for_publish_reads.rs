@@ -12,28 +12,11 @@ use std::time::{Duration, Instant};
 
 use common::clients::{client, client_with, fast_reconnecting_client};
 use common::hex;
-use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
+use common::scripted::{accept, connected};
+use mqtt_tether::testing::ScriptedBroker;
 use mqtt_tether::{Client, ClientOptions, Outcome, ProtocolVersion};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-fn connected(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
-    accept(c, broker)
-}
-
-fn accept(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
-    let mut conn = broker.accept().unwrap();
-    conn.expect_connect().unwrap();
-    conn.send_bytes(&hex("20 02 00 00")).unwrap();
-    let t = Instant::now();
-    while !c.is_connected() {
-        assert!(t.elapsed() < WAIT, "no CONNACK processed");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    conn
-}
 
 /// The topics `on_message` saw, in order.
 fn record_topics(c: &Client) -> Arc<Mutex<Vec<String>>> {

@@ -5,6 +5,8 @@ pub mod clients;
 pub mod examples;
 pub mod pki;
 pub mod raw_client;
+#[cfg(feature = "testing")]
+pub mod scripted;
 pub mod vectors;
 
 use mqtt_tether::packet::{DecodeError, Decoder, Packet, ProtocolVersion};
