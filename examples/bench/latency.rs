@@ -228,6 +228,11 @@ pub fn run_wait(host: &str, port: u16, spec: &Spec, waiter: Waiter) -> Result<()
     let (count, topic, client) = setup(spec, "latency-wait")?;
     crate::target::connect(&client, host, port)?;
     let payload = vec![b'x'; spec.payload.max(8)];
+    let publish = || {
+        client
+            .publish(&topic, &payload, 1, false)
+            .map_err(|e| e.to_string())
+    };
     let wait = |info: &mqtt_tether::MessageInfo, stamp: u64| {
         info.wait_for_publish(Some(Duration::from_secs(30)))
             .is_ok()
@@ -238,9 +243,7 @@ pub fn run_wait(host: &str, port: u16, spec: &Spec, waiter: Waiter) -> Result<()
             let mut samples = Vec::with_capacity(count);
             let sending = paced(count, spec.rate, || {
                 let stamp = now_ns();
-                let info = client
-                    .publish(&topic, &payload, 1, false)
-                    .map_err(|e| e.to_string())?;
+                let info = publish()?;
                 samples.extend(wait(&info, stamp));
                 Ok(true)
             })?;
@@ -255,9 +258,7 @@ pub fn run_wait(host: &str, port: u16, spec: &Spec, waiter: Waiter) -> Result<()
             });
             let sending = paced(count, spec.rate, || {
                 let stamp = now_ns();
-                let info = client
-                    .publish(&topic, &payload, 1, false)
-                    .map_err(|e| e.to_string())?;
+                let info = publish()?;
                 Ok(tx.send((info, stamp)).is_ok())
             })?;
             drop(tx);

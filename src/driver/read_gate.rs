@@ -31,7 +31,7 @@ use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 
 use super::reader::{Feed, Inbound};
-use super::reader_feed::{Step, EVENT_BACKLOG};
+use super::reader_feed::{over_backlog, Step};
 use crate::client::Client;
 use crate::transport::Socket;
 
@@ -204,24 +204,28 @@ impl ReadGate {
 
     /// More is stored than the in-flight window holds (messages queued
     /// behind it, or acknowledged ones not yet released: either way the
-    /// reader may as well read), or more events wait than
-    /// `EVENT_BACKLOG`; or the client is gone.
+    /// reader may as well read), or the loop has a backlog of events; or
+    /// the client is gone.
     fn reader_needed(&self) -> bool {
-        self.feed.shared.upgrade().is_none_or(|shared| {
-            let core = shared.core.lock();
+        self.with_core(|core| {
             let store = core.session.store();
-            store.len() > store.in_flight() || core.session.event_count() > EVENT_BACKLOG
+            store.len() > store.in_flight() || over_backlog(&core.session)
         })
     }
 
-    /// The loop has more events to deliver than `EVENT_BACKLOG`: a waiting
-    /// caller reads no more (the reader thread's wait for the loop slows
-    /// the broker down instead).
+    /// The loop has a backlog of events: a waiting caller reads no more
+    /// (the reader thread's wait for the loop slows the broker down
+    /// instead); or the client is gone.
     fn backlogged(&self) -> bool {
+        self.with_core(|core| over_backlog(&core.session))
+    }
+
+    /// `check` on the client's core; true when the client is gone.
+    fn with_core(&self, check: impl FnOnce(&super::Core) -> bool) -> bool {
         self.feed
             .shared
             .upgrade()
-            .is_none_or(|shared| shared.core.lock().session.event_count() > EVENT_BACKLOG)
+            .is_none_or(|shared| check(&shared.core.lock()))
     }
 
     /// The gate, for the reader thread. A waiting caller that holds it is

@@ -32,7 +32,13 @@ pub(crate) enum Step {
 /// How many undelivered events the reader lets pile up before it waits for
 /// the loop: callbacks slower than the broker then slow the broker down
 /// (TCP flow control) instead of filling memory.
-pub(super) const EVENT_BACKLOG: usize = 8192;
+const EVENT_BACKLOG: usize = 8192;
+
+/// More events wait for the loop than [`EVENT_BACKLOG`]: whoever reads
+/// stops until the loop has delivered them.
+pub(super) fn over_backlog(session: &crate::session::Session) -> bool {
+    session.event_count() > EVENT_BACKLOG
+}
 
 impl Client {
     /// Handles one chunk of connection `generation` (see the module docs).
@@ -72,11 +78,11 @@ impl Client {
             }
             // Acknowledged messages, and QoS 0 messages just written.
             let completed = no_on_publish && self.complete_published(&mut core);
-            let backlog = core.session.event_count();
+            let events = core.session.event_count();
             (
                 // The layers' own bytes (a WebSocket PONG, a TLS alert) too.
-                core.wants_write() || backlog > 0,
-                backlog > EVENT_BACKLOG,
+                core.wants_write() || events > 0,
+                over_backlog(&core.session),
                 completed,
             )
         };
