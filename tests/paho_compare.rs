@@ -14,9 +14,9 @@
 //! each comparison asserts exactly (so a new difference fails, and so does a
 //! listed one that went away).
 //!
-//! Skips with one line when `python3 -c "import paho.mqtt.client"` fails
-//! (also on CI: `.ci/run` installs paho-mqtt best effort), and as the kit
-//! says when Mosquitto is missing (fails on CI).
+//! Needs Paho (`.ci/run` installs it into `target/paho-venv`, where the kit's
+//! `require_paho_python` finds it) and Mosquitto; a missing one skips the test
+//! with one line, and fails it on CI.
 //!
 //! # Differences found
 //!
@@ -58,26 +58,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::examples::{example, run};
-use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
-
-/// True if the Paho Python client can be imported; otherwise prints the
-/// skip line (on CI too: paho-mqtt is installed there best effort).
-fn paho_installed() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import paho.mqtt.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        println!("SKIP: paho-mqtt is not installed (pip install paho-mqtt==2.2.0)");
-    }
-    ok
-}
+use mqtt_tether::testing::{require_paho_python, Mosquitto, MosquittoConfig};
 
 /// Replaces `cid` with `<cid>` in every line of `text`.
 fn normalise(text: &str, cid: &str) -> Vec<String> {
@@ -138,9 +123,9 @@ fn differences(python: &[String], rust: &[String]) -> Vec<(String, String)> {
 /// from them differ exactly by `expected_stdout_differences` (pairs
 /// `(python line, rust line)`, client ids as `<cid>`) and nothing else.
 fn compare(script: &str, example_name: &str, expected_stdout_differences: &[(&str, &str)]) {
-    if !paho_installed() {
+    let Some(python_path) = require_paho_python() else {
         return;
-    }
+    };
     let Some(broker) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
         return;
     };
@@ -151,7 +136,7 @@ fn compare(script: &str, example_name: &str, expected_stdout_differences: &[(&st
     let script_path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/paho_compare")
         .join(format!("{script}.py"));
-    let mut python = Command::new("python3");
+    let mut python = Command::new(python_path);
     python
         .arg("-u")
         .arg(&script_path)

@@ -1,6 +1,5 @@
 //! The test broker checked by clients nobody here wrote: Mosquitto's
-//! `mosquitto_pub` and `mosquitto_sub`, and the Paho Python client when it is
-//! installed. Each scenario runs against the in-process broker and against
+//! `mosquitto_pub` and `mosquitto_sub`, and the Paho Python client. Each scenario runs against the in-process broker and against
 //! the `broker` example running as its own process.
 #![cfg(feature = "testing")]
 
@@ -10,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use mqtt_tether::testing::{require_program, Broker};
+use mqtt_tether::testing::{require_paho_python, require_program, Broker};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -370,18 +369,8 @@ print("paho ok")
 "#;
 
 #[test]
-fn paho_python_client_works_against_the_broker_if_installed() {
-    let python = which_python();
-    let has_paho = python.as_ref().is_some_and(|p| {
-        Command::new(p)
-            .args(["-c", "import paho.mqtt.client"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    let Some(python) = python.filter(|_| has_paho) else {
-        // Not required in CI: Paho is an extra witness, Mosquitto's tools
-        // are the required one.
-        eprintln!("SKIP paho_python_client_works_against_the_broker_if_installed: the Python package paho-mqtt is not installed (pip install paho-mqtt)");
+fn paho_python_client_works_against_the_broker() {
+    let Some(python) = require_paho_python() else {
         return;
     };
     let broker = Broker::start().unwrap();
@@ -395,15 +384,4 @@ fn paho_python_client_works_against_the_broker_if_installed() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn which_python() -> Option<PathBuf> {
-    ["python3", "python"].into_iter().find_map(|name| {
-        Command::new(name)
-            .arg("--version")
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|_| PathBuf::from(name))
-    })
 }

@@ -1,8 +1,8 @@
 //! The kit driving a real, third-party client: Paho Python (when installed)
 //! scripted to the byte by `ScriptedBroker` through one of Paho's own
 //! reconnect scenarios, and reconnecting through a `FaultProxy` cut against
-//! the in-process `Broker`. Paho is an extra witness, not required in CI: the
-//! tests print a SKIP line when it is missing.
+//! the in-process `Broker`. A missing Paho skips the tests with one line, and
+//! fails them on CI (`.ci/run` installs it).
 #![cfg(feature = "testing")]
 
 mod common;
@@ -15,24 +15,15 @@ use std::time::Duration;
 use common::hex;
 use common::raw_client::RawClient;
 use mqtt_tether::packet::{Connect, Packet, ProtocolVersion, QoS};
-use mqtt_tether::testing::{Broker, BrokerEvent, FaultProxy, ScriptedBroker};
+use mqtt_tether::testing::{require_paho_python, Broker, BrokerEvent, FaultProxy, ScriptedBroker};
 
 const WAIT: Duration = Duration::from_secs(5);
 
 /// A Python running `script` with the port as its argument, or `None` (and a
-/// SKIP line) when paho-mqtt is not installed.
-fn paho(test: &str, script: &str, port: u16) -> Option<PahoProcess> {
-    let installed = Command::new("python3")
-        .args(["-c", "import paho.mqtt.client"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !installed {
-        eprintln!(
-            "SKIP {test}: the Python package paho-mqtt is not installed (pip install paho-mqtt)"
-        );
-        return None;
-    }
-    let mut child = Command::new("python3")
+/// SKIP line; a failure on CI) when paho-mqtt is not installed.
+fn paho(script: &str, port: u16) -> Option<PahoProcess> {
+    let python = require_paho_python()?;
+    let mut child = Command::new(python)
         .args(["-c", script, &port.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -122,11 +113,7 @@ c.loop_forever()
 #[test]
 fn scripted_broker_drives_paho_through_a_qos1_resend_after_a_close() {
     let broker = ScriptedBroker::bind().unwrap();
-    let Some(paho) = paho(
-        "scripted_broker_drives_paho_through_a_qos1_resend_after_a_close",
-        C2B_QOS1_DISCONNECT,
-        broker.port(),
-    ) else {
+    let Some(paho) = paho(C2B_QOS1_DISCONNECT, broker.port()) else {
         return;
     };
     let mut connect = Connect::new(ProtocolVersion::MQTTv311, "publish-qos1-test");
@@ -185,11 +172,7 @@ c.loop_stop()
 fn paho_reconnects_through_a_fault_proxy_cut_and_gets_what_it_missed() {
     let broker = Broker::start().unwrap();
     let proxy = FaultProxy::start(broker.addr().unwrap()).unwrap();
-    let Some(mut paho) = paho(
-        "paho_reconnects_through_a_fault_proxy_cut_and_gets_what_it_missed",
-        SUBSCRIBER,
-        proxy.port(),
-    ) else {
+    let Some(mut paho) = paho(SUBSCRIBER, proxy.port()) else {
         return;
     };
     paho.expect_line("connected 1 present=0");

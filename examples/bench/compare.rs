@@ -63,13 +63,10 @@ fn json_number(line: &str, key: &str) -> Option<f64> {
     rest[..end].trim().parse().ok()
 }
 
-fn paho_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import paho.mqtt.client"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+/// The Python that has Paho (the virtual environment `.ci/run` makes, or one
+/// on `PATH`), as the tests find it.
+fn python() -> std::path::PathBuf {
+    mqtt_tether::testing::find_paho_python().unwrap_or_else(|| "python3".into())
 }
 
 fn mosquitto_pub(
@@ -156,7 +153,7 @@ fn mosquitto_sub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure
 }
 
 fn paho_pub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, String> {
-    let output = Command::new("python3")
+    let output = Command::new(python())
         .args([SCRIPT, "pub", host, &port.to_string(), &count.to_string()])
         .args([qos.to_string(), PAYLOAD.to_string(), INFLIGHT.to_string()])
         .stderr(Stdio::inherit())
@@ -175,7 +172,7 @@ fn paho_pub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, Str
 
 fn paho_sub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, String> {
     let topic = format!("bench/paho_sub/{qos}");
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python())
         .args([SCRIPT, "sub", host, &port.to_string(), &count.to_string()])
         .args([qos.to_string(), topic.clone()])
         .stdout(Stdio::piped())
@@ -253,11 +250,11 @@ fn ratios(scenario: &str, qos: i32, ours: &Figure, others: &[(&str, Result<Figur
 
 pub fn run(args: &crate::args::Args, target: &crate::target::Target) {
     let (host, port) = (target.host.as_str(), target.port);
-    let paho = paho_available();
+    let paho = mqtt_tether::testing::find_paho_python().is_some();
     if !paho {
         report::note(
             "compare",
-            "Paho Python skipped: python3 -c 'import paho.mqtt.client' failed",
+            "Paho Python skipped: no python3 (nor target/paho-venv) imports paho.mqtt.client",
         );
     }
     let dir = match TempDir::new("bench-compare") {

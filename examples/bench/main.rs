@@ -190,8 +190,9 @@ fn machine(compare: bool) {
     };
     let mosquitto = first_line("mosquitto", &["-h"]);
     let paho = if compare {
+        let python = mqtt_tether::testing::find_paho_python().unwrap_or_else(|| "python3".into());
         first_line(
-            "python3",
+            &python.to_string_lossy(),
             &[
                 "-c",
                 "import paho.mqtt; print('paho-mqtt', paho.mqtt.__version__)",

@@ -16,6 +16,8 @@
 //!   broker -- -p PORT`). It is a test tool, not a production broker.
 //! * [`Mosquitto`] starts the real `mosquitto` on a free loopback port from a
 //!   generated configuration, restarts it and kills it on drop.
+//! * [`require_paho_python`] finds a Python with the Paho client, for tests
+//!   that use Paho as an outside witness.
 //! * [`TestProxy`] is a SOCKS4/4a, SOCKS5 or HTTP CONNECT proxy that checks
 //!   credentials, records requests and can refuse them.
 //! * `WsBridge` (with feature `websocket`) puts a WebSocket front, plain or
@@ -34,6 +36,7 @@ mod mosquitto;
 mod mosquitto_config;
 mod net;
 mod programs;
+mod python;
 mod render;
 mod scripted_broker;
 mod temp_dir;
@@ -48,6 +51,7 @@ pub use mosquitto::Mosquitto;
 pub use mosquitto_config::MosquittoConfig;
 pub use net::{Endpoint, Stream};
 pub use programs::{find_program, require_program, test_action, TestAction};
+pub use python::{find_paho_python, require_paho_python, PAHO_VENV, PYTHON_VAR};
 pub use render::{render_bytes, to_hex};
 pub use scripted_broker::{ScriptedBroker, ScriptedConnection};
 pub use temp_dir::TempDir;

@@ -18,6 +18,7 @@ pub struct MosquittoConfig {
     allow_anonymous: Option<bool>,
     lines: Vec<String>,
     quiet: bool,
+    ipv6_loopback: bool,
 }
 
 impl MosquittoConfig {
@@ -68,6 +69,15 @@ impl MosquittoConfig {
         self
     }
 
+    /// Also listens on `::1`, on the same port (default: 127.0.0.1 only).
+    /// For a client that reaches the broker by the name `localhost`, which
+    /// stock Debian resolves to `::1` first. Options given by
+    /// [`line`](Self::line) apply to the 127.0.0.1 listener only.
+    pub fn ipv6_loopback(mut self, on: bool) -> MosquittoConfig {
+        self.ipv6_loopback = on;
+        self
+    }
+
     /// Whether persistence is on.
     pub fn has_persistence(&self) -> bool {
         self.persistence
@@ -111,6 +121,10 @@ impl MosquittoConfig {
         for line in &self.lines {
             let _ = writeln!(text, "{line}");
         }
+        // After the lines, which belong to the first listener.
+        if self.ipv6_loopback {
+            let _ = writeln!(text, "listener {port} ::1");
+        }
         text
     }
 }
@@ -140,5 +154,17 @@ mod tests {
         assert!(text.contains("allow_anonymous false\n"), "{text}");
         assert!(text.contains("password_file /t/passwd\n"), "{text}");
         assert!(text.ends_with("max_queued_messages 10\n"), "{text}");
+    }
+
+    #[test]
+    fn the_ipv6_loopback_listener_comes_after_the_main_listeners_lines() {
+        let text = MosquittoConfig::new()
+            .ipv6_loopback(true)
+            .line("max_qos 1")
+            .render(2000, Path::new("/t"), None);
+        assert!(
+            text.ends_with("listener 2000 127.0.0.1\nmax_qos 1\nlistener 2000 ::1\n"),
+            "{text}"
+        );
     }
 }

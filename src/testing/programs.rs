@@ -117,6 +117,11 @@ fn install_hint(name: &str) -> String {
         "mosquitto" | "mosquitto_pub" | "mosquitto_sub" | "mosquitto_passwd" => {
             "apt-get install -y mosquitto mosquitto-clients".to_string()
         }
+        "paho-mqtt" => format!(
+            "`.ci/run` installs it, or: python3 -m venv {venv} && \
+             {venv}/bin/pip install paho-mqtt==2.2.0",
+            venv = super::python::PAHO_VENV
+        ),
         _ => format!("put `{name}` on PATH"),
     }
 }
@@ -285,6 +290,11 @@ mod tests {
         let mut child = Command::new("true").spawn().unwrap();
         let status = wait_timeout(&mut child, Duration::MAX).unwrap();
         assert!(status.is_some_and(|s| s.success()));
+    }
+
+    #[test]
+    fn the_paho_hint_names_the_virtual_environment_the_tests_look_in() {
+        assert!(install_hint("paho-mqtt").contains("python3 -m venv target/paho-venv"));
     }
 
     #[test]
