@@ -387,10 +387,12 @@ fn completing_infos_cannot_deadlock_against_waiters_and_publishers() {
 
 /// Found by review: the reader thread, writing what the session queued,
 /// started the re-send of stored messages while `on_connect` still ran in
-/// the loop thread, so a message published in `on_connect` no longer went
-/// first (reference §12.4; the session core test covers the core alone).
+/// the loop thread. The re-send must wait for `on_connect`: that is where
+/// Paho's `drop_out_messages()` is meant to be called (reference §12.5),
+/// and what it drops must never go out. (Messages published in
+/// `on_connect` follow the backlog: tests/session_limits.rs.)
 #[test]
-fn with_a_reader_thread_on_connect_messages_still_go_before_the_resends() {
+fn with_a_reader_thread_the_resend_waits_for_on_connect() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client_with(ClientOptions {
         client_id: "r-resume".into(),
@@ -398,8 +400,10 @@ fn with_a_reader_thread_on_connect_messages_still_go_before_the_resends() {
         ..ClientOptions::default()
     });
     let _old = c.publish("old", "1", 1, false).unwrap();
-    c.on_connect(|c, _, _, _, _| {
+    let (tx, dropped) = mpsc::channel();
+    c.on_connect(move |c, _, _, _, _| {
         std::thread::sleep(Duration::from_millis(300));
+        let _ = tx.send(c.drop_out_messages().len());
         let _ = c.publish("new", "2", 1, false);
     });
     c.connect("127.0.0.1", broker.port(), 60).unwrap();
@@ -410,12 +414,18 @@ fn with_a_reader_thread_on_connect_messages_still_go_before_the_resends() {
     std::thread::sleep(Duration::from_millis(100));
     // Something for the reader while on_connect runs.
     conn.send_bytes(&hex("d0 00")).unwrap();
-    match conn.read_packet().unwrap() {
-        Packet::Publish(p) => assert_eq!(p.topic, "new", "on_connect's message goes first"),
-        other => panic!("expected a PUBLISH, got {other:?}"),
-    }
+    let first = conn.read_packet().unwrap();
     c.disconnect();
     c.loop_stop();
+    assert_eq!(
+        dropped.recv_timeout(WAIT).unwrap(),
+        1,
+        "on_connect dropped `old`"
+    );
+    match first {
+        Packet::Publish(p) => assert_eq!(p.topic, "new", "the dropped message never goes"),
+        other => panic!("expected a PUBLISH, got {other:?}"),
+    }
 }
 
 /// A stored message's info reads the client's store; once the client is

@@ -309,35 +309,12 @@ fn resend_after_reconnect_matches_pahos_verified_wire_sequence() {
     }
 }
 
-#[test]
-fn messages_published_in_on_connect_go_before_the_resends() {
-    let t = Instant::now();
-    let mut c = config(V311, "order");
-    c.clean_session = false;
-    let mut s = connected(c, t);
-    s.publish(Publish::new("old", b"1".to_vec(), QoS::AtLeastOnce, 0));
-    take(&mut s, t);
-    s.connection_closed();
-    s.start_connection(t);
-    take(&mut s, t);
-    s.received(&hex("20 02 00 00"), t).unwrap();
-    let connack = s.poll_event();
-    assert!(matches!(connack, Some(Event::Connack { .. })));
-    // The application's on_connect runs now and publishes.
-    let r = s.publish(Publish::new("new", b"2".to_vec(), QoS::AtLeastOnce, 0));
-    assert_eq!(r.mid, 2);
-    assert!(s.poll_event().is_none());
-    let bytes = take(&mut s, t);
-    let new = hex("32 08 00 03 6e 65 77 00 02 32");
-    let old = hex("3a 08 00 03 6f 6c 64 00 01 31");
-    assert_eq!(bytes, [new, old].concat());
-}
-
 /// With the window full at a cut, a message published after the new
-/// CONNECT and before the re-send waits: the two messages in flight keep
-/// their slots and are re-sent first (PUBREL for the one with a PUBREC), so
-/// the client never has more than `max_inflight` messages in flight, and the
-/// new one goes out when an acknowledgement frees a slot.
+/// CONNECT and before the re-send waits: the two messages that were in
+/// flight are re-sent first (PUBREL for the one with a PUBREC), so the
+/// client never has more than `max_inflight` messages in flight, and the
+/// new one goes out when an acknowledgement frees a slot. (The order after
+/// `on_connect` publishes: tests/session_limits.rs.)
 #[test]
 fn a_full_window_is_not_overrun_by_messages_published_before_the_resend() {
     let t = Instant::now();

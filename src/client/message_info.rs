@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
+use super::epoch::{Epoch, Verdict};
 use crate::driver::Shared;
 use crate::error::{error_string, Error, ErrorCode};
+use crate::packet::{PacketType, ReasonCode};
 
 /// What became of a published message: every [`MessageInfo`] ends in one
 /// of the final outcomes, with the reason when it was not delivered (beyond
@@ -25,8 +27,9 @@ pub enum Outcome {
     QueueFull,
     /// A QoS 0 message published without a connection (`MQTT_ERR_NO_CONN`).
     NotConnected,
-    /// Never queued: larger than the broker's MQTT 5 Maximum Packet Size
-    /// (`MQTT_ERR_PAYLOAD_SIZE`).
+    /// Larger than the broker's MQTT 5 Maximum Packet Size: refused at
+    /// `publish`, or, queued before the CONNACK that announced the limit,
+    /// never sent (`MQTT_ERR_PAYLOAD_SIZE`).
     TooLarge,
     /// A QoS 0 message whose connection ended before it was written, or a
     /// QoS 1/2 message still stored when the client itself was dropped
@@ -36,13 +39,101 @@ pub enum Outcome {
     Reinitialised,
     /// `drop_out_messages()` removed it before it was delivered.
     Dropped,
+    /// Never sent: another limit of the broker's MQTT 5 CONNACK forbids it
+    /// (Maximum QoS, Retain Available, Topic Alias Maximum), or its topic
+    /// alias is not set on the connection it was to go out on. The reason
+    /// code is the DISCONNECT reason such a packet would have earned: 0x9B
+    /// QoS not supported, 0x9A Retain not supported, 0x94 Topic alias
+    /// invalid (`MQTT_ERR_NOT_SUPPORTED`).
+    NotSupported(ReasonCode),
+    /// The broker refused it: its MQTT 5 PUBACK, PUBREC or PUBCOMP carried
+    /// this failure reason (0x80 and up; 0x87 Not authorized, 0x97 Quota
+    /// exceeded, ...). Paho counts such a message as published; here
+    /// `wait_for_publish` and `is_published` fail, while `rc` keeps Paho's
+    /// value.
+    Refused(ReasonCode),
+}
+
+impl Outcome {
+    /// The outcome of a message whose `Published` event carried the
+    /// failure `reason`: a broker's acknowledgement type means it refused,
+    /// a DISCONNECT reason means a limit forbade sending it.
+    pub(crate) fn of_failure(reason: ReasonCode) -> Outcome {
+        match (reason.packet_type(), reason.value()) {
+            (PacketType::Disconnect, 0x95) => Outcome::TooLarge,
+            (PacketType::Disconnect, _) => Outcome::NotSupported(reason),
+            _ => Outcome::Refused(reason),
+        }
+    }
+
+    /// The outcome of a `Published` event with `reason`.
+    pub(crate) fn of_published(reason: ReasonCode) -> Outcome {
+        if reason.is_failure() {
+            Outcome::of_failure(reason)
+        } else {
+            Outcome::Published
+        }
+    }
+
+    /// Paho's `rc` once a message published with `rc` has this outcome.
+    fn rc(self, rc: ErrorCode) -> ErrorCode {
+        match self {
+            Outcome::Pending | Outcome::Published | Outcome::Refused(_) => rc,
+            Outcome::QueueFull => ErrorCode::QueueSize,
+            Outcome::NotConnected => ErrorCode::NoConn,
+            Outcome::TooLarge => ErrorCode::PayloadSize,
+            Outcome::NotSupported(_) => ErrorCode::NotSupported,
+            Outcome::ConnectionLost | Outcome::Reinitialised | Outcome::Dropped => {
+                ErrorCode::ConnLost
+            }
+        }
+    }
+
+    /// The outcome's kind and its reason code, as packed in [`State`].
+    fn pack(self) -> u32 {
+        let (kind, reason) = match self {
+            Outcome::Pending => (0, None),
+            Outcome::Published => (1, None),
+            Outcome::QueueFull => (2, None),
+            Outcome::NotConnected => (3, None),
+            Outcome::TooLarge => (4, None),
+            Outcome::ConnectionLost => (5, None),
+            Outcome::Reinitialised => (6, None),
+            Outcome::Dropped => (7, None),
+            Outcome::NotSupported(r) => (8, Some(r)),
+            Outcome::Refused(r) => (9, Some(r)),
+        };
+        let reason = reason.map_or(0, |r| u32::from(r.value()) | (r.packet_type() as u32) << 8);
+        kind | reason << 4
+    }
+
+    fn unpack(bits: u32) -> Outcome {
+        let reason = || {
+            PacketType::from_nibble((bits >> 12) as u8 & 0xf)
+                .and_then(|t| ReasonCode::from_value(t, (bits >> 4) as u8).ok())
+                .unwrap_or_else(|| ReasonCode::success(PacketType::PubAck))
+        };
+        match bits & 0xf {
+            1 => Outcome::Published,
+            2 => Outcome::QueueFull,
+            3 => Outcome::NotConnected,
+            4 => Outcome::TooLarge,
+            5 => Outcome::ConnectionLost,
+            6 => Outcome::Reinitialised,
+            7 => Outcome::Dropped,
+            8 => Outcome::NotSupported(reason()),
+            9 => Outcome::Refused(reason()),
+            _ => Outcome::Pending,
+        }
+    }
 }
 
 /// A message's state in one word, so that [`InfoInner`] fits the smallest
-/// allocation: bits 0-7 Paho's rc (its index in `ErrorCode::ALL`), 8-15 the [`Outcome`],
-/// bit 16 "published" (finished, whatever the outcome), bit 17 "stored" (a
-/// QoS 1/2 message stored while offline: Paho reports `NoConn` but sends it
-/// after the next CONNACK, so waiting for it is meaningful).
+/// allocation: bits 0-7 Paho's rc (its index in `ErrorCode::ALL`), 8-23 the
+/// [`Outcome`] (kind, reason value, reason packet type), bit 24 "published"
+/// (finished, whatever the outcome), bit 25 "stored" (a QoS 1/2 message
+/// stored while offline: Paho reports `NoConn` but sends it after the next
+/// CONNACK, so waiting for it is meaningful).
 #[derive(Debug, Clone, Copy)]
 struct State {
     rc: ErrorCode,
@@ -51,32 +142,17 @@ struct State {
     stored: bool,
 }
 
-const OUTCOMES: [Outcome; 8] = [
-    Outcome::Pending,
-    Outcome::Published,
-    Outcome::QueueFull,
-    Outcome::NotConnected,
-    Outcome::TooLarge,
-    Outcome::ConnectionLost,
-    Outcome::Reinitialised,
-    Outcome::Dropped,
-];
-
 impl State {
     fn pack(self) -> u32 {
-        // Indexes, so reading the word back is two array lookups.
+        // An index, so reading the word back is an array lookup.
         let rc = ErrorCode::ALL
             .iter()
             .position(|c| *c == self.rc)
             .unwrap_or(0) as u8;
-        let outcome = OUTCOMES
-            .iter()
-            .position(|o| *o == self.outcome)
-            .unwrap_or(0) as u32;
         u32::from(rc)
-            | outcome << 8
-            | u32::from(self.published) << 16
-            | u32::from(self.stored) << 17
+            | (self.outcome.pack() & 0xffff) << 8
+            | u32::from(self.published) << 24
+            | u32::from(self.stored) << 25
     }
 
     fn unpack(word: u32) -> State {
@@ -85,9 +161,9 @@ impl State {
                 .get(usize::from(word as u8))
                 .copied()
                 .unwrap_or(ErrorCode::Unknown),
-            outcome: OUTCOMES[((word >> 8) & 7) as usize],
-            published: word & 1 << 16 != 0,
-            stored: word & 1 << 17 != 0,
+            outcome: Outcome::unpack((word >> 8) & 0xffff),
+            published: word & 1 << 24 != 0,
+            stored: word & 1 << 25 != 0,
         }
     }
 }
@@ -108,35 +184,14 @@ impl InfoInner {
 
     /// Ends the message with `outcome`; the caller then wakes the waiters
     /// ([`InfoWaiters::notify`]), holding no lock. A failure also sets
-    /// Paho's rc (`MQTT_ERR_CONN_LOST`), so Paho-style checks fail too.
+    /// Paho's rc (`MQTT_ERR_CONN_LOST` for a lost message), so Paho-style
+    /// checks fail too.
     pub(crate) fn complete(&self, outcome: Outcome) {
         let mut state = self.state();
-        if outcome != Outcome::Published {
-            state.rc = ErrorCode::ConnLost;
-        }
+        state.rc = outcome.rc(state.rc);
         state.outcome = outcome;
         state.published = true;
         self.state.store(state.pack(), Ordering::SeqCst);
-    }
-}
-
-/// The QoS 1/2 messages published between two emptyings of the store
-/// (`reinitialise`, `drop_out_messages`). Their `MessageInfo`s keep no
-/// state of their own: a message is pending while the store holds it, and
-/// delivered once it has left, unless the store was emptied before; the
-/// undelivered messages of that moment are listed here, so their infos
-/// fail. The list lives as long as one `MessageInfo` of the epoch does.
-#[derive(Debug, Default)]
-pub(crate) struct Epoch {
-    emptied: Mutex<Option<(Outcome, Vec<u64>)>>,
-}
-
-impl Epoch {
-    /// The store was emptied (under the core lock): the messages `seqs`
-    /// failed with `outcome`.
-    pub(crate) fn close(&self, outcome: Outcome, mut seqs: Vec<u64>) {
-        seqs.sort_unstable();
-        *self.emptied.lock() = Some((outcome, seqs));
     }
 }
 
@@ -210,14 +265,21 @@ impl std::fmt::Debug for MessageInfo {
 }
 
 impl MessageInfo {
-    /// A message with a state word of its own (QoS 0, or refused).
-    pub(crate) fn own(mid: u16, rc: ErrorCode, waiters: &Arc<InfoWaiters>) -> MessageInfo {
+    /// A message with a state word of its own (QoS 0, or refused). A
+    /// message a broker's limit refused has the reason it gave, `refused`.
+    pub(crate) fn own(
+        mid: u16,
+        rc: ErrorCode,
+        refused: Option<ReasonCode>,
+        waiters: &Arc<InfoWaiters>,
+    ) -> MessageInfo {
         let state = State {
             rc,
-            outcome: match rc {
-                ErrorCode::QueueSize => Outcome::QueueFull,
-                ErrorCode::NoConn => Outcome::NotConnected,
-                ErrorCode::PayloadSize => Outcome::TooLarge,
+            outcome: match (rc, refused) {
+                (_, Some(reason)) => Outcome::of_failure(reason),
+                (ErrorCode::QueueSize, _) => Outcome::QueueFull,
+                (ErrorCode::NoConn, _) => Outcome::NotConnected,
+                (ErrorCode::PayloadSize, _) => Outcome::TooLarge,
                 _ => Outcome::Pending,
             },
             published: false,
@@ -287,24 +349,20 @@ impl MessageInfo {
             } => {
                 let shared = shared.upgrade().filter(|_| look_at_store);
                 let core = shared.as_ref().map(|s| s.core.lock());
-                let emptied = epoch.emptied.lock();
-                let outcome = match (&*emptied, &core) {
-                    (Some((outcome, failed)), _) if failed.binary_search(seq).is_ok() => *outcome,
-                    (Some(_), _) => Outcome::Published,
-                    (None, Some(core)) => match core.session.store().get(*mid) {
+                let outcome = match (epoch.verdict(*seq), &core) {
+                    (Verdict::Ended(outcome), _) => outcome,
+                    (Verdict::Delivered, _) => Outcome::Published,
+                    (Verdict::Unknown, Some(core)) => match core.session.store().get(*mid) {
                         Some(m) if m.seq() == *seq => Outcome::Pending,
                         _ => Outcome::Published,
                     },
                     // Not looked at, or (cannot be) a dropped client that
                     // did not close its epoch.
-                    (None, None) if !look_at_store => Outcome::Pending,
-                    (None, None) => Outcome::ConnectionLost,
+                    (Verdict::Unknown, None) if !look_at_store => Outcome::Pending,
+                    (Verdict::Unknown, None) => Outcome::ConnectionLost,
                 };
                 State {
-                    rc: match outcome {
-                        Outcome::Pending | Outcome::Published => *rc,
-                        _ => ErrorCode::ConnLost,
-                    },
+                    rc: outcome.rc(*rc),
                     outcome,
                     published: outcome != Outcome::Pending,
                     stored: true,
@@ -334,21 +392,31 @@ impl MessageInfo {
 
     fn check(&self) -> Result<(), Error> {
         let state = self.rc_state();
-        match state.rc {
-            ErrorCode::QueueSize => Err(Error::Value(
+        match (state.rc, state.outcome) {
+            (_, Outcome::Refused(reason)) => Err(Error::Runtime(format!(
+                "Message publish failed: the broker refused it: {} ({})",
+                reason.name(),
+                reason.value()
+            ))),
+            (ErrorCode::QueueSize, _) => Err(Error::Value(
                 "Message is not queued due to ERR_QUEUE_SIZE".into(),
             )),
-            ErrorCode::Success | ErrorCode::Again => Ok(()),
+            (ErrorCode::Success | ErrorCode::Again, _) => Ok(()),
             // Stored while offline: it will go out after CONNACK, so it can
             // be waited for (Paho raises here although it delivers).
-            ErrorCode::NoConn if state.stored => Ok(()),
-            _ if state.outcome == Outcome::Reinitialised => Err(Error::Runtime(
+            (ErrorCode::NoConn, _) if state.stored => Ok(()),
+            (_, Outcome::Reinitialised) => Err(Error::Runtime(
                 "Message publish failed: the client was reinitialised.".into(),
             )),
-            _ if state.outcome == Outcome::Dropped => Err(Error::Runtime(
+            (_, Outcome::Dropped) => Err(Error::Runtime(
                 "Message publish failed: dropped by drop_out_messages().".into(),
             )),
-            rc => Err(Error::Runtime(format!(
+            (rc, Outcome::NotSupported(reason)) => Err(Error::Runtime(format!(
+                "Message publish failed: {} ({})",
+                error_string(rc),
+                reason.name()
+            ))),
+            (rc, _) => Err(Error::Runtime(format!(
                 "Message publish failed: {}",
                 error_string(rc)
             ))),

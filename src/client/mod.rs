@@ -8,6 +8,7 @@
 //! variants and option structs.
 
 pub(crate) mod callbacks;
+mod epoch;
 mod message_info;
 mod proxy;
 #[cfg(feature = "tls")]
@@ -19,7 +20,8 @@ pub use callbacks::{
     ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,
     OnMessage, OnPublish, OnSocket, OnSubscribe, UserData,
 };
-pub(crate) use message_info::{Epoch, InfoInner, InfoWaiters};
+pub(crate) use epoch::Epochs;
+pub(crate) use message_info::{InfoInner, InfoWaiters};
 pub use message_info::{MessageInfo, Outcome};
 
 use crate::session::MidTable;
@@ -199,7 +201,7 @@ impl Client {
             unsupported_v311: false,
             auto_reconnect: false,
             registered_write: false,
-            epoch: Arc::new(Epoch::default()),
+            epochs: Epochs::default(),
         };
         let loop_thread = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
@@ -477,9 +479,15 @@ impl Client {
             let result = core.session.publish_ref(publish);
             let info = if result.stored {
                 // No allocation: the store is its state.
-                MessageInfo::stored(&self.shared, &core.epoch, result.mid, result.seq, result.rc)
+                let epoch = core.epochs.for_publish(result.seq);
+                MessageInfo::stored(&self.shared, epoch, result.mid, result.seq, result.rc)
             } else {
-                MessageInfo::own(result.mid, result.rc, &self.shared.info_waiters)
+                MessageInfo::own(
+                    result.mid,
+                    result.rc,
+                    result.refused,
+                    &self.shared.info_waiters,
+                )
             };
             if let (Some(state), true) = (info.own_state(), result.rc == ErrorCode::Success) {
                 // A QoS 0 message to be written. Registered under the core
@@ -749,14 +757,13 @@ impl Client {
                 let _ = conn.writer.shutdown(std::net::Shutdown::Both);
             }
             // Undelivered QoS 1/2 messages fail; their infos learn it from
-            // the epoch, which then starts anew (the new session counts
+            // their epochs, which then start anew (the new session counts
             // from 0 again).
             let failed = core.session.drop_out_messages();
-            core.epoch.close(
+            core.epochs.close(
                 Outcome::Reinitialised,
                 failed.iter().map(|m| m.seq()).collect(),
             );
-            core.epoch = Arc::new(Epoch::default());
             core.session = Session::new(config);
             // Events of the old session taken but not yet delivered go with
             // it (an ack or a release would act on the new one).
@@ -803,9 +810,8 @@ impl Client {
             let mut core = self.shared.core.lock();
             let protocol = core.session.config().protocol;
             let stored = core.session.drop_out_messages();
-            core.epoch
+            core.epochs
                 .close(Outcome::Dropped, stored.iter().map(|m| m.seq()).collect());
-            core.epoch = Arc::new(Epoch::default());
             (stored, protocol)
         };
         self.shared.info_waiters.notify();

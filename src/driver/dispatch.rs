@@ -107,7 +107,7 @@ impl Client {
                 {
                     let mut core = self.shared.core.lock();
                     for mid in delivered.drain(..) {
-                        core.session.release(mid);
+                        core.release(mid);
                     }
                     if !rest.is_empty() {
                         core.session.unpoll_events(rest.into_iter());
@@ -126,7 +126,7 @@ impl Client {
             let mut core = self.shared.core.lock();
             let released = !delivered.is_empty();
             for mid in delivered.drain(..) {
-                core.session.release(mid);
+                core.release(mid);
             }
             let mut batch = self.shared.batch.lock();
             let manual_ack = core.session.config().manual_ack;
@@ -238,7 +238,7 @@ impl Client {
                 // (a waiter holds its lock and then takes the core lock).
                 let info = self.shared.infos.lock().remove(mid);
                 if let Some(info) = info {
-                    info.complete(Outcome::Published);
+                    info.complete(Outcome::of_published(reason_code));
                     self.shared.info_waiters.notify();
                 }
                 // A QoS 1/2 message leaves the store only after this, so its
@@ -282,6 +282,7 @@ impl Client {
                 self.close_connection(Cause::Requested);
             }
             Event::Log(text) => self.log(LogLevel::Debug, &text),
+            Event::Refused(refusal) => self.log(LogLevel::Warning, &refusal.text),
         }
         None
     }
@@ -296,11 +297,15 @@ impl Client {
     pub(crate) fn complete_published(&self, core: &mut Core) -> bool {
         let mut infos = None;
         let mut any = false;
-        core.session.take_published(|mid| {
+        let epochs = &core.epochs;
+        core.session.take_published(|mid, reason_code, released| {
             any = true;
+            if let Some((seq, Some(failure))) = released {
+                epochs.record(seq, Outcome::of_failure(failure));
+            }
             let infos = infos.get_or_insert_with(|| self.shared.infos.lock());
             if let Some(info) = infos.remove(mid) {
-                info.complete(Outcome::Published);
+                info.complete(Outcome::of_published(reason_code));
             }
         });
         any

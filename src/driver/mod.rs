@@ -37,7 +37,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::client::callbacks::{Callbacks, UserData};
-use crate::client::{Epoch, InfoInner, InfoWaiters};
+use crate::client::{Epochs, InfoInner, InfoWaiters};
 use crate::session::{Backoff, MidTable, Session};
 use crate::transport::{Layers, Socket, TransportConfig};
 
@@ -99,28 +99,49 @@ pub(crate) struct Core {
     /// `on_socket_register_write` was called for this socket and
     /// `on_socket_unregister_write` not yet.
     pub(crate) registered_write: bool,
-    /// The `MessageInfo`s of stored messages read their state from the
-    /// store within this epoch (see `Epoch`).
-    pub(crate) epoch: Arc<Epoch>,
+    /// Where the `MessageInfo`s of stored messages learn how they ended
+    /// when the store no longer says (see `Epochs`).
+    pub(crate) epochs: Epochs,
 }
 
 impl Drop for Core {
     /// The client is gone: the `MessageInfo`s of messages it never
     /// delivered (and now never will) fail instead of waiting forever.
     fn drop(&mut self) {
+        for m in self.session.store().iter() {
+            if let Some(failure) = m.failure() {
+                self.epochs
+                    .record(m.seq(), crate::client::Outcome::of_failure(failure));
+            }
+        }
         let undelivered = self
             .session
             .store()
             .iter()
-            .filter(|m| m.state() != crate::session::OutState::Acked)
+            .filter(|m| {
+                !matches!(
+                    m.state(),
+                    crate::session::OutState::Acked | crate::session::OutState::Failed
+                )
+            })
             .map(|m| m.seq())
             .collect();
-        self.epoch
+        self.epochs
             .close(crate::client::Outcome::ConnectionLost, undelivered);
     }
 }
 
 impl Core {
+    /// The application has had the `Published` event of `mid`: its stored
+    /// message leaves the store, and a failure is recorded where its
+    /// `MessageInfo` will look.
+    pub(crate) fn release(&mut self, mid: u16) {
+        if let Some((seq, Some(failure))) = self.session.release(mid) {
+            self.epochs
+                .record(seq, crate::client::Outcome::of_failure(failure));
+        }
+    }
+
     /// Bytes wait to be written: the session's, or wire bytes its layers
     /// produced (Paho's `want_write`).
     pub(crate) fn wants_write(&self) -> bool {
@@ -147,7 +168,7 @@ pub(crate) struct Shared {
     /// `core` when both are held.
     pub(crate) batch: Mutex<std::collections::VecDeque<(crate::session::Event, bool)>>,
     /// The state words of QoS 0 messages not yet written, by mid (stored
-    /// QoS 1/2 messages have none: see `Epoch`).
+    /// QoS 1/2 messages have none: see `Epochs`).
     pub(crate) infos: Mutex<MidTable<Arc<InfoInner>>>,
     /// Where `MessageInfo::wait_for_publish` waits.
     pub(crate) info_waiters: Arc<InfoWaiters>,

@@ -1,6 +1,7 @@
 //! What the session reports to the layer above (which turns events into
 //! callbacks), and why it asks for a connection to be closed.
 
+use super::Refusal;
 use crate::error::ErrorCode;
 use crate::packet::{Properties, QoS, ReasonCode};
 
@@ -40,7 +41,10 @@ pub enum Event {
     /// [`Session::ack`](super::Session::ack) unless acks are manual.
     Message(Message),
     /// An outgoing message is complete: a QoS 0 PUBLISH was written, or the
-    /// broker's PUBACK/PUBCOMP (or a failed MQTT 5 PUBREC) arrived.
+    /// broker's PUBACK/PUBCOMP (or a failed MQTT 5 PUBREC) arrived. A
+    /// failure reason code means it was not delivered: the broker's (of its
+    /// PUBACK, PUBREC or PUBCOMP), or, for a message a limit the broker
+    /// announced forbids, the DISCONNECT reason it would have sent.
     Published {
         /// The message id.
         mid: u16,
@@ -75,6 +79,11 @@ pub enum Event {
     },
     /// Our DISCONNECT has been completely written: close the connection.
     DisconnectWritten,
+    /// A limit the broker announced refused something the application
+    /// asked for: a publish, a subscription, or a stored message at the
+    /// moment it was to go out. For `on_log` at WARNING; the call's return
+    /// code or the message's `Published` event says the rest.
+    Refused(Refusal),
     /// A packet was queued or received, described for `on_log` at DEBUG
     /// (only while [`Session::set_trace`](super::Session::set_trace) is on).
     Log(String),

@@ -28,6 +28,7 @@ mod config;
 mod event;
 mod inbound;
 mod keepalive;
+mod limits;
 mod mid;
 mod mid_table;
 mod outgoing;
@@ -40,13 +41,14 @@ pub use config::{CleanStart, SessionConfig};
 pub use event::{Close, Event, Message};
 pub use inbound::{InboundQos2, TopicAliases};
 pub use keepalive::{KeepAlive, KeepAliveAction};
+pub use limits::{BrokerLimits, Refusal};
 pub use mid::MidAllocator;
 pub(crate) use mid_table::MidTable;
-pub use outgoing::{OutState, OutgoingStore, PubRec, Resend, Stored};
+pub use outgoing::{Admission, OutState, OutgoingStore, PubRec, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
 pub use transmit::{Completion, TransmitBuffer};
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::Instant;
 
 use crate::error::ErrorCode;
@@ -75,8 +77,12 @@ pub struct PublishResult {
     pub mid: u16,
     /// Paho's `rc` for it: `Success`; `NoConn` (QoS 0 dropped, or QoS 1/2
     /// stored while there is no connection); `QueueSize` (store full, not
-    /// stored); `PayloadSize` (larger than the broker accepts, not stored).
+    /// stored); `PayloadSize` (larger than the broker accepts, not stored);
+    /// `NotSupported` (a limit the broker announced forbids it, not stored).
     pub rc: ErrorCode,
+    /// For a message a broker's limit refused: the DISCONNECT reason code
+    /// the broker would have sent (see [`Refusal`]).
+    pub refused: Option<ReasonCode>,
     /// True if a QoS 1/2 message is in the outgoing store.
     pub stored: bool,
     /// The stored message's place in the order of publishes
@@ -103,10 +109,17 @@ pub struct Session {
     /// A CONNECT has been sent since `connect()` (MQTT 5 clean start "first
     /// only").
     first_connect: bool,
-    /// The broker's MQTT 5 Receive Maximum (65535 when not given).
-    broker_receive_maximum: u16,
-    /// The broker's MQTT 5 Maximum Packet Size, if it gave one.
-    broker_max_packet_size: Option<u32>,
+    /// What the last CONNACK announced (defaults until one arrives).
+    limits: BrokerLimits,
+    /// SUBSCRIBEs and UNSUBSCRIBEs asked for between CONNECT and CONNACK,
+    /// held until the broker has said what it accepts.
+    held: Vec<Packet>,
+    /// Stored messages wait to be (re)sent after the CONNACK: until they
+    /// have gone, a new QoS 1/2 message waits behind them.
+    backlog: bool,
+    /// Topic aliases a PUBLISH with its topic has set on this connection:
+    /// only those may stand for an empty topic.
+    aliases_set: HashSet<u16>,
     /// The store is re-sent once the application has seen the CONNACK
     /// event, so messages published in `on_connect` go first (reference
     /// §12.4).
@@ -136,8 +149,10 @@ impl Session {
             events: VecDeque::new(),
             published_events: 0,
             first_connect: true,
-            broker_receive_maximum: u16::MAX,
-            broker_max_packet_size: None,
+            limits: BrokerLimits::default(),
+            held: Vec::new(),
+            backlog: false,
+            aliases_set: HashSet::new(),
             resume_pending: false,
             resume_armed: false,
             awaiting_connack: false,
@@ -182,10 +197,16 @@ impl Session {
         self.first_connect = true;
     }
 
+    /// What the broker's last CONNACK announced; `None` until a CONNACK
+    /// accepted this connection.
+    pub fn broker_limits(&self) -> Option<&BrokerLimits> {
+        matches!(self.link, LinkState::Connected | LinkState::Disconnecting).then_some(&self.limits)
+    }
+
     /// The in-flight window in effect: `max_inflight` (0: none) lowered to
     /// the broker's Receive Maximum, which Paho ignores.
     pub fn window(&self) -> usize {
-        let broker = usize::from(self.broker_receive_maximum);
+        let broker = usize::from(self.limits.receive_maximum);
         match self.config.max_inflight {
             0 => broker,
             n => n.min(broker),
@@ -209,13 +230,9 @@ impl Session {
     /// [`Event::Qos0Dropped`]), re-arms the store for re-sending (reference
     /// §12.3), and queues CONNECT.
     pub fn start_connection(&mut self, now: Instant) {
-        for completion in self.transmit.clear() {
-            if let Completion::Qos0(mid) = completion {
-                self.events.push_back(Event::Qos0Dropped { mid });
-            }
-        }
+        self.drop_unsent();
         let clean = self.clean();
-        self.store.reset_for_reconnect(clean);
+        self.backlog = self.store.reset_for_reconnect(clean);
         if clean {
             self.inbound.clear();
         }
@@ -235,8 +252,8 @@ impl Session {
         };
         self.aliases = TopicAliases::new(alias_max);
         self.keepalive = KeepAlive::new(self.config.keepalive, now);
-        self.broker_receive_maximum = u16::MAX;
-        self.broker_max_packet_size = None;
+        self.limits = BrokerLimits::default();
+        self.aliases_set.clear();
         self.resume_pending = false;
         self.resume_armed = false;
         self.awaiting_connack = true;
@@ -266,11 +283,21 @@ impl Session {
         self.awaiting_connack = false;
         self.resume_pending = false;
         self.resume_armed = false;
+        self.drop_unsent();
+    }
+
+    /// Drops what was queued or held for a connection that is gone: its
+    /// QoS 0 messages are reported as [`Event::Qos0Dropped`], so nobody
+    /// waits for them; held SUBSCRIBEs and UNSUBSCRIBEs go as they would
+    /// have gone had they been written to the dead socket (automatic
+    /// resubscribe asks again).
+    fn drop_unsent(&mut self) {
         for completion in self.transmit.clear() {
             if let Completion::Qos0(mid) = completion {
                 self.events.push_back(Event::Qos0Dropped { mid });
             }
         }
+        self.held.clear();
     }
 
     /// The bytes waiting to be written.
@@ -305,20 +332,24 @@ impl Session {
     }
 
     /// Takes the [`Event::Published`] events out of the queue, in order,
-    /// releases their messages (see [`Session::release`]) and hands their
-    /// mids to `done`: for a driver that completes acknowledged messages
-    /// itself when the application has no callback for them. The other
-    /// events keep their order.
-    pub fn take_published(&mut self, mut done: impl FnMut(u16)) {
+    /// releases their messages (see [`Session::release`]) and hands each
+    /// one's mid, reason code and release to `done`: for a driver that
+    /// completes messages itself when the application has no callback for
+    /// them. The other events keep their order.
+    pub fn take_published(
+        &mut self,
+        mut done: impl FnMut(u16, ReasonCode, Option<(u64, Option<ReasonCode>)>),
+    ) {
         if self.published_events == 0 {
             return;
         }
         self.published_events = 0;
         let store = &mut self.store;
         self.events.retain(|e| match e {
-            Event::Published { mid, .. } => {
-                store.release(*mid);
-                done(*mid);
+            Event::Published {
+                mid, reason_code, ..
+            } => {
+                done(*mid, *reason_code, store.release(*mid));
                 false
             }
             _ => true,
@@ -326,9 +357,10 @@ impl Session {
     }
 
     /// The application has had the [`Event::Published`] of `mid`: a QoS 1/2
-    /// message leaves the store only now (see [`OutState::Acked`]).
-    pub fn release(&mut self, mid: u16) {
-        self.store.release(mid);
+    /// message leaves the store only now (see [`OutState::Acked`]). Returns
+    /// its `seq` and, if it failed, why ([`OutgoingStore::release`]).
+    pub fn release(&mut self, mid: u16) -> Option<(u64, Option<ReasonCode>)> {
+        self.store.release(mid)
     }
 
     /// True when bytes wait to be written (Paho's `want_write`).
@@ -401,13 +433,33 @@ impl Session {
             return;
         }
         let window = self.window();
+        self.backlog = false;
         for resend in self.store.resume(window) {
-            match resend {
-                Resend::Publish(mid) => self.send_stored(mid),
-                Resend::PubRel(mid) => {
-                    self.queue(&Packet::PubRel(Ack::new(PacketType::PubRel, mid)), None)
-                }
+            self.resend(resend);
+        }
+        // Messages the limits refused left the window: fill it again.
+        self.fill_window();
+    }
+
+    /// Puts a stored message's next packet on the wire.
+    fn resend(&mut self, resend: Resend) {
+        match resend {
+            Resend::Publish(mid) => self.send_stored(mid),
+            Resend::PubRel(mid) => {
+                self.queue(&Packet::PubRel(Ack::new(PacketType::PubRel, mid)), None)
             }
+        }
+    }
+
+    /// Sends queued messages while the window has room (on a connection the
+    /// broker accepted, and not after our DISCONNECT).
+    fn fill_window(&mut self) {
+        if self.link != LinkState::Connected {
+            return;
+        }
+        let window = self.window();
+        while let Some(resend) = self.store.next_queued(window) {
+            self.resend(resend);
         }
     }
 
@@ -487,14 +539,18 @@ impl Session {
                     };
                     return Err(Close::Refused { rc });
                 }
-                let p = &ack.properties;
-                if let Some(k) = p.server_keep_alive() {
+                // What this broker accepts, for this connection only; MQTT 3
+                // brokers announce nothing.
+                self.limits = if v5 {
+                    BrokerLimits::from_connack(&ack.properties)
+                } else {
+                    BrokerLimits::default()
+                };
+                if let Some(k) = self.limits.server_keep_alive {
                     // Later CONNECTs carry it too (Paho 2.2).
                     self.config.keepalive = k;
                 }
-                self.keepalive.connected(p.server_keep_alive(), now);
-                self.broker_receive_maximum = p.receive_maximum().unwrap_or(u16::MAX).max(1);
-                self.broker_max_packet_size = p.maximum_packet_size();
+                self.keepalive.connected(self.limits.server_keep_alive, now);
                 // A DISCONNECT queued before the CONNACK stays in charge.
                 if self.link == LinkState::Connecting {
                     self.link = LinkState::Connected;
@@ -502,19 +558,17 @@ impl Session {
                     if self.config.auto_resubscribe {
                         self.resubscribe(ack.session_present);
                     }
+                    self.release_held();
                 }
             }
             Packet::ConnAck(_) => return Err(Close::Protocol("unexpected CONNACK".into())),
             Packet::Publish(p) => self.handle_publish(p)?,
             Packet::PubAck(a) => {
-                if self.store.on_puback(a.packet_id) {
+                if self.store.on_puback(a.packet_id, a.reason_code) {
                     self.published(a);
                 }
             }
-            Packet::PubRec(a) => match self
-                .store
-                .on_pubrec(a.packet_id, a.reason_code.is_failure())
-            {
+            Packet::PubRec(a) => match self.store.on_pubrec(a.packet_id, a.reason_code) {
                 PubRec::SendPubRel => self.queue(
                     &Packet::PubRel(Ack::new(PacketType::PubRel, a.packet_id)),
                     None,
@@ -525,7 +579,7 @@ impl Session {
                 PubRec::Ended => self.published(a),
             },
             Packet::PubComp(a) => {
-                if self.store.on_pubcomp(a.packet_id) {
+                if self.store.on_pubcomp(a.packet_id, a.reason_code) {
                     self.published(a);
                 }
             }
@@ -583,10 +637,7 @@ impl Session {
             reason_code: ack.reason_code,
             properties: ack.properties,
         });
-        let window = self.window();
-        while let Some(mid) = self.store.next_queued(window) {
-            self.send_stored(mid);
-        }
+        self.fill_window();
     }
 
     fn handle_publish(&mut self, p: Publish) -> Result<(), Close> {
@@ -647,6 +698,15 @@ impl Session {
     /// [`Session::publish`] from borrowed parts: the message is encoded
     /// once, straight into the transmit buffer (QoS 0) or into the store's
     /// copy of it (QoS 1/2), with no other copy of topic or payload.
+    ///
+    /// No QoS 1/2 message goes out before the CONNACK, which says how many
+    /// may be in flight: they are stored, and after it the stored backlog
+    /// goes first, in publish order, within the window; one published
+    /// while a backlog waits (in `on_connect`, say) follows it. (Paho sends
+    /// at once, even before the CONNACK, and overruns the window.) QoS 0
+    /// goes at once, as in Paho. Once the broker's limits are known, a
+    /// message they forbid is refused here (`rc` `NotSupported` or
+    /// `PayloadSize`, with an [`Event::Refused`]).
     pub fn publish_ref(&mut self, mut publish: PublishRef<'_>) -> PublishResult {
         // Every id, QoS 0 included, skips ids of stored messages, so a
         // MessageInfo is never confused with another after a wrap-around.
@@ -661,63 +721,164 @@ impl Session {
         } else {
             mid
         };
-        let fits = |len: usize| {
-            self.broker_max_packet_size
-                .is_none_or(|max| len as u64 <= u64::from(max))
-        };
-        let link_open = self.link != LinkState::Down;
+        let alias = publish.properties.topic_alias();
         if publish.qos == QoS::AtMostOnce {
-            if !link_open {
-                return self.not_stored(mid, ErrorCode::NoConn);
-            }
-            if self.link == LinkState::Disconnecting {
-                // Nothing may follow our DISCONNECT (see `queue`).
-                self.events.push_back(Event::Qos0Dropped { mid });
-            } else {
-                let buf = self.transmit.buf();
-                let start = buf.len();
-                let encoded = publish.encode(self.config.protocol, buf);
-                let len = buf.len() - start;
-                if encoded.is_err() || !fits(len) {
-                    self.transmit.buf().truncate(start);
-                    return self.not_stored(mid, ErrorCode::PayloadSize);
-                }
-                self.transmit.mark(Completion::Qos0(mid));
-                self.trace_sent(start);
-            }
-            return PublishResult {
-                mid,
-                rc: ErrorCode::Success,
-                stored: false,
-                seq: 0,
-            };
+            return self.publish_qos0(mid, &publish, alias);
         }
         if self.config.max_queued > 0 && self.store.len() >= self.config.max_queued {
             return self.not_stored(mid, ErrorCode::QueueSize);
         }
         let packet = match publish.encode_boxed(self.config.protocol) {
-            Ok(packet) if fits(packet.len()) => packet,
-            _ => return self.not_stored(mid, ErrorCode::PayloadSize),
+            Ok(packet) => packet,
+            Err(_) => return self.not_stored(mid, ErrorCode::PayloadSize),
+        };
+        if self.link == LinkState::Connected {
+            // Whether an alias is set is checked when the message goes out:
+            // a message queued ahead of it may set it.
+            let checked =
+                self.limits
+                    .check_publish(packet.len(), publish.qos, publish.retain, alias);
+            if let Err(refusal) = checked {
+                return self.refuse(mid, refusal);
+            }
+        }
+        // A backlog goes first: a new message waits behind it (and also
+        // before the CONNACK, which says how many may be in flight).
+        let admission = if self.link == LinkState::Connected && !self.backlog {
+            Admission::Live
+        } else {
+            self.backlog = true;
+            Admission::AwaitResume
         };
         let window = self.window();
-        if self.store.admit(mid, packet, link_open, window) {
+        if self.store.admit(mid, packet, admission, window) {
             self.send_stored(mid);
         }
         PublishResult {
             mid,
-            rc: if link_open {
-                ErrorCode::Success
-            } else {
+            rc: if self.link == LinkState::Down {
                 ErrorCode::NoConn
+            } else {
+                ErrorCode::Success
             },
+            refused: None,
             stored: true,
             seq: self.store.get(mid).map_or(0, Stored::seq),
         }
     }
 
-    /// Puts stored message `mid` on the wire (marking it sent). After our
-    /// DISCONNECT it stays stored, marked sent, for the next connection.
+    /// A QoS 0 message: dropped without a connection, else written; once
+    /// the CONNACK has announced the broker's limits, checked first.
+    fn publish_qos0(
+        &mut self,
+        mid: u16,
+        publish: &PublishRef<'_>,
+        alias: Option<u16>,
+    ) -> PublishResult {
+        let queued = PublishResult {
+            mid,
+            rc: ErrorCode::Success,
+            refused: None,
+            stored: false,
+            seq: 0,
+        };
+        match self.link {
+            LinkState::Down => self.not_stored(mid, ErrorCode::NoConn),
+            LinkState::Disconnecting => {
+                // Nothing may follow our DISCONNECT (see `queue`).
+                self.events.push_back(Event::Qos0Dropped { mid });
+                queued
+            }
+            LinkState::Connecting | LinkState::Connected => {
+                let buf = self.transmit.buf();
+                let start = buf.len();
+                let encoded = publish.encode(self.config.protocol, buf);
+                let len = buf.len() - start;
+                if encoded.is_err() {
+                    self.transmit.buf().truncate(start);
+                    return self.not_stored(mid, ErrorCode::PayloadSize);
+                }
+                let facts = (len, publish.retain, publish.topic.is_empty(), alias);
+                let checked = if self.link == LinkState::Connected {
+                    self.check_publish(QoS::AtMostOnce, facts)
+                } else {
+                    // Before the CONNACK (as Paho, which a loop-less script
+                    // relies on) with no limits known yet; it still sets
+                    // its alias.
+                    self.note_alias(facts);
+                    Ok(())
+                };
+                if let Err(refusal) = checked {
+                    self.transmit.buf().truncate(start);
+                    return self.refuse(mid, refusal);
+                }
+                self.transmit.mark(Completion::Qos0(mid));
+                self.trace_sent(start);
+                queued
+            }
+        }
+    }
+
+    /// The broker's limits for a PUBLISH about to go out, given as its
+    /// (length, retain, empty topic, alias), and whether an empty topic's
+    /// alias is set on this connection; a PUBLISH that passes and carries
+    /// its topic sets its alias.
+    fn check_publish(
+        &mut self,
+        qos: QoS,
+        (len, retain, empty_topic, alias): (usize, bool, bool, Option<u16>),
+    ) -> Result<(), Refusal> {
+        self.limits.check_publish(len, qos, retain, alias)?;
+        match alias {
+            Some(alias) if empty_topic && !self.aliases_set.contains(&alias) => {
+                Err(Refusal::unknown_alias(alias))
+            }
+            _ => {
+                self.note_alias((len, retain, empty_topic, alias));
+                Ok(())
+            }
+        }
+    }
+
+    /// A PUBLISH that carries its topic and an alias sets the alias.
+    fn note_alias(&mut self, (_, _, empty_topic, alias): (usize, bool, bool, Option<u16>)) {
+        if let (false, Some(alias)) = (empty_topic, alias) {
+            self.aliases_set.insert(alias);
+        }
+    }
+
+    /// A message the broker's limits forbid, refused at `publish`.
+    fn refuse(&mut self, mid: u16, refusal: Refusal) -> PublishResult {
+        let result = PublishResult {
+            refused: Some(refusal.reason_code),
+            ..self.not_stored(mid, refusal.rc)
+        };
+        self.events.push_back(Event::Refused(refusal));
+        result
+    }
+
+    /// Puts stored message `mid` on the wire (marking it sent), unless the
+    /// broker's limits forbid it: then it fails, its `Published` event
+    /// carrying the reason, and leaves the window. After our DISCONNECT it
+    /// stays stored, marked sent, for the next connection.
     fn send_stored(&mut self, mid: u16) {
+        let Some(m) = self.store.get(mid) else {
+            return;
+        };
+        let qos = m.qos();
+        let (len, retain, empty_topic) = m.facts();
+        // The alias is read back only from an MQTT 5 message.
+        let alias = if self.config.protocol == ProtocolVersion::MQTTv5 {
+            m.publish(self.config.protocol)
+                .ok()
+                .and_then(|p| p.properties.topic_alias())
+        } else {
+            None
+        };
+        if let Err(refusal) = self.check_publish(qos, (len, retain, empty_topic, alias)) {
+            self.fail_stored(mid, refusal);
+            return;
+        }
         let buf = self.transmit.buf();
         let start = buf.len();
         if !self.store.send(mid, buf) {
@@ -728,6 +889,20 @@ impl Session {
             return;
         }
         self.trace_sent(start);
+    }
+
+    /// Ends stored message `mid` unsent, because a limit of the broker
+    /// forbids it.
+    fn fail_stored(&mut self, mid: u16, refusal: Refusal) {
+        if self.store.fail(mid, refusal.reason_code) {
+            self.published_events += 1;
+            self.events.push_back(Event::Published {
+                mid,
+                reason_code: refusal.reason_code,
+                properties: Properties::new(PacketType::PubAck),
+            });
+            self.events.push_back(Event::Refused(refusal));
+        }
     }
 
     /// With tracing on, logs the packet encoded into the transmit buffer
@@ -750,6 +925,7 @@ impl Session {
         PublishResult {
             mid,
             rc,
+            refused: None,
             stored: false,
             seq: 0,
         }
@@ -786,16 +962,52 @@ impl Session {
         &self.book
     }
 
-    /// Sends the book again after a CONNACK (automatic resubscribe).
+    /// Sends the book again after a CONNACK (automatic resubscribe). A
+    /// filter this broker's limits forbid leaves the book, with an
+    /// [`Event::Refused`]; a SUBSCRIBE too large for the broker goes as one
+    /// per filter instead.
     fn resubscribe(&mut self, session_present: bool) {
         for (filters, properties) in self.book.to_send(session_present) {
-            let sent = filters.clone();
-            if let (ErrorCode::Success, Some(mid)) = self.request(|mid| {
-                let mut s = Subscribe::new(mid, filters);
-                s.properties = properties;
-                Packet::Subscribe(s)
-            }) {
-                self.book.sent(mid, &sent);
+            let (allowed, forbidden): (Vec<_>, Vec<_>) = filters
+                .into_iter()
+                .partition(|(f, _)| self.limits.check_filter(f).is_ok());
+            for (filter, _) in forbidden {
+                if let Err(refusal) = self.limits.check_filter(&filter) {
+                    self.book.refused(&[filter]);
+                    self.events.push_back(Event::Refused(refusal));
+                }
+            }
+            if allowed.is_empty() {
+                continue;
+            }
+            // Any valid id gives the size.
+            let whole = Subscribe::new(1, allowed.clone());
+            let fits = self.check_request(&Packet::Subscribe(Subscribe {
+                properties: properties.clone(),
+                ..whole
+            }));
+            let packets = if fits.is_ok() || allowed.len() == 1 {
+                vec![allowed]
+            } else {
+                allowed.into_iter().map(|f| vec![f]).collect()
+            };
+            for filters in packets {
+                let sent = filters.clone();
+                let properties = properties.clone();
+                let (rc, mid) = self.request(|mid| {
+                    let mut s = Subscribe::new(mid, filters);
+                    s.properties = properties;
+                    Packet::Subscribe(s)
+                });
+                match (rc, mid) {
+                    (ErrorCode::Success, Some(mid)) => self.book.sent(mid, &sent),
+                    (ErrorCode::Success | ErrorCode::QueueSize, _) => {}
+                    // Refused by a limit (with its event): asking again
+                    // would be refused again.
+                    _ => self
+                        .book
+                        .refused(&sent.into_iter().map(|(f, _)| f).collect::<Vec<_>>()),
+                }
             }
         }
     }
@@ -817,7 +1029,9 @@ impl Session {
     }
 
     /// Queues a SUBSCRIBE or UNSUBSCRIBE built for a fresh id (one not used
-    /// by a stored message).
+    /// by a stored message): held until the CONNACK, then checked against
+    /// the broker's limits. A refusal returns its return code and no mid,
+    /// with an [`Event::Refused`].
     fn request(&mut self, build: impl FnOnce(u16) -> Packet) -> (ErrorCode, Option<u16>) {
         if self.link == LinkState::Down {
             return (ErrorCode::NoConn, None);
@@ -826,8 +1040,76 @@ impl Session {
         let Some(mid) = self.mids.next_free(|m| store.contains(m)) else {
             return (ErrorCode::QueueSize, None);
         };
-        self.queue(&build(mid), None);
+        let packet = build(mid);
+        if self.link == LinkState::Connecting {
+            self.held.push(packet);
+            return (ErrorCode::Success, Some(mid));
+        }
+        if let Err(refusal) = self.check_request(&packet) {
+            let rc = refusal.rc;
+            self.events.push_back(Event::Refused(refusal));
+            return (rc, None);
+        }
+        self.queue(&packet, None);
         (ErrorCode::Success, Some(mid))
+    }
+
+    /// The broker's limits for a SUBSCRIBE or UNSUBSCRIBE.
+    fn check_request(&self, packet: &Packet) -> Result<(), Refusal> {
+        let len = packet
+            .to_bytes(self.config.protocol)
+            .map_or(usize::MAX, |b| b.len());
+        match packet {
+            Packet::Subscribe(s) => self.limits.check_subscribe(len, &s.filters, &s.properties),
+            _ => self.limits.check_unsubscribe(len),
+        }
+    }
+
+    /// The CONNACK accepted the connection: the SUBSCRIBEs and UNSUBSCRIBEs
+    /// asked for since the CONNECT go out now, in order, each checked
+    /// against the limits the CONNACK announced. A refused one ends with an
+    /// acknowledgement event whose reason codes are failures, and an
+    /// [`Event::Refused`].
+    fn release_held(&mut self) {
+        for packet in std::mem::take(&mut self.held) {
+            match self.check_request(&packet) {
+                Ok(()) => self.queue(&packet, None),
+                Err(refusal) => self.refuse_held_request(packet, refusal),
+            }
+        }
+    }
+
+    /// A SUBSCRIBE or UNSUBSCRIBE whose call already returned success, and
+    /// which the limits refuse: its acknowledgement event says so, with a
+    /// failure reason code per filter (the SUBACK code for the limit where
+    /// MQTT has one, else 0x80).
+    fn refuse_held_request(&mut self, packet: Packet, refusal: Refusal) {
+        let code = |packet_type, value| {
+            ReasonCode::from_value(packet_type, value)
+                .or_else(|_| ReasonCode::from_value(packet_type, 0x80))
+                .unwrap_or_else(|_| ReasonCode::success(packet_type))
+        };
+        let value = refusal.reason_code.value();
+        self.events.push_back(Event::Refused(refusal));
+        match packet {
+            Packet::Subscribe(s) => {
+                let granted = vec![false; s.filters.len()];
+                if self.config.auto_resubscribe {
+                    self.book.suback(s.packet_id, &granted);
+                }
+                self.events.push_back(Event::Subscribed {
+                    mid: s.packet_id,
+                    reason_codes: vec![code(PacketType::SubAck, value); s.filters.len()],
+                    properties: Properties::new(PacketType::SubAck),
+                });
+            }
+            Packet::Unsubscribe(u) => self.events.push_back(Event::Unsubscribed {
+                mid: u.packet_id,
+                reason_codes: vec![code(PacketType::UnsubAck, 0x80); u.filters.len()],
+                properties: Properties::new(PacketType::UnsubAck),
+            }),
+            _ => {}
+        }
     }
 
     /// Queues DISCONNECT behind everything already queued. Without a
@@ -847,6 +1129,7 @@ impl Session {
     /// Empties the outgoing store (Paho 2.2's `drop_out_messages`, and
     /// `reinitialise`) and returns what it held.
     pub fn drop_out_messages(&mut self) -> Vec<Stored> {
+        self.backlog = false;
         self.store.drain()
     }
 

@@ -9,7 +9,9 @@
 use std::collections::VecDeque;
 
 use super::mid_table::MidTable;
-use crate::packet::{DecodeError, Decoder, Packet, ProtocolVersion, Publish, QoS};
+use crate::packet::{
+    DecodeError, Decoder, Packet, PacketType, ProtocolVersion, Publish, QoS, ReasonCode,
+};
 
 /// Where a stored message stands (Paho's `MessageState`, without the states
 /// Paho never uses).
@@ -25,20 +27,24 @@ pub enum OutState {
     /// Sent at QoS 2; waiting for PUBREC.
     WaitPubRec,
     /// In flight when the connection was lost (no PUBREC, or a clean
-    /// session): the PUBLISH is re-sent (DUP) after CONNACK. It keeps its
-    /// in-flight slot meanwhile (see [`OutgoingStore::reset_for_reconnect`]).
+    /// session): the PUBLISH is re-sent (DUP) after CONNACK, when the new
+    /// window has room for it (see [`OutgoingStore::resume`]).
     ResendPublish,
-    /// PUBREC received before a reconnect: PUBREL is re-sent after CONNACK.
-    /// It keeps its in-flight slot meanwhile.
+    /// PUBREC received before a reconnect: PUBREL is re-sent after CONNACK,
+    /// when the new window has room for it.
     ResendPubRel,
     /// PUBREL sent; waiting for PUBCOMP.
     WaitPubComp,
-    /// Finished (PUBACK, PUBCOMP, or a failed MQTT 5 PUBREC), out of the
-    /// window, and kept until the application has had its
-    /// [`Event::Published`](super::Event::Published) (see
-    /// [`OutgoingStore::release`]): until then its `MessageInfo` still
+    /// Finished (PUBACK, PUBCOMP), out of the window, and kept until the
+    /// application has had its [`Event::Published`](super::Event::Published)
+    /// (see [`OutgoingStore::release`]): until then its `MessageInfo` still
     /// reads "not yet", as Paho's does until `on_publish` has run.
     Acked,
+    /// Ended undelivered, out of the window, and kept like `Acked` until
+    /// released: the broker answered with a failure reason (MQTT 5 PUBACK,
+    /// PUBREC or PUBCOMP of 0x80 and up), or a limit the broker announced
+    /// forbids sending it. Its packet is gone; [`Stored::failure`] says why.
+    Failed,
 }
 
 impl OutState {
@@ -46,11 +52,7 @@ impl OutState {
     pub fn in_flight(self) -> bool {
         matches!(
             self,
-            OutState::WaitPubAck
-                | OutState::WaitPubRec
-                | OutState::WaitPubComp
-                | OutState::ResendPublish
-                | OutState::ResendPubRel
+            OutState::WaitPubAck | OutState::WaitPubRec | OutState::WaitPubComp
         )
     }
 }
@@ -59,6 +61,7 @@ impl OutState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
     /// The encoded PUBLISH; its DUP flag is what the next copy carries.
+    /// Once `Failed`: the failure's packet type and reason code instead.
     packet: Box<[u8]>,
     /// The place in the order of `publish` calls (the order messages are
     /// (re)sent in) in the low 60 bits, the [`OutState`] in the top 4: a
@@ -68,7 +71,7 @@ pub struct Stored {
 
 const SEQ_BITS: u32 = 60;
 const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
-const STATES: [OutState; 8] = [
+const STATES: [OutState; 9] = [
     OutState::Queued,
     OutState::Publish,
     OutState::WaitPubAck,
@@ -77,6 +80,7 @@ const STATES: [OutState; 8] = [
     OutState::ResendPubRel,
     OutState::WaitPubComp,
     OutState::Acked,
+    OutState::Failed,
 ];
 
 impl Stored {
@@ -116,13 +120,46 @@ impl Stored {
 
     /// Where it stands.
     pub fn state(&self) -> OutState {
-        STATES[(self.seq_state >> SEQ_BITS) as usize & 7]
+        STATES
+            .get((self.seq_state >> SEQ_BITS) as usize)
+            .copied()
+            .unwrap_or(OutState::Queued)
+    }
+
+    /// Why a `Failed` message ended: the broker's failure reason (its
+    /// PUBACK, PUBREC or PUBCOMP type), or the DISCONNECT reason a broker
+    /// would have sent for a packet its limits forbid. `None` otherwise.
+    pub fn failure(&self) -> Option<ReasonCode> {
+        if self.state() != OutState::Failed {
+            return None;
+        }
+        let [kind, value] = *self.packet else {
+            return None;
+        };
+        let packet_type = PacketType::from_nibble(kind)?;
+        ReasonCode::from_value(packet_type, value).ok()
     }
 
     /// Its place in the order of `publish` calls (increasing within one
     /// session).
     pub fn seq(&self) -> u64 {
         self.seq_state & SEQ_MASK
+    }
+
+    /// What the limits of a broker are checked against: the encoded size,
+    /// the RETAIN flag, and whether the topic is empty (MQTT 5: the topic
+    /// alias stands for it). The QoS is [`Stored::qos`].
+    pub fn facts(&self) -> (usize, bool, bool) {
+        let p = &self.packet;
+        let length_bytes = p[1..]
+            .iter()
+            .take(4)
+            .take_while(|b| **b & 0x80 != 0)
+            .count()
+            + 1;
+        let topic = 1 + length_bytes;
+        let empty_topic = p.get(topic..topic + 2) == Some(&[0, 0]);
+        (p.len(), p[0] & 1 != 0, empty_topic)
     }
 
     /// The QoS it is published at.
@@ -159,7 +196,9 @@ pub enum PubRec {
     Ignored,
 }
 
-/// What the session must put on the wire for the store after a reconnect.
+/// What the session must put on the wire for a stored message: after a
+/// reconnect ([`OutgoingStore::resume`]), or when the window has room again
+/// ([`OutgoingStore::next_queued`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resend {
     /// The stored PUBLISH of this mid (first send or re-send): take its
@@ -167,6 +206,17 @@ pub enum Resend {
     Publish(u16),
     /// A PUBREL for this mid.
     PubRel(u16),
+}
+
+/// How a new message enters the store ([`OutgoingStore::admit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The broker has accepted the connection and its backlog went out:
+    /// send now if the window has room, else queue behind the others.
+    Live,
+    /// No connection, no CONNACK yet, or a backlog still to re-send: wait
+    /// for [`OutgoingStore::resume`], which sends in publish order.
+    AwaitResume,
 }
 
 /// The store of QoS 1/2 messages, by message id.
@@ -258,99 +308,137 @@ impl OutgoingStore {
 
     /// Stores a new QoS 1/2 message, given as its encoded PUBLISH (DUP
     /// clear, packet identifier `mid`), and says whether to send it now
-    /// (with [`Self::send`]).
-    ///
-    /// `link_open` is true when a connection exists (Paho sends even before
-    /// CONNACK); `window` is the effective in-flight limit (0: none).
-    pub fn admit(&mut self, mid: u16, packet: Box<[u8]>, link_open: bool, window: usize) -> bool {
+    /// (with [`Self::send`]): only when `admission` is
+    /// [`Admission::Live`], the window (`window`, 0: no limit) has room and
+    /// nothing queued is waiting ahead of it.
+    pub fn admit(
+        &mut self,
+        mid: u16,
+        packet: Box<[u8]>,
+        admission: Admission,
+        window: usize,
+    ) -> bool {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let room = self.has_room(window);
-        let state = if room {
-            OutState::Publish
-        } else {
-            self.queued.push_back(mid);
-            OutState::Queued
+        let state = match admission {
+            Admission::AwaitResume => OutState::Publish,
+            Admission::Live if self.has_room(window) && self.queued.is_empty() => OutState::Publish,
+            Admission::Live => {
+                self.queued.push_back(mid);
+                OutState::Queued
+            }
         };
         self.messages.insert(mid, Stored::new(packet, seq, state));
-        room && link_open
+        admission == Admission::Live && state == OutState::Publish
     }
 
-    /// Ends `mid` if it is in `state`: out of the window, kept as `Acked`
-    /// until released.
-    fn finish(&mut self, mid: u16, state: OutState) -> bool {
-        if self.messages.get(mid).map(Stored::state) != Some(state) {
-            return false;
+    /// Ends `mid` undelivered with `reason` (see [`OutState::Failed`]):
+    /// out of the window, its packet freed. False for an unknown id or a
+    /// message already ended.
+    pub fn fail(&mut self, mid: u16, reason: ReasonCode) -> bool {
+        match self.messages.get(mid).map(Stored::state) {
+            None | Some(OutState::Acked | OutState::Failed) => return false,
+            Some(_) => {}
         }
-        self.set_state(mid, OutState::Acked);
+        self.set_state(mid, OutState::Failed);
+        if let Some(m) = self.messages.get_mut(mid) {
+            m.packet = Box::new([reason.packet_type() as u8, reason.value()]);
+        }
         true
     }
 
-    /// Removes an `Acked` message once the application has had its
-    /// `Published` event; anything else stays. True if it was removed.
-    pub fn release(&mut self, mid: u16) -> bool {
-        if self.messages.get(mid).map(Stored::state) != Some(OutState::Acked) {
-            return false;
+    /// Removes an ended (`Acked` or `Failed`) message once the application
+    /// has had its `Published` event; anything else stays. Returns the
+    /// removed message's `seq` and, if it failed, why.
+    pub fn release(&mut self, mid: u16) -> Option<(u64, Option<ReasonCode>)> {
+        match self.messages.get(mid).map(Stored::state) {
+            Some(OutState::Acked | OutState::Failed) => {}
+            _ => return None,
         }
-        self.messages.remove(mid).is_some()
+        let m = self.messages.remove(mid)?;
+        Some((m.seq(), m.failure()))
     }
 
-    /// PUBACK: the QoS 1 message is done (now `Acked`). Unknown or
-    /// duplicate ids: false.
-    pub fn on_puback(&mut self, mid: u16) -> bool {
-        self.finish(mid, OutState::WaitPubAck)
+    /// PUBACK with `reason`: the QoS 1 message is done (`Acked`), or failed
+    /// when the reason is a failure. Unknown or duplicate ids: false.
+    pub fn on_puback(&mut self, mid: u16, reason: ReasonCode) -> bool {
+        self.end(mid, OutState::WaitPubAck, reason)
     }
 
-    /// PUBREC, with a failure reason (MQTT 5, 0x80 and up) or not.
-    pub fn on_pubrec(&mut self, mid: u16, failed: bool) -> PubRec {
+    /// PUBREC with `reason` (MQTT 5: a failure, 0x80 and up, ends the
+    /// message without PUBREL, §4.3.3).
+    pub fn on_pubrec(&mut self, mid: u16, reason: ReasonCode) -> PubRec {
         if self.messages.get(mid).map(Stored::state) != Some(OutState::WaitPubRec) {
             return PubRec::Ignored;
         }
-        if failed {
-            self.finish(mid, OutState::WaitPubRec);
+        if reason.is_failure() {
+            self.fail(mid, reason);
             return PubRec::Ended;
         }
         self.set_state(mid, OutState::WaitPubComp);
         PubRec::SendPubRel
     }
 
-    /// PUBCOMP: the QoS 2 message is done (now `Acked`). Unknown ids:
-    /// false.
-    pub fn on_pubcomp(&mut self, mid: u16) -> bool {
-        self.finish(mid, OutState::WaitPubComp)
+    /// PUBCOMP with `reason`: the QoS 2 message is done, or failed (a
+    /// broker that lost the exchange answers 0x92, Packet identifier not
+    /// found). Unknown ids: false.
+    pub fn on_pubcomp(&mut self, mid: u16, reason: ReasonCode) -> bool {
+        self.end(mid, OutState::WaitPubComp, reason)
     }
 
-    /// The next queued message to send now that the window has room (after
-    /// an acknowledgement freed a slot): its id, for [`Self::send`].
-    pub fn next_queued(&mut self, window: usize) -> Option<u16> {
+    /// Ends `mid` if it is in `state`: `Acked`, or `Failed` for a failure
+    /// `reason`.
+    fn end(&mut self, mid: u16, state: OutState, reason: ReasonCode) -> bool {
+        if self.messages.get(mid).map(Stored::state) != Some(state) {
+            return false;
+        }
+        if reason.is_failure() {
+            self.fail(mid, reason)
+        } else {
+            self.set_state(mid, OutState::Acked);
+            true
+        }
+    }
+
+    /// The next queued message to put on the wire now that the window has
+    /// room, in publish order: taken into the window, and returned as what
+    /// to send for it.
+    pub fn next_queued(&mut self, window: usize) -> Option<Resend> {
         while self.has_room(window) {
             let mid = self.queued.pop_front()?;
-            if self.messages.get(mid).map(Stored::state) == Some(OutState::Queued) {
-                return Some(mid);
+            if let Some(resend) = self.take_slot(mid) {
+                return Some(resend);
             }
         }
         None
+    }
+
+    /// Takes a window slot for `mid` if it waits for one, and says what to
+    /// send: PUBREL for a QoS 2 message the broker has received, else the
+    /// PUBLISH.
+    fn take_slot(&mut self, mid: u16) -> Option<Resend> {
+        let m = self.messages.get(mid)?;
+        let (state, resend) = match m.state() {
+            OutState::ResendPubRel => (OutState::WaitPubComp, Resend::PubRel(mid)),
+            OutState::Publish | OutState::Queued | OutState::ResendPublish => {
+                (wait_state(m.qos()), Resend::Publish(mid))
+            }
+            _ => return None,
+        };
+        self.set_state(mid, state);
+        Some(resend)
     }
 
     /// Prepares the store for a new connection (Paho's
     /// `_messages_reconnect_reset`, reference §12.3). `clean` is whether the
     /// CONNECT starts a clean session.
     ///
-    /// Unlike Paho, which sets its in-flight count to 0 here, the messages
-    /// that were in flight keep their slots until they are re-sent after
-    /// CONNACK. Otherwise a message published between the new CONNECT and
-    /// the re-send takes a slot that the re-sent message (or its PUBREL)
-    /// then takes again, and the client has more than `max_inflight`
-    /// messages in flight. The broker still holds the QoS 2 messages it has
-    /// received and not released, and Mosquitto counts them against its
-    /// limit of incoming in-flight messages per client (its
-    /// `max_inflight_messages`, 20 by default, as is the client's
-    /// `max_inflight`): a PUBLISH beyond it is dropped, answered for MQTT
-    /// 3.1.1 with what reads as an ordinary PUBACK, and the client is
-    /// disconnected. Found by the chaos test (tests/reconnect_chaos.rs),
-    /// which lost a QoS 1 message that way.
-    pub fn reset_for_reconnect(&mut self, clean: bool) {
-        let mut in_flight = 0;
+    /// Every message that was in flight leaves the window: nothing goes out
+    /// on the new connection before its CONNACK, whose Receive Maximum may
+    /// be smaller than the last one, and [`Self::resume`] then gives the
+    /// slots again, oldest first. Returns whether any message waits for it.
+    pub fn reset_for_reconnect(&mut self, clean: bool) -> bool {
+        let mut waiting = false;
         for m in self.messages.values_mut() {
             let qos = m.qos();
             let state = match (qos, m.state(), clean) {
@@ -360,62 +448,64 @@ impl OutgoingStore {
                 (QoS::ExactlyOnce, OutState::WaitPubComp | OutState::ResendPubRel, false) => {
                     OutState::ResendPubRel
                 }
-                (_, OutState::Acked, _) => OutState::Acked,
-                (_, state, _) if state.in_flight() => OutState::ResendPublish,
+                (_, state @ (OutState::Acked | OutState::Failed), _) => state,
+                (_, state, _)
+                    if state.in_flight()
+                        || matches!(state, OutState::ResendPublish | OutState::ResendPubRel) =>
+                {
+                    OutState::ResendPublish
+                }
                 _ => OutState::Publish,
             };
+            waiting |= !matches!(state, OutState::Acked | OutState::Failed);
             m.set_state(state);
-            if state.in_flight() {
-                in_flight += 1;
-            }
         }
         self.queued.clear();
-        self.in_flight = in_flight;
+        self.in_flight = 0;
+        waiting
     }
 
-    /// What to send after CONNACK accepted the connection, in store order,
-    /// within the in-flight window. Unlike Paho, which re-sends everything
-    /// and overruns `max_inflight` (its xfail test 03-publish-fill-inflight),
-    /// messages beyond the window wait as `Queued`. Messages that were in
-    /// flight go out in any case: they have kept their slots.
+    /// What to send after CONNACK accepted the connection: the stored
+    /// messages in publish order, within the in-flight window `window` (0:
+    /// no limit), which the broker's Receive Maximum may have narrowed.
+    /// Unlike Paho, which re-sends everything and overruns `max_inflight`
+    /// (its xfail test 03-publish-fill-inflight) and any Receive Maximum,
+    /// messages beyond the window wait, in order, for acknowledgements to
+    /// make room ([`Self::next_queued`]), PUBRELs to send included.
     pub fn resume(&mut self, window: usize) -> Vec<Resend> {
-        let mut order: Vec<(u64, u16, OutState)> = self
+        let mut order: Vec<(u64, u16)> = self
             .messages
             .iter()
-            .map(|(mid, m)| (m.seq(), mid, m.state()))
+            .filter(|(_, m)| {
+                matches!(
+                    m.state(),
+                    OutState::Publish
+                        | OutState::Queued
+                        | OutState::ResendPublish
+                        | OutState::ResendPubRel
+                )
+            })
+            .map(|(mid, m)| (m.seq(), mid))
             .collect();
-        order.sort_unstable_by_key(|&(seq, _, _)| seq);
+        order.sort_unstable();
         self.queued.clear();
         let mut out = Vec::new();
-        for (_, mid, state) in order {
-            match state {
-                // PUBREL must go out to finish the exchange, in the slot the
-                // message kept.
-                OutState::ResendPubRel => {
-                    self.set_state(mid, OutState::WaitPubComp);
-                    out.push(Resend::PubRel(mid));
-                }
-                OutState::ResendPublish => out.push(Resend::Publish(mid)),
-                OutState::Publish | OutState::Queued if self.has_room(window) => {
-                    // In flight from now on, so the window counts it; the
-                    // session's `send` of it leaves the count as it is.
-                    let qos = self.messages.get(mid).map_or(QoS::AtLeastOnce, Stored::qos);
-                    self.set_state(mid, wait_state(qos));
-                    out.push(Resend::Publish(mid));
-                }
-                OutState::Publish | OutState::Queued => {
-                    self.set_state(mid, OutState::Queued);
-                    self.queued.push_back(mid);
-                }
-                _ => {}
+        for (_, mid) in order {
+            if self.has_room(window) {
+                out.extend(self.take_slot(mid));
+                continue;
             }
+            if self.messages.get(mid).map(Stored::state) == Some(OutState::Publish) {
+                self.set_state(mid, OutState::Queued);
+            }
+            self.queued.push_back(mid);
         }
         out
     }
 
     /// Empties the store and returns the messages not yet delivered, in
-    /// publish order (`reinitialise`, `drop_out_messages`); `Acked` ones
-    /// were delivered and just go.
+    /// publish order (`reinitialise`, `drop_out_messages`); `Acked` and
+    /// `Failed` ones have ended already and just go.
     pub fn drain(&mut self) -> Vec<Stored> {
         self.queued.clear();
         self.in_flight = 0;
@@ -424,7 +514,7 @@ impl OutgoingStore {
             .drain()
             .into_iter()
             .map(|(_, m)| m)
-            .filter(|m| m.state() != OutState::Acked)
+            .filter(|m| !matches!(m.state(), OutState::Acked | OutState::Failed))
             .collect();
         all.sort_by_key(Stored::seq);
         all
@@ -445,12 +535,27 @@ mod tests {
 
     const V311: ProtocolVersion = ProtocolVersion::MQTTv311;
 
-    fn admit(s: &mut OutgoingStore, mid: u16, qos: QoS, link_open: bool, window: usize) -> bool {
+    fn ok(t: PacketType) -> ReasonCode {
+        ReasonCode::success(t)
+    }
+
+    fn rc(t: PacketType, value: u8) -> ReasonCode {
+        ReasonCode::from_value(t, value).unwrap()
+    }
+
+    /// Admits `mid` as live (connected, backlog sent) or awaiting the
+    /// re-send; true if it is to be sent now.
+    fn admit(s: &mut OutgoingStore, mid: u16, qos: QoS, live: bool, window: usize) -> bool {
         let p = Publish::new(format!("t/{mid}"), b"x".to_vec(), qos, mid);
+        let admission = if live {
+            Admission::Live
+        } else {
+            Admission::AwaitResume
+        };
         s.admit(
             mid,
             p.borrowed().encode_boxed(V311).unwrap(),
-            link_open,
+            admission,
             window,
         )
     }
@@ -467,10 +572,20 @@ mod tests {
         }
     }
 
-    fn release(s: &mut OutgoingStore, window: usize) -> Vec<(u16, bool)> {
+    fn describe(s: &mut OutgoingStore, r: Resend) -> String {
+        match r {
+            Resend::Publish(mid) => {
+                let (id, dup) = send(s, mid);
+                format!("publish {id} dup {dup}")
+            }
+            Resend::PubRel(mid) => format!("pubrel {mid}"),
+        }
+    }
+
+    fn release(s: &mut OutgoingStore, window: usize) -> Vec<String> {
         let mut sent = Vec::new();
-        while let Some(mid) = s.next_queued(window) {
-            sent.push(send(s, mid));
+        while let Some(r) = s.next_queued(window) {
+            sent.push(describe(s, r));
         }
         sent
     }
@@ -478,13 +593,7 @@ mod tests {
     fn resume(s: &mut OutgoingStore, window: usize) -> Vec<String> {
         s.resume(window)
             .into_iter()
-            .map(|r| match r {
-                Resend::Publish(mid) => {
-                    let (id, dup) = send(s, mid);
-                    format!("publish {id} dup {dup}")
-                }
-                Resend::PubRel(mid) => format!("pubrel {mid}"),
-            })
+            .map(|r| describe(s, r))
             .collect()
     }
 
@@ -498,15 +607,19 @@ mod tests {
         assert!(!admit(&mut s, 3, QoS::AtLeastOnce, true, 2));
         assert!(!admit(&mut s, 4, QoS::AtLeastOnce, true, 2));
         assert_eq!(s.in_flight(), 2);
-        assert!(s.on_puback(1));
-        assert_eq!(release(&mut s, 2), [(3, false)]);
-        assert!(!s.on_puback(1), "a duplicate ack is ignored");
+        assert!(s.on_puback(1, ok(PacketType::PubAck)));
+        assert_eq!(release(&mut s, 2), ["publish 3 dup false"]);
+        assert!(
+            !s.on_puback(1, ok(PacketType::PubAck)),
+            "a duplicate ack is ignored"
+        );
         assert!(s.contains(1), "kept until released");
-        assert!(s.release(1) && !s.contains(1));
-        assert_eq!(s.on_pubrec(2, false), PubRec::SendPubRel);
+        assert_eq!(s.release(1), Some((0, None)));
+        assert!(!s.contains(1));
+        assert_eq!(s.on_pubrec(2, ok(PacketType::PubRec)), PubRec::SendPubRel);
         assert!(release(&mut s, 2).is_empty(), "PUBREL still holds the slot");
-        assert!(s.on_pubcomp(2));
-        assert_eq!(release(&mut s, 2), [(4, false)]);
+        assert!(s.on_pubcomp(2, ok(PacketType::PubComp)));
+        assert_eq!(release(&mut s, 2), ["publish 4 dup false"]);
         assert_eq!(send(&mut s, 4), (4, true), "a second copy is a DUP");
     }
 
@@ -532,7 +645,7 @@ mod tests {
             assert!(admit(&mut s, mid, qos, true, 20));
             send(&mut s, mid);
         }
-        assert_eq!(s.on_pubrec(2, false), PubRec::SendPubRel);
+        assert_eq!(s.on_pubrec(2, ok(PacketType::PubRec)), PubRec::SendPubRel);
         admit(&mut s, 4, QoS::AtLeastOnce, false, 20);
         admit(&mut s, 5, QoS::ExactlyOnce, false, 20);
         s
@@ -583,44 +696,52 @@ mod tests {
         let sent = resume(&mut s, 10);
         assert_eq!(sent.len(), 10);
         assert_eq!(s.in_flight(), 10);
-        assert!(s.on_puback(1));
-        assert_eq!(release(&mut s, 10), [(11, false)]);
+        assert!(s.on_puback(1, ok(PacketType::PubAck)));
+        assert_eq!(release(&mut s, 10), ["publish 11 dup false"]);
     }
 
-    /// Messages in flight at a cut keep their slots until they are re-sent:
-    /// one published before the re-send (between CONNECT and CONNACK, from
-    /// another thread) waits instead of taking a slot the re-send needs, and
-    /// the window is never overrun. (Paho resets its in-flight count to 0
-    /// here; so did this store, and with Mosquitto's limit of 20 incoming
-    /// messages per client that lost a QoS 1 message in the chaos test.)
+    /// A reconnect whose CONNACK announces a smaller window than the one
+    /// the messages were in flight in: only as many as the new window
+    /// allows go out again, oldest first, PUBRELs included; the rest follow
+    /// as acknowledgements free slots, and nothing published meanwhile
+    /// overtakes them. (Paho re-sends everything whatever the window; this
+    /// store used to re-send everything that had been in flight.)
     #[test]
-    fn messages_in_flight_at_a_cut_keep_their_slots_until_resent() {
+    fn messages_in_flight_at_a_cut_resume_within_the_new_window_in_order() {
         for clean in [false, true] {
             let mut s = OutgoingStore::new();
-            assert!(admit(&mut s, 1, QoS::ExactlyOnce, true, 2));
+            assert!(admit(&mut s, 1, QoS::ExactlyOnce, true, 3));
             send(&mut s, 1);
-            assert!(admit(&mut s, 2, QoS::AtLeastOnce, true, 2));
+            assert!(admit(&mut s, 2, QoS::AtLeastOnce, true, 3));
             send(&mut s, 2);
-            assert_eq!(s.on_pubrec(1, false), PubRec::SendPubRel);
+            assert!(admit(&mut s, 3, QoS::AtLeastOnce, true, 3));
+            send(&mut s, 3);
+            assert_eq!(s.on_pubrec(1, ok(PacketType::PubRec)), PubRec::SendPubRel);
             s.reset_for_reconnect(clean);
-            assert_eq!(s.in_flight(), 2, "clean={clean}");
+            assert_eq!(s.in_flight(), 0, "nothing in flight before CONNACK");
             assert!(
-                !admit(&mut s, 3, QoS::AtLeastOnce, true, 2),
-                "no slot free before the re-send, clean={clean}"
+                !admit(&mut s, 4, QoS::AtLeastOnce, false, 3),
+                "nothing new is sent before the re-send, clean={clean}"
             );
             let first = if clean {
                 "publish 1 dup true"
             } else {
                 "pubrel 1"
             };
-            assert_eq!(
-                resume(&mut s, 2),
-                [first, "publish 2 dup true"],
-                "clean={clean}"
-            );
-            assert_eq!(s.in_flight(), 2);
-            assert!(s.on_puback(2));
-            assert_eq!(release(&mut s, 2), [(3, false)]);
+            assert_eq!(resume(&mut s, 1), [first], "clean={clean}");
+            assert_eq!(s.in_flight(), 1);
+            let done = if clean {
+                assert_eq!(s.on_pubrec(1, ok(PacketType::PubRec)), PubRec::SendPubRel);
+                s.on_pubcomp(1, ok(PacketType::PubComp))
+            } else {
+                s.on_pubcomp(1, ok(PacketType::PubComp))
+            };
+            assert!(done);
+            assert_eq!(release(&mut s, 1), ["publish 2 dup true"]);
+            assert!(s.on_puback(2, ok(PacketType::PubAck)));
+            assert_eq!(release(&mut s, 1), ["publish 3 dup true"]);
+            assert!(s.on_puback(3, ok(PacketType::PubAck)));
+            assert_eq!(release(&mut s, 1), ["publish 4 dup false"]);
         }
     }
 
@@ -629,15 +750,39 @@ mod tests {
         let mut s = OutgoingStore::new();
         admit(&mut s, 7, QoS::ExactlyOnce, true, 0);
         send(&mut s, 7);
-        assert_eq!(s.on_pubrec(7, true), PubRec::Ended);
-        assert_eq!(s.get(7).map(Stored::state), Some(OutState::Acked));
+        let quota = rc(PacketType::PubRec, 0x97);
+        assert_eq!(s.on_pubrec(7, quota), PubRec::Ended);
+        assert_eq!(s.get(7).map(Stored::state), Some(OutState::Failed));
+        assert_eq!(s.get(7).and_then(Stored::failure), Some(quota));
         assert_eq!(s.in_flight(), 0);
-        assert!(s.release(7) && s.is_empty());
+        assert_eq!(s.release(7), Some((0, Some(quota))));
+        assert!(s.is_empty());
         assert_eq!(
-            s.on_pubrec(8, false),
+            s.on_pubrec(8, ok(PacketType::PubRec)),
             PubRec::Ignored,
             "unknown id: no PUBREL"
         );
+    }
+
+    /// A broker's refusal ends the message as failed, keeps its reason,
+    /// frees its packet and its slot; the next queued message takes it.
+    #[test]
+    fn a_refusing_puback_or_pubcomp_fails_the_message_with_its_reason() {
+        let mut s = OutgoingStore::new();
+        assert!(admit(&mut s, 1, QoS::AtLeastOnce, true, 1));
+        send(&mut s, 1);
+        assert!(!admit(&mut s, 2, QoS::ExactlyOnce, true, 1));
+        let denied = rc(PacketType::PubAck, 0x87);
+        assert!(s.on_puback(1, denied));
+        let m = s.get(1).unwrap();
+        assert_eq!((m.state(), m.failure()), (OutState::Failed, Some(denied)));
+        assert_eq!(m.packet().len(), 2, "the PUBLISH is freed");
+        assert_eq!(release(&mut s, 1), ["publish 2 dup false"]);
+        assert_eq!(s.on_pubrec(2, ok(PacketType::PubRec)), PubRec::SendPubRel);
+        let lost = rc(PacketType::PubComp, 0x92);
+        assert!(s.on_pubcomp(2, lost));
+        assert_eq!(s.release(2), Some((1, Some(lost))));
+        assert!(s.drain().is_empty(), "the failed 1 is not undelivered");
     }
 
     #[test]
@@ -647,7 +792,10 @@ mod tests {
         admit(&mut s, 2, QoS::ExactlyOnce, false, 0);
         admit(&mut s, 4, QoS::AtLeastOnce, true, 0);
         send(&mut s, 4);
-        assert!(s.on_puback(4), "delivered: not among the undelivered");
+        assert!(
+            s.on_puback(4, ok(PacketType::PubAck)),
+            "delivered: not among the undelivered"
+        );
         let all = s.drain();
         assert_eq!(all.iter().map(Stored::mid).collect::<Vec<_>>(), [9, 2]);
         let p = all[1].publish(V311).unwrap();
@@ -662,15 +810,28 @@ mod tests {
     fn a_stored_message_reads_its_id_and_keeps_seq_and_state_in_one_word() {
         let mut s = OutgoingStore::new();
         let long = Publish::new("t".repeat(300), vec![7; 20_000], QoS::ExactlyOnce, 4242);
-        assert!(s.admit(4242, long.borrowed().encode_boxed(V311).unwrap(), true, 0));
+        assert!(s.admit(
+            4242,
+            long.borrowed().encode_boxed(V311).unwrap(),
+            Admission::Live,
+            0
+        ));
         let m = s.get(4242).unwrap();
         assert_eq!(
             (m.mid(), m.qos(), m.state(), m.seq()),
             (4242, QoS::ExactlyOnce, OutState::Publish, 0)
         );
+        assert_eq!(m.facts(), (m.packet().len(), false, false));
         send(&mut s, 4242);
         assert_eq!(s.get(4242).unwrap().state(), OutState::WaitPubRec);
         assert_eq!(s.get(4242).unwrap().seq(), 0);
         assert_eq!(std::mem::size_of::<Option<Stored>>(), 24);
+        // Every state survives the packing.
+        for state in STATES {
+            let mut m = Stored::new(Box::new([0x30, 0]), 77, state);
+            assert_eq!((m.state(), m.seq()), (state, 77));
+            m.set_state(OutState::Queued);
+            assert_eq!(m.state(), OutState::Queued);
+        }
     }
 }

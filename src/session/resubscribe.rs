@@ -82,6 +82,12 @@ impl SubscriptionBook {
         self.entries.retain(|e| !filters.contains(&e.filter));
     }
 
+    /// `filters` cannot be asked for from this broker (a limit it announced
+    /// forbids them): they leave the book, as a refused SUBACK's do.
+    pub fn refused(&mut self, filters: &[String]) {
+        self.entries.retain(|e| !filters.contains(&e.filter));
+    }
+
     /// A SUBACK for `mid` arrived; `granted[i]` says whether its i-th filter
     /// was granted. A refused filter leaves the book: asking again would be
     /// refused again.
