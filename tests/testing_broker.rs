@@ -846,23 +846,20 @@ fn a_client_that_never_reads_is_disconnected_at_the_backlog_limit() {
 
 #[test]
 fn the_event_log_keeps_to_its_byte_budget() {
+    let budget = 200 << 10;
     let broker = limited(BrokerLimits {
-        event_log_bytes: 200 << 10,
+        event_log_bytes: budget,
         ..BrokerLimits::default()
     });
     let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
-    for _ in 0..20 {
-        p.publish(
-            "nobody/listens",
-            &[1u8; 50 << 10],
-            QoS::AtMostOnce,
-            false,
-            0,
-        );
+    // Three of these fit the budget, four do not; each payload says which
+    // one it is.
+    for i in 0..20u8 {
+        p.publish("nobody/listens", &[i; 60 << 10], QoS::AtMostOnce, false, 0);
     }
     p.sync();
-    let held: usize = broker
-        .events()
+    let events = broker.events();
+    let held: usize = events
         .iter()
         .map(|e| match e {
             BrokerEvent::PacketIn {
@@ -872,7 +869,31 @@ fn the_event_log_keeps_to_its_byte_budget() {
             _ => 0,
         })
         .sum();
-    assert!(held <= 200 << 10, "the log holds {held} payload bytes");
+    assert!(held <= budget, "the log holds {held} payload bytes");
+    // The oldest go first, and only as many as must: the log still holds the
+    // newest entries that fit.
+    let kept: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            BrokerEvent::PacketIn {
+                packet: Packet::Publish(p),
+                ..
+            } => format!("in PUBLISH {}", p.payload[0]),
+            BrokerEvent::PacketIn { packet, .. } => format!("in {}", packet.packet_type()),
+            BrokerEvent::PacketOut { packet, .. } => format!("out {}", packet.packet_type()),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "in PUBLISH 17",
+            "in PUBLISH 18",
+            "in PUBLISH 19",
+            "in PINGREQ",
+            "out PINGRESP"
+        ]
+    );
 }
 
 #[test]
