@@ -4,8 +4,10 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
 use common::clients::{client, client_with};
@@ -43,17 +45,97 @@ fn mqtt3_publish_ignores_properties_instead_of_sending_nothing() {
     c.loop_stop();
 }
 
+/// Which thread ran each callback, and how many ever ran at once.
+#[derive(Default)]
+struct CallbackThreads {
+    ran: Mutex<Vec<(String, ThreadId)>>,
+    busy: AtomicUsize,
+    most_at_once: AtomicUsize,
+}
+
+impl CallbackThreads {
+    fn run(&self, what: String, f: impl FnOnce()) {
+        let now = self.busy.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_at_once.fetch_max(now, Ordering::SeqCst);
+        self.ran
+            .lock()
+            .unwrap()
+            .push((what, thread::current().id()));
+        // Long enough for a second loop's callback to overlap this one.
+        thread::sleep(Duration::from_millis(20));
+        f();
+        self.busy.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn ran(&self) -> Vec<(String, ThreadId)> {
+        self.ran.lock().unwrap().clone()
+    }
+}
+
+/// Sends its thread's id when that thread ends (a thread-local's drop).
+struct ThreadEnd(mpsc::Sender<ThreadId>, ThreadId);
+
+impl Drop for ThreadEnd {
+    fn drop(&mut self) {
+        let _ = self.0.send(self.1);
+    }
+}
+
+thread_local! {
+    static THREAD_END: RefCell<Option<ThreadEnd>> = const { RefCell::new(None) };
+}
+
 #[test]
 fn loop_stop_and_loop_start_from_a_callback_never_run_two_loops() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("r4");
+    let threads = Arc::new(CallbackThreads::default());
     let (tx, rx) = mpsc::channel();
-    c.on_connect(move |client, _, _, _, _| {
-        client.loop_stop();
-        tx.send(client.loop_start()).unwrap();
-    });
-    let _conn = connected(&c, &broker);
+    let (end_tx, end_rx) = mpsc::channel();
+    {
+        let threads = Arc::clone(&threads);
+        c.on_connect(move |client, _, _, _, _| {
+            threads.run("connect".into(), || {
+                let me = thread::current().id();
+                THREAD_END.with(|end| *end.borrow_mut() = Some(ThreadEnd(end_tx.clone(), me)));
+                client.loop_stop();
+                let _ = tx.send(client.loop_start());
+            });
+        });
+    }
+    {
+        let threads = Arc::clone(&threads);
+        c.on_message(move |_, _, m| threads.run(format!("message {:?}", m.payload), || {}));
+    }
+    let mut conn = connected(&c, &broker);
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), ErrorCode::Inval);
+    // The loop that stopped itself ends, and no other took its place.
+    let first = end_rx
+        .recv_timeout(WAIT)
+        .expect("the loop stopped from its on_connect went on running");
+    // Now that none runs, one loop may start, and only one.
+    assert_eq!(c.loop_start(), ErrorCode::Success);
+    assert_eq!(c.loop_start(), ErrorCode::Inval);
+    for i in 1..=3u8 {
+        conn.send_bytes(&[0x30, 0x04, 0x00, 0x01, b't', i]).unwrap();
+    }
+    let t = Instant::now();
+    while threads.ran().len() < 4 {
+        assert!(t.elapsed() < WAIT, "delivered: {:?}", threads.ran());
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(c.loop_stop(), ErrorCode::Success);
+    let ran = threads.ran();
+    let what: Vec<&str> = ran.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(
+        what,
+        ["connect", "message [1]", "message [2]", "message [3]"]
+    );
+    assert_eq!(ran[0].1, first);
+    let second = ran[1].1;
+    assert_ne!(second, first, "the ended loop delivered a message");
+    assert!(ran[1..].iter().all(|(_, t)| *t == second), "{ran:?}");
+    assert_eq!(threads.most_at_once.load(Ordering::SeqCst), 1);
 }
 
 #[test]
@@ -123,7 +205,7 @@ fn disconnect_during_an_automatic_reconnect_is_kept() {
     let (tx, rx) = mpsc::channel();
     c.on_pre_connect(move |_, _| {
         if k.fetch_add(1, Ordering::SeqCst) == 1 {
-            tx.send(()).unwrap();
+            let _ = tx.send(());
             std::thread::sleep(Duration::from_millis(300));
         }
     });
@@ -146,13 +228,12 @@ fn unwritten_qos0_fails_when_the_connection_closes_without_a_reconnect() {
     });
     let (tx, rx) = mpsc::channel();
     c.on_message(move |client, _, _| {
-        tx.send(client.publish("reply", "x", 0, false).unwrap())
-            .unwrap();
+        let _ = tx.send(client.publish("reply", "x", 0, false));
     });
     let mut conn = connected(&c, &broker);
     // A PUBLISH, then a malformed packet in the same write.
     conn.send_bytes(&hex("30 04 00 01 74 6d f0 00")).unwrap();
-    let info = rx.recv_timeout(WAIT).unwrap();
+    let info = rx.recv_timeout(WAIT).unwrap().unwrap();
     let result = info.wait_for_publish(Some(WAIT));
     assert_eq!(
         result.unwrap_err().to_string(),
@@ -184,7 +265,7 @@ fn loop_stop_returns_when_a_callback_calls_loop_start() {
     let c = client("r12");
     let (tx, rx) = mpsc::channel();
     c.on_message(move |client, _, _| {
-        tx.send(()).unwrap();
+        let _ = tx.send(());
         std::thread::sleep(Duration::from_millis(300));
         let _ = client.loop_start();
     });

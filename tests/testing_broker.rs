@@ -695,45 +695,113 @@ fn resume_respects_a_smaller_receive_window() {
     assert!(second.dup && second.payload == b"2", "{second:?}");
 }
 
+/// How long past its deadline the broker may take to close a connection that
+/// drips bytes, and so how long the drip goes on past the deadline: a close
+/// that only comes once the bytes stop proves nothing.
+const DRIP_MARGIN: Duration = Duration::from_secs(1);
+
+/// Far inside either deadline, so a broker that restarts its clock on every
+/// byte never closes while the bytes drip in.
+const DRIP_GAP: Duration = Duration::from_millis(100);
+
+/// Sends `bytes` one at a time, `DRIP_GAP` apart, until the broker closes;
+/// returns when the close came, counted from `since`. Fails if the connection
+/// is still open `deadline + DRIP_MARGIN` after `since`, bytes still arriving.
+fn closed_while_dripping(
+    c: &mut RawClient,
+    bytes: &[u8],
+    since: Instant,
+    deadline: Duration,
+) -> Duration {
+    let until = since + deadline + DRIP_MARGIN;
+    let mut sent = 0;
+    for &b in bytes {
+        if Instant::now() >= until {
+            break;
+        }
+        // The broker may close between two bytes: a write that fails is
+        // that close.
+        if !c.try_send_bytes(&[b]) {
+            return since.elapsed();
+        }
+        sent += 1;
+        if let Received::Closed = c.recv_timeout(DRIP_GAP) {
+            return since.elapsed();
+        }
+    }
+    panic!(
+        "still open {:?} after the start ({deadline:?} deadline): {sent} byte(s) dripped in{}",
+        since.elapsed(),
+        if sent == bytes.len() {
+            ", the drip ran out of bytes"
+        } else {
+            ""
+        }
+    );
+}
+
 #[test]
 fn keepalive_counts_whole_packets_not_dripped_bytes() {
     let broker = Broker::start().unwrap();
     let mut connect = Connect::new(V311, "drip");
     connect.keep_alive = 1;
-    let (mut c, _) = RawClient::connect(addr(&broker), connect);
-    // A PUBLISH that never completes, one byte every 300 ms.
+    let grace = Duration::from_millis(1500);
+    // The broker's clock starts at the CONNECT, after this.
     let started = Instant::now();
-    for b in [
-        0x30u8, 0x7f, 0x00, 0x01, b'x', b'y', b'z', b'a', b'b', b'c', b'd', b'e',
-    ] {
-        if started.elapsed() > Duration::from_secs(3) {
-            break;
-        }
-        c.send_bytes(&[b]);
-        if let Received::Closed = c.recv_timeout(Duration::from_millis(300)) {
-            return;
-        }
-    }
-    c.expect_closed(WAIT);
+    let (mut c, _) = RawClient::connect(addr(&broker), connect);
+    // A PUBLISH that never completes: 127 bytes announced, sent one by one.
+    let mut publish = vec![0x30u8, 0x7f, 0x00, 0x01, b'x'];
+    publish.resize(2 + 127, b'p');
+    let closed = closed_while_dripping(&mut c, &publish, started, grace);
+    assert!(
+        closed >= grace && closed < grace + DRIP_MARGIN,
+        "closed {closed:?} after the CONNECT, keepalive grace {grace:?}"
+    );
+    broker
+        .wait_for_event("the keepalive close", |e| {
+            matches!(
+                e,
+                BrokerEvent::Closed {
+                    reason: CloseReason::KeepaliveTimeout,
+                    ..
+                }
+            )
+        })
+        .unwrap();
 }
 
 #[test]
 fn the_connect_deadline_is_not_reset_by_dripped_bytes() {
+    let connect_timeout = Duration::from_millis(500);
     let broker = Broker::start_with(BrokerConfig {
-        connect_timeout: Duration::from_millis(500),
+        connect_timeout,
         ..BrokerConfig::default()
     })
     .unwrap();
+    // The broker's clock starts when it accepts the connection, after this.
+    let started = Instant::now();
     let mut c = RawClient::open(addr(&broker), V311);
-    for b in [
-        0x10u8, 0x7f, 0x00, 0x04, b'M', b'Q', b'T', b'T', 4, 2, 0, 60,
-    ] {
-        c.send_bytes(&[b]);
-        if let Received::Closed = c.recv_timeout(Duration::from_millis(200)) {
-            return;
-        }
-    }
-    c.expect_closed(WAIT);
+    // A CONNECT that never completes: 127 bytes announced, sent one by one.
+    let mut connect = vec![
+        0x10u8, 0x7f, 0x00, 0x04, b'M', b'Q', b'T', b'T', 4, 2, 0, 60, 0, 115,
+    ];
+    connect.resize(2 + 127, b'd');
+    let closed = closed_while_dripping(&mut c, &connect, started, connect_timeout);
+    assert!(
+        closed >= connect_timeout && closed < connect_timeout + DRIP_MARGIN,
+        "closed {closed:?} after the accept, connect timeout {connect_timeout:?}"
+    );
+    broker
+        .wait_for_event("the connect-timeout close", |e| {
+            matches!(
+                e,
+                BrokerEvent::Closed {
+                    reason: CloseReason::ProtocolError(text),
+                    ..
+                } if text == "no CONNECT arrived in time"
+            )
+        })
+        .unwrap();
 }
 
 #[test]
@@ -778,23 +846,20 @@ fn a_client_that_never_reads_is_disconnected_at_the_backlog_limit() {
 
 #[test]
 fn the_event_log_keeps_to_its_byte_budget() {
+    let budget = 200 << 10;
     let broker = limited(BrokerLimits {
-        event_log_bytes: 200 << 10,
+        event_log_bytes: budget,
         ..BrokerLimits::default()
     });
     let (mut p, _) = RawClient::connect_simple(addr(&broker), V311, "p", true);
-    for _ in 0..20 {
-        p.publish(
-            "nobody/listens",
-            &[1u8; 50 << 10],
-            QoS::AtMostOnce,
-            false,
-            0,
-        );
+    // Three of these fit the budget, four do not; each payload says which
+    // one it is.
+    for i in 0..20u8 {
+        p.publish("nobody/listens", &[i; 60 << 10], QoS::AtMostOnce, false, 0);
     }
     p.sync();
-    let held: usize = broker
-        .events()
+    let events = broker.events();
+    let held: usize = events
         .iter()
         .map(|e| match e {
             BrokerEvent::PacketIn {
@@ -804,7 +869,31 @@ fn the_event_log_keeps_to_its_byte_budget() {
             _ => 0,
         })
         .sum();
-    assert!(held <= 200 << 10, "the log holds {held} payload bytes");
+    assert!(held <= budget, "the log holds {held} payload bytes");
+    // The oldest go first, and only as many as must: the log still holds the
+    // newest entries that fit.
+    let kept: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            BrokerEvent::PacketIn {
+                packet: Packet::Publish(p),
+                ..
+            } => format!("in PUBLISH {}", p.payload[0]),
+            BrokerEvent::PacketIn { packet, .. } => format!("in {}", packet.packet_type()),
+            BrokerEvent::PacketOut { packet, .. } => format!("out {}", packet.packet_type()),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "in PUBLISH 17",
+            "in PUBLISH 18",
+            "in PUBLISH 19",
+            "in PINGREQ",
+            "out PINGRESP"
+        ]
+    );
 }
 
 #[test]

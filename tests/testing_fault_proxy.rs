@@ -383,16 +383,30 @@ fn unreachable_upstream_closes_the_client() {
 #[test]
 fn drop_closes_every_connection() {
     let (echo, proxy) = setup();
-    let mut c = client(&proxy);
-    assert_eq!(roundtrip(&mut c, b"bye"), b"bye");
+    // Several connections at once, each piped through to the echo server.
+    let mut clients: Vec<TcpStream> = (0..3u8)
+        .map(|i| {
+            let mut c = client(&proxy);
+            assert_eq!(roundtrip(&mut c, &[i]), [i]);
+            c
+        })
+        .collect();
+    assert_eq!(proxy.counters().live, 3);
     proxy.set_latency(Duration::from_secs(60));
-    c.write_all(b"stuck").unwrap();
+    for c in &mut clients {
+        c.write_all(b"stuck").unwrap();
+    }
     let start = Instant::now();
-    drop(proxy);
+    // Dropped on its own thread: a connection the drop leaves open must fail
+    // the checks below, not hang the test in the drop's joins.
+    let dropping = thread::spawn(move || drop(proxy));
+    for c in &mut clients {
+        assert_closed(c);
+    }
+    dropping.join().unwrap();
     // A pending minute of latency does not hold the drop up.
     assert!(start.elapsed() < WAIT, "{:?}", start.elapsed());
-    assert_closed(&mut c);
-    eventually("the upstream side to close", || echo.closed() == 1);
+    eventually("every upstream side to close", || echo.closed() == 3);
 }
 
 #[test]

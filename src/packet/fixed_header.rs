@@ -108,16 +108,49 @@ mod tests {
 
     #[test]
     fn parses_lengths_of_every_size() {
-        let h = FixedHeader::parse(&[0x30, 0x00], V4).unwrap().unwrap();
+        // Both ends of each of the four sizes (MQTT 3.1.1 §2.2.3).
+        let cases: [(u32, &[u8]); 8] = [
+            (0, &[0x00]),
+            (127, &[0x7f]),
+            (128, &[0x80, 0x01]),
+            (16_383, &[0xff, 0x7f]),
+            (16_384, &[0x80, 0x80, 0x01]),
+            (2_097_151, &[0xff, 0xff, 0x7f]),
+            (2_097_152, &[0x80, 0x80, 0x80, 0x01]),
+            (268_435_455, &[0xff, 0xff, 0xff, 0x7f]),
+        ];
+        for (length, encoded) in cases {
+            let mut buf = vec![0x30];
+            buf.extend_from_slice(encoded);
+            // A body byte that looks like a continued length: the length
+            // ends where its own last byte says.
+            buf.push(0xff);
+            let h = FixedHeader::parse(&buf, V4).unwrap().unwrap();
+            assert_eq!(
+                (h.remaining_length(), h.header_len(), h.packet_len()),
+                (
+                    length,
+                    1 + encoded.len(),
+                    1 + encoded.len() + length as usize
+                ),
+                "{encoded:02x?}"
+            );
+            // Without its last byte the length is not complete yet.
+            assert_eq!(
+                FixedHeader::parse(&buf[..encoded.len()], V4),
+                Ok(None),
+                "{encoded:02x?}"
+            );
+        }
+        // There is no fifth size.
         assert_eq!(
-            (h.remaining_length(), h.header_len(), h.packet_len()),
-            (0, 2, 2)
+            FixedHeader::parse(&[0x30, 0xff, 0xff, 0xff, 0xff, 0x01], V4),
+            Err(DecodeError::MalformedVariableInteger)
         );
-        let h = FixedHeader::parse(&[0x30, 0xff, 0xff, 0xff, 0x7f], V4)
-            .unwrap()
-            .unwrap();
-        assert_eq!(h.remaining_length(), 268_435_455);
-        assert_eq!(h.header_len(), 5);
+        assert_eq!(
+            FixedHeader::parse(&[0x30, 0x80, 0x80, 0x80, 0x80], V4),
+            Err(DecodeError::MalformedVariableInteger)
+        );
     }
 
     #[test]
