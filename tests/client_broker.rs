@@ -2,6 +2,7 @@
 //! Mosquitto (skip line without it; a failure on CI).
 #![cfg(feature = "testing")]
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -165,6 +166,61 @@ fn credentials_from_a_password_file_are_accepted_or_refused_with_the_right_code(
     bad.loop_stop();
 }
 
+/// What the load test's subscriber saw, recorded in `on_message` and checked
+/// in the test thread (a failed assertion in a callback on the loop_start
+/// thread would not fail the test).
+#[derive(Default)]
+struct LoadSeen {
+    /// The distinct load messages, as (thread, i).
+    distinct: HashSet<(usize, usize)>,
+    /// Load messages delivered, a second delivery of one included.
+    deliveries: usize,
+    /// The marker published after all load messages arrived.
+    end: bool,
+    echoes: usize,
+    /// Anything else: unexpected messages, and errors of the re-entrant
+    /// calls.
+    wrong: Vec<String>,
+}
+
+impl LoadSeen {
+    fn record(&mut self, client: &Client, m: &Message) {
+        let payload = String::from_utf8_lossy(&m.payload);
+        if m.topic == "echo/x" && payload == "e" {
+            self.echoes += 1;
+            return;
+        }
+        if m.topic == "load/end" && payload == "end" {
+            self.end = true;
+            return;
+        }
+        let parsed = m.topic.strip_prefix("load/").and_then(|t| {
+            let (pt, i) = payload.split_once('-')?;
+            (pt == t).then_some(())?;
+            Some((t.parse::<usize>().ok()?, i.parse::<usize>().ok()?))
+        });
+        let Some((t, i)) = parsed else {
+            self.wrong
+                .push(format!("unexpected message {:?} {payload:?}", m.topic));
+            return;
+        };
+        self.deliveries += 1;
+        self.distinct.insert((t, i));
+        // Callbacks publish and subscribe too, re-entrantly.
+        if i == 0 {
+            match client.publish("echo/x", "e", 0, false) {
+                Ok(info) if info.rc() == ErrorCode::Success => {}
+                Ok(info) => self.wrong.push(format!("echo publish: {:?}", info.rc())),
+                Err(e) => self.wrong.push(format!("echo publish: {e}")),
+            }
+            match client.subscribe("echo/#", 0) {
+                Ok((ErrorCode::Success, _)) => {}
+                other => self.wrong.push(format!("echo subscribe: {other:?}")),
+            }
+        }
+    }
+}
+
 #[test]
 fn eight_threads_publish_ten_thousand_qos1_each_while_callbacks_publish_and_subscribe() {
     // Mosquitto drops QoS 1 messages beyond 1,000 queued for a slow
@@ -175,17 +231,11 @@ fn eight_threads_publish_ten_thousand_qos1_each_while_callbacks_publish_and_subs
     };
     const THREADS: usize = 8;
     const EACH: usize = 10_000;
-    let received = Arc::new(AtomicUsize::new(0));
+    const TOTAL: usize = THREADS * EACH;
+    let seen = Arc::new(Mutex::new(LoadSeen::default()));
     let sub = client("load-sub", ProtocolVersion::MQTTv311);
-    let r = Arc::clone(&received);
-    sub.on_message(move |client, _, m| {
-        r.fetch_add(1, Ordering::Relaxed);
-        // Callbacks publish and subscribe too, re-entrantly.
-        if m.payload.ends_with(b"-0") {
-            client.publish("echo/x", "e", 0, false).unwrap();
-            client.subscribe("echo/#", 0).unwrap();
-        }
-    });
+    let s = Arc::clone(&seen);
+    sub.on_message(move |client, _, m| s.lock().unwrap().record(client, m));
     let (stx, srx) = mpsc::channel();
     sub.on_subscribe(move |_, _, _, _, _| {
         let _ = stx.send(());
@@ -229,27 +279,48 @@ fn eight_threads_publish_ten_thousand_qos1_each_while_callbacks_publish_and_subs
     for w in workers {
         w.join().unwrap();
     }
+    // Sent after every load message, so the subscriber gets it after them:
+    // a load message delivered twice shows by then.
+    publisher
+        .publish("load/end", "end", 1, false)
+        .unwrap()
+        .wait_for_publish(Some(WAIT))
+        .unwrap();
     // A watchdog instead of a hang: everything must arrive within a minute.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while received.load(Ordering::Relaxed) < THREADS * EACH {
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {} messages arrived ({} acknowledged to the publisher)",
-            received.load(Ordering::Relaxed),
-            THREADS * EACH,
-            published.load(Ordering::Relaxed)
-        );
+    loop {
+        {
+            let seen = seen.lock().unwrap();
+            if seen.distinct.len() == TOTAL && seen.end {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {TOTAL} distinct messages arrived ({} deliveries, end marker {}; \
+                 {} acknowledged to the publisher)",
+                seen.distinct.len(),
+                seen.deliveries,
+                seen.end,
+                published.load(Ordering::Relaxed)
+            );
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     for info in infos.lock().unwrap().iter() {
         info.wait_for_publish(Some(WAIT)).unwrap();
         assert!(info.is_published().unwrap());
     }
-    assert_eq!(published.load(Ordering::Relaxed), THREADS * EACH);
+    assert_eq!(published.load(Ordering::Relaxed), TOTAL + 1);
     for c in [&sub, &publisher] {
         c.disconnect();
         c.loop_stop();
     }
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.wrong, Vec::<String>::new());
+    // The connection never dropped, so the broker had no reason to send a
+    // message twice: each arrived exactly once.
+    assert_eq!(seen.deliveries, TOTAL, "load messages delivered");
+    assert!(seen.echoes <= THREADS, "{} echoes", seen.echoes);
 }
 
 fn v5_subscriber(id: &str, port: u16, filter: &str) -> (Client, mpsc::Receiver<Message>) {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use common::clients::{client, client_with};
 use common::hex;
+use common::scripted::connected;
 use mqtt_tether::testing::ScriptedBroker;
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode, ProtocolVersion};
 
@@ -272,6 +273,74 @@ fn inbound_qos2_pubrec_at_once_message_at_pubrel_then_pubcomp() {
     conn.send_bytes(&hex("62 02 34 6f")).unwrap();
     conn.expect_bytes(&hex("70 02 34 6f")).unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 13423);
+    c.loop_stop();
+}
+
+#[test]
+fn manual_ack_holds_the_puback_until_ack() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("manual-ack-qos1");
+    c.manual_ack_set(true);
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| {
+        let _ = tx.send((m.mid, m.qos as u8));
+    });
+    let mut conn = connected(&c, &broker);
+    // PUBLISH QoS 1, mid 123, topic "t", payload "m".
+    conn.send_bytes(&hex("32 06 00 01 74 00 7b 6d")).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (123, 1));
+    // Without manual ack the PUBACK follows on_message at once.
+    conn.expect_silence(Duration::from_millis(200)).unwrap();
+    assert_eq!(c.ack(123, 1), ErrorCode::Success);
+    conn.expect_bytes(&hex("40 02 00 7b")).unwrap();
+    // As in Paho (reference §13), ack() does not check the mid: a second
+    // ack, and one for a mid never received, each send a PUBACK.
+    assert_eq!(c.ack(123, 1), ErrorCode::Success);
+    conn.expect_bytes(&hex("40 02 00 7b")).unwrap();
+    assert_eq!(c.ack(0x0999, 1), ErrorCode::Success);
+    conn.expect_bytes(&hex("40 02 09 99")).unwrap();
+    assert_eq!(c.ack(7, 0), ErrorCode::Success);
+    conn.expect_silence(Duration::from_millis(100)).unwrap();
+    // Switched off again: ack() sends nothing (a PUBACK 5 would come before
+    // the one expected below), and messages are acknowledged after
+    // on_message.
+    c.manual_ack_set(false);
+    assert_eq!(c.ack(5, 1), ErrorCode::Success);
+    conn.send_bytes(&hex("32 06 00 01 74 00 7c 6d")).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (124, 1));
+    conn.expect_bytes(&hex("40 02 00 7c")).unwrap();
+    c.loop_stop();
+}
+
+#[test]
+fn manual_ack_holds_the_pubcomp_until_ack_but_not_the_pubrec() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("manual-ack-qos2");
+    c.manual_ack_set(true);
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| {
+        let _ = tx.send((m.mid, m.qos as u8));
+    });
+    let mut conn = connected(&c, &broker);
+    // PUBLISH QoS 2, mid 13423, topic "t", payload "m".
+    conn.send_bytes(&hex("34 06 00 01 74 34 6f 6d")).unwrap();
+    // The PUBREC only says the message is stored, so Paho sends it at once
+    // even with manual ack; what the application acknowledges is the
+    // delivery, which comes at PUBREL.
+    conn.expect_bytes(&hex("50 02 34 6f")).unwrap();
+    conn.send_bytes(&hex("62 02 34 6f")).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), (13423, 2));
+    conn.expect_silence(Duration::from_millis(200)).unwrap();
+    assert_eq!(c.ack(13423, 2), ErrorCode::Success);
+    conn.expect_bytes(&hex("70 02 34 6f")).unwrap();
+    assert_eq!(c.ack(13423, 2), ErrorCode::Success);
+    conn.expect_bytes(&hex("70 02 34 6f")).unwrap();
+    // A PUBREL for a mid with no stored message: without manual ack it is
+    // completed at once; with it Paho sends nothing (and there is no
+    // message for on_message).
+    conn.send_bytes(&hex("62 02 00 05")).unwrap();
+    conn.expect_silence(Duration::from_millis(200)).unwrap();
+    assert!(rx.try_recv().is_err(), "on_message for an unknown PUBREL");
     c.loop_stop();
 }
 

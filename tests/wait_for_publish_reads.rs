@@ -2,11 +2,15 @@
 //! (`driver/read_gate.rs`) while the reader thread stands by. These tests
 //! pin what must not change whoever reads: the order of what arrives,
 //! timeouts, the end of a connection, messages that end without any bytes
-//! arriving, and the reader thread taking over again afterwards.
+//! arriving, and the reader thread taking over again afterwards. Where the
+//! design promises that the caller reads (porting guide §3.1), they check
+//! `reads_by_waiting_callers`, and where it promises no read (`on_publish`
+//! set, a backlog of events), that the count does not move.
 #![cfg(feature = "testing")]
 
 mod common;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -68,29 +72,46 @@ fn after_a_wait_times_out_the_reader_thread_reads_again() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("w2");
     let topics = record_topics(&c);
-    let (acked_tx, acked_rx) = mpsc::channel();
-    c.on_publish(move |_, _, mid, _, _| acked_tx.send(mid).unwrap());
     let mut conn = connected(&c, &broker);
     let info = c.publish("q", "x", 1, false).unwrap();
     conn.expect_bytes(&hex("32 06 00 01 71 00 01 78")).unwrap();
+    // A message during the wait: the caller reads it, with the socket's read
+    // timeout set.
+    let script = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        conn.send_bytes(&hex("30 04 00 01 61 41")).unwrap();
+        conn
+    });
     let t = Instant::now();
-    info.wait_for_publish(Some(Duration::from_millis(150)))
+    info.wait_for_publish(Some(Duration::from_millis(300)))
         .unwrap();
     let waited = t.elapsed();
     assert!(
-        waited >= Duration::from_millis(150),
+        waited >= Duration::from_millis(300),
         "returned after {waited:?}"
     );
     assert!(waited < Duration::from_secs(2), "returned after {waited:?}");
     assert!(!info.is_published().unwrap());
+    let mut conn = script.join().unwrap();
+    let read_by_caller = c.reads_by_waiting_callers();
+    assert!(read_by_caller > 0, "the waiting caller read nothing");
+    // Set only now: with on_publish set a caller would not read.
+    let (acked_tx, acked_rx) = mpsc::channel();
+    c.on_publish(move |_, _, mid, _, _| acked_tx.send(mid).unwrap());
     // Nobody waits now: the acknowledgement and a message must still be
     // read (the socket's read timeout the caller used is gone).
     std::thread::sleep(Duration::from_millis(100));
     conn.send_bytes(&hex("40 02 00 01")).unwrap();
     assert_eq!(acked_rx.recv_timeout(WAIT).unwrap(), 1);
     wait_until("published", || info.is_published().unwrap());
-    conn.send_bytes(&hex("30 04 00 01 61 41")).unwrap();
-    wait_until("the message", || topics.lock().unwrap().len() == 1);
+    conn.send_bytes(&hex("30 04 00 01 62 42")).unwrap();
+    wait_until("the message", || topics.lock().unwrap().len() == 2);
+    assert_eq!(*topics.lock().unwrap(), ["a", "b"]);
+    assert_eq!(
+        c.reads_by_waiting_callers(),
+        read_by_caller,
+        "the reader thread read after the wait"
+    );
     c.loop_stop();
 }
 
@@ -108,7 +129,11 @@ fn a_waiting_caller_sees_the_connection_end_and_its_message_is_resent() {
         std::thread::spawn(move || info.wait_for_publish(Some(WAIT)))
     };
     // Let the caller block in its read, then end the connection under it.
+    // A message first: the caller reads it, so it is the caller that holds
+    // the connection when it ends.
     std::thread::sleep(Duration::from_millis(100));
+    conn.send_bytes(&hex("30 04 00 01 61 41")).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
     drop(conn);
     lost_rx.recv_timeout(WAIT).expect("no on_disconnect");
     let mut conn = accept(&c, &broker);
@@ -117,6 +142,10 @@ fn a_waiting_caller_sees_the_connection_end_and_its_message_is_resent() {
     conn.send_bytes(&hex("40 02 00 01")).unwrap();
     waiting.join().unwrap().unwrap();
     assert!(info.is_published().unwrap());
+    assert!(
+        c.reads_by_waiting_callers() > 0,
+        "the waiting caller read nothing"
+    );
     c.loop_stop();
 }
 
@@ -134,7 +163,11 @@ fn drop_out_messages_ends_a_wait_although_nothing_arrives() {
             (result, Instant::now())
         })
     };
+    // A message first, which the caller reads: then it is the caller, in
+    // its read, that must notice the drop.
     std::thread::sleep(Duration::from_millis(100));
+    conn.send_bytes(&hex("30 04 00 01 61 41")).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
     let dropped_at = Instant::now();
     assert_eq!(c.drop_out_messages().len(), 1);
     let (result, returned_at) = waiting.join().unwrap();
@@ -144,6 +177,10 @@ fn drop_out_messages_ends_a_wait_although_nothing_arrives() {
     );
     assert!(returned_at.duration_since(dropped_at) < Duration::from_secs(1));
     assert_eq!(info.outcome(), Outcome::Dropped);
+    assert!(
+        c.reads_by_waiting_callers() > 0,
+        "the waiting caller read nothing"
+    );
     c.loop_stop();
 }
 
@@ -163,6 +200,10 @@ fn a_waiting_caller_answers_pubrec_with_pubrel() {
     });
     info.wait_for_publish(Some(WAIT)).unwrap();
     assert!(info.is_published().unwrap());
+    assert!(
+        c.reads_by_waiting_callers() > 0,
+        "the waiting caller read nothing"
+    );
     let _conn = script.join().unwrap();
     c.loop_stop();
 }
@@ -189,6 +230,11 @@ fn two_callers_waiting_at_once_both_return() {
         w.join().unwrap().unwrap();
     }
     assert!(first.is_published().unwrap() && second.is_published().unwrap());
+    // One of them read; the other waited to be woken.
+    assert!(
+        c.reads_by_waiting_callers() > 0,
+        "no waiting caller read anything"
+    );
     c.loop_stop();
 }
 
@@ -250,6 +296,11 @@ fn a_server_disconnect_read_by_a_waiting_caller_reaches_on_disconnect() {
         std::thread::spawn(move || info.wait_for_publish(Some(Duration::from_millis(500))))
     };
     std::thread::sleep(Duration::from_millis(100));
+    // A message first, which the caller reads (a read that ends the
+    // connection is not counted): the count shows the caller holds the
+    // connection when the DISCONNECT comes.
+    conn.send_bytes(&hex("30 05 00 01 61 00 41")).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
     // DISCONNECT "Server shutting down", and the end of the stream at once:
     // the end must not be reported before the packet read with it.
     conn.send_bytes(&hex("e0 01 8b")).unwrap();
@@ -257,5 +308,82 @@ fn a_server_disconnect_read_by_a_waiting_caller_reaches_on_disconnect() {
     assert_eq!(reason_rx.recv_timeout(WAIT).unwrap(), (true, 0x8b));
     waiting.join().unwrap().unwrap();
     assert!(!info.is_published().unwrap());
+    assert!(
+        c.reads_by_waiting_callers() > 0,
+        "the waiting caller read nothing"
+    );
+    c.loop_stop();
+}
+
+#[test]
+fn past_the_event_backlog_a_waiting_caller_reads_nothing_and_the_reader_stops() {
+    // EVENT_BACKLOG in driver/reader_feed.rs: more undelivered events than
+    // this, and nobody reads until the loop has delivered them.
+    const BACKLOG: usize = 8192;
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("w9");
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Mutex::new(release_rx);
+    let d = Arc::clone(&delivered);
+    c.on_message(move |_, _, _| {
+        if d.fetch_add(1, Ordering::SeqCst) == 0 {
+            // The first message holds the loop thread, so events pile up.
+            let _ = entered_tx.send(());
+            let _ = release_rx.lock().unwrap().recv_timeout(WAIT * 4);
+        }
+    });
+    let mut conn = connected(&c, &broker);
+    let info = c.publish("q", "x", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 71 00 01 78")).unwrap();
+    conn.send_bytes(&hex("30 04 00 01 62 42")).unwrap();
+    entered_rx.recv_timeout(WAIT).expect("no on_message");
+
+    // One event past the backlog, read by a waiting caller: the last
+    // message read puts it over, so the caller stops with nothing left
+    // unread and lets the connection go.
+    let script = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        conn.send_bytes(&hex("30 03 00 01 61").repeat(BACKLOG + 1))
+            .unwrap();
+        conn
+    });
+    info.wait_for_publish(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut conn = script.join().unwrap();
+    assert!(!info.is_published().unwrap());
+    let read_by_caller = c.reads_by_waiting_callers();
+    assert!(read_by_caller > 0, "the waiting caller read nothing");
+    assert_eq!(c.pending_events(), BACKLOG + 1);
+
+    // A caller waiting again, with the connection free and the backlog
+    // still there, must not read: the acknowledgement is the reader
+    // thread's to read, which then waits for the loop.
+    let waiting = {
+        let info = info.clone();
+        std::thread::spawn(move || info.wait_for_publish(Some(WAIT)))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    conn.send_bytes(&hex("40 02 00 01")).unwrap();
+    waiting.join().unwrap().unwrap();
+    assert!(info.is_published().unwrap());
+    assert_eq!(
+        c.reads_by_waiting_callers(),
+        read_by_caller,
+        "a waiting caller read past the event backlog"
+    );
+
+    // Nobody reads now: a PINGREQ goes unanswered (the reader thread
+    // answers one at once while the loop is free) until the loop delivers.
+    conn.send_bytes(&hex("c0 00")).unwrap();
+    conn.expect_silence(Duration::from_millis(200)).unwrap();
+    assert_eq!(c.pending_events(), BACKLOG + 1);
+    release_tx.send(()).unwrap();
+    conn.expect_bytes(&hex("d0 00")).unwrap();
+    wait_until("every message", || {
+        delivered.load(Ordering::SeqCst) == BACKLOG + 2
+    });
+    assert_eq!(c.pending_events(), 0);
     c.loop_stop();
 }

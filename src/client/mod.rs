@@ -386,6 +386,16 @@ impl Client {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many events (messages, acknowledgements, ...) wait for the loop
+    /// to take them; a batch it is delivering is not counted. This is the
+    /// figure the event backlog is measured on: past it nobody reads the
+    /// connection. For tests.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn pending_events(&self) -> usize {
+        self.shared.core.lock().session.event_count()
+    }
+
     /// True after CONNACK accepted the connection, until it is lost or
     /// closed.
     pub fn is_connected(&self) -> bool {

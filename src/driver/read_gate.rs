@@ -334,13 +334,15 @@ impl ReadGate {
                 break done();
             }
             timed = true;
-            match self.read_one(&mut slot) {
-                Read1::Fed => {
-                    if let Some(shared) = self.feed.shared.upgrade() {
-                        shared.waiter_reads.fetch_add(1, Ordering::Relaxed);
-                    }
+            let read = self.read_one(&mut slot);
+            // The chunk that reached the backlog was read and fed too.
+            if matches!(read, Read1::Fed | Read1::Backlog) {
+                if let Some(shared) = self.feed.shared.upgrade() {
+                    shared.waiter_reads.fetch_add(1, Ordering::Relaxed);
                 }
-                Read1::TimedOut => {}
+            }
+            match read {
+                Read1::Fed | Read1::TimedOut => {}
                 // The reader thread waits for the loop, not a caller: the
                 // loop may be the caller's own `loop()` calls.
                 Read1::Ended | Read1::Backlog => break done(),
