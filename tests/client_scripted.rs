@@ -509,6 +509,7 @@ fn callback_order_of_a_typical_session() {
 fn a_panicking_callback_closes_the_connection_and_ends_the_loop_cleanly() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("panics");
+    // The callback panics on purpose: what the client does then is tested.
     c.on_message(|_, _, _| panic!("bug in on_message"));
     c.connect("127.0.0.1", broker.port(), 60).unwrap();
     let mut conn = broker.accept().unwrap();
@@ -536,6 +537,7 @@ fn suppressed_callback_panics_keep_the_loop_running() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("suppressed");
     c.set_suppress_exceptions(true);
+    // The callback panics on purpose: suppress_exceptions is tested.
     c.on_message(|_, _, _| panic!("ignored bug"));
     c.connect("127.0.0.1", broker.port(), 60).unwrap();
     c.loop_start();
@@ -877,7 +879,11 @@ fn an_external_event_loop_runs_pahos_asyncio_scenario() {
     // the socket, the loop above ended at once and the script only times
     // out.
     let events = log.get();
-    assert_eq!(events.first().map(String::as_str), Some("open"), "{events:?}");
+    assert_eq!(
+        events.first().map(String::as_str),
+        Some("open"),
+        "{events:?}"
+    );
     script.join().unwrap();
     assert_eq!(events.last().map(String::as_str), Some("close"));
     let middle = &events[1..events.len() - 1];

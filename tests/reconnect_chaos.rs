@@ -203,6 +203,9 @@ impl Tally {
     }
 }
 
+/// Each SUBACK's granted QoS values, in order.
+type Subacks = mpsc::Receiver<Vec<u8>>;
+
 /// A persistent subscriber to both streams (QoS 1 and QoS 2), which asks for
 /// its subscriptions through automatic resubscribe: sent after the first
 /// CONNACK, and again after any CONNACK until the broker confirmed them. The
@@ -216,12 +219,7 @@ fn stream_subscriber(
     n: usize,
     pause: Duration,
     link: &Link,
-) -> (
-    Client,
-    Arc<Mutex<Tally>>,
-    Arc<AtomicUsize>,
-    mpsc::Receiver<Vec<u8>>,
-) {
+) -> (Client, Arc<Mutex<Tally>>, Arc<AtomicUsize>, Subacks) {
     let sub = persistent_client_over(id, link);
     sub.auto_resubscribe_set(true);
     let tally = Arc::new(Mutex::new(Tally::new(n)));
