@@ -233,7 +233,10 @@ fn unwritten_qos0_fails_when_the_connection_closes_without_a_reconnect() {
     let mut conn = connected(&c, &broker);
     // A PUBLISH, then a malformed packet in the same write.
     conn.send_bytes(&hex("30 04 00 01 74 6d f0 00")).unwrap();
-    let info = rx.recv_timeout(WAIT).unwrap().unwrap();
+    let info = rx
+        .recv_timeout(WAIT)
+        .unwrap()
+        .expect("publish() from on_message");
     let result = info.wait_for_publish(Some(WAIT));
     assert_eq!(
         result.unwrap_err().to_string(),
