@@ -14,7 +14,9 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use common::decode_chunks;
-use common::strategies::{bytes, packet, protocol, protocol_and, protocol_and_packet, run_cases};
+use common::strategies::{
+    bytes, packet, properties_mut, protocol, protocol_and, protocol_and_packet, run_cases,
+};
 use mqtt_tether::packet::ProtocolVersion::{self, MQTTv31, MQTTv311, MQTTv5};
 use mqtt_tether::packet::*;
 use proptest::prelude::*;
@@ -82,24 +84,6 @@ fn body_len(packet: &Packet, protocol: ProtocolVersion) -> usize {
     let bytes = packet.to_bytes(protocol).expect("a valid packet encodes");
     let header = FixedHeader::parse(&bytes, protocol).unwrap().unwrap();
     bytes.len() - header.header_len()
-}
-
-fn properties_mut(packet: &mut Packet) -> Option<&mut Properties> {
-    match packet {
-        Packet::Connect(p) => Some(&mut p.properties),
-        Packet::ConnAck(p) => Some(&mut p.properties),
-        Packet::Publish(p) => Some(&mut p.properties),
-        Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
-            Some(&mut p.properties)
-        }
-        Packet::Subscribe(p) => Some(&mut p.properties),
-        Packet::SubAck(p) => Some(&mut p.properties),
-        Packet::Unsubscribe(p) => Some(&mut p.properties),
-        Packet::UnsubAck(p) => Some(&mut p.properties),
-        Packet::Disconnect(p) => Some(&mut p.properties),
-        Packet::Auth(p) => Some(&mut p.properties),
-        Packet::PingReq | Packet::PingResp => None,
-    }
 }
 
 /// Grows `packet`'s body to about `to.body` bytes with content that keeps it

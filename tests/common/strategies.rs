@@ -426,3 +426,41 @@ pub fn run_cases<S: Strategy>(
         panic!("{e}");
     }
 }
+
+/// The properties of a packet that has them (every type but PINGREQ and
+/// PINGRESP; empty below MQTT 5).
+pub fn properties_of(packet: &Packet) -> Option<&Properties> {
+    match packet {
+        Packet::Connect(p) => Some(&p.properties),
+        Packet::ConnAck(p) => Some(&p.properties),
+        Packet::Publish(p) => Some(&p.properties),
+        Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+            Some(&p.properties)
+        }
+        Packet::Subscribe(p) => Some(&p.properties),
+        Packet::SubAck(p) => Some(&p.properties),
+        Packet::Unsubscribe(p) => Some(&p.properties),
+        Packet::UnsubAck(p) => Some(&p.properties),
+        Packet::Disconnect(p) => Some(&p.properties),
+        Packet::Auth(p) => Some(&p.properties),
+        Packet::PingReq | Packet::PingResp => None,
+    }
+}
+
+pub fn properties_mut(packet: &mut Packet) -> Option<&mut Properties> {
+    match packet {
+        Packet::Connect(p) => Some(&mut p.properties),
+        Packet::ConnAck(p) => Some(&mut p.properties),
+        Packet::Publish(p) => Some(&mut p.properties),
+        Packet::PubAck(p) | Packet::PubRec(p) | Packet::PubRel(p) | Packet::PubComp(p) => {
+            Some(&mut p.properties)
+        }
+        Packet::Subscribe(p) => Some(&mut p.properties),
+        Packet::SubAck(p) => Some(&mut p.properties),
+        Packet::Unsubscribe(p) => Some(&mut p.properties),
+        Packet::UnsubAck(p) => Some(&mut p.properties),
+        Packet::Disconnect(p) => Some(&mut p.properties),
+        Packet::Auth(p) => Some(&mut p.properties),
+        Packet::PingReq | Packet::PingResp => None,
+    }
+}
