@@ -832,6 +832,8 @@ enum Mutation {
     DropProperty(Index),
     /// Gives a property another identifier byte, keeping its value.
     RenameProperty(Index, u8),
+    /// Moves the length prefix of a string or binary property value.
+    PropertyValueLength(Index, i16),
     /// Writes the property length `delta` off, or overlong.
     PropertyLength(i8, bool),
     RemainingLength(RemainingLength),
@@ -1005,6 +1007,9 @@ impl Frame {
             }
             M::DropProperty(at) if no_properties => self.apply(&M::Remove(Part::Head, *at, 1)),
             M::RenameProperty(at, id) if no_properties => self.apply(&M::Set(Part::Head, *at, *id)),
+            M::PropertyValueLength(_, delta) if no_properties => {
+                self.apply(&M::Prefix(Part::Head, *delta))
+            }
             M::PropertyLength(0, _) if self.properties.is_none() => {
                 self.remaining_length = RemainingLength::Overlong
             }
@@ -1072,6 +1077,24 @@ impl Frame {
                     if let Some(first) = entries[i].first_mut() {
                         *first = *id;
                     }
+                }
+            }
+            M::PropertyValueLength(which, delta) => {
+                let entries = self.properties.as_mut().unwrap();
+                let i = which.index(entries.len());
+                let entry = &mut entries[i];
+                let prefixed = entry.len() >= 3
+                    && PropertyId::from_u8(entry[0]).is_some_and(|id| {
+                        matches!(
+                            id.value_type(),
+                            PropertyType::Utf8String
+                                | PropertyType::Utf8StringPair
+                                | PropertyType::BinaryData
+                        )
+                    });
+                if prefixed {
+                    let v = u16::from_be_bytes([entry[1], entry[2]]).wrapping_add_signed(*delta);
+                    entry[1..3].copy_from_slice(&v.to_be_bytes());
                 }
             }
             M::PropertyLength(delta, overlong) => {
@@ -1173,6 +1196,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         3 => any::<Index>().prop_map(M::RepeatProperty),
         1 => any::<Index>().prop_map(M::DropProperty),
         2 => (any::<Index>(), property_id).prop_map(|(i, id)| M::RenameProperty(i, id)),
+        3 => (any::<Index>(), select(vec![-2i16, -1, 1, 2, 0x100]))
+            .prop_map(|(i, d)| M::PropertyValueLength(i, d)),
         2 => (select(vec![-3i8, -2, -1, 1, 2, 3]), any::<bool>())
             .prop_map(|(d, o)| M::PropertyLength(d, o)),
         1 => Just(M::PropertyLength(0, true)),
