@@ -1237,14 +1237,17 @@ struct Reached {
     protocols: BTreeSet<ProtocolVersion>,
 }
 
+/// What a stream decoder made of an input: its first packet or error (`None`
+/// while it waits for more), and how many bytes it still holds.
+struct Streamed {
+    first: Option<Result<Packet, DecodeError>>,
+    buffered: usize,
+}
+
 /// Feeds `input` to fresh stream decoders (whole, byte by byte, in two
 /// halves) and checks memory as it goes: never more than twice what arrived,
-/// never more than the fixed header claims. Returns the first packet or error
-/// and what is left buffered.
-fn stream(
-    input: &[u8],
-    protocol: ProtocolVersion,
-) -> Result<Vec<(Option<Result<Packet, DecodeError>>, usize)>, TestCaseError> {
+/// never more than the fixed header claims.
+fn stream(input: &[u8], protocol: ProtocolVersion) -> Result<Vec<Streamed>, TestCaseError> {
     let half = input.len() / 2;
     let ways: [Vec<&[u8]>; 3] = [
         vec![input],
@@ -1284,7 +1287,10 @@ fn stream(
                 );
             }
         }
-        results.push((first, decoder.buffered()));
+        results.push(Streamed {
+            first,
+            buffered: decoder.buffered(),
+        });
     }
     Ok(results)
 }
@@ -1304,8 +1310,8 @@ fn check_mutated(
     let header = match FixedHeader::parse(input, protocol) {
         Err(e) => {
             prop_assert_eq!(&one_shot, &Err(e.clone()));
-            for (first, _) in &streams {
-                prop_assert_eq!(first, &Some(Err(e.clone())));
+            for s in &streams {
+                prop_assert_eq!(&s.first, &Some(Err(e.clone())));
             }
             return Ok(());
         }
@@ -1316,9 +1322,9 @@ fn check_mutated(
     let Some(header) = header else {
         // The header, or the body it announces, has not all arrived.
         prop_assert_eq!(&one_shot, &Err(DecodeError::Truncated));
-        for (first, buffered) in &streams {
-            prop_assert_eq!(first, &None);
-            prop_assert_eq!(*buffered, input.len());
+        for s in &streams {
+            prop_assert_eq!(&s.first, &None);
+            prop_assert_eq!(s.buffered, input.len());
         }
         return Ok(());
     };
@@ -1338,8 +1344,8 @@ fn check_mutated(
         reached.types.insert(header.packet_type());
         reached.protocols.insert(protocol);
     }
-    for (first, _) in &streams {
-        prop_assert_eq!(first, &Some(result.clone()));
+    for s in &streams {
+        prop_assert_eq!(&s.first, &Some(result.clone()));
     }
     match result {
         Ok(packet) => {

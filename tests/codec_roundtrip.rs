@@ -109,7 +109,7 @@ fn grow(packet: &mut Packet, protocol: ProtocolVersion, to: Grow) {
             if !reason_codes.is_empty() =>
         {
             let n = need.min(16_500);
-            reason_codes.resize(reason_codes.len() + n, reason_codes[0].clone());
+            reason_codes.resize(reason_codes.len() + n, reason_codes[0]);
             need -= n;
         }
         Packet::Subscribe(p) => {
