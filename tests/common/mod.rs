@@ -7,6 +7,7 @@ pub mod pki;
 pub mod raw_client;
 #[cfg(feature = "testing")]
 pub mod scripted;
+pub mod strategies;
 pub mod vectors;
 
 use mqtt_tether::packet::{DecodeError, Decoder, Packet, ProtocolVersion};
