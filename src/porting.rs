@@ -390,27 +390,77 @@
 //!
 //! ### 3.3 Messages
 //!
-//! * **Re-sends respect `max_inflight_messages`.** After a reconnect, stored
-//!   messages are re-sent within the in-flight window, and messages in
-//!   flight at a cut keep their slots until re-sent (Paho re-sends
+//! * **No QoS 1/2 message before the CONNACK, and the backlog first.**
+//!   Paho sends a QoS 1/2 message as soon as the socket is open, before the
+//!   CONNACK has said how many the broker takes in flight, and re-sends its
+//!   stored messages only after `on_connect`, so newer messages overtake
+//!   them (#910). Here QoS 1/2 messages published between CONNECT and
+//!   CONNACK are stored, and after the CONNACK the stored messages go first,
+//!   in publish order, then the newer ones; a message published in
+//!   `on_connect` follows the backlog (Paho sends it before). Without a
+//!   backlog a message from `on_connect` goes at once, as in Paho, so
+//!   "publish retained, then subscribe" keeps its order. The re-send still
+//!   waits for `on_connect` to return, so `drop_out_messages()` there keeps
+//!   the old messages from going out. QoS 0 goes at once, before the CONNACK
+//!   too, as in Paho (a script with no loop relies on it). SUBSCRIBE and
+//!   UNSUBSCRIBE wait for the CONNACK, whose limits they must meet; the
+//!   call still returns `(MQTT_ERR_SUCCESS, mid)` at once.
+//! * **Re-sends respect the window.** After a reconnect, stored messages go
+//!   out within the in-flight window (`max_inflight_messages`, narrowed by
+//!   the new CONNACK's Receive Maximum), oldest first, PUBRELs included;
+//!   the rest follow as acknowledgements free slots (Paho re-sends
 //!   everything at once, #492, PR #698, which can overwhelm a broker:
-//!   Mosquitto drops QoS 2 messages beyond its own limit).
+//!   Mosquitto answers what exceeds its limit with "quota exceeded" or
+//!   drops it).
 //! * **Every message ends with an outcome.**
 //!   [`MessageInfo::outcome`](crate::MessageInfo::outcome) says `Published`
-//!   or why not ([`Outcome`](crate::Outcome): `QueueFull`, `NotConnected`, `TooLarge`,
-//!   `ConnectionLost`, `Reinitialised`, `Dropped`), and `wait_for_publish`
-//!   errors say why. `reinitialise()` and `drop_out_messages()` fail the
-//!   messages they remove (Paho leaves them unpublished forever).
+//!   or why not ([`Outcome`](crate::Outcome): `QueueFull`, `NotConnected`,
+//!   `TooLarge`, `NotSupported`, `Refused`, `ConnectionLost`,
+//!   `Reinitialised`, `Dropped`), and `wait_for_publish` errors say why.
+//!   `reinitialise()` and `drop_out_messages()` fail the messages they
+//!   remove (Paho leaves them unpublished forever).
+//! * **A broker's refusal is a failure.** An MQTT 5 PUBACK, PUBREC or
+//!   PUBCOMP whose reason code is 0x80 or more (0x87 Not authorized, 0x97
+//!   Quota exceeded, 0x92 Packet identifier not found, ...) ends the message
+//!   with [`Outcome::Refused`](crate::Outcome::Refused) carrying that reason:
+//!   `wait_for_publish()` and `is_published()` return an error naming it.
+//!   Paho counts such a message as published (its `wait_for_publish`
+//!   returns, `is_published()` is `True`); what stays as in Paho is `rc()`
+//!   (`MQTT_ERR_SUCCESS`: the publish call succeeded) and `on_publish`,
+//!   which receives the reason code. A failed PUBREC gets no PUBREL
+//!   (MQTT 5 §4.3.3; Paho sends one and waits for a PUBCOMP).
 //! * **QoS 1/2 messages stored while offline can be waited for.** Paho
 //!   returns `MQTT_ERR_NO_CONN` for them yet delivers them after the next
 //!   CONNACK, and its `wait_for_publish()` raises at once. Here `rc()` is
 //!   still `MQTT_ERR_NO_CONN` (as Paho), but `wait_for_publish` and
 //!   `is_published` wait for the delivery.
-//! * **The broker's MQTT 5 limits are respected.** A CONNACK Receive
-//!   Maximum narrows the in-flight window, and a publish larger than the
-//!   broker's Maximum Packet Size is refused with `MQTT_ERR_PAYLOAD_SIZE`
-//!   instead of being sent (Paho enforces none of the CONNACK limits). A
-//!   `MaximumPacketSize` in the CONNECT properties bounds what the client
+//! * **The broker's MQTT 5 limits are respected** (Paho enforces none of
+//!   the CONNACK limits; a broker then disconnects, and after the reconnect
+//!   Paho sends the same stored message again, for ever). Each limit holds
+//!   for the connection whose CONNACK announced it
+//!   ([`Client::broker_limits`](crate::Client::broker_limits) reads them,
+//!   the Assigned Client Identifier among them); nothing it forbids is sent:
+//!   * Receive Maximum narrows the in-flight window (above).
+//!   * Maximum Packet Size: a larger `publish`, `subscribe` or
+//!     `unsubscribe` returns `MQTT_ERR_PAYLOAD_SIZE`.
+//!   * Maximum QoS, Retain Available 0, a topic alias above Topic Alias
+//!     Maximum (or an alias with an empty topic that is not set on this
+//!     connection), Wildcard, Shared Subscription or Subscription
+//!     Identifiers Available 0: the call returns `MQTT_ERR_NOT_SUPPORTED`
+//!     (`subscribe`/`unsubscribe` with no mid).
+//!   * A QoS 1/2 message stored before the CONNACK that announced the
+//!     limit (published offline, or before a reconnect to a broker with
+//!     smaller limits) is checked when its turn comes and, if forbidden,
+//!     never sent: `on_publish` receives the DISCONNECT reason a broker
+//!     gives for it (0x95 Packet too large, 0x9B QoS not supported, 0x9A
+//!     Retain not supported, 0x94 Topic alias invalid) and its outcome is
+//!     `TooLarge` or `NotSupported`. A SUBSCRIBE asked for before the
+//!     CONNACK and forbidden by it gets an `on_subscribe` with failure
+//!     reason codes; automatic resubscribe drops a filter the new broker
+//!     forbids.
+//!   * Every refusal writes one `on_log` line at `WARNING` naming the limit.
+//!
+//!   A `MaximumPacketSize` in the CONNECT properties bounds what the client
 //!   accepts: a larger incoming packet closes the connection.
 //! * **Message ids skip ids still in use.** A QoS 1/2 publish whose next id
 //!   is held by a stored message takes the next free one (Paho refuses it

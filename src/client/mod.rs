@@ -396,6 +396,22 @@ impl Client {
         self.shared.core.lock().session.event_count()
     }
 
+    /// Beyond Paho: what the broker's last CONNACK announced (MQTT 5
+    /// Receive Maximum, Maximum Packet Size, Maximum QoS, Retain Available,
+    /// Topic Alias Maximum, Assigned Client Identifier, ...), which the
+    /// client honours on that connection; `None` while no connection is
+    /// accepted. Before MQTT 5 a broker announces nothing: the defaults.
+    ///
+    /// ```
+    /// # use mqtt_tether::{CallbackAPIVersion, Client};
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// assert!(client.broker_limits().is_none());
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
+    pub fn broker_limits(&self) -> Option<crate::session::BrokerLimits> {
+        self.shared.core.lock().session.broker_limits().cloned()
+    }
+
     /// True after CONNACK accepted the connection, until it is lost or
     /// closed.
     pub fn is_connected(&self) -> bool {
