@@ -291,3 +291,111 @@ fn alpn_protocols_are_offered() {
         Some(&b"paho-test-protocol"[..])
     );
 }
+
+/// How a client refused by Mosquitto for a wrong password is told, over
+/// `tls` or plain TCP: the callbacks in the order they ran, with the first
+/// failure of a manual `loop()`, or with `loop_start` until the first
+/// `on_disconnect` (which calls `disconnect()` to stop the retries).
+fn refused(
+    port: u16,
+    protocol: mqtt_tether::ProtocolVersion,
+    tls: Option<TlsOptions>,
+    manual: bool,
+) -> Vec<String> {
+    let c = common::clients::client_with(mqtt_tether::ClientOptions {
+        client_id: "tls-refused".into(),
+        protocol,
+        ..mqtt_tether::ClientOptions::default()
+    });
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(200));
+    let host = if tls.is_some() { "localhost" } else { "127.0.0.1" };
+    if let Some(options) = tls {
+        c.tls_set(options).unwrap();
+    }
+    c.username_pw_set(Some("alice"), Some("wrong"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    c.on_connect(move |_, _, _, rc, _| {
+        s.lock()
+            .unwrap()
+            .push(format!("on_connect {} {}", rc.value(), rc.get_name()))
+    });
+    let s = Arc::clone(&seen);
+    c.on_connect_fail(move |_, _| s.lock().unwrap().push("on_connect_fail".into()));
+    let (tx, rx) = mpsc::channel();
+    let s = Arc::clone(&seen);
+    c.on_disconnect(move |client, _, _, rc, _| {
+        s.lock()
+            .unwrap()
+            .push(format!("on_disconnect {}", rc.value()));
+        client.disconnect();
+        let _ = tx.send(());
+    });
+    c.connect(host, port, 60).unwrap();
+    if manual {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let rc = c.loop_once(Duration::from_millis(100));
+            if rc != mqtt_tether::ErrorCode::Success {
+                seen.lock().unwrap().push(format!("loop {rc:?}"));
+                break;
+            }
+            assert!(Instant::now() < deadline, "{:?}", seen.lock().unwrap());
+        }
+    } else {
+        c.loop_start();
+        let got = rx.recv_timeout(WAIT);
+        c.loop_stop();
+        assert!(got.is_ok(), "no on_disconnect: {:?}", seen.lock().unwrap());
+    }
+    let seen = seen.lock().unwrap().clone();
+    seen
+}
+
+/// Mosquitto's TLS listener answers a wrong password with CONNACK 5 (or
+/// reason 135) and closes the TLS session at once: the CONNACK and the
+/// close_notify may come in one read. The refusal must reach on_connect as
+/// it does over plain TCP, not be lost as a failed connect retried for
+/// ever.
+#[test]
+fn a_refusal_over_tls_is_reported_as_over_plain_tcp() {
+    let pki = Pki::new();
+    let mut config = MosquittoConfig::default().user("alice", "secret");
+    for line in pki.listener_lines() {
+        config = config.line(line);
+    }
+    let Some(secure) = Mosquitto::start_or_skip(config) else {
+        return;
+    };
+    let Some(plain) = Mosquitto::start_or_skip(MosquittoConfig::default().user("alice", "secret"))
+    else {
+        return;
+    };
+    use mqtt_tether::ProtocolVersion::{MQTTv311, MQTTv5};
+    for protocol in [MQTTv311, MQTTv5] {
+        for manual in [false, true] {
+            let over_tcp = refused(plain.port(), protocol, None, manual);
+            // Paho maps CONNACK 5 to reason 135 "Not authorized" (MQTT 5
+            // brokers send 135 itself), and closes with
+            // MQTT_ERR_CONN_REFUSED, or MQTT_ERR_PROTOCOL for MQTT 5. A
+            // refusal is a connection made and refused, not a failed
+            // connect.
+            let (disconnect, rc) = match protocol {
+                MQTTv5 => ("on_disconnect 130", "loop Protocol"),
+                _ => ("on_disconnect 128", "loop ConnRefused"),
+            };
+            let mut expected = vec!["on_connect 135 Not authorized", disconnect];
+            if manual {
+                expected.push(rc);
+            }
+            assert_eq!(over_tcp, expected, "{protocol:?}, manual loop {manual}");
+            let over_tls = refused(secure.port(), protocol, Some(pki.options("ca.pem")), manual);
+            assert_eq!(
+                over_tls,
+                over_tcp,
+                "{protocol:?}, manual loop {manual}\n{}",
+                secure.log()
+            );
+        }
+    }
+}
