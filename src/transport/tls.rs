@@ -437,7 +437,9 @@ impl TlsLayer {
             });
             // Taken at every turn: rustls stops reading records while its
             // plaintext buffer is full.
-            let waiting = processed.as_ref().map_or(0, |s| s.plaintext_bytes_to_read());
+            let waiting = processed
+                .as_ref()
+                .map_or(0, |s| s.plaintext_bytes_to_read());
             self.take_plaintext(plain, waiting);
             if processed?.peer_has_closed() {
                 return Err(io::Error::new(
