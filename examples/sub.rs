@@ -15,7 +15,8 @@
 //! and then doubling up to MAX (`--reconnect-delay MIN MAX`, fractions
 //! allowed, default Paho's 1 120); the filters are subscribed again at every
 //! connection. Standard error tells when the connection is lost and when it
-//! is back.
+//! is back. A refused connection ends sub with status 1 and the broker's
+//! reason on standard error.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -38,6 +39,14 @@ options:
 
 /// mosquitto_sub's status when `-W` expires first.
 const TIMED_OUT: u8 = 27;
+
+/// What the callbacks tell the main thread.
+enum Inbox {
+    /// A message, as printed.
+    Line(Vec<u8>),
+    /// The broker refused the connection, for this reason.
+    Refused(String),
+}
 
 fn main() -> ExitCode {
     match run() {
@@ -82,13 +91,16 @@ fn run() -> Result<ExitCode, String> {
         return Err("at least one -t FILTER is needed".into());
     }
     let client = conn.client()?;
-    let (tx, messages) = mpsc::channel::<Vec<u8>>();
+    let (tx, inbox) = mpsc::channel::<Inbox>();
+    let refused_tx = tx.clone();
     let subscriptions: Vec<(String, i32)> = filters.iter().map(|f| (f.clone(), qos)).collect();
     let reconnecting = AtomicBool::new(false);
     client.on_connect(move |client, _, _, reason_code, _| {
         if reason_code.is_failure() {
-            eprintln!("sub: connection refused: {reason_code}");
+            // As mosquitto_sub: a refusal ends the tool (with the loop
+            // stopped, nothing else would).
             client.disconnect();
+            let _ = refused_tx.send(Inbox::Refused(reason_code.to_string()));
             return;
         }
         if reconnecting.swap(true, Ordering::SeqCst) {
@@ -111,7 +123,7 @@ fn run() -> Result<ExitCode, String> {
         }
         line.extend_from_slice(&message.payload);
         line.push(b'\n');
-        let _ = tx.send(line);
+        let _ = tx.send(Inbox::Line(line));
     });
     cli::report_connection_loss(&client, "sub");
     conn.connect(&client)?;
@@ -131,8 +143,12 @@ fn run() -> Result<ExitCode, String> {
             },
             None => Duration::from_secs(3600),
         };
-        match messages.recv_timeout(left) {
-            Ok(line) => {
+        match inbox.recv_timeout(left) {
+            Ok(Inbox::Refused(reason)) => {
+                eprintln!("sub: connection refused: {reason}");
+                break ExitCode::from(1);
+            }
+            Ok(Inbox::Line(line)) => {
                 // Flushed per message, so a pipe sees each line at once.
                 if stdout
                     .write_all(&line)

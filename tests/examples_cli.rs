@@ -166,6 +166,72 @@ fn pub_fails_when_the_broker_refuses_or_is_absent() {
     assert_eq!(absent.status.code(), Some(1));
 }
 
+/// Runs sub with `args` against a broker that refuses it; it must exit
+/// within 2 s (the deadline is the behaviour: a refusal ends it at once).
+/// Returns its status and standard error.
+fn refused_sub(args: &[&str], what: &str) -> (ExitStatus, String) {
+    let child = example("sub")
+        .args(args)
+        .args(["-t", "t", "-u", "alice", "-P", "wrong"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sub = Running(child);
+    let status = sub.wait_within(what, Duration::from_secs(2));
+    let mut stderr = String::new();
+    sub.0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (status, stderr)
+}
+
+/// A refused connection ends sub with status 1 and the broker's reason, over
+/// plain TCP and over TLS, where Mosquitto closes the TLS session right
+/// after its CONNACK.
+#[test]
+fn sub_exits_with_the_reason_when_the_broker_refuses() {
+    let broker = Broker::start_with(
+        mqtt_tether::testing::BrokerConfig::default().with_credentials("alice", "secret"),
+    )
+    .unwrap();
+    let port = broker.port().to_string();
+    let (status, stderr) = refused_sub(&["-h", "127.0.0.1", "-p", &port], "sub over TCP");
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr, "sub: connection refused: Not authorized\n");
+
+    #[cfg(feature = "tls")]
+    {
+        use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
+        let pki = common::pki::Pki::new();
+        let mut config = MosquittoConfig::default().user("alice", "secret");
+        for line in pki.listener_lines() {
+            config = config.line(line);
+        }
+        let Some(m) = Mosquitto::start_or_skip(config) else {
+            return;
+        };
+        let port = m.port().to_string();
+        let ca = pki.path("ca.pem");
+        let (status, stderr) = refused_sub(
+            &[
+                "-h",
+                "localhost",
+                "-p",
+                &port,
+                "--cafile",
+                ca.to_str().unwrap(),
+            ],
+            "sub over TLS",
+        );
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert_eq!(stderr, "sub: connection refused: Not authorized\n");
+    }
+}
+
 #[test]
 fn the_examples_interoperate_with_mosquittos_tools() {
     let (Some(mpub), Some(msub)) = (
@@ -276,14 +342,19 @@ impl Drop for Running {
 impl Running {
     /// Waits for the process to exit; kills it and fails after `WATCHDOG`.
     fn wait(&mut self, what: &str) -> ExitStatus {
-        let deadline = Instant::now() + WATCHDOG;
+        self.wait_within(what, WATCHDOG)
+    }
+
+    /// Waits for the process to exit; kills it and fails after `limit`.
+    fn wait_within(&mut self, what: &str, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.0.try_wait().unwrap() {
                 return status;
             }
             if Instant::now() >= deadline {
                 let _ = self.0.kill();
-                panic!("{what} did not exit within {WATCHDOG:?}");
+                panic!("{what} did not exit within {limit:?}");
             }
             std::thread::sleep(Duration::from_millis(10));
         }

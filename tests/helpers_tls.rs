@@ -11,10 +11,10 @@ use std::thread;
 use std::time::Duration;
 
 use common::pki::Pki;
-use mqtt_tether::helpers::{publish, subscribe, Tls};
+use mqtt_tether::helpers::{publish, subscribe, Auth, Tls};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
 use mqtt_tether::transport::tls::TlsOptions;
-use mqtt_tether::PahoErrorKind;
+use mqtt_tether::{connack_string, Error, PahoErrorKind, ProtocolVersion};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
@@ -22,12 +22,17 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// Runs a helper on its own thread and gives its result, bounded by WAIT.
 fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    within(WAIT, f)
+}
+
+/// Runs a helper on its own thread and gives its result, bounded by `limit`.
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let _ = tx.send(f());
     });
-    rx.recv_timeout(WAIT)
-        .expect("the helper did not return in time")
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("the helper did not return within {limit:?}"))
 }
 
 #[test]
@@ -106,4 +111,56 @@ fn tls_as_a_dict_with_insecure_and_as_a_context() {
             ("tls/insecure".to_string(), b"2".to_vec()),
         ]
     );
+}
+
+/// Mosquitto's TLS listener refuses a wrong password with CONNACK 5 (135
+/// for MQTT 5) and closes the TLS session at once: both helpers raise the
+/// refusal, as over plain TCP, instead of retrying for ever.
+#[test]
+fn a_refusal_over_tls_is_raised_by_both_helpers() {
+    let pki = Pki::new();
+    let mut config = MosquittoConfig::default().user("alice", "secret");
+    for line in pki.listener_lines() {
+        config = config.line(line);
+    }
+    let Some(mosquitto) = Mosquitto::start_or_skip(config) else {
+        return;
+    };
+    let tls = Tls::from(TlsOptions {
+        ca_certs: Some(pki.path("ca.pem")),
+        ..TlsOptions::default()
+    });
+    // The deadline is the behaviour: a refusal ends the call at once.
+    let limit = Duration::from_secs(2);
+    let check = |err: Error, what: &str| {
+        assert_eq!(err.kind(), PahoErrorKind::MqttException, "{what}: {err}");
+        let Error::ConnectionRefused(rc) = &err else {
+            panic!("{what}: {err:?}");
+        };
+        assert_eq!(rc.value(), 135, "{what}");
+        assert_eq!(err.to_string(), "Not authorized", "{what}");
+        assert_eq!(err.to_string(), connack_string(*rc), "{what}");
+    };
+    for protocol in [ProtocolVersion::MQTTv311, ProtocolVersion::MQTTv5] {
+        let o = publish::Options {
+            hostname: "localhost".into(),
+            port: mosquitto.port(),
+            protocol,
+            auth: Some(Auth::new("alice", Some("wrong"))),
+            tls: Some(tls.clone()),
+            ..publish::Options::default()
+        };
+        let err = within(limit, move || publish::single("t", "x", 1, false, &o)).unwrap_err();
+        check(err, &format!("publish.single {protocol:?}"));
+        let o = subscribe::Options {
+            hostname: "localhost".into(),
+            port: mosquitto.port(),
+            protocol,
+            auth: Some(Auth::new("alice", Some("wrong"))),
+            tls: Some(tls.clone()),
+            ..subscribe::Options::default()
+        };
+        let err = within(limit, move || subscribe::simple(&["t"], 0, 1, false, &o)).unwrap_err();
+        check(err, &format!("subscribe.simple {protocol:?}"));
+    }
 }

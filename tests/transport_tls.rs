@@ -7,7 +7,7 @@
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::clients::fast_reconnecting_client as client;
+use common::clients::{fast_reconnecting_client as client, ConnectionEvents};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
 use mqtt_tether::transport::tls::{CertReqs, TlsOptions};
 use mqtt_tether::{Client, PahoErrorKind};
@@ -290,4 +290,215 @@ fn alpn_protocols_are_offered() {
         c.tls_alpn_protocol().as_deref(),
         Some(&b"paho-test-protocol"[..])
     );
+}
+
+/// How a client refused by Mosquitto for a wrong password is told, over
+/// `tls` or plain TCP: its connection callbacks in the order they ran (see
+/// `ConnectionEvents`), with the first failure of a manual `loop()`, or
+/// with `loop_start` until the first `on_disconnect`.
+fn refused(
+    port: u16,
+    protocol: mqtt_tether::ProtocolVersion,
+    tls: Option<TlsOptions>,
+    manual: bool,
+) -> Vec<String> {
+    let c = common::clients::client_with(mqtt_tether::ClientOptions {
+        client_id: "tls-refused".into(),
+        protocol,
+        ..mqtt_tether::ClientOptions::default()
+    });
+    c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(200));
+    let host = if tls.is_some() {
+        "localhost"
+    } else {
+        "127.0.0.1"
+    };
+    if let Some(options) = tls {
+        c.tls_set(options).unwrap();
+    }
+    c.username_pw_set(Some("alice"), Some("wrong"));
+    let events = ConnectionEvents::record(&c);
+    c.connect(host, port, 60).unwrap();
+    if !manual {
+        c.loop_start();
+        events.wait_for_disconnect(WAIT);
+        c.loop_stop();
+        return events.seen();
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let rc = c.loop_once(Duration::from_millis(100));
+        if rc != mqtt_tether::ErrorCode::Success {
+            let mut seen = events.seen();
+            seen.push(format!("loop {rc:?}"));
+            return seen;
+        }
+        assert!(Instant::now() < deadline, "{:?}", events.seen());
+    }
+}
+
+/// Mosquitto's TLS listener answers a wrong password with CONNACK 5 (or
+/// reason 135) and closes the TLS session at once: the CONNACK and the
+/// close_notify may come in one read. The refusal must reach on_connect as
+/// it does over plain TCP, not be lost as a failed connect retried for
+/// ever.
+#[test]
+fn a_refusal_over_tls_is_reported_as_over_plain_tcp() {
+    let pki = Pki::new();
+    let mut config = MosquittoConfig::default().user("alice", "secret");
+    for line in pki.listener_lines() {
+        config = config.line(line);
+    }
+    let Some(secure) = Mosquitto::start_or_skip(config) else {
+        return;
+    };
+    let Some(plain) = Mosquitto::start_or_skip(MosquittoConfig::default().user("alice", "secret"))
+    else {
+        return;
+    };
+    use mqtt_tether::ProtocolVersion::{MQTTv311, MQTTv5};
+    for protocol in [MQTTv311, MQTTv5] {
+        for manual in [false, true] {
+            let over_tcp = refused(plain.port(), protocol, None, manual);
+            // Paho maps CONNACK 5 to reason 135 "Not authorized" (MQTT 5
+            // brokers send 135 itself), and closes with
+            // MQTT_ERR_CONN_REFUSED, or MQTT_ERR_PROTOCOL for MQTT 5. A
+            // refusal is a connection made and refused, not a failed
+            // connect.
+            let (disconnect, rc) = match protocol {
+                MQTTv5 => ("on_disconnect 130 Protocol error", "loop Protocol"),
+                _ => ("on_disconnect 128 Unspecified error", "loop ConnRefused"),
+            };
+            let mut expected = vec!["on_connect 135 Not authorized", disconnect];
+            if manual {
+                expected.push(rc);
+            }
+            assert_eq!(over_tcp, expected, "{protocol:?}, manual loop {manual}");
+            let over_tls = refused(secure.port(), protocol, Some(pki.options("ca.pem")), manual);
+            assert_eq!(
+                over_tls,
+                over_tcp,
+                "{protocol:?}, manual loop {manual}\n{}",
+                secure.log()
+            );
+        }
+    }
+}
+
+/// How the scripted TLS server ends right after its last bytes (an alert
+/// or a record in the same TCP write as them).
+#[derive(Debug, Clone, Copy)]
+enum TlsEnd {
+    /// Its close_notify alert.
+    CloseNotify,
+    /// A record that does not decrypt (its tag altered).
+    BadRecord,
+    /// No alert: the end of the TCP stream (FIN) right after the data.
+    Fin,
+}
+
+/// A one-connection TLS server in the test, for what Mosquitto does not
+/// send: after the handshake it reads the client's CONNECT, writes
+/// `connack`, then, once told on the returned sender, `last` and `end`,
+/// and waits for the client to close.
+fn tls_server_ending_after(
+    pki: &Pki,
+    connack: Vec<u8>,
+    last: Vec<u8>,
+    end: TlsEnd,
+) -> (u16, mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let config = Arc::new(pki.server_config());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (go, told) = mpsc::channel();
+    let server = std::thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        let mut conn = rustls::ServerConnection::new(config).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        let mut connect = [0u8; 256];
+        loop {
+            if let Ok(n @ 1..) = conn.reader().read(&mut connect) {
+                assert_eq!(connect[0], 0x10, "a CONNECT: {:02x?}", &connect[..n]);
+                break;
+            }
+            conn.complete_io(&mut tcp).unwrap();
+        }
+        let records = |conn: &mut rustls::ServerConnection| {
+            let mut wire = Vec::new();
+            while conn.wants_write() {
+                conn.write_tls(&mut wire).unwrap();
+            }
+            wire
+        };
+        conn.writer().write_all(&connack).unwrap();
+        tcp.write_all(&records(&mut conn)).unwrap();
+        told.recv_timeout(WAIT).unwrap();
+        conn.writer().write_all(&last).unwrap();
+        let mut wire = records(&mut conn);
+        match end {
+            TlsEnd::CloseNotify => conn.send_close_notify(),
+            TlsEnd::BadRecord => conn.writer().write_all(b"never read").unwrap(),
+            TlsEnd::Fin => {}
+        }
+        let mut ending = records(&mut conn);
+        if let TlsEnd::BadRecord = end {
+            *ending.last_mut().unwrap() ^= 1;
+        }
+        wire.extend_from_slice(&ending);
+        tcp.write_all(&wire).unwrap();
+        if let TlsEnd::Fin = end {
+            tcp.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        // Until the client has closed: the end it sees is the TLS one.
+        let mut rest = [0u8; 1024];
+        while matches!(tcp.read(&mut rest), Ok(1..)) {}
+    });
+    (port, go, server)
+}
+
+/// A server DISCONNECT, after a message, right before the end of the TLS
+/// stream (a close_notify, or a record that does not decrypt, in the same
+/// TCP write; or a FIN): the client delivers the message, then the DISCONNECT as its
+/// reason to close, as it would over plain TCP.
+#[test]
+fn a_server_disconnect_right_before_the_tls_stream_ends_is_the_reason() {
+    let pki = Pki::new();
+    for end in [TlsEnd::CloseNotify, TlsEnd::BadRecord, TlsEnd::Fin] {
+        // MQTT 5: CONNACK 0; then PUBLISH t "bye" at QoS 0, and DISCONNECT
+        // 139 (server shutting down).
+        let (port, go, server) = tls_server_ending_after(
+            &pki,
+            common::hex("20 03 00 00 00"),
+            common::hex("30 07 00 01 74 00 62 79 65  e0 01 8b"),
+            end,
+        );
+        let c = common::clients::client_with(mqtt_tether::ClientOptions {
+            client_id: "tls-server-disconnect".into(),
+            protocol: mqtt_tether::ProtocolVersion::MQTTv5,
+            ..mqtt_tether::ClientOptions::default()
+        });
+        c.tls_set(pki.options("ca.pem")).unwrap();
+        let events = ConnectionEvents::record(&c);
+        c.connect("localhost", port, 60).unwrap();
+        c.loop_start();
+        // The CONNACK alone first: what is at stake is the DISCONNECT.
+        events.wait_for("on_connect 0 Success", WAIT);
+        go.send(()).unwrap();
+        events.wait_for_disconnect(WAIT);
+        c.loop_stop();
+        server.join().unwrap();
+        assert_eq!(
+            events.seen(),
+            [
+                "on_connect 0 Success",
+                "on_message t bye",
+                "on_disconnect 139 Server shutting down (from the server)"
+            ],
+            "{end:?}"
+        );
+    }
 }

@@ -164,3 +164,216 @@ fn qos_round_trips_over_websockets_over_tls() {
     let origin = format!("https://localhost:{}", bridge.port());
     assert_eq!(request.header("Origin"), Some(origin.as_str()));
 }
+
+/// A one-connection WebSocket server in the test (over TLS with `tls`),
+/// for what the bridge does not send on purpose: after the upgrade it reads
+/// the client's CONNECT, answers `connack` (when given, and then waits to be
+/// told on the returned sender), then `last`, its CLOSE frame and, over
+/// TLS, its close_notify in the same TCP write, and waits for the client
+/// to close.
+fn ws_server_closing_after(
+    connack: Option<Vec<u8>>,
+    last: Vec<u8>,
+    tls: Option<rustls_or_none::ServerConfig>,
+) -> (u16, mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use tungstenite::Message;
+
+    /// Reads from the connection; keeps what is written until `send`, so
+    /// frames queued together leave in one TCP write.
+    struct Held {
+        tcp: TcpStream,
+        tls: Option<rustls_or_none::ServerConnection>,
+        out: Vec<u8>,
+    }
+    impl Read for Held {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match &mut self.tls {
+                #[cfg(feature = "tls")]
+                Some(conn) => rustls::Stream::new(conn, &mut self.tcp).read(buf),
+                #[cfg(not(feature = "tls"))]
+                Some(never) => match *never {},
+                None => self.tcp.read(buf),
+            }
+        }
+    }
+    impl Write for Held {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Held {
+        /// Writes what was kept; with `last`, the TLS close_notify too.
+        fn send(&mut self, last: bool) {
+            let out = std::mem::take(&mut self.out);
+            let wire = match &mut self.tls {
+                #[cfg(feature = "tls")]
+                Some(conn) => {
+                    conn.writer().write_all(&out).unwrap();
+                    if last {
+                        conn.send_close_notify();
+                    }
+                    let mut wire = Vec::new();
+                    while conn.wants_write() {
+                        conn.write_tls(&mut wire).unwrap();
+                    }
+                    wire
+                }
+                #[cfg(not(feature = "tls"))]
+                Some(never) => match *never {},
+                None => {
+                    let _ = last;
+                    out
+                }
+            };
+            self.tcp.write_all(&wire).unwrap();
+        }
+    }
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (go, told) = mpsc::channel();
+    let server = std::thread::spawn(move || {
+        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(WAIT)).unwrap();
+        let tls = tls.map(|config| {
+            #[cfg(feature = "tls")]
+            {
+                let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+                while conn.is_handshaking() {
+                    conn.complete_io(&mut tcp).unwrap();
+                }
+                conn
+            }
+            #[cfg(not(feature = "tls"))]
+            match config {}
+        });
+        let held = Held {
+            tcp,
+            tls,
+            out: Vec::new(),
+        };
+        // The client asks for the "mqtt" subprotocol and needs it agreed.
+        #[allow(clippy::result_large_err)]
+        let agree = |_: &tungstenite::handshake::server::Request,
+                     mut response: tungstenite::handshake::server::Response| {
+            response
+                .headers_mut()
+                .insert("Sec-WebSocket-Protocol", "mqtt".parse().unwrap());
+            Ok(response)
+        };
+        let mut ws = tungstenite::accept_hdr(held, agree).unwrap();
+        ws.get_mut().send(false);
+        match ws.read().unwrap() {
+            Message::Binary(connect) => assert_eq!(connect[0], 0x10, "{connect:02x?}"),
+            other => panic!("not a CONNECT: {other:?}"),
+        }
+        if let Some(connack) = connack {
+            ws.send(Message::binary(connack)).unwrap();
+            ws.get_mut().send(false);
+            told.recv_timeout(WAIT).unwrap();
+        }
+        ws.send(Message::binary(last)).unwrap();
+        let _ = ws.close(None);
+        let _ = ws.flush();
+        ws.get_mut().send(true);
+        // Until the client has closed: the end it sees is the CLOSE.
+        let mut rest = [0u8; 1024];
+        while matches!(ws.get_mut().tcp.read(&mut rest), Ok(1..)) {}
+    });
+    (port, go, server)
+}
+
+/// rustls's server types with `tls`, types without values otherwise.
+mod rustls_or_none {
+    #[cfg(feature = "tls")]
+    pub use rustls::{ServerConfig, ServerConnection};
+    #[cfg(not(feature = "tls"))]
+    pub enum ServerConfig {}
+    #[cfg(not(feature = "tls"))]
+    pub enum ServerConnection {}
+}
+
+/// A refusing CONNACK, or a server DISCONNECT after a message, right before
+/// the broker's CLOSE frame (and, over TLS, its close_notify; in one TCP
+/// write): the client delivers what came before the CLOSE, and the refusal
+/// or the DISCONNECT is its reason to close, as over plain TCP.
+#[test]
+fn what_comes_right_before_a_close_frame_is_delivered_first() {
+    use common::clients::ConnectionEvents;
+    use mqtt_tether::ProtocolVersion::MQTTv5;
+    #[cfg(feature = "tls")]
+    let pki = common::pki::Pki::new();
+    #[allow(unused_mut)]
+    let mut over_tls = vec![false];
+    #[cfg(feature = "tls")]
+    over_tls.push(true);
+    // MQTT 5 CONNACK 135 (not authorized), with the CLOSE.
+    let refused = (None, common::hex("20 03 00 87 00"));
+    // CONNACK 0; then PUBLISH t "bye" at QoS 0 and DISCONNECT 139 (server
+    // shutting down), with the CLOSE.
+    let shut_down = (
+        Some(common::hex("20 03 00 00 00")),
+        common::hex("30 07 00 01 74 00 62 79 65  e0 01 8b"),
+    );
+    let expected: [&[&str]; 2] = [
+        &[
+            "on_connect 135 Not authorized",
+            "on_disconnect 130 Protocol error",
+        ],
+        &[
+            "on_connect 0 Success",
+            "on_message t bye",
+            "on_disconnect 139 Server shutting down (from the server)",
+        ],
+    ];
+    for tls in over_tls {
+        for ((connack, last), expected) in [refused.clone(), shut_down.clone()]
+            .into_iter()
+            .zip(expected)
+        {
+            let c = Client::with_options(
+                CallbackAPIVersion::VERSION2,
+                ClientOptions {
+                    client_id: "ws-close".into(),
+                    protocol: MQTTv5,
+                    transport: Transport::Websockets,
+                    ..ClientOptions::default()
+                },
+            )
+            .unwrap();
+            #[allow(unused_mut)]
+            let mut config = None;
+            #[cfg(feature = "tls")]
+            if tls {
+                config = Some(pki.server_config());
+                c.tls_set(mqtt_tether::transport::tls::TlsOptions {
+                    ca_certs: Some(pki.path("ca.pem")),
+                    ..Default::default()
+                })
+                .unwrap();
+            }
+            let accepted = connack.is_some();
+            let (port, go, server) = ws_server_closing_after(connack, last, config);
+            let events = ConnectionEvents::record(&c);
+            c.connect("localhost", port, 60).unwrap();
+            c.loop_start();
+            if accepted {
+                // The CONNACK alone first: what is at stake is the
+                // DISCONNECT.
+                events.wait_for("on_connect 0 Success", WAIT);
+                go.send(()).unwrap();
+            }
+            events.wait_for_disconnect(WAIT);
+            c.loop_stop();
+            server.join().unwrap();
+            assert_eq!(events.seen(), expected, "over TLS: {tls}");
+        }
+    }
+}

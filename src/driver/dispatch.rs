@@ -473,15 +473,25 @@ impl Client {
                 drop(core);
                 let mut plain = Vec::new();
                 let decoded = layers.lock().decode(bytes, &mut plain);
-                if let Err(e) = decoded {
-                    self.log(LogLevel::Err, &format!("connection failed: {e}"));
-                    return Fed::Failed(Cause::Io);
-                }
                 core = self.shared.core.lock();
                 if core.generation != generation {
                     return Fed::Stale;
                 }
-                core.session.received(&plain, now)
+                // What was decoded before the layers' end or error happened
+                // first: a refusing CONNACK or a server DISCONNECT right
+                // before a TLS close_notify or WebSocket CLOSE is the
+                // reason the connection ends, and its events come first.
+                match core.session.received(&plain, now) {
+                    Ok(()) => match decoded {
+                        Ok(()) => Ok(()),
+                        Err(e) => {
+                            drop(core);
+                            self.log(LogLevel::Err, &format!("connection failed: {e}"));
+                            return Fed::Failed(Cause::Io);
+                        }
+                    },
+                    closed => closed,
+                }
             }
         };
         match result {

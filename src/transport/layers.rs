@@ -43,15 +43,23 @@ impl Layers {
 
     /// Wire bytes in: appends the MQTT bytes they carry to `plain`; answers
     /// the layers owe (TLS alerts, WebSocket PONGs) join the bytes to write.
+    ///
+    /// On an error (the broker's TLS close_notify or WebSocket CLOSE, bytes
+    /// that do not decode), `plain` still holds the MQTT bytes that came
+    /// before it, in full: they happened first, and the caller feeds them
+    /// before it handles the end (a refusing broker's CONNACK, a server
+    /// DISCONNECT).
     pub fn decode(&mut self, wire: &[u8], plain: &mut Vec<u8>) -> io::Result<()> {
         #[cfg(feature = "tls")]
         let decrypted;
         #[allow(unused_mut)]
         let mut below_ws: &[u8] = wire;
+        #[allow(unused_mut)]
+        let mut tls_result = Ok(());
         #[cfg(feature = "tls")]
         if let Some(tls) = &mut self.tls {
             let mut out = Vec::new();
-            tls.decode(wire, &mut out, &mut self.out)?;
+            tls_result = tls.decode(wire, &mut out, &mut self.out);
             decrypted = out;
             below_ws = &decrypted;
         }
@@ -59,13 +67,14 @@ impl Layers {
         if let Some(ws) = &mut self.ws {
             let mut reply = Vec::new();
             let result = ws.decode(below_ws, plain, &mut reply);
-            if !reply.is_empty() {
+            if !reply.is_empty() && tls_result.is_ok() {
                 self.below_ws(&reply)?;
             }
-            return result;
+            // A WebSocket error came from bytes before the TLS one.
+            return result.and(tls_result);
         }
         plain.extend_from_slice(below_ws);
-        Ok(())
+        tls_result
     }
 
     /// MQTT bytes out: their wire form joins the bytes to write.

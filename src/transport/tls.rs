@@ -414,6 +414,11 @@ impl TlsLayer {
     /// Wire bytes in: appends the plaintext to `plain`, and whatever TLS
     /// must send in answer (alerts, key updates) to `reply`. The broker's
     /// close_notify is an end of stream.
+    ///
+    /// On an error (that end, or a record that does not decrypt), `plain`
+    /// still holds the plaintext of the records before it: a broker that
+    /// refuses a CONNECT sends its CONNACK and its close_notify at once,
+    /// and the CONNACK must be delivered before the end is.
     pub fn decode(
         &mut self,
         mut wire: &[u8],
@@ -421,19 +426,22 @@ impl TlsLayer {
         reply: &mut Vec<u8>,
     ) -> io::Result<()> {
         while !wire.is_empty() {
-            self.conn.read_tls(&mut wire)?;
-            let state = self.conn.process_new_packets().map_err(|e| {
-                // Send the alert that explains the failure before closing.
-                let _ = self.conn.write_tls(reply);
-                tls_error(e)
-            })?;
-            if state.plaintext_bytes_to_read() > 0 {
-                let start = plain.len();
-                plain.resize(start + state.plaintext_bytes_to_read(), 0);
-                let n = self.conn.reader().read(&mut plain[start..])?;
-                plain.truncate(start + n);
-            }
-            if state.peer_has_closed() {
+            let read = self.conn.read_tls(&mut wire);
+            let processed = read.and_then(|_| {
+                self.conn.process_new_packets().map_err(|e| {
+                    // Send the alert that explains the failure before
+                    // closing.
+                    let _ = self.conn.write_tls(reply);
+                    tls_error(e)
+                })
+            });
+            // Taken at every turn: rustls stops reading records while its
+            // plaintext buffer is full.
+            let waiting = processed
+                .as_ref()
+                .map_or(0, |s| s.plaintext_bytes_to_read());
+            self.take_plaintext(plain, waiting);
+            if processed?.peer_has_closed() {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "TLS: the broker closed the session",
@@ -444,6 +452,16 @@ impl TlsLayer {
             self.conn.write_tls(reply)?;
         }
         Ok(())
+    }
+
+    /// Appends the plaintext rustls holds (that of records processed
+    /// before an error included) to `plain`; `waiting` is how much it
+    /// said it holds, if it could say.
+    fn take_plaintext(&mut self, plain: &mut Vec<u8>, waiting: usize) {
+        plain.reserve(waiting);
+        // It ends with Ok after a close_notify, else with WouldBlock (or
+        // UnexpectedEof): either way every byte read is in `plain`.
+        let _ = self.conn.reader().read_to_end(plain);
     }
 
     /// Plaintext out: appends its TLS records to `wire`.

@@ -25,3 +25,78 @@ pub fn fast_reconnecting_client(id: &str) -> Client {
     c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(200));
     c
 }
+
+/// `c`'s connection callbacks, recorded in the order they ran as lines such
+/// as `on_connect 135 Not authorized`, `on_connect_fail`,
+/// `on_message t/x payload` and `on_disconnect 139 Server shutting down
+/// (from the server)`, for the test thread to compare. `on_disconnect` also
+/// calls `disconnect()`, which ends the automatic retries.
+pub struct ConnectionEvents {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    disconnected: std::sync::mpsc::Receiver<()>,
+}
+
+impl ConnectionEvents {
+    pub fn record(c: &Client) -> ConnectionEvents {
+        use std::sync::{mpsc, Arc, Mutex};
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = Arc::clone(&seen);
+        c.on_connect(move |_, _, _, rc, _| {
+            s.lock()
+                .unwrap()
+                .push(format!("on_connect {} {}", rc.value(), rc.get_name()))
+        });
+        let s = Arc::clone(&seen);
+        c.on_connect_fail(move |_, _| s.lock().unwrap().push("on_connect_fail".into()));
+        let s = Arc::clone(&seen);
+        c.on_message(move |_, _, m| {
+            s.lock().unwrap().push(format!(
+                "on_message {} {}",
+                m.topic,
+                String::from_utf8_lossy(&m.payload)
+            ))
+        });
+        let (tx, disconnected) = mpsc::channel();
+        let s = Arc::clone(&seen);
+        c.on_disconnect(move |client, _, flags, rc, _| {
+            let from = if flags.is_disconnect_packet_from_server {
+                " (from the server)"
+            } else {
+                ""
+            };
+            s.lock().unwrap().push(format!(
+                "on_disconnect {} {}{from}",
+                rc.value(),
+                rc.get_name()
+            ));
+            client.disconnect();
+            let _ = tx.send(());
+        });
+        ConnectionEvents { seen, disconnected }
+    }
+
+    /// What was recorded so far.
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Waits up to `limit` until `line` was recorded; fails with what was
+    /// recorded if it is not.
+    pub fn wait_for(&self, line: &str, limit: Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.seen().iter().any(|l| l == line) {
+            if std::time::Instant::now() >= deadline {
+                panic!("no {line:?} within {limit:?}: {:?}", self.seen());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Waits up to `limit` for the first `on_disconnect`; fails with what
+    /// was recorded if none comes.
+    pub fn wait_for_disconnect(&self, limit: Duration) {
+        if self.disconnected.recv_timeout(limit).is_err() {
+            panic!("no on_disconnect within {limit:?}: {:?}", self.seen());
+        }
+    }
+}
