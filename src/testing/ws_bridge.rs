@@ -125,6 +125,8 @@ fn accept_loop(
             Ok((stream, _)) => {
                 let stop = Arc::clone(stop);
                 let requests = Arc::clone(requests);
+                // `Tls` is `Copy` only in a build without TLS.
+                #[allow(clippy::clone_on_copy)]
                 let tls = tls.clone();
                 if let Ok(t) = std::thread::Builder::new()
                     .name("ws-bridge-conn".into())
