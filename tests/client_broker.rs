@@ -2,6 +2,8 @@
 //! Mosquitto (skip line without it; a failure on CI).
 #![cfg(feature = "testing")]
 
+mod common;
+
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -11,6 +13,8 @@ use std::time::{Duration, Instant};
 use mqtt_tether::session::Message;
 use mqtt_tether::testing::{Broker, Mosquitto, MosquittoConfig};
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode, ProtocolVersion};
+
+use common::clients::{connect, subscriber};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -24,34 +28,6 @@ fn client(id: &str, protocol: ProtocolVersion) -> Client {
         },
     )
     .unwrap()
-}
-
-/// Connects with loop_start and waits for CONNACK; returns the CONNACK
-/// reason code value.
-fn connect(c: &Client, port: u16) -> u8 {
-    let (tx, rx) = mpsc::channel();
-    c.on_connect(move |_, _, _, rc, _| {
-        let _ = tx.send(rc.value());
-    });
-    c.connect("127.0.0.1", port, 60).unwrap();
-    c.loop_start();
-    rx.recv_timeout(WAIT).expect("no CONNACK")
-}
-
-fn subscriber(id: &str, port: u16, filter: &str, qos: i32) -> (Client, mpsc::Receiver<Message>) {
-    let c = client(id, ProtocolVersion::MQTTv311);
-    let (tx, rx) = mpsc::channel();
-    c.on_message(move |_, _, m| {
-        let _ = tx.send(m.clone());
-    });
-    let (stx, srx) = mpsc::channel();
-    c.on_subscribe(move |_, _, _, _, _| {
-        let _ = stx.send(());
-    });
-    assert_eq!(connect(&c, port), 0);
-    c.subscribe(filter, qos).unwrap();
-    srx.recv_timeout(WAIT).expect("no SUBACK");
-    (c, rx)
 }
 
 fn round_trips(port: u16) {

@@ -1,5 +1,5 @@
 //! A test kit for MQTT clients: a scripted broker, a fault proxy, a small
-//! in-process broker and a launcher for the real Mosquitto.
+//! in-process broker and launchers for the real Mosquitto and amqtt.
 //!
 //! Enabled by the cargo feature `testing`. The crate's own tests use it, and
 //! so can applications that want to test their reconnect handling against real
@@ -16,6 +16,9 @@
 //!   broker -- -p PORT`). It is a test tool, not a production broker.
 //! * [`Mosquitto`] starts the real `mosquitto` on a free loopback port from a
 //!   generated configuration, restarts it and kills it on drop.
+//! * [`Amqtt`] does the same for the Python broker amqtt (MQTT 3.1.1), a
+//!   second implementation to check the client against; `.ci/run` installs
+//!   it beside Paho ([`find_venv_program`] finds it).
 //! * [`require_paho_python`] finds a Python with the Paho client, for tests
 //!   that use Paho as an outside witness.
 //! * [`TestProxy`] is a SOCKS4/4a, SOCKS5 or HTTP CONNECT proxy that checks
@@ -28,7 +31,9 @@
 //! a test fails instead of hanging. Everything stops its threads and closes its
 //! sockets when dropped.
 
+mod amqtt;
 mod broker;
+mod broker_process;
 mod connect_proxy;
 mod error;
 mod fault_proxy;
@@ -43,6 +48,7 @@ mod temp_dir;
 #[cfg(feature = "websocket")]
 mod ws_bridge;
 
+pub use amqtt::{Amqtt, AmqttConfig, AMQTT_VERSION};
 pub use broker::{Broker, BrokerConfig, BrokerEvent, BrokerLimits, CloseReason, Restart};
 pub use connect_proxy::{ProxyKind, ProxyRequest, TestProxy};
 pub use error::{Error, Result};
@@ -51,7 +57,7 @@ pub use mosquitto::Mosquitto;
 pub use mosquitto_config::MosquittoConfig;
 pub use net::{Endpoint, Stream};
 pub use programs::{find_program, require_program, test_action, TestAction};
-pub use python::{find_paho_python, require_paho_python, PAHO_VENV, PYTHON_VAR};
+pub use python::{find_paho_python, find_venv_program, require_paho_python, PAHO_VENV, PYTHON_VAR};
 pub use render::{render_bytes, to_hex};
 pub use scripted_broker::{ScriptedBroker, ScriptedConnection};
 pub use temp_dir::TempDir;

@@ -122,19 +122,25 @@ fn install_hint(name: &str) -> String {
              {venv}/bin/pip install paho-mqtt==2.2.0",
             venv = super::python::PAHO_VENV
         ),
+        "amqtt" => format!(
+            "`.ci/run` installs it, or: python3 -m venv {venv} && \
+             {venv}/bin/pip install amqtt=={version}",
+            venv = super::python::PAHO_VENV,
+            version = super::amqtt::AMQTT_VERSION
+        ),
         _ => format!("put `{name}` on PATH"),
     }
 }
 
 #[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(not(unix))]
-fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
@@ -295,6 +301,15 @@ mod tests {
     #[test]
     fn the_paho_hint_names_the_virtual_environment_the_tests_look_in() {
         assert!(install_hint("paho-mqtt").contains("python3 -m venv target/paho-venv"));
+    }
+
+    #[test]
+    fn the_amqtt_hint_names_the_virtual_environment_and_the_version_ci_pins() {
+        assert_eq!(
+            install_hint("amqtt"),
+            "`.ci/run` installs it, or: python3 -m venv target/paho-venv && \
+             target/paho-venv/bin/pip install amqtt==0.12.1"
+        );
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! Finding a Python that has the Paho client (`paho-mqtt`), for the tests
-//! and benchmarks that use Paho as an outside witness.
+//! and benchmarks that use Paho as an outside witness, and the programs
+//! installed beside it (the `amqtt` broker).
 //!
 //! Debian 12's system Python refuses `pip install` outside a virtual
-//! environment (PEP 668), so `.ci/run` installs Paho into one, at
+//! environment (PEP 668), so `.ci/run` installs Paho and amqtt into one, at
 //! `target/paho-venv` in the crate's directory, and the tests look there
-//! without being told. A missing Paho follows the same rule as a missing
-//! Mosquitto ([`test_action`](super::test_action)): skip with one line
-//! outside CI, fail on CI.
+//! without being told. A missing Paho or amqtt follows the same rule as a
+//! missing Mosquitto ([`test_action`](super::test_action)): skip with one
+//! line outside CI, fail on CI.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -45,18 +46,58 @@ pub fn require_paho_python() -> Option<PathBuf> {
     found
 }
 
+/// The program `name` (such as `amqtt`) installed in a virtual environment,
+/// or `None`.
+///
+/// Looked for in the directory of the Python named by `MQTT_TETHER_PYTHON`
+/// when it is set, else in `target/paho-venv` under `CARGO_MANIFEST_DIR`;
+/// then, like [`find_program`](super::find_program), on `PATH`.
+pub fn find_venv_program(name: &str) -> Option<PathBuf> {
+    venv_script_dirs()
+        .into_iter()
+        .map(|dir| dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX)))
+        .find(|path| super::programs::is_executable(path))
+        .or_else(|| super::programs::find_program(name))
+}
+
 fn candidates() -> Vec<PathBuf> {
-    if let Some(named) = std::env::var_os(PYTHON_VAR).filter(|v| !v.is_empty()) {
-        return vec![PathBuf::from(named)];
+    if let Some(named) = named_python() {
+        return vec![named];
     }
-    let mut list = Vec::new();
-    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
-        let venv = PathBuf::from(dir).join(PAHO_VENV);
-        list.push(venv.join("bin").join("python3"));
-        list.push(venv.join("Scripts").join("python.exe"));
-    }
+    let mut list: Vec<PathBuf> = venv_script_dirs()
+        .into_iter()
+        .map(|dir| {
+            // Windows' venvs have `Scripts\python.exe`, no `python3`.
+            let python = if dir.ends_with("Scripts") {
+                "python.exe"
+            } else {
+                "python3"
+            };
+            dir.join(python)
+        })
+        .collect();
     list.extend(["python3", "python"].map(PathBuf::from));
     list
+}
+
+fn named_python() -> Option<PathBuf> {
+    std::env::var_os(PYTHON_VAR)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Where a virtual environment keeps its programs: beside the named Python
+/// when there is one, else the `bin` (or, on Windows, `Scripts`) directory
+/// of `target/paho-venv`.
+fn venv_script_dirs() -> Vec<PathBuf> {
+    if let Some(named) = named_python() {
+        return named.parent().map(PathBuf::from).into_iter().collect();
+    }
+    let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") else {
+        return Vec::new();
+    };
+    let venv = PathBuf::from(dir).join(PAHO_VENV);
+    vec![venv.join("bin"), venv.join("Scripts")]
 }
 
 fn imports_paho(python: &PathBuf) -> bool {
@@ -78,5 +119,18 @@ mod tests {
         assert!(!imports_paho(&PathBuf::from("/nonexistent/python3")));
         #[cfg(unix)]
         assert!(!imports_paho(&PathBuf::from("false")));
+    }
+
+    #[test]
+    fn a_program_missing_from_the_venv_and_path_is_not_found() {
+        assert_eq!(find_venv_program("mqtt-tether-no-such-program"), None);
+    }
+
+    /// Programs on `PATH` count too: an amqtt installed with `pipx` or a
+    /// user's own venv on `PATH` is used.
+    #[cfg(unix)]
+    #[test]
+    fn a_program_on_path_is_found() {
+        assert!(find_venv_program("sh").is_some());
     }
 }

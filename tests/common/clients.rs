@@ -1,9 +1,14 @@
 //! The clients the integration tests make: VERSION2 callbacks, Paho's
 //! defaults otherwise.
 
+use std::sync::mpsc;
 use std::time::Duration;
 
+use mqtt_tether::session::Message;
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions};
+
+/// How long [`connect`] and [`subscriber`] wait for the broker's answer.
+const WAIT: Duration = Duration::from_secs(10);
 
 /// A client with these options.
 pub fn client_with(options: ClientOptions) -> Client {
@@ -21,7 +26,11 @@ pub fn client(id: &str) -> Client {
 /// A client with this id that reconnects after 50 ms, doubling to 200 ms
 /// (Paho's 1 s to 120 s would make fault tests slow).
 pub fn fast_reconnecting_client(id: &str) -> Client {
-    let c = client(id);
+    fast_reconnecting(client(id))
+}
+
+/// `c`, set to reconnect after 50 ms, doubling to 200 ms.
+pub fn fast_reconnecting(c: Client) -> Client {
     c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(200));
     c
 }
@@ -99,4 +108,40 @@ impl ConnectionEvents {
             panic!("no on_disconnect within {limit:?}: {:?}", self.seen());
         }
     }
+}
+
+/// Connects `c` to 127.0.0.1:`port` with `loop_start` and waits for the
+/// CONNACK (replacing `on_connect`); returns its reason code value.
+pub fn connect(c: &Client, port: u16) -> u8 {
+    let (tx, rx) = mpsc::channel();
+    c.on_connect(move |_, _, _, rc, _| {
+        let _ = tx.send(rc.value());
+    });
+    c.connect("127.0.0.1", port, 60).unwrap();
+    c.loop_start();
+    rx.recv_timeout(WAIT).expect("no CONNACK")
+}
+
+/// An MQTT 3.1.1 client `id`, connected to 127.0.0.1:`port` and subscribed
+/// to `filter` at `qos` (SUBACK received); every message it gets arrives on
+/// the receiver.
+pub fn subscriber(
+    id: &str,
+    port: u16,
+    filter: &str,
+    qos: i32,
+) -> (Client, mpsc::Receiver<Message>) {
+    let c = client(id);
+    let (tx, rx) = mpsc::channel();
+    c.on_message(move |_, _, m| {
+        let _ = tx.send(m.clone());
+    });
+    let (stx, srx) = mpsc::channel();
+    c.on_subscribe(move |_, _, _, _, _| {
+        let _ = stx.send(());
+    });
+    assert_eq!(connect(&c, port), 0);
+    c.subscribe(filter, qos).unwrap();
+    srx.recv_timeout(WAIT).expect("no SUBACK");
+    (c, rx)
 }
