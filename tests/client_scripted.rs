@@ -1454,6 +1454,10 @@ fn an_mqtt5_client_refused_by_a_v3_broker_sees_unsupported_protocol_version() {
     });
     let (tx, rx) = mpsc::channel();
     c.on_connect(move |_, _, _, rc, _| tx.send((rc.value(), rc.get_name())).unwrap());
+    let (dtx, disconnected) = mpsc::channel();
+    c.on_disconnect(move |_, _, _, rc, _| {
+        let _ = dtx.send((rc.value(), rc.get_name()));
+    });
     c.connect("127.0.0.1", broker.port(), 60).unwrap();
     c.loop_start();
     let mut conn = broker.accept().unwrap();
@@ -1462,6 +1466,13 @@ fn an_mqtt5_client_refused_by_a_v3_broker_sees_unsupported_protocol_version() {
     let (value, name) = rx.recv_timeout(WAIT).unwrap();
     assert_eq!((value, name), (132, "Unsupported protocol version"));
     conn.expect_close().unwrap();
+    // As Paho 2.2.0 (checked with a scripted broker): a refusal with code
+    // 1 to 5 is MQTT_ERR_CONN_REFUSED at MQTT 5 too, "Unspecified error"
+    // to on_disconnect (this said "Protocol error", found against amqtt).
+    assert_eq!(
+        disconnected.recv_timeout(WAIT).unwrap(),
+        (128, "Unspecified error")
+    );
     c.loop_stop();
 }
 

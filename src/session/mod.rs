@@ -532,7 +532,10 @@ impl Session {
                     properties: ack.properties.clone(),
                 });
                 if refused {
-                    let rc = if !v5 && (1..=5).contains(&ack.return_code) {
+                    // Codes 1 to 5 at any level, v5 included (a 3.1.1-only
+                    // broker's refusal of a v5 CONNECT): checked against
+                    // Paho 2.2.0, whose loop returns MQTT_ERR_CONN_REFUSED.
+                    let rc = if (1..=5).contains(&ack.return_code) {
                         ErrorCode::ConnRefused
                     } else {
                         ErrorCode::Protocol
