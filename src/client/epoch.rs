@@ -51,8 +51,12 @@ pub(crate) enum Verdict {
 
 impl Epoch {
     /// What is recorded of message `seq`.
+    #[inline]
     pub(crate) fn verdict(&self, seq: u64) -> Verdict {
         let state = self.state.lock();
+        if state.failed.is_empty() && state.emptied.is_none() {
+            return Verdict::Unknown;
+        }
         if let Ok(i) = state.failed.binary_search_by_key(&seq, |(s, _)| *s) {
             return Verdict::Ended(state.failed[i].1);
         }
@@ -89,6 +93,7 @@ pub(crate) struct Epochs {
 
 impl Epochs {
     /// The epoch for a new stored message `seq` (`seq`s increase).
+    #[inline]
     pub(crate) fn for_publish(&mut self, seq: u64) -> &Arc<Epoch> {
         match self.first {
             None => self.first = Some(seq),

@@ -76,6 +76,7 @@ impl Outcome {
     }
 
     /// Paho's `rc` once a message published with `rc` has this outcome.
+    #[inline]
     fn rc(self, rc: ErrorCode) -> ErrorCode {
         match self {
             Outcome::Pending | Outcome::Published | Outcome::Refused(_) => rc,
@@ -107,6 +108,7 @@ impl Outcome {
         kind | reason << 4
     }
 
+    #[inline]
     fn unpack(bits: u32) -> Outcome {
         let reason = || {
             PacketType::from_nibble((bits >> 12) as u8 & 0xf)
@@ -155,6 +157,7 @@ impl State {
             | u32::from(self.stored) << 25
     }
 
+    #[inline]
     fn unpack(word: u32) -> State {
         State {
             rc: ErrorCode::ALL
@@ -178,6 +181,7 @@ pub(crate) struct InfoInner {
 }
 
 impl InfoInner {
+    #[inline]
     fn state(&self) -> State {
         State::unpack(self.state.load(Ordering::SeqCst))
     }

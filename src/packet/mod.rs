@@ -63,6 +63,7 @@ pub use error::{DecodeError, EncodeError, PropertyError};
 pub use fixed_header::FixedHeader;
 pub use properties::Properties;
 pub use property::{Property, PropertyId, PropertyType};
+pub(crate) use publish::encoded_topic_alias;
 pub use publish::{Publish, PublishRef};
 pub use reason_code::{ReasonCode, UnknownReasonCode};
 pub use subscribe::{

@@ -95,6 +95,38 @@ impl Publish {
     }
 }
 
+/// The Topic Alias of an MQTT 5 PUBLISH this crate encoded (`packet`, the
+/// whole packet), read without decoding it: the property block is walked
+/// only when it is not empty. `None` without one, or for bytes that are not
+/// such a PUBLISH.
+pub(crate) fn encoded_topic_alias(packet: &[u8]) -> Option<u16> {
+    let qos = QoS::from_u8((packet.first()? >> 1) & 0b11)?;
+    let mut r = Reader::new(packet.get(1..)?);
+    r.variable_integer().ok()?;
+    r.string().ok()?;
+    if qos != QoS::AtMostOnce {
+        r.u16().ok()?;
+    }
+    let len = r.variable_integer().ok()? as usize;
+    if len == 0 {
+        return None;
+    }
+    let mut props = Reader::new(r.bytes(len).ok()?);
+    while !props.is_empty() {
+        let id = u8::try_from(props.variable_integer().ok()?)
+            .ok()
+            .and_then(super::property::PropertyId::from_u8)?;
+        let value = super::property::read_value(id, &mut props).ok()?;
+        if id == super::property::PropertyId::TopicAlias {
+            return match value {
+                super::property::Value::Int(n) => u16::try_from(n).ok(),
+                _ => None,
+            };
+        }
+    }
+    None
+}
+
 /// A topic name has no wildcard, and is empty only at MQTT 5 with a topic
 /// alias standing for it.
 fn topic_is_valid(topic: &str, properties: &Properties, protocol: ProtocolVersion) -> bool {
@@ -179,5 +211,28 @@ impl EncodeBody for PublishRef<'_> {
             self.properties.write(out);
         }
         out.extend_from_slice(self.payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Property;
+
+    #[test]
+    fn the_alias_of_an_encoded_publish_is_read_back() {
+        let v5 = ProtocolVersion::MQTTv5;
+        let mut p = Publish::new("t", b"x".to_vec(), QoS::AtLeastOnce, 7);
+        let encoded = |p: &Publish| p.borrowed().encode_boxed(v5).unwrap();
+        assert_eq!(encoded_topic_alias(&encoded(&p)), None);
+        p.properties
+            .set(Property::UserProperty("k".into(), "v".into()))
+            .unwrap();
+        p.properties.set(Property::TopicAlias(513)).unwrap();
+        assert_eq!(encoded_topic_alias(&encoded(&p)), Some(513));
+        p.qos = QoS::AtMostOnce;
+        p.packet_id = 0;
+        assert_eq!(encoded_topic_alias(&encoded(&p)), Some(513));
+        assert_eq!(encoded_topic_alias(&[0x32, 0x7f]), None);
     }
 }

@@ -43,6 +43,18 @@ pub struct BrokerLimits {
     pub assigned_client_identifier: Option<String>,
 }
 
+impl BrokerLimits {
+    /// True when no limit can refuse a PUBLISH without a topic alias: what
+    /// nearly every broker announces (and every MQTT 3 one), so the check
+    /// on the hot path is a comparison or two.
+    #[inline]
+    pub fn takes_any_publish(&self) -> bool {
+        self.maximum_packet_size.is_none()
+            && self.maximum_qos == QoS::ExactlyOnce
+            && self.retain_available
+    }
+}
+
 impl Default for BrokerLimits {
     fn default() -> BrokerLimits {
         BrokerLimits {
@@ -107,7 +119,21 @@ impl BrokerLimits {
     /// The check for a PUBLISH of `len` encoded bytes. `alias` is its Topic
     /// Alias, if any (whether the alias is known on this connection is the
     /// session's to check).
+    #[inline]
     pub fn check_publish(
+        &self,
+        len: usize,
+        qos: QoS,
+        retain: bool,
+        alias: Option<u16>,
+    ) -> Result<(), Refusal> {
+        if alias.is_none() && self.takes_any_publish() {
+            return Ok(());
+        }
+        self.check_publish_limits(len, qos, retain, alias)
+    }
+
+    fn check_publish_limits(
         &self,
         len: usize,
         qos: QoS,

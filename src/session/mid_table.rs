@@ -6,6 +6,10 @@
 //! its first id is used and freed when its last one goes. A lookup is two
 //! array indexings, with no hashing, and a busy client holds one or two
 //! pages (a few KiB), not a slot for each of the 65,535 possible ids.
+//!
+//! The last page freed is kept for the next one needed: a publisher that
+//! waits for each message empties its page with every acknowledgement, and
+//! would otherwise allocate and clear a page per message.
 
 const PAGE: usize = 256;
 
@@ -18,6 +22,8 @@ struct Page<T> {
 pub(crate) struct MidTable<T> {
     pages: Vec<Option<Page<T>>>,
     len: usize,
+    /// The slots of the last page freed, all empty.
+    spare: Option<Box<[Option<T>]>>,
 }
 
 impl<T> Default for MidTable<T> {
@@ -25,6 +31,7 @@ impl<T> Default for MidTable<T> {
         MidTable {
             pages: Vec::new(),
             len: 0,
+            spare: None,
         }
     }
 }
@@ -68,8 +75,11 @@ impl<T> MidTable<T> {
         if self.pages.len() <= page {
             self.pages.resize_with(page + 1, || None);
         }
+        let spare = &mut self.spare;
         let page = self.pages[page].get_or_insert_with(|| Page {
-            slots: (0..PAGE).map(|_| None).collect(),
+            slots: spare
+                .take()
+                .unwrap_or_else(|| (0..PAGE).map(|_| None).collect()),
             live: 0,
         });
         let old = page.slots[slot].replace(value);
@@ -88,7 +98,9 @@ impl<T> MidTable<T> {
         page.live -= 1;
         self.len -= 1;
         if page.live == 0 {
-            self.pages[index] = None;
+            if let Some(empty) = self.pages[index].take() {
+                self.spare = Some(empty.slots);
+            }
         }
         Some(old)
     }
@@ -147,6 +159,10 @@ mod tests {
         assert_eq!(t.iter().collect::<Vec<_>>(), [(1, &"b"), (65535, &"z")]);
         assert_eq!(t.remove(1), Some("b"));
         assert!(t.pages[0].is_none(), "an empty page is freed");
+        assert!(t.spare.is_some(), "and kept for the next page");
+        t.insert(2, "c");
+        assert!(t.spare.is_none(), "the next page reuses it");
+        assert_eq!(t.remove(2), Some("c"));
         assert_eq!(t.remove(1), None);
         assert_eq!(t.drain(), [(65535, "z")]);
         assert_eq!(t.len(), 0);

@@ -735,12 +735,18 @@ impl Session {
             Ok(packet) => packet,
             Err(_) => return self.not_stored(mid, ErrorCode::PayloadSize),
         };
+        let facts = (
+            packet.len(),
+            publish.retain,
+            publish.topic.is_empty(),
+            alias,
+        );
         if self.link == LinkState::Connected {
             // Whether an alias is set is checked when the message goes out:
             // a message queued ahead of it may set it.
-            let checked =
-                self.limits
-                    .check_publish(packet.len(), publish.qos, publish.retain, alias);
+            let checked = self
+                .limits
+                .check_publish(facts.0, publish.qos, publish.retain, alias);
             if let Err(refusal) = checked {
                 return self.refuse(mid, refusal);
             }
@@ -755,7 +761,11 @@ impl Session {
         };
         let window = self.window();
         if self.store.admit(mid, packet, admission, window) {
-            self.send_stored(mid);
+            // Checked against the limits just above: only its alias is left.
+            match self.check_alias(facts) {
+                Ok(()) => self.put_stored(mid),
+                Err(refusal) => self.fail_stored(mid, refusal),
+            }
         }
         PublishResult {
             mid,
@@ -832,12 +842,18 @@ impl Session {
         (len, retain, empty_topic, alias): (usize, bool, bool, Option<u16>),
     ) -> Result<(), Refusal> {
         self.limits.check_publish(len, qos, retain, alias)?;
-        match alias {
-            Some(alias) if empty_topic && !self.aliases_set.contains(&alias) => {
+        self.check_alias((len, retain, empty_topic, alias))
+    }
+
+    /// Whether an empty topic's alias is set on this connection; a PUBLISH
+    /// that carries its topic sets its alias.
+    fn check_alias(&mut self, facts: (usize, bool, bool, Option<u16>)) -> Result<(), Refusal> {
+        match facts {
+            (_, _, true, Some(alias)) if !self.aliases_set.contains(&alias) => {
                 Err(Refusal::unknown_alias(alias))
             }
             _ => {
-                self.note_alias((len, retain, empty_topic, alias));
+                self.note_alias(facts);
                 Ok(())
             }
         }
@@ -865,23 +881,29 @@ impl Session {
     /// carrying the reason, and leaves the window. After our DISCONNECT it
     /// stays stored, marked sent, for the next connection.
     fn send_stored(&mut self, mid: u16) {
+        if self.limits.takes_any_publish() && self.config.protocol != ProtocolVersion::MQTTv5 {
+            // MQTT 3: no alias, and nothing the broker announced to check.
+            return self.put_stored(mid);
+        }
         let Some(m) = self.store.get(mid) else {
             return;
         };
         let qos = m.qos();
         let (len, retain, empty_topic) = m.facts();
-        // The alias is read back only from an MQTT 5 message.
+        // Only MQTT 5 has aliases; read without decoding the message.
         let alias = if self.config.protocol == ProtocolVersion::MQTTv5 {
-            m.publish(self.config.protocol)
-                .ok()
-                .and_then(|p| p.properties.topic_alias())
+            crate::packet::encoded_topic_alias(m.packet())
         } else {
             None
         };
-        if let Err(refusal) = self.check_publish(qos, (len, retain, empty_topic, alias)) {
-            self.fail_stored(mid, refusal);
-            return;
+        match self.check_publish(qos, (len, retain, empty_topic, alias)) {
+            Ok(()) => self.put_stored(mid),
+            Err(refusal) => self.fail_stored(mid, refusal),
         }
+    }
+
+    /// Puts stored message `mid` on the wire, checked.
+    fn put_stored(&mut self, mid: u16) {
         let buf = self.transmit.buf();
         let start = buf.len();
         if !self.store.send(mid, buf) {

@@ -294,14 +294,17 @@ impl OutgoingStore {
     /// Marks `mid` sent and appends its PUBLISH to `out`; a later copy of
     /// it is a re-delivery (DUP). False for an unknown id.
     pub fn send(&mut self, mid: u16, out: &mut Vec<u8>) -> bool {
-        let Some(m) = self.messages.get(mid) else {
+        let Some(m) = self.messages.get_mut(mid) else {
             return false;
         };
         let state = wait_state(m.qos());
-        self.set_state(mid, state);
-        if let Some(m) = self.messages.get_mut(mid) {
-            out.extend_from_slice(&m.packet);
-            m.packet[0] |= 0b1000;
+        // Taken into the window already when sent from the queue.
+        let counted = m.state().in_flight();
+        m.set_state(state);
+        out.extend_from_slice(&m.packet);
+        m.packet[0] |= 0b1000;
+        if !counted {
+            self.in_flight += 1;
         }
         true
     }
@@ -351,12 +354,13 @@ impl OutgoingStore {
     /// has had its `Published` event; anything else stays. Returns the
     /// removed message's `seq` and, if it failed, why.
     pub fn release(&mut self, mid: u16) -> Option<(u64, Option<ReasonCode>)> {
-        match self.messages.get(mid).map(Stored::state) {
-            Some(OutState::Acked | OutState::Failed) => {}
+        let failed = match self.messages.get(mid).map(Stored::state) {
+            Some(OutState::Acked) => false,
+            Some(OutState::Failed) => true,
             _ => return None,
-        }
+        };
         let m = self.messages.remove(mid)?;
-        Some((m.seq(), m.failure()))
+        Some((m.seq(), if failed { m.failure() } else { None }))
     }
 
     /// PUBACK with `reason`: the QoS 1 message is done (`Acked`), or failed
@@ -417,7 +421,7 @@ impl OutgoingStore {
     /// send: PUBREL for a QoS 2 message the broker has received, else the
     /// PUBLISH.
     fn take_slot(&mut self, mid: u16) -> Option<Resend> {
-        let m = self.messages.get(mid)?;
+        let m = self.messages.get_mut(mid)?;
         let (state, resend) = match m.state() {
             OutState::ResendPubRel => (OutState::WaitPubComp, Resend::PubRel(mid)),
             OutState::Publish | OutState::Queued | OutState::ResendPublish => {
@@ -425,7 +429,9 @@ impl OutgoingStore {
             }
             _ => return None,
         };
-        self.set_state(mid, state);
+        // None of those states is in flight.
+        m.set_state(state);
+        self.in_flight += 1;
         Some(resend)
     }
 
