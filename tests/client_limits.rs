@@ -247,3 +247,71 @@ fn stored_messages_the_connack_forbids_end_stated_and_the_rest_goes() {
     c.disconnect();
     c.loop_stop();
 }
+
+/// Items 1 and 3 across a reconnect, byte-exact on the ScriptedBroker: 3
+/// messages in flight under Receive Maximum 3 (a fourth queued), the
+/// connection cut, and the new CONNACK announces Receive Maximum 1 and
+/// Maximum Packet Size 256. Exactly one message goes again (the oldest, as
+/// a DUP), the next only after its PUBACK; the 300-byte message that no
+/// longer fits is never sent and ends `TooLarge` with `on_publish` 0x95;
+/// the queued one follows the re-sends, not a DUP. (Before: all three
+/// went again at once, the large one on every reconnect.)
+#[test]
+fn a_reconnect_to_smaller_limits_resends_within_them_and_fails_what_no_longer_fits() {
+    use mqtt_tether::packet::{Publish, QoS};
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = v5("shrink");
+    c.reconnect_delay_set(Duration::from_millis(20), Duration::from_millis(100));
+    let (tx, on_publish) = mpsc::channel();
+    c.on_publish(move |_, _, mid, rc, _| {
+        let _ = tx.send((mid, rc.value()));
+    });
+    let mut conn = connect_v5(&c, &broker, &[Property::ReceiveMaximum(3)]);
+    let a = c.publish("a", "1", 1, false).unwrap();
+    let big = c.publish("b", vec![b'x'; 300], 1, false).unwrap();
+    let cc = c.publish("c", "3", 1, false).unwrap();
+    let d = c.publish("d", "4", 1, false).unwrap();
+    for mid in 1..=3 {
+        assert!(matches!(conn.read_packet().unwrap(), Packet::Publish(p) if p.packet_id == mid));
+    }
+    conn.expect_silence(Duration::from_millis(100)).unwrap();
+    conn.close();
+
+    let mut conn = broker.accept().unwrap();
+    assert!(
+        !conn.expect_connect().unwrap().clean_start,
+        "the session is kept"
+    );
+    let mut ack = ConnAck::new(true, 0);
+    ack.properties.set(Property::ReceiveMaximum(1)).unwrap();
+    ack.properties
+        .set(Property::MaximumPacketSize(256))
+        .unwrap();
+    conn.send_packet(&Packet::ConnAck(ack)).unwrap();
+    let publish = |topic: &str, payload: &str, mid: u16, dup: bool| {
+        let mut p = Publish::new(topic, payload.as_bytes().to_vec(), QoS::AtLeastOnce, mid);
+        p.dup = dup;
+        Packet::Publish(p)
+    };
+    conn.expect_packet(&publish("a", "1", 1, true)).unwrap();
+    conn.expect_silence(Duration::from_millis(200)).unwrap();
+    conn.send_bytes(&[0x40, 2, 0, 1]).unwrap();
+    conn.expect_packet(&publish("c", "3", 3, true)).unwrap();
+    conn.expect_silence(Duration::from_millis(100)).unwrap();
+    conn.send_bytes(&[0x40, 2, 0, 3]).unwrap();
+    conn.expect_packet(&publish("d", "4", 4, false)).unwrap();
+    conn.send_bytes(&[0x40, 2, 0, 4]).unwrap();
+    for info in [&a, &cc, &d] {
+        info.wait_for_publish(Some(WAIT)).unwrap();
+    }
+    assert!(big.wait_for_publish(Some(WAIT)).is_err());
+    assert_eq!(big.outcome(), Outcome::TooLarge);
+    conn.expect_silence(Duration::from_millis(200)).unwrap();
+    let mut seen: Vec<(u16, u8)> = (0..4)
+        .map(|_| on_publish.recv_timeout(WAIT).unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, [(1, 0), (2, 0x95), (3, 0), (4, 0)]);
+    c.disconnect();
+    c.loop_stop();
+}
