@@ -545,6 +545,40 @@ fn a_missing_connack_is_a_keepalive_failure() {
     );
 }
 
+/// Keepalive 0 turns the keepalive off, but not the wait for CONNACK: the
+/// CONNACK timeout (the client's connect timeout) bounds it; Paho waits for
+/// ever.
+#[test]
+fn with_keepalive_0_a_missing_connack_fails_after_the_connack_timeout() {
+    let t0 = Instant::now();
+    let mut c = config(V311, "c");
+    c.keepalive = 0;
+    assert_eq!(
+        c.connack_timeout,
+        Some(Duration::from_secs(5)),
+        "Paho's connect_timeout"
+    );
+    c.connack_timeout = Some(Duration::from_secs(3));
+    let mut s = Session::new(c);
+    s.start_connection(t0);
+    assert_eq!(
+        take(&mut s, t0),
+        hex("10 0d 00 04 4d 51 54 54 04 02 00 00 00 01 63")
+    );
+    assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(3)));
+    s.handle_timeout(t0 + Duration::from_millis(2999)).unwrap();
+    assert_eq!(
+        s.handle_timeout(t0 + Duration::from_secs(3)),
+        Err(Close::Keepalive)
+    );
+    // Once connected, keepalive 0 means no deadline at all.
+    s.start_connection(t0);
+    take(&mut s, t0);
+    s.received(&hex("20 02 00 00"), t0).unwrap();
+    assert_eq!(s.next_deadline(), None);
+    s.handle_timeout(t0 + Duration::from_secs(100_000)).unwrap();
+}
+
 #[test]
 fn refused_connacks_map_as_paho_maps_them() {
     let t = Instant::now();

@@ -1,6 +1,8 @@
 //! What a session is configured with: the CONNECT fields and the store
 //! limits, with Paho's defaults.
 
+use std::time::Duration;
+
 use crate::packet::{PacketType, Properties, ProtocolVersion, Will};
 
 /// MQTT 5 clean start (Paho's `clean_start` argument of `connect`).
@@ -30,6 +32,12 @@ pub struct SessionConfig {
     /// Keepalive in seconds (default 60; 0 disables it). A v5 Server Keep
     /// Alive replaces it, for later CONNECTs too.
     pub keepalive: u16,
+    /// How long a CONNACK may take when `keepalive` is 0 (default 5 s,
+    /// Paho's `connect_timeout`; the client sets its own
+    /// `connect_timeout`). Past it the connection closes as a keepalive
+    /// failure. With a keepalive the keepalive bounds the wait, as in
+    /// Paho; Paho with keepalive 0 waits for ever. `None`: wait for ever.
+    pub connack_timeout: Option<Duration>,
     /// Username (the password is only sent with a username, as in Paho).
     pub username: Option<String>,
     /// Password.
@@ -64,6 +72,7 @@ impl SessionConfig {
             clean_session: true,
             clean_start: CleanStart::default(),
             keepalive: 60,
+            connack_timeout: Some(Duration::from_secs(5)),
             username: None,
             password: None,
             will: None,

@@ -21,7 +21,8 @@ pub enum KeepAliveAction {
 /// The rules (reference §11, made explicit, with the dead-link bound this
 /// crate promises):
 /// * awaiting CONNACK: dead one keepalive after the connection began (as
-///   Paho; the connect timeout bounds only the TCP connect);
+///   Paho); with keepalive 0, after the CONNACK timeout, if one is set
+///   ([`KeepAlive::with_connack_timeout`]; Paho waits for ever);
 /// * connected: a PINGREQ is due one keepalive after the last packet sent
 ///   *or* the last bytes received, whichever is older, so a client that only
 ///   sends still probes a silent broker;
@@ -29,7 +30,7 @@ pub enum KeepAliveAction {
 ///   outgoing traffic (Paho: about 2 × keepalive, plus its loop timeout).
 ///   Bytes of a long packet count, so a large download is not mistaken for
 ///   a dead link; while one lasts, the PINGREQ is repeated every keepalive;
-/// * keepalive 0 disables all of it, as in Paho.
+/// * keepalive 0 disables the rest, as in Paho.
 #[derive(Debug, Clone)]
 pub struct KeepAlive {
     period: Option<Duration>,
@@ -38,6 +39,7 @@ pub struct KeepAlive {
     last_sent: Instant,
     last_received: Instant,
     ping_sent: Option<Instant>,
+    connack_timeout: Option<Duration>,
 }
 
 impl KeepAlive {
@@ -50,7 +52,22 @@ impl KeepAlive {
             last_sent: now,
             last_received: now,
             ping_sent: None,
+            connack_timeout: None,
         }
+    }
+
+    /// With keepalive 0, the link is dead when no CONNACK came within
+    /// `timeout` of the start (`None`: never); with a keepalive, the
+    /// keepalive bounds that wait and this changes nothing.
+    pub fn with_connack_timeout(mut self, timeout: Option<Duration>) -> KeepAlive {
+        self.connack_timeout = timeout;
+        self
+    }
+
+    /// How long a CONNACK may take: the keepalive, or else the CONNACK
+    /// timeout.
+    fn connack_wait(&self) -> Option<Duration> {
+        self.period.or(self.connack_timeout)
     }
 
     /// The period in effect (`None`: disabled).
@@ -96,10 +113,10 @@ impl KeepAlive {
 
     /// The next moment `check` may have something to do (`None`: never).
     pub fn deadline(&self) -> Option<Instant> {
-        let period = self.period?;
         if !self.connected {
-            return Some(self.started + period);
+            return self.connack_wait().map(|wait| self.started + wait);
         }
+        let period = self.period?;
         let dead = self.last_received + period + period / 2;
         Some(match self.ping_sent {
             // Bytes since the PINGREQ (a long download): ping again a
@@ -112,16 +129,15 @@ impl KeepAlive {
 
     /// What to do at `now`.
     pub fn check(&self, now: Instant) -> KeepAliveAction {
+        if !self.connected {
+            return match self.connack_wait() {
+                Some(wait) if now >= self.started + wait => KeepAliveAction::Expired,
+                _ => KeepAliveAction::Idle,
+            };
+        }
         let Some(period) = self.period else {
             return KeepAliveAction::Idle;
         };
-        if !self.connected {
-            return if now >= self.started + period {
-                KeepAliveAction::Expired
-            } else {
-                KeepAliveAction::Idle
-            };
-        }
         if now >= self.last_received + period + period / 2 {
             return KeepAliveAction::Expired;
         }
@@ -155,6 +171,27 @@ mod tests {
             KeepAliveAction::Idle
         );
         assert_eq!(k.check(t0 + secs(2)), KeepAliveAction::Expired);
+    }
+
+    #[test]
+    fn with_keepalive_0_a_missing_connack_expires_after_the_connack_timeout() {
+        let t0 = Instant::now();
+        let k = KeepAlive::new(0, t0).with_connack_timeout(Some(secs(3)));
+        assert_eq!(k.deadline(), Some(t0 + secs(3)));
+        assert_eq!(
+            k.check(t0 + Duration::from_millis(2999)),
+            KeepAliveAction::Idle
+        );
+        assert_eq!(k.check(t0 + secs(3)), KeepAliveAction::Expired);
+        // A keepalive bounds the wait by itself, as in Paho.
+        let k = KeepAlive::new(10, t0).with_connack_timeout(Some(secs(3)));
+        assert_eq!(k.check(t0 + secs(9)), KeepAliveAction::Idle);
+        assert_eq!(k.deadline(), Some(t0 + secs(10)));
+        // Connected, keepalive 0 is off again.
+        let mut k = KeepAlive::new(0, t0).with_connack_timeout(Some(secs(3)));
+        k.connected(None, t0 + secs(1));
+        assert_eq!(k.deadline(), None);
+        assert_eq!(k.check(t0 + secs(1000)), KeepAliveAction::Idle);
     }
 
     #[test]

@@ -251,7 +251,8 @@ impl Session {
             0
         };
         self.aliases = TopicAliases::new(alias_max);
-        self.keepalive = KeepAlive::new(self.config.keepalive, now);
+        self.keepalive = KeepAlive::new(self.config.keepalive, now)
+            .with_connack_timeout(self.config.connack_timeout);
         self.limits = BrokerLimits::default();
         self.aliases_set.clear();
         self.resume_pending = false;
