@@ -146,9 +146,12 @@ impl Drop for Owner {
     fn drop(&mut self) {
         if let Some(shared) = self.0.upgrade() {
             shared.terminate.store(true, Ordering::SeqCst);
-            if let Some(conn) = shared.core.lock().conn.take() {
+            let mut core = shared.core.lock();
+            core.abandon_opening(None);
+            if let Some(conn) = core.conn.take() {
                 let _ = conn.writer.shutdown(std::net::Shutdown::Both);
             }
+            drop(core);
             shared.wake();
         }
     }
@@ -202,6 +205,7 @@ impl Client {
             auto_reconnect: false,
             registered_write: false,
             epochs: Epochs::default(),
+            opening: None,
         };
         let loop_thread = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
@@ -261,8 +265,10 @@ impl Client {
     // ----- connecting -------------------------------------------------
 
     /// `connect(host, port, keepalive)`: connects (blocking for the TCP
-    /// connect, bounded by `connect_timeout`) and queues CONNECT. It does not
-    /// wait for CONNACK; run a loop for that.
+    /// connect, the proxy, TLS and WebSocket handshakes, all of them together
+    /// within `connect_timeout`) and queues CONNECT. It does not wait for
+    /// CONNACK; run a loop for that. `disconnect()` from another thread
+    /// abandons it at once (it then returns `MQTT_ERR_NO_CONN`).
     pub fn connect(&self, host: &str, port: u16, keepalive: u16) -> Result<ErrorCode, Error> {
         self.connect_with(
             host,
@@ -341,7 +347,8 @@ impl Client {
 
     /// `disconnect()`: queues DISCONNECT behind what is already queued.
     /// Without a connection, returns `MQTT_ERR_NO_CONN` (and stops a
-    /// pending automatic reconnect).
+    /// pending automatic reconnect). Never blocks: a connect in progress on
+    /// any thread is abandoned (its socket shut down), not waited for.
     pub fn disconnect(&self) -> ErrorCode {
         self.disconnect_with(None, None)
     }
@@ -369,6 +376,8 @@ impl Client {
             } else {
                 ConnState::Disconnected
             };
+            // A connect in progress would only be dropped once made.
+            core.abandon_opening(None);
             rc
         };
         self.wake_loop();
@@ -704,12 +713,23 @@ impl Client {
     /// `loop_stop()`: stops the `loop_start` thread once what was queued is
     /// written, and waits for it (unless called from it).
     /// `MQTT_ERR_INVAL` if no thread runs.
+    ///
+    /// It does not wait on the broker: a connect the thread has in progress
+    /// is abandoned at once (its socket shut down from here, so the blocked
+    /// handshake returns), and a write the broker does not take is given up
+    /// within a quarter of a second. So it returns within that, plus the
+    /// callbacks that are running.
     pub fn loop_stop(&self) -> ErrorCode {
         let handle = self.shared.thread.lock().take();
         let Some(handle) = handle else {
             return ErrorCode::Inval;
         };
         self.shared.terminate.store(true, Ordering::SeqCst);
+        // Its connect in progress ends now, not at the connect timeout.
+        self.shared
+            .core
+            .lock()
+            .abandon_opening(Some(handle.thread().id()));
         self.shared.wake();
         if handle.thread().id() != std::thread::current().id() {
             // A panic on that thread was a callback's, already logged.
@@ -779,6 +799,7 @@ impl Client {
         let config = session_config(&options)?;
         let infos: Vec<Arc<InfoInner>> = {
             let mut core = self.shared.core.lock();
+            core.abandon_opening(None);
             if let Some(conn) = core.conn.take() {
                 let _ = conn.writer.shutdown(std::net::Shutdown::Both);
             }
@@ -1058,7 +1079,11 @@ impl Client {
         self.update_trace();
     }
 
-    /// `connect_timeout` (default 5 s).
+    /// `connect_timeout` (default 5 s): the bound on opening a connection,
+    /// all of it (TCP connect, proxy, TLS handshake, WebSocket upgrade,
+    /// counted together from the start), and, with keepalive 0, on the wait
+    /// for CONNACK (Paho waits for ever; with a keepalive, the keepalive
+    /// bounds that wait, as in Paho).
     pub fn set_connect_timeout(&self, timeout: Duration) -> Result<(), Error> {
         if timeout.is_zero() {
             return Err(Error::Value("timeout must be a positive number".into()));

@@ -39,7 +39,7 @@ use parking_lot::Mutex;
 use crate::client::callbacks::{Callbacks, UserData};
 use crate::client::{Epochs, InfoInner, InfoWaiters};
 use crate::session::{Backoff, MidTable, Session};
-use crate::transport::{Layers, Socket, TransportConfig};
+use crate::transport::{Abandon, Layers, Socket, TransportConfig};
 
 /// Paho's `_ConnectionState`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,30 @@ pub(crate) struct Core {
     /// Where the `MessageInfo`s of stored messages learn how they ended
     /// when the store no longer says (see `Epochs`).
     pub(crate) epochs: Epochs,
+    /// The connect in progress (`reconnect()` opening its transport), for
+    /// `disconnect()`, `loop_stop()` and the client's drop to abandon.
+    pub(crate) opening: Option<Opening>,
+}
+
+/// A connect in progress.
+pub(crate) struct Opening {
+    pub(crate) abandon: Arc<Abandon>,
+    /// The thread blocked in it.
+    pub(crate) thread: ThreadId,
+}
+
+impl Core {
+    /// Ends the connect in progress, if any, at once (its blocked read,
+    /// write or TCP connect returns, and `reconnect()` returns
+    /// `MQTT_ERR_NO_CONN`); with `only_on`, only when that thread runs it.
+    pub(crate) fn abandon_opening(&mut self, only_on: Option<ThreadId>) {
+        if only_on.is_some_and(|t| self.opening.as_ref().is_some_and(|o| o.thread != t)) {
+            return;
+        }
+        if let Some(opening) = self.opening.take() {
+            opening.abandon.abandon();
+        }
+    }
 }
 
 impl Drop for Core {

@@ -13,7 +13,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorCode};
 use crate::transport;
 
-use super::{Conn, ConnState, ReadSide};
+use super::{Conn, ConnState, Opening, ReadSide};
 
 /// How long `loop_forever` waits when nothing at all is due (keepalive 0).
 const IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -145,8 +145,13 @@ impl Client {
     }
 
     /// Paho's `reconnect()` (reference §10.1): opens a new connection and
-    /// queues CONNECT. Blocking for the TCP connect; does not wait for
-    /// CONNACK.
+    /// queues CONNECT. Blocking for the TCP connect, the proxy, TLS and
+    /// WebSocket handshakes, all of them within `connect_timeout`; does not
+    /// wait for CONNACK.
+    ///
+    /// `disconnect()` from any thread, or `loop_stop()` of the loop running
+    /// it, abandons a connect in progress at once: its socket is shut down
+    /// and this returns `MQTT_ERR_NO_CONN` (no `on_connect_fail`).
     pub fn reconnect(&self) -> Result<ErrorCode, Error> {
         let (host, port, tcp) = {
             let mut core = self.shared.core.lock();
@@ -174,16 +179,52 @@ impl Client {
             self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
         }
         self.socket_callback(|c| c.on_pre_connect.clone(), "on_pre_connect");
-        let (stream, layers) = transport::open(&host, port, &tcp).map_err(Error::Io)?;
-        let reader_stream = stream.try_clone().map_err(Error::Io)?;
+        let me = std::thread::current().id();
+        let on_loop = *self.shared.loop_thread.lock() == Some(me);
+        let abandon = Arc::new(transport::Abandon::default());
         {
             let mut core = self.shared.core.lock();
-            // disconnect() or loop_stop() while the TCP connect ran: keep
-            // their word, drop the new socket.
+            // disconnect(), or loop_stop() of this loop, came first: no
+            // connect at all.
             if matches!(
                 core.state,
                 ConnState::Disconnecting | ConnState::Disconnected
-            ) {
+            ) || (on_loop && self.terminating())
+            {
+                return Ok(ErrorCode::NoConn);
+            }
+            core.opening = Some(Opening {
+                abandon: Arc::clone(&abandon),
+                thread: me,
+            });
+        }
+        let opened = transport::open_abandonable(&host, port, &tcp, &abandon)
+            .and_then(|(stream, layers)| Ok((stream.try_clone()?, stream, layers)));
+        {
+            let mut core = self.shared.core.lock();
+            if core
+                .opening
+                .as_ref()
+                .is_some_and(|o| Arc::ptr_eq(&o.abandon, &abandon))
+            {
+                core.opening = None;
+            }
+        }
+        let (reader_stream, stream, layers) = match opened {
+            Ok(opened) => opened,
+            // Given up on request: not a failed connect.
+            Err(_) if abandon.is_abandoned() => return Ok(ErrorCode::NoConn),
+            Err(e) => return Err(Error::Io(e)),
+        };
+        {
+            let mut core = self.shared.core.lock();
+            // disconnect() or loop_stop() while the connect ran: keep their
+            // word, drop the new socket.
+            if matches!(
+                core.state,
+                ConnState::Disconnecting | ConnState::Disconnected
+            ) || abandon.is_abandoned()
+            {
                 drop(core);
                 let _ = stream.shutdown(std::net::Shutdown::Both);
                 return Ok(ErrorCode::NoConn);
@@ -197,6 +238,9 @@ impl Client {
                 layers: (!layers.is_plain()).then(|| Arc::new(Mutex::new(layers))),
             });
             core.registered_write = false;
+            // With keepalive 0 nothing else would end a wait for a CONNACK
+            // that never comes.
+            core.session.config_mut().connack_timeout = Some(tcp.tcp.connect_timeout);
             core.session.start_connection(Instant::now());
         }
         // After the connection is in place, so the callback can reach the
@@ -204,7 +248,6 @@ impl Client {
         self.socket_callback(|c| c.on_socket_open.clone(), "on_socket_open");
         // Unwritten QoS 0 messages of the old connection are failed by the
         // loop's thread, which runs every callback.
-        let on_loop = *self.shared.loop_thread.lock() == Some(std::thread::current().id());
         if on_loop {
             self.dispatch();
         }

@@ -1,12 +1,16 @@
 //! Bytes in, bytes out: how the client reaches a broker.
 //!
-//! Opening a connection is a chain of blocking steps, each bounded by the
-//! connect timeout as in Paho: the socket (TCP, possibly through a SOCKS or
-//! HTTP proxy, or a unix-domain socket), then the TLS handshake, then the
-//! WebSocket upgrade. What remains afterwards is a [`Socket`] and its
-//! sans-IO [`Layers`] (TLS records), which the client drives from its own
-//! threads. Every failure says which step failed.
+//! Opening a connection is a chain of blocking steps: the socket (TCP,
+//! possibly through a SOCKS or HTTP proxy, or a unix-domain socket), then
+//! the TLS handshake, then the WebSocket upgrade. All of them together end
+//! within the connect timeout, counted from the start, whatever the peer
+//! does (Paho bounds each step, and each read of a handshake, on its own, so
+//! a peer that drips its answers holds it as long as it likes). What remains
+//! afterwards is a [`Socket`] and its sans-IO [`Layers`] (TLS records),
+//! which the client drives from its own threads. Every failure says which
+//! step failed.
 
+mod deadline;
 mod layers;
 pub mod proxy;
 mod socket;
@@ -19,6 +23,9 @@ pub mod websocket;
 pub use layers::Layers;
 pub use socket::Socket;
 pub use tcp::{connect_tcp, TcpOptions};
+
+pub(crate) use deadline::Abandon;
+use deadline::Deadline;
 
 use std::io;
 
@@ -79,9 +86,38 @@ impl TransportConfig {
 }
 
 /// Opens a connection to `host:port` (or the socket at path `host` for the
-/// unix transport) and makes every handshake; returns the socket and the
-/// layers to use over it.
+/// unix transport) and makes every handshake, all within
+/// `config.tcp.connect_timeout`; returns the socket and the layers to use
+/// over it.
 pub fn open(host: &str, port: u16, config: &TransportConfig) -> io::Result<(Socket, Layers)> {
+    open_abandonable(host, port, config, &Abandon::default())
+}
+
+/// [`open`], which another thread ends at once with `abandon` (then the
+/// error is the abandon error, whatever step it interrupted).
+pub(crate) fn open_abandonable(
+    host: &str,
+    port: u16,
+    config: &TransportConfig,
+    abandon: &Abandon,
+) -> io::Result<(Socket, Layers)> {
+    let deadline = Deadline::after(config.tcp.connect_timeout);
+    open_until(host, port, config, deadline, abandon).map_err(|e| {
+        if abandon.is_abandoned() {
+            deadline::abandoned()
+        } else {
+            e
+        }
+    })
+}
+
+fn open_until(
+    host: &str,
+    port: u16,
+    config: &TransportConfig,
+    deadline: Deadline,
+    abandon: &Abandon,
+) -> io::Result<(Socket, Layers)> {
     let socket = match config.transport {
         #[cfg(unix)]
         Transport::Unix => Socket::Unix(
@@ -94,43 +130,44 @@ pub fn open(host: &str, port: u16, config: &TransportConfig) -> io::Result<(Sock
                 .clone()
                 .or_else(|| proxy::ProxySettings::from_env(host));
             Socket::Tcp(match proxy {
-                Some(proxy) => proxy::connect_via(&proxy, host, port, &config.tcp)?,
-                None => connect_tcp(host, port, &config.tcp)?,
+                Some(proxy) => {
+                    proxy::connect_via_until(&proxy, host, port, &config.tcp, deadline, abandon)?
+                }
+                None => tcp::connect_tcp_until(host, port, &config.tcp, deadline, abandon)?,
             })
         }
     };
+    // Already watched when TCP; the unix socket is watched from here, and
+    // either way a connect abandoned meanwhile stops here.
+    abandon.watch_socket(&socket)?;
     #[allow(unused_mut)]
     let mut layers = Layers::plain();
     #[cfg(feature = "tls")]
     if let Some(settings) = &config.tls {
-        layers.tls = Some(tls::handshake(
-            &socket,
-            settings,
-            host,
-            config.tcp.connect_timeout,
-        )?);
+        layers.tls = Some(tls::handshake_until(&socket, settings, host, deadline)?);
     }
     #[cfg(feature = "websocket")]
     if config.transport == Transport::Websockets {
-        let timeout = config.tcp.connect_timeout;
-        socket.set_read_timeout(Some(timeout))?;
-        socket.set_write_timeout(Some(timeout))?;
         let tls = config.has_tls();
+        let bounded = deadline::Bounded::new(&socket, deadline);
         #[cfg(feature = "tls")]
         let ws = match &mut layers.tls {
             Some(tls_layer) => websocket::handshake(
-                tls_layer.blocking_stream(&socket),
+                tls_layer.blocking_stream(bounded),
                 &config.websocket,
                 host,
                 port,
                 tls,
             )?,
-            None => websocket::handshake(&socket, &config.websocket, host, port, tls)?,
+            None => websocket::handshake(bounded, &config.websocket, host, port, tls)?,
         };
         #[cfg(not(feature = "tls"))]
-        let ws = websocket::handshake(&socket, &config.websocket, host, port, tls)?;
-        socket.set_read_timeout(None)?;
+        let ws = websocket::handshake(bounded, &config.websocket, host, port, tls)?;
         layers.ws = Some(ws);
     }
+    // The client's threads read without a timeout, and bound their writes
+    // themselves.
+    socket.set_read_timeout(None)?;
+    socket.set_write_timeout(None)?;
     Ok((socket, layers))
 }

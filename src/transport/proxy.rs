@@ -4,13 +4,15 @@
 //! authentication; and Paho's fallback to the `mqtt_proxy` environment
 //! variable, minus the hosts `no_proxy` names.
 //!
-//! The proxy handshake is bounded by the connect timeout, like the rest of
-//! opening a connection. Its failures say "proxy" and what the proxy said.
+//! The proxy handshake shares the connect timeout with the rest of opening
+//! a connection: a proxy that answers one byte at a time cannot stretch it.
+//! Its failures say "proxy" and what the proxy said.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 
-use super::tcp::{connect_tcp, TcpOptions};
+use super::deadline::{Abandon, Bounded, Deadline};
+use super::tcp::{connect_tcp_until, TcpOptions};
 
 /// The kind of proxy (PySocks' `socks.HTTP`, `socks.SOCKS4`,
 /// `socks.SOCKS5`).
@@ -142,29 +144,43 @@ fn proxy_error(kind: io::ErrorKind, text: impl std::fmt::Display) -> io::Error {
 }
 
 /// Connects to `host:port` through the proxy; the stream returned carries
-/// the broker's bytes.
+/// the broker's bytes. Reaching the proxy and its negotiation together take
+/// at most `tcp.connect_timeout`.
 pub fn connect_via(
     proxy: &ProxySettings,
     host: &str,
     port: u16,
     tcp: &TcpOptions,
 ) -> io::Result<TcpStream> {
-    let mut stream = connect_tcp(&proxy.proxy_addr, proxy.port(), tcp).map_err(|e| {
-        proxy_error(
-            e.kind(),
-            format!(
-                "cannot reach the proxy {}:{}: {e}",
-                proxy.proxy_addr,
-                proxy.port()
-            ),
-        )
-    })?;
-    stream.set_read_timeout(Some(tcp.connect_timeout))?;
-    stream.set_write_timeout(Some(tcp.connect_timeout))?;
+    let deadline = Deadline::after(tcp.connect_timeout);
+    connect_via_until(proxy, host, port, tcp, deadline, &Abandon::default())
+}
+
+/// [`connect_via`] that ends by `deadline`, or when `abandon` says so.
+pub(crate) fn connect_via_until(
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+    tcp: &TcpOptions,
+    deadline: Deadline,
+    abandon: &Abandon,
+) -> io::Result<TcpStream> {
+    let stream = connect_tcp_until(&proxy.proxy_addr, proxy.port(), tcp, deadline, abandon)
+        .map_err(|e| {
+            proxy_error(
+                e.kind(),
+                format!(
+                    "cannot reach the proxy {}:{}: {e}",
+                    proxy.proxy_addr,
+                    proxy.port()
+                ),
+            )
+        })?;
+    let mut bounded = Bounded::new(&stream, deadline);
     let result = match proxy.proxy_type {
-        ProxyType::Socks5 => socks5(&mut stream, proxy, host, port),
-        ProxyType::Socks4 => socks4(&mut stream, proxy, host, port),
-        ProxyType::Http => http_connect(&mut stream, proxy, host, port),
+        ProxyType::Socks5 => socks5(&mut bounded, proxy, host, port),
+        ProxyType::Socks4 => socks4(&mut bounded, proxy, host, port),
+        ProxyType::Http => http_connect(&mut bounded, proxy, host, port),
     };
     result.map_err(|e| {
         if e.to_string().starts_with("proxy:") {
@@ -174,6 +190,7 @@ pub fn connect_via(
         }
     })?;
     stream.set_read_timeout(None)?;
+    stream.set_write_timeout(None)?;
     Ok(stream)
 }
 
@@ -200,7 +217,12 @@ fn target(host: &str, port: u16, rdns: bool) -> io::Result<Target> {
     Ok(Target::Ip(addr.ip()))
 }
 
-fn socks5(s: &mut TcpStream, proxy: &ProxySettings, host: &str, port: u16) -> io::Result<()> {
+fn socks5(
+    s: &mut (impl Read + Write),
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+) -> io::Result<()> {
     let auth = proxy.proxy_username.is_some();
     let greeting: &[u8] = if auth { &[5, 2, 0, 2] } else { &[5, 1, 0] };
     s.write_all(greeting)?;
@@ -319,7 +341,12 @@ fn socks5(s: &mut TcpStream, proxy: &ProxySettings, host: &str, port: u16) -> io
     s.read_exact(&mut bound)
 }
 
-fn socks4(s: &mut TcpStream, proxy: &ProxySettings, host: &str, port: u16) -> io::Result<()> {
+fn socks4(
+    s: &mut (impl Read + Write),
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+) -> io::Result<()> {
     let mut request = vec![4, 1];
     request.extend_from_slice(&port.to_be_bytes());
     let name = match target(host, port, proxy.proxy_rdns)? {
@@ -369,7 +396,12 @@ fn socks4(s: &mut TcpStream, proxy: &ProxySettings, host: &str, port: u16) -> io
 /// The longest HTTP response head accepted from a proxy.
 const MAX_HEAD: usize = 16 * 1024;
 
-fn http_connect(s: &mut TcpStream, proxy: &ProxySettings, host: &str, port: u16) -> io::Result<()> {
+fn http_connect(
+    s: &mut (impl Read + Write),
+    proxy: &ProxySettings,
+    host: &str,
+    port: u16,
+) -> io::Result<()> {
     let authority = if host.contains(':') {
         format!("[{host}]:{port}")
     } else {

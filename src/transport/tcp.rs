@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use super::deadline::{Abandon, Deadline};
+
 /// How to open a TCP connection.
 #[derive(Debug, Clone)]
 pub struct TcpOptions {
-    /// Bound on each connection attempt (Paho's `connect_timeout`, 5 s).
+    /// Bound on opening a connection, every step of it together: the TCP
+    /// connect (all the addresses tried), the proxy negotiation, the TLS
+    /// handshake and the WebSocket upgrade (Paho's `connect_timeout`, 5 s;
+    /// Paho bounds each step, and each read of a handshake, on its own).
     pub connect_timeout: Duration,
     /// Local address to bind ("" for any, Paho's `bind_address`).
     pub bind_address: String,
@@ -30,14 +35,27 @@ impl Default for TcpOptions {
 }
 
 /// Connects to `host:port`, trying each resolved address in turn, and
-/// returns the first stream that connects (the last error otherwise).
+/// returns the first stream that connects (the last error otherwise); all
+/// the attempts together take at most `options.connect_timeout`.
 pub fn connect_tcp(host: &str, port: u16, options: &TcpOptions) -> io::Result<TcpStream> {
+    let deadline = Deadline::after(options.connect_timeout);
+    connect_tcp_until(host, port, options, deadline, &Abandon::default())
+}
+
+/// [`connect_tcp`] that ends by `deadline`, or when `abandon` says so.
+pub(crate) fn connect_tcp_until(
+    host: &str,
+    port: u16,
+    options: &TcpOptions,
+    deadline: Deadline,
+    abandon: &Abandon,
+) -> io::Result<TcpStream> {
     let mut last_error = None;
     let addrs = (host, port)
         .to_socket_addrs()
         .map_err(|e| io::Error::new(e.kind(), format!("DNS lookup of {host} failed: {e}")))?;
     for addr in addrs {
-        match connect_one(addr, options) {
+        match connect_one(addr, options, deadline, abandon) {
             Ok(stream) => return Ok(stream),
             Err(e) => {
                 last_error = Some(io::Error::new(
@@ -55,8 +73,15 @@ pub fn connect_tcp(host: &str, port: u16, options: &TcpOptions) -> io::Result<Tc
     }))
 }
 
-fn connect_one(addr: SocketAddr, options: &TcpOptions) -> io::Result<TcpStream> {
+fn connect_one(
+    addr: SocketAddr,
+    options: &TcpOptions,
+    deadline: Deadline,
+    abandon: &Abandon,
+) -> io::Result<TcpStream> {
+    let left = deadline.left()?;
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    abandon.watch(&socket)?;
     if !options.bind_address.is_empty() || options.bind_port != 0 {
         let ip: IpAddr = if options.bind_address.is_empty() {
             match addr {
@@ -73,7 +98,7 @@ fn connect_one(addr: SocketAddr, options: &TcpOptions) -> io::Result<TcpStream> 
         };
         socket.bind(&SockAddr::from(SocketAddr::new(ip, options.bind_port)))?;
     }
-    socket.connect_timeout(&SockAddr::from(addr), options.connect_timeout)?;
+    socket.connect_timeout(&SockAddr::from(addr), left)?;
     let stream: TcpStream = socket.into();
     stream.set_nodelay(true)?;
     Ok(stream)

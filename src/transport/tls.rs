@@ -1,6 +1,6 @@
 //! TLS through rustls (ring provider): the configuration Paho's `tls_set`
-//! builds, the blocking handshake made while connecting (bounded by the
-//! connect timeout, as Paho's), and the sans-IO record layer used after it.
+//! builds, the blocking handshake made while connecting (within what is
+//! left of the connect timeout), and the sans-IO record layer used after it.
 //!
 //! Keys load from PEM files: PKCS#8, PKCS#1 (RSA) and SEC1 (EC). Encrypted
 //! keys are not supported (`keyfile_password` is refused with a clear
@@ -19,6 +19,7 @@ use rustls::{
     ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
+use super::deadline::{Bounded, Deadline};
 use super::Socket;
 
 /// Whether the broker's certificate is checked (Paho's `cert_reqs`).
@@ -336,13 +337,23 @@ fn tls_error(e: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}"))
 }
 
-/// Makes the TLS handshake on `socket` for `host`, waiting at most
-/// `timeout` for each read or write of it.
+/// Makes the TLS handshake on `socket` for `host`, all of it within
+/// `timeout`, however the server paces its bytes.
 pub fn handshake(
     socket: &Socket,
     settings: &TlsSettings,
     host: &str,
     timeout: Duration,
+) -> io::Result<TlsLayer> {
+    handshake_until(socket, settings, host, Deadline::after(timeout))
+}
+
+/// [`handshake`] that ends by `deadline`.
+pub(crate) fn handshake_until(
+    socket: &Socket,
+    settings: &TlsSettings,
+    host: &str,
+    deadline: Deadline,
 ) -> io::Result<TlsLayer> {
     let config = settings.client_config()?;
     let name = ServerName::try_from(host.to_string()).map_err(|e| {
@@ -353,26 +364,17 @@ pub fn handshake(
     })?;
     let mut conn = ClientConnection::new(config, name)
         .map_err(|e| io::Error::other(format!("TLS handshake failed: {e}")))?;
-    socket.set_read_timeout(Some(timeout))?;
-    socket.set_write_timeout(Some(timeout))?;
-    let mut io = socket;
+    let mut io = Bounded::new(socket, deadline);
     while conn.is_handshaking() {
         if let Err(e) = conn.complete_io(&mut io) {
-            let text = if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) {
-                "timed out".to_string()
-            } else {
-                e.to_string()
-            };
             return Err(io::Error::new(
                 e.kind(),
-                format!("TLS handshake failed: {text}"),
+                format!("TLS handshake failed: {e}"),
             ));
         }
     }
     socket.set_read_timeout(None)?;
+    socket.set_write_timeout(None)?;
     Ok(TlsLayer { conn })
 }
 
@@ -382,32 +384,33 @@ impl TlsLayer {
         self.conn.alpn_protocol()
     }
 
-    /// A blocking stream through this TLS session over `socket`, for a
-    /// handshake layered on top (the WebSocket upgrade).
-    pub fn blocking_stream<'a>(&'a mut self, socket: &'a Socket) -> impl Read + Write + 'a {
-        struct Through<'a> {
+    /// A blocking stream through this TLS session over `io` (the socket,
+    /// or the socket bounded by a deadline), for a handshake layered on
+    /// top (the WebSocket upgrade).
+    pub fn blocking_stream<'a, S: Read + Write + 'a>(
+        &'a mut self,
+        io: S,
+    ) -> impl Read + Write + 'a {
+        struct Through<'a, S> {
             conn: &'a mut ClientConnection,
-            socket: &'a Socket,
+            io: S,
         }
-        impl Read for Through<'_> {
+        impl<S: Read + Write> Read for Through<'_, S> {
             fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let mut s = self.socket;
-                rustls::Stream::new(self.conn, &mut s).read(buf)
+                rustls::Stream::new(self.conn, &mut self.io).read(buf)
             }
         }
-        impl Write for Through<'_> {
+        impl<S: Read + Write> Write for Through<'_, S> {
             fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                let mut s = self.socket;
-                rustls::Stream::new(self.conn, &mut s).write(buf)
+                rustls::Stream::new(self.conn, &mut self.io).write(buf)
             }
             fn flush(&mut self) -> io::Result<()> {
-                let mut s = self.socket;
-                rustls::Stream::new(self.conn, &mut s).flush()
+                rustls::Stream::new(self.conn, &mut self.io).flush()
             }
         }
         Through {
             conn: &mut self.conn,
-            socket,
+            io,
         }
     }
 

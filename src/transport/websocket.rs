@@ -1,6 +1,6 @@
 //! MQTT over WebSockets (Paho's `transport="websockets"`), through
 //! tungstenite: the HTTP upgrade made while connecting with Paho's headers
-//! (bounded by the connect timeout), then a sans-IO framing layer: every
+//! (within what is left of the connect timeout), then a sans-IO framing layer: every
 //! batch of MQTT bytes goes out as one masked binary frame, binary and
 //! continuation frames come in, PINGs are answered, text frames are
 //! ignored, and the broker's CLOSE ends the connection.
@@ -109,8 +109,9 @@ fn ws_error(e: impl std::fmt::Display) -> io::Error {
 }
 
 /// Makes the WebSocket upgrade over `stream` (the socket, or TLS over it;
-/// the caller bounds its reads and writes) and returns the framing layer
-/// for what follows.
+/// the caller bounds its reads and writes: a stream that only bounds each
+/// read lets a server that drips its reply hold the upgrade for ever) and
+/// returns the framing layer for what follows.
 pub fn handshake<S: Read + Write>(
     stream: S,
     options: &WsOptions,
@@ -131,6 +132,15 @@ pub fn handshake<S: Read + Write>(
     let request = request.body(()).map_err(ws_error)?;
     match tungstenite::client::client(request, stream) {
         Ok((_ws, _response)) => {}
+        // The stream's own timeout error, which says which timeout.
+        Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Io(e)))
+            if e.kind() == io::ErrorKind::TimedOut =>
+        {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("WebSocket handshake error: {e}"),
+            ))
+        }
         Err(tungstenite::HandshakeError::Failure(e)) => return Err(ws_error(e)),
         Err(tungstenite::HandshakeError::Interrupted(_)) => {
             return Err(io::Error::new(
