@@ -373,6 +373,27 @@
 //!   stream before CONNACK gives `on_socket_close`, then `on_connect_fail`,
 //!   then the backoff wait, as a refused TCP connect does (Paho reports it
 //!   through `on_disconnect`). Manual loops keep Paho's `on_disconnect`.
+//! * **One deadline for the whole connect.** The TCP connect (every address
+//!   tried), the proxy negotiation, the TLS handshake and the WebSocket
+//!   upgrade together end within `connect_timeout`, counted from the start;
+//!   every read and write of theirs waits only the time left, so a peer
+//!   that answers one byte at a time cannot stretch it (Paho bounds each
+//!   step, and each read of a handshake, on its own: a ServerHello dripped
+//!   one byte a second blocks its `connect()` for as long as the peer
+//!   likes). The error says which step ran out of time.
+//! * **`disconnect()` and `loop_stop()` abandon a connect in progress.**
+//!   The connect's socket is shut down from the calling thread, so
+//!   `disconnect()` returns at once, a blocking `connect()` on another
+//!   thread returns `MQTT_ERR_NO_CONN` at once, and `loop_stop()` does not
+//!   wait for the `loop_start` thread's connect to finish or time out (Paho
+//!   waits for it). An abandoned connect is no failure: no
+//!   `on_connect_fail`.
+//! * **Keepalive 0 still bounds the wait for CONNACK**, by
+//!   `connect_timeout`: a broker that accepts the connection and never
+//!   answers the CONNECT is given up on as a missing CONNACK is with a
+//!   keepalive (`on_disconnect` with `MQTT_ERR_KEEPALIVE`, then the
+//!   reconnect). Paho with keepalive 0 waits for ever. With a keepalive, the
+//!   keepalive bounds it, as in Paho.
 //! * **Every failure names its layer**: "DNS lookup of H failed", "TCP
 //!   connect to A failed", "proxy: ...", "TLS handshake failed: ...",
 //!   "WebSocket handshake error: ...", in the error and in an `on_log` line.
