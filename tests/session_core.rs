@@ -733,3 +733,79 @@ fn a_failed_v5_pubrec_completes_the_message_without_pubrel() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Message ids at full occupancy: with 65,534 ids held by stored messages
+/// a publish (QoS 0 too) gets the one left; with all 65,535 held it is
+/// refused with `QueueSize` and no id, as are SUBSCRIBE and UNSUBSCRIBE;
+/// an id freed by an acknowledgement is handed out next, the search
+/// wrapping past 65,535 to the lowest free id. The cost of a publish at
+/// that occupancy is printed (issue 16: it was a scan of every id).
+#[test]
+fn message_ids_at_full_occupancy() {
+    let t = Instant::now();
+    let mut s = connected(config(V311, "c"), t);
+    let qos1 = || Publish::new("t", Vec::new(), QoS::AtLeastOnce, 0);
+    let qos0 = || Publish::new("t", Vec::new(), QoS::AtMostOnce, 0);
+    const ROUNDS: u32 = 500;
+    let mut empty = connected(config(V311, "c"), t);
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        empty.publish(qos0());
+    }
+    let cost = started.elapsed() / ROUNDS;
+    eprintln!("publish with no id held: {cost:.2?} each");
+    for mid in 1..=65_534u16 {
+        let r = s.publish(qos1());
+        assert_eq!((r.mid, r.rc, r.stored), (mid, ErrorCode::Success, true));
+    }
+    take(&mut s, t);
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        let r = s.publish(qos0());
+        assert_eq!((r.mid, r.rc), (65_535, ErrorCode::Success));
+    }
+    let cost = started.elapsed() / ROUNDS;
+    eprintln!("publish with 65,534 ids held: {cost:.2?} each");
+    take(&mut s, t);
+    events(&mut s);
+    let r = s.publish(qos1());
+    assert_eq!((r.mid, r.stored), (65_535, true));
+    let full = |s: &mut Session| {
+        let r = s.publish(qos1());
+        assert_eq!((r.mid, r.rc, r.stored), (0, ErrorCode::QueueSize, false));
+        let r = s.publish(qos0());
+        assert_eq!((r.mid, r.rc, r.stored), (0, ErrorCode::QueueSize, false));
+        assert_eq!(
+            s.subscribe(
+                vec![("t".into(), SubscribeOptions::new(QoS::AtMostOnce))],
+                Properties::new(PacketType::Subscribe)
+            ),
+            (ErrorCode::QueueSize, None)
+        );
+        assert_eq!(
+            s.unsubscribe(vec!["t".into()], Properties::new(PacketType::Unsubscribe)),
+            (ErrorCode::QueueSize, None)
+        );
+    };
+    full(&mut s);
+    // PUBACKs for 7 and 3 (in the window of 20): each id is free once the
+    // application has had its Published event.
+    s.received(&hex("40 02 00 07 40 02 00 03"), t).unwrap();
+    for e in events(&mut s) {
+        if let Event::Published { mid, .. } = e {
+            s.release(mid);
+        }
+    }
+    assert_eq!(
+        s.publish(qos1()).mid,
+        3,
+        "after 65,535 comes the lowest free id"
+    );
+    assert_eq!(s.publish(qos1()).mid, 7);
+    full(&mut s);
+    // Freed below the last id handed out (7): found by wrapping round.
+    s.received(&hex("40 02 00 05"), t).unwrap();
+    s.release(5);
+    assert_eq!(s.publish(qos1()).mid, 5);
+    full(&mut s);
+}

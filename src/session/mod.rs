@@ -714,7 +714,7 @@ impl Session {
         // Every id, QoS 0 included, skips ids of stored messages, so a
         // MessageInfo is never confused with another after a wrap-around.
         let store = &self.store;
-        let mid = match self.mids.next_free(|m| store.contains(m)) {
+        let mid = match self.mids.next_free_from(|from| store.first_free_id(from)) {
             Some(mid) => mid,
             None => return self.not_stored(0, ErrorCode::QueueSize),
         };
@@ -1062,7 +1062,7 @@ impl Session {
             return (ErrorCode::NoConn, None);
         }
         let store = &self.store;
-        let Some(mid) = self.mids.next_free(|m| store.contains(m)) else {
+        let Some(mid) = self.mids.next_free_from(|from| store.first_free_id(from)) else {
             return (ErrorCode::QueueSize, None);
         };
         let packet = build(mid);
