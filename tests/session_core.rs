@@ -531,6 +531,83 @@ fn keepalive_pings_on_time_and_declares_a_silent_broker_dead() {
     assert_eq!(s.handle_timeout(dead), Err(Close::Keepalive));
 }
 
+/// Issue 16: CONNACK, then the start of a 10,000-byte PUBLISH, then one
+/// byte a second, keepalive 3, a QoS 1 message unacknowledged and a client
+/// that keeps sending. Bytes that never complete a packet do not answer the
+/// PINGREQ: one goes out 3 s after the CONNACK, no second one, and the link
+/// is dead exactly one keepalive after it (it used to live for ever, with a
+/// PINGREQ every keepalive).
+#[test]
+fn a_trickling_broker_is_dead_one_keepalive_after_the_unanswered_pingreq() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut c = config(V311, "c");
+    c.keepalive = 3;
+    let mut s = connected(c, t0);
+    s.publish(Publish::new("t", b"x".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!(take(&mut s, t0), hex("32 06 00 01 74 00 01 78"));
+    // PUBLISH "big" with 9,992 payload bytes: remaining length 9,997.
+    s.received(&hex("30 8d 4e 00 03 62 69 67 07 07"), t0)
+        .unwrap();
+    assert_eq!(s.next_deadline(), Some(at(3000)));
+    let mut pings = Vec::new();
+    let mut dead = None;
+    for ms in (100..=7000).step_by(100) {
+        let now = at(ms);
+        if ms % 1000 == 0 {
+            s.received(&[7], now).unwrap();
+        }
+        // A busy client: a QoS 0 message every 100 ms.
+        s.publish(Publish::new("t", b"x".to_vec(), QoS::AtMostOnce, 0));
+        if let Err(close) = s.handle_timeout(now) {
+            dead = Some((ms, close));
+            break;
+        }
+        let out = take(&mut s, now);
+        if out.ends_with(&hex("c0 00")) {
+            pings.push(ms);
+            assert_eq!(s.next_deadline(), Some(now + Duration::from_secs(3)));
+        }
+        events(&mut s);
+    }
+    assert_eq!(pings, [3000], "one PINGREQ, 3 s after the CONNACK");
+    assert_eq!(dead, Some((6000, Close::Keepalive)));
+    // Between the two, exactly: not a millisecond early.
+    let mut c = config(V311, "c");
+    c.keepalive = 3;
+    let mut s = connected(c, t0);
+    s.received(&hex("30 8d 4e 00 03 62 69 67 07 07"), t0)
+        .unwrap();
+    s.handle_timeout(at(2999)).unwrap();
+    assert!(s.pending().is_empty(), "no PINGREQ before its time");
+    s.handle_timeout(at(3000)).unwrap();
+    assert_eq!(take(&mut s, at(3000)), hex("c0 00"));
+    s.received(&[7], at(5999)).unwrap();
+    s.handle_timeout(at(5999)).unwrap();
+    assert!(s.pending().is_empty(), "no second PINGREQ");
+    assert_eq!(s.handle_timeout(at(6000)), Err(Close::Keepalive));
+}
+
+/// Any complete packet after the PINGREQ keeps the link, not only its
+/// PINGRESP: the last byte of a long PUBLISH, say, within the keepalive.
+#[test]
+fn a_packet_completed_within_a_keepalive_of_the_pingreq_answers_it() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut c = config(V311, "c");
+    c.keepalive = 2;
+    let mut s = connected(c, t0);
+    s.received(&hex("30 06 00 03 62 69"), at(500)).unwrap();
+    s.handle_timeout(at(2000)).unwrap();
+    assert_eq!(take(&mut s, at(2000)), hex("c0 00"));
+    s.received(&hex("67 21"), at(3999)).unwrap();
+    assert!(matches!(events(&mut s).as_slice(), [Event::Message(m)] if m.topic == "big"));
+    // Answered: the next PINGREQ is due a keepalive after this one.
+    assert_eq!(s.next_deadline(), Some(at(4000)));
+    s.handle_timeout(at(4000)).unwrap();
+    assert_eq!(take(&mut s, at(4000)), hex("c0 00"));
+}
+
 #[test]
 fn a_missing_connack_is_a_keepalive_failure() {
     let t0 = Instant::now();

@@ -108,7 +108,8 @@ pub enum Close {
         /// Its properties.
         properties: Properties,
     },
-    /// No CONNACK, or no answer to PINGREQ, within the keepalive.
+    /// No CONNACK within the keepalive, no complete packet within a
+    /// keepalive of our PINGREQ, or nothing at all for 1.5 × keepalive.
     Keepalive,
 }
 

@@ -472,7 +472,8 @@ impl Session {
     }
 
     /// Keepalive at `now`: queues a PINGREQ when one is due, or asks for the
-    /// connection to close when the broker stayed silent.
+    /// connection to close when the broker stayed silent or left our
+    /// PINGREQ unanswered (see [`KeepAlive`]).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Close> {
         if self.link == LinkState::Down {
             return Ok(());
@@ -512,6 +513,8 @@ impl Session {
     /// One packet from the broker.
     pub fn handle_packet(&mut self, packet: Packet, now: Instant) -> Result<(), Close> {
         let v5 = self.config.protocol == ProtocolVersion::MQTTv5;
+        // Any complete packet answers a PINGREQ; bytes alone do not.
+        self.keepalive.packet_received(now);
         if self.trace {
             self.events.push_back(Event::Log(trace::describe(
                 trace::Direction::Received,
