@@ -480,6 +480,16 @@
 //!   the connection closes with `MQTT_ERR_PROTOCOL` (Paho delivers it to
 //!   `on_message`, where reading `message.topic` raises
 //!   `UnicodeDecodeError`).
+//! * **An MQTT 5 protocol error is told to the broker.** When the broker
+//!   breaks the protocol (a malformed packet, a packet it may not send, a
+//!   bad topic alias, a packet over the client's Maximum Packet Size), an
+//!   MQTT 5 client writes DISCONNECT with the reason (§4.13: 0x81 Malformed
+//!   Packet, 0x82 Protocol Error, 0x94 Topic Alias invalid, 0x95 Packet too
+//!   large) and a Reason String, as far as the socket takes it at once,
+//!   then closes; `on_disconnect` still gets `MQTT_ERR_PROTOCOL`. Paho just
+//!   closes. MQTT 3.1.1 has no such DISCONNECT: it just closes, as Paho.
+//!   Acks the application gives in `on_message` for messages received just
+//!   before the error are left out (nothing follows a DISCONNECT).
 //! * **Nothing is written after DISCONNECT** (MQTT 3.1.1 and 5.0 §3.14.4):
 //!   acks, pings and publishes queued after the client's DISCONNECT are left
 //!   out (QoS 0 messages fail, QoS 1/2 stay stored). A `disconnect()` from

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::clients::{client, client_with};
-use common::hex;
 use common::scripted::connected;
+use common::{hex, v5_disconnect};
 use mqtt_tether::testing::ScriptedBroker;
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode, ProtocolVersion};
 
@@ -1365,15 +1365,38 @@ fn connection_lost_under_a_manual_loop() {
 /// Reference §18.3 `test_malformed_publish` / `test_malformed_connack`: no
 /// crash, the loop thread lives on, on_disconnect reports a protocol error
 /// (and a malformed CONNACK never reaches on_connect).
+///
+/// Issue 16: before closing, an MQTT 5 client sends DISCONNECT with the
+/// reason (§4.13: 0x81 Malformed Packet, 0x82 Protocol Error) and a Reason
+/// String; MQTT 3.1.1 closes without a byte (`expect_close` fails on any).
 #[test]
 fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
-    for (protocol, connack, bad) in [
+    let truncated = "malformed packet: a field runs past the end of the packet";
+    for (protocol, connack, bad, goodbye) in [
         (
             ProtocolVersion::MQTTv311,
             "20 02 00 00",
             "30 07 ff ff 61 62 63 64 65",
+            Vec::new(),
         ),
-        (ProtocolVersion::MQTTv5, "", "20 03 00 00 80"),
+        (
+            ProtocolVersion::MQTTv5,
+            "",
+            "20 03 00 00 80",
+            v5_disconnect(0x81, truncated),
+        ),
+        (
+            ProtocolVersion::MQTTv5,
+            "20 03 00 00 00",
+            "40 02 00 00",
+            v5_disconnect(0x81, "malformed packet: PUBACK with packet identifier 0"),
+        ),
+        (
+            ProtocolVersion::MQTTv5,
+            "20 03 00 00 00",
+            "20 03 00 00 00",
+            hex("e0 17 82 15 1f 00 12 75 6e 65 78 70 65 63 74 65 64 20 43 4f 4e 4e 41 43 4b"),
+        ),
         // Paho's test_invalid_utf8_topic delivers this and raises when the
         // topic is read; MQTT (3.1.1 §1.5.3, 5.0 §1.5.4) says to close, so
         // we do.
@@ -1381,6 +1404,13 @@ fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
             ProtocolVersion::MQTTv311,
             "20 02 00 00",
             "30 05 00 01 ff 61 62",
+            Vec::new(),
+        ),
+        (
+            ProtocolVersion::MQTTv311,
+            "20 02 00 00",
+            "20 02 00 00",
+            Vec::new(),
         ),
     ] {
         let broker = ScriptedBroker::bind().unwrap();
@@ -1410,6 +1440,7 @@ fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
             "disconnect 130",
             "Protocol error"
         );
+        conn.expect_bytes(&goodbye).unwrap();
         conn.expect_close().unwrap();
         // The loop lives on: it reconnects.
         let mut again = broker.accept().unwrap();

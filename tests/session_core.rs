@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::hex;
+use common::{hex, v5_disconnect};
 use mqtt_tether::packet::{
     Disconnect, PacketType, Properties, Property, ProtocolVersion, Publish, QoS, SubscribeOptions,
     Will,
@@ -706,6 +706,114 @@ fn clean_start_first_only_sets_the_flag_on_the_first_connect_alone() {
     s.connection_closed();
     s.start_connection(t);
     assert_eq!(take(&mut s, t)[9], 0x02);
+}
+
+/// Issue 16: when the broker breaks the protocol an MQTT 5 client says why
+/// before it closes (§4.13), behind what was already queued and with
+/// nothing after it: 0x81 for a malformed packet, 0x82 for a packet the
+/// broker may not send, 0x94 for an alias outside our maximum, 0x95 for a
+/// packet over our Maximum Packet Size. MQTT 3.1.1 just closes.
+#[test]
+fn a_v5_protocol_error_queues_a_disconnect_with_its_reason() {
+    let t = Instant::now();
+    let mut s = connected(config(V5, "c"), t);
+    assert_eq!(
+        s.received(&hex("20 03 00 00 00"), t),
+        Err(Close::Protocol("unexpected CONNACK".into()))
+    );
+    assert_eq!(
+        take(&mut s, t),
+        hex("e0 17 82 15 1f 00 12 75 6e 65 78 70 65 63 74 65 64 20 43 4f 4e 4e 41 43 4b")
+    );
+    assert_eq!(s.link_state(), LinkState::Disconnecting);
+    // Nothing follows it: not a publish, not an answer to a PINGREQ.
+    let r = s.publish(Publish::new("t", b"x".to_vec(), QoS::AtMostOnce, 0));
+    s.received(&hex("c0 00"), t).unwrap_or(());
+    assert!(s.pending().is_empty(), "{r:?}");
+    assert!(events(&mut s).contains(&Event::Qos0Dropped { mid: r.mid }));
+
+    // Malformed (a PUBACK for id 0) in the chunk after a PINGREQ and a
+    // QoS 1 message: the PINGRESP queued first goes first; the message's
+    // PUBACK, given after the DISCONNECT, is left out.
+    let mut s = connected(config(V5, "c"), t);
+    let Err(Close::Protocol(text)) =
+        s.received(&hex("c0 00 32 06 00 01 74 00 07 00 40 02 00 00"), t)
+    else {
+        panic!("not a protocol error");
+    };
+    assert!(text.starts_with("malformed packet"), "{text}");
+    let Some(Event::Message(m)) = s.poll_event() else {
+        panic!("the message before the malformed packet");
+    };
+    s.ack(m.mid, m.qos);
+    let mut expected = hex("d0 00");
+    expected.extend(v5_disconnect(0x81, &text));
+    assert_eq!(take(&mut s, t), expected);
+
+    // A topic alias over the maximum our CONNECT announced (5): 0x94; one
+    // within it that was never set: 0x82.
+    let mut c = config(V5, "c");
+    c.connect_properties
+        .set(Property::TopicAliasMaximum(5))
+        .unwrap();
+    for (alias, code) in [(6, 0x94), (2, 0x82)] {
+        let mut s = connected(c.clone(), t);
+        let mut p = Publish::new("", b"x".to_vec(), QoS::AtMostOnce, 0);
+        p.properties.set(Property::TopicAlias(alias)).unwrap();
+        let bytes = mqtt_tether::packet::Packet::Publish(p)
+            .to_bytes(V5)
+            .unwrap();
+        let Err(Close::Protocol(text)) = s.received(&bytes, t) else {
+            panic!("alias {alias} accepted");
+        };
+        assert_eq!(take(&mut s, t), v5_disconnect(code, &text), "alias {alias}");
+    }
+
+    // Over our Maximum Packet Size (64): 0x95, from the fixed header alone.
+    let mut c = config(V5, "c");
+    c.connect_properties
+        .set(Property::MaximumPacketSize(64))
+        .unwrap();
+    let mut s = connected(c, t);
+    let Err(Close::Protocol(text)) = s.received(&hex("30 7f 00 01 74"), t) else {
+        panic!("a packet of 129 bytes accepted");
+    };
+    assert_eq!(take(&mut s, t), v5_disconnect(0x95, &text));
+
+    // The broker's Maximum Packet Size (5) leaves no room for the Reason
+    // String: the bare reason code.
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 08 00 00 05 27 00 00 00 05"), t)
+        .unwrap();
+    events(&mut s);
+    assert!(s.received(&hex("20 03 00 00 00"), t).is_err());
+    assert_eq!(take(&mut s, t), hex("e0 01 82"));
+
+    // Our own DISCONNECT already queued: no second one.
+    let mut s = connected(config(V5, "c"), t);
+    s.disconnect(Disconnect::new(ReasonCode::success(PacketType::Disconnect)));
+    assert!(s.received(&hex("20 03 00 00 00"), t).is_err());
+    assert_eq!(take(&mut s, t), hex("e0 00"));
+
+    // A malformed CONNACK, before the connection is accepted: 0x81.
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    let Err(Close::Protocol(text)) = s.received(&hex("20 03 00 00 80"), t) else {
+        panic!("a malformed CONNACK accepted");
+    };
+    assert_eq!(take(&mut s, t), v5_disconnect(0x81, &text));
+
+    // MQTT 3.1.1: no DISCONNECT, and the link is still up for the driver
+    // to close.
+    let mut s = connected(config(V311, "c"), t);
+    for bad in ["20 02 00 00", "40 02 00 00", "e0 00"] {
+        assert!(matches!(s.received(&hex(bad), t), Err(Close::Protocol(_))));
+        assert!(s.pending().is_empty(), "3.1.1 sent something after {bad}");
+        assert_eq!(s.link_state(), LinkState::Connected);
+    }
 }
 
 #[test]
