@@ -92,11 +92,11 @@ mod tests {
     #[test]
     fn next_free_from_asks_from_the_id_after_the_last_and_keeps_it() {
         let mut m = MidAllocator::new();
-        assert_eq!(m.next_free_from(|from| Some(from)), Some(1));
+        assert_eq!(m.next_free_from(Some), Some(1));
         assert_eq!(m.next_free_from(|from| Some(from + 2)), Some(4));
         assert_eq!(m.next_free_from(|_| None), None);
         assert_eq!(m.last(), 4, "a refusal leaves the counter");
         m.last = u16::MAX;
-        assert_eq!(m.next_free_from(|from| Some(from)), Some(1), "wraps to 1");
+        assert_eq!(m.next_free_from(Some), Some(1), "wraps to 1");
     }
 }
