@@ -357,11 +357,20 @@
 //!
 //! ### 3.2 Connection state and reconnection
 //!
-//! * **Dead link after 1.5 × keepalive.** The link is declared dead once
-//!   nothing has arrived for 1.5 × keepalive, whatever the outgoing traffic
-//!   (Paho: about 2 × keepalive plus its loop timeout). While a long packet
-//!   trickles in, its bytes count as life and the PINGREQ is repeated every
-//!   keepalive (as Paho 2.2, #914).
+//! * **Dead link after 1.5 × keepalive of silence, or a keepalive after an
+//!   unanswered PINGREQ.** The link is declared dead (`MQTT_ERR_KEEPALIVE`)
+//!   once nothing has arrived for 1.5 × keepalive, whatever the outgoing
+//!   traffic (Paho: about 2 × keepalive plus its loop timeout), and once a
+//!   keepalive has passed after a PINGREQ with no complete packet (its
+//!   PINGRESP or any other) in return. Bytes of a packet still arriving do
+//!   not answer a PINGREQ, so a broker that trickles a packet it never
+//!   finishes is dead about two keepalives after its last complete packet.
+//!   Paho 2.2 counts any byte as life and repeats the PINGREQ every
+//!   keepalive (#914): such a broker is never declared dead, and its QoS 1/2
+//!   messages wait for ever. The price here: one packet must finish
+//!   arriving within a keepalive of the PINGREQ sent while it arrives (one
+//!   to two keepalives in all), so pick a keepalive longer than your
+//!   largest message takes to download.
 //! * **`on_disconnect` once per lost connection.** Paho calls it twice when
 //!   a PINGRESP is missing (#870, #246); here every connection is reported
 //!   once.
@@ -492,6 +501,16 @@
 //!   the connection closes with `MQTT_ERR_PROTOCOL` (Paho delivers it to
 //!   `on_message`, where reading `message.topic` raises
 //!   `UnicodeDecodeError`).
+//! * **An MQTT 5 protocol error is told to the broker.** When the broker
+//!   breaks the protocol (a malformed packet, a packet it may not send, a
+//!   bad topic alias, a packet over the client's Maximum Packet Size), an
+//!   MQTT 5 client writes DISCONNECT with the reason (§4.13: 0x81 Malformed
+//!   Packet, 0x82 Protocol Error, 0x94 Topic Alias invalid, 0x95 Packet too
+//!   large) and a Reason String, as far as the socket takes it at once,
+//!   then closes; `on_disconnect` still gets `MQTT_ERR_PROTOCOL`. Paho just
+//!   closes. MQTT 3.1.1 has no such DISCONNECT: it just closes, as Paho.
+//!   Acks the application gives in `on_message` for messages received just
+//!   before the error are left out (nothing follows a DISCONNECT).
 //! * **Nothing is written after DISCONNECT** (MQTT 3.1.1 and 5.0 §3.14.4):
 //!   acks, pings and publishes queued after the client's DISCONNECT are left
 //!   out (QoS 0 messages fail, QoS 1/2 stay stored). A `disconnect()` from

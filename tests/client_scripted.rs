@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::clients::{client, client_with};
-use common::hex;
 use common::scripted::connected;
+use common::{hex, v5_disconnect};
 use mqtt_tether::testing::ScriptedBroker;
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ErrorCode, ProtocolVersion};
 
@@ -1365,15 +1365,38 @@ fn connection_lost_under_a_manual_loop() {
 /// Reference §18.3 `test_malformed_publish` / `test_malformed_connack`: no
 /// crash, the loop thread lives on, on_disconnect reports a protocol error
 /// (and a malformed CONNACK never reaches on_connect).
+///
+/// Issue 16: before closing, an MQTT 5 client sends DISCONNECT with the
+/// reason (§4.13: 0x81 Malformed Packet, 0x82 Protocol Error) and a Reason
+/// String; MQTT 3.1.1 closes without a byte (`expect_close` fails on any).
 #[test]
 fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
-    for (protocol, connack, bad) in [
+    let truncated = "malformed packet: a field runs past the end of the packet";
+    for (protocol, connack, bad, goodbye) in [
         (
             ProtocolVersion::MQTTv311,
             "20 02 00 00",
             "30 07 ff ff 61 62 63 64 65",
+            Vec::new(),
         ),
-        (ProtocolVersion::MQTTv5, "", "20 03 00 00 80"),
+        (
+            ProtocolVersion::MQTTv5,
+            "",
+            "20 03 00 00 80",
+            v5_disconnect(0x81, truncated),
+        ),
+        (
+            ProtocolVersion::MQTTv5,
+            "20 03 00 00 00",
+            "40 02 00 00",
+            v5_disconnect(0x81, "malformed packet: PUBACK with packet identifier 0"),
+        ),
+        (
+            ProtocolVersion::MQTTv5,
+            "20 03 00 00 00",
+            "20 03 00 00 00",
+            hex("e0 17 82 15 1f 00 12 75 6e 65 78 70 65 63 74 65 64 20 43 4f 4e 4e 41 43 4b"),
+        ),
         // Paho's test_invalid_utf8_topic delivers this and raises when the
         // topic is read; MQTT (3.1.1 §1.5.3, 5.0 §1.5.4) says to close, so
         // we do.
@@ -1381,6 +1404,13 @@ fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
             ProtocolVersion::MQTTv311,
             "20 02 00 00",
             "30 05 00 01 ff 61 62",
+            Vec::new(),
+        ),
+        (
+            ProtocolVersion::MQTTv311,
+            "20 02 00 00",
+            "20 02 00 00",
+            Vec::new(),
         ),
     ] {
         let broker = ScriptedBroker::bind().unwrap();
@@ -1410,6 +1440,7 @@ fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
             "disconnect 130",
             "Protocol error"
         );
+        conn.expect_bytes(&goodbye).unwrap();
         conn.expect_close().unwrap();
         // The loop lives on: it reconnects.
         let mut again = broker.accept().unwrap();
@@ -1633,8 +1664,14 @@ fn the_inflight_window_holds_before_and_after_a_reconnect() {
 }
 
 /// Reference §18.3 `test_no_disconnect_during_large_download`: a PUBLISH
-/// trickled in over three keepalive periods does not make the client
-/// declare the link dead.
+/// trickled in over more than a keepalive, across a PINGREQ nobody
+/// answers, does not make the client declare the link dead.
+///
+/// Changed by issue 16: the download must complete within one keepalive of
+/// the PINGREQ (bytes of an unfinished packet no longer count as an
+/// answer; see `a_trickling_broker_is_declared_dead_...`), so it now lasts
+/// about 2.5 s at keepalive 2 (PINGREQ at 2 s, dead at 4 s) instead of
+/// 3.5 s at keepalive 1, and the PINGREQ is asserted.
 #[test]
 fn a_slow_large_download_is_not_a_dead_link() {
     let broker = ScriptedBroker::bind().unwrap();
@@ -1643,7 +1680,7 @@ fn a_slow_large_download_is_not_a_dead_link() {
     c.on_message(move |_, _, m| tx.send(m.payload.len()).unwrap());
     let (dtx, drx) = mpsc::channel();
     c.on_disconnect(move |_, _, _, rc, _| dtx.send(rc.value()).unwrap());
-    c.connect("127.0.0.1", broker.port(), 1).unwrap();
+    c.connect("127.0.0.1", broker.port(), 2).unwrap();
     c.loop_start();
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
@@ -1656,16 +1693,86 @@ fn a_slow_large_download_is_not_a_dead_link() {
     ))
     .to_bytes(ProtocolVersion::MQTTv311)
     .unwrap();
-    // One byte every 100 ms: about 3.5 s for a 1 s keepalive. PINGREQs may
-    // go out meanwhile; answer none, the trickle itself is the sign of life.
+    // One byte every 70 ms: about 2.5 s for a 2 s keepalive (the PINGREQ
+    // at 2 s, dead at 4 s, so 1.5 s to spare on a loaded machine). Answer
+    // no PINGREQ: the PUBLISH completing is the answer.
     for b in &publish {
         conn.send_bytes(&[*b]).unwrap();
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(70));
     }
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 30);
+    conn.expect_bytes(&hex("c0 00")).unwrap();
     assert!(
         drx.try_recv().is_err(),
         "no self-disconnect during the download"
+    );
+    c.loop_stop();
+}
+
+/// Issue 16: CONNACK, a QoS 1 message the broker never acknowledges, then
+/// the start of a 10,000-byte PUBLISH and a byte every 250 ms, keepalive 1.
+/// The client sends one PINGREQ, no second one, and closes with
+/// `MQTT_ERR_KEEPALIVE` (141 "Keep alive timeout") one keepalive after it:
+/// within 1.5 keepalives of the PINGREQ's arrival, and not before one
+/// keepalive less the time it took to arrive. It used to ping every
+/// keepalive and never close.
+#[test]
+fn a_trickling_broker_is_declared_dead_a_keepalive_after_the_unanswered_pingreq() {
+    use mqtt_tether::testing::Error;
+    use std::time::Instant;
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("trickle");
+    let (dtx, drx) = mpsc::channel();
+    c.on_disconnect(move |_, _, _, rc, _| {
+        let _ = dtx.send((Instant::now(), rc.value()));
+    });
+    c.connect("127.0.0.1", broker.port(), 1).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let info = c.publish("t", "x", 1, false).unwrap();
+    conn.expect_bytes(&hex("32 06 00 01 74 00 01 78")).unwrap();
+    // PUBLISH "big" with 9,992 payload bytes: remaining length 9,997.
+    conn.send_bytes(&hex("30 8d 4e 00 03 62 69 67 07 07"))
+        .unwrap();
+    conn.set_timeout(Duration::from_millis(250));
+    let mut trickled = 0;
+    let pinged = loop {
+        conn.send_bytes(&[7]).unwrap();
+        trickled += 1;
+        match conn.expect_bytes(&hex("c0 00")) {
+            Ok(()) => break Instant::now(),
+            Err(Error::Timeout { .. }) if trickled < 40 => {}
+            Err(e) => panic!("waiting for the PINGREQ: {e}"),
+        }
+    };
+    // Trickle on until the client closes; any byte from it (a second
+    // PINGREQ) fails the step.
+    loop {
+        if conn.send_bytes(&[7]).is_err() {
+            break;
+        }
+        match conn.expect_close() {
+            Ok(()) => break,
+            Err(Error::Timeout { .. }) if pinged.elapsed() < WAIT => {}
+            Err(e) => panic!("after the PINGREQ: {e}"),
+        }
+    }
+    let (closed, rc) = drx.recv_timeout(WAIT).expect("no on_disconnect");
+    let after = closed.saturating_duration_since(pinged);
+    assert_eq!(rc, 141, "MQTT_ERR_KEEPALIVE's reason code");
+    assert!(
+        after <= Duration::from_millis(1500),
+        "closed {after:?} after the PINGREQ (keepalive 1 s)"
+    );
+    assert!(
+        after >= Duration::from_millis(800),
+        "closed {after:?} after the PINGREQ: before its keepalive was up"
+    );
+    assert!(
+        !info.is_published().unwrap(),
+        "the QoS 1 message was never acknowledged"
     );
     c.loop_stop();
 }

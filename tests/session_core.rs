@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::hex;
+use common::{hex, v5_disconnect};
 use mqtt_tether::packet::{
     Disconnect, PacketType, Properties, Property, ProtocolVersion, Publish, QoS, SubscribeOptions,
     Will,
@@ -531,6 +531,83 @@ fn keepalive_pings_on_time_and_declares_a_silent_broker_dead() {
     assert_eq!(s.handle_timeout(dead), Err(Close::Keepalive));
 }
 
+/// Issue 16: CONNACK, then the start of a 10,000-byte PUBLISH, then one
+/// byte a second, keepalive 3, a QoS 1 message unacknowledged and a client
+/// that keeps sending. Bytes that never complete a packet do not answer the
+/// PINGREQ: one goes out 3 s after the CONNACK, no second one, and the link
+/// is dead exactly one keepalive after it (it used to live for ever, with a
+/// PINGREQ every keepalive).
+#[test]
+fn a_trickling_broker_is_dead_one_keepalive_after_the_unanswered_pingreq() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut c = config(V311, "c");
+    c.keepalive = 3;
+    let mut s = connected(c, t0);
+    s.publish(Publish::new("t", b"x".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!(take(&mut s, t0), hex("32 06 00 01 74 00 01 78"));
+    // PUBLISH "big" with 9,992 payload bytes: remaining length 9,997.
+    s.received(&hex("30 8d 4e 00 03 62 69 67 07 07"), t0)
+        .unwrap();
+    assert_eq!(s.next_deadline(), Some(at(3000)));
+    let mut pings = Vec::new();
+    let mut dead = None;
+    for ms in (100..=7000).step_by(100) {
+        let now = at(ms);
+        if ms % 1000 == 0 {
+            s.received(&[7], now).unwrap();
+        }
+        // A busy client: a QoS 0 message every 100 ms.
+        s.publish(Publish::new("t", b"x".to_vec(), QoS::AtMostOnce, 0));
+        if let Err(close) = s.handle_timeout(now) {
+            dead = Some((ms, close));
+            break;
+        }
+        let out = take(&mut s, now);
+        if out.ends_with(&hex("c0 00")) {
+            pings.push(ms);
+            assert_eq!(s.next_deadline(), Some(now + Duration::from_secs(3)));
+        }
+        events(&mut s);
+    }
+    assert_eq!(pings, [3000], "one PINGREQ, 3 s after the CONNACK");
+    assert_eq!(dead, Some((6000, Close::Keepalive)));
+    // Between the two, exactly: not a millisecond early.
+    let mut c = config(V311, "c");
+    c.keepalive = 3;
+    let mut s = connected(c, t0);
+    s.received(&hex("30 8d 4e 00 03 62 69 67 07 07"), t0)
+        .unwrap();
+    s.handle_timeout(at(2999)).unwrap();
+    assert!(s.pending().is_empty(), "no PINGREQ before its time");
+    s.handle_timeout(at(3000)).unwrap();
+    assert_eq!(take(&mut s, at(3000)), hex("c0 00"));
+    s.received(&[7], at(5999)).unwrap();
+    s.handle_timeout(at(5999)).unwrap();
+    assert!(s.pending().is_empty(), "no second PINGREQ");
+    assert_eq!(s.handle_timeout(at(6000)), Err(Close::Keepalive));
+}
+
+/// Any complete packet after the PINGREQ keeps the link, not only its
+/// PINGRESP: the last byte of a long PUBLISH, say, within the keepalive.
+#[test]
+fn a_packet_completed_within_a_keepalive_of_the_pingreq_answers_it() {
+    let t0 = Instant::now();
+    let at = |ms: u64| t0 + Duration::from_millis(ms);
+    let mut c = config(V311, "c");
+    c.keepalive = 2;
+    let mut s = connected(c, t0);
+    s.received(&hex("30 06 00 03 62 69"), at(500)).unwrap();
+    s.handle_timeout(at(2000)).unwrap();
+    assert_eq!(take(&mut s, at(2000)), hex("c0 00"));
+    s.received(&hex("67 21"), at(3999)).unwrap();
+    assert!(matches!(events(&mut s).as_slice(), [Event::Message(m)] if m.topic == "big"));
+    // Answered: the next PINGREQ is due a keepalive after this one.
+    assert_eq!(s.next_deadline(), Some(at(4000)));
+    s.handle_timeout(at(4000)).unwrap();
+    assert_eq!(take(&mut s, at(4000)), hex("c0 00"));
+}
+
 #[test]
 fn a_missing_connack_is_a_keepalive_failure() {
     let t0 = Instant::now();
@@ -665,6 +742,114 @@ fn clean_start_first_only_sets_the_flag_on_the_first_connect_alone() {
     assert_eq!(take(&mut s, t)[9], 0x02);
 }
 
+/// Issue 16: when the broker breaks the protocol an MQTT 5 client says why
+/// before it closes (§4.13), behind what was already queued and with
+/// nothing after it: 0x81 for a malformed packet, 0x82 for a packet the
+/// broker may not send, 0x94 for an alias outside our maximum, 0x95 for a
+/// packet over our Maximum Packet Size. MQTT 3.1.1 just closes.
+#[test]
+fn a_v5_protocol_error_queues_a_disconnect_with_its_reason() {
+    let t = Instant::now();
+    let mut s = connected(config(V5, "c"), t);
+    assert_eq!(
+        s.received(&hex("20 03 00 00 00"), t),
+        Err(Close::Protocol("unexpected CONNACK".into()))
+    );
+    assert_eq!(
+        take(&mut s, t),
+        hex("e0 17 82 15 1f 00 12 75 6e 65 78 70 65 63 74 65 64 20 43 4f 4e 4e 41 43 4b")
+    );
+    assert_eq!(s.link_state(), LinkState::Disconnecting);
+    // Nothing follows it: not a publish, not an answer to a PINGREQ.
+    let r = s.publish(Publish::new("t", b"x".to_vec(), QoS::AtMostOnce, 0));
+    s.received(&hex("c0 00"), t).unwrap_or(());
+    assert!(s.pending().is_empty(), "{r:?}");
+    assert!(events(&mut s).contains(&Event::Qos0Dropped { mid: r.mid }));
+
+    // Malformed (a PUBACK for id 0) in the chunk after a PINGREQ and a
+    // QoS 1 message: the PINGRESP queued first goes first; the message's
+    // PUBACK, given after the DISCONNECT, is left out.
+    let mut s = connected(config(V5, "c"), t);
+    let Err(Close::Protocol(text)) =
+        s.received(&hex("c0 00 32 06 00 01 74 00 07 00 40 02 00 00"), t)
+    else {
+        panic!("not a protocol error");
+    };
+    assert!(text.starts_with("malformed packet"), "{text}");
+    let Some(Event::Message(m)) = s.poll_event() else {
+        panic!("the message before the malformed packet");
+    };
+    s.ack(m.mid, m.qos);
+    let mut expected = hex("d0 00");
+    expected.extend(v5_disconnect(0x81, &text));
+    assert_eq!(take(&mut s, t), expected);
+
+    // A topic alias over the maximum our CONNECT announced (5): 0x94; one
+    // within it that was never set: 0x82.
+    let mut c = config(V5, "c");
+    c.connect_properties
+        .set(Property::TopicAliasMaximum(5))
+        .unwrap();
+    for (alias, code) in [(6, 0x94), (2, 0x82)] {
+        let mut s = connected(c.clone(), t);
+        let mut p = Publish::new("", b"x".to_vec(), QoS::AtMostOnce, 0);
+        p.properties.set(Property::TopicAlias(alias)).unwrap();
+        let bytes = mqtt_tether::packet::Packet::Publish(p)
+            .to_bytes(V5)
+            .unwrap();
+        let Err(Close::Protocol(text)) = s.received(&bytes, t) else {
+            panic!("alias {alias} accepted");
+        };
+        assert_eq!(take(&mut s, t), v5_disconnect(code, &text), "alias {alias}");
+    }
+
+    // Over our Maximum Packet Size (64): 0x95, from the fixed header alone.
+    let mut c = config(V5, "c");
+    c.connect_properties
+        .set(Property::MaximumPacketSize(64))
+        .unwrap();
+    let mut s = connected(c, t);
+    let Err(Close::Protocol(text)) = s.received(&hex("30 7f 00 01 74"), t) else {
+        panic!("a packet of 129 bytes accepted");
+    };
+    assert_eq!(take(&mut s, t), v5_disconnect(0x95, &text));
+
+    // The broker's Maximum Packet Size (5) leaves no room for the Reason
+    // String: the bare reason code.
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 08 00 00 05 27 00 00 00 05"), t)
+        .unwrap();
+    events(&mut s);
+    assert!(s.received(&hex("20 03 00 00 00"), t).is_err());
+    assert_eq!(take(&mut s, t), hex("e0 01 82"));
+
+    // Our own DISCONNECT already queued: no second one.
+    let mut s = connected(config(V5, "c"), t);
+    s.disconnect(Disconnect::new(ReasonCode::success(PacketType::Disconnect)));
+    assert!(s.received(&hex("20 03 00 00 00"), t).is_err());
+    assert_eq!(take(&mut s, t), hex("e0 00"));
+
+    // A malformed CONNACK, before the connection is accepted: 0x81.
+    let mut s = Session::new(config(V5, "c"));
+    s.start_connection(t);
+    take(&mut s, t);
+    let Err(Close::Protocol(text)) = s.received(&hex("20 03 00 00 80"), t) else {
+        panic!("a malformed CONNACK accepted");
+    };
+    assert_eq!(take(&mut s, t), v5_disconnect(0x81, &text));
+
+    // MQTT 3.1.1: no DISCONNECT, and the link is still up for the driver
+    // to close.
+    let mut s = connected(config(V311, "c"), t);
+    for bad in ["20 02 00 00", "40 02 00 00", "e0 00"] {
+        assert!(matches!(s.received(&hex(bad), t), Err(Close::Protocol(_))));
+        assert!(s.pending().is_empty(), "3.1.1 sent something after {bad}");
+        assert_eq!(s.link_state(), LinkState::Connected);
+    }
+}
+
 #[test]
 fn server_disconnect_and_protocol_violations_close() {
     let t = Instant::now();
@@ -766,4 +951,80 @@ fn a_failed_v5_pubrec_completes_the_message_without_pubrel() {
         }] => assert!(reason_code.is_failure()),
         other => panic!("{other:?}"),
     }
+}
+
+/// Message ids at full occupancy: with 65,534 ids held by stored messages
+/// a publish (QoS 0 too) gets the one left; with all 65,535 held it is
+/// refused with `QueueSize` and no id, as are SUBSCRIBE and UNSUBSCRIBE;
+/// an id freed by an acknowledgement is handed out next, the search
+/// wrapping past 65,535 to the lowest free id. The cost of a publish at
+/// that occupancy is printed (issue 16: it was a scan of every id).
+#[test]
+fn message_ids_at_full_occupancy() {
+    let t = Instant::now();
+    let mut s = connected(config(V311, "c"), t);
+    let qos1 = || Publish::new("t", Vec::new(), QoS::AtLeastOnce, 0);
+    let qos0 = || Publish::new("t", Vec::new(), QoS::AtMostOnce, 0);
+    const ROUNDS: u32 = 500;
+    let mut empty = connected(config(V311, "c"), t);
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        empty.publish(qos0());
+    }
+    let cost = started.elapsed() / ROUNDS;
+    eprintln!("publish with no id held: {cost:.2?} each");
+    for mid in 1..=65_534u16 {
+        let r = s.publish(qos1());
+        assert_eq!((r.mid, r.rc, r.stored), (mid, ErrorCode::Success, true));
+    }
+    take(&mut s, t);
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        let r = s.publish(qos0());
+        assert_eq!((r.mid, r.rc), (65_535, ErrorCode::Success));
+    }
+    let cost = started.elapsed() / ROUNDS;
+    eprintln!("publish with 65,534 ids held: {cost:.2?} each");
+    take(&mut s, t);
+    events(&mut s);
+    let r = s.publish(qos1());
+    assert_eq!((r.mid, r.stored), (65_535, true));
+    let full = |s: &mut Session| {
+        let r = s.publish(qos1());
+        assert_eq!((r.mid, r.rc, r.stored), (0, ErrorCode::QueueSize, false));
+        let r = s.publish(qos0());
+        assert_eq!((r.mid, r.rc, r.stored), (0, ErrorCode::QueueSize, false));
+        assert_eq!(
+            s.subscribe(
+                vec![("t".into(), SubscribeOptions::new(QoS::AtMostOnce))],
+                Properties::new(PacketType::Subscribe)
+            ),
+            (ErrorCode::QueueSize, None)
+        );
+        assert_eq!(
+            s.unsubscribe(vec!["t".into()], Properties::new(PacketType::Unsubscribe)),
+            (ErrorCode::QueueSize, None)
+        );
+    };
+    full(&mut s);
+    // PUBACKs for 7 and 3 (in the window of 20): each id is free once the
+    // application has had its Published event.
+    s.received(&hex("40 02 00 07 40 02 00 03"), t).unwrap();
+    for e in events(&mut s) {
+        if let Event::Published { mid, .. } = e {
+            s.release(mid);
+        }
+    }
+    assert_eq!(
+        s.publish(qos1()).mid,
+        3,
+        "after 65,535 comes the lowest free id"
+    );
+    assert_eq!(s.publish(qos1()).mid, 7);
+    full(&mut s);
+    // Freed below the last id handed out (7): found by wrapping round.
+    s.received(&hex("40 02 00 05"), t).unwrap();
+    s.release(5);
+    assert_eq!(s.publish(qos1()).mid, 5);
+    full(&mut s);
 }

@@ -344,6 +344,13 @@ impl Client {
             let Some(conn) = core.conn.take() else {
                 return ErrorCode::NoConn;
             };
+            // The broker broke the protocol: at MQTT 5 the session queued a
+            // DISCONNECT saying why (and set its link to Disconnecting).
+            if matches!(cause, Cause::Session(Close::Protocol(_)))
+                && core.session.link_state() == LinkState::Disconnecting
+            {
+                self.write_goodbye(&mut core, &conn);
+            }
             let _ = conn.writer.shutdown(std::net::Shutdown::Both);
             let before_connack = core.session.link_state() == LinkState::Connecting;
             core.session.connection_closed();
@@ -433,6 +440,45 @@ impl Client {
             ErrorCode::NoConn
         } else {
             rc
+        }
+    }
+
+    /// Best effort, as connection `conn` closes: writes what the session
+    /// has queued, which ends with the MQTT 5 DISCONNECT that says why, as
+    /// far as the socket takes it without waiting. Only when nobody else is
+    /// writing (a write in progress would interleave), so a broker that
+    /// does not read gets no DISCONNECT, only the close, and the close is
+    /// never held up.
+    fn write_goodbye(&self, core: &mut Core, conn: &super::Conn) {
+        let Some(_writing) = self.shared.write_lock.try_lock() else {
+            return;
+        };
+        let now = Instant::now();
+        match &conn.layers {
+            None => loop {
+                let pending = core.session.queued_bytes();
+                if pending.is_empty() {
+                    return;
+                }
+                match conn.writer.try_send(pending) {
+                    Ok(n) if n > 0 => core.session.written(n, now),
+                    _ => return,
+                }
+            },
+            Some(layers) => {
+                let mut plain = Vec::new();
+                core.session.take_pending(&mut plain);
+                let mut layers = layers.lock();
+                if layers.encode(&plain).is_err() {
+                    return;
+                }
+                while !layers.out().is_empty() {
+                    match conn.writer.try_send(layers.out()) {
+                        Ok(n) if n > 0 => layers.consume(n),
+                        _ => return,
+                    }
+                }
+            }
         }
     }
 

@@ -92,7 +92,11 @@ pub enum Event {
 /// Why the session asks for the connection to be closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Close {
-    /// The broker broke the protocol or sent a malformed packet.
+    /// The broker broke the protocol or sent a malformed packet. At MQTT 5
+    /// the session has queued a DISCONNECT saying why (MQTT 5 §4.13: 0x81
+    /// Malformed Packet, 0x82 Protocol Error, 0x94 Topic Alias invalid,
+    /// 0x95 Packet too large), with this text as its Reason String: write
+    /// what is pending, as far as the socket takes it, then close.
     Protocol(String),
     /// CONNACK refused the connection; `rc` is what Paho's `on_disconnect`
     /// gets (`MQTT_ERR_CONN_REFUSED` for MQTT 3 codes 1 to 5, else
@@ -108,7 +112,8 @@ pub enum Close {
         /// Its properties.
         properties: Properties,
     },
-    /// No CONNACK, or no answer to PINGREQ, within the keepalive.
+    /// No CONNACK within the keepalive, no complete packet within a
+    /// keepalive of our PINGREQ, or nothing at all for 1.5 × keepalive.
     Keepalive,
 }
 

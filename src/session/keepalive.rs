@@ -11,25 +11,30 @@ pub enum KeepAliveAction {
     Idle,
     /// Send a PINGREQ now.
     SendPing,
-    /// No CONNACK, or no sign of life after a PINGREQ, within the keepalive:
-    /// the link is dead (Paho's `MQTT_ERR_KEEPALIVE`).
+    /// No CONNACK within the keepalive, no complete packet within a
+    /// keepalive of a PINGREQ, or 1.5 × keepalive of silence: the link is
+    /// dead (Paho's `MQTT_ERR_KEEPALIVE`).
     Expired,
 }
 
 /// The keepalive state of one connection.
 ///
-/// The rules (reference §11, made explicit, with the dead-link bound this
+/// The rules (reference §11, made explicit, with the dead-link bounds this
 /// crate promises):
 /// * awaiting CONNACK: dead one keepalive after the connection began (as
 ///   Paho); with keepalive 0, after the CONNACK timeout, if one is set
 ///   ([`KeepAlive::with_connack_timeout`]; Paho waits for ever);
 /// * connected: a PINGREQ is due one keepalive after the last packet sent
-///   *or* the last bytes received, whichever is older, so a client that only
-///   sends still probes a silent broker;
+///   *or* the last complete packet received, whichever is older, so a
+///   client that only sends still probes a silent broker, and one that
+///   only receives the bytes of a packet that never ends probes it too;
+/// * dead one keepalive after a PINGREQ that no complete packet (its
+///   PINGRESP or any other) followed. Bytes of a packet still arriving do
+///   not count: a broker trickling a packet it never finishes is dead
+///   (Paho 2.2 counts any byte as life and never says so). A download of
+///   one packet therefore has between one and two keepalives to complete;
 /// * dead once nothing at all arrived for 1.5 × keepalive, whatever the
-///   outgoing traffic (Paho: about 2 × keepalive, plus its loop timeout).
-///   Bytes of a long packet count, so a large download is not mistaken for
-///   a dead link; while one lasts, the PINGREQ is repeated every keepalive;
+///   outgoing traffic (Paho: about 2 × keepalive, plus its loop timeout);
 /// * keepalive 0 disables the rest, as in Paho.
 #[derive(Debug, Clone)]
 pub struct KeepAlive {
@@ -37,7 +42,11 @@ pub struct KeepAlive {
     connected: bool,
     started: Instant,
     last_sent: Instant,
-    last_received: Instant,
+    /// The last complete packet received.
+    last_packet: Instant,
+    /// The last bytes received (of a complete packet or not).
+    last_bytes: Instant,
+    /// A PINGREQ no complete packet has followed yet.
     ping_sent: Option<Instant>,
     connack_timeout: Option<Duration>,
 }
@@ -50,7 +59,8 @@ impl KeepAlive {
             connected: false,
             started: now,
             last_sent: now,
-            last_received: now,
+            last_packet: now,
+            last_bytes: now,
             ping_sent: None,
             connack_timeout: None,
         }
@@ -82,7 +92,7 @@ impl KeepAlive {
             self.period = (k > 0).then(|| Duration::from_secs(u64::from(k)));
         }
         self.connected = true;
-        self.last_received = now;
+        self.packet_received(now);
     }
 
     /// A packet was written.
@@ -90,9 +100,19 @@ impl KeepAlive {
         self.last_sent = now;
     }
 
-    /// Bytes arrived (any bytes: a chunk of a long packet counts).
+    /// Bytes arrived (any bytes: a chunk of a long packet counts), which
+    /// only postpones the 1.5 × keepalive silence bound; see
+    /// [`KeepAlive::packet_received`].
     pub fn bytes_received(&mut self, now: Instant) {
-        self.last_received = now;
+        self.last_bytes = now;
+    }
+
+    /// A complete packet arrived: it answers an outstanding PINGREQ, as a
+    /// PINGRESP does, and postpones the next one.
+    pub fn packet_received(&mut self, now: Instant) {
+        self.last_packet = now;
+        self.last_bytes = now;
+        self.ping_sent = None;
     }
 
     /// PINGRESP arrived.
@@ -106,7 +126,8 @@ impl KeepAlive {
         self.last_sent = now;
     }
 
-    /// True while a PINGREQ waits for its PINGRESP.
+    /// True while a PINGREQ waits for its PINGRESP (or any complete
+    /// packet).
     pub fn ping_outstanding(&self) -> bool {
         self.ping_sent.is_some()
     }
@@ -117,13 +138,10 @@ impl KeepAlive {
             return self.connack_wait().map(|wait| self.started + wait);
         }
         let period = self.period?;
-        let dead = self.last_received + period + period / 2;
+        let silent = self.last_bytes + period + period / 2;
         Some(match self.ping_sent {
-            // Bytes since the PINGREQ (a long download): ping again a
-            // keepalive after it.
-            Some(ping) if self.last_received > ping => (ping + period).min(dead),
-            Some(_) => dead,
-            None => (self.last_sent.min(self.last_received) + period).min(dead),
+            Some(ping) => (ping + period).min(silent),
+            None => (self.last_sent.min(self.last_packet) + period).min(silent),
         })
     }
 
@@ -138,17 +156,16 @@ impl KeepAlive {
         let Some(period) = self.period else {
             return KeepAliveAction::Idle;
         };
-        if now >= self.last_received + period + period / 2 {
+        if now >= self.last_bytes + period + period / 2 {
             return KeepAliveAction::Expired;
         }
-        let ping_due = match self.ping_sent {
-            Some(ping) => self.last_received > ping && now >= ping + period,
-            None => now >= self.last_sent.min(self.last_received) + period,
-        };
-        if ping_due {
-            KeepAliveAction::SendPing
-        } else {
-            KeepAliveAction::Idle
+        match self.ping_sent {
+            Some(ping) if now >= ping + period => KeepAliveAction::Expired,
+            Some(_) => KeepAliveAction::Idle,
+            None if now >= self.last_sent.min(self.last_packet) + period => {
+                KeepAliveAction::SendPing
+            }
+            None => KeepAliveAction::Idle,
         }
     }
 }
@@ -233,10 +250,13 @@ mod tests {
         let mut k = KeepAlive::new(10, t0);
         k.connected(None, t0);
         k.ping_sent(t0 + secs(10));
+        // The PINGRESP.
         k.bytes_received(t0 + secs(11));
+        k.packet_received(t0 + secs(11));
         k.pong();
         k.packet_sent(t0 + secs(15));
         k.bytes_received(t0 + secs(16));
+        k.packet_received(t0 + secs(16));
         // Due 10 s after the older of last-sent (15) and last-received (16).
         assert_eq!(k.deadline(), Some(t0 + secs(25)));
     }
@@ -252,26 +272,69 @@ mod tests {
         assert_eq!(k.check(t0 + secs(5)), KeepAliveAction::SendPing);
     }
 
+    /// Issue 16 changed this test: bytes alone no longer keep the link
+    /// alive (they kept it alive for ever, a packet never finishing); a
+    /// packet must complete within a keepalive of each PINGREQ.
     #[test]
-    fn a_long_download_is_not_a_dead_link() {
+    fn a_long_download_lives_while_a_packet_completes_within_a_keepalive_of_each_ping() {
         let t0 = Instant::now();
         let mut k = KeepAlive::new(1, t0);
         k.connected(None, t0);
         k.ping_sent(t0 + secs(1));
-        let mut pings = 0;
-        for tenth in 11..=30 {
+        let mut pings = Vec::new();
+        for tenth in 11..=39 {
             let now = t0 + Duration::from_millis(tenth * 100);
             k.bytes_received(now);
+            // Packets complete at 1.5 s and 2.5 s, then none.
+            if tenth % 10 == 5 && tenth < 30 {
+                k.packet_received(now);
+            }
             match k.check(now) {
-                KeepAliveAction::Expired => panic!("a download is not a dead link"),
+                KeepAliveAction::Expired => panic!("dead at {tenth} tenths"),
                 KeepAliveAction::SendPing => {
-                    pings += 1;
+                    pings.push(tenth);
                     k.ping_sent(now);
                 }
                 KeepAliveAction::Idle => {}
             }
         }
-        assert_eq!(pings, 2, "pinged again every keepalive while bytes arrive");
+        assert_eq!(
+            pings,
+            [20, 30],
+            "pinged again every keepalive while bytes arrive"
+        );
+        // The bytes go on, but no packet follows the PINGREQ of 3 s.
+        assert_eq!(k.deadline(), Some(t0 + secs(4)));
+        assert_eq!(k.check(t0 + secs(4)), KeepAliveAction::Expired);
+    }
+
+    /// Issue 16: a broker that sends a byte a second of a packet it never
+    /// finishes is dead one keepalive after the PINGREQ, however busy the
+    /// client is sending.
+    #[test]
+    fn a_trickle_that_never_completes_a_packet_is_a_dead_link() {
+        let t0 = Instant::now();
+        let mut k = KeepAlive::new(3, t0);
+        k.connected(None, t0);
+        let mut pings = Vec::new();
+        for tenth in 1..=59 {
+            let now = t0 + Duration::from_millis(tenth * 100);
+            k.packet_sent(now);
+            if tenth % 10 == 0 {
+                k.bytes_received(now);
+            }
+            match k.check(now) {
+                KeepAliveAction::Expired => panic!("dead at {tenth} tenths"),
+                KeepAliveAction::SendPing => {
+                    pings.push(tenth);
+                    k.ping_sent(now);
+                }
+                KeepAliveAction::Idle => {}
+            }
+        }
+        assert_eq!(pings, [30], "one PINGREQ, a keepalive after the CONNACK");
+        assert_eq!(k.deadline(), Some(t0 + secs(6)));
+        assert_eq!(k.check(t0 + secs(6)), KeepAliveAction::Expired);
     }
 
     #[test]

@@ -28,8 +28,31 @@ impl MidAllocator {
         self.last
     }
 
+    /// The next id in this order that is free, asking `first_free_from`:
+    /// given an id, it returns the first free one at or after it (wrapping
+    /// 65535 to 1), or `None` when none is. With a lookup that does not try
+    /// each id in turn (the session's store keeps which ids are taken as
+    /// bits) this costs the same however many ids are taken, where
+    /// [`MidAllocator::next_free`] tries them one by one. `None` leaves the
+    /// counter where it was.
+    pub fn next_free_from(
+        &mut self,
+        first_free_from: impl FnOnce(u16) -> Option<u16>,
+    ) -> Option<u16> {
+        let from = if self.last == u16::MAX {
+            1
+        } else {
+            self.last + 1
+        };
+        let mid = first_free_from(from)?;
+        debug_assert_ne!(mid, 0, "id 0 is never handed out");
+        self.last = mid;
+        Some(mid)
+    }
+
     /// The next id for which `in_use` is false, or `None` when every id is in
-    /// use.
+    /// use. It tries the ids one by one: see
+    /// [`MidAllocator::next_free_from`] for a lookup that does not.
     pub fn next_free(&mut self, mut in_use: impl FnMut(u16) -> bool) -> Option<u16> {
         for _ in 0..u16::MAX {
             let mid = self.next_mid();
@@ -64,5 +87,16 @@ mod tests {
         let mut m = MidAllocator::new();
         assert_eq!(m.next_free(|id| id <= 3), Some(4));
         assert_eq!(m.next_free(|_| true), None);
+    }
+
+    #[test]
+    fn next_free_from_asks_from_the_id_after_the_last_and_keeps_it() {
+        let mut m = MidAllocator::new();
+        assert_eq!(m.next_free_from(Some), Some(1));
+        assert_eq!(m.next_free_from(|from| Some(from + 2)), Some(4));
+        assert_eq!(m.next_free_from(|_| None), None);
+        assert_eq!(m.last(), 4, "a refusal leaves the counter");
+        m.last = u16::MAX;
+        assert_eq!(m.next_free_from(Some), Some(1), "wraps to 1");
     }
 }

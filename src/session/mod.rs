@@ -21,7 +21,9 @@
 //!    [`Session::handle_timeout`] at [`Session::next_deadline`];
 //! 3. drain [`Session::poll_event`] after each of those and run callbacks;
 //! 4. when a call returns a [`Close`], or the socket fails, close it and call
-//!    [`Session::connection_closed`].
+//!    [`Session::connection_closed`] (for a [`Close::Protocol`] at MQTT 5,
+//!    write what is pending first: it ends with the DISCONNECT that says
+//!    why).
 
 mod backoff;
 mod config;
@@ -53,8 +55,9 @@ use std::time::Instant;
 
 use crate::error::ErrorCode;
 use crate::packet::{
-    Ack, Connect, Decoder, Disconnect, Packet, PacketType, Properties, ProtocolVersion, Publish,
-    PublishRef, QoS, ReasonCode, Subscribe, SubscribeOptions, Unsubscribe, DEFAULT_MAX_PACKET_SIZE,
+    Ack, Connect, Decoder, Disconnect, Packet, PacketType, Properties, Property, ProtocolVersion,
+    Publish, PublishRef, QoS, ReasonCode, Subscribe, SubscribeOptions, Unsubscribe,
+    DEFAULT_MAX_PACKET_SIZE,
 };
 
 /// Where the connection stands, from the session's point of view.
@@ -473,7 +476,8 @@ impl Session {
     }
 
     /// Keepalive at `now`: queues a PINGREQ when one is due, or asks for the
-    /// connection to close when the broker stayed silent.
+    /// connection to close when the broker stayed silent or left our
+    /// PINGREQ unanswered (see [`KeepAlive`]).
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Close> {
         if self.link == LinkState::Down {
             return Ok(());
@@ -497,7 +501,15 @@ impl Session {
             match self.decoder.decode(&mut bytes) {
                 Ok(Some(packet)) => self.handle_packet(packet, now)?,
                 Ok(None) => break,
-                Err(e) => return Err(Close::Protocol(format!("malformed packet: {e}"))),
+                Err(e) => {
+                    // A broker sending a CONNECT (0x84 is for CONNACK) broke
+                    // the protocol; every other code is one DISCONNECT takes.
+                    let code = match e.reason_code() {
+                        0x84 => 0x82,
+                        code => code,
+                    };
+                    return Err(self.broken(code, e.to_string()));
+                }
             }
         }
         Ok(())
@@ -513,6 +525,8 @@ impl Session {
     /// One packet from the broker.
     pub fn handle_packet(&mut self, packet: Packet, now: Instant) -> Result<(), Close> {
         let v5 = self.config.protocol == ProtocolVersion::MQTTv5;
+        // Any complete packet answers a PINGREQ; bytes alone do not.
+        self.keepalive.packet_received(now);
         if self.trace {
             self.events.push_back(Event::Log(trace::describe(
                 trace::Direction::Received,
@@ -565,7 +579,7 @@ impl Session {
                     self.release_held();
                 }
             }
-            Packet::ConnAck(_) => return Err(Close::Protocol("unexpected CONNACK".into())),
+            Packet::ConnAck(_) => return Err(self.broken(0x82, "unexpected CONNACK".into())),
             Packet::Publish(p) => self.handle_publish(p)?,
             Packet::PubAck(a) => {
                 if self.store.on_puback(a.packet_id, a.reason_code) {
@@ -625,13 +639,47 @@ impl Session {
                 })
             }
             other => {
-                return Err(Close::Protocol(format!(
-                    "a broker may not send {} here",
-                    other.packet_type()
-                )))
+                return Err(self.broken(
+                    0x82,
+                    format!("a broker may not send {} here", other.packet_type()),
+                ))
             }
         }
         Ok(())
+    }
+
+    /// The broker broke the protocol (MQTT 5 §4.13): at MQTT 5 a
+    /// DISCONNECT with reason `code` (0x81 Malformed Packet, 0x82 Protocol
+    /// Error, or a more specific one such as 0x94 Topic Alias invalid or
+    /// 0x95 Packet too large) is queued behind what is queued already, with
+    /// `text` as its Reason String when the broker's Maximum Packet Size
+    /// leaves room, for the driver to write as it closes; nothing is queued
+    /// after it. Earlier levels just close, and so does a session whose own
+    /// DISCONNECT is already queued.
+    fn broken(&mut self, code: u8, text: String) -> Close {
+        let v5 = self.config.protocol == ProtocolVersion::MQTTv5;
+        if v5 && matches!(self.link, LinkState::Connecting | LinkState::Connected) {
+            let reason_code = ReasonCode::from_value(PacketType::Disconnect, code)
+                .or_else(|_| ReasonCode::from_value(PacketType::Disconnect, 0x82))
+                .unwrap_or_else(|_| ReasonCode::success(PacketType::Disconnect));
+            let bare = Disconnect::new(reason_code);
+            let mut told = bare.clone();
+            let fits = told
+                .properties
+                .set(Property::ReasonString(text.clone()))
+                .is_ok()
+                && Packet::Disconnect(told.clone())
+                    .to_bytes(self.config.protocol)
+                    .is_ok_and(|b| {
+                        self.limits
+                            .maximum_packet_size
+                            .is_none_or(|max| b.len() <= max as usize)
+                    });
+            let disconnect = if fits { told } else { bare };
+            self.queue(&Packet::Disconnect(disconnect), None);
+            self.link = LinkState::Disconnecting;
+        }
+        Close::Protocol(text)
     }
 
     fn published(&mut self, ack: Ack) {
@@ -646,12 +694,27 @@ impl Session {
 
     fn handle_publish(&mut self, p: Publish) -> Result<(), Close> {
         let topic = match p.properties.topic_alias() {
-            Some(alias) => self
-                .aliases
-                .resolve(alias, &p.topic)
-                .map_err(Close::Protocol)?,
+            Some(alias) => match self.aliases.resolve(alias, &p.topic) {
+                Ok(topic) => topic,
+                Err(text) => {
+                    // §3.3.2.3.4: 0 or over the maximum our CONNECT
+                    // announced is "Topic Alias invalid"; an alias never
+                    // set is a plain protocol error.
+                    let maximum = self
+                        .config
+                        .connect_properties
+                        .topic_alias_maximum()
+                        .unwrap_or(0);
+                    let code = if alias == 0 || alias > maximum {
+                        0x94
+                    } else {
+                        0x82
+                    };
+                    return Err(self.broken(code, text));
+                }
+            },
             None if p.topic.is_empty() => {
-                return Err(Close::Protocol("PUBLISH without a topic".into()))
+                return Err(self.broken(0x82, "PUBLISH without a topic".into()))
             }
             None => p.topic,
         };
@@ -715,7 +778,7 @@ impl Session {
         // Every id, QoS 0 included, skips ids of stored messages, so a
         // MessageInfo is never confused with another after a wrap-around.
         let store = &self.store;
-        let mid = match self.mids.next_free(|m| store.contains(m)) {
+        let mid = match self.mids.next_free_from(|from| store.first_free_id(from)) {
             Some(mid) => mid,
             None => return self.not_stored(0, ErrorCode::QueueSize),
         };
@@ -1063,7 +1126,7 @@ impl Session {
             return (ErrorCode::NoConn, None);
         }
         let store = &self.store;
-        let Some(mid) = self.mids.next_free(|m| store.contains(m)) else {
+        let Some(mid) = self.mids.next_free_from(|from| store.first_free_id(from)) else {
             return (ErrorCode::QueueSize, None);
         };
         let packet = build(mid);

@@ -255,6 +255,13 @@ impl OutgoingStore {
         self.messages.contains(mid)
     }
 
+    /// The first id from `from` on (wrapping 65535 to 1) that no stored
+    /// message holds; `None` when all 65,535 are held. A few word
+    /// operations, however many are held.
+    pub fn first_free_id(&self, from: u16) -> Option<u16> {
+        self.messages.first_free_from(from)
+    }
+
     /// The stored message `mid`.
     pub fn get(&self, mid: u16) -> Option<&Stored> {
         self.messages.get(mid)

@@ -22,6 +22,18 @@ pub fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// An MQTT 5 DISCONNECT with reason `code` and `text` as its Reason
+/// String, encoded by hand (for texts under 120 bytes, so that both
+/// lengths take one byte).
+pub fn v5_disconnect(code: u8, text: &str) -> Vec<u8> {
+    assert!(text.len() < 120, "{text}");
+    let props = 3 + text.len();
+    let mut b = vec![0xe0, (2 + props) as u8, code, props as u8, 0x1f, 0];
+    b.push(text.len() as u8);
+    b.extend_from_slice(text.as_bytes());
+    b
+}
+
 /// Bytes as "10 0c 00 04".
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes
