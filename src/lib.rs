@@ -117,7 +117,7 @@ pub use packet::{
     convert_connack_rc_to_reason_code, PacketType, Properties, Property, ProtocolVersion, QoS,
     ReasonCode, SubscribeOptions,
 };
-pub use session::BrokerLimits;
+pub use session::{BrokerLimits, MemoryBudget};
 pub use topic::topic_matches_sub;
 
 /// Compiles and runs the README's Rust examples as doctests.

@@ -76,9 +76,37 @@ fn connect_bytes_match_pahos_scripted_tests() {
         hex("10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00")
     );
     assert_eq!(first(config(V31, "01-con-discon-success")), hex("10 23 00 06 4d 51 49 73 64 70 03 02 00 3c 00 15 30 31 2d 63 6f 6e 2d 64 69 73 63 6f 6e 2d 73 75 63 63 65 73 73"));
+    // Paho's v5 CONNECT has no properties; ours announces the Maximum
+    // Packet Size it enforces (16 MiB unless set), porting guide §3.3.
     assert_eq!(
         first(config(V5, "client-id")),
-        hex("10 16 00 04 4d 51 54 54 05 02 00 3c 00 00 09 63 6c 69 65 6e 74 2d 69 64")
+        hex("10 1b 00 04 4d 51 54 54 05 02 00 3c 05 27 01 00 00 00 00 09 63 6c 69 65 6e 74 2d 69 64")
+    );
+    let mut smaller = config(V5, "client-id");
+    smaller.max_inbound_packet_size = 300;
+    assert_eq!(
+        first(smaller),
+        hex("10 1b 00 04 4d 51 54 54 05 02 00 3c 05 27 00 00 01 2c 00 09 63 6c 69 65 6e 74 2d 69 64")
+    );
+    // The application's own property is announced (and enforced) instead,
+    // in its place among the others.
+    let mut own = config(V5, "client-id");
+    own.connect_properties
+        .set(Property::MaximumPacketSize(1000))
+        .unwrap();
+    own.connect_properties
+        .set(Property::ReceiveMaximum(10))
+        .unwrap();
+    assert_eq!(
+        first(own),
+        hex("10 1e 00 04 4d 51 54 54 05 02 00 3c 08 21 00 0a 27 00 00 03 e8 00 09 63 6c 69 65 6e 74 2d 69 64")
+    );
+    // Below MQTT 5 nothing is announced, the limit is enforced all the same.
+    let mut v311 = config(V311, "");
+    v311.max_inbound_packet_size = 300;
+    assert_eq!(
+        first(v311),
+        hex("10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00")
     );
 }
 

@@ -405,6 +405,14 @@ impl Client {
         self.shared.core.lock().session.event_count()
     }
 
+    /// What the client holds now, part by part, against its
+    /// [`MemoryBudget`](crate::MemoryBudget). For tests.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn memory_use(&self) -> crate::session::MemoryUse {
+        self.shared.core.lock().session.memory_use()
+    }
+
     /// Beyond Paho: what the broker's last CONNACK announced (MQTT 5
     /// Receive Maximum, Maximum Packet Size, Maximum QoS, Retain Available,
     /// Topic Alias Maximum, Assigned Client Identifier, ...), which the
@@ -932,6 +940,65 @@ impl Client {
         self.settable("max_queued_messages")?;
         self.shared.core.lock().session.config_mut().max_queued = queue_size;
         Ok(())
+    }
+
+    /// Beyond Paho: sets the memory the client may hold for each part (the
+    /// bytes waiting for the socket, undelivered messages, inbound QoS 2
+    /// messages, the outgoing store), and so what a broker can make it
+    /// hold. See [`MemoryBudget`](crate::MemoryBudget) for the defaults and
+    /// what happens at each budget. Takes effect at once, also while
+    /// connected; what is held already stays.
+    ///
+    /// ```
+    /// # use mqtt_tether::{CallbackAPIVersion, Client, MemoryBudget};
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// client.memory_budget_set(MemoryBudget {
+    ///     store: 8 * 1024 * 1024,
+    ///     ..MemoryBudget::default()
+    /// });
+    /// assert_eq!(client.memory_budget().store, 8 * 1024 * 1024);
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
+    pub fn memory_budget_set(&self, budget: crate::MemoryBudget) {
+        self.shared.core.lock().session.config_mut().memory_budget = budget;
+    }
+
+    /// The memory budget in effect (see [`Client::memory_budget_set`]).
+    pub fn memory_budget(&self) -> crate::MemoryBudget {
+        self.shared.core.lock().session.config().memory_budget
+    }
+
+    /// Beyond Paho: the largest packet the client accepts from the broker,
+    /// fixed header included, at every protocol level (default 16 MiB;
+    /// Paho has no limit, and MQTT allows 256 MiB). A larger packet closes
+    /// the connection as soon as its fixed header arrives, before any of
+    /// its body is held: MQTT 5 with DISCONNECT 0x95 (Packet too large),
+    /// earlier levels without a word. An MQTT 5 CONNECT announces it as
+    /// Maximum Packet Size, so a broker drops such a message for this
+    /// client instead (§3.1.2.11.4). A Maximum Packet Size the application
+    /// puts in the CONNECT properties itself takes its place. Takes effect
+    /// at the next connection. Fails for 0 and above 268,435,455.
+    pub fn max_inbound_packet_size_set(&self, bytes: u32) -> Result<(), Error> {
+        if bytes == 0 || bytes > crate::packet::MAX_VARIABLE_INTEGER {
+            return Err(Error::Value(format!(
+                "max_inbound_packet_size must be 1 to {}.",
+                crate::packet::MAX_VARIABLE_INTEGER
+            )));
+        }
+        self.shared
+            .core
+            .lock()
+            .session
+            .config_mut()
+            .max_inbound_packet_size = bytes;
+        Ok(())
+    }
+
+    /// The largest packet accepted from the broker (see
+    /// [`Client::max_inbound_packet_size_set`]); an MQTT 5 Maximum Packet
+    /// Size among the CONNECT properties takes its place.
+    pub fn max_inbound_packet_size(&self) -> u32 {
+        self.shared.core.lock().session.max_inbound()
     }
 
     /// `reconnect_delay_set(min_delay, max_delay)` (defaults 1 s and

@@ -96,6 +96,9 @@ impl Client {
     /// has run.
     pub(crate) fn dispatch(&self) {
         const BATCH: usize = 256;
+        // Messages taken out of the session no longer count against its
+        // `events` budget: a batch of large ones stops early.
+        const BATCH_BYTES: usize = 1024 * 1024;
         // Stored messages whose Published event was delivered: they leave
         // the store (and their MessageInfos read published) at the next
         // core lock, one lock for the batch.
@@ -130,8 +133,12 @@ impl Client {
             }
             let mut batch = self.shared.batch.lock();
             let manual_ack = core.session.config().manual_ack;
-            while batch.len() < BATCH {
+            let mut batch_bytes = 0;
+            while batch.len() < BATCH && batch_bytes < BATCH_BYTES {
                 let event = core.session.poll_event();
+                if let Some(Event::Message(m)) = &event {
+                    batch_bytes += m.weight();
+                }
                 let connack = matches!(event, Some(Event::Connack { .. }));
                 if let Some(Event::Connack { reason_code, .. }) = &event {
                     // A disconnect() made before the CONNACK stays in charge.
@@ -344,10 +351,13 @@ impl Client {
             let Some(conn) = core.conn.take() else {
                 return ErrorCode::NoConn;
             };
-            // The broker broke the protocol: at MQTT 5 the session queued a
-            // DISCONNECT saying why (and set its link to Disconnecting).
-            if matches!(cause, Cause::Session(Close::Protocol(_)))
-                && core.session.link_state() == LinkState::Disconnecting
+            // The broker broke the protocol or a limit of ours: at MQTT 5
+            // the session queued a DISCONNECT saying why (and set its link
+            // to Disconnecting).
+            if matches!(
+                cause,
+                Cause::Session(Close::Protocol(_) | Close::Exceeded { .. })
+            ) && core.session.link_state() == LinkState::Disconnecting
             {
                 self.write_goodbye(&mut core, &conn);
             }
@@ -395,7 +405,7 @@ impl Client {
                 let _ = close;
                 (ErrorCode::Success, None, None)
             }
-            Cause::Session(close) => (close.error_code(), None, None),
+            Cause::Session(close) => (close.error_code(), close.reason_code(), None),
         };
         let reason_code =
             reason_code.unwrap_or_else(|| convert_disconnect_error_code_to_reason_code(rc));

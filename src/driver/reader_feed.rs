@@ -24,20 +24,19 @@ pub(crate) enum Step {
     Stop,
     /// Tell the loop to close the connection, and stop.
     Failed(Cause),
-    /// Read on once the loop has delivered the backlog of events
-    /// ([`Client::wait_for_dispatch`]).
+    /// Read on once the loop has delivered the backlog of events and
+    /// written the backlog of bytes ([`Client::wait_for_dispatch`]).
     Backlog,
 }
 
-/// How many undelivered events the reader lets pile up before it waits for
-/// the loop: callbacks slower than the broker then slow the broker down
-/// (TCP flow control) instead of filling memory.
-const EVENT_BACKLOG: usize = 8192;
-
-/// More events wait for the loop than [`EVENT_BACKLOG`]: whoever reads
-/// stops until the loop has delivered them.
+/// The session holds more than its memory budget lets the reader add to:
+/// undelivered events (8,192, or their bytes over the `events` budget) or
+/// unwritten bytes (the `transmit` budget). Whoever reads stops until the
+/// loop has worked them off: callbacks slower than the broker, or a broker
+/// that sends and does not read, then slow the broker down (TCP flow
+/// control) instead of filling memory.
 pub(super) fn over_backlog(session: &crate::session::Session) -> bool {
-    session.event_count() > EVENT_BACKLOG
+    session.over_budget()
 }
 
 impl Client {
@@ -98,7 +97,8 @@ impl Client {
         Step::Go
     }
 
-    /// Waits until the loop has delivered enough of the backlog.
+    /// Waits until the loop has delivered enough of the backlog, and
+    /// written enough of the bytes (half of each budget).
     pub(crate) fn wait_for_dispatch(&self, generation: u64) -> Step {
         loop {
             {
@@ -106,7 +106,7 @@ impl Client {
                 if core.generation != generation || core.conn.is_none() {
                     return Step::Stop;
                 }
-                if core.session.event_count() <= EVENT_BACKLOG / 2 {
+                if core.session.under_half_budget() {
                     return Step::Go;
                 }
             }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::budget::{MemoryBudget, DEFAULT_MAX_INBOUND_PACKET_SIZE};
 use crate::packet::{PacketType, Properties, ProtocolVersion, Will};
 
 /// MQTT 5 clean start (Paho's `clean_start` argument of `connect`).
@@ -61,6 +62,15 @@ pub struct SessionConfig {
     /// ask again when a CONNACK says the broker has no session for us (see
     /// [`SubscriptionBook`](super::SubscriptionBook)).
     pub auto_resubscribe: bool,
+    /// Beyond Paho: the memory the client may hold for each part (see
+    /// [`MemoryBudget`]).
+    pub memory_budget: MemoryBudget,
+    /// Beyond Paho: the largest packet accepted from the broker, fixed
+    /// header included (default
+    /// [`DEFAULT_MAX_INBOUND_PACKET_SIZE`], 16 MiB), at every protocol
+    /// level; MQTT 5 CONNECTs announce it as Maximum Packet Size. A
+    /// Maximum Packet Size in `connect_properties` takes its place.
+    pub max_inbound_packet_size: u32,
 }
 
 impl SessionConfig {
@@ -82,6 +92,8 @@ impl SessionConfig {
             manual_ack: false,
             bridge: false,
             auto_resubscribe: false,
+            memory_budget: MemoryBudget::default(),
+            max_inbound_packet_size: DEFAULT_MAX_INBOUND_PACKET_SIZE,
         }
     }
 }

@@ -24,6 +24,14 @@ pub struct Message {
     pub properties: Properties,
 }
 
+impl Message {
+    /// The bytes it holds for the memory budget: topic, payload and
+    /// properties.
+    pub fn weight(&self) -> usize {
+        self.topic.len() + self.payload.len() + self.properties.as_bytes().len()
+    }
+}
+
 /// Something the application hears about, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -115,6 +123,17 @@ pub enum Close {
     /// No CONNACK within the keepalive, no complete packet within a
     /// keepalive of our PINGREQ, or nothing at all for 1.5 × keepalive.
     Keepalive,
+    /// The broker went past a limit of ours: our Receive Maximum (0x93),
+    /// our Maximum Packet Size (0x95), or a part of the memory budget
+    /// (0x97, Quota exceeded). At MQTT 5 the session has queued a
+    /// DISCONNECT with `reason_code`, which the driver writes, if the
+    /// socket takes it at once, before it closes.
+    Exceeded {
+        /// The DISCONNECT reason code.
+        reason_code: ReasonCode,
+        /// What happened, for the log.
+        text: String,
+    },
 }
 
 impl Close {
@@ -125,6 +144,21 @@ impl Close {
             Close::Refused { rc } => *rc,
             Close::ServerDisconnect { .. } => ErrorCode::Success,
             Close::Keepalive => ErrorCode::Keepalive,
+            // Our own budget ran out: Paho's name for a full queue.
+            Close::Exceeded { reason_code, .. } if reason_code.value() == 0x97 => {
+                ErrorCode::QueueSize
+            }
+            // The broker ignored what our CONNECT announced.
+            Close::Exceeded { .. } => ErrorCode::Protocol,
+        }
+    }
+
+    /// The reason code this close gives `on_disconnect`, when it has its
+    /// own (the one our DISCONNECT carried).
+    pub fn reason_code(&self) -> Option<ReasonCode> {
+        match self {
+            Close::Exceeded { reason_code, .. } => Some(*reason_code),
+            _ => None,
         }
     }
 }

@@ -26,6 +26,7 @@
 //!    why).
 
 mod backoff;
+mod budget;
 mod config;
 mod event;
 mod inbound;
@@ -39,9 +40,10 @@ pub mod trace;
 mod transmit;
 
 pub use backoff::{Backoff, Jitter};
+pub use budget::{MemoryBudget, MemoryUse, DEFAULT_MAX_INBOUND_PACKET_SIZE};
 pub use config::{CleanStart, SessionConfig};
 pub use event::{Close, Event, Message};
-pub use inbound::{InboundQos2, TopicAliases};
+pub use inbound::{InboundQos2, TopicAliases, Unacknowledged};
 pub use keepalive::{KeepAlive, KeepAliveAction};
 pub use limits::{BrokerLimits, Refusal};
 pub use mid::MidAllocator;
@@ -55,10 +57,15 @@ use std::time::Instant;
 
 use crate::error::ErrorCode;
 use crate::packet::{
-    Ack, Connect, Decoder, Disconnect, Packet, PacketType, Properties, Property, ProtocolVersion,
-    Publish, PublishRef, QoS, ReasonCode, Subscribe, SubscribeOptions, Unsubscribe,
-    DEFAULT_MAX_PACKET_SIZE,
+    Ack, Connect, DecodeError, Decoder, Disconnect, Packet, PacketType, Properties, Property,
+    ProtocolVersion, Publish, PublishRef, QoS, ReasonCode, Subscribe, SubscribeOptions,
+    Unsubscribe,
 };
+
+/// More undelivered events than this (of any size) stop the reading of the
+/// socket until the loop has delivered half of them (see
+/// [`Session::over_budget`]).
+const EVENT_BACKLOG: usize = 8192;
 
 /// Where the connection stands, from the session's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +116,11 @@ pub struct Session {
     /// How many of `events` are `Published`, so [`Session::take_published`]
     /// does not walk a queue that holds none (a backlog of messages).
     published_events: usize,
+    /// The [`Message::weight`] of the `Message` events in `events`.
+    event_bytes: usize,
+    /// Inbound QoS 1/2 messages of this connection not yet acknowledged,
+    /// checked against our Receive Maximum.
+    unacked: Unacknowledged,
     /// A CONNECT has been sent since `connect()` (MQTT 5 clean start "first
     /// only").
     first_connect: bool,
@@ -151,6 +163,8 @@ impl Session {
             transmit: TransmitBuffer::new(),
             events: VecDeque::new(),
             published_events: 0,
+            event_bytes: 0,
+            unacked: Unacknowledged::default(),
             first_connect: true,
             limits: BrokerLimits::default(),
             held: Vec::new(),
@@ -239,12 +253,9 @@ impl Session {
         if clean {
             self.inbound.clear();
         }
-        self.decoder = Decoder::new(self.config.protocol).with_max_packet_size(
-            self.config
-                .connect_properties
-                .maximum_packet_size()
-                .map_or(DEFAULT_MAX_PACKET_SIZE, |m| m as usize),
-        );
+        self.decoder =
+            Decoder::new(self.config.protocol).with_max_packet_size(self.max_inbound() as usize);
+        self.unacked.clear();
         let alias_max = if self.config.protocol == ProtocolVersion::MQTTv5 {
             self.config
                 .connect_properties
@@ -274,6 +285,15 @@ impl Session {
         connect.password = c.username.as_ref().and(c.password.clone());
         if c.protocol == ProtocolVersion::MQTTv5 {
             connect.properties = c.connect_properties.clone();
+            if connect.properties.maximum_packet_size().is_none() {
+                // What the decoder enforces, so the broker knows (§3.1.2.11.4:
+                // it must not send a larger packet); in range, as the setter
+                // checked it.
+                let announced = connect
+                    .properties
+                    .set(Property::MaximumPacketSize(c.max_inbound_packet_size));
+                debug_assert!(announced.is_ok(), "{announced:?}");
+            }
         }
         self.queue(&Packet::Connect(connect), None);
         self.keepalive.packet_sent(now);
@@ -323,6 +343,64 @@ impl Session {
     pub fn take_pending(&mut self, out: &mut Vec<u8>) {
         self.maybe_resume();
         self.transmit.take(out);
+    }
+
+    /// The largest packet accepted from the broker: the application's MQTT 5
+    /// Maximum Packet Size property if it set one, else
+    /// [`SessionConfig::max_inbound_packet_size`].
+    pub fn max_inbound(&self) -> u32 {
+        match self.config.protocol {
+            ProtocolVersion::MQTTv5 => self.config.connect_properties.maximum_packet_size(),
+            _ => None,
+        }
+        .unwrap_or(self.config.max_inbound_packet_size)
+    }
+
+    /// What the session holds now, part by part (see [`MemoryBudget`]).
+    pub fn memory_use(&self) -> MemoryUse {
+        MemoryUse {
+            transmit: self.transmit.unwritten(),
+            transmit_capacity: self.transmit.capacity(),
+            events: self.event_bytes,
+            event_count: self.events.len(),
+            inbound_qos2: self.inbound.bytes(),
+            store: self.store.bytes(),
+        }
+    }
+
+    /// True when whoever reads the socket must stop until the loop has
+    /// delivered events and written bytes: more than 8,192 events, or
+    /// their messages over the `events` budget, or the unwritten bytes at
+    /// the `transmit` budget. A broker that sends faster than the
+    /// application or the socket take is then slowed down by TCP.
+    pub fn over_budget(&self) -> bool {
+        let budget = &self.config.memory_budget;
+        self.events.len() > EVENT_BACKLOG
+            || self.event_bytes > budget.events
+            || self.transmit_full()
+    }
+
+    /// True once [`Session::over_budget`] has dropped to half: reading may
+    /// go on.
+    pub fn under_half_budget(&self) -> bool {
+        let budget = &self.config.memory_budget;
+        self.events.len() <= EVENT_BACKLOG / 2
+            && self.event_bytes <= budget.events / 2
+            && self.transmit.unwritten() <= budget.transmit / 2
+    }
+
+    /// The unwritten bytes have reached the `transmit` budget (a buffer
+    /// under it takes one more packet of any size).
+    fn transmit_full(&self) -> bool {
+        let unwritten = self.transmit.unwritten();
+        unwritten > 0 && unwritten >= self.config.memory_budget.transmit
+    }
+
+    /// Queues an event; a message's bytes count against the `events`
+    /// budget until it is taken.
+    fn push_message(&mut self, message: Message) {
+        self.event_bytes += message.weight();
+        self.events.push_back(Event::Message(message));
     }
 
     /// True when events wait for [`Session::poll_event`].
@@ -403,8 +481,10 @@ impl Session {
     pub fn poll_event(&mut self) -> Option<Event> {
         self.maybe_resume();
         let event = self.events.pop_front()?;
-        if matches!(event, Event::Published { .. }) {
-            self.published_events -= 1;
+        match &event {
+            Event::Published { .. } => self.published_events -= 1,
+            Event::Message(m) => self.event_bytes -= m.weight(),
+            _ => {}
         }
         if matches!(&event, Event::Connack { reason_code, .. } if !reason_code.is_failure()) {
             // Re-send once the application has had this event (and run
@@ -419,8 +499,10 @@ impl Session {
     /// all).
     pub fn unpoll_events(&mut self, events: impl DoubleEndedIterator<Item = Event>) {
         for event in events.rev() {
-            if matches!(event, Event::Published { .. }) {
-                self.published_events += 1;
+            match &event {
+                Event::Published { .. } => self.published_events += 1,
+                Event::Message(m) => self.event_bytes += m.weight(),
+                _ => {}
             }
             self.events.push_front(event);
         }
@@ -501,6 +583,11 @@ impl Session {
             match self.decoder.decode(&mut bytes) {
                 Ok(Some(packet)) => self.handle_packet(packet, now)?,
                 Ok(None) => break,
+                Err(e @ DecodeError::PacketTooLarge { .. }) => {
+                    // Refused from its fixed header: none of its body was
+                    // buffered.
+                    return Err(self.exceeded(0x95, e.to_string()));
+                }
                 Err(e) => {
                     // A broker sending a CONNECT (0x84 is for CONNACK) broke
                     // the protocol; every other code is one DISCONNECT takes.
@@ -603,10 +690,11 @@ impl Session {
             }
             Packet::PubRel(a) => {
                 if let Some(message) = self.inbound.release(a.packet_id) {
-                    self.events.push_back(Event::Message(message));
+                    self.push_message(message);
                 } else if !self.config.manual_ack {
                     // Unknown id: complete anyway so the broker does not
                     // hang (Paho's choice, reference §13).
+                    self.unacked.acknowledged(a.packet_id);
                     self.queue(
                         &Packet::PubComp(Ack::new(PacketType::PubComp, a.packet_id)),
                         None,
@@ -657,6 +745,12 @@ impl Session {
     /// after it. Earlier levels just close, and so does a session whose own
     /// DISCONNECT is already queued.
     fn broken(&mut self, code: u8, text: String) -> Close {
+        self.goodbye(code, &text);
+        Close::Protocol(text)
+    }
+
+    /// The DISCONNECT of [`Session::broken`] and [`Session::exceeded`].
+    fn goodbye(&mut self, code: u8, text: &str) {
         let v5 = self.config.protocol == ProtocolVersion::MQTTv5;
         if v5 && matches!(self.link, LinkState::Connecting | LinkState::Connected) {
             let reason_code = ReasonCode::from_value(PacketType::Disconnect, code)
@@ -666,7 +760,7 @@ impl Session {
             let mut told = bare.clone();
             let fits = told
                 .properties
-                .set(Property::ReasonString(text.clone()))
+                .set(Property::ReasonString(text.to_string()))
                 .is_ok()
                 && Packet::Disconnect(told.clone())
                     .to_bytes(self.config.protocol)
@@ -679,7 +773,6 @@ impl Session {
             self.queue(&Packet::Disconnect(disconnect), None);
             self.link = LinkState::Disconnecting;
         }
-        Close::Protocol(text)
     }
 
     fn published(&mut self, ack: Ack) {
@@ -727,15 +820,59 @@ impl Session {
             mid: p.packet_id,
             properties: p.properties,
         };
+        if p.qos != QoS::AtMostOnce {
+            let unacked = self.unacked.arrived(message.mid);
+            if unacked > usize::from(self.receive_maximum()) {
+                return Err(self.exceeded(
+                    0x93,
+                    format!(
+                        "the broker sent {unacked} QoS 1/2 messages unacknowledged, more than \
+                         our Receive Maximum of {}",
+                        self.receive_maximum()
+                    ),
+                ));
+            }
+        }
         if p.qos == QoS::ExactlyOnce {
+            let budget = self.config.memory_budget.inbound_qos2;
+            if !self.inbound.fits(&message, budget) {
+                return Err(self.exceeded(
+                    0x97,
+                    format!(
+                        "inbound QoS 2 messages waiting for PUBREL would pass their memory \
+                         budget of {budget} bytes"
+                    ),
+                ));
+            }
             // PUBREC at once; delivery waits for PUBREL (reference §13).
             let mid = message.mid;
             self.inbound.store(message);
             self.queue(&Packet::PubRec(Ack::new(PacketType::PubRec, mid)), None);
         } else {
-            self.events.push_back(Event::Message(message));
+            self.push_message(message);
         }
         Ok(())
+    }
+
+    /// Our Receive Maximum: what the CONNECT announced (MQTT 5), else the
+    /// most a 16-bit packet id allows.
+    fn receive_maximum(&self) -> u16 {
+        match self.config.protocol {
+            ProtocolVersion::MQTTv5 => self.config.connect_properties.receive_maximum(),
+            _ => None,
+        }
+        .unwrap_or(u16::MAX)
+    }
+
+    /// The broker went past a limit of ours (0x93 Receive Maximum
+    /// exceeded, 0x95 Packet too large, 0x97 Quota exceeded): at MQTT 5 a
+    /// DISCONNECT with reason `code` and `text` as its Reason String is
+    /// queued, as for [`Session::broken`]; earlier levels just close.
+    fn exceeded(&mut self, code: u8, text: String) -> Close {
+        self.goodbye(code, &text);
+        let reason_code = ReasonCode::from_value(PacketType::Disconnect, code)
+            .unwrap_or_else(|_| ReasonCode::success(PacketType::Disconnect));
+        Close::Exceeded { reason_code, text }
     }
 
     /// Acknowledges a received message: PUBACK for QoS 1, PUBCOMP for QoS 2
@@ -744,6 +881,9 @@ impl Session {
     pub fn ack(&mut self, mid: u16, qos: QoS) {
         if self.link == LinkState::Down {
             return;
+        }
+        if qos != QoS::AtMostOnce {
+            self.unacked.acknowledged(mid);
         }
         match qos {
             QoS::AtMostOnce => {}
@@ -799,6 +939,10 @@ impl Session {
             Ok(packet) => packet,
             Err(_) => return self.not_stored(mid, ErrorCode::PayloadSize),
         };
+        let held = self.store.bytes();
+        if held > 0 && held.saturating_add(packet.len()) > self.config.memory_budget.store {
+            return self.not_stored(mid, ErrorCode::QueueSize);
+        }
         let facts = (
             packet.len(),
             publish.retain,
@@ -865,6 +1009,9 @@ impl Session {
                 // Nothing may follow our DISCONNECT (see `queue`).
                 self.events.push_back(Event::Qos0Dropped { mid });
                 queued
+            }
+            LinkState::Connecting | LinkState::Connected if self.transmit_full() => {
+                self.not_stored(mid, ErrorCode::QueueSize)
             }
             LinkState::Connecting | LinkState::Connected => {
                 let buf = self.transmit.buf();
@@ -1124,6 +1271,9 @@ impl Session {
     fn request(&mut self, build: impl FnOnce(u16) -> Packet) -> (ErrorCode, Option<u16>) {
         if self.link == LinkState::Down {
             return (ErrorCode::NoConn, None);
+        }
+        if self.transmit_full() {
+            return (ErrorCode::QueueSize, None);
         }
         let store = &self.store;
         let Some(mid) = self.mids.next_free_from(|from| store.first_free_id(from)) else {

@@ -231,6 +231,8 @@ pub struct OutgoingStore {
     queued: VecDeque<u16>,
     in_flight: usize,
     next_seq: u64,
+    /// The bytes of the stored packets (the `store` memory budget).
+    bytes: usize,
 }
 
 impl OutgoingStore {
@@ -243,6 +245,12 @@ impl OutgoingStore {
     /// `max_queued_messages` limits.
     pub fn len(&self) -> usize {
         self.messages.len()
+    }
+
+    /// The bytes the stored messages' packets hold: what the `store` part
+    /// of the memory budget measures.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// True when nothing is stored.
@@ -338,6 +346,7 @@ impl OutgoingStore {
                 OutState::Queued
             }
         };
+        self.bytes += packet.len();
         self.messages.insert(mid, Stored::new(packet, seq, state));
         admission == Admission::Live && state == OutState::Publish
     }
@@ -352,7 +361,9 @@ impl OutgoingStore {
         }
         self.set_state(mid, OutState::Failed);
         if let Some(m) = self.messages.get_mut(mid) {
-            m.packet = Box::new([reason.packet_type() as u8, reason.value()]);
+            let failure: Box<[u8]> = Box::new([reason.packet_type() as u8, reason.value()]);
+            self.bytes = self.bytes - m.packet.len() + failure.len();
+            m.packet = failure;
         }
         true
     }
@@ -367,6 +378,7 @@ impl OutgoingStore {
             _ => return None,
         };
         let m = self.messages.remove(mid)?;
+        self.bytes -= m.packet.len();
         Some((m.seq(), if failed { m.failure() } else { None }))
     }
 
@@ -522,6 +534,7 @@ impl OutgoingStore {
     pub fn drain(&mut self) -> Vec<Stored> {
         self.queued.clear();
         self.in_flight = 0;
+        self.bytes = 0;
         let mut all: Vec<Stored> = self
             .messages
             .drain()

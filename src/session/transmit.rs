@@ -4,6 +4,11 @@
 
 use std::collections::VecDeque;
 
+/// The capacity an empty buffer keeps: a spike (a broker flooding PINGREQs
+/// while it reads nothing, one large publish) gives the rest back once it
+/// has been written, or dropped with its connection.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
 /// What finishes when a packet has been completely written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Completion {
@@ -47,6 +52,17 @@ impl TransmitBuffer {
         self.head == self.bytes.len()
     }
 
+    /// Bytes queued and not yet reported written, taken ones included: what
+    /// the transmit part of the memory budget measures.
+    pub fn unwritten(&self) -> usize {
+        (self.base + self.bytes.len() as u64 - self.written) as usize
+    }
+
+    /// The memory the buffer keeps.
+    pub fn capacity(&self) -> usize {
+        self.bytes.capacity()
+    }
+
     /// True when everything queued has been reported written.
     pub fn is_flushed(&self) -> bool {
         self.written == self.base + self.bytes.len() as u64
@@ -69,8 +85,17 @@ impl TransmitBuffer {
     pub fn take(&mut self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.bytes[self.head..]);
         self.base += self.bytes.len() as u64;
+        self.emptied();
+    }
+
+    /// The bytes are gone (written, taken or dropped): empty the buffer, and
+    /// give back what a spike made it take.
+    fn emptied(&mut self) {
         self.bytes.clear();
         self.head = 0;
+        if self.bytes.capacity() > KEEP_CAPACITY {
+            self.bytes.shrink_to(KEEP_CAPACITY);
+        }
     }
 
     /// `n` more bytes were written; returns what that completed, in order.
@@ -93,8 +118,7 @@ impl TransmitBuffer {
         // everything ever sent.
         if self.head == self.bytes.len() {
             self.base += self.bytes.len() as u64;
-            self.bytes.clear();
-            self.head = 0;
+            self.emptied();
         } else if self.head > 64 * 1024 && self.head * 2 > self.bytes.len() {
             self.bytes.drain(..self.head);
             self.base += self.head as u64;
@@ -108,8 +132,7 @@ impl TransmitBuffer {
     /// happen.
     pub fn clear(&mut self) -> Vec<Completion> {
         self.base += self.bytes.len() as u64;
-        self.bytes.clear();
-        self.head = 0;
+        self.emptied();
         self.written = self.base;
         self.marks.drain(..).map(|(_, c)| c).collect()
     }
@@ -156,5 +179,28 @@ mod tests {
         t.mark(Completion::Qos0(8));
         t.take(&mut out);
         assert_eq!(t.clear(), [Completion::Qos0(8)], "taken but unwritten");
+    }
+
+    #[test]
+    fn unwritten_bytes_count_taken_ones_and_a_spike_gives_its_memory_back() {
+        let mut t = TransmitBuffer::new();
+        t.buf().resize(1 << 20, 7);
+        assert_eq!(t.unwritten(), 1 << 20);
+        let mut out = Vec::new();
+        t.take(&mut out);
+        assert_eq!(t.unwritten(), 1 << 20, "taken, not yet written");
+        assert!(t.capacity() <= KEEP_CAPACITY, "{}", t.capacity());
+        t.buf().resize(1 << 20, 8);
+        assert_eq!(t.unwritten(), 2 << 20);
+        t.advance(1 << 20);
+        assert_eq!(t.unwritten(), 1 << 20);
+        assert!(t.capacity() >= 1 << 20);
+        t.advance((1 << 20) - 1);
+        assert_eq!(t.unwritten(), 1);
+        t.advance(1);
+        assert_eq!((t.unwritten(), t.capacity() <= KEEP_CAPACITY), (0, true));
+        t.buf().resize(1 << 20, 9);
+        t.clear();
+        assert_eq!((t.unwritten(), t.capacity() <= KEEP_CAPACITY), (0, true));
     }
 }

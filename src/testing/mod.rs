@@ -59,7 +59,7 @@ pub use net::{Endpoint, Stream};
 pub use programs::{find_program, require_program, test_action, TestAction};
 pub use python::{find_paho_python, find_venv_program, require_paho_python, PAHO_VENV, PYTHON_VAR};
 pub use render::{render_bytes, to_hex};
-pub use scripted_broker::{ScriptedBroker, ScriptedConnection};
+pub use scripted_broker::{Flood, ScriptedBroker, ScriptedConnection};
 pub use temp_dir::TempDir;
 #[cfg(feature = "websocket")]
 pub use ws_bridge::{UpgradeRequest, WsBridge};

@@ -9,7 +9,7 @@ use std::io;
 use std::path::Path;
 use std::time::Duration;
 
-pub use connection::ScriptedConnection;
+pub use connection::{Flood, ScriptedConnection};
 
 use super::net::Listener;
 use super::{Endpoint, Error, Result, DEFAULT_TIMEOUT};

@@ -21,6 +21,25 @@ const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// How much a failing silence or close check reads for its report.
 const REPORT_READ: usize = 4096;
 
+/// How long one write of a flood waits before it looks at the clock again.
+const FLOOD_SLICE: Duration = Duration::from_millis(20);
+
+/// What [`ScriptedConnection::flood`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flood {
+    /// Bytes the client took.
+    pub sent: u64,
+    /// The longest the client took none: how long it pushed back (TCP
+    /// flow control, once the client stops reading and the socket buffers
+    /// are full).
+    pub longest_stall: Duration,
+    /// How long the client had taken none when the flood ended: a client
+    /// that still reads shows no more than one write's wait (20 ms).
+    pub stalled_at_end: Duration,
+    /// The client closed the connection, which ended the flood.
+    pub closed: bool,
+}
+
 /// One client connection accepted by a [`ScriptedBroker`](super::ScriptedBroker).
 ///
 /// Each step waits at most the connection's timeout (inherited from the
@@ -225,6 +244,84 @@ impl ScriptedConnection {
             Outcome::Got => Err(self.unexpected(waiting_for, got)),
             Outcome::TimedOut => Err(self.timed_out(waiting_for, &got)),
         }
+    }
+
+    /// A hostile broker: writes what `next` appends, called again and again,
+    /// for `duration`, and reads nothing. A client that answers (PINGRESP
+    /// to PINGREQ, PUBREC to a QoS 2 PUBLISH) finds its answers unread; a
+    /// client slower than the flood finds messages piling up. Ends early
+    /// when the client closes the connection, or when `next` appends
+    /// nothing.
+    pub fn flood(
+        &mut self,
+        duration: Duration,
+        mut next: impl FnMut(&mut Vec<u8>),
+    ) -> Result<Flood> {
+        let start = Instant::now();
+        let end = start + duration;
+        let (mut buf, mut at) = (Vec::new(), 0);
+        let mut report = Flood {
+            sent: 0,
+            longest_stall: Duration::ZERO,
+            stalled_at_end: Duration::ZERO,
+            closed: false,
+        };
+        let mut progress = start;
+        loop {
+            let now = Instant::now();
+            report.stalled_at_end = now.min(end) - progress;
+            report.longest_stall = report.longest_stall.max(report.stalled_at_end);
+            if now >= end {
+                break;
+            }
+            if at == buf.len() {
+                buf.clear();
+                at = 0;
+                while buf.len() < 64 * 1024 {
+                    let before = buf.len();
+                    next(&mut buf);
+                    if buf.len() == before {
+                        break;
+                    }
+                }
+                if buf.is_empty() {
+                    break;
+                }
+            }
+            self.stream
+                .set_write_timeout(Some((end - now).clamp(MIN_TIMEOUT, FLOOD_SLICE)))?;
+            match self.stream.write(&buf[at..]) {
+                Ok(0) => {
+                    report.closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    at += n;
+                    report.sent += n as u64;
+                    progress = Instant::now();
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted
+                            | io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset
+                            | io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::BrokenPipe
+                    ) =>
+                {
+                    report.closed = true;
+                    break;
+                }
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        Ok(report)
     }
 
     /// Closes the connection, as a broker dropping the client would.
