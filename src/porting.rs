@@ -490,8 +490,44 @@
 //!     forbids.
 //!   * Every refusal writes one `on_log` line at `WARNING` naming the limit.
 //!
-//!   A `MaximumPacketSize` in the CONNECT properties bounds what the client
-//!   accepts: a larger incoming packet closes the connection.
+//! * **Limits of our own, enforced** (Paho announces what it is given and
+//!   enforces nothing):
+//!   * The largest packet the client accepts, 16 MiB by default
+//!     ([`Client::max_inbound_packet_size_set`](crate::Client::max_inbound_packet_size_set)),
+//!     at every protocol level. An MQTT 5 CONNECT announces it as Maximum
+//!     Packet Size: unlike Paho's, every v5 CONNECT carries that property
+//!     (`27 01 00 00 00` unless set), so its bytes differ from Paho's. A
+//!     `MaximumPacketSize` the application puts in the CONNECT properties
+//!     is announced and enforced instead. A larger incoming packet closes
+//!     the connection as soon as its fixed header arrives, its body never
+//!     held: MQTT 5 with DISCONNECT 0x95 (Packet too large), MQTT 3 without
+//!     a word. Paho takes up to MQTT's 256 MiB.
+//!   * Our MQTT 5 Receive Maximum (a `ReceiveMaximum` CONNECT property; else
+//!     65,535): a broker with more QoS 1/2 messages unacknowledged at once
+//!     gets DISCONNECT 0x93 (Receive Maximum exceeded) and the connection
+//!     closes (MQTT 5 §3.3.4).
+//!   * `on_disconnect` receives the reason code the client sent (0x93, 0x95,
+//!     0x97) at every level.
+//! * **Bounded memory.** One [`MemoryBudget`](crate::MemoryBudget) per
+//!   client, in bytes
+//!   ([`Client::memory_budget_set`](crate::Client::memory_budget_set)),
+//!   bounds what a broker can make it hold; Paho grows without limit (a
+//!   broker that sends PINGREQs and never reads took it to gigabytes). At
+//!   each budget:
+//!   * `transmit` (16 MiB), the bytes not yet written: the client stops
+//!     reading the socket until half has been written (TCP slows the
+//!     broker down), and a QoS 0 `publish`, a `subscribe` or an
+//!     `unsubscribe` returns `MQTT_ERR_QUEUE_SIZE` (Paho queues them all
+//!     and returns success). The buffer gives its memory back after a
+//!     spike.
+//!   * `events` (64 MiB, and 8,192 events), the messages not yet handed to
+//!     `on_message`: the client stops reading until half is delivered.
+//!   * `inbound_qos2` (64 MiB), received QoS 2 messages waiting for the
+//!     PUBREL: the connection closes, MQTT 5 with DISCONNECT 0x97 (Quota
+//!     exceeded).
+//!   * `store` (256 MiB), the QoS 1/2 messages queued or in flight: a
+//!     `publish` returns `MQTT_ERR_QUEUE_SIZE` (outcome `QueueFull`), as at
+//!     `max_queued_messages`, which still counts messages as in Paho.
 //! * **Message ids skip ids still in use.** A QoS 1/2 publish whose next id
 //!   is held by a stored message takes the next free one (Paho refuses it
 //!   with `MQTT_ERR_QUEUE_SIZE`); QoS 0 ids skip them too, so a

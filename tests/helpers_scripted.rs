@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use common::hex;
 use mqtt_tether::helpers::publish::{self, Msg};
 use mqtt_tether::helpers::{subscribe, Auth, Will};
-use mqtt_tether::packet::{Connect, Packet, ProtocolVersion, Publish, QoS};
+use mqtt_tether::packet::{Connect, Packet, Property, ProtocolVersion, Publish, QoS};
 use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
 use mqtt_tether::{Error, PahoErrorKind, UserData};
 
@@ -64,9 +64,15 @@ fn subscribe_options(broker: &ScriptedBroker, client_id: &str) -> subscribe::Opt
 }
 
 fn connect_bytes(protocol: ProtocolVersion, id: &str) -> Vec<u8> {
-    Packet::Connect(Connect::new(protocol, id))
-        .to_bytes(protocol)
-        .unwrap()
+    let mut connect = Connect::new(protocol, id);
+    if protocol == ProtocolVersion::MQTTv5 {
+        // Unlike Paho, the client announces the largest packet it takes.
+        connect
+            .properties
+            .set(Property::MaximumPacketSize(16 * 1024 * 1024))
+            .unwrap();
+    }
+    Packet::Connect(connect).to_bytes(protocol).unwrap()
 }
 
 fn publish_bytes(
@@ -115,8 +121,8 @@ fn publish_helper_qos0() {
 
 #[test]
 fn publish_helper_qos0_v5() {
-    // 03-publish-helper-qos0-v5: a CONNECT with an empty property block,
-    // Paho's v5 CONNACK (TopicAliasMaximum 10, ReceiveMaximum 20), the
+    // 03-publish-helper-qos0-v5: a CONNECT whose property block (empty in
+    // Paho's) has our Maximum Packet Size, Paho's v5 CONNACK (TopicAliasMaximum 10, ReceiveMaximum 20), the
     // PUBLISH with its empty property block.
     let broker = ScriptedBroker::bind().unwrap();
     let options = publish::Options {
@@ -126,9 +132,9 @@ fn publish_helper_qos0_v5() {
     let helper = run(move || publish::single("pub/qos0/test", "message", 0, false, &options));
     let connect = connect_bytes(ProtocolVersion::MQTTv5, "publish-helper-qos0-test");
     assert_eq!(
-        connect[8..13],
-        hex("05 02 00 3c 00"),
-        "v5, clean, k60, no props"
+        connect[8..18],
+        hex("05 02 00 3c 05 27 01 00 00 00"),
+        "v5, clean, k60, Maximum Packet Size 16 MiB"
     );
     let mut conn = accept(&broker, &connect, "20 09 00 00 06 22 00 0a 21 00 14");
     conn.expect_bytes(&hex(

@@ -82,3 +82,51 @@ fn nothing_is_written_after_our_disconnect() {
     assert_eq!(take(&mut s, t), hex("e0 00"));
     assert!(std::iter::from_fn(|| s.poll_event()).any(|e| e == Event::Qos0Dropped { mid: r.mid }));
 }
+
+/// The `events` budget counts the bytes of the messages waiting for the
+/// application (topic + payload + properties): added as a message is
+/// queued, subtracted as it is taken, added back when taken events are put
+/// back (`unpoll_events`), and the reading stops past the budget until half
+/// of it is left. Inbound QoS 2 messages count against `inbound_qos2` until
+/// their PUBREL moves them to the events.
+#[test]
+fn the_events_budget_counts_message_bytes_until_they_are_taken() {
+    let t = Instant::now();
+    let mut c = SessionConfig::new(ProtocolVersion::MQTTv311, "event-bytes");
+    c.memory_budget.events = 2500;
+    let mut s = Session::new(c);
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&hex("20 02 00 00"), t).unwrap();
+    assert!(s.poll_event().is_some(), "the CONNACK");
+    let publish = |qos, mid| {
+        Packet::Publish(Publish::new("t", vec![0; 999], qos, mid))
+            .to_bytes(ProtocolVersion::MQTTv311)
+            .unwrap()
+    };
+    s.received(&publish(QoS::AtMostOnce, 0), t).unwrap();
+    s.received(&publish(QoS::AtLeastOnce, 1), t).unwrap();
+    assert_eq!(s.memory_use().events, 2000);
+    assert!(!s.over_budget());
+    s.received(&publish(QoS::ExactlyOnce, 2), t).unwrap();
+    assert_eq!(
+        (s.memory_use().events, s.memory_use().inbound_qos2),
+        (2000, 1000)
+    );
+    s.received(&hex("62 02 00 02"), t).unwrap();
+    assert_eq!(
+        (s.memory_use().events, s.memory_use().inbound_qos2),
+        (3000, 0)
+    );
+    assert!(s.over_budget(), "3000 bytes over a budget of 2500");
+    let first = s.poll_event().unwrap();
+    assert_eq!(s.memory_use().events, 2000);
+    assert!(!s.over_budget() && !s.under_half_budget());
+    let second = s.poll_event().unwrap();
+    assert_eq!(s.memory_use().events, 1000);
+    assert!(s.under_half_budget());
+    s.unpoll_events([first, second].into_iter());
+    assert_eq!(s.memory_use().events, 3000);
+    assert_eq!(messages(&mut s), 3);
+    assert_eq!(s.memory_use().events, 0);
+}

@@ -19,7 +19,8 @@
 //! sleeps (it does not peek) for [`STANDBY`] past that caller's wait, so a
 //! program that publishes and waits is not slowed by a second thread woken
 //! by every acknowledgement. It skips the standby when it is needed at once:
-//! messages stored beyond the in-flight window, or a backlog of events.
+//! messages stored beyond the in-flight window, or a backlog (of events to
+//! deliver or bytes to write, see `Session::over_budget`).
 
 use std::cell::Cell;
 use std::io::{ErrorKind, Read};
@@ -91,8 +92,9 @@ enum Read1 {
     TimedOut,
     /// The connection ended or was replaced: nobody reads it again.
     Ended,
-    /// Bytes fed, and the loop has too many events to deliver: read on
-    /// only once it has delivered them (only the reader thread waits).
+    /// Bytes fed, and the loop has too many events to deliver or bytes to
+    /// write (the memory budget): read on only once it has worked them off
+    /// (only the reader thread waits).
     Backlog,
 }
 
@@ -213,7 +215,8 @@ impl ReadGate {
         })
     }
 
-    /// The loop has a backlog of events: a waiting caller reads no more
+    /// The loop has a backlog of events or unwritten bytes: a waiting
+    /// caller reads no more
     /// (the reader thread's wait for the loop slows the broker down
     /// instead); or the client is gone.
     fn backlogged(&self) -> bool {
