@@ -960,7 +960,7 @@ impl Client {
     /// # Ok::<(), mqtt_tether::Error>(())
     /// ```
     pub fn memory_budget_set(&self, budget: crate::MemoryBudget) {
-        self.shared.core.lock().session.config_mut().memory_budget = budget;
+        self.shared.core.lock().session.set_memory_budget(budget);
     }
 
     /// The memory budget in effect (see [`Client::memory_budget_set`]).

@@ -40,8 +40,9 @@ pub struct MemoryBudget {
     /// reads is slowed down by TCP instead of growing the client; and a
     /// new QoS 0 `publish`, a `subscribe` or an `unsubscribe` is refused
     /// with `MQTT_ERR_QUEUE_SIZE` (the message's outcome `QueueFull`).
-    /// After a spike, the buffer gives its memory back once it is empty
-    /// (keeping 64 KiB).
+    /// Once written, a buffer that grew past half the budget gives its
+    /// memory back (keeping 64 KiB); below that it keeps its room for the
+    /// next burst. When its connection ends it keeps 64 KiB.
     pub transmit: usize,
     /// Received messages not yet handed to `on_message` (default 64 MiB),
     /// counted as topic + payload + MQTT 5 properties. At the budget, or

@@ -151,6 +151,8 @@ impl Session {
     pub fn new(config: SessionConfig) -> Session {
         let now = Instant::now();
         let decoder = Decoder::new(config.protocol);
+        let mut transmit = TransmitBuffer::new();
+        transmit.set_keep_capacity(config.memory_budget.transmit / 2);
         Session {
             keepalive: KeepAlive::new(config.keepalive, now),
             config,
@@ -160,7 +162,7 @@ impl Session {
             inbound: InboundQos2::default(),
             aliases: TopicAliases::default(),
             decoder,
-            transmit: TransmitBuffer::new(),
+            transmit,
             events: VecDeque::new(),
             published_events: 0,
             event_bytes: 0,
@@ -186,6 +188,13 @@ impl Session {
     /// The configuration, to change between connections.
     pub fn config_mut(&mut self) -> &mut SessionConfig {
         &mut self.config
+    }
+
+    /// Sets the memory budget ([`SessionConfig::memory_budget`]), in effect
+    /// at once.
+    pub fn set_memory_budget(&mut self, budget: MemoryBudget) {
+        self.config.memory_budget = budget;
+        self.transmit.set_keep_capacity(budget.transmit / 2);
     }
 
     /// Where the connection stands.
@@ -255,6 +264,8 @@ impl Session {
         }
         self.decoder =
             Decoder::new(self.config.protocol).with_max_packet_size(self.max_inbound() as usize);
+        self.transmit
+            .set_keep_capacity(self.config.memory_budget.transmit / 2);
         self.unacked.clear();
         let alias_max = if self.config.protocol == ProtocolVersion::MQTTv5 {
             self.config

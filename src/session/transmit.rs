@@ -4,9 +4,8 @@
 
 use std::collections::VecDeque;
 
-/// The capacity an empty buffer keeps: a spike (a broker flooding PINGREQs
-/// while it reads nothing, one large publish) gives the rest back once it
-/// has been written, or dropped with its connection.
+/// The capacity a buffer keeps when its connection is gone, and the least
+/// it keeps on a live one.
 const KEEP_CAPACITY: usize = 64 * 1024;
 
 /// What finishes when a packet has been completely written.
@@ -24,7 +23,7 @@ pub enum Completion {
 /// A driver either writes straight from [`Self::pending`], or moves the bytes
 /// out with [`Self::take`] (to write them without holding a lock); either way
 /// it reports what reached the socket with [`Self::advance`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct TransmitBuffer {
     bytes: Vec<u8>,
     /// Offset in `bytes` of the first byte neither written nor taken.
@@ -34,12 +33,39 @@ pub struct TransmitBuffer {
     /// Stream offset up to which bytes were written.
     written: u64,
     marks: VecDeque<(u64, Completion)>,
+    /// The most capacity an emptied buffer keeps on a live connection
+    /// ([`Self::set_keep_capacity`]).
+    keep: usize,
+}
+
+impl Default for TransmitBuffer {
+    fn default() -> TransmitBuffer {
+        TransmitBuffer {
+            bytes: Vec::new(),
+            head: 0,
+            base: 0,
+            written: 0,
+            marks: VecDeque::new(),
+            keep: KEEP_CAPACITY,
+        }
+    }
 }
 
 impl TransmitBuffer {
     /// An empty buffer.
     pub fn new() -> TransmitBuffer {
         TransmitBuffer::default()
+    }
+
+    /// Sets the most capacity the buffer keeps once everything in it has
+    /// been written (at least 64 KiB): a spike above it (a
+    /// broker flooding PINGREQs while it reads nothing, one large publish)
+    /// is given back, while a client publishing fast keeps the room its
+    /// bursts take between two writes (giving it back each time and
+    /// growing it again cost a tenth of its QoS 0 throughput). The session
+    /// keeps half its `transmit` budget.
+    pub fn set_keep_capacity(&mut self, keep: usize) {
+        self.keep = keep.max(KEEP_CAPACITY);
     }
 
     /// The bytes neither written nor taken.
@@ -88,12 +114,12 @@ impl TransmitBuffer {
         self.emptied();
     }
 
-    /// The bytes are gone (written, taken or dropped): empty the buffer, and
-    /// give back what a spike made it take.
+    /// The bytes are gone (written or taken): empty the buffer, and give
+    /// back what a spike made it take.
     fn emptied(&mut self) {
         self.bytes.clear();
         self.head = 0;
-        if self.bytes.capacity() > KEEP_CAPACITY {
+        if self.bytes.capacity() > self.keep {
             self.bytes.shrink_to(KEEP_CAPACITY);
         }
     }
@@ -133,6 +159,8 @@ impl TransmitBuffer {
     pub fn clear(&mut self) -> Vec<Completion> {
         self.base += self.bytes.len() as u64;
         self.emptied();
+        // The connection is gone: nothing is kept for it.
+        self.bytes.shrink_to(KEEP_CAPACITY);
         self.written = self.base;
         self.marks.drain(..).map(|(_, c)| c).collect()
     }
@@ -183,23 +211,30 @@ mod tests {
 
     #[test]
     fn unwritten_bytes_count_taken_ones_and_a_spike_gives_its_memory_back() {
+        const KEEP: usize = 1 << 20;
+        const BIG: usize = 2 * KEEP;
         let mut t = TransmitBuffer::new();
-        t.buf().resize(1 << 20, 7);
-        assert_eq!(t.unwritten(), 1 << 20);
+        t.set_keep_capacity(KEEP);
+        t.buf().resize(KEEP / 2, 6);
+        t.advance(KEEP / 2);
+        assert!(t.capacity() >= KEEP / 2, "kept for the next burst");
+        t.buf().resize(BIG, 7);
+        assert_eq!(t.unwritten(), BIG);
         let mut out = Vec::new();
         t.take(&mut out);
-        assert_eq!(t.unwritten(), 1 << 20, "taken, not yet written");
+        assert_eq!(t.unwritten(), BIG, "taken, not yet written");
         assert!(t.capacity() <= KEEP_CAPACITY, "{}", t.capacity());
-        t.buf().resize(1 << 20, 8);
-        assert_eq!(t.unwritten(), 2 << 20);
-        t.advance(1 << 20);
-        assert_eq!(t.unwritten(), 1 << 20);
-        assert!(t.capacity() >= 1 << 20);
-        t.advance((1 << 20) - 1);
+        t.buf().resize(BIG, 8);
+        assert_eq!(t.unwritten(), 2 * BIG);
+        t.advance(BIG);
+        assert_eq!(t.unwritten(), BIG);
+        assert!(t.capacity() >= BIG);
+        t.advance(BIG - 1);
         assert_eq!(t.unwritten(), 1);
         t.advance(1);
         assert_eq!((t.unwritten(), t.capacity() <= KEEP_CAPACITY), (0, true));
-        t.buf().resize(1 << 20, 9);
+        // A connection that ends keeps nothing for the next one.
+        t.buf().resize(KEEP / 2, 9);
         t.clear();
         assert_eq!((t.unwritten(), t.capacity() <= KEEP_CAPACITY), (0, true));
     }
