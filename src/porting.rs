@@ -519,7 +519,7 @@
 //!     broker down), and a QoS 0 `publish`, a `subscribe` or an
 //!     `unsubscribe` returns `MQTT_ERR_QUEUE_SIZE` (Paho queues them all
 //!     and returns success). The buffer gives its memory back after a
-//!     spike.
+//!     spike (Paho's keeps its largest size).
 //!   * `events` (64 MiB, and 8,192 events), the messages not yet handed to
 //!     `on_message`: the client stops reading until half is delivered.
 //!   * `inbound_qos2` (64 MiB), received QoS 2 messages waiting for the
