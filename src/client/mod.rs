@@ -406,11 +406,24 @@ impl Client {
     }
 
     /// What the client holds now, part by part, against its
-    /// [`MemoryBudget`](crate::MemoryBudget). For tests.
+    /// [`MemoryBudget`](crate::MemoryBudget), the messages the loop is
+    /// delivering included. For tests.
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn memory_use(&self) -> crate::session::MemoryUse {
-        self.shared.core.lock().session.memory_use()
+        let core = self.shared.core.lock();
+        let mut held = core.session.memory_use();
+        // The batch the loop is delivering is undelivered too.
+        let batch = self.shared.batch.lock();
+        held.event_count += batch.len();
+        held.events += batch
+            .iter()
+            .map(|(e, _)| match e {
+                crate::session::Event::Message(m) => m.weight(),
+                _ => 0,
+            })
+            .sum::<usize>();
+        held
     }
 
     /// Beyond Paho: what the broker's last CONNACK announced (MQTT 5

@@ -87,8 +87,9 @@ pub struct MemoryUse {
     pub transmit: usize,
     /// The capacity of the transmit buffer: the memory it keeps.
     pub transmit_capacity: usize,
-    /// Undelivered received messages (topic + payload + properties), not
-    /// counting the batch the loop is delivering.
+    /// Undelivered received messages (topic + payload + properties). The
+    /// session counts those it holds; the client adds those its loop has
+    /// taken and is delivering (at most 1 MiB of them, or 256 events).
     pub events: usize,
     /// How many events wait (of any kind), likewise.
     pub event_count: usize,
