@@ -506,8 +506,10 @@
 //!     65,535): a broker with more QoS 1/2 messages unacknowledged at once
 //!     gets DISCONNECT 0x93 (Receive Maximum exceeded) and the connection
 //!     closes (MQTT 5 §3.3.4).
-//!   * `on_disconnect` receives the reason code the client sent (0x93, 0x95,
-//!     0x97) at every level.
+//!   * The DISCONNECT carries a Reason String saying what happened, as for
+//!     a protocol error (below). `on_disconnect` receives the reason code
+//!     (0x93, 0x95, 0x97) at every level, with `MQTT_ERR_PROTOCOL` (0x97:
+//!     `MQTT_ERR_QUEUE_SIZE`).
 //! * **Bounded memory.** One [`MemoryBudget`](crate::MemoryBudget) per
 //!   client, in bytes
 //!   ([`Client::memory_budget_set`](crate::Client::memory_budget_set)),
@@ -543,7 +545,9 @@
 //!   MQTT 5 client writes DISCONNECT with the reason (§4.13: 0x81 Malformed
 //!   Packet, 0x82 Protocol Error, 0x94 Topic Alias invalid, 0x95 Packet too
 //!   large) and a Reason String, as far as the socket takes it at once,
-//!   then closes; `on_disconnect` still gets `MQTT_ERR_PROTOCOL`. Paho just
+//!   then closes; `on_disconnect` still gets `MQTT_ERR_PROTOCOL` (with the
+//!   reason code 0x95 for a packet too large, a limit of the client's own,
+//!   below). Paho just
 //!   closes. MQTT 3.1.1 has no such DISCONNECT: it just closes, as Paho.
 //!   Acks the application gives in `on_message` for messages received just
 //!   before the error are left out (nothing follows a DISCONNECT).

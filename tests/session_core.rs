@@ -832,14 +832,17 @@ fn a_v5_protocol_error_queues_a_disconnect_with_its_reason() {
     }
 
     // Over our Maximum Packet Size (64): 0x95, from the fixed header alone.
+    // A limit of ours, so its close carries the reason code for
+    // `on_disconnect` (see `memory_budget.rs`).
     let mut c = config(V5, "c");
     c.connect_properties
         .set(Property::MaximumPacketSize(64))
         .unwrap();
     let mut s = connected(c, t);
-    let Err(Close::Protocol(text)) = s.received(&hex("30 7f 00 01 74"), t) else {
+    let Err(Close::Exceeded { reason_code, text }) = s.received(&hex("30 7f 00 01 74"), t) else {
         panic!("a packet of 129 bytes accepted");
     };
+    assert_eq!(reason_code.value(), 0x95);
     assert_eq!(take(&mut s, t), v5_disconnect(0x95, &text));
 
     // The broker's Maximum Packet Size (5) leaves no room for the Reason
