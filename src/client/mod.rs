@@ -146,6 +146,7 @@ impl Drop for Owner {
     fn drop(&mut self) {
         if let Some(shared) = self.0.upgrade() {
             shared.terminate.store(true, Ordering::SeqCst);
+            shared.stop_asked.store(true, Ordering::SeqCst);
             let mut core = shared.core.lock();
             core.abandon_opening(None);
             if let Some(conn) = core.conn.take() {
@@ -223,6 +224,7 @@ impl Client {
             loop_thread,
             thread: Mutex::new(None),
             terminate: AtomicBool::new(false),
+            stop_asked: AtomicBool::new(false),
             thread_running: AtomicBool::new(false),
             loop_asleep: AtomicBool::new(false),
             waiter_reads: std::sync::atomic::AtomicU64::new(0),
@@ -320,6 +322,7 @@ impl Client {
             if let Some(conn) = &old {
                 let _ = conn.writer.shutdown(std::net::Shutdown::Both);
                 core.session.connection_closed();
+                crate::driver::drop_stale_messages(&mut core);
             }
             core.host = host.to_string();
             core.port = options.port;
@@ -333,6 +336,7 @@ impl Client {
             }
             core.session.mark_first_connect();
             core.state = ConnState::ConnectAsync;
+            self.stop_asked_again();
             old.is_some()
         };
         if old {
@@ -349,6 +353,12 @@ impl Client {
     /// Without a connection, returns `MQTT_ERR_NO_CONN` (and stops a
     /// pending automatic reconnect). Never blocks: a connect in progress on
     /// any thread is abandoned (its socket shut down), not waited for.
+    ///
+    /// From this call on no further message is delivered, so the loop
+    /// writes the DISCONNECT and closes within the callback that is running
+    /// plus a short constant, however fast the broker sends. Messages
+    /// received and not yet delivered are dropped with the connection, as
+    /// [`Client::loop_stop`] describes.
     pub fn disconnect(&self) -> ErrorCode {
         self.disconnect_with(None, None)
     }
@@ -371,6 +381,7 @@ impl Client {
                 d.properties = p;
             }
             let rc = core.session.disconnect(d);
+            self.shared.stop_asked.store(true, Ordering::SeqCst);
             core.state = if rc == ErrorCode::Success {
                 ConnState::Disconnecting
             } else {
@@ -737,15 +748,27 @@ impl Client {
     ///
     /// It does not wait on the broker: a connect the thread has in progress
     /// is abandoned at once (its socket shut down from here, so the blocked
-    /// handshake returns), and a write the broker does not take is given up
-    /// within a quarter of a second. So it returns within that, plus the
-    /// callbacks that are running.
+    /// handshake returns), a write the broker does not take is given up
+    /// within a quarter of a second, and once asked to stop the loop
+    /// delivers no further message, however fast the broker sends. So it
+    /// returns within that, plus the callback that is running.
+    ///
+    /// Messages received and not yet delivered stay the session's, in
+    /// order, and the next loop on this connection (`loop_start`,
+    /// `loop_forever`, `loop`) delivers them first. If the connection
+    /// closes (or is replaced) before that, they are dropped
+    /// unacknowledged: a QoS 0 message is lost, as one still in the socket
+    /// would be; a broker that keeps the session sends a QoS 1 message
+    /// again, and a QoS 2 message is delivered at the PUBREL it sends
+    /// again. Other events (acknowledgements of the application's own
+    /// messages and subscriptions) are still delivered.
     pub fn loop_stop(&self) -> ErrorCode {
         let handle = self.shared.thread.lock().take();
         let Some(handle) = handle else {
             return ErrorCode::Inval;
         };
         self.shared.terminate.store(true, Ordering::SeqCst);
+        self.shared.stop_asked.store(true, Ordering::SeqCst);
         // Its connect in progress ends now, not at the connect timeout.
         self.shared
             .core

@@ -94,6 +94,15 @@ impl Client {
     /// events keep their order. A batch ends after a CONNACK, because taking
     /// the next event arms the re-send that must wait until `on_connect`
     /// has run.
+    ///
+    /// Between two events it looks for a stop (see
+    /// [`Client::stop_requested`]): from then on no message is delivered, so
+    /// a broker that never pauses cannot hold `loop_stop()` or
+    /// `disconnect()` for longer than the callback that is running. The
+    /// other events (answers to the application's own requests, so as many
+    /// as it made) are still delivered: the DISCONNECT completes, and
+    /// `on_publish` and `wait_for_publish` learn. The messages stay the
+    /// session's, in order, for the next loop (see [`Client::hold_messages`]).
     pub(crate) fn dispatch(&self) {
         const BATCH: usize = 256;
         // Messages taken out of the session no longer count against its
@@ -121,6 +130,27 @@ impl Client {
             }
             let next = self.shared.batch.lock().pop_front();
             if let Some((event, manual_ack)) = next {
+                if matches!(event, Event::Message(_)) && self.stop_asked() {
+                    let mut core = self.shared.core.lock();
+                    if self.stop_requested(&core) {
+                        // This one and the batch's other messages go back.
+                        let mut held = vec![event];
+                        let mut batch = self.shared.batch.lock();
+                        let mut others = std::collections::VecDeque::with_capacity(batch.len());
+                        for (e, m) in batch.drain(..) {
+                            if matches!(e, Event::Message(_)) {
+                                held.push(e);
+                            } else {
+                                others.push_back((e, m));
+                            }
+                        }
+                        *batch = others;
+                        drop(batch);
+                        self.hold_messages(&mut core, held);
+                        continue;
+                    }
+                    drop(core);
+                }
                 if let Some(mid) = self.deliver(event, manual_ack) {
                     delivered.push(mid);
                 }
@@ -131,10 +161,15 @@ impl Client {
             for mid in delivered.drain(..) {
                 core.release(mid);
             }
+            // Stopping, every event is looked at (the queue is bounded by
+            // the event backlog), so the DISCONNECT's completion behind a
+            // flood of messages is found.
+            let stopping = self.stop_asked() && self.stop_requested(&core);
+            let mut held = Vec::new();
             let mut batch = self.shared.batch.lock();
             let manual_ack = core.session.config().manual_ack;
             let mut batch_bytes = 0;
-            while batch.len() < BATCH && batch_bytes < BATCH_BYTES {
+            while stopping || (batch.len() < BATCH && batch_bytes < BATCH_BYTES) {
                 let event = core.session.poll_event();
                 if let Some(Event::Message(m)) = &event {
                     batch_bytes += m.weight();
@@ -158,6 +193,10 @@ impl Client {
                     continue;
                 }
                 let Some(event) = event else { break };
+                if stopping && matches!(event, Event::Message(_)) {
+                    held.push(event);
+                    continue;
+                }
                 batch.push_back((event, manual_ack));
                 if connack {
                     break;
@@ -165,15 +204,66 @@ impl Client {
             }
             let done = batch.is_empty();
             drop(batch);
+            if !held.is_empty() {
+                self.hold_messages(&mut core, held);
+            }
             drop(core);
             if released {
                 self.shared.info_waiters.notify();
             }
             if done {
-                // A reader waiting for a backlog to go may look again.
-                let _ = self.shared.drained_tx.try_send(());
+                if !stopping {
+                    // A reader waiting for a backlog to go may look again.
+                    let _ = self.shared.drained_tx.try_send(());
+                }
                 return;
             }
+        }
+    }
+
+    /// Whether a stop may have been asked: a cheap look (no lock) before
+    /// [`Client::stop_requested`], which needs the core lock.
+    fn stop_asked(&self) -> bool {
+        self.shared.stop_asked.load(Ordering::SeqCst)
+    }
+
+    /// A connection begins, so the state no longer says `disconnect()`:
+    /// the stop hint is cleared, unless `loop_stop()` is in force. Called
+    /// under the core lock, as `disconnect()` sets it, and after clearing it
+    /// looks at `terminate` again, which `loop_stop()` sets first.
+    pub(crate) fn stop_asked_again(&self) {
+        self.shared.stop_asked.store(false, Ordering::SeqCst);
+        if self.terminating() {
+            self.shared.stop_asked.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The loop is to stop delivering messages: `disconnect()` was called
+    /// (or the connection is closed after it), or `loop_stop()` while the
+    /// `loop_start` thread (or `loop_forever`) runs.
+    pub(crate) fn stop_requested(&self, core: &Core) -> bool {
+        matches!(
+            core.state,
+            ConnState::Disconnecting | ConnState::Disconnected
+        ) || (core.auto_reconnect && self.terminating())
+    }
+
+    /// Messages taken from the session that a stop leaves undelivered. On a
+    /// live connection they go back to the front of the session's queue, in
+    /// order, for the next loop. Once their connection is closed they are
+    /// not delivered at all: their acknowledgements could only go to
+    /// another connection, where the same packet id may name another
+    /// message. A QoS 0 message is lost then (as one still in the socket's
+    /// buffer would be), a QoS 1 message is sent again by a broker that
+    /// kept the session (it was never acknowledged), and a QoS 2 message
+    /// waits for the PUBREL the broker sends again (see
+    /// [`Session::not_delivered`](crate::session::Session::not_delivered)).
+    pub(crate) fn hold_messages(&self, core: &mut Core, held: Vec<Event>) {
+        if core.session.link_state() == LinkState::Down {
+            drop_messages(core, held);
+            drop_stale_messages(core);
+        } else {
+            core.session.unpoll_events(held.into_iter());
         }
     }
 
@@ -600,4 +690,24 @@ fn refused_v311_retry(core: &mut super::Core, event: &Option<Event>) -> bool {
     }
     core.silent_retry = true;
     true
+}
+
+/// Takes the messages out of `events` for good (see
+/// [`Client::hold_messages`]).
+fn drop_messages(core: &mut Core, events: Vec<Event>) {
+    for event in events {
+        if let Event::Message(message) = event {
+            core.session.not_delivered(message);
+        }
+    }
+}
+
+/// Messages the session still holds for a connection that is being
+/// replaced (a stop or a panic left them undelivered): dropped, as
+/// [`Client::hold_messages`] drops them once their connection is closed.
+/// The other events stay, in order.
+pub(crate) fn drop_stale_messages(core: &mut Core) {
+    for message in core.session.take_messages() {
+        core.session.not_delivered(message);
+    }
 }

@@ -25,6 +25,7 @@ mod reader_feed;
 mod reconnect;
 mod write_interest;
 
+pub(crate) use dispatch::drop_stale_messages;
 pub(crate) use read_gate::{feeding, gate_of};
 pub(crate) use reader::{Feed, Inbound, ReadNow, ReadSide};
 
@@ -209,6 +210,11 @@ pub(crate) struct Shared {
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     /// `loop_stop()` was asked.
     pub(crate) terminate: AtomicBool,
+    /// `loop_stop()` or `disconnect()` may have been asked since the last
+    /// connection began: dispatch then looks (under the core lock) whether
+    /// it must stop delivering messages. Set before or with what it stands
+    /// for, so a stop is never missed; a stale true costs only that look.
+    pub(crate) stop_asked: AtomicBool,
     /// A `loop_start` thread is alive (set and cleared by the thread itself,
     /// so a second one can never start while the first is winding down).
     pub(crate) thread_running: AtomicBool,

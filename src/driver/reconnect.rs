@@ -162,6 +162,7 @@ impl Client {
                 return Err(Error::Value("Invalid port number.".into()));
             }
             core.state = ConnState::Connecting;
+            self.stop_asked_again();
             (core.host.clone(), core.port, core.transport.clone())
         };
         // The old socket goes without on_disconnect, as in Paho.
@@ -169,6 +170,9 @@ impl Client {
             let mut core = self.shared.core.lock();
             let old = core.conn.take();
             core.session.connection_closed();
+            // Messages a stop or a panic left undelivered belong to the old
+            // connection.
+            super::dispatch::drop_stale_messages(&mut core);
             // Bytes and closes of the old connection are now stale.
             core.generation += 1;
             old

@@ -907,6 +907,39 @@ impl Session {
         }
     }
 
+    /// Takes the [`Event::Message`]s out of the queue, in order; the other
+    /// events keep theirs. For messages of a connection that is gone, which
+    /// the application will not get (see [`Session::not_delivered`]).
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        let mut messages = Vec::new();
+        for event in std::mem::take(&mut self.events) {
+            match event {
+                Event::Message(m) => {
+                    self.event_bytes -= m.weight();
+                    messages.push(m);
+                }
+                other => self.events.push_back(other),
+            }
+        }
+        messages
+    }
+
+    /// A message the application was handed in an [`Event::Message`] but
+    /// did not take (its callback panicked, or the connection closed before
+    /// it was delivered). A QoS 2 message, which PUBREL released, waits for
+    /// PUBREL again, so the broker's next one (it re-sends it on
+    /// reconnecting) delivers it instead of being answered PUBCOMP unseen.
+    /// QoS 1 needs nothing (unacknowledged, the broker sends it again) and
+    /// QoS 0 is lost.
+    pub fn not_delivered(&mut self, message: Message) {
+        // Not checked against the `inbound_qos2` budget: the message left
+        // it at PUBREL (or counted against `events` since), and dropping it
+        // now would lose it for good.
+        if message.qos == QoS::ExactlyOnce {
+            self.inbound.store(message);
+        }
+    }
+
     /// Publishes `publish` (its `packet_id` is replaced by the new mid). The
     /// caller has validated topic and QoS.
     pub fn publish(&mut self, publish: Publish) -> PublishResult {

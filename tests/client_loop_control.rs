@@ -1,0 +1,202 @@
+//! Who runs the loop and how fast it stops: `loop_stop()` and
+//! `disconnect()` against a broker that never pauses, one loop at a time,
+//! and a QoS 2 message whose callback panicked.
+#![cfg(feature = "testing")]
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::clients::client;
+use common::hex;
+use common::scripted::connected;
+use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
+use mqtt_tether::ErrorCode;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+/// How long one `on_message` takes in the flood tests.
+const CALLBACK: Duration = Duration::from_millis(5);
+
+/// What a stop may take beyond the callback that is running: generous, for
+/// a loaded 2-core machine (the issue measured 90 s).
+const STOP_BOUND: Duration = Duration::from_millis(1000);
+
+/// How long a flood lasts at most, and how long a stop may block before
+/// the test gives up on it.
+const FLOOD_LIMIT: Duration = Duration::from_secs(10);
+
+/// A broker that never pauses: QoS 0 PUBLISHes on "t" whose payloads count
+/// up from 0 (4 bytes, big-endian), as fast as the client takes them, until
+/// `stop`, until the client stops taking them, or for [`FLOOD_LIMIT`]. Gives
+/// back how many were sent, and the connection.
+struct Flood {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<(u32, ScriptedConnection)>,
+}
+
+impl Flood {
+    fn start(mut conn: ScriptedConnection) -> Flood {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        conn.set_timeout(Duration::from_secs(1));
+        let thread = thread::spawn(move || {
+            let mut sent = 0u32;
+            let started = Instant::now();
+            while !flag.load(Ordering::SeqCst) && started.elapsed() < FLOOD_LIMIT {
+                let mut chunk = Vec::with_capacity(100 * 11);
+                for n in sent..sent + 100 {
+                    chunk.extend_from_slice(&hex("30 07 00 01 74"));
+                    chunk.extend_from_slice(&n.to_be_bytes());
+                }
+                if conn.send_bytes(&chunk).is_err() {
+                    break;
+                }
+                sent += 100;
+            }
+            (sent, conn)
+        });
+        Flood { stop, thread }
+    }
+
+    fn stop(self) -> (u32, ScriptedConnection) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
+
+/// Payload counters as `on_message` saw them; it sleeps [`CALLBACK`] while
+/// `slow` is set.
+fn counting(c: &mqtt_tether::Client, slow: &Arc<AtomicBool>) -> Arc<Mutex<Vec<u32>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (s, slow) = (Arc::clone(&seen), Arc::clone(slow));
+    c.on_message(move |_, _, m| {
+        let n = u32::from_be_bytes(m.payload[..4].try_into().unwrap());
+        s.lock().unwrap().push(n);
+        if slow.load(Ordering::SeqCst) {
+            thread::sleep(CALLBACK);
+        }
+    });
+    seen
+}
+
+/// Runs `f` on another thread and says how long it took; fails if it has
+/// not returned after [`FLOOD_LIMIT`], setting `slow` off first so that
+/// the client can finish what it was doing.
+fn timed<R: Send + 'static>(
+    slow: &Arc<AtomicBool>,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> (R, Duration) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let t = Instant::now();
+        let r = f();
+        let _ = tx.send((r, t.elapsed()));
+    });
+    match rx.recv_timeout(FLOOD_LIMIT) {
+        Ok(done) => done,
+        Err(_) => {
+            slow.store(false, Ordering::SeqCst);
+            panic!("still blocked after {} ms", FLOOD_LIMIT.as_millis());
+        }
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !done() {
+        assert!(t.elapsed() < WAIT, "{what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn loop_stop_returns_within_one_callback_under_a_flood_and_loses_nothing() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("stop-flood");
+    let slow = Arc::new(AtomicBool::new(true));
+    let seen = counting(&c, &slow);
+    let flood = Flood::start(connected(&c, &broker));
+    wait_for("the flood is delivered", || {
+        seen.lock().unwrap().len() >= 50
+    });
+    let stopping = c.clone();
+    let (rc, took) = timed(&slow, move || stopping.loop_stop());
+    assert_eq!(rc, ErrorCode::Success);
+    let at_stop = seen.lock().unwrap().len();
+    let (sent, _conn) = flood.stop();
+    assert!(
+        took < CALLBACK + STOP_BOUND,
+        "loop_stop took {} ms under a flood ({at_stop} of {sent} delivered)",
+        took.as_millis()
+    );
+    // Nothing is delivered while no loop runs...
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(seen.lock().unwrap().len(), at_stop);
+    // ...and what was not delivered is the next loop's, in order.
+    slow.store(false, Ordering::SeqCst);
+    assert_eq!(c.loop_start(), ErrorCode::Success);
+    wait_for("the rest of the flood after loop_start", || {
+        seen.lock().unwrap().len() >= sent as usize
+    });
+    c.loop_stop();
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().copied().eq(0..sent),
+        "{} messages, not 0..{sent} in order",
+        seen.len()
+    );
+}
+
+#[test]
+fn disconnect_ends_loop_forever_within_one_callback_under_a_flood() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("disconnect-flood");
+    let slow = Arc::new(AtomicBool::new(true));
+    let seen = counting(&c, &slow);
+    let (disconnected_tx, disconnected) = std::sync::mpsc::channel();
+    c.on_disconnect(move |_, _, _, rc, _| {
+        let _ = disconnected_tx.send(rc.value());
+    });
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let (ended_tx, ended) = std::sync::mpsc::channel();
+    let runner = {
+        let c = c.clone();
+        thread::spawn(move || {
+            let rc = c.loop_forever(Duration::from_secs(1), false);
+            let _ = ended_tx.send(Instant::now());
+            rc
+        })
+    };
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let flood = Flood::start(conn);
+    wait_for("the flood is delivered", || {
+        seen.lock().unwrap().len() >= 50
+    });
+    let asked = Instant::now();
+    assert_eq!(c.disconnect(), ErrorCode::Success);
+    let end = ended.recv_timeout(FLOOD_LIMIT).unwrap_or_else(|_| {
+        slow.store(false, Ordering::SeqCst);
+        panic!("loop_forever still running {FLOOD_LIMIT:?} after disconnect()")
+    });
+    let took = end - asked;
+    let at_end = seen.lock().unwrap().len();
+    let (sent, mut conn) = flood.stop();
+    assert!(
+        took < CALLBACK + STOP_BOUND,
+        "loop_forever returned {} ms after disconnect() ({at_end} of {sent} delivered)",
+        took.as_millis()
+    );
+    assert_eq!(runner.join().unwrap().unwrap(), ErrorCode::NoConn);
+    assert_eq!(disconnected.try_recv(), Ok(0), "on_disconnect: normal");
+    // The DISCONNECT went out, and nothing is delivered after the close.
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(seen.lock().unwrap().len(), at_end);
+    assert!(seen.lock().unwrap().iter().copied().eq(0..at_end as u32));
+}
