@@ -200,3 +200,64 @@ fn disconnect_ends_loop_forever_within_one_callback_under_a_flood() {
     assert_eq!(seen.lock().unwrap().len(), at_end);
     assert!(seen.lock().unwrap().iter().copied().eq(0..at_end as u32));
 }
+
+/// The broker re-sends PUBREL at reconnection until it gets PUBCOMP; a QoS 2
+/// message whose `on_message` panicked must be delivered then, not answered
+/// PUBCOMP unseen (QoS 1 is simply sent again).
+#[test]
+fn a_qos2_message_whose_callback_panicked_is_delivered_at_the_next_pubrel() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = common::clients::client_with(mqtt_tether::ClientOptions {
+        client_id: "q2-panic".into(),
+        clean_session: Some(false),
+        ..mqtt_tether::ClientOptions::default()
+    });
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    {
+        let calls = Arc::clone(&calls);
+        c.on_message(move |_, _, m| {
+            let first = {
+                let mut calls = calls.lock().unwrap();
+                calls.push((m.topic.clone(), m.payload.clone(), m.mid));
+                calls.len() == 1
+            };
+            // The first delivery panics on purpose: what follows is tested.
+            if first {
+                panic!("bug in on_message");
+            }
+        });
+    }
+    let run = |c: &mqtt_tether::Client| {
+        let c = c.clone();
+        thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
+    };
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let runner = run(&c);
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    // PUBLISH QoS 2, mid 7, "t" "x": PUBREC at once.
+    conn.send_bytes(&hex("34 06 00 01 74 00 07 78")).unwrap();
+    conn.expect_bytes(&hex("50 02 00 07")).unwrap();
+    // PUBREL: the callback panics, no PUBCOMP, the connection closes.
+    conn.send_bytes(&hex("62 02 00 07")).unwrap();
+    conn.expect_close().unwrap();
+    assert!(runner.join().is_err(), "the panic continues out of the loop");
+    // The application starts the loop again; the broker resumes the session
+    // and re-sends the PUBREL.
+    c.reconnect().unwrap();
+    let runner = run(&c);
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 01 00 62 02 00 07")).unwrap();
+    conn.expect_bytes(&hex("70 02 00 07")).unwrap();
+    let delivery = ("t".to_string(), b"x".to_vec(), 7);
+    assert_eq!(*calls.lock().unwrap(), [delivery.clone(), delivery]);
+    // Exactly once more: a third PUBREL is completed unseen.
+    conn.send_bytes(&hex("62 02 00 07")).unwrap();
+    conn.expect_bytes(&hex("70 02 00 07")).unwrap();
+    assert_eq!(calls.lock().unwrap().len(), 2);
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    runner.join().unwrap().unwrap();
+}

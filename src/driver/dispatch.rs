@@ -310,8 +310,12 @@ impl Client {
                 }
                 // The acknowledgement follows the callback (reference §13),
                 // and a message whose callback panicked is not acknowledged,
-                // so the broker delivers it again.
-                if ok && !manual_ack && message.qos != QoS::AtMostOnce {
+                // so the broker delivers it again: a QoS 1 message whole, a
+                // QoS 2 message at the PUBREL it re-sends, for which it waits
+                // again.
+                if !ok {
+                    self.shared.core.lock().session.not_delivered(message);
+                } else if !manual_ack && message.qos != QoS::AtMostOnce {
                     self.shared
                         .core
                         .lock()
