@@ -261,3 +261,109 @@ fn a_qos2_message_whose_callback_panicked_is_delivered_at_the_next_pubrel() {
     conn.expect_bytes(&hex("e0 00")).unwrap();
     runner.join().unwrap().unwrap();
 }
+
+/// Counts how many `on_message` calls ran at once, and on which threads.
+#[derive(Default)]
+struct Overlap {
+    busy: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    threads: Mutex<std::collections::HashSet<thread::ThreadId>>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Overlap {
+    fn watch(c: &mqtt_tether::Client) -> Arc<Overlap> {
+        let overlap = Arc::new(Overlap::default());
+        let o = Arc::clone(&overlap);
+        c.on_message(move |_, _, _| {
+            let now = o.busy.fetch_add(1, Ordering::SeqCst) + 1;
+            o.most.fetch_max(now, Ordering::SeqCst);
+            o.threads.lock().unwrap().insert(thread::current().id());
+            thread::sleep(Duration::from_millis(2));
+            o.busy.fetch_sub(1, Ordering::SeqCst);
+            o.calls.fetch_add(1, Ordering::SeqCst);
+        });
+        overlap
+    }
+}
+
+/// Every way of running a second loop while one runs is refused with
+/// `MQTT_ERR_INVAL` (Paho's answer to a second `loop_start`), and while the
+/// refusals come, the first loop delivers alone.
+#[test]
+fn a_second_loop_is_refused_while_loop_start_runs() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("two-loops-a");
+    let overlap = Overlap::watch(&c);
+    let mut conn = connected(&c, &broker);
+    let (tx, refusals) = std::sync::mpsc::channel();
+    {
+        let c = c.clone();
+        thread::spawn(move || {
+            for _ in 0..50 {
+                let _ = tx.send(("loop_forever", c.loop_forever(WAIT, false).unwrap()));
+                let _ = tx.send(("loop", c.r#loop(Duration::from_millis(1))));
+                let _ = tx.send(("loop_read", c.loop_read()));
+                let _ = tx.send(("loop_write", c.loop_write()));
+                let _ = tx.send(("loop_misc", c.loop_misc()));
+                thread::sleep(Duration::from_millis(2));
+            }
+        });
+    }
+    for i in 0..100u8 {
+        conn.send_bytes(&[0x30, 0x04, 0x00, 0x01, b't', i]).unwrap();
+    }
+    for _ in 0..250 {
+        let (what, rc) = refusals
+            .recv_timeout(WAIT)
+            .expect("a second loop ran instead of returning");
+        assert_eq!(rc, ErrorCode::Inval, "{what} beside the loop_start thread");
+    }
+    assert_eq!(c.loop_start(), ErrorCode::Inval);
+    wait_for("100 messages", || overlap.calls.load(Ordering::SeqCst) == 100);
+    assert_eq!(overlap.most.load(Ordering::SeqCst), 1, "callbacks overlapped");
+    assert_eq!(overlap.threads.lock().unwrap().len(), 1, "two loop threads");
+    // Once it has stopped, another loop may run.
+    assert_eq!(c.loop_stop(), ErrorCode::Success);
+    assert_eq!(c.r#loop(Duration::from_millis(10)), ErrorCode::Success);
+}
+
+#[test]
+fn a_second_loop_is_refused_while_loop_forever_runs() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("two-loops-b");
+    let overlap = Overlap::watch(&c);
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let first = {
+        let c = c.clone();
+        thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
+    };
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    wait_for("connected", || c.is_connected());
+    let (tx, second) = std::sync::mpsc::channel();
+    {
+        let c = c.clone();
+        thread::spawn(move || tx.send(c.loop_forever(Duration::from_secs(1), false).unwrap()));
+    }
+    let second = second
+        .recv_timeout(WAIT)
+        .expect("a second loop_forever ran instead of returning");
+    assert_eq!(second, ErrorCode::Inval);
+    assert_eq!(c.loop_start(), ErrorCode::Inval);
+    assert_eq!(c.loop_stop(), ErrorCode::Inval, "no loop_start thread");
+    for i in 0..20u8 {
+        conn.send_bytes(&[0x30, 0x04, 0x00, 0x01, b't', i]).unwrap();
+        assert_eq!(c.r#loop(Duration::from_millis(1)), ErrorCode::Inval);
+    }
+    wait_for("20 messages", || overlap.calls.load(Ordering::SeqCst) == 20);
+    assert_eq!(overlap.most.load(Ordering::SeqCst), 1, "callbacks overlapped");
+    assert_eq!(overlap.threads.lock().unwrap().len(), 1, "two loop threads");
+    c.disconnect();
+    conn.expect_bytes(&hex("e0 00")).unwrap();
+    assert_eq!(first.join().unwrap().unwrap(), ErrorCode::NoConn);
+    // The first loop has ended: loop_start may run now.
+    assert_eq!(c.loop_start(), ErrorCode::Success);
+    assert_eq!(c.loop_stop(), ErrorCode::Success);
+}

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::driver::{ConnState, Core, Shared};
+use crate::driver::{ConnState, Core, LoopOwner, Shared};
 use crate::error::{Error, ErrorCode};
 use crate::packet::{
     Disconnect, PacketType, Properties, ProtocolVersion, PublishRef, QoS, ReasonCode,
@@ -222,6 +222,7 @@ impl Client {
             drained_tx,
             drained_rx,
             loop_thread,
+            loop_owner: Mutex::new(LoopOwner::Free),
             thread: Mutex::new(None),
             terminate: AtomicBool::new(false),
             stop_asked: AtomicBool::new(false),
@@ -677,13 +678,20 @@ impl Client {
     /// `loop(timeout)`: one pass of the network loop; never reconnects.
     /// (`loop` is a Rust keyword: call it as `client.r#loop(...)` or
     /// [`Client::loop_once`].)
+    ///
+    /// One loop runs at a time, so callbacks never run on two threads at
+    /// once: while another thread runs a loop (`loop_forever`, the
+    /// `loop_start` thread, `loop`, an external loop's step), this returns
+    /// `MQTT_ERR_INVAL` at once. From a callback, on the loop's own thread,
+    /// it runs nested. The same holds for `loop_forever`, `loop_read`,
+    /// `loop_write` and `loop_misc`.
     pub fn r#loop(&self, timeout: Duration) -> ErrorCode {
         self.loop_once(timeout)
     }
 
     /// Same as `Client::r#loop` (Paho's `loop`).
     pub fn loop_once(&self, timeout: Duration) -> ErrorCode {
-        self.on_loop(|| self.loop_pass(timeout))
+        self.on_loop(ErrorCode::Inval, || self.loop_pass(timeout))
     }
 
     /// `loop_forever(timeout, retry_first_connection)`: runs the network
@@ -691,6 +699,9 @@ impl Client {
     /// connection is lost with `reconnect_on_failure` off, or `loop_stop()`.
     /// A panic in a callback closes the connection and then continues
     /// unwinding out of this call.
+    ///
+    /// `Ok(MQTT_ERR_INVAL)` at once while another thread runs a loop (see
+    /// [`Client::r#loop`]); Paho would run both.
     ///
     /// `timeout` is accepted so Paho calls port unchanged, but is not
     /// needed: the loop is woken by every event (bytes, a queued packet,
@@ -702,11 +713,14 @@ impl Client {
         timeout: Duration,
         retry_first_connection: bool,
     ) -> Result<ErrorCode, Error> {
-        self.on_loop(|| self.run_forever(timeout, retry_first_connection))
+        self.on_loop(Ok(ErrorCode::Inval), || {
+            self.run_forever(timeout, retry_first_connection)
+        })
     }
 
     /// `loop_start()`: runs `loop_forever(retry_first_connection=True)` on a
-    /// new thread. `MQTT_ERR_INVAL` if one is already running.
+    /// new thread. `MQTT_ERR_INVAL` if one is already running, or if
+    /// another thread runs `loop_forever` or `loop`.
     pub fn loop_start(&self) -> ErrorCode {
         let mut thread = self.shared.thread.lock();
         // Until the previous thread has really ended (even if loop_stop was
@@ -714,6 +728,15 @@ impl Client {
         // loops on one client would run callbacks concurrently.
         if self.shared.thread_running.load(Ordering::SeqCst) {
             return ErrorCode::Inval;
+        }
+        {
+            // Nor while another thread runs `loop_forever` or `loop`; the
+            // new thread's claim is made now, so no loop starts in between.
+            let mut owner = self.shared.loop_owner.lock();
+            if *owner != LoopOwner::Free {
+                return ErrorCode::Inval;
+            }
+            *owner = LoopOwner::Starting;
         }
         self.shared.terminate.store(false, Ordering::SeqCst);
         self.shared.thread_running.store(true, Ordering::SeqCst);
@@ -724,10 +747,12 @@ impl Client {
             impl Drop for Running {
                 // Also when a callback's panic ends the thread.
                 fn drop(&mut self) {
+                    self.0.release_loop();
                     self.0.shared.thread_running.store(false, Ordering::SeqCst);
                 }
             }
             let running = Running(client);
+            running.0.take_started_loop();
             let _ = running.0.loop_forever(Duration::from_secs(1), true);
         });
         match spawned {
@@ -736,6 +761,7 @@ impl Client {
                 ErrorCode::Success
             }
             Err(_) => {
+                self.release_loop();
                 self.shared.thread_running.store(false, Ordering::SeqCst);
                 ErrorCode::NoMem
             }
@@ -814,22 +840,25 @@ impl Client {
 
     /// `loop_read()`: handles what has arrived, without waiting.
     pub fn loop_read(&self) -> ErrorCode {
-        self.on_loop(|| self.read_available())
+        self.on_loop(ErrorCode::Inval, || self.read_available())
     }
 
     /// `loop_write()`: writes what is queued.
     pub fn loop_write(&self) -> ErrorCode {
-        self.on_loop(|| self.flush())
+        self.on_loop(ErrorCode::Inval, || self.flush())
     }
 
     /// `loop_misc()`: keepalive (call it about once a second).
     pub fn loop_misc(&self) -> ErrorCode {
-        self.on_loop(|| self.misc())
+        self.on_loop(ErrorCode::Inval, || self.misc())
     }
 
     /// Runs a loop step as the loop's thread, then re-raises a callback's
-    /// panic here.
-    fn on_loop<R>(&self, step: impl FnOnce() -> R) -> R {
+    /// panic here; `busy` when another thread runs a loop.
+    fn on_loop<R>(&self, busy: R, step: impl FnOnce() -> R) -> R {
+        let Some(_claim) = self.claim_loop() else {
+            return busy;
+        };
         let result = self.as_loop_thread(step);
         self.rethrow_panic();
         result

@@ -54,6 +54,17 @@ pub(crate) enum ConnState {
     Disconnected,
 }
 
+/// Who runs the client's loop (see `Client::claim_loop`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoopOwner {
+    /// No loop runs.
+    Free,
+    /// `loop_start` made its thread, which has not taken over yet.
+    Starting,
+    /// A loop runs on this thread.
+    Thread(ThreadId),
+}
+
 /// The live connection.
 pub(crate) struct Conn {
     /// Written by the loop (outside the core lock); shut down to close.
@@ -206,6 +217,9 @@ pub(crate) struct Shared {
     pub(crate) wake_rx: Receiver<()>,
     /// The thread running the network loop, if any.
     pub(crate) loop_thread: Arc<Mutex<Option<ThreadId>>>,
+    /// Which loop runs (`loop`, `loop_forever`, the `loop_start` thread, an
+    /// external loop's step): one at a time, so no two callbacks overlap.
+    pub(crate) loop_owner: Mutex<LoopOwner>,
     /// The `loop_start` thread.
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     /// `loop_stop()` was asked.

@@ -14,7 +14,22 @@ use crate::client::Client;
 use crate::error::ErrorCode;
 
 use super::dispatch::Cause;
-use super::{ConnState, Feed, Inbound, ReadNow};
+use super::{ConnState, Feed, Inbound, LoopOwner, ReadNow};
+
+/// A loop's hold on the client (see [`Client::claim_loop`]).
+pub(crate) struct LoopClaim<'a> {
+    client: &'a Client,
+    /// False for a loop nested in a callback of the loop that holds it.
+    release: bool,
+}
+
+impl Drop for LoopClaim<'_> {
+    fn drop(&mut self) {
+        if self.release {
+            self.client.release_loop();
+        }
+    }
+}
 
 /// The longest a single socket write may block the loop.
 const WRITE_SLICE: Duration = Duration::from_millis(250);
@@ -353,8 +368,51 @@ impl Client {
         let me = std::thread::current().id();
         let previous = self.shared.loop_thread.lock().replace(me);
         let result = f();
-        *self.shared.loop_thread.lock() = previous;
+        // A caller writing while no loop ran (see `write_here`) clears its
+        // own mark; it must not come back when this loop ends.
+        *self.shared.loop_thread.lock() = previous.filter(|t| *t == me);
         result
+    }
+
+    /// Takes the loop for this thread, unless another loop runs (`None`:
+    /// the caller returns `MQTT_ERR_INVAL`). A loop called from a callback,
+    /// on the loop's own thread, runs nested. Held until the claim drops.
+    pub(crate) fn claim_loop(&self) -> Option<LoopClaim<'_>> {
+        let me = std::thread::current().id();
+        let mut owner = self.shared.loop_owner.lock();
+        match *owner {
+            LoopOwner::Free => {
+                *owner = LoopOwner::Thread(me);
+                Some(LoopClaim {
+                    client: self,
+                    release: true,
+                })
+            }
+            LoopOwner::Thread(t) if t == me => Some(LoopClaim {
+                client: self,
+                release: false,
+            }),
+            LoopOwner::Thread(_) | LoopOwner::Starting => None,
+        }
+    }
+
+    /// The `loop_start` thread takes over the claim `loop_start` made for
+    /// it; it gives it up when it ends (see [`Client::release_loop`]).
+    pub(crate) fn take_started_loop(&self) {
+        let mut owner = self.shared.loop_owner.lock();
+        if *owner == LoopOwner::Starting {
+            *owner = LoopOwner::Thread(std::thread::current().id());
+        }
+    }
+
+    /// This thread's loop has ended (or a `loop_start` thread never
+    /// started).
+    pub(crate) fn release_loop(&self) {
+        let me = std::thread::current().id();
+        let mut owner = self.shared.loop_owner.lock();
+        if matches!(*owner, LoopOwner::Starting) || *owner == LoopOwner::Thread(me) {
+            *owner = LoopOwner::Free;
+        }
     }
 
     /// Re-raises a callback's panic on this thread, after the connection was
