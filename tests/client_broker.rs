@@ -119,13 +119,13 @@ fn credentials_from_a_password_file_are_accepted_or_refused_with_the_right_code(
         return;
     };
     let good = client("good", ProtocolVersion::MQTTv311);
-    good.username_pw_set(Some("alice"), Some("secret"));
+    good.username_pw_set(Some("alice"), Some("secret")).unwrap();
     assert_eq!(connect(&good, m.port()), 0);
     good.disconnect();
     good.loop_stop();
 
     let bad = client("bad", ProtocolVersion::MQTTv311);
-    bad.username_pw_set(Some("alice"), Some("wrong"));
+    bad.username_pw_set(Some("alice"), Some("wrong")).unwrap();
     let (tx, rx) = mpsc::channel();
     bad.on_disconnect(move |client, _, _, rc, _| {
         let _ = tx.send(rc.value());

@@ -242,7 +242,10 @@ fn a_qos2_message_whose_callback_panicked_is_delivered_at_the_next_pubrel() {
     // PUBREL: the callback panics, no PUBCOMP, the connection closes.
     conn.send_bytes(&hex("62 02 00 07")).unwrap();
     conn.expect_close().unwrap();
-    assert!(runner.join().is_err(), "the panic continues out of the loop");
+    assert!(
+        runner.join().is_err(),
+        "the panic continues out of the loop"
+    );
     // The application starts the loop again; the broker resumes the session
     // and re-sends the PUBREL.
     c.reconnect().unwrap();
@@ -320,8 +323,14 @@ fn a_second_loop_is_refused_while_loop_start_runs() {
         assert_eq!(rc, ErrorCode::Inval, "{what} beside the loop_start thread");
     }
     assert_eq!(c.loop_start(), ErrorCode::Inval);
-    wait_for("100 messages", || overlap.calls.load(Ordering::SeqCst) == 100);
-    assert_eq!(overlap.most.load(Ordering::SeqCst), 1, "callbacks overlapped");
+    wait_for("100 messages", || {
+        overlap.calls.load(Ordering::SeqCst) == 100
+    });
+    assert_eq!(
+        overlap.most.load(Ordering::SeqCst),
+        1,
+        "callbacks overlapped"
+    );
     assert_eq!(overlap.threads.lock().unwrap().len(), 1, "two loop threads");
     // Once it has stopped, another loop may run.
     assert_eq!(c.loop_stop(), ErrorCode::Success);
@@ -358,7 +367,11 @@ fn a_second_loop_is_refused_while_loop_forever_runs() {
         assert_eq!(c.r#loop(Duration::from_millis(1)), ErrorCode::Inval);
     }
     wait_for("20 messages", || overlap.calls.load(Ordering::SeqCst) == 20);
-    assert_eq!(overlap.most.load(Ordering::SeqCst), 1, "callbacks overlapped");
+    assert_eq!(
+        overlap.most.load(Ordering::SeqCst),
+        1,
+        "callbacks overlapped"
+    );
     assert_eq!(overlap.threads.lock().unwrap().len(), 1, "two loop threads");
     c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();

@@ -683,11 +683,11 @@ fn first_connect_bytes(
 #[test]
 fn connect_variants_of_pahos_01_scenarios_to_the_byte() {
     let unpwd = first_connect_bytes("01-unpwd-set", ClientOptions::default(), |c| {
-        c.username_pw_set(Some("uname"), Some(";'[08gn=#"))
+        c.username_pw_set(Some("uname"), Some(";'[08gn=#")).unwrap()
     });
     assert_eq!(unpwd, hex("10 2a 00 04 4d 51 54 54 04 c2 00 3c 00 0c 30 31 2d 75 6e 70 77 64 2d 73 65 74 00 05 75 6e 61 6d 65 00 09 3b 27 5b 30 38 67 6e 3d 23"));
     let empty = first_connect_bytes("01-unpwd-set", ClientOptions::default(), |c| {
-        c.username_pw_set(Some(""), Some(""))
+        c.username_pw_set(Some(""), Some("")).unwrap()
     });
     assert_eq!(empty, hex("10 1c 00 04 4d 51 54 54 04 c2 00 3c 00 0c 30 31 2d 75 6e 70 77 64 2d 73 65 74 00 00 00 00"));
     let will = first_connect_bytes("01-will-set", ClientOptions::default(), |c| {
@@ -712,7 +712,8 @@ fn connect_variants_of_pahos_01_scenarios_to_the_byte() {
     assert_eq!(persistent, hex("10 1f 00 04 4d 51 54 54 04 00 00 3c 00 13 30 31 2d 6e 6f 2d 63 6c 65 61 6e 2d 73 65 73 73 69 6f 6e"));
     // Will (QoS 2, no retain) then username then password, in that order.
     let will_unpwd = first_connect_bytes("01-will-unpwd-set", ClientOptions::default(), |c| {
-        c.username_pw_set(Some("oibvvwqw"), Some("#'^2hg9a&nm38*us"));
+        c.username_pw_set(Some("oibvvwqw"), Some("#'^2hg9a&nm38*us"))
+            .unwrap();
         c.will_set("will-topic", "will message", 2, false, None)
             .unwrap();
     });
@@ -736,6 +737,7 @@ fn connect_variants_of_pahos_01_scenarios_to_the_byte() {
     );
     let unicode = first_connect_bytes("01-unpwd-unicode-set", ClientOptions::default(), |c| {
         c.username_pw_set(Some("úsérnámé-héllö"), Some("héllö"))
+            .unwrap()
     });
     let (user, pass) = ("úsérnámé-héllö".as_bytes(), "héllö".as_bytes());
     let tail = [
@@ -1774,5 +1776,80 @@ fn a_trickling_broker_is_declared_dead_a_keepalive_after_the_unanswered_pingreq(
         !info.is_published().unwrap(),
         "the QoS 1 message was never acknowledged"
     );
+    c.loop_stop();
+}
+
+/// A CONNECT field holds 65,535 bytes. Longer ones used to be accepted and
+/// then break `connect()` (a debug build panicked, a release build never
+/// sent the CONNECT); they are refused where they are set, and the largest
+/// that fit go out whole.
+#[test]
+fn connect_fields_over_65535_bytes_are_refused_where_they_are_set() {
+    let long = "x".repeat(65_536);
+    let max = "m".repeat(65_535);
+    let refused = |r: Result<(), mqtt_tether::Error>| r.unwrap_err().to_string();
+    let too_long_id = ClientOptions {
+        client_id: long.clone(),
+        ..ClientOptions::default()
+    };
+    assert_eq!(
+        Client::with_options(CallbackAPIVersion::VERSION2, too_long_id.clone())
+            .err()
+            .map(|e| e.to_string()),
+        Some("Client id is too long.".to_string())
+    );
+    let c = client_with(ClientOptions {
+        client_id: max.clone(),
+        ..ClientOptions::default()
+    });
+    assert_eq!(
+        refused(c.reinitialise(too_long_id)),
+        "Client id is too long."
+    );
+    assert_eq!(
+        c.client_id(),
+        max,
+        "the refused reinitialise changed nothing"
+    );
+    c.username_pw_set(Some("u"), Some("p")).unwrap();
+    c.will_set("w", "x", 0, false, None).unwrap();
+    assert_eq!(
+        refused(c.username_pw_set(Some(&long), None)),
+        "Username is too long."
+    );
+    assert_eq!(
+        refused(c.username_pw_set(Some("u"), Some(&long))),
+        "Password is too long."
+    );
+    assert_eq!(
+        refused(c.will_set(&long, "x", 0, false, None)),
+        "Publish topic is too long."
+    );
+    assert_eq!(
+        refused(c.will_set("w", &long, 0, false, None)),
+        "Payload too large."
+    );
+    assert_eq!(
+        (c.will_topic(), c.will_payload()),
+        ("w".into(), b"x".to_vec())
+    );
+    // At 65,535 bytes each, all five go out in one CONNECT, to the byte.
+    c.username_pw_set(Some(&max), Some(&max)).unwrap();
+    c.will_set(&max, &max, 1, false, None).unwrap();
+    let broker = ScriptedBroker::bind().unwrap();
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    c.loop_start();
+    let mut conn = broker.accept().unwrap();
+    let mut expected = mqtt_tether::packet::Connect::new(ProtocolVersion::MQTTv311, &max);
+    expected.will = Some(mqtt_tether::packet::Will::new(
+        &max,
+        max.as_bytes().to_vec(),
+        mqtt_tether::QoS::AtLeastOnce,
+        false,
+    ));
+    expected.username = Some(max.clone());
+    expected.password = Some(max.as_bytes().to_vec());
+    conn.expect_packet(&mqtt_tether::packet::Packet::Connect(expected))
+        .unwrap();
     c.loop_stop();
 }

@@ -403,7 +403,7 @@ impl Persistent {
             clean_session: Some(false),
             ..ClientOptions::default()
         });
-        client.username_pw_set(user, None);
+        client.username_pw_set(user, None).unwrap();
         let (tx, connacks) = mpsc::channel();
         client.on_connect(move |_, _, flags, _, _| {
             let _ = tx.send(flags.session_present);
@@ -446,7 +446,7 @@ fn away_and_back(a: &Amqtt, user: Option<&str>) -> (bool, Persistent) {
     stop(&[&sub.client]);
 
     let publisher = client("ps-pub");
-    publisher.username_pw_set(user, None);
+    publisher.username_pw_set(user, None).unwrap();
     assert_eq!(connect(&publisher, a.port()), 0);
     for i in 0..3 {
         let payload = format!("while away {i}");
@@ -560,7 +560,7 @@ fn after_a_broker_restart_both_clients_reconnect_and_queued_messages_arrive() {
         clean_session: Some(false),
         ..ClientOptions::default()
     }));
-    sub.username_pw_set(Some(USER), None);
+    sub.username_pw_set(Some(USER), None).unwrap();
     let (connack_tx, sub_connacks) = mpsc::channel();
     // A re-entrant subscribe; its errors are recorded for the test thread.
     let errors = Arc::new(Mutex::new(Vec::new()));
@@ -593,7 +593,7 @@ fn after_a_broker_restart_both_clients_reconnect_and_queued_messages_arrive() {
 
     let proxy = FaultProxy::start(a.addr()).unwrap();
     let publisher = fast_reconnecting_client("rs-pub");
-    publisher.username_pw_set(Some(USER), None);
+    publisher.username_pw_set(Some(USER), None).unwrap();
     let (connack_tx, pub_connacks) = mpsc::channel();
     publisher.on_connect(move |_, _, _, rc, _| {
         let _ = connack_tx.send(rc.value());

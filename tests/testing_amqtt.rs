@@ -19,7 +19,7 @@ use common::clients::{client, connect};
 /// the CONNACK's reason code value.
 fn connect_once(amqtt: &Amqtt, id: &str, user: Option<&str>) -> u8 {
     let c = client(id);
-    c.username_pw_set(user, None);
+    c.username_pw_set(user, None).unwrap();
     let (tx, rx) = mpsc::channel();
     // A refused client would retry forever.
     c.on_disconnect(move |c, _, _, _, _| {

@@ -316,7 +316,7 @@ fn refused(
     if let Some(options) = tls {
         c.tls_set(options).unwrap();
     }
-    c.username_pw_set(Some("alice"), Some("wrong"));
+    c.username_pw_set(Some("alice"), Some("wrong")).unwrap();
     let events = ConnectionEvents::record(&c);
     c.connect(host, port, 60).unwrap();
     if !manual {

@@ -154,7 +154,9 @@ impl Connection {
         let client = Client::with_options(CallbackAPIVersion::VERSION2, options)
             .map_err(|e| e.to_string())?;
         if let Some(user) = &self.username {
-            client.username_pw_set(Some(user), self.password.as_deref());
+            client
+                .username_pw_set(Some(user), self.password.as_deref())
+                .map_err(|e| e.to_string())?;
         }
         let (min, max) = self.reconnect_delay;
         client.reconnect_delay_set(min, max);

@@ -59,7 +59,9 @@ pub enum CallbackAPIVersion {
 /// The keyword arguments of Paho's `Client(...)`, with its defaults.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
-    /// Client id; `""` sends an empty id (MQTT 3.1 gets a random one).
+    /// Client id; `""` sends an empty id (MQTT 3.1 gets a random one). At
+    /// most 65,535 bytes (a CONNECT field): a longer one is refused with
+    /// `ValueError("Client id is too long.")`.
     pub client_id: String,
     /// MQTT 3 clean session; `None` means true. Not allowed with MQTT 5.
     pub clean_session: Option<bool>,
@@ -954,14 +956,46 @@ impl Client {
 
     /// `username_pw_set(username, password)`; takes effect on the next
     /// CONNECT.
-    pub fn username_pw_set(&self, username: Option<&str>, password: Option<&str>) {
+    ///
+    /// Unlike Paho, which accepts them and then cannot send the CONNECT, a
+    /// username or password over 65,535 bytes (what a CONNECT field holds)
+    /// is refused here: `ValueError("Username is too long.")` or
+    /// `("Password is too long.")`, and the credentials stay as they were.
+    ///
+    /// ```
+    /// # use mqtt_tether::{CallbackAPIVersion, Client};
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// client.username_pw_set(Some("alice"), Some("secret"))?;
+    /// let long = "x".repeat(65_536);
+    /// let refused = client.username_pw_set(Some(&long), None).unwrap_err();
+    /// assert_eq!(refused.to_string(), "Username is too long.");
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
+    pub fn username_pw_set(
+        &self,
+        username: Option<&str>,
+        password: Option<&str>,
+    ) -> Result<(), Error> {
+        if username.is_some_and(|u| u.len() > MAX_FIELD) {
+            return Err(Error::Value("Username is too long.".into()));
+        }
+        if password.is_some_and(|p| p.len() > MAX_FIELD) {
+            return Err(Error::Value("Password is too long.".into()));
+        }
         let mut core = self.shared.core.lock();
         let c = core.session.config_mut();
         c.username = username.map(str::to_string);
         c.password = password.map(|p| p.as_bytes().to_vec());
+        Ok(())
     }
 
     /// `will_set(topic, payload, qos, retain, properties)`.
+    ///
+    /// A will topic or payload over 65,535 bytes (what a CONNECT field
+    /// holds) is refused here, with Paho's texts for a topic or payload
+    /// over its limit: `ValueError('Publish topic is too long.')` and
+    /// `ValueError('Payload too large.')` (Paho accepts them, then cannot
+    /// send the CONNECT).
     pub fn will_set(
         &self,
         topic: &str,
@@ -974,6 +1008,12 @@ impl Client {
             return Err(Error::InvalidTopic);
         }
         let qos = qos_from(qos)?;
+        if topic.len() > MAX_FIELD {
+            return Err(Error::PublishTopicTooLong);
+        }
+        if payload.as_ref().len() > MAX_FIELD {
+            return Err(Error::Value("Payload too large.".into()));
+        }
         let mut will = Will::new(topic, payload.as_ref().to_vec(), qos, retain);
         if let Some(mut p) = properties {
             // The will's properties travel in the CONNECT's will context.
@@ -1396,6 +1436,10 @@ impl Client {
     }
 }
 
+/// The longest string or binary field of a CONNECT (client id, username,
+/// password, will topic, will payload): a two-byte length.
+const MAX_FIELD: usize = 65_535;
+
 fn qos_from(qos: i32) -> Result<QoS, Error> {
     u8::try_from(qos)
         .ok()
@@ -1409,6 +1453,10 @@ fn session_config(options: &ClientOptions) -> Result<SessionConfig, Error> {
         return Err(Error::Value(
             "Clean session is not used for MQTT 5.0".into(),
         ));
+    }
+    if options.client_id.len() > MAX_FIELD {
+        // Paho accepts it, then cannot send the CONNECT.
+        return Err(Error::Value("Client id is too long.".into()));
     }
     let clean_session = options.clean_session.unwrap_or(true);
     if !clean_session && options.client_id.is_empty() {

@@ -194,7 +194,7 @@ impl Connection<'_> {
             if auth.username.is_empty() {
                 return Err(Error::Key(NO_USERNAME.into()));
             }
-            client.username_pw_set(Some(&auth.username), auth.password.as_deref());
+            client.username_pw_set(Some(&auth.username), auth.password.as_deref())?;
         }
         if let Some(will) = self.will {
             client.will_set(
