@@ -101,7 +101,7 @@ pub mod transport;
 
 pub use client::{
     CallbackAPIVersion, Client, ClientOptions, ConnectFlags, ConnectOptions, DisconnectFlags,
-    LogLevel, MessageInfo, Outcome, Transport, UserData,
+    LogLevel, MessageInfo, Outcome, Transport, UserData, WeakClient,
 };
 pub use error::{
     connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,

@@ -133,6 +133,31 @@ impl Default for ConnectOptions {
 /// a `loop_start` thread ends and the connection closes (Paho's daemon thread
 /// would go on). The `&Client` a callback receives does not count as such a
 /// handle, and neither do clones made from it.
+///
+/// A handle the client itself keeps does count, so a callback must not
+/// capture one: the client would hold itself and never stop. A callback
+/// that needs the client beyond its `&Client` argument (to hand it to
+/// another thread, say) captures a [`WeakClient`] from
+/// [`Client::downgrade`] instead, and so does userdata that refers to the
+/// client.
+///
+/// ```
+/// # use mqtt_tether::{CallbackAPIVersion, Client};
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// let weak = client.downgrade();
+/// client.on_message(move |_, _, message| {
+///     // Another thread answers; it needs a handle of its own.
+///     let Some(client) = weak.upgrade() else { return };
+///     let topic = format!("{}/ack", message.topic);
+///     std::thread::spawn(move || client.publish(&topic, "ok", 0, false));
+/// });
+/// let probe = client.downgrade();
+/// assert!(probe.upgrade().is_some());
+/// drop(client);
+/// // The callback's WeakClient did not keep it: it has stopped.
+/// assert!(probe.upgrade().is_none());
+/// # Ok::<(), mqtt_tether::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Client {
     pub(crate) shared: Arc<Shared>,
@@ -141,8 +166,41 @@ pub struct Client {
     _owner: Option<Arc<Owner>>,
 }
 
+/// A handle to a [`Client`] that does not keep it running, for callbacks
+/// and userdata (see [`Client::downgrade`]). Like
+/// [`std::sync::Weak`], it upgrades while the application still holds a
+/// `Client` handle, and never again once the last one is dropped.
+#[derive(Clone)]
+pub struct WeakClient {
+    shared: std::sync::Weak<Shared>,
+    owner: std::sync::Weak<Owner>,
+}
+
+impl WeakClient {
+    /// A full handle, while the client runs; `None` once the application's
+    /// last `Client` handle is dropped. The handle counts as the
+    /// application's: hold it only as long as it is needed.
+    pub fn upgrade(&self) -> Option<Client> {
+        let owner = self.owner.upgrade()?;
+        let shared = self.shared.upgrade()?;
+        Some(Client {
+            shared,
+            _owner: Some(owner),
+        })
+    }
+}
+
+impl std::fmt::Debug for WeakClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.upgrade() {
+            Some(client) => f.debug_tuple("WeakClient").field(&client).finish(),
+            None => f.write_str("WeakClient(stopped)"),
+        }
+    }
+}
+
 /// Stops the client when the application's last handle is dropped.
-struct Owner(std::sync::Weak<Shared>);
+pub(crate) struct Owner(std::sync::Weak<Shared>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
@@ -211,36 +269,52 @@ impl Client {
             opening: None,
         };
         let loop_thread = Arc::new(Mutex::new(None));
-        let shared = Arc::new(Shared {
-            core: Mutex::new(core),
-            callbacks: Mutex::new(callbacks::Callbacks::default()),
-            write_lock: Mutex::new(()),
-            userdata: Mutex::new(options.userdata),
-            batch: Mutex::new(std::collections::VecDeque::new()),
-            infos: Mutex::new(MidTable::default()),
-            info_waiters: Arc::new(InfoWaiters::new(Arc::clone(&loop_thread))),
-            wake_tx,
-            wake_rx,
-            drained_tx,
-            drained_rx,
-            loop_thread,
-            loop_owner: Mutex::new(LoopOwner::Free),
-            thread: Mutex::new(None),
-            terminate: AtomicBool::new(false),
-            stop_asked: AtomicBool::new(false),
-            thread_running: AtomicBool::new(false),
-            loop_asleep: AtomicBool::new(false),
-            waiter_reads: std::sync::atomic::AtomicU64::new(0),
-            last_write_through: std::sync::atomic::AtomicU64::new(0),
-            started: std::time::Instant::now(),
-            logger: AtomicBool::new(false),
-            panic: Mutex::new(None),
+        let mut owner = None;
+        let shared = Arc::new_cyclic(|weak| {
+            let first = Arc::new(Owner(weak.clone()));
+            let owner_weak = Arc::downgrade(&first);
+            owner = Some(first);
+            Shared {
+                core: Mutex::new(core),
+                callbacks: Mutex::new(callbacks::Callbacks::default()),
+                write_lock: Mutex::new(()),
+                userdata: Mutex::new(options.userdata),
+                batch: Mutex::new(std::collections::VecDeque::new()),
+                infos: Mutex::new(MidTable::default()),
+                info_waiters: Arc::new(InfoWaiters::new(Arc::clone(&loop_thread))),
+                wake_tx,
+                wake_rx,
+                drained_tx,
+                drained_rx,
+                loop_thread,
+                loop_owner: Mutex::new(LoopOwner::Free),
+                thread: Mutex::new(None),
+                terminate: AtomicBool::new(false),
+                stop_asked: AtomicBool::new(false),
+                thread_running: AtomicBool::new(false),
+                loop_asleep: AtomicBool::new(false),
+                waiter_reads: std::sync::atomic::AtomicU64::new(0),
+                last_write_through: std::sync::atomic::AtomicU64::new(0),
+                started: std::time::Instant::now(),
+                logger: AtomicBool::new(false),
+                panic: Mutex::new(None),
+                owner: owner_weak,
+            }
         });
-        let owner = Owner(Arc::downgrade(&shared));
         Ok(Client {
             shared,
-            _owner: Some(Arc::new(owner)),
+            _owner: owner,
         })
+    }
+
+    /// Beyond Paho: a [`WeakClient`], which does not keep the client
+    /// running. What a callback keeps of its client must be one (see
+    /// [`Client`]); from a callback's `&Client` argument too.
+    pub fn downgrade(&self) -> WeakClient {
+        WeakClient {
+            shared: Arc::downgrade(&self.shared),
+            owner: self.shared.owner.clone(),
+        }
     }
 
     /// A handle for the client's own threads and callbacks: it does not keep

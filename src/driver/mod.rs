@@ -246,6 +246,9 @@ pub(crate) struct Shared {
     pub(crate) logger: AtomicBool,
     /// A callback panicked; the loop re-raises it (see `Client::loop_forever`).
     pub(crate) panic: Mutex<Option<Box<dyn Any + Send>>>,
+    /// What the application's handles share; a `WeakClient` upgrades only
+    /// while it lives.
+    pub(crate) owner: std::sync::Weak<crate::client::Owner>,
 }
 
 impl Shared {
