@@ -83,8 +83,8 @@
 //! | `client.will_topic`, `client.will_payload` | [`Client::will_topic`](crate::Client::will_topic), [`Client::will_payload`](crate::Client::will_payload) | |
 //! | `client.logger`, `enable_logger(logger)`, `disable_logger()` | [`Client::enable_logger`](crate::Client::enable_logger), [`Client::disable_logger`](crate::Client::disable_logger) | Lines go to the `log` crate (target `mqtt_tether`); there is no logger object to pass. Packet lines (DEBUG, one per packet sent or received) are worded differently from Paho's and never show payloads. |
 //! | `client.callback_api_version` | none | Always `VERSION2`. |
-//! | `username_pw_set(username, password)` | [`Client::username_pw_set`](crate::Client::username_pw_set)`(Option<&str>, Option<&str>)` | Passwords are strings (Paho also takes bytes). |
-//! | `will_set(topic, payload, qos, retain, properties)` | [`Client::will_set`](crate::Client::will_set) | All five arguments are positional. |
+//! | `username_pw_set(username, password)` | [`Client::username_pw_set`](crate::Client::username_pw_set)`(Option<&str>, Option<&str>)` | Passwords are strings (Paho also takes bytes). Returns `Result`: over 65,535 bytes is refused ([§3](#3-deliberate-differences-from-paho)). |
+//! | `will_set(topic, payload, qos, retain, properties)` | [`Client::will_set`](crate::Client::will_set) | All five arguments are positional. A topic or payload over 65,535 bytes is refused ([§3](#3-deliberate-differences-from-paho)). |
 //! | `will_clear()` | [`Client::will_clear`](crate::Client::will_clear) | |
 //! | `user_data_set(u)`, `user_data_get()` | [`Client::user_data_set`](crate::Client::user_data_set), [`Client::user_data_get`](crate::Client::user_data_get) | Takes a [`UserData`](crate::UserData); see [§2](#2-python-idioms-in-rust). |
 //! | `reconnect_delay_set(min_delay, max_delay)` | [`Client::reconnect_delay_set`](crate::Client::reconnect_delay_set) | `Duration`s (fractions of a second work). |
@@ -255,6 +255,16 @@
 //! `reconnect`, `loop_stop`). A Python exception in a callback is a Rust
 //! panic here (see [§3](#3-deliberate-differences-from-paho)).
 //!
+//! **A callback's own client.** The `&Client` argument is the client; a
+//! callback that needs it beyond the call (to hand it to a worker thread,
+//! say) keeps a [`WeakClient`](crate::WeakClient) from
+//! [`Client::downgrade`](crate::Client::downgrade) and upgrades it when it
+//! needs it. A captured `Client` clone (or one in the userdata) would be
+//! held by the client itself, which would then never stop (see "Dropping
+//! the client stops it" in [§3.1](#31-the-network-loop-and-threads)).
+//! Python's garbage collector breaks such cycles; Rust's reference counts
+//! do not.
+//!
 //! **`loop`.** `loop` is a Rust keyword: call
 //! [`client.r#loop(timeout)`](crate::Client::loop) or the same method
 //! under the name [`Client::loop_once`](crate::Client::loop_once).
@@ -348,7 +358,23 @@
 //! * **Dropping the client stops it.** When the application's last
 //!   [`Client`](crate::Client) handle is dropped, the `loop_start` thread
 //!   ends and the connection closes (Paho's daemon thread would go on). The
-//!   `&Client` a callback receives does not count.
+//!   `&Client` a callback receives does not count, and neither does a
+//!   [`WeakClient`](crate::WeakClient); a `Client` a callback captures does,
+//!   so callbacks keep a `WeakClient` ([§2](#2-python-idioms-in-rust)).
+//! * **`loop_stop()` and `disconnect()` do not wait for the broker to
+//!   pause.** The loop looks for them between two callbacks and delivers no
+//!   further message, so they take effect within the running callback plus
+//!   a short constant (Paho reads on; with a broker that never pauses,
+//!   `loop_stop` never returned). Messages received and not yet delivered
+//!   stay queued, in order, for the next loop on the same connection; if
+//!   the connection closes first they are dropped unacknowledged, so a
+//!   broker that keeps the session sends a QoS 1 message again and a QoS 2
+//!   message is delivered at the PUBREL it sends again.
+//! * **One loop at a time.** `loop_forever`, `loop`, `loop_read`,
+//!   `loop_write`, `loop_misc` and `loop_start` called while another thread
+//!   runs a loop return `MQTT_ERR_INVAL` (Paho's answer to a second
+//!   `loop_start`); Paho runs both, and callbacks on two threads at once.
+//!   Called from a callback, on the loop's own thread, they run nested.
 //! * **`socket()` hands the socket over.** Unless one of the client's own
 //!   loops has read from the connection, [`Client::socket`](crate::Client::socket)
 //!   makes the socket non-blocking and leaves its bytes to the caller's event
@@ -561,6 +587,19 @@
 //! * **MQTT 5 arguments with MQTT 3**: `disconnect_with`, `publish_with` and
 //!   `subscribe_with` drop reason codes and properties before MQTT 5, as
 //!   Paho does.
+//! * **A message whose `on_message` panicked is delivered again.** It is
+//!   not acknowledged (the panic closes the connection), so a broker that
+//!   keeps the session sends a QoS 1 message again, and a QoS 2 message
+//!   waits for the PUBREL the broker sends again, which delivers it (Paho
+//!   forgets it and answers that PUBREL with PUBCOMP). With
+//!   `set_suppress_exceptions(true)` the panic counts as handled and the
+//!   message is acknowledged, as in Paho.
+//! * **CONNECT fields over 65,535 bytes are refused where they are set**:
+//!   the client id (constructor, `reinitialise`: "Client id is too long."),
+//!   `username_pw_set` ("Username is too long.", "Password is too long.")
+//!   and `will_set` (Paho's "Publish topic is too long." and "Payload too
+//!   large."). Paho accepts them, and its `connect()` then fails on the
+//!   field's two-byte length.
 //!
 //! ### 3.4 The helpers
 //!
