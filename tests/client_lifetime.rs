@@ -71,7 +71,10 @@ fn dropping_the_last_handle_stops_clients_whose_callbacks_hold_a_weak_client() {
     let mut ids: Vec<String> = (0..CLIENTS).map(|i| format!("weak-{i}")).collect();
     ids.sort();
     assert_eq!(seen, ids, "each callback upgraded its own client");
-    assert!(threads() >= baseline.0 + 2 * CLIENTS, "a loop and a reader each");
+    assert!(
+        threads() >= baseline.0 + 2 * CLIENTS,
+        "a loop and a reader each"
+    );
     drop(clients);
     let t = Instant::now();
     while (threads(), fds()) != baseline || !broker.connected_clients().is_empty() {
