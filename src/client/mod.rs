@@ -777,7 +777,7 @@ impl Client {
     /// unwinding out of this call.
     ///
     /// `Ok(MQTT_ERR_INVAL)` at once while another thread runs a loop (see
-    /// [`Client::r#loop`]); Paho would run both.
+    /// [`Client::r#loop`](Client::loop)); Paho would run both.
     ///
     /// `timeout` is accepted so Paho calls port unchanged, but is not
     /// needed: the loop is woken by every event (bytes, a queued packet,
