@@ -1,31 +1,32 @@
-//! `--compare`: the publish (QoS 0 and 1, 64 B, MQTT 3.1.1, in-flight 100)
-//! and subscribe (QoS 0 and 1, 64 B, 3.1.1) runs with mqtt-tether, with
-//! Mosquitto's own clients and with Paho Python, in the same run against the
-//! same broker, and the ratios.
+//! `--compare`: the publish (QoS 0, 1 and 2, 64 B, MQTT 3.1.1, in-flight
+//! 100) and subscribe (QoS 0, 1 and 2, 64 B, 3.1.1) runs with mqtt-tether,
+//! with the C client libmosquitto and with Paho Python, in the same run
+//! against the same broker, and the ratios.
 //!
-//! * `mosquitto_pub -l -M 100` publishes lines from a file (stdin), at most
-//!   60,000 (past 65,535 it stops early: see
-//!   [`crate::subscribe::MOSQUITTO_PUB_MAX`]), so every client's publish
-//!   count is capped at that here; timed
-//!   from start to exit, so its figure includes process start, connect and
-//!   disconnect (a few ms). `mosquitto_sub -C N` is timed from starting the
-//!   publisher to its exit. Their CPU is the cutime+cstime the kernel adds
-//!   to this process when it reaps them (10 ms ticks).
-//! * Paho: `paho_bench.py` (next to this file), run with `python3`; it times
-//!   its publish runs itself as the Rust side does and reports
-//!   `time.process_time()`; its subscribe runs are timed here like the
-//!   others. Skipped with a line when `import paho.mqtt.client` fails.
+//! * libmosquitto: `mosq_bench.c` (next to this file, compiled by
+//!   [`crate::libmosquitto`]). Its publisher waits for every
+//!   acknowledgement, with `max_inflight_messages_set` as ours; its
+//!   subscriber counts in `on_message` and prints nothing.
+//!   (`mosquitto_pub -l` is no QoS 1 baseline: at the end of its input it
+//!   disconnects with messages still unacknowledged, and `mosquitto_sub`'s
+//!   CPU is mostly its output.)
+//! * Paho: `paho_bench.py` (next to this file), run with the Python the
+//!   tests use.
+//!
+//! Both take the same command line and print the same JSON line: they time
+//! their publish runs themselves as the Rust side does (first publish to
+//! last acknowledgement) and report their own process's CPU; subscribe runs
+//! are timed here, from starting the publisher (`mosquitto_pub -l`, as for
+//! ours) to their result. A client that cannot run is skipped with a line.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mqtt_tether::testing::{find_program, TempDir};
 use mqtt_tether::ProtocolVersion;
 
-use crate::measure::children_cpu;
 use crate::report::{self, Json};
-use crate::subscribe::{reap, spawn_publisher, MOSQUITTO_PUB_MAX};
+use crate::subscribe::{reap, spawn_publisher};
 
 const PAYLOAD: usize = 64;
 const INFLIGHT: usize = 100;
@@ -69,92 +70,32 @@ fn python() -> std::path::PathBuf {
     mqtt_tether::testing::find_paho_python().unwrap_or_else(|| "python3".into())
 }
 
-fn mosquitto_pub(
+/// How to start a peer's helper process (`paho_bench.py` or `mosq_bench`).
+type Helper = dyn Fn() -> Result<Command, String>;
+
+fn paho() -> Result<Command, String> {
+    if mqtt_tether::testing::find_paho_python().is_none() {
+        return Err("paho-mqtt is not installed".into());
+    }
+    let mut command = Command::new(python());
+    command.arg(SCRIPT);
+    Ok(command)
+}
+
+fn libmosquitto() -> Result<Command, String> {
+    crate::libmosquitto::program().map(Command::new)
+}
+
+/// A peer's publish run: it times itself.
+fn helper_pub(
+    helper: &Helper,
     host: &str,
     port: u16,
     qos: i32,
     count: usize,
-    dir: &TempDir,
 ) -> Result<Figure, String> {
-    let program = find_program("mosquitto_pub").ok_or("mosquitto_pub is not installed")?;
-    let input = dir.path().join(format!("lines-{count}"));
-    if !input.exists() {
-        let mut text = Vec::with_capacity((PAYLOAD + 1) * count);
-        for _ in 0..count {
-            text.extend_from_slice(&[b'x'; PAYLOAD]);
-            text.push(b'\n');
-        }
-        std::fs::write(&input, text).map_err(|e| e.to_string())?;
-    }
-    let stdin = std::fs::File::open(&input).map_err(|e| e.to_string())?;
-    let cpu0 = children_cpu();
-    let start = Instant::now();
-    let status = Command::new(program)
-        .args([
-            "-h",
-            host,
-            "-p",
-            &port.to_string(),
-            "-t",
-            "bench/mosquitto_pub",
-        ])
-        .args(["-q", &qos.to_string(), "-M", &INFLIGHT.to_string(), "-l"])
-        .stdin(stdin)
-        .status()
-        .map_err(|e| e.to_string())?;
-    let seconds = start.elapsed().as_secs_f64();
-    if !status.success() {
-        return Err(format!("mosquitto_pub: {status}"));
-    }
-    Ok(Figure {
-        msg_per_s: count as f64 / seconds,
-        cpu_us_per_msg: (children_cpu() - cpu0).as_secs_f64() * 1e6 / count as f64,
-    })
-}
-
-fn mosquitto_sub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, String> {
-    let program = find_program("mosquitto_sub").ok_or("mosquitto_sub is not installed")?;
-    let topic = format!("bench/mosquitto_sub/{qos}");
-    let cpu0 = children_cpu();
-    let mut sub = Command::new(program)
-        .args(["-h", host, "-p", &port.to_string(), "-t", &topic])
-        .args(["-q", &qos.to_string(), "-C", &count.to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    // mosquitto_sub says nothing when subscribed: give it time.
-    std::thread::sleep(Duration::from_millis(500));
-    let start = Instant::now();
-    let mut publisher = spawn_publisher(host, port, &topic, qos, PAYLOAD, count)?;
-    let deadline = start + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = sub.try_wait().map_err(|e| e.to_string())? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = sub.kill();
-            let _ = sub.wait();
-            reap(&mut publisher, Duration::from_secs(10));
-            return Err("mosquitto_sub did not get every message in 120 s".into());
-        }
-        std::thread::sleep(Duration::from_micros(200));
-    };
-    let seconds = start.elapsed().as_secs_f64();
-    // Its CPU, before the publisher is reaped and adds its own.
-    let cpu = children_cpu() - cpu0;
-    reap(&mut publisher, Duration::from_secs(30));
-    if !status.success() {
-        return Err(format!("mosquitto_sub: {status}"));
-    }
-    Ok(Figure {
-        msg_per_s: count as f64 / seconds,
-        cpu_us_per_msg: cpu.as_secs_f64() * 1e6 / count as f64,
-    })
-}
-
-fn paho_pub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, String> {
-    let output = Command::new(python())
-        .args([SCRIPT, "pub", host, &port.to_string(), &count.to_string()])
+    let output = helper()?
+        .args(["pub", host, &port.to_string(), &count.to_string()])
         .args([qos.to_string(), PAYLOAD.to_string(), INFLIGHT.to_string()])
         .stderr(Stdio::inherit())
         .output()
@@ -163,17 +104,26 @@ fn paho_pub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, Str
     let line = text
         .lines()
         .find(|l| l.starts_with('{'))
-        .ok_or("paho_bench printed no result")?;
+        .ok_or_else(|| format!("printed no result ({})", output.status))?;
     Ok(Figure {
         msg_per_s: json_number(line, "msg_per_s").ok_or("no msg_per_s")?,
         cpu_us_per_msg: json_number(line, "cpu_us_per_msg").ok_or("no cpu_us_per_msg")?,
     })
 }
 
-fn paho_sub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, String> {
-    let topic = format!("bench/paho_sub/{qos}");
-    let mut child = Command::new(python())
-        .args([SCRIPT, "sub", host, &port.to_string(), &count.to_string()])
+/// A peer's subscribe run: timed here, from starting the publisher to its
+/// result line.
+fn helper_sub(
+    helper: &Helper,
+    name: &str,
+    host: &str,
+    port: u16,
+    qos: i32,
+    count: usize,
+) -> Result<Figure, String> {
+    let topic = format!("bench/{name}_sub/{qos}");
+    let mut child = helper()?
+        .args(["sub", host, &port.to_string(), &count.to_string()])
         .args([qos.to_string(), topic.clone()])
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
@@ -185,7 +135,7 @@ fn paho_sub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, Str
         other => {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("paho_bench did not get ready: {other:?}"));
+            return Err(format!("did not get ready: {other:?}"));
         }
     }
     let start = Instant::now();
@@ -196,7 +146,7 @@ fn paho_sub(host: &str, port: u16, qos: i32, count: usize) -> Result<Figure, Str
     reap(&mut publisher, Duration::from_secs(30));
     let line = match result {
         Some(Ok(l)) => l,
-        other => return Err(format!("paho_bench printed no result: {other:?}")),
+        other => return Err(format!("printed no result: {other:?}")),
     };
     Ok(Figure {
         msg_per_s: count as f64 / seconds,
@@ -250,20 +200,8 @@ fn ratios(scenario: &str, qos: i32, ours: &Figure, others: &[(&str, Result<Figur
 
 pub fn run(args: &crate::args::Args, target: &crate::target::Target) {
     let (host, port) = (target.host.as_str(), target.port);
-    let paho = mqtt_tether::testing::find_paho_python().is_some();
-    if !paho {
-        report::note(
-            "compare",
-            "Paho Python skipped: no python3 (nor target/paho-venv) imports paho.mqtt.client",
-        );
-    }
-    let dir = match TempDir::new("bench-compare") {
-        Ok(d) => d,
-        Err(e) => return report::note("compare", &format!("skipped ({e})")),
-    };
-    let skipped = || Err::<Figure, String>("paho-mqtt is not installed".into());
-    for qos in [0, 1] {
-        let count = args.publish_count(qos).min(MOSQUITTO_PUB_MAX);
+    for qos in [0, 1, 2] {
+        let count = args.publish_count(qos);
         let spec = crate::publish::Spec {
             protocol: ProtocolVersion::MQTTv311,
             qos,
@@ -290,21 +228,17 @@ pub fn run(args: &crate::args::Args, target: &crate::target::Target) {
             count,
             &ours,
             [
-                ("mosquitto_pub", &mut || {
-                    mosquitto_pub(host, port, qos, count, &dir)
+                ("libmosquitto", &mut || {
+                    helper_pub(&libmosquitto, host, port, qos, count)
                 }),
                 ("paho-python", &mut || {
-                    if paho {
-                        paho_pub(host, port, qos, count)
-                    } else {
-                        skipped()
-                    }
+                    helper_pub(&paho, host, port, qos, count)
                 }),
             ],
         );
     }
     let count = args.sub_count();
-    for qos in [0, 1] {
+    for qos in [0, 1, 2] {
         let ours =
             match crate::subscribe::run(host, port, ProtocolVersion::MQTTv311, qos, PAYLOAD, count)
             {
@@ -323,15 +257,11 @@ pub fn run(args: &crate::args::Args, target: &crate::target::Target) {
             count,
             &ours,
             [
-                ("mosquitto_sub", &mut || {
-                    mosquitto_sub(host, port, qos, count)
+                ("libmosquitto", &mut || {
+                    helper_sub(&libmosquitto, "mosq", host, port, qos, count)
                 }),
                 ("paho-python", &mut || {
-                    if paho {
-                        paho_sub(host, port, qos, count)
-                    } else {
-                        skipped()
-                    }
+                    helper_sub(&paho, "paho", host, port, qos, count)
                 }),
             ],
         );

@@ -10,10 +10,6 @@
 //!   connected across the interval it measures. Where schedstat is missing
 //!   (kernels without CONFIG_SCHEDSTATS) the per-thread `stat` utime+stime is
 //!   used instead, in clock ticks of 10 ms.
-//! * CPU time of reaped children (`mosquitto_pub`, `mosquitto_sub`, Paho):
-//!   cutime+cstime of `/proc/self/stat`, in clock ticks (10 ms: USER_HZ is
-//!   100 on every Linux architecture we run on); what `getrusage
-//!   (RUSAGE_CHILDREN)` counts.
 //! * Wake-ups: voluntary + involuntary context switches of a thread, from
 //!   `/proc/self/task/<tid>/status`.
 //! * Memory: VmRSS and VmHWM (peak RSS) from `/proc/self/status`; the peak is
@@ -107,19 +103,6 @@ impl CpuSnapshot {
             .sum();
         Duration::from_nanos(ns)
     }
-}
-
-/// The CPU time (user+sys) of the children reaped so far.
-pub fn children_cpu() -> Duration {
-    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields = stat_fields(&text);
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_nanos((ticks(13) + ticks(14)) * TICK_NS)
 }
 
 /// A thread's context switches so far, voluntary + involuntary: each is one
