@@ -203,7 +203,7 @@ fn sub_exits_with_the_reason_when_the_broker_refuses() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert_eq!(stderr, "sub: connection refused: Not authorized\n");
 
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "rustls")]
     {
         use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
         let pki = common::pki::Pki::new();
@@ -675,7 +675,7 @@ fn pub_and_sub_take_the_transport_flags() {
             format!("socks5://127.0.0.1:{}", proxy.port()),
         ],
     ));
-    if cfg!(feature = "tls") {
+    if cfg!(feature = "rustls") {
         publishers.push((
             "tls",
             vec![

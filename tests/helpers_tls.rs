@@ -2,7 +2,7 @@
 //! listener: Paho's dict form (`tls_set` arguments plus `insecure`) and its
 //! `SSLContext` form (a rustls configuration). Skipped without Mosquitto
 //! unless the environment requires it.
-#![cfg(all(feature = "testing", feature = "tls"))]
+#![cfg(all(feature = "testing", feature = "rustls"))]
 
 mod common;
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::pki::Pki;
 use mqtt_tether::helpers::{publish, subscribe, Auth, Tls};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
-use mqtt_tether::transport::tls::TlsOptions;
+use mqtt_tether::transport::tls::{crypto_provider, TlsOptions};
 use mqtt_tether::{connack_string, Error, PahoErrorKind, ProtocolVersion};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -81,13 +81,11 @@ fn tls_as_a_dict_with_insecure_and_as_a_context() {
     for cert in CertificateDer::pem_file_iter(pki.path("ca.pem")).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    let context = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let context = rustls::ClientConfig::builder_with_provider(crypto_provider().unwrap())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let context = Tls::from(Arc::new(context));
     let o = options("localhost", context.clone());
     bounded(move || publish::single("tls/context", "3", 1, true, &o)).unwrap();

@@ -47,7 +47,7 @@ fn persistent_client(id: &str) -> Client {
 /// WebSocket front.
 enum Link {
     Tcp,
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "rustls")]
     Tls(common::pki::Pki),
     #[cfg(feature = "websocket")]
     Websockets,
@@ -57,7 +57,7 @@ impl Link {
     fn name(&self) -> &'static str {
         match self {
             Link::Tcp => "tcp",
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "rustls")]
             Link::Tls(_) => "tls",
             #[cfg(feature = "websocket")]
             Link::Websockets => "websockets",
@@ -71,7 +71,7 @@ impl Link {
         // about the client.
         #[allow(unused_mut)]
         let mut config = MosquittoConfig::default().line("max_queued_messages 0");
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "rustls")]
         if let Link::Tls(pki) = self {
             for line in pki.listener_lines() {
                 config = config.line(line);
@@ -114,7 +114,7 @@ fn persistent_client_over(id: &str, link: &Link) -> Client {
         },
     )
     .unwrap();
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "rustls")]
     if let Link::Tls(pki) = link {
         c.tls_set(mqtt_tether::transport::tls::TlsOptions {
             ca_certs: Some(pki.path("ca.pem")),
@@ -380,7 +380,7 @@ fn chaos_loses_no_qos1_and_no_qos2_duplicates() {
 }
 
 /// The same chaos over TLS (the transports issue).
-#[cfg(feature = "tls")]
+#[cfg(feature = "rustls")]
 #[test]
 fn chaos_over_tls_loses_no_qos1_and_no_qos2_duplicates() {
     chaos_over(Link::Tls(common::pki::Pki::new()));

@@ -193,7 +193,7 @@ fn fails_at_the_deadline(c: &Client, host: &str, port: u16, layer: &str) {
     assert!(!c.is_connected());
 }
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "rustls")]
 mod tls {
     use super::*;
     use std::sync::Arc;

@@ -139,7 +139,7 @@ fn a_refused_upgrade_is_a_failed_connect_that_says_so() {
     );
 }
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "rustls")]
 #[test]
 fn qos_round_trips_over_websockets_over_tls() {
     use mqtt_tether::transport::tls::TlsOptions;
@@ -190,9 +190,9 @@ fn ws_server_closing_after(
     impl Read for Held {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             match &mut self.tls {
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "rustls")]
                 Some(conn) => rustls::Stream::new(conn, &mut self.tcp).read(buf),
-                #[cfg(not(feature = "tls"))]
+                #[cfg(not(feature = "rustls"))]
                 Some(never) => match *never {},
                 None => self.tcp.read(buf),
             }
@@ -212,7 +212,7 @@ fn ws_server_closing_after(
         fn send(&mut self, last: bool) {
             let out = std::mem::take(&mut self.out);
             let wire = match &mut self.tls {
-                #[cfg(feature = "tls")]
+                #[cfg(feature = "rustls")]
                 Some(conn) => {
                     conn.writer().write_all(&out).unwrap();
                     if last {
@@ -224,7 +224,7 @@ fn ws_server_closing_after(
                     }
                     wire
                 }
-                #[cfg(not(feature = "tls"))]
+                #[cfg(not(feature = "rustls"))]
                 Some(never) => match *never {},
                 None => {
                     let _ = last;
@@ -239,11 +239,11 @@ fn ws_server_closing_after(
     let port = listener.local_addr().unwrap().port();
     let (go, told) = mpsc::channel();
     let server = std::thread::spawn(move || {
-        #[cfg_attr(not(feature = "tls"), allow(unused_mut))]
+        #[cfg_attr(not(feature = "rustls"), allow(unused_mut))]
         let (mut tcp, _) = listener.accept().unwrap();
         tcp.set_read_timeout(Some(WAIT)).unwrap();
         let tls = tls.map(|config| {
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "rustls")]
             {
                 let mut conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
                 while conn.is_handshaking() {
@@ -251,7 +251,7 @@ fn ws_server_closing_after(
                 }
                 conn
             }
-            #[cfg(not(feature = "tls"))]
+            #[cfg(not(feature = "rustls"))]
             match config {}
         });
         let held = Held {
@@ -292,11 +292,11 @@ fn ws_server_closing_after(
 
 /// rustls's server types with `tls`, types without values otherwise.
 mod rustls_or_none {
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "rustls")]
     pub use rustls::{ServerConfig, ServerConnection};
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(feature = "rustls"))]
     pub enum ServerConfig {}
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(feature = "rustls"))]
     pub enum ServerConnection {}
 }
 
@@ -308,11 +308,11 @@ mod rustls_or_none {
 fn what_comes_right_before_a_close_frame_is_delivered_first() {
     use common::clients::ConnectionEvents;
     use mqtt_tether::ProtocolVersion::MQTTv5;
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "rustls")]
     let pki = common::pki::Pki::new();
     #[allow(unused_mut)]
     let mut over_tls = vec![false];
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "rustls")]
     over_tls.push(true);
     // MQTT 5 CONNACK 135 (not authorized), with the CLOSE.
     let refused = (None, common::hex("20 03 00 87 00"));
@@ -350,7 +350,7 @@ fn what_comes_right_before_a_close_frame_is_delivered_first() {
             .unwrap();
             #[allow(unused_mut)]
             let mut config = None;
-            #[cfg(feature = "tls")]
+            #[cfg(feature = "rustls")]
             if tls {
                 config = Some(pki.server_config());
                 c.tls_set(mqtt_tether::transport::tls::TlsOptions {

@@ -117,7 +117,7 @@ pub fn transport_client(
             target.port,
             Box::new(()),
         )),
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         "tls" => {
             if target.own.is_none() {
                 return Err("TLS needs the bench's own Mosquitto".into());
@@ -158,7 +158,7 @@ pub fn transport_client(
 
 /// A Mosquitto with a TLS listener and a self-signed certificate made with
 /// the `openssl` tool if present (the example takes no dependency for it).
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 fn tls_broker() -> Option<(Mosquitto, TempDir)> {
     let dir = TempDir::new("bench-tls").ok()?;
     let status = std::process::Command::new("openssl")

@@ -188,7 +188,7 @@ impl Connection {
         Ok(mqtt_tether::Transport::Tcp)
     }
 
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     fn set_tls(&self, client: &Client) -> Result<(), String> {
         use mqtt_tether::transport::tls::TlsOptions;
         if !self.tls.wanted() {
@@ -211,7 +211,7 @@ impl Connection {
             .map_err(|e| e.to_string())
     }
 
-    #[cfg(not(feature = "tls"))]
+    #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
     fn set_tls(&self, _client: &Client) -> Result<(), String> {
         if self.tls.wanted() || self.tls.insecure || self.tls.key.is_some() {
             return Err("TLS options need the tls feature: cargo run --features tls ...".into());

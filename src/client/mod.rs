@@ -11,7 +11,7 @@ pub(crate) mod callbacks;
 mod epoch;
 mod message_info;
 mod proxy;
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 mod tls;
 #[cfg(feature = "websocket")]
 mod websocket;

@@ -36,7 +36,7 @@
 pub mod publish;
 pub mod subscribe;
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "rustls")]
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +44,7 @@ use crate::client::{CallbackAPIVersion, Client, ClientOptions, UserData};
 use crate::error::{Error, ErrorCode};
 use crate::packet::{Properties, ProtocolVersion};
 use crate::transport::proxy::ProxySettings;
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 use crate::transport::tls::TlsOptions;
 use crate::transport::Transport;
 
@@ -103,7 +103,7 @@ impl Auth {
 /// Paho's `tls` argument (feature `tls`): either the dict of
 /// [`Client::tls_set`] arguments with its extra `insecure` key, or an
 /// `SSLContext` for [`Client::tls_set_context`].
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 #[derive(Debug, Clone)]
 pub enum Tls {
     /// The dict form: `tls_set(**options)`, then `tls_insecure_set(True)`
@@ -117,11 +117,12 @@ pub enum Tls {
         insecure: bool,
     },
     /// The `SSLContext` form: `tls_set_context(context)` with a rustls
-    /// configuration.
+    /// configuration (the rustls engine only).
+    #[cfg(feature = "rustls")]
     Context(Arc<rustls::ClientConfig>),
 }
 
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 impl From<TlsOptions> for Tls {
     /// The dict form without `insecure`.
     fn from(options: TlsOptions) -> Tls {
@@ -132,7 +133,7 @@ impl From<TlsOptions> for Tls {
     }
 }
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "rustls")]
 impl From<Arc<rustls::ClientConfig>> for Tls {
     /// The `SSLContext` form.
     fn from(config: Arc<rustls::ClientConfig>) -> Tls {
@@ -152,7 +153,7 @@ pub(crate) struct Connection<'a> {
     pub(crate) keepalive: u16,
     pub(crate) will: Option<&'a Will>,
     pub(crate) auth: Option<&'a Auth>,
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     pub(crate) tls: Option<&'a Tls>,
     pub(crate) protocol: ProtocolVersion,
     pub(crate) transport: Transport,
@@ -205,7 +206,7 @@ impl Connection<'_> {
                 will.properties.clone(),
             )?;
         }
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         match self.tls {
             Some(Tls::Options { options, insecure }) => {
                 client.tls_set(options.clone())?;
@@ -213,6 +214,7 @@ impl Connection<'_> {
                     client.tls_insecure_set(true)?;
                 }
             }
+            #[cfg(feature = "rustls")]
             Some(Tls::Context(config)) => client.tls_set_context(Some(Arc::clone(config)))?,
             None => {}
         }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 use super::Tls;
 use super::{fail, Auth, Connection, Will};
 use crate::client::{Client, MessageInfo, Outcome, UserData};
@@ -97,7 +97,7 @@ pub struct Options {
     pub auth: Option<Auth>,
     /// `tls` (default none, feature `tls`): [`Client::tls_set`] and
     /// [`Client::tls_insecure_set`], or [`Client::tls_set_context`].
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     pub tls: Option<Tls>,
     /// `protocol` (default MQTT 3.1.1).
     pub protocol: ProtocolVersion,
@@ -116,7 +116,7 @@ impl Default for Options {
             keepalive: 60,
             will: None,
             auth: None,
-            #[cfg(feature = "tls")]
+            #[cfg(any(feature = "rustls", feature = "native-tls"))]
             tls: None,
             protocol: ProtocolVersion::MQTTv311,
             transport: Transport::Tcp,
@@ -134,7 +134,7 @@ impl Options {
             keepalive: self.keepalive,
             will: self.will.as_ref(),
             auth: self.auth.as_ref(),
-            #[cfg(feature = "tls")]
+            #[cfg(any(feature = "rustls", feature = "native-tls"))]
             tls: self.tls.as_ref(),
             protocol: self.protocol,
             transport: self.transport,

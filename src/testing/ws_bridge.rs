@@ -53,9 +53,9 @@ pub struct WsBridge {
 }
 
 /// What a connection is carried over.
-#[cfg(feature = "tls")]
+#[cfg(feature = "rustls")]
 type Tls = Option<Arc<rustls::ServerConfig>>;
-#[cfg(not(feature = "tls"))]
+#[cfg(not(feature = "rustls"))]
 type Tls = Option<std::convert::Infallible>;
 
 impl WsBridge {
@@ -65,7 +65,7 @@ impl WsBridge {
     }
 
     /// A WebSocket-over-TLS front for the broker at `upstream`.
-    #[cfg(feature = "tls")]
+    #[cfg(feature = "rustls")]
     pub fn start_tls(upstream: SocketAddr, config: Arc<rustls::ServerConfig>) -> Result<WsBridge> {
         WsBridge::start_with(upstream, Some(config))
     }
@@ -156,13 +156,13 @@ fn serve(
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.set_nodelay(true)?;
     match tls {
-        #[cfg(feature = "tls")]
+        #[cfg(feature = "rustls")]
         Some(config) => {
             let conn = rustls::ServerConnection::new(config).map_err(std::io::Error::other)?;
             let stream = rustls::StreamOwned::new(conn, stream);
             bridge(stream, upstream, stop, requests)
         }
-        #[cfg(not(feature = "tls"))]
+        #[cfg(not(feature = "rustls"))]
         Some(never) => match never {},
         None => bridge(stream, upstream, stop, requests),
     }
@@ -179,7 +179,7 @@ impl Timeouts for TcpStream {
     }
 }
 
-#[cfg(feature = "tls")]
+#[cfg(feature = "rustls")]
 impl Timeouts for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
     fn tcp(&self) -> &TcpStream {
         &self.sock

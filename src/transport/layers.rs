@@ -6,7 +6,7 @@
 
 use std::io;
 
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 use super::tls::TlsLayer;
 #[cfg(feature = "websocket")]
 use super::websocket::WsLayer;
@@ -15,7 +15,7 @@ use super::websocket::WsLayer;
 /// not yet on the socket.
 #[derive(Debug, Default)]
 pub struct Layers {
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     pub(crate) tls: Option<TlsLayer>,
     #[cfg(feature = "websocket")]
     pub(crate) ws: Option<WsLayer>,
@@ -30,7 +30,7 @@ impl Layers {
 
     /// True when there is no layer at all.
     pub fn is_plain(&self) -> bool {
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         if self.tls.is_some() {
             return false;
         }
@@ -50,13 +50,13 @@ impl Layers {
     /// before it handles the end (a refusing broker's CONNACK, a server
     /// DISCONNECT).
     pub fn decode(&mut self, wire: &[u8], plain: &mut Vec<u8>) -> io::Result<()> {
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         let decrypted;
         #[allow(unused_mut)]
         let mut below_ws: &[u8] = wire;
         #[allow(unused_mut)]
         let mut tls_result = Ok(());
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         if let Some(tls) = &mut self.tls {
             let mut out = Vec::new();
             tls_result = tls.decode(wire, &mut out, &mut self.out);
@@ -90,7 +90,7 @@ impl Layers {
 
     /// Bytes that go under the WebSocket layer: through TLS, if any.
     fn below_ws(&mut self, bytes: &[u8]) -> io::Result<()> {
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         if let Some(tls) = &mut self.tls {
             return tls.encode(bytes, &mut self.out);
         }
@@ -115,7 +115,7 @@ impl Layers {
 
     /// The ALPN protocol TLS agreed on, if any.
     pub fn alpn_protocol(&self) -> Option<Vec<u8>> {
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         if let Some(tls) = &self.tls {
             return tls.alpn_protocol().map(<[u8]>::to_vec);
         }

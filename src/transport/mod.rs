@@ -12,10 +12,12 @@
 
 mod deadline;
 mod layers;
+#[cfg(any(feature = "websocket", feature = "native-tls"))]
+mod pipe;
 pub mod proxy;
 mod socket;
 mod tcp;
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
 pub mod tls;
 #[cfg(feature = "websocket")]
 pub mod websocket;
@@ -64,7 +66,7 @@ pub struct TransportConfig {
     /// Connect timeout, bind address and port.
     pub tcp: TcpOptions,
     /// TLS, when configured (`tls_set`, `tls_set_context`).
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     pub tls: Option<tls::TlsSettings>,
     /// A proxy (`proxy_set`); without one, the `mqtt_proxy` environment
     /// variable is used, as in Paho.
@@ -77,7 +79,7 @@ pub struct TransportConfig {
 impl TransportConfig {
     /// True when TLS is configured.
     pub fn has_tls(&self) -> bool {
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         if self.tls.is_some() {
             return true;
         }
@@ -142,7 +144,7 @@ fn open_until(
     abandon.watch_socket(&socket)?;
     #[allow(unused_mut)]
     let mut layers = Layers::plain();
-    #[cfg(feature = "tls")]
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     if let Some(settings) = &config.tls {
         layers.tls = Some(tls::handshake_until(&socket, settings, host, deadline)?);
     }
@@ -150,7 +152,7 @@ fn open_until(
     if config.transport == Transport::Websockets {
         let tls = config.has_tls();
         let bounded = deadline::Bounded::new(&socket, deadline);
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
         let ws = match &mut layers.tls {
             Some(tls_layer) => websocket::handshake(
                 tls_layer.blocking_stream(bounded),
@@ -161,7 +163,7 @@ fn open_until(
             )?,
             None => websocket::handshake(bounded, &config.websocket, host, port, tls)?,
         };
-        #[cfg(not(feature = "tls"))]
+        #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
         let ws = websocket::handshake(bounded, &config.websocket, host, port, tls)?;
         layers.ws = Some(ws);
     }

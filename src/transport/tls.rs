@@ -1,26 +1,43 @@
-//! TLS through rustls (ring provider): the configuration Paho's `tls_set`
-//! builds, the blocking handshake made while connecting (within what is
-//! left of the connect timeout), and the sans-IO record layer used after it.
+//! TLS: the configuration Paho's `tls_set` builds, the blocking handshake
+//! made while connecting (within what is left of the connect timeout), and
+//! the sans-IO record layer used after it.
 //!
-//! Keys load from PEM files: PKCS#8, PKCS#1 (RSA) and SEC1 (EC). Encrypted
-//! keys are not supported (`keyfile_password` is refused with a clear
-//! error); decrypt the key first (`openssl pkey -in enc.pem -out key.pem`).
+//! Two engines, chosen per client with [`TlsOptions::engine`]:
+//!
+//! * [`TlsEngine::Rustls`] (feature `tls`, or `tls-aws-lc-rs`, or `rustls`
+//!   with a crypto provider of the program's; see [`crypto_provider`]):
+//!   pure Rust, TLS 1.2 and 1.3, keys in PEM (PKCS#8, PKCS#1, SEC1), not
+//!   encrypted. It follows the WebPKI rules, stricter than OpenSSL's: it
+//!   refuses X.509 version 1 certificates and a host name that is only in
+//!   the subject CN, which is what the certificates of Mosquitto's TLS guide
+//!   (`man mosquitto-tls`) are. Its error for one says so, and names both
+//!   ways out.
+//! * [`TlsEngine::Native`] (feature `native-tls`): the platform's TLS
+//!   through the native-tls crate: OpenSSL on Linux and the BSDs (Paho's
+//!   engine, with its rules: version 1 certificates and host names in the CN
+//!   are accepted), SChannel on Windows, Security.framework on Apple systems.
+//!   Encrypted keys load with Paho's `keyfile_password` (where the engine is
+//!   OpenSSL).
 
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
+#[cfg(feature = "rustls")]
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    ClientConfig, ClientConnection, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+#[cfg(feature = "rustls")]
+use rustls::ClientConfig;
 
-use super::deadline::{Bounded, Deadline};
+use super::deadline::Deadline;
 use super::Socket;
+
+#[cfg(feature = "native-tls")]
+mod native_engine;
+#[cfg(feature = "rustls")]
+mod rustls_engine;
+
+#[cfg(feature = "rustls")]
+pub use rustls_engine::crypto_provider;
 
 /// Whether the broker's certificate is checked (Paho's `cert_reqs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,7 +51,84 @@ pub enum CertReqs {
     None,
 }
 
-/// The arguments of Paho's `tls_set`, with its defaults.
+/// Which TLS implementation a client uses (see the [module docs](self)).
+///
+/// Both names exist in every build; choosing one whose cargo feature is
+/// not enabled is an error of [`TlsSettings::from_options`] (and so of
+/// `tls_set`) that names the feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsEngine {
+    /// rustls (features `tls`, `tls-aws-lc-rs` or `rustls`). The default
+    /// when it is compiled in.
+    Rustls,
+    /// The platform's TLS through native-tls (feature `native-tls`): OpenSSL
+    /// on Linux, as in Paho. The default when rustls is not compiled in.
+    Native,
+}
+
+impl Default for TlsEngine {
+    fn default() -> TlsEngine {
+        if cfg!(feature = "rustls") {
+            TlsEngine::Rustls
+        } else {
+            TlsEngine::Native
+        }
+    }
+}
+
+impl TlsEngine {
+    /// Its name: `"rustls"` or `"native"` (what [`str::parse`] takes).
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsEngine::Rustls => "rustls",
+            TlsEngine::Native => "native",
+        }
+    }
+
+    /// Whether this build has it.
+    pub fn is_available(self) -> bool {
+        match self {
+            TlsEngine::Rustls => cfg!(feature = "rustls"),
+            TlsEngine::Native => cfg!(feature = "native-tls"),
+        }
+    }
+
+    fn unavailable(self) -> io::Error {
+        let feature = match self {
+            TlsEngine::Rustls => "tls",
+            TlsEngine::Native => "native-tls",
+        };
+        io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "the {} TLS engine is not compiled in: enable the cargo feature `{feature}`",
+                self.name()
+            ),
+        )
+    }
+}
+
+impl std::str::FromStr for TlsEngine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<TlsEngine, String> {
+        match s {
+            "rustls" => Ok(TlsEngine::Rustls),
+            "native" => Ok(TlsEngine::Native),
+            other => Err(format!(
+                "unknown TLS engine {other:?}: rustls or native"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for TlsEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The arguments of Paho's `tls_set`, with its defaults, and the engine.
 #[derive(Debug, Clone, Default)]
 pub struct TlsOptions {
     /// PEM file of trusted CA certificates; `None`: the system's trust
@@ -46,126 +140,100 @@ pub struct TlsOptions {
     pub keyfile: Option<PathBuf>,
     /// Whether the broker's certificate is checked.
     pub cert_reqs: CertReqs,
-    /// Encrypted keys are not supported: giving a password is an error.
+    /// The password of an encrypted `keyfile` (Paho's `keyfile_password`).
+    /// The native engine decrypts the key with it where it is OpenSSL; the
+    /// rustls engine reads no encrypted key, and giving a password to it is
+    /// an error that says so.
     pub keyfile_password: Option<String>,
     /// ALPN protocols to offer, in order of preference.
     pub alpn_protocols: Vec<String>,
+    /// Which TLS implementation: rustls (the default when compiled in) or
+    /// the platform's, as Paho has it ([`TlsEngine::Native`]).
+    pub engine: TlsEngine,
 }
 
 /// The TLS settings of a client: a configuration, and Paho's "insecure"
 /// switch (no hostname check; the chain is still verified).
 #[derive(Clone)]
 pub struct TlsSettings {
-    base: Base,
+    engine: Engine,
     insecure: bool,
 }
 
 #[derive(Clone)]
-enum Base {
-    Options {
-        roots: Arc<RootCertStore>,
-        client_auth: Option<(Vec<CertificateDer<'static>>, Arc<PrivateKeyDer<'static>>)>,
-        verify: bool,
-        alpn: Vec<Vec<u8>>,
-    },
-    Context(Arc<ClientConfig>),
+enum Engine {
+    #[cfg(feature = "rustls")]
+    Rustls(rustls_engine::Settings),
+    #[cfg(feature = "native-tls")]
+    Native(native_engine::Settings),
 }
 
 impl std::fmt::Debug for TlsSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match &self.base {
-            Base::Options { .. } => "tls_set",
-            Base::Context(_) => "tls_set_context",
+        let from = match &self.engine {
+            #[cfg(feature = "rustls")]
+            Engine::Rustls(settings) => settings.from(),
+            #[cfg(feature = "native-tls")]
+            Engine::Native(_) => "tls_set",
         };
         f.debug_struct("TlsSettings")
-            .field("from", &kind)
+            .field("engine", &self.engine())
+            .field("from", &from)
             .field("insecure", &self.insecure)
             .finish()
     }
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn file_error(what: &str, path: &std::path::Path, e: impl std::fmt::Display) -> io::Error {
+pub(super) fn file_error(what: &str, path: &std::path::Path, e: impl std::fmt::Display) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         format!("cannot load the {what} {}: {e}", path.display()),
     )
 }
 
+/// Whether a PEM file holds an encrypted private key (PKCS#8
+/// `ENCRYPTED PRIVATE KEY`, or OpenSSL's traditional `Proc-Type:
+/// 4,ENCRYPTED` header).
+pub(super) fn is_encrypted_key(pem: &[u8]) -> bool {
+    let has = |needle: &[u8]| pem.windows(needle.len()).any(|w| w == needle);
+    has(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || has(b"Proc-Type: 4,ENCRYPTED")
+}
+
 impl TlsSettings {
     /// Paho's `tls_set`: loads the files now, so a missing or bad file is
-    /// an error of this call.
+    /// an error of this call, with the engine `options.engine` names.
     pub fn from_options(options: &TlsOptions) -> io::Result<TlsSettings> {
-        if options.keyfile_password.is_some() {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "encrypted private keys are not supported: decrypt the key file first",
-            ));
-        }
-        let mut roots = RootCertStore::empty();
-        match &options.ca_certs {
-            Some(path) => {
-                let certs = CertificateDer::pem_file_iter(path)
-                    .map_err(|e| file_error("CA certificates", path, e))?;
-                for cert in certs {
-                    let cert = cert.map_err(|e| file_error("CA certificates", path, e))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| file_error("CA certificates", path, e))?;
-                }
-                if roots.is_empty() {
-                    return Err(file_error("CA certificates", path, "no certificate in it"));
-                }
-            }
-            None => {
-                let found = rustls_native_certs::load_native_certs();
-                for cert in found.certs {
-                    // A system store may hold certificates webpki cannot
-                    // parse; the others still count.
-                    let _ = roots.add(cert);
-                }
-            }
-        }
-        let client_auth = match &options.certfile {
-            None => None,
-            Some(certfile) => {
-                let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(certfile)
-                    .map_err(|e| file_error("certificate", certfile, e))?
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| file_error("certificate", certfile, e))?;
-                let keyfile = options.keyfile.as_ref().unwrap_or(certfile);
-                let key = PrivateKeyDer::from_pem_file(keyfile)
-                    .map_err(|e| file_error("private key", keyfile, e))?;
-                Some((certs, Arc::new(key)))
-            }
+        let engine = match options.engine {
+            #[cfg(feature = "rustls")]
+            TlsEngine::Rustls => Engine::Rustls(rustls_engine::Settings::from_options(options)?),
+            #[cfg(feature = "native-tls")]
+            TlsEngine::Native => Engine::Native(native_engine::Settings::from_options(options)?),
+            #[allow(unreachable_patterns)]
+            other => return Err(other.unavailable()),
         };
-        let settings = TlsSettings {
-            base: Base::Options {
-                roots: Arc::new(roots),
-                client_auth,
-                verify: options.cert_reqs == CertReqs::Required,
-                alpn: options
-                    .alpn_protocols
-                    .iter()
-                    .map(|p| p.as_bytes().to_vec())
-                    .collect(),
-            },
+        Ok(TlsSettings {
+            engine,
             insecure: options.cert_reqs == CertReqs::None,
-        };
-        // Build once now, so a key that does not match its certificate is
-        // an error of tls_set, not of every connect.
-        settings.client_config()?;
-        Ok(settings)
+        })
     }
 
-    /// Paho's `tls_set_context`: a configuration built by the caller.
+    /// Paho's `tls_set_context`: a rustls configuration built by the
+    /// caller.
+    #[cfg(feature = "rustls")]
     pub fn from_config(config: Arc<ClientConfig>) -> TlsSettings {
         TlsSettings {
-            base: Base::Context(config),
+            engine: Engine::Rustls(rustls_engine::Settings::from_config(config)),
             insecure: false,
+        }
+    }
+
+    /// The engine these settings are for.
+    pub fn engine(&self) -> TlsEngine {
+        match &self.engine {
+            #[cfg(feature = "rustls")]
+            Engine::Rustls(_) => TlsEngine::Rustls,
+            #[cfg(feature = "native-tls")]
+            Engine::Native(_) => TlsEngine::Native,
         }
     }
 
@@ -182,159 +250,38 @@ impl TlsSettings {
         self.insecure
     }
 
-    /// The rustls configuration for one connection.
+    /// The rustls configuration for one connection; an error for settings
+    /// of the native engine.
+    #[cfg(feature = "rustls")]
     pub fn client_config(&self) -> io::Result<Arc<ClientConfig>> {
-        let (roots, client_auth, verify, alpn) = match &self.base {
-            Base::Context(config) => return Ok(Arc::clone(config)),
-            Base::Options {
-                roots,
-                client_auth,
-                verify,
-                alpn,
-            } => (roots, client_auth, *verify, alpn),
-        };
-        let invalid = |e: rustls::Error| io::Error::new(io::ErrorKind::InvalidInput, e.to_string());
-        let builder = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(invalid)?;
-        let builder = if !verify {
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(NoVerification(provider())))
-        } else if self.insecure {
-            let inner = WebPkiServerVerifier::builder_with_provider(Arc::clone(roots), provider())
-                .build()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyHostName(inner)))
-        } else {
-            builder.with_root_certificates(Arc::clone(roots))
-        };
-        let mut config = match client_auth {
-            Some((certs, key)) => builder
-                .with_client_auth_cert(certs.clone(), key.clone_key())
-                .map_err(invalid)?,
-            None => builder.with_no_client_auth(),
-        };
-        config.alpn_protocols = alpn.clone();
-        Ok(Arc::new(config))
-    }
-}
-
-/// Paho's insecure mode: the chain must verify, the name need not match.
-#[derive(Debug)]
-struct AnyHostName(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for AnyHostName {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                rustls::CertificateError::NotValidForName
-                | rustls::CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
+        match &self.engine {
+            Engine::Rustls(settings) => settings.client_config(self.insecure),
+            #[cfg(feature = "native-tls")]
+            Engine::Native(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "these TLS settings are for the native engine, not rustls",
+            )),
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `cert_reqs=CERT_NONE`: no certificate check at all (signatures over the
-/// handshake are still checked, so the peer holds the key it presented).
-#[derive(Debug)]
-struct NoVerification(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
 /// The TLS record layer of an established connection.
-pub struct TlsLayer {
-    conn: ClientConnection,
+pub struct TlsLayer(Layer);
+
+enum Layer {
+    #[cfg(feature = "rustls")]
+    Rustls(rustls_engine::Layer),
+    #[cfg(feature = "native-tls")]
+    Native(native_engine::Layer),
 }
 
 impl std::fmt::Debug for TlsLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsLayer")
+            .field("engine", &self.engine())
             .field("alpn", &self.alpn_protocol())
             .finish()
     }
-}
-
-fn tls_error(e: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}"))
 }
 
 /// Makes the TLS handshake on `socket` for `host`, all of it within
@@ -355,33 +302,48 @@ pub(crate) fn handshake_until(
     host: &str,
     deadline: Deadline,
 ) -> io::Result<TlsLayer> {
-    let config = settings.client_config()?;
-    let name = ServerName::try_from(host.to_string()).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("TLS handshake failed: {host:?} is not a valid server name ({e})"),
-        )
-    })?;
-    let mut conn = ClientConnection::new(config, name)
-        .map_err(|e| io::Error::other(format!("TLS handshake failed: {e}")))?;
-    let mut io = Bounded::new(socket, deadline);
-    while conn.is_handshaking() {
-        if let Err(e) = conn.complete_io(&mut io) {
-            return Err(io::Error::new(
-                e.kind(),
-                format!("TLS handshake failed: {e}"),
-            ));
-        }
-    }
+    let layer = match &settings.engine {
+        #[cfg(feature = "rustls")]
+        Engine::Rustls(engine) => Layer::Rustls(rustls_engine::handshake(
+            socket,
+            engine,
+            settings.insecure,
+            host,
+            deadline,
+        )?),
+        #[cfg(feature = "native-tls")]
+        Engine::Native(engine) => Layer::Native(native_engine::handshake(
+            socket,
+            engine,
+            settings.insecure,
+            host,
+            deadline,
+        )?),
+    };
     socket.set_read_timeout(None)?;
     socket.set_write_timeout(None)?;
-    Ok(TlsLayer { conn })
+    Ok(TlsLayer(layer))
 }
 
 impl TlsLayer {
+    /// The engine of this connection.
+    pub fn engine(&self) -> TlsEngine {
+        match &self.0 {
+            #[cfg(feature = "rustls")]
+            Layer::Rustls(_) => TlsEngine::Rustls,
+            #[cfg(feature = "native-tls")]
+            Layer::Native(_) => TlsEngine::Native,
+        }
+    }
+
     /// The ALPN protocol the broker chose, if any.
     pub fn alpn_protocol(&self) -> Option<&[u8]> {
-        self.conn.alpn_protocol()
+        match &self.0 {
+            #[cfg(feature = "rustls")]
+            Layer::Rustls(layer) => layer.alpn_protocol(),
+            #[cfg(feature = "native-tls")]
+            Layer::Native(layer) => layer.alpn_protocol(),
+        }
     }
 
     /// A blocking stream through this TLS session over `io` (the socket,
@@ -391,27 +353,13 @@ impl TlsLayer {
         &'a mut self,
         io: S,
     ) -> impl Read + Write + 'a {
-        struct Through<'a, S> {
-            conn: &'a mut ClientConnection,
-            io: S,
-        }
-        impl<S: Read + Write> Read for Through<'_, S> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                rustls::Stream::new(self.conn, &mut self.io).read(buf)
-            }
-        }
-        impl<S: Read + Write> Write for Through<'_, S> {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                rustls::Stream::new(self.conn, &mut self.io).write(buf)
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                rustls::Stream::new(self.conn, &mut self.io).flush()
-            }
-        }
-        Through {
-            conn: &mut self.conn,
-            io,
-        }
+        let stream: Box<dyn ReadWrite + 'a> = match &mut self.0 {
+            #[cfg(feature = "rustls")]
+            Layer::Rustls(layer) => Box::new(layer.blocking_stream(io)),
+            #[cfg(feature = "native-tls")]
+            Layer::Native(layer) => Box::new(layer.blocking_stream(io)),
+        };
+        stream
     }
 
     /// Wire bytes in: appends the plaintext to `plain`, and whatever TLS
@@ -424,55 +372,30 @@ impl TlsLayer {
     /// and the CONNACK must be delivered before the end is.
     pub fn decode(
         &mut self,
-        mut wire: &[u8],
+        wire: &[u8],
         plain: &mut Vec<u8>,
         reply: &mut Vec<u8>,
     ) -> io::Result<()> {
-        while !wire.is_empty() {
-            let read = self.conn.read_tls(&mut wire);
-            let processed = read.and_then(|_| {
-                self.conn.process_new_packets().map_err(|e| {
-                    // Send the alert that explains the failure before
-                    // closing.
-                    let _ = self.conn.write_tls(reply);
-                    tls_error(e)
-                })
-            });
-            // Taken at every turn: rustls stops reading records while its
-            // plaintext buffer is full.
-            let waiting = processed
-                .as_ref()
-                .map_or(0, |s| s.plaintext_bytes_to_read());
-            self.take_plaintext(plain, waiting);
-            if processed?.peer_has_closed() {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "TLS: the broker closed the session",
-                ));
-            }
+        match &mut self.0 {
+            #[cfg(feature = "rustls")]
+            Layer::Rustls(layer) => layer.decode(wire, plain, reply),
+            #[cfg(feature = "native-tls")]
+            Layer::Native(layer) => layer.decode(wire, plain, reply),
         }
-        while self.conn.wants_write() {
-            self.conn.write_tls(reply)?;
-        }
-        Ok(())
-    }
-
-    /// Appends the plaintext rustls holds (that of records processed
-    /// before an error included) to `plain`; `waiting` is how much it
-    /// said it holds, if it could say.
-    fn take_plaintext(&mut self, plain: &mut Vec<u8>, waiting: usize) {
-        plain.reserve(waiting);
-        // It ends with Ok after a close_notify, else with WouldBlock (or
-        // UnexpectedEof): either way every byte read is in `plain`.
-        let _ = self.conn.reader().read_to_end(plain);
     }
 
     /// Plaintext out: appends its TLS records to `wire`.
     pub fn encode(&mut self, plain: &[u8], wire: &mut Vec<u8>) -> io::Result<()> {
-        self.conn.writer().write_all(plain)?;
-        while self.conn.wants_write() {
-            self.conn.write_tls(wire)?;
+        match &mut self.0 {
+            #[cfg(feature = "rustls")]
+            Layer::Rustls(layer) => layer.encode(plain, wire),
+            #[cfg(feature = "native-tls")]
+            Layer::Native(layer) => layer.encode(plain, wire),
         }
-        Ok(())
     }
 }
+
+/// A blocking stream of either engine.
+trait ReadWrite: Read + Write {}
+
+impl<T: Read + Write> ReadWrite for T {}

@@ -8,7 +8,6 @@
 //! Frames and messages are limited to tungstenite's defaults (16 MiB and
 //! 64 MiB), so a broker cannot make the client buffer without bound.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
 
@@ -16,6 +15,8 @@ use tungstenite::handshake::client::generate_key;
 use tungstenite::http::Request;
 use tungstenite::protocol::{Role, WebSocket};
 use tungstenite::Message;
+
+use super::pipe::Pipe;
 
 /// Upgrade headers, as (name, value) pairs in order.
 pub type Headers = Vec<(String, String)>;
@@ -154,34 +155,6 @@ pub fn handshake<S: Read + Write>(
     Ok(WsLayer {
         ws: WebSocket::from_raw_socket(Pipe::default(), Role::Client, None),
     })
-}
-
-/// Bytes between the framer and the layers: it reads what the socket
-/// delivered and writes what goes to the socket, never blocking.
-#[derive(Debug, Default)]
-struct Pipe {
-    input: VecDeque<u8>,
-    output: Vec<u8>,
-}
-
-impl Read for Pipe {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.input.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        self.input.read(buf)
-    }
-}
-
-impl Write for Pipe {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.output.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// The WebSocket framing of an established connection.

@@ -71,7 +71,7 @@ pub fn example(name: &str) -> Command {
         // The same features as this test, so the library is not built twice.
         let features: Vec<&str> = [
             ("testing", cfg!(feature = "testing")),
-            ("tls", cfg!(feature = "tls")),
+            ("tls", cfg!(feature = "rustls")),
             ("websocket", cfg!(feature = "websocket")),
         ]
         .into_iter()
