@@ -750,3 +750,122 @@ fn pub_and_sub_take_the_transport_flags() {
     assert_eq!(got, want);
     assert_eq!(proxy.requests().len(), 1);
 }
+
+/// `--tls-engine` and `--key-password` with the certificates of
+/// Mosquitto's TLS guide (version 1, the host in the CN, the client key
+/// encrypted) against Mosquitto requiring client certificates: `sub` and
+/// `pub` connect with `--tls-engine native`; with the default engine
+/// (rustls) `pub` exits 1 with the one-line explanation; an unknown engine
+/// is a usage error.
+#[cfg(all(feature = "rustls", feature = "native-tls"))]
+#[test]
+fn pub_and_sub_take_the_tls_engine_and_the_key_password() {
+    use common::pki::GuidePki;
+    use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
+    let Some(guide) = GuidePki::new() else {
+        return;
+    };
+    let mut config = MosquittoConfig::default().line("require_certificate true");
+    for line in guide.listener_lines("server.crt") {
+        config = config.line(line);
+    }
+    let Some(m) = Mosquitto::start_or_skip(config) else {
+        return;
+    };
+    let port = m.port().to_string();
+    let path = |name: &str| guide.path(name).to_str().unwrap().to_string();
+    let server: Vec<String> = ["-h", "localhost", "-p", &port, "--cafile", &path("ca.crt")]
+        .map(String::from)
+        .to_vec();
+    let mut tls = server.clone();
+    tls.extend(
+        [
+            "--cert",
+            &path("client.crt"),
+            "--key",
+            &path("client.key"),
+            "--key-password",
+            GuidePki::CLIENT_KEY_PASSWORD,
+        ]
+        .map(String::from),
+    );
+
+    let mut sub = example("sub")
+        .args(&tls)
+        .args([
+            "--tls-engine",
+            "native",
+            "-t",
+            "guide/#",
+            "-C",
+            "1",
+            "-v",
+            "-W",
+            "30",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WATCHDOG;
+    while !m.log().contains("guide/#") {
+        assert!(
+            Instant::now() < deadline,
+            "sub did not subscribe:\n{}",
+            m.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // rustls reads no encrypted key: what is at stake is the server's
+    // certificate, which fails first anyway.
+    let rustls = example("pub")
+        .args(&server)
+        .args(["-t", "guide/rustls", "-m", "never", "-q", "1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&rustls.stderr);
+    assert_eq!(rustls.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("X.509 version 1") && stderr.contains("TlsEngine::Native"),
+        "{stderr}"
+    );
+    let native = example("pub")
+        .args(&tls)
+        .args([
+            "--tls-engine",
+            "native",
+            "-t",
+            "guide/native",
+            "-m",
+            "hello",
+            "-q",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        native.status.success(),
+        "{}",
+        String::from_utf8_lossy(&native.stderr)
+    );
+    let mut lines = String::new();
+    sub.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut lines)
+        .unwrap();
+    assert!(sub.wait().unwrap().success());
+    assert_eq!(lines, "guide/native hello\n");
+
+    let unknown = example("pub")
+        .args(&tls)
+        .args(["--tls-engine", "openssl", "-t", "t", "-m", "x"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr.contains("--tls-engine: unknown TLS engine \"openssl\": rustls or native"),
+        "{stderr}"
+    );
+}

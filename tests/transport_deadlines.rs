@@ -199,7 +199,15 @@ mod tls {
     use std::sync::Arc;
 
     use common::pki::Pki;
-    use mqtt_tether::transport::tls::TlsOptions;
+    use mqtt_tether::transport::tls::{TlsEngine, TlsOptions};
+
+    /// The TLS engines of this build.
+    fn engines() -> Vec<TlsEngine> {
+        [TlsEngine::Rustls, TlsEngine::Native]
+            .into_iter()
+            .filter(|e| e.is_available())
+            .collect()
+    }
 
     /// The server's first flight (ServerHello, certificate, ...) for the
     /// ClientHello `tcp` brings, from a real rustls server.
@@ -226,9 +234,14 @@ mod tls {
     }
 
     pub fn tls_client(id: &str, pki: &Pki) -> Client {
+        engine_client(id, pki, TlsEngine::default())
+    }
+
+    fn engine_client(id: &str, pki: &Pki, engine: TlsEngine) -> Client {
         let c = client(id, ClientOptions::default());
         c.tls_set(TlsOptions {
             ca_certs: Some(pki.path("ca.pem")),
+            engine,
             ..TlsOptions::default()
         })
         .unwrap();
@@ -238,10 +251,15 @@ mod tls {
     #[test]
     fn a_dripped_server_hello_fails_connect_at_the_connect_timeout() {
         let pki = Pki::new();
-        let server = dripped_server_hello(&pki);
-        let c = tls_client("drip-tls", &pki);
-        fails_at_the_deadline(&c, "localhost", server.port, "TLS handshake failed");
-        assert!(server.ends_within(WAIT), "the client kept the socket");
+        for engine in engines() {
+            let server = dripped_server_hello(&pki);
+            let c = engine_client(&format!("drip-tls-{engine}"), &pki, engine);
+            fails_at_the_deadline(&c, "localhost", server.port, "TLS handshake failed");
+            assert!(
+                server.ends_within(WAIT),
+                "{engine}: the client kept the socket"
+            );
+        }
     }
 
     /// The proxy's negotiation and the TLS handshake share one deadline: a
@@ -272,6 +290,13 @@ mod tls {
     #[test]
     fn a_dripped_upgrade_reply_over_tls_fails_connect_at_the_connect_timeout() {
         let pki = Pki::new();
+        for engine in engines() {
+            dripped_upgrade_reply_over_tls(&pki, engine);
+        }
+    }
+
+    #[cfg(feature = "websocket")]
+    fn dripped_upgrade_reply_over_tls(pki: &Pki, engine: TlsEngine) {
         let config = Arc::new(pki.server_config());
         let server = Hostile::start(move |mut tcp, dripping| {
             let mut conn = rustls::ServerConnection::new(config).unwrap();
@@ -302,6 +327,7 @@ mod tls {
         );
         c.tls_set(TlsOptions {
             ca_certs: Some(pki.path("ca.pem")),
+            engine,
             ..TlsOptions::default()
         })
         .unwrap();
@@ -311,18 +337,20 @@ mod tls {
     #[test]
     fn disconnect_and_loop_stop_abandon_a_tls_handshake_in_progress() {
         let pki = Pki::new();
-        abandoned_while_connecting(
-            tls_client("abandon-tls", &pki),
-            "localhost",
-            dripped_server_hello(&pki),
-            Stop::DisconnectThenLoopStop,
-        );
-        abandoned_while_connecting(
-            tls_client("abandon-tls-2", &pki),
-            "localhost",
-            dripped_server_hello(&pki),
-            Stop::LoopStop,
-        );
+        for engine in engines() {
+            abandoned_while_connecting(
+                engine_client(&format!("abandon-tls-{engine}"), &pki, engine),
+                "localhost",
+                dripped_server_hello(&pki),
+                Stop::DisconnectThenLoopStop,
+            );
+            abandoned_while_connecting(
+                engine_client(&format!("abandon-tls-2-{engine}"), &pki, engine),
+                "localhost",
+                dripped_server_hello(&pki),
+                Stop::LoopStop,
+            );
+        }
     }
 
     /// A blocking `connect()` on one thread, `disconnect()` on another: the

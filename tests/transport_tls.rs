@@ -662,8 +662,12 @@ fn other_certificate_errors_carry_no_guide_hint() {
         return;
     };
     let c = client("tls-no-hint");
-    c.tls_set(pki.options_for(TlsEngine::Rustls, "ca.pem")).unwrap();
-    let err = c.connect("127.0.0.1", m.port(), 60).unwrap_err().to_string();
+    c.tls_set(pki.options_for(TlsEngine::Rustls, "ca.pem"))
+        .unwrap();
+    let err = c
+        .connect("127.0.0.1", m.port(), 60)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not valid for name"), "{err}");
     assert!(!err.contains("native"), "{err}");
 }
@@ -694,14 +698,18 @@ fn the_guides_encrypted_client_key_loads_with_keyfile_password() {
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("client.key") && err.contains("it is encrypted: give its password as keyfile_password"),
+            err.contains("client.key")
+                && err.contains("it is encrypted: give its password as keyfile_password"),
             "{err}"
         );
         let err = c
             .tls_set(with_key(TlsEngine::Native, Some("not the password")))
             .unwrap_err()
             .to_string();
-        assert!(err.contains("it does not decrypt with keyfile_password"), "{err}");
+        assert!(
+            err.contains("it does not decrypt with keyfile_password"),
+            "{err}"
+        );
         c.tls_set(with_key(
             TlsEngine::Native,
             Some(GuidePki::CLIENT_KEY_PASSWORD),
@@ -765,7 +773,11 @@ fn an_engine_not_compiled_in_is_named_with_its_feature() {
         match (engine.is_available(), result) {
             (true, result) => result.unwrap(),
             (false, Err(e)) => {
-                let feature = if engine == TlsEngine::Native { "native-tls" } else { "tls" };
+                let feature = if engine == TlsEngine::Native {
+                    "native-tls"
+                } else {
+                    "tls"
+                };
                 assert!(e.to_string().contains(&format!("`{feature}`")), "{e}");
             }
             (false, Ok(())) => panic!("{engine} is not built in, yet tls_set took it"),

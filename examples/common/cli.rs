@@ -21,7 +21,11 @@ transport options:
   --cafile FILE              TLS, trusting the CA certificates in FILE (PEM)
   --capath-system            TLS, trusting the system's certificate store
   --cert FILE, --key FILE    TLS client certificate and its key (PEM)
+  --key-password PASS        the password of an encrypted --key (native engine)
   --insecure                 TLS without the host name check (the chain is checked)
+  --tls-engine rustls|native TLS implementation (default rustls); native is the
+                             platform's (OpenSSL on Linux, as Paho), which also takes
+                             X.509 v1 certificates and host names only in the CN
   --ws                       MQTT over WebSockets (path /mqtt)
   --unix PATH                connect to the broker's unix socket at PATH
   --proxy URL                through a proxy: socks5://[user:pass@]host:port,
@@ -45,7 +49,8 @@ pub struct Connection {
     /// `--reconnect-delay MIN MAX`: the automatic reconnect's first wait and
     /// its cap (Paho's `reconnect_delay_set`).
     pub reconnect_delay: (Duration, Duration),
-    /// `--cafile` / `--capath-system` / `--cert` / `--key` / `--insecure`.
+    /// `--cafile` / `--capath-system` / `--cert` / `--key` /
+    /// `--key-password` / `--insecure` / `--tls-engine`.
     pub tls: Tls,
     /// `--ws`: the websockets transport.
     pub websockets: bool,
@@ -62,12 +67,21 @@ pub struct Tls {
     pub system_roots: bool,
     pub cert: Option<String>,
     pub key: Option<String>,
+    pub key_password: Option<String>,
     pub insecure: bool,
+    /// `--tls-engine`: `rustls` or `native` (checked when the client is
+    /// made, by the library's own parser).
+    pub engine: Option<String>,
 }
 
 impl Tls {
     fn wanted(&self) -> bool {
         self.cafile.is_some() || self.system_roots || self.cert.is_some()
+    }
+
+    /// An option that only means something with TLS.
+    fn modifier(&self) -> bool {
+        self.insecure || self.key.is_some() || self.key_password.is_some() || self.engine.is_some()
     }
 }
 
@@ -124,7 +138,9 @@ impl Connection {
             "--capath-system" => self.tls.system_roots = true,
             "--cert" => self.tls.cert = Some(value()?),
             "--key" => self.tls.key = Some(value()?),
+            "--key-password" => self.tls.key_password = Some(value()?),
             "--insecure" => self.tls.insecure = true,
+            "--tls-engine" => self.tls.engine = Some(value()?),
             "--ws" => self.websockets = true,
             "--unix" => self.unix = Some(value()?),
             "--proxy" => self.proxy = Some(value()?),
@@ -190,19 +206,29 @@ impl Connection {
 
     #[cfg(any(feature = "rustls", feature = "native-tls"))]
     fn set_tls(&self, client: &Client) -> Result<(), String> {
-        use mqtt_tether::transport::tls::TlsOptions;
+        use mqtt_tether::transport::tls::{TlsEngine, TlsOptions};
         if !self.tls.wanted() {
-            return if self.tls.insecure || self.tls.key.is_some() {
-                Err("--insecure and --key need --cafile, --capath-system or --cert".into())
+            return if self.tls.modifier() {
+                Err(
+                    "--insecure, --key, --key-password and --tls-engine need --cafile, \
+                     --capath-system or --cert"
+                        .into(),
+                )
             } else {
                 Ok(())
             };
         }
+        let engine = match &self.tls.engine {
+            Some(name) => name.parse().map_err(|e| format!("--tls-engine: {e}"))?,
+            None => TlsEngine::Rustls,
+        };
         client
             .tls_set(TlsOptions {
                 ca_certs: self.tls.cafile.as_ref().map(Into::into),
                 certfile: self.tls.cert.as_ref().map(Into::into),
                 keyfile: self.tls.key.as_ref().map(Into::into),
+                keyfile_password: self.tls.key_password.clone(),
+                engine,
                 ..TlsOptions::default()
             })
             .map_err(|e| e.to_string())?;
@@ -213,8 +239,11 @@ impl Connection {
 
     #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
     fn set_tls(&self, _client: &Client) -> Result<(), String> {
-        if self.tls.wanted() || self.tls.insecure || self.tls.key.is_some() {
-            return Err("TLS options need the tls feature: cargo run --features tls ...".into());
+        if self.tls.wanted() || self.tls.modifier() {
+            return Err(
+                "TLS options need the tls or native-tls feature: cargo run --features tls ..."
+                    .into(),
+            );
         }
         Ok(())
     }

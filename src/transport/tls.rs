@@ -115,9 +115,7 @@ impl std::str::FromStr for TlsEngine {
         match s {
             "rustls" => Ok(TlsEngine::Rustls),
             "native" => Ok(TlsEngine::Native),
-            other => Err(format!(
-                "unknown TLS engine {other:?}: rustls or native"
-            )),
+            other => Err(format!("unknown TLS engine {other:?}: rustls or native")),
         }
     }
 }
@@ -184,7 +182,11 @@ impl std::fmt::Debug for TlsSettings {
     }
 }
 
-pub(super) fn file_error(what: &str, path: &std::path::Path, e: impl std::fmt::Display) -> io::Error {
+pub(super) fn file_error(
+    what: &str,
+    path: &std::path::Path,
+    e: impl std::fmt::Display,
+) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         format!("cannot load the {what} {}: {e}", path.display()),

@@ -71,7 +71,10 @@ pub fn example(name: &str) -> Command {
         // The same features as this test, so the library is not built twice.
         let features: Vec<&str> = [
             ("testing", cfg!(feature = "testing")),
-            ("tls", cfg!(feature = "rustls")),
+            ("tls", cfg!(feature = "tls")),
+            ("tls-aws-lc-rs", cfg!(feature = "tls-aws-lc-rs")),
+            ("rustls", cfg!(feature = "rustls")),
+            ("native-tls", cfg!(feature = "native-tls")),
             ("websocket", cfg!(feature = "websocket")),
         ]
         .into_iter()

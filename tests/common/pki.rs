@@ -119,35 +119,90 @@ impl GuidePki {
         let client_pass = format!("pass:{}", Self::CLIENT_KEY_PASSWORD);
         // CERTIFICATE AUTHORITY
         run(&[
-            "req", "-new", "-x509", "-days", "2", "-extensions", "v3_ca", "-keyout", "ca.key",
-            "-out", "ca.crt", "-subj", "/CN=guide CA", "-passout", &ca_pass,
+            "req",
+            "-new",
+            "-x509",
+            "-days",
+            "2",
+            "-extensions",
+            "v3_ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=guide CA",
+            "-passout",
+            &ca_pass,
         ]);
         let sign = |csr: &str, crt: &str, extra: &[&str]| {
             let mut args = vec![
-                "x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", crt, "-days", "2", "-passin", &ca_pass,
+                "x509",
+                "-req",
+                "-in",
+                csr,
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                crt,
+                "-days",
+                "2",
+                "-passin",
+                &ca_pass,
             ];
             args.extend_from_slice(extra);
             run(&args);
         };
         // SERVER: "Generate a server key without encryption."
         run(&["genrsa", "-out", "server.key", "2048"]);
-        run(&["req", "-out", "server.csr", "-key", "server.key", "-new", "-subj", "/CN=localhost"]);
+        run(&[
+            "req",
+            "-out",
+            "server.csr",
+            "-key",
+            "server.key",
+            "-new",
+            "-subj",
+            "/CN=localhost",
+        ]);
         sign("server.csr", "server.crt", &[]);
         std::fs::write(dir.path().join("v3.ext"), "basicConstraints=CA:FALSE\n").unwrap();
         sign("server.csr", "server-v3.crt", &["-extfile", "v3.ext"]);
         // CLIENT
-        run(&["genrsa", "-des3", "-out", "client.key", "-passout", &client_pass, "2048"]);
         run(&[
-            "req", "-out", "client.csr", "-key", "client.key", "-new", "-subj", "/CN=guide client",
-            "-passin", &client_pass,
+            "genrsa",
+            "-des3",
+            "-out",
+            "client.key",
+            "-passout",
+            &client_pass,
+            "2048",
+        ]);
+        run(&[
+            "req",
+            "-out",
+            "client.csr",
+            "-key",
+            "client.key",
+            "-new",
+            "-subj",
+            "/CN=guide client",
+            "-passin",
+            &client_pass,
         ]);
         sign("client.csr", "client.crt", &[]);
         // What the tests rely on: the guide's certificates are version 1 and
         // name no host but in the CN; the key is encrypted.
         for crt in ["server.crt", "client.crt", "server-v3.crt"] {
             let text = run(&["x509", "-in", crt, "-noout", "-text"]);
-            let version = if crt == "server-v3.crt" { "Version: 3 (0x2)" } else { "Version: 1 (0x0)" };
+            let version = if crt == "server-v3.crt" {
+                "Version: 3 (0x2)"
+            } else {
+                "Version: 1 (0x0)"
+            };
             assert!(text.contains(version), "{crt}: {text}");
             assert!(!text.contains("Subject Alternative Name"), "{crt}: {text}");
         }

@@ -130,9 +130,11 @@ fn pkcs8_key(pem: &[u8], password: Option<&str>) -> Result<Vec<u8>, String> {
 #[cfg(any(target_os = "windows", target_vendor = "apple"))]
 fn pkcs8_key(pem: &[u8], password: Option<&str>) -> Result<Vec<u8>, String> {
     if password.is_some() || is_encrypted_key(pem) {
-        return Err("encrypted keys need OpenSSL, which the native engine is not on this \
+        return Err(
+            "encrypted keys need OpenSSL, which the native engine is not on this \
                     platform: decrypt the key first (openssl pkey -in enc.pem -out key.pem)"
-            .into());
+                .into(),
+        );
     }
     Ok(pem.to_vec())
 }
@@ -270,7 +272,12 @@ impl Layer {
                     ))
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(()),
-                Err(e) => break Err(io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}"))),
+                Err(e) => {
+                    break Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("TLS: {e}"),
+                    ))
+                }
             }
         };
         // Alerts and anything else the engine owes the broker.
