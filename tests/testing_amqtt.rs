@@ -129,3 +129,35 @@ fn anonymous_clients_can_be_refused() {
     assert_eq!(connect_once(&amqtt, "tether-anonymous", None), 135);
     assert_eq!(connect_once(&amqtt, "tether-named", Some("anyone")), 0);
 }
+
+/// The WebSocket listeners get ports of their own, in the configuration,
+/// and keep them across a restart.
+#[test]
+fn websocket_listeners_have_their_own_ports_and_keep_them() {
+    let pki = common::pki::Pki::new();
+    let config = AmqttConfig::default()
+        .websocket(true)
+        .wss(pki.path("server.pem"), pki.path("server-key.pem"));
+    let Some(mut amqtt) = Amqtt::start_or_skip(config) else {
+        return;
+    };
+    let (ws, wss) = (amqtt.ws_port().unwrap(), amqtt.wss_port().unwrap());
+    assert!(ws != amqtt.port() && wss != amqtt.port() && ws != wss);
+    let text = amqtt.config_text();
+    assert!(
+        text.contains(&format!("  ws:\n    type: ws\n    bind: 127.0.0.1:{ws}\n"))
+            && text.contains(&format!(
+                "  wss:\n    type: ws\n    bind: 127.0.0.1:{wss}\n    ssl: true\n"
+            )),
+        "{text}"
+    );
+    amqtt.restart().unwrap();
+    assert_eq!((amqtt.ws_port(), amqtt.wss_port()), (Some(ws), Some(wss)));
+    for port in [ws, wss] {
+        TcpStream::connect(("127.0.0.1", port)).unwrap();
+    }
+    assert!(Amqtt::start_or_skip(AmqttConfig::default())
+        .unwrap()
+        .ws_port()
+        .is_none());
+}

@@ -377,3 +377,258 @@ fn what_comes_right_before_a_close_frame_is_delivered_first() {
         }
     }
 }
+
+/// The same transport against a real WebSocket broker: amqtt's `ws`
+/// listener (and a `wss` one over TLS), where the upgrade request is read
+/// from amqtt's own log. amqtt takes any path and needs the `mqtt`
+/// subprotocol; see the kit's `Amqtt` docs for its other quirks.
+mod amqtt {
+    use super::*;
+    use common::clients::{client as tcp_client, connect as tcp_connect, ConnectionEvents};
+    use mqtt_tether::testing::{Amqtt, AmqttConfig, UpgradeRequest};
+
+    /// Subscribes `c` to `q/1/#` at QoS 1 and `q/2/#` at QoS 2 (SUBACK
+    /// received); its messages arrive on the receiver as (topic, QoS,
+    /// payload).
+    fn subscribed(c: &Client) -> mpsc::Receiver<(String, u8, Vec<u8>)> {
+        let (tx, rx) = mpsc::channel();
+        c.on_message(move |_, _, m| {
+            let _ = tx.send((m.topic.clone(), m.qos as u8, m.payload.clone()));
+        });
+        let (stx, srx) = mpsc::channel();
+        c.on_subscribe(move |_, _, _, codes, _| {
+            let _ = stx.send(codes.iter().map(|c| c.value()).collect::<Vec<_>>());
+        });
+        c.subscribe_many(&[("q/1/#", 1), ("q/2/#", 2)]).unwrap();
+        assert_eq!(srx.recv_timeout(WAIT).unwrap(), [1, 2]);
+        rx
+    }
+
+    /// QoS 1 and 2 round trips through amqtt on `c` (connected, looping),
+    /// each at its own filter and QoS.
+    fn amqtt_round_trips(c: &Client) {
+        let messages = subscribed(c);
+        for qos in [1u8, 2] {
+            let topic = format!("q/{qos}/self");
+            let payload = format!("over wss at QoS {qos}").into_bytes();
+            c.publish(&topic, payload.clone(), i32::from(qos), false)
+                .unwrap()
+                .wait_for_publish(Some(WAIT))
+                .unwrap();
+            assert_eq!(messages.recv_timeout(WAIT).unwrap(), (topic, qos, payload));
+        }
+    }
+
+    /// amqtt with a `ws` listener, or the test skips.
+    fn amqtt_ws(config: AmqttConfig) -> Option<Amqtt> {
+        let amqtt = Amqtt::start_or_skip(config.websocket(true))?;
+        assert!(amqtt.ws_port().is_some(), "{}", amqtt.config_text());
+        Some(amqtt)
+    }
+
+    /// The upgrade requests amqtt logged, once there are `n` (it logs them
+    /// from its own task, a little after reading them).
+    fn requests(amqtt: &Amqtt, n: usize) -> Vec<UpgradeRequest> {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let requests = amqtt.ws_requests();
+            if requests.len() >= n {
+                return requests;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} upgrade request(s) logged, not {n}:\n{}",
+                requests.len(),
+                amqtt.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn amqtt_receives_pahos_headers_the_path_and_custom_headers() {
+        let Some(amqtt) = amqtt_ws(AmqttConfig::default()) else {
+            return;
+        };
+        let port = amqtt.ws_port().unwrap();
+        let c = ws_client("ws-amqtt-headers");
+        c.ws_set_options(
+            "custom/path",
+            WsHeaders::Merge(vec![
+                ("X-Token".into(), "abc".into()),
+                ("origin".into(), "http://replaced".into()),
+            ]),
+        );
+        connected(&c, port);
+        c.disconnect();
+        c.loop_stop();
+
+        let f = ws_client("ws-amqtt-header-fn");
+        f.ws_set_options(
+            "/mqtt",
+            WsHeaders::Function(Arc::new(|mut defaults| {
+                defaults.retain(|(n, _)| n != "Origin");
+                defaults.push(("Authorization".into(), "Bearer t".into()));
+                defaults
+            })),
+        );
+        connected(&f, port);
+        f.disconnect();
+        f.loop_stop();
+
+        let requests = requests(&amqtt, 2);
+        let (merged, function) = (&requests[0], &requests[1]);
+        assert_eq!(merged.path, "/custom/path");
+        let host = format!("localhost:{port}");
+        assert_eq!(merged.header("Host"), Some(host.as_str()));
+        assert_eq!(merged.header("Upgrade"), Some("websocket"));
+        assert_eq!(merged.header("Connection"), Some("Upgrade"));
+        assert_eq!(merged.header("Sec-WebSocket-Protocol"), Some("mqtt"));
+        assert_eq!(merged.header("Sec-WebSocket-Version"), Some("13"));
+        assert_eq!(merged.header("X-Token"), Some("abc"));
+        assert_eq!(merged.header("Origin"), Some("http://replaced"));
+        assert_eq!(
+            merged
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("origin"))
+                .count(),
+            1,
+            "replaced, not added: {merged:?}"
+        );
+        // Nothing else: tungstenite sends the headers in an order of its
+        // own (and a custom name in lower case), but no more of them.
+        assert_eq!(merged.headers.len(), 8, "{merged:?}");
+        assert_eq!(function.path, "/mqtt");
+        assert_eq!(function.header("Origin"), None);
+        assert_eq!(function.header("Authorization"), Some("Bearer t"));
+    }
+
+    /// QoS 1 and 2 in both directions between a WebSocket client and a TCP
+    /// one, each at its own QoS (amqtt delivers at the granted QoS, so each
+    /// QoS has its own filter), each publish acknowledged end to end.
+    #[test]
+    fn qos_1_and_2_both_ways_between_websocket_and_tcp_clients() {
+        let Some(amqtt) = amqtt_ws(AmqttConfig::default()) else {
+            return;
+        };
+        let ws = ws_client("ws-amqtt-qos");
+        connected(&ws, amqtt.ws_port().unwrap());
+        let ws_messages = subscribed(&ws);
+        let tcp = tcp_client("tcp-amqtt-qos");
+        assert_eq!(tcp_connect(&tcp, amqtt.port()), 0);
+        let tcp_messages = subscribed(&tcp);
+
+        for (from, messages, way) in [
+            (&ws, &tcp_messages, "ws-to-tcp"),
+            (&tcp, &ws_messages, "tcp-to-ws"),
+        ] {
+            for qos in [1u8, 2] {
+                let topic = format!("q/{qos}/{way}");
+                let payload = format!("{way} at QoS {qos}").into_bytes();
+                from.publish(&topic, payload.clone(), i32::from(qos), false)
+                    .unwrap()
+                    .wait_for_publish(Some(WAIT))
+                    .unwrap();
+                // The publisher is subscribed too: each side sees its own
+                // message and the other's; here the receiver's.
+                let expected = (topic, qos, payload);
+                let got = loop {
+                    let m = messages.recv_timeout(WAIT).unwrap();
+                    if m.0.ends_with(way) {
+                        break m;
+                    }
+                };
+                assert_eq!(got, expected);
+            }
+        }
+        for c in [ws, tcp] {
+            c.disconnect();
+            c.loop_stop();
+        }
+    }
+
+    /// wss: amqtt's WebSocket listener over TLS, with every TLS engine of
+    /// the build; the upgrade's Origin says https.
+    #[cfg(feature = "rustls")]
+    #[test]
+    fn qos_round_trips_over_wss() {
+        use mqtt_tether::transport::tls::{TlsEngine, TlsOptions};
+        let pki = common::pki::Pki::new();
+        let config = AmqttConfig::default().wss(pki.path("server.pem"), pki.path("server-key.pem"));
+        let Some(amqtt) = Amqtt::start_or_skip(config) else {
+            return;
+        };
+        let port = amqtt.wss_port().unwrap();
+        let engines = [TlsEngine::Rustls, TlsEngine::Native]
+            .into_iter()
+            .filter(|e| e.is_available());
+        for (n, engine) in engines.enumerate() {
+            let c = ws_client(&format!("wss-amqtt-{engine}"));
+            c.tls_set(TlsOptions {
+                ca_certs: Some(pki.path("ca.pem")),
+                engine,
+                ..TlsOptions::default()
+            })
+            .unwrap();
+            connected(&c, port);
+            amqtt_round_trips(&c);
+            c.disconnect();
+            c.loop_stop();
+            let request = &requests(&amqtt, n + 1)[n];
+            let origin = format!("https://localhost:{port}");
+            assert_eq!(request.header("Origin"), Some(origin.as_str()), "{engine}");
+        }
+    }
+
+    /// Refusals through amqtt's WebSocket listener: an upgrade without the
+    /// `mqtt` subprotocol is answered HTTP 400, a failed connect that says
+    /// so; a CONNACK refusal (anonymous clients not allowed) reaches the
+    /// client as it does over amqtt's TCP listener.
+    #[test]
+    fn amqtt_refusals_over_websockets() {
+        let Some(amqtt) = amqtt_ws(AmqttConfig::default().allow_anonymous(false)) else {
+            return;
+        };
+        let port = amqtt.ws_port().unwrap();
+        let c = ws_client("ws-amqtt-no-subprotocol");
+        c.ws_set_options(
+            "/mqtt",
+            WsHeaders::Function(Arc::new(|mut defaults| {
+                defaults.retain(|(n, _)| n != "Sec-WebSocket-Protocol");
+                defaults
+            })),
+        );
+        let err = c.connect("localhost", port, 60).unwrap_err().to_string();
+        assert!(
+            err.contains("WebSocket handshake error") && err.contains("400"),
+            "{err}"
+        );
+        assert_eq!(
+            requests(&amqtt, 1)[0].header("Sec-WebSocket-Protocol"),
+            None
+        );
+
+        let refused = |transport: Transport, port: u16| {
+            let c = Client::with_options(
+                CallbackAPIVersion::VERSION2,
+                ClientOptions {
+                    client_id: format!("amqtt-anonymous-{}", transport.name()),
+                    transport,
+                    ..ClientOptions::default()
+                },
+            )
+            .unwrap();
+            let events = ConnectionEvents::record(&c);
+            c.connect("localhost", port, 60).unwrap();
+            c.loop_start();
+            events.wait_for_disconnect(WAIT);
+            c.disconnect();
+            c.loop_stop();
+            events.seen()
+        };
+        let over_tcp = refused(Transport::Tcp, amqtt.port());
+        assert_eq!(over_tcp[0], "on_connect 135 Not authorized", "{over_tcp:?}");
+        assert_eq!(refused(Transport::Websockets, port), over_tcp);
+    }
+}

@@ -325,7 +325,7 @@ fn kill_child(name: &str, child: &mut Child, timeout: Duration) -> Result<()> {
 }
 
 /// A port of 127.0.0.1 that was free a moment ago.
-fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())

@@ -45,6 +45,7 @@ mod python;
 mod render;
 mod scripted_broker;
 mod temp_dir;
+mod upgrade_request;
 #[cfg(feature = "websocket")]
 mod ws_bridge;
 
@@ -61,8 +62,9 @@ pub use python::{find_paho_python, find_venv_program, require_paho_python, PAHO_
 pub use render::{render_bytes, to_hex};
 pub use scripted_broker::{Flood, ScriptedBroker, ScriptedConnection};
 pub use temp_dir::TempDir;
+pub use upgrade_request::UpgradeRequest;
 #[cfg(feature = "websocket")]
-pub use ws_bridge::{UpgradeRequest, WsBridge};
+pub use ws_bridge::WsBridge;
 
 /// How long any step of the kit waits unless told otherwise.
 pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);

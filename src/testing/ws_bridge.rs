@@ -17,26 +17,7 @@ use parking_lot::Mutex;
 use tungstenite::handshake::server::{Request, Response};
 use tungstenite::{Message, WebSocket};
 
-use super::{Error, Result};
-
-/// An upgrade request as the bridge received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UpgradeRequest {
-    /// The request path.
-    pub path: String,
-    /// The headers, in order, names as sent.
-    pub headers: Vec<(String, String)>,
-}
-
-impl UpgradeRequest {
-    /// The value of header `name` (compared without case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
+use super::{Error, Result, UpgradeRequest};
 
 /// How often a connection's thread looks at each direction.
 const POLL: Duration = Duration::from_millis(2);
