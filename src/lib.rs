@@ -17,8 +17,9 @@
 //!   `subscribe.callback` ([`helpers::subscribe`]): one call connects, does
 //!   the job (surviving a lost connection) and disconnects.
 //! * [`transport`]: how the client reaches a broker: TCP, TLS (feature
-//!   `tls`), WebSockets (feature `websocket`), unix sockets, and SOCKS or
-//!   HTTP proxies.
+//!   `tls`, rustls, or `native-tls`, OpenSSL on Linux as in Paho; chosen
+//!   per client), WebSockets (feature `websocket`), unix sockets, and SOCKS
+//!   or HTTP proxies.
 //! * [`packet`]: the codec. Every control packet of MQTT 3.1, 3.1.1 and 5.0
 //!   in both directions, MQTT 5 properties and reason codes, and an
 //!   incremental [`packet::Decoder`] that bounds memory by a maximum packet
@@ -86,6 +87,8 @@
 //! production broker (the test broker of the `testing` feature is a test tool).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// docs.rs (`--cfg docsrs`, nightly): each item says which features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
 mod driver;

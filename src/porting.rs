@@ -15,7 +15,8 @@
 //!
 //! Paths are those of this crate (`mqtt_tether::...`; the common names are
 //! also re-exported at the crate root). Names under [`transport::tls`] and
-//! [`helpers::Tls`] need the cargo feature `tls`, names under
+//! [`helpers::Tls`] need a TLS engine: the cargo feature `tls` (rustls) or
+//! `native-tls` (OpenSSL on Linux, as Paho); names under
 //! [`transport::websocket`] the feature `websocket`.
 //!
 //! [`transport::tls`]: crate::transport::tls
@@ -91,8 +92,8 @@
 //! | `message_retry_set(retry)` | none | Removed in Paho 2.0 too. |
 //! | `enable_bridge_mode()` | [`Client::enable_bridge_mode`](crate::Client::enable_bridge_mode) | Same. |
 //! | `ws_set_options(path, headers)` | [`Client::ws_set_options`](crate::Client::ws_set_options)`(path, `[`WsHeaders`](crate::transport::websocket::WsHeaders)`)` | A dict is `WsHeaders::Merge`, a callable `WsHeaders::Function`, `None` `WsHeaders::Default`. |
-//! | `tls_set(ca_certs, certfile, keyfile, cert_reqs, tls_version, ciphers, keyfile_password, alpn_protocols)` | [`Client::tls_set`](crate::Client::tls_set)`(`[`TlsOptions`](crate::transport::tls::TlsOptions)`)` | rustls: no `tls_version` or `ciphers` field, and `keyfile_password` is refused ([§3](#3-deliberate-differences-from-paho)). `cert_reqs` is [`CertReqs`](crate::transport::tls::CertReqs). |
-//! | `tls_set_context(context)` | [`Client::tls_set_context`](crate::Client::tls_set_context)`(Option<Arc<rustls::ClientConfig>>)` | A rustls configuration instead of an `ssl.SSLContext`. |
+//! | `tls_set(ca_certs, certfile, keyfile, cert_reqs, tls_version, ciphers, keyfile_password, alpn_protocols)` | [`Client::tls_set`](crate::Client::tls_set)`(`[`TlsOptions`](crate::transport::tls::TlsOptions)`)` | No `tls_version` or `ciphers` field. An extra field, [`engine`](crate::transport::tls::TlsOptions::engine): rustls (the default) or [`TlsEngine::Native`](crate::transport::tls::TlsEngine::Native), OpenSSL as in Paho; `keyfile_password` needs the native engine ([§3.5](#35-tls-websockets-proxies)). `cert_reqs` is [`CertReqs`](crate::transport::tls::CertReqs). |
+//! | `tls_set_context(context)` | [`Client::tls_set_context`](crate::Client::tls_set_context)`(Option<Arc<rustls::ClientConfig>>)` | A rustls configuration instead of an `ssl.SSLContext` (rustls engine only; build it with [`crypto_provider`](crate::transport::tls::crypto_provider)). |
 //! | `tls_insecure_set(value)` | [`Client::tls_insecure_set`](crate::Client::tls_insecure_set) | Has no effect on a `tls_set_context` configuration ([§3](#3-deliberate-differences-from-paho)). |
 //! | `socket().selected_alpn_protocol()` | [`Client::tls_alpn_protocol`](crate::Client::tls_alpn_protocol) | |
 //! | `proxy_set(proxy_type=, proxy_addr=, ...)` | [`Client::proxy_set`](crate::Client::proxy_set)`(`[`ProxySettings`](crate::transport::proxy::ProxySettings)`)` | Built in, no PySocks; `proxy_type` is [`ProxyType`](crate::transport::proxy::ProxyType). The `mqtt_proxy`/`no_proxy` environment fallback is kept; PySocks' global default proxy does not exist. |
@@ -175,14 +176,15 @@
 //!   [`Client::new`](crate::Client::new)`(CallbackAPIVersion::VERSION1)`
 //!   returns a `ValueError` pointing at Paho's migration notes; port
 //!   VERSION1 callbacks to the VERSION2 shapes (Paho's `docs/migrations.rst`).
-//! * **`tls_set(tls_version=, ciphers=)`**: rustls negotiates TLS 1.2 or 1.3
-//!   with its own safe cipher suites and does not offer older versions or
-//!   custom cipher strings. To restrict versions or suites, build a
-//!   `rustls::ClientConfig` and give it to
+//! * **`tls_set(tls_version=, ciphers=)`**: both TLS engines negotiate TLS
+//!   1.2 or 1.3 with their own safe cipher suites and do not offer older
+//!   versions or custom cipher strings. To restrict versions or suites,
+//!   build a `rustls::ClientConfig` and give it to
 //!   [`Client::tls_set_context`](crate::Client::tls_set_context).
-//! * **`tls_set(keyfile_password=)`**: encrypted private keys are not
-//!   supported; giving a password is an error (decrypt the key first, e.g.
-//!   `openssl pkey -in enc.pem -out key.pem`).
+//! * **`tls_set(keyfile_password=)`** works with the native engine
+//!   (feature `native-tls`, where it is OpenSSL); the rustls engine reads no
+//!   encrypted key, and giving it a password is an error that says so
+//!   ([§3.5](#35-tls-websockets-proxies)).
 //! * **The `transport` property setter**, `callback_api_version`,
 //!   `username`/`password` getters, reading a callback back, the `logger`
 //!   object, `ReasonCodes`, `__version__`, `message_retry_set`: see the
@@ -620,15 +622,53 @@
 //!
 //! ### 3.5 TLS, WebSockets, proxies
 //!
-//! * **TLS is rustls** (feature `tls`), not OpenSSL: no `tls_version` or
-//!   `ciphers` (TLS 1.2 and 1.3 only), no encrypted private keys, PEM keys
-//!   in PKCS#8, PKCS#1 or SEC1. `ca_certs` unset means the system's trust
-//!   store. [`Client::tls_insecure_set`](crate::Client::tls_insecure_set)
-//!   turns the hostname check off for `tls_set` configurations only: a
-//!   configuration given to
-//!   [`Client::tls_set_context`](crate::Client::tls_set_context) keeps the
-//!   verifier the caller built (Paho flips `check_hostname` on the caller's
-//!   context, and takes `insecure` from it).
+//! * **Two TLS engines, chosen per client.** Paho's TLS is OpenSSL's. Here
+//!   the default is rustls (feature `tls`; `tls-aws-lc-rs` for the aws-lc-rs
+//!   provider, `rustls` for one the program installs), and OpenSSL's rules
+//!   are the native engine (feature `native-tls`: native-tls, which is
+//!   OpenSSL on Linux, SChannel on Windows, Security.framework on Apple
+//!   systems). A client picks one in the options it gives `tls_set`:
+//!
+//!   ```no_run
+//!   # #[cfg(feature = "native-tls")] {
+//!   use mqtt_tether::transport::tls::{TlsEngine, TlsOptions};
+//!   # let client = mqtt_tether::Client::new(mqtt_tether::CallbackAPIVersion::VERSION2)?;
+//!   client.tls_set(TlsOptions {
+//!       ca_certs: Some("ca.crt".into()),
+//!       certfile: Some("client.crt".into()),
+//!       keyfile: Some("client.key".into()),
+//!       keyfile_password: Some("secret".into()),
+//!       engine: TlsEngine::Native,
+//!       ..TlsOptions::default()
+//!   })?;
+//!   # }
+//!   # Ok::<(), mqtt_tether::Error>(())
+//!   ```
+//!
+//!   With both compiled in, other clients of the same program stay on
+//!   rustls; an engine that is not compiled in is an error of `tls_set`
+//!   naming its feature.
+//! * **rustls is stricter than OpenSSL.** It refuses X.509 version 1
+//!   certificates and host names that are only in the subject CN, which is
+//!   what `openssl x509 -req` without an extension file makes, and so what
+//!   the commands of Mosquitto's TLS guide (`man mosquitto-tls`) make. Paho
+//!   accepts them. The rustls error says so in one line and names both ways
+//!   out: reissue the certificate as version 3 with a subjectAltName
+//!   (`-extfile` with `subjectAltName=DNS:<host>`), or use the native
+//!   engine.
+//! * **Keys.** rustls reads PEM keys in PKCS#8, PKCS#1 or SEC1, not
+//!   encrypted. The native engine on OpenSSL reads whatever OpenSSL reads,
+//!   encrypted ones with `keyfile_password`; without the password it fails
+//!   (Paho lets OpenSSL prompt on the terminal). Elsewhere it takes
+//!   unencrypted PKCS#8 only.
+//! * **Trust and the hostname check.** `ca_certs` unset means the system's
+//!   trust store; set, it replaces the store, in both engines.
+//!   [`Client::tls_insecure_set`](crate::Client::tls_insecure_set) turns the
+//!   hostname check off for `tls_set` configurations only: a configuration
+//!   given to [`Client::tls_set_context`](crate::Client::tls_set_context)
+//!   (rustls only) keeps the verifier the caller built (Paho flips
+//!   `check_hostname` on the caller's context, and takes `insecure` from
+//!   it).
 //! * **WebSockets through tungstenite** (feature `websocket`): each batch of
 //!   MQTT bytes is one binary frame; PINGs are answered, text frames
 //!   ignored, CLOSE ends the connection.
@@ -761,9 +801,9 @@
 //! keeps waiting for them. Unlike Paho, a `publish` made while the client
 //! is offline can also be waited for.
 
-// Some links point at items of the `tls` and `websocket` features; every
+// Some links point at items of the TLS and `websocket` features; every
 // link is checked by the all-features build (`cargo doc --all-features`).
 #![cfg_attr(
-    not(all(feature = "tls", feature = "websocket")),
+    not(all(feature = "rustls", feature = "native-tls", feature = "websocket")),
     allow(rustdoc::broken_intra_doc_links)
 )]

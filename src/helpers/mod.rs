@@ -100,7 +100,7 @@ impl Auth {
     }
 }
 
-/// Paho's `tls` argument (feature `tls`): either the dict of
+/// Paho's `tls` argument (feature `tls` or `native-tls`): either the dict of
 /// [`Client::tls_set`] arguments with its extra `insecure` key, or an
 /// `SSLContext` for [`Client::tls_set_context`].
 #[cfg(any(feature = "rustls", feature = "native-tls"))]

@@ -95,7 +95,7 @@ pub struct Options {
     pub will: Option<Will>,
     /// `auth` (default none): [`Client::username_pw_set`].
     pub auth: Option<Auth>,
-    /// `tls` (default none, feature `tls`): [`Client::tls_set`] and
+    /// `tls` (default none, feature `tls` or `native-tls`): [`Client::tls_set`] and
     /// [`Client::tls_insecure_set`], or [`Client::tls_set_context`].
     #[cfg(any(feature = "rustls", feature = "native-tls"))]
     pub tls: Option<Tls>,

@@ -271,8 +271,9 @@ impl TlsSettings {
 pub struct TlsLayer(Layer);
 
 enum Layer {
+    // A rustls connection is a kilobyte; a native one, a pointer or two.
     #[cfg(feature = "rustls")]
-    Rustls(rustls_engine::Layer),
+    Rustls(Box<rustls_engine::Layer>),
     #[cfg(feature = "native-tls")]
     Native(native_engine::Layer),
 }
@@ -306,13 +307,13 @@ pub(crate) fn handshake_until(
 ) -> io::Result<TlsLayer> {
     let layer = match &settings.engine {
         #[cfg(feature = "rustls")]
-        Engine::Rustls(engine) => Layer::Rustls(rustls_engine::handshake(
+        Engine::Rustls(engine) => Layer::Rustls(Box::new(rustls_engine::handshake(
             socket,
             engine,
             settings.insecure,
             host,
             deadline,
-        )?),
+        )?)),
         #[cfg(feature = "native-tls")]
         Engine::Native(engine) => Layer::Native(native_engine::handshake(
             socket,
