@@ -787,3 +787,43 @@ fn an_engine_not_compiled_in_is_named_with_its_feature() {
     assert_eq!("rustls".parse::<TlsEngine>(), Ok(TlsEngine::Rustls));
     assert!("openssl".parse::<TlsEngine>().is_err());
 }
+
+/// The broker's close_notify alone, with its TCP connection left open: the
+/// TLS session has ended, and the client says so at once, as over a closed
+/// socket, with either engine.
+#[test]
+fn a_close_notify_alone_ends_the_connection() {
+    let pki = Pki::new();
+    for engine in engines() {
+        // MQTT 5: CONNACK 0; then nothing but the close_notify.
+        let (port, go, server) = tls_server_ending_after(
+            &pki,
+            common::hex("20 03 00 00 00"),
+            Vec::new(),
+            TlsEnd::CloseNotify,
+        );
+        let c = common::clients::client_with(mqtt_tether::ClientOptions {
+            client_id: id(engine, "tls-close-notify"),
+            protocol: mqtt_tether::ProtocolVersion::MQTTv5,
+            ..mqtt_tether::ClientOptions::default()
+        });
+        c.tls_set(pki.options_for(engine, "ca.pem")).unwrap();
+        let events = ConnectionEvents::record(&c);
+        c.connect("localhost", port, 60).unwrap();
+        c.loop_start();
+        events.wait_for("on_connect 0 Success", WAIT);
+        go.send(()).unwrap();
+        events.wait_for_disconnect(WAIT);
+        c.disconnect();
+        c.loop_stop();
+        server.join().unwrap();
+        assert_eq!(
+            events.seen(),
+            [
+                "on_connect 0 Success",
+                "on_disconnect 128 Unspecified error"
+            ],
+            "{engine}"
+        );
+    }
+}
