@@ -577,7 +577,7 @@ mod tests {
         assert!(!is_version_1(&v3));
         assert!(is_version_1(&v1));
         // Long-form lengths.
-        let mut long = vec![0x30, 0x81, 0x05, 0x30, 0x81, 0x03, 0x02, 0x01, 0x01];
+        let mut long = vec![0x30, 0x81, 0x06, 0x30, 0x81, 0x03, 0x02, 0x01, 0x01];
         assert!(is_version_1(&long));
         long[6] = 0xa0;
         assert!(!is_version_1(&long));
