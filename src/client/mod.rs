@@ -8,7 +8,6 @@
 //! variants and option structs.
 
 pub(crate) mod callbacks;
-mod epoch;
 mod message_info;
 mod proxy;
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
@@ -16,13 +15,12 @@ mod tls;
 #[cfg(feature = "websocket")]
 mod websocket;
 
+pub use crate::driver::Outcome;
 pub use callbacks::{
     ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,
     OnMessage, OnPublish, OnSocket, OnSubscribe, UserData,
 };
-pub(crate) use epoch::Epochs;
-pub(crate) use message_info::{InfoInner, InfoWaiters};
-pub use message_info::{MessageInfo, Outcome};
+pub use message_info::MessageInfo;
 
 use crate::session::MidTable;
 use std::hash::{BuildHasher, Hasher};
@@ -32,7 +30,9 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::driver::{ConnState, Core, LoopOwner, Shared};
+use crate::driver::{
+    Completion, ConnState, Core, Epochs, InfoInner, InfoWaiters, LoopOwner, Shared,
+};
 use crate::error::{Error, ErrorCode};
 use crate::packet::{
     Disconnect, PacketType, Properties, ProtocolVersion, PublishRef, QoS, ReasonCode,
@@ -624,9 +624,9 @@ impl Client {
             let info = if result.stored {
                 // No allocation: the store is its state.
                 let epoch = core.epochs.for_publish(result.seq);
-                MessageInfo::stored(&self.shared, epoch, result.mid, result.seq, result.rc)
+                Completion::stored(&self.shared, epoch, result.mid, result.seq, result.rc)
             } else {
-                MessageInfo::own(
+                Completion::own(
                     result.mid,
                     result.rc,
                     result.refused,
@@ -640,7 +640,7 @@ impl Client {
                 self.shared.infos.lock().insert(result.mid, state);
             }
             drop(core);
-            info
+            MessageInfo::new(info)
         };
         self.wake_loop();
         Ok(info)

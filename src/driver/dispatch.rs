@@ -6,12 +6,12 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::client::callbacks::{ConnectFlags, DisconnectFlags, LogLevel};
-use crate::client::{Client, Outcome};
+use crate::client::Client;
 use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
 use crate::packet::{PacketType, Properties, QoS};
 use crate::session::{Close, Event, LinkState};
 
-use super::{ConnState, Core};
+use super::{ConnState, Core, Outcome};
 
 /// What feeding a chunk to the session came to.
 pub(crate) enum Fed {

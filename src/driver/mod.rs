@@ -17,6 +17,7 @@
 //! blocked in `wait_for_publish` reads in its place while it waits (see
 //! `read_gate`), under the gate lock, which is taken before `core`.
 
+mod completion;
 mod dispatch;
 mod network_loop;
 mod read_gate;
@@ -25,6 +26,8 @@ mod reader_feed;
 mod reconnect;
 mod write_interest;
 
+pub use completion::Outcome;
+pub(crate) use completion::{Completion, Epochs, InfoInner, InfoWaiters};
 pub(crate) use dispatch::drop_stale_messages;
 pub(crate) use read_gate::{feeding, gate_of};
 pub(crate) use reader::{Feed, Inbound, ReadNow, ReadSide};
@@ -38,7 +41,6 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
 use crate::client::callbacks::{Callbacks, UserData};
-use crate::client::{Epochs, InfoInner, InfoWaiters};
 use crate::session::{Backoff, MidTable, Session};
 use crate::transport::{Abandon, Layers, Socket, TransportConfig};
 
@@ -146,8 +148,7 @@ impl Drop for Core {
     fn drop(&mut self) {
         for m in self.session.store().iter() {
             if let Some(failure) = m.failure() {
-                self.epochs
-                    .record(m.seq(), crate::client::Outcome::of_failure(failure));
+                self.epochs.record(m.seq(), Outcome::of_failure(failure));
             }
         }
         let undelivered = self
@@ -162,8 +163,7 @@ impl Drop for Core {
             })
             .map(|m| m.seq())
             .collect();
-        self.epochs
-            .close(crate::client::Outcome::ConnectionLost, undelivered);
+        self.epochs.close(Outcome::ConnectionLost, undelivered);
     }
 }
 
@@ -173,8 +173,7 @@ impl Core {
     /// `MessageInfo` will look.
     pub(crate) fn release(&mut self, mid: u16) {
         if let Some((seq, Some(failure))) = self.session.release(mid) {
-            self.epochs
-                .record(seq, crate::client::Outcome::of_failure(failure));
+            self.epochs.record(seq, Outcome::of_failure(failure));
         }
     }
 
