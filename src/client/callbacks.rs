@@ -6,6 +6,7 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use crate::driver::LogLevel;
 use crate::packet::{Properties, ReasonCode};
 use crate::session::Message;
 use crate::topic::TopicMatcher;
@@ -78,21 +79,6 @@ pub type OnSubscribe = dyn Fn(&Client, &UserData, u16, &[ReasonCode], &Propertie
 pub type OnLog = dyn Fn(&Client, &UserData, LogLevel, &str) + Send + Sync;
 /// `on_pre_connect`, `on_socket_open`, `on_socket_close(client, userdata)`.
 pub type OnSocket = dyn Fn(&Client, &UserData) + Send + Sync;
-
-/// Paho's `LogLevel` (`MQTT_LOG_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// `MQTT_LOG_DEBUG` (16).
-    Debug = 16,
-    /// `MQTT_LOG_INFO` (1).
-    Info = 1,
-    /// `MQTT_LOG_NOTICE` (2).
-    Notice = 2,
-    /// `MQTT_LOG_WARNING` (4).
-    Warning = 4,
-    /// `MQTT_LOG_ERR` (8).
-    Err = 8,
-}
 
 /// The registered callbacks. Each is an `Arc` so the loop can take a copy
 /// and call it after releasing the registry's lock.

@@ -15,15 +15,14 @@ mod tls;
 #[cfg(feature = "websocket")]
 mod websocket;
 
-pub use crate::driver::Outcome;
+pub use crate::driver::{LogLevel, Outcome};
 pub use callbacks::{
-    ConnectFlags, DisconnectFlags, LogLevel, OnConnect, OnConnectFail, OnDisconnect, OnLog,
-    OnMessage, OnPublish, OnSocket, OnSubscribe, UserData,
+    ConnectFlags, DisconnectFlags, OnConnect, OnConnectFail, OnDisconnect, OnLog, OnMessage,
+    OnPublish, OnSocket, OnSubscribe, UserData,
 };
 pub use message_info::MessageInfo;
 
 use crate::session::MidTable;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -901,7 +900,7 @@ impl Client {
         if let Err(e) = conn.read_side.external() {
             drop(core);
             self.log(
-                crate::client::callbacks::LogLevel::Warning,
+                LogLevel::Warning,
                 &format!("cannot make the socket non-blocking: {e}"),
             );
             core = self.shared.core.lock();
@@ -1540,7 +1539,7 @@ fn session_config(options: &ClientOptions) -> Result<SessionConfig, Error> {
     }
     let client_id = if options.client_id.is_empty() && options.protocol == ProtocolVersion::MQTTv31
     {
-        random_client_id()
+        crate::driver::random_client_id()
     } else {
         options.client_id.clone()
     };
@@ -1548,25 +1547,4 @@ fn session_config(options: &ClientOptions) -> Result<SessionConfig, Error> {
     config.clean_session = clean_session;
     config.manual_ack = options.manual_ack;
     Ok(config)
-}
-
-/// 22 base62 characters, as Paho makes for MQTT 3.1 clients without an id.
-/// `RandomState` is seeded randomly per process and per instance, which is
-/// all an id needs.
-pub(crate) fn random_client_id() -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = String::with_capacity(22);
-    while out.len() < 22 {
-        let mut bits = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        for _ in 0..10 {
-            if out.len() == 22 {
-                break;
-            }
-            out.push(ALPHABET[(bits % 62) as usize] as char);
-            bits /= 62;
-        }
-    }
-    out
 }

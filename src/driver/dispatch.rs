@@ -1,17 +1,18 @@
 //! Turns session events into callbacks, in order, on the loop's thread, and
 //! closes connections with Paho's callback order and reason codes.
 
+use std::hash::{BuildHasher, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::client::callbacks::{ConnectFlags, DisconnectFlags, LogLevel};
+use crate::client::callbacks::{ConnectFlags, DisconnectFlags};
 use crate::client::Client;
 use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
 use crate::packet::{PacketType, Properties, QoS};
 use crate::session::{Close, Event, LinkState};
 
-use super::{ConnState, Core, Outcome};
+use super::{ConnState, Core, LogLevel, Outcome};
 
 /// What feeding a chunk to the session came to.
 pub(crate) enum Fed {
@@ -688,7 +689,7 @@ fn refused_v311_retry(core: &mut super::Core, event: &Option<Event>) -> bool {
     if unsupported {
         core.session.config_mut().protocol = crate::packet::ProtocolVersion::MQTTv31;
     } else if bad_empty_id {
-        core.session.config_mut().client_id = crate::client::random_client_id();
+        core.session.config_mut().client_id = random_client_id();
     } else {
         return false;
     }
@@ -714,4 +715,25 @@ pub(crate) fn drop_stale_messages(core: &mut Core) {
     for message in core.session.take_messages() {
         core.session.not_delivered(message);
     }
+}
+
+/// 22 base62 characters, as Paho makes for MQTT 3.1 clients without an id.
+/// `RandomState` is seeded randomly per process and per instance, which is
+/// all an id needs.
+pub(crate) fn random_client_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(22);
+    while out.len() < 22 {
+        let mut bits = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        for _ in 0..10 {
+            if out.len() == 22 {
+                break;
+            }
+            out.push(ALPHABET[(bits % 62) as usize] as char);
+            bits /= 62;
+        }
+    }
+    out
 }

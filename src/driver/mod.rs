@@ -19,6 +19,7 @@
 
 mod completion;
 mod dispatch;
+mod handler;
 mod network_loop;
 mod read_gate;
 mod reader;
@@ -28,7 +29,8 @@ mod write_interest;
 
 pub use completion::Outcome;
 pub(crate) use completion::{Completion, Epochs, InfoInner, InfoWaiters};
-pub(crate) use dispatch::drop_stale_messages;
+pub(crate) use dispatch::{drop_stale_messages, random_client_id};
+pub use handler::LogLevel;
 pub(crate) use read_gate::{feeding, gate_of};
 pub(crate) use reader::{Feed, Inbound, ReadNow, ReadSide};
 

@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use crate::client::callbacks::LogLevel;
 use crate::client::Client;
+
+use super::LogLevel;
 use crate::error::ErrorCode;
 
 use super::dispatch::Cause;

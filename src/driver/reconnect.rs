@@ -8,8 +8,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::client::callbacks::LogLevel;
 use crate::client::Client;
+
+use super::LogLevel;
 use crate::error::{Error, ErrorCode};
 use crate::transport;
 
