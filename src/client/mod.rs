@@ -30,7 +30,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::driver::{
-    Completion, ConnState, Core, Epochs, InfoInner, InfoWaiters, LoopOwner, Shared,
+    Completion, ConnState, Core, Driver, Epochs, InfoInner, InfoWaiters, LoopOwner, Shared,
 };
 use crate::error::{Error, ErrorCode};
 use crate::packet::{
@@ -159,7 +159,7 @@ impl Default for ConnectOptions {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) driver: Driver,
     /// Present in the application's handles; the last one to go stops the
     /// client.
     _owner: Option<Arc<Owner>>,
@@ -183,7 +183,7 @@ impl WeakClient {
         let owner = self.owner.upgrade()?;
         let shared = self.shared.upgrade()?;
         Some(Client {
-            shared,
+            driver: Driver { shared },
             _owner: Some(owner),
         })
     }
@@ -219,7 +219,7 @@ impl Drop for Owner {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let core = self.shared.core.lock();
+        let core = self.driver.shared.core.lock();
         f.debug_struct("Client")
             .field("client_id", &core.session.config().client_id)
             .field("state", &core.state)
@@ -301,7 +301,7 @@ impl Client {
             }
         });
         Ok(Client {
-            shared,
+            driver: Driver { shared },
             _owner: owner,
         })
     }
@@ -311,33 +311,40 @@ impl Client {
     /// [`Client`]); from a callback's `&Client` argument too.
     pub fn downgrade(&self) -> WeakClient {
         WeakClient {
-            shared: Arc::downgrade(&self.shared),
-            owner: self.shared.owner.clone(),
+            shared: Arc::downgrade(&self.driver.shared),
+            owner: self.driver.shared.owner.clone(),
         }
     }
 
     /// A handle for the client's own threads and callbacks: it does not keep
     /// the client running.
     pub(crate) fn internal(&self) -> Client {
-        Client::internal_of(Arc::clone(&self.shared))
+        Client::internal_of(self.driver.clone())
     }
 
-    /// [`Client::internal`] from the shared state itself.
-    pub(crate) fn internal_of(shared: Arc<Shared>) -> Client {
+    /// [`Client::internal`] from the driver itself.
+    pub(crate) fn internal_of(driver: Driver) -> Client {
         Client {
-            shared,
+            driver,
             _owner: None,
         }
     }
 
     /// The client id.
     pub fn client_id(&self) -> String {
-        self.shared.core.lock().session.config().client_id.clone()
+        self.driver
+            .shared
+            .core
+            .lock()
+            .session
+            .config()
+            .client_id
+            .clone()
     }
 
     /// The protocol version.
     pub fn protocol(&self) -> ProtocolVersion {
-        self.shared.core.lock().session.config().protocol
+        self.driver.shared.core.lock().session.config().protocol
     }
 
     // ----- connecting -------------------------------------------------
@@ -371,6 +378,18 @@ impl Client {
         self.reconnect()
     }
 
+    /// Paho's `reconnect()` (reference §10.1): opens a new connection and
+    /// queues CONNECT. Blocking for the TCP connect, the proxy, TLS and
+    /// WebSocket handshakes, all of them within `connect_timeout`; does not
+    /// wait for CONNACK.
+    ///
+    /// `disconnect()` from any thread, or `loop_stop()` of the loop running
+    /// it, abandons a connect in progress at once: its socket is shut down
+    /// and this returns `MQTT_ERR_NO_CONN` (no `on_connect_fail`).
+    pub fn reconnect(&self) -> Result<ErrorCode, Error> {
+        self.driver.reconnect()
+    }
+
     /// `connect_async(host, port, keepalive)`: stores where to connect; the
     /// connection is made by `loop_forever` or the `loop_start` thread.
     pub fn connect_async(&self, host: &str, port: u16, keepalive: u16) -> Result<(), Error> {
@@ -393,7 +412,7 @@ impl Client {
             return Err(Error::Value("Invalid port number.".into()));
         }
         let old = {
-            let mut core = self.shared.core.lock();
+            let mut core = self.driver.shared.core.lock();
             let old = core.conn.take();
             if let Some(conn) = &old {
                 let _ = conn.writer.shutdown(std::net::Shutdown::Both);
@@ -412,14 +431,15 @@ impl Client {
             }
             core.session.mark_first_connect();
             core.state = ConnState::ConnectAsync;
-            self.stop_asked_again();
+            self.driver.stop_asked_again();
             old.is_some()
         };
         if old {
-            let cb = self.shared.callbacks.lock().on_socket_close.clone();
+            let cb = self.driver.shared.callbacks.lock().on_socket_close.clone();
             if let Some(cb) = cb {
-                let userdata = self.shared.userdata.lock().clone();
-                self.guarded("on_socket_close", || cb(self, &userdata));
+                let userdata = self.driver.shared.userdata.lock().clone();
+                self.driver
+                    .guarded("on_socket_close", || cb(self, &userdata));
             }
         }
         Ok(())
@@ -446,7 +466,7 @@ impl Client {
         properties: Option<Properties>,
     ) -> ErrorCode {
         let rc = {
-            let mut core = self.shared.core.lock();
+            let mut core = self.driver.shared.core.lock();
             let v5 = core.session.config().protocol == ProtocolVersion::MQTTv5;
             // Before MQTT 5 a DISCONNECT has neither (Paho ignores them).
             let reason_code = reason_code.filter(|_| v5);
@@ -457,7 +477,7 @@ impl Client {
                 d.properties = p;
             }
             let rc = core.session.disconnect(d);
-            self.shared.stop_asked.store(true, Ordering::SeqCst);
+            self.driver.shared.stop_asked.store(true, Ordering::SeqCst);
             core.state = if rc == ErrorCode::Success {
                 ConnState::Disconnecting
             } else {
@@ -467,7 +487,7 @@ impl Client {
             core.abandon_opening(None);
             rc
         };
-        self.wake_loop();
+        self.driver.wake_loop();
         rc
     }
 
@@ -477,7 +497,8 @@ impl Client {
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn reads_by_waiting_callers(&self) -> u64 {
-        self.shared
+        self.driver
+            .shared
             .waiter_reads
             .load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -489,7 +510,7 @@ impl Client {
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn pending_events(&self) -> usize {
-        self.shared.core.lock().session.event_count()
+        self.driver.shared.core.lock().session.event_count()
     }
 
     /// What the client holds now, part by part, against its
@@ -498,10 +519,10 @@ impl Client {
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn memory_use(&self) -> crate::session::MemoryUse {
-        let core = self.shared.core.lock();
+        let core = self.driver.shared.core.lock();
         let mut held = core.session.memory_use();
         // The batch the loop is delivering is undelivered too.
-        let batch = self.shared.batch.lock();
+        let batch = self.driver.shared.batch.lock();
         held.event_count += batch.len();
         held.events += batch
             .iter()
@@ -526,13 +547,19 @@ impl Client {
     /// # Ok::<(), mqtt_tether::Error>(())
     /// ```
     pub fn broker_limits(&self) -> Option<crate::session::BrokerLimits> {
-        self.shared.core.lock().session.broker_limits().cloned()
+        self.driver
+            .shared
+            .core
+            .lock()
+            .session
+            .broker_limits()
+            .cloned()
     }
 
     /// True after CONNACK accepted the connection, until it is lost or
     /// closed.
     pub fn is_connected(&self) -> bool {
-        self.shared.core.lock().state == ConnState::Connected
+        self.driver.shared.core.lock().state == ConnState::Connected
     }
 
     // ----- publish / subscribe ----------------------------------------
@@ -583,7 +610,7 @@ impl Client {
         let payload = payload.as_ref();
         // One core lock for the whole publish: the checks need the protocol,
         // and a lock per step is what costs on this path.
-        let mut core = self.shared.core.lock();
+        let mut core = self.driver.shared.core.lock();
         let protocol = core.session.config().protocol;
         let v5 = protocol == ProtocolVersion::MQTTv5;
         validate_topic_name(topic, protocol)?;
@@ -623,25 +650,31 @@ impl Client {
             let info = if result.stored {
                 // No allocation: the store is its state.
                 let epoch = core.epochs.for_publish(result.seq);
-                Completion::stored(&self.shared, epoch, result.mid, result.seq, result.rc)
+                Completion::stored(
+                    &self.driver.shared,
+                    epoch,
+                    result.mid,
+                    result.seq,
+                    result.rc,
+                )
             } else {
                 Completion::own(
                     result.mid,
                     result.rc,
                     result.refused,
-                    &self.shared.info_waiters,
+                    &self.driver.shared.info_waiters,
                 )
             };
             if let (Some(state), true) = (info.own_state(), result.rc == ErrorCode::Success) {
                 // A QoS 0 message to be written. Registered under the core
                 // lock, so its completion (which needs that lock first)
                 // cannot be missed.
-                self.shared.infos.lock().insert(result.mid, state);
+                self.driver.shared.infos.lock().insert(result.mid, state);
             }
             drop(core);
             MessageInfo::new(info)
         };
-        self.wake_loop();
+        self.driver.wake_loop();
         Ok(info)
     }
 
@@ -725,8 +758,8 @@ impl Client {
 
     /// Runs a request on the session, then wakes the loop to write it.
     fn queue_request<R>(&self, request: impl FnOnce(&mut Session) -> R) -> R {
-        let result = request(&mut self.shared.core.lock().session);
-        self.wake_loop();
+        let result = request(&mut self.driver.shared.core.lock().session);
+        self.driver.wake_loop();
         result
     }
 
@@ -738,13 +771,13 @@ impl Client {
             return ErrorCode::Success;
         };
         {
-            let mut core = self.shared.core.lock();
+            let mut core = self.driver.shared.core.lock();
             if !core.session.config().manual_ack {
                 return ErrorCode::Success;
             }
             core.session.ack(mid, qos);
         }
-        self.wake_loop();
+        self.driver.wake_loop();
         ErrorCode::Success
     }
 
@@ -766,7 +799,7 @@ impl Client {
 
     /// Same as `Client::r#loop` (Paho's `loop`).
     pub fn loop_once(&self, timeout: Duration) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.loop_pass(timeout))
+        self.on_loop(ErrorCode::Inval, || self.driver.loop_pass(timeout))
     }
 
     /// `loop_forever(timeout, retry_first_connection)`: runs the network
@@ -789,7 +822,7 @@ impl Client {
         retry_first_connection: bool,
     ) -> Result<ErrorCode, Error> {
         self.on_loop(Ok(ErrorCode::Inval), || {
-            self.run_forever(timeout, retry_first_connection)
+            self.driver.run_forever(timeout, retry_first_connection)
         })
     }
 
@@ -797,24 +830,27 @@ impl Client {
     /// new thread. `MQTT_ERR_INVAL` if one is already running, or if
     /// another thread runs `loop_forever` or `loop`.
     pub fn loop_start(&self) -> ErrorCode {
-        let mut thread = self.shared.thread.lock();
+        let mut thread = self.driver.shared.thread.lock();
         // Until the previous thread has really ended (even if loop_stop was
         // asked from inside its own callback), no second one starts: two
         // loops on one client would run callbacks concurrently.
-        if self.shared.thread_running.load(Ordering::SeqCst) {
+        if self.driver.shared.thread_running.load(Ordering::SeqCst) {
             return ErrorCode::Inval;
         }
         {
             // Nor while another thread runs `loop_forever` or `loop`; the
             // new thread's claim is made now, so no loop starts in between.
-            let mut owner = self.shared.loop_owner.lock();
+            let mut owner = self.driver.shared.loop_owner.lock();
             if *owner != LoopOwner::Free {
                 return ErrorCode::Inval;
             }
             *owner = LoopOwner::Starting;
         }
-        self.shared.terminate.store(false, Ordering::SeqCst);
-        self.shared.thread_running.store(true, Ordering::SeqCst);
+        self.driver.shared.terminate.store(false, Ordering::SeqCst);
+        self.driver
+            .shared
+            .thread_running
+            .store(true, Ordering::SeqCst);
         let client = self.internal();
         let name = format!("mqtt-tether-{}", self.client_id());
         let spawned = std::thread::Builder::new().name(name).spawn(move || {
@@ -822,12 +858,16 @@ impl Client {
             impl Drop for Running {
                 // Also when a callback's panic ends the thread.
                 fn drop(&mut self) {
-                    self.0.release_loop();
-                    self.0.shared.thread_running.store(false, Ordering::SeqCst);
+                    self.0.driver.release_loop();
+                    self.0
+                        .driver
+                        .shared
+                        .thread_running
+                        .store(false, Ordering::SeqCst);
                 }
             }
             let running = Running(client);
-            running.0.take_started_loop();
+            running.0.driver.take_started_loop();
             let _ = running.0.loop_forever(Duration::from_secs(1), true);
         });
         match spawned {
@@ -836,8 +876,11 @@ impl Client {
                 ErrorCode::Success
             }
             Err(_) => {
-                self.release_loop();
-                self.shared.thread_running.store(false, Ordering::SeqCst);
+                self.driver.release_loop();
+                self.driver
+                    .shared
+                    .thread_running
+                    .store(false, Ordering::SeqCst);
                 ErrorCode::NoMem
             }
         }
@@ -864,18 +907,19 @@ impl Client {
     /// again. Other events (acknowledgements of the application's own
     /// messages and subscriptions) are still delivered.
     pub fn loop_stop(&self) -> ErrorCode {
-        let handle = self.shared.thread.lock().take();
+        let handle = self.driver.shared.thread.lock().take();
         let Some(handle) = handle else {
             return ErrorCode::Inval;
         };
-        self.shared.terminate.store(true, Ordering::SeqCst);
-        self.shared.stop_asked.store(true, Ordering::SeqCst);
+        self.driver.shared.terminate.store(true, Ordering::SeqCst);
+        self.driver.shared.stop_asked.store(true, Ordering::SeqCst);
         // Its connect in progress ends now, not at the connect timeout.
-        self.shared
+        self.driver
+            .shared
             .core
             .lock()
             .abandon_opening(Some(handle.thread().id()));
-        self.shared.wake();
+        self.driver.shared.wake();
         if handle.thread().id() != std::thread::current().id() {
             // A panic on that thread was a callback's, already logged.
             let _ = handle.join();
@@ -895,47 +939,47 @@ impl Client {
     /// and no reader thread will take its bytes, so its readiness is
     /// exact. (If a client loop runs later anyway, it takes the socket back.)
     pub fn socket(&self) -> Option<Arc<crate::transport::Socket>> {
-        let mut core = self.shared.core.lock();
+        let mut core = self.driver.shared.core.lock();
         let conn = core.conn.as_mut()?;
         if let Err(e) = conn.read_side.external() {
             drop(core);
-            self.log(
+            self.driver.log(
                 LogLevel::Warning,
                 &format!("cannot make the socket non-blocking: {e}"),
             );
-            core = self.shared.core.lock();
+            core = self.driver.shared.core.lock();
         }
         core.conn.as_ref().map(|c| Arc::clone(&c.writer))
     }
 
     /// `want_write()`: true when bytes wait to be written.
     pub fn want_write(&self) -> bool {
-        self.shared.core.lock().wants_write()
+        self.driver.shared.core.lock().wants_write()
     }
 
     /// `loop_read()`: handles what has arrived, without waiting.
     pub fn loop_read(&self) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.read_available())
+        self.on_loop(ErrorCode::Inval, || self.driver.read_available())
     }
 
     /// `loop_write()`: writes what is queued.
     pub fn loop_write(&self) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.flush())
+        self.on_loop(ErrorCode::Inval, || self.driver.flush())
     }
 
     /// `loop_misc()`: keepalive (call it about once a second).
     pub fn loop_misc(&self) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.misc())
+        self.on_loop(ErrorCode::Inval, || self.driver.misc())
     }
 
     /// Runs a loop step as the loop's thread, then re-raises a callback's
     /// panic here; `busy` when another thread runs a loop.
     fn on_loop<R>(&self, busy: R, step: impl FnOnce() -> R) -> R {
-        let Some(_claim) = self.claim_loop() else {
+        let Some(_claim) = self.driver.claim_loop() else {
             return busy;
         };
-        let result = self.as_loop_thread(step);
-        self.rethrow_panic();
+        let result = self.driver.as_loop_thread(step);
+        self.driver.rethrow_panic();
         result
     }
 
@@ -946,7 +990,7 @@ impl Client {
     pub fn reinitialise(&self, options: ClientOptions) -> Result<(), Error> {
         let config = session_config(&options)?;
         let infos: Vec<Arc<InfoInner>> = {
-            let mut core = self.shared.core.lock();
+            let mut core = self.driver.shared.core.lock();
             core.abandon_opening(None);
             if let Some(conn) = core.conn.take() {
                 let _ = conn.writer.shutdown(std::net::Shutdown::Both);
@@ -962,7 +1006,7 @@ impl Client {
             core.session = Session::new(config);
             // Events of the old session taken but not yet delivered go with
             // it (an ack or a release would act on the new one).
-            self.shared.batch.lock().clear();
+            self.driver.shared.batch.lock().clear();
             core.state = ConnState::New;
             core.host.clear();
             core.port = 1883;
@@ -973,7 +1017,8 @@ impl Client {
             core.reconnect_on_failure = options.reconnect_on_failure;
             core.backoff = Backoff::default();
             core.generation += 1;
-            self.shared
+            self.driver
+                .shared
                 .infos
                 .lock()
                 .drain()
@@ -984,11 +1029,11 @@ impl Client {
         for info in infos {
             info.complete(Outcome::Reinitialised);
         }
-        self.shared.info_waiters.notify();
-        *self.shared.callbacks.lock() = callbacks::Callbacks::default();
-        *self.shared.userdata.lock() = options.userdata;
+        self.driver.shared.info_waiters.notify();
+        *self.driver.shared.callbacks.lock() = callbacks::Callbacks::default();
+        *self.driver.shared.userdata.lock() = options.userdata;
         self.update_trace();
-        self.shared.wake();
+        self.driver.shared.wake();
         Ok(())
     }
 
@@ -1002,14 +1047,14 @@ impl Client {
     /// unpublished forever, and the in-flight window is emptied too.
     pub fn drop_out_messages(&self) -> Vec<Message> {
         let (stored, protocol) = {
-            let mut core = self.shared.core.lock();
+            let mut core = self.driver.shared.core.lock();
             let protocol = core.session.config().protocol;
             let stored = core.session.drop_out_messages();
             core.epochs
                 .close(Outcome::Dropped, stored.iter().map(|m| m.seq()).collect());
             (stored, protocol)
         };
-        self.shared.info_waiters.notify();
+        self.driver.shared.info_waiters.notify();
         let mut dropped = Vec::with_capacity(stored.len());
         for s in stored {
             // The store's own encoding: it decodes unless memory is corrupt.
@@ -1055,7 +1100,7 @@ impl Client {
         if password.is_some_and(|p| p.len() > MAX_FIELD) {
             return Err(Error::Value("Password is too long.".into()));
         }
-        let mut core = self.shared.core.lock();
+        let mut core = self.driver.shared.core.lock();
         let c = core.session.config_mut();
         c.username = username.map(str::to_string);
         c.password = password.map(|p| p.as_bytes().to_vec());
@@ -1097,26 +1142,38 @@ impl Client {
             p.clear();
             will.properties = wp;
         }
-        self.shared.core.lock().session.config_mut().will = Some(will);
+        self.driver.shared.core.lock().session.config_mut().will = Some(will);
         Ok(())
     }
 
     /// `will_clear()`.
     pub fn will_clear(&self) {
-        self.shared.core.lock().session.config_mut().will = None;
+        self.driver.shared.core.lock().session.config_mut().will = None;
     }
 
     /// `max_inflight_messages_set(inflight)` (0: unlimited).
     pub fn max_inflight_messages_set(&self, inflight: usize) -> Result<(), Error> {
         self.settable("max_inflight_messages")?;
-        self.shared.core.lock().session.config_mut().max_inflight = inflight;
+        self.driver
+            .shared
+            .core
+            .lock()
+            .session
+            .config_mut()
+            .max_inflight = inflight;
         Ok(())
     }
 
     /// `max_queued_messages_set(queue_size)` (0: unlimited).
     pub fn max_queued_messages_set(&self, queue_size: usize) -> Result<(), Error> {
         self.settable("max_queued_messages")?;
-        self.shared.core.lock().session.config_mut().max_queued = queue_size;
+        self.driver
+            .shared
+            .core
+            .lock()
+            .session
+            .config_mut()
+            .max_queued = queue_size;
         Ok(())
     }
 
@@ -1138,12 +1195,23 @@ impl Client {
     /// # Ok::<(), mqtt_tether::Error>(())
     /// ```
     pub fn memory_budget_set(&self, budget: crate::MemoryBudget) {
-        self.shared.core.lock().session.set_memory_budget(budget);
+        self.driver
+            .shared
+            .core
+            .lock()
+            .session
+            .set_memory_budget(budget);
     }
 
     /// The memory budget in effect (see [`Client::memory_budget_set`]).
     pub fn memory_budget(&self) -> crate::MemoryBudget {
-        self.shared.core.lock().session.config().memory_budget
+        self.driver
+            .shared
+            .core
+            .lock()
+            .session
+            .config()
+            .memory_budget
     }
 
     /// Beyond Paho: the largest packet the client accepts from the broker,
@@ -1163,7 +1231,8 @@ impl Client {
                 crate::packet::MAX_VARIABLE_INTEGER
             )));
         }
-        self.shared
+        self.driver
+            .shared
             .core
             .lock()
             .session
@@ -1176,7 +1245,7 @@ impl Client {
     /// [`Client::max_inbound_packet_size_set`]); an MQTT 5 Maximum Packet
     /// Size among the CONNECT properties takes its place.
     pub fn max_inbound_packet_size(&self) -> u32 {
-        self.shared.core.lock().session.max_inbound()
+        self.driver.shared.core.lock().session.max_inbound()
     }
 
     /// `reconnect_delay_set(min_delay, max_delay)` (defaults 1 s and
@@ -1184,7 +1253,8 @@ impl Client {
     /// failed attempt doubles the wait up to `max_delay`, and an accepted
     /// connection starts over. Fractions of a second are fine.
     pub fn reconnect_delay_set(&self, min_delay: Duration, max_delay: Duration) {
-        self.shared
+        self.driver
+            .shared
             .core
             .lock()
             .backoff
@@ -1200,7 +1270,8 @@ impl Client {
     /// forgotten. With it on, a `subscribe` made while offline still returns
     /// `MQTT_ERR_NO_CONN` (as Paho) but is sent at the next CONNACK.
     pub fn auto_resubscribe_set(&self, on: bool) {
-        self.shared
+        self.driver
+            .shared
             .core
             .lock()
             .session
@@ -1216,8 +1287,13 @@ impl Client {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
-            ^ (Arc::as_ptr(&self.shared) as usize as u64);
-        self.shared.core.lock().backoff.set_jitter(jitter, seed);
+            ^ (Arc::as_ptr(&self.driver.shared) as usize as u64);
+        self.driver
+            .shared
+            .core
+            .lock()
+            .backoff
+            .set_jitter(jitter, seed);
     }
 
     /// Beyond Paho (off by default): the reconnect delay starts over only
@@ -1226,12 +1302,17 @@ impl Client {
     /// at once cannot make it reconnect in a tight loop. `None` restores
     /// Paho's rule.
     pub fn reconnect_reset_after_set(&self, stable: Option<Duration>) {
-        self.shared.core.lock().backoff.set_reset_after(stable);
+        self.driver
+            .shared
+            .core
+            .lock()
+            .backoff
+            .set_reset_after(stable);
     }
 
     /// The `host` property.
     pub fn host(&self) -> String {
-        self.shared.core.lock().host.clone()
+        self.driver.shared.core.lock().host.clone()
     }
 
     /// Sets the `host` property (not while connected or connecting).
@@ -1240,13 +1321,13 @@ impl Client {
             return Err(Error::Value("Invalid host.".into()));
         }
         self.settable("host")?;
-        self.shared.core.lock().host = host.to_string();
+        self.driver.shared.core.lock().host = host.to_string();
         Ok(())
     }
 
     /// The `port` property.
     pub fn port(&self) -> u16 {
-        self.shared.core.lock().port
+        self.driver.shared.core.lock().port
     }
 
     /// Sets the `port` property (not while connected or connecting).
@@ -1255,40 +1336,46 @@ impl Client {
             return Err(Error::Value("Invalid port number.".into()));
         }
         self.settable("port")?;
-        self.shared.core.lock().port = port;
+        self.driver.shared.core.lock().port = port;
         Ok(())
     }
 
     /// The `keepalive` property (a v5 Server Keep Alive replaces it).
     pub fn keepalive(&self) -> u16 {
-        self.shared.core.lock().session.config().keepalive
+        self.driver.shared.core.lock().session.config().keepalive
     }
 
     /// Sets the `keepalive` property (not while connected or connecting).
     pub fn set_keepalive(&self, keepalive: u16) -> Result<(), Error> {
         self.settable("keepalive")?;
-        self.shared.core.lock().session.config_mut().keepalive = keepalive;
+        self.driver
+            .shared
+            .core
+            .lock()
+            .session
+            .config_mut()
+            .keepalive = keepalive;
         Ok(())
     }
 
     /// The `connect_timeout` property.
     pub fn connect_timeout(&self) -> Duration {
-        self.shared.core.lock().transport.tcp.connect_timeout
+        self.driver.shared.core.lock().transport.tcp.connect_timeout
     }
 
     /// The `max_inflight_messages` property.
     pub fn max_inflight_messages(&self) -> usize {
-        self.shared.core.lock().session.config().max_inflight
+        self.driver.shared.core.lock().session.config().max_inflight
     }
 
     /// The `max_queued_messages` property.
     pub fn max_queued_messages(&self) -> usize {
-        self.shared.core.lock().session.config().max_queued
+        self.driver.shared.core.lock().session.config().max_queued
     }
 
     /// The `will_topic` property (`""` without a will).
     pub fn will_topic(&self) -> String {
-        let core = self.shared.core.lock();
+        let core = self.driver.shared.core.lock();
         core.session
             .config()
             .will
@@ -1299,7 +1386,7 @@ impl Client {
 
     /// The `will_payload` property (empty without a will).
     pub fn will_payload(&self) -> Vec<u8> {
-        let core = self.shared.core.lock();
+        let core = self.driver.shared.core.lock();
         core.session
             .config()
             .will
@@ -1314,13 +1401,13 @@ impl Client {
     /// `Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes` (payloads and
     /// passwords are never shown).
     pub fn enable_logger(&self) {
-        self.shared.logger.store(true, Ordering::SeqCst);
+        self.driver.shared.logger.store(true, Ordering::SeqCst);
         self.update_trace();
     }
 
     /// `disable_logger()`.
     pub fn disable_logger(&self) {
-        self.shared.logger.store(false, Ordering::SeqCst);
+        self.driver.shared.logger.store(false, Ordering::SeqCst);
         self.update_trace();
     }
 
@@ -1334,7 +1421,7 @@ impl Client {
             return Err(Error::Value("timeout must be a positive number".into()));
         }
         self.settable("connect_timeout")?;
-        self.shared.core.lock().transport.tcp.connect_timeout = timeout;
+        self.driver.shared.core.lock().transport.tcp.connect_timeout = timeout;
         Ok(())
     }
 
@@ -1342,35 +1429,41 @@ impl Client {
     /// next CONNECTs (the Mosquitto/RSMB bridge extension, Paho's
     /// `MQTT_BRIDGE` client mode).
     pub fn enable_bridge_mode(&self) {
-        self.shared.core.lock().session.config_mut().bridge = true;
+        self.driver.shared.core.lock().session.config_mut().bridge = true;
     }
 
     /// `manual_ack_set(on)`.
     pub fn manual_ack_set(&self, on: bool) {
-        self.shared.core.lock().session.config_mut().manual_ack = on;
+        self.driver
+            .shared
+            .core
+            .lock()
+            .session
+            .config_mut()
+            .manual_ack = on;
     }
 
     /// Paho's `suppress_exceptions`: when true, a panicking callback is
     /// logged and the loop goes on; when false (the default), the connection
     /// is closed and the panic continues out of the loop call.
     pub fn set_suppress_exceptions(&self, on: bool) {
-        self.shared.core.lock().suppress_exceptions = on;
+        self.driver.shared.core.lock().suppress_exceptions = on;
     }
 
     /// `user_data_set(userdata)`.
     pub fn user_data_set(&self, userdata: UserData) {
-        *self.shared.userdata.lock() = userdata;
+        *self.driver.shared.userdata.lock() = userdata;
     }
 
     /// `user_data_get()`.
     pub fn user_data_get(&self) -> UserData {
-        self.shared.userdata.lock().clone()
+        self.driver.shared.userdata.lock().clone()
     }
 
     /// Paho's rule for property setters: not while a connection exists or
     /// is being made.
     fn settable(&self, name: &str) -> Result<(), Error> {
-        let core = self.shared.core.lock();
+        let core = self.driver.shared.core.lock();
         let closed = match core.state {
             ConnState::New => true,
             ConnState::Disconnecting | ConnState::Disconnected => core.conn.is_none(),
@@ -1392,12 +1485,12 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData, ConnectFlags, &ReasonCode, &Properties) + Send + Sync + 'static,
     ) {
-        self.shared.callbacks.lock().on_connect = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_connect = Some(Arc::new(f));
     }
 
     /// Sets `on_connect_fail`.
     pub fn on_connect_fail(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.shared.callbacks.lock().on_connect_fail = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_connect_fail = Some(Arc::new(f));
     }
 
     /// Sets `on_disconnect`.
@@ -1408,12 +1501,12 @@ impl Client {
             + Sync
             + 'static,
     ) {
-        self.shared.callbacks.lock().on_disconnect = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_disconnect = Some(Arc::new(f));
     }
 
     /// Sets `on_message`.
     pub fn on_message(&self, f: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static) {
-        self.shared.callbacks.lock().on_message = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_message = Some(Arc::new(f));
     }
 
     /// Sets `on_publish`.
@@ -1421,7 +1514,7 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData, u16, &ReasonCode, &Properties) + Send + Sync + 'static,
     ) {
-        self.shared.callbacks.lock().on_publish = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_publish = Some(Arc::new(f));
     }
 
     /// Sets `on_subscribe`.
@@ -1429,7 +1522,7 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData, u16, &[ReasonCode], &Properties) + Send + Sync + 'static,
     ) {
-        self.shared.callbacks.lock().on_subscribe = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_subscribe = Some(Arc::new(f));
     }
 
     /// Sets `on_unsubscribe`.
@@ -1437,37 +1530,37 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData, u16, &[ReasonCode], &Properties) + Send + Sync + 'static,
     ) {
-        self.shared.callbacks.lock().on_unsubscribe = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_unsubscribe = Some(Arc::new(f));
     }
 
     /// Sets `on_log`: every log line of the client, with its level. The
     /// same lines go to the `log` crate.
     pub fn on_log(&self, f: impl Fn(&Client, &UserData, LogLevel, &str) + Send + Sync + 'static) {
-        self.shared.callbacks.lock().on_log = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_log = Some(Arc::new(f));
         self.update_trace();
     }
 
     /// Packet lines (DEBUG, one per packet sent or received) are made only
     /// while `on_log` is set or `enable_logger()` is on.
     fn update_trace(&self) {
-        let listening = self.shared.logger.load(Ordering::SeqCst)
-            || self.shared.callbacks.lock().on_log.is_some();
-        self.shared.core.lock().session.set_trace(listening);
+        let listening = self.driver.shared.logger.load(Ordering::SeqCst)
+            || self.driver.shared.callbacks.lock().on_log.is_some();
+        self.driver.shared.core.lock().session.set_trace(listening);
     }
 
     /// Sets `on_pre_connect`.
     pub fn on_pre_connect(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.shared.callbacks.lock().on_pre_connect = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_pre_connect = Some(Arc::new(f));
     }
 
     /// Sets `on_socket_open`.
     pub fn on_socket_open(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.shared.callbacks.lock().on_socket_open = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_socket_open = Some(Arc::new(f));
     }
 
     /// Sets `on_socket_close`.
     pub fn on_socket_close(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.shared.callbacks.lock().on_socket_close = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_socket_close = Some(Arc::new(f));
     }
 
     /// Sets `on_socket_register_write`: bytes now wait to be written, so an
@@ -1475,7 +1568,7 @@ impl Client {
     /// and call [`Client::loop_write`]. Called on the thread that queued
     /// them, once until `on_socket_unregister_write`.
     pub fn on_socket_register_write(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.shared.callbacks.lock().on_socket_register_write = Some(Arc::new(f));
+        self.driver.shared.callbacks.lock().on_socket_register_write = Some(Arc::new(f));
     }
 
     /// Sets `on_socket_unregister_write`: a write left nothing queued (or
@@ -1485,7 +1578,11 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData) + Send + Sync + 'static,
     ) {
-        self.shared.callbacks.lock().on_socket_unregister_write = Some(Arc::new(f));
+        self.driver
+            .shared
+            .callbacks
+            .lock()
+            .on_socket_unregister_write = Some(Arc::new(f));
     }
 
     /// `message_callback_add(sub, callback)`: messages matching `sub` go to
@@ -1496,7 +1593,8 @@ impl Client {
         sub: &str,
         f: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static,
     ) {
-        self.shared
+        self.driver
+            .shared
             .callbacks
             .lock()
             .filtered
@@ -1505,7 +1603,7 @@ impl Client {
 
     /// `message_callback_remove(sub)`; an unknown filter is ignored.
     pub fn message_callback_remove(&self, sub: &str) {
-        self.shared.callbacks.lock().filtered.remove(sub);
+        self.driver.shared.callbacks.lock().filtered.remove(sub);
     }
 }
 

@@ -7,12 +7,11 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use crate::client::callbacks::{ConnectFlags, DisconnectFlags};
-use crate::client::Client;
 use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
 use crate::packet::{PacketType, Properties, QoS};
 use crate::session::{Close, Event, LinkState};
 
-use super::{ConnState, Core, LogLevel, Outcome};
+use super::{ConnState, Core, Driver, LogLevel, Outcome};
 
 /// What feeding a chunk to the session came to.
 pub(crate) enum Fed {
@@ -37,7 +36,7 @@ pub(crate) enum Cause {
     Panic,
 }
 
-impl Client {
+impl Driver {
     /// Runs `f` as the callback `name`. A panic is caught: with
     /// `suppress_exceptions` it is logged and the loop goes on; otherwise it
     /// is kept for the loop to re-raise once the connection is closed, so the
@@ -78,7 +77,9 @@ impl Client {
         let cb = self.shared.callbacks.lock().on_log.clone();
         if let Some(cb) = cb {
             let userdata = self.shared.userdata.lock().clone();
-            let _ = catch_unwind(AssertUnwindSafe(|| cb(self, &userdata, level, text)));
+            let _ = catch_unwind(AssertUnwindSafe(|| {
+                cb(&self.client(), &userdata, level, text)
+            }));
         }
     }
 
@@ -97,13 +98,13 @@ impl Client {
     /// has run.
     ///
     /// Between two events it looks for a stop (see
-    /// [`Client::stop_requested`]): from then on no message is delivered, so
+    /// [`Driver::stop_requested`]): from then on no message is delivered, so
     /// a broker that never pauses cannot hold `loop_stop()` or
     /// `disconnect()` for longer than the callback that is running. The
     /// other events (answers to the application's own requests, so as many
     /// as it made) are still delivered: the DISCONNECT completes, and
     /// `on_publish` and `wait_for_publish` learn. The messages stay the
-    /// session's, in order, for the next loop (see [`Client::hold_messages`]).
+    /// session's, in order, for the next loop (see [`Driver::hold_messages`]).
     pub(crate) fn dispatch(&self) {
         const BATCH: usize = 256;
         // Messages taken out of the session no longer count against its
@@ -223,7 +224,7 @@ impl Client {
     }
 
     /// Whether a stop may have been asked: a cheap look (no lock) before
-    /// [`Client::stop_requested`], which needs the core lock.
+    /// [`Driver::stop_requested`], which needs the core lock.
     fn stop_asked(&self) -> bool {
         self.shared.stop_asked.load(Ordering::SeqCst)
     }
@@ -284,7 +285,7 @@ impl Client {
                     let userdata = userdata();
                     let flags = ConnectFlags { session_present };
                     self.guarded("on_connect", || {
-                        cb(self, &userdata, flags, &reason_code, &properties)
+                        cb(&self.client(), &userdata, flags, &reason_code, &properties)
                     });
                 }
             }
@@ -302,11 +303,12 @@ impl Client {
                 let userdata = userdata();
                 if filtered.is_empty() {
                     if let Some(cb) = fallback {
-                        ok = self.guarded("on_message", || cb(self, &userdata, &message));
+                        ok = self.guarded("on_message", || cb(&self.client(), &userdata, &message));
                     }
                 } else {
                     for cb in filtered {
-                        ok &= self.guarded("on_message", || cb(self, &userdata, &message));
+                        ok &=
+                            self.guarded("on_message", || cb(&self.client(), &userdata, &message));
                     }
                 }
                 // The acknowledgement follows the callback (reference §13),
@@ -333,7 +335,7 @@ impl Client {
                 if let Some(cb) = cb {
                     let userdata = userdata();
                     self.guarded("on_publish", || {
-                        cb(self, &userdata, mid, &reason_code, &properties)
+                        cb(&self.client(), &userdata, mid, &reason_code, &properties)
                     });
                 }
                 // Out of the table first: `notify` must run with no lock held
@@ -363,7 +365,7 @@ impl Client {
                 if let Some(cb) = cb {
                     let userdata = userdata();
                     self.guarded("on_subscribe", || {
-                        cb(self, &userdata, mid, &reason_codes, &properties)
+                        cb(&self.client(), &userdata, mid, &reason_codes, &properties)
                     });
                 }
             }
@@ -376,7 +378,7 @@ impl Client {
                 if let Some(cb) = cb {
                     let userdata = userdata();
                     self.guarded("on_unsubscribe", || {
-                        cb(self, &userdata, mid, &reason_codes, &properties)
+                        cb(&self.client(), &userdata, mid, &reason_codes, &properties)
                     });
                 }
             }
@@ -519,14 +521,14 @@ impl Client {
         let disconnect = || {
             if let Some(cb) = &on_disconnect {
                 self.guarded("on_disconnect", || {
-                    cb(self, &userdata, flags, &reason_code, &properties)
+                    cb(&self.client(), &userdata, flags, &reason_code, &properties)
                 });
             }
         };
         let socket_close = || {
             self.socket_closing();
             if let Some(cb) = &on_socket_close {
-                self.guarded("on_socket_close", || cb(self, &userdata));
+                self.guarded("on_socket_close", || cb(&self.client(), &userdata));
             }
         };
         // Paho's order: a clean disconnect reports first, then closes; a lost
@@ -587,7 +589,7 @@ impl Client {
         }
     }
 
-    /// Closes the current connection; see [`Client::close_connection_of`].
+    /// Closes the current connection; see [`Driver::close_connection_of`].
     ///
     /// After a refusal that Paho retries silently (reference §10.4) the
     /// close reports nothing and a new connection starts at once.
@@ -698,7 +700,7 @@ fn refused_v311_retry(core: &mut super::Core, event: &Option<Event>) -> bool {
 }
 
 /// Takes the messages out of `events` for good (see
-/// [`Client::hold_messages`]).
+/// [`Driver::hold_messages`]).
 fn drop_messages(core: &mut Core, events: Vec<Event>) {
     for event in events {
         if let Event::Message(message) = event {
@@ -709,7 +711,7 @@ fn drop_messages(core: &mut Core, events: Vec<Event>) {
 
 /// Messages the session still holds for a connection that is being
 /// replaced (a stop or a panic left them undelivered): dropped, as
-/// [`Client::hold_messages`] drops them once their connection is closed.
+/// [`Driver::hold_messages`] drops them once their connection is closed.
 /// The other events stay, in order.
 pub(crate) fn drop_stale_messages(core: &mut Core) {
     for message in core.session.take_messages() {

@@ -58,7 +58,7 @@ pub(crate) enum ConnState {
     Disconnected,
 }
 
-/// Who runs the client's loop (see `Client::claim_loop`).
+/// Who runs the client's loop (see `Driver::claim_loop`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LoopOwner {
     /// No loop runs.
@@ -191,6 +191,20 @@ impl Core {
     }
 }
 
+/// The driver of one client: its threads, its connection and its session.
+/// A handle, cheap to clone; every clone drives the same client.
+#[derive(Clone)]
+pub(crate) struct Driver {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Driver {
+    /// A callback's view of the client (it does not keep it running).
+    pub(crate) fn client(&self) -> crate::client::Client {
+        crate::client::Client::internal_of(self.clone())
+    }
+}
+
 /// Everything a client's handles and threads share.
 pub(crate) struct Shared {
     pub(crate) core: Mutex<Core>,
@@ -201,7 +215,7 @@ pub(crate) struct Shared {
     /// no loop runs) can never interleave their bytes.
     pub(crate) write_lock: Mutex<()>,
     /// Events taken from the session and not yet delivered (see
-    /// `Client::dispatch`), with `manual_ack` as it was then. Locked after
+    /// `Driver::dispatch`), with `manual_ack` as it was then. Locked after
     /// `core` when both are held.
     pub(crate) batch: Mutex<std::collections::VecDeque<(crate::session::Event, bool)>>,
     /// The state words of QoS 0 messages not yet written, by mid (stored
@@ -234,7 +248,7 @@ pub(crate) struct Shared {
     /// so a second one can never start while the first is winding down).
     pub(crate) thread_running: AtomicBool,
     /// The loop thread waits for something to do (see
-    /// `Client::write_through`).
+    /// `Driver::write_through`).
     pub(crate) loop_asleep: AtomicBool,
     /// Chunks read by callers waiting in `wait_for_publish` (see
     /// `read_gate`), for tests.
@@ -245,7 +259,7 @@ pub(crate) struct Shared {
     pub(crate) started: std::time::Instant,
     /// `enable_logger()`: log lines also go to the `log` crate.
     pub(crate) logger: AtomicBool,
-    /// A callback panicked; the loop re-raises it (see `Client::loop_forever`).
+    /// A callback panicked; the loop re-raises it (see `Driver::rethrow_panic`).
     pub(crate) panic: Mutex<Option<Box<dyn Any + Send>>>,
     /// What the application's handles share; a `WeakClient` upgrades only
     /// while it lives.

@@ -9,17 +9,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use crate::client::Client;
-
-use super::LogLevel;
 use crate::error::ErrorCode;
 
 use super::dispatch::Cause;
-use super::{ConnState, Feed, Inbound, LoopOwner, ReadNow};
+use super::{ConnState, Driver, Feed, Inbound, LogLevel, LoopOwner, ReadNow};
 
-/// A loop's hold on the client (see [`Client::claim_loop`]).
+/// A loop's hold on the client (see [`Driver::claim_loop`]).
 pub(crate) struct LoopClaim<'a> {
-    client: &'a Client,
+    driver: &'a Driver,
     /// False for a loop nested in a callback of the loop that holds it.
     release: bool,
 }
@@ -27,7 +24,7 @@ pub(crate) struct LoopClaim<'a> {
 impl Drop for LoopClaim<'_> {
     fn drop(&mut self) {
         if self.release {
-            self.client.release_loop();
+            self.driver.release_loop();
         }
     }
 }
@@ -35,7 +32,7 @@ impl Drop for LoopClaim<'_> {
 /// The longest a single socket write may block the loop.
 const WRITE_SLICE: Duration = Duration::from_millis(250);
 
-impl Client {
+impl Driver {
     /// Writes what the session has queued, outside the core lock.
     ///
     /// Writes wait at most [`WRITE_SLICE`] at a time, so a broker that stops
@@ -385,12 +382,12 @@ impl Client {
             LoopOwner::Free => {
                 *owner = LoopOwner::Thread(me);
                 Some(LoopClaim {
-                    client: self,
+                    driver: self,
                     release: true,
                 })
             }
             LoopOwner::Thread(t) if t == me => Some(LoopClaim {
-                client: self,
+                driver: self,
                 release: false,
             }),
             LoopOwner::Thread(_) | LoopOwner::Starting => None,
@@ -398,7 +395,7 @@ impl Client {
     }
 
     /// The `loop_start` thread takes over the claim `loop_start` made for
-    /// it; it gives it up when it ends (see [`Client::release_loop`]).
+    /// it; it gives it up when it ends (see [`Driver::release_loop`]).
     pub(crate) fn take_started_loop(&self) {
         let mut owner = self.shared.loop_owner.lock();
         if *owner == LoopOwner::Starting {

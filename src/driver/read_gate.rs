@@ -33,7 +33,7 @@ use parking_lot::Mutex;
 
 use super::reader::{Feed, Inbound};
 use super::reader_feed::{over_backlog, Step};
-use crate::client::Client;
+use super::Driver;
 use crate::transport::Socket;
 
 /// Bytes read at once.
@@ -173,7 +173,7 @@ impl ReadGate {
                     let Some(shared) = self.feed.shared.upgrade() else {
                         return;
                     };
-                    let client = Client::internal_of(shared);
+                    let client = Driver { shared };
                     if let Step::Stop = client.wait_for_dispatch(self.feed.generation) {
                         return;
                     }
@@ -272,7 +272,7 @@ impl ReadGate {
             return Read1::Ended;
         };
         FEEDING.with(|f| f.set(true));
-        let step = Client::internal_of(shared).reader_chunk(&slot.buf[..n], self.feed.generation);
+        let step = Driver { shared }.reader_chunk(&slot.buf[..n], self.feed.generation);
         FEEDING.with(|f| f.set(false));
         match step {
             Step::Go => Read1::Fed,

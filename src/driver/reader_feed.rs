@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dispatch::{Cause, Fed};
-use crate::client::Client;
+use super::Driver;
 
 /// What the reader does after a chunk.
 pub(crate) enum Step {
@@ -25,7 +25,7 @@ pub(crate) enum Step {
     /// Tell the loop to close the connection, and stop.
     Failed(Cause),
     /// Read on once the loop has delivered the backlog of events and
-    /// written the backlog of bytes ([`Client::wait_for_dispatch`]).
+    /// written the backlog of bytes ([`Driver::wait_for_dispatch`]).
     Backlog,
 }
 
@@ -39,7 +39,7 @@ pub(super) fn over_backlog(session: &crate::session::Session) -> bool {
     session.over_budget()
 }
 
-impl Client {
+impl Driver {
     /// Handles one chunk of connection `generation` (see the module docs).
     pub(crate) fn reader_chunk(&self, bytes: &[u8], generation: u64) -> Step {
         let now = Instant::now();

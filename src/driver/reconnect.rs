@@ -8,18 +8,15 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
-
-use super::LogLevel;
 use crate::error::{Error, ErrorCode};
 use crate::transport;
 
-use super::{Conn, ConnState, Opening, ReadSide};
+use super::{Conn, ConnState, Driver, LogLevel, Opening, ReadSide};
 
 /// How long `loop_forever` waits when nothing at all is due (keepalive 0).
 const IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
-impl Client {
+impl Driver {
     /// Paho's `loop_forever` (reference §10.3), with the changes this crate
     /// documents: `loop_stop` ends it once what was queued is written (Paho
     /// also waits for every acknowledgement, possibly forever), and the
@@ -29,7 +26,7 @@ impl Client {
         _timeout: Duration,
         retry_first_connection: bool,
     ) -> Result<ErrorCode, Error> {
-        struct AutoReconnect<'a>(&'a Client);
+        struct AutoReconnect<'a>(&'a Driver);
         impl Drop for AutoReconnect<'_> {
             fn drop(&mut self) {
                 self.0.shared.core.lock().auto_reconnect = false;
@@ -72,7 +69,7 @@ impl Client {
             if self.panicked() {
                 break;
             }
-            let should_exit = |c: &Client| {
+            let should_exit = |c: &Driver| {
                 let state = c.shared.core.lock().state;
                 matches!(state, ConnState::Disconnecting | ConnState::Disconnected)
                     || c.terminating()
@@ -108,7 +105,9 @@ impl Client {
         if let Some(cb) = cb {
             let userdata = self.shared.userdata.lock().clone();
             // Paho always swallows on_connect_fail's exceptions.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(self, &userdata)));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                cb(&self.client(), &userdata)
+            }));
         }
     }
 
@@ -145,15 +144,10 @@ impl Client {
         }
     }
 
-    /// Paho's `reconnect()` (reference §10.1): opens a new connection and
-    /// queues CONNECT. Blocking for the TCP connect, the proxy, TLS and
-    /// WebSocket handshakes, all of them within `connect_timeout`; does not
-    /// wait for CONNACK.
-    ///
-    /// `disconnect()` from any thread, or `loop_stop()` of the loop running
-    /// it, abandons a connect in progress at once: its socket is shut down
-    /// and this returns `MQTT_ERR_NO_CONN` (no `on_connect_fail`).
-    pub fn reconnect(&self) -> Result<ErrorCode, Error> {
+    /// Paho's `reconnect()` (see `Client::reconnect`): opens a new
+    /// connection and queues CONNECT; an abandoned connect returns
+    /// `MQTT_ERR_NO_CONN`.
+    pub(crate) fn reconnect(&self) -> Result<ErrorCode, Error> {
         let (host, port, tcp) = {
             let mut core = self.shared.core.lock();
             if core.host.is_empty() {
@@ -270,7 +264,7 @@ impl Client {
         let cb = pick(&self.shared.callbacks.lock());
         if let Some(cb) = cb {
             let userdata = self.shared.userdata.lock().clone();
-            self.guarded(name, || cb(self, &userdata));
+            self.guarded(name, || cb(&self.client(), &userdata));
         }
     }
 }

@@ -6,14 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use super::Driver;
 
 /// The least time between two writes made by callers rather than the loop
-/// (see `Client::write_through`): a caller publishing more often than this
+/// (see `Driver::write_through`): a caller publishing more often than this
 /// (over 10,000 messages a second) gets batched writes instead.
 const WRITE_THROUGH_SPACING: Duration = Duration::from_micros(100);
 
-impl Client {
+impl Driver {
     /// Wakes the loop after something was queued, and tells an external
     /// event loop that the socket now has bytes to write.
     pub(crate) fn wake_loop(&self) {
