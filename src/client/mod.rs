@@ -8,6 +8,7 @@
 //! variants and option structs.
 
 pub(crate) mod callbacks;
+mod events;
 mod message_info;
 mod proxy;
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
@@ -22,26 +23,21 @@ pub use callbacks::{
 };
 pub use message_info::MessageInfo;
 
-use crate::session::MidTable;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::driver::{
-    Completion, ConnState, Core, Driver, Epochs, InfoInner, InfoWaiters, LoopOwner, Shared,
-};
+use crate::driver::{ConnState, ConnectTo, Driver, Listening, WeakDriver};
 use crate::error::{Error, ErrorCode};
 use crate::packet::{
     Disconnect, PacketType, Properties, ProtocolVersion, PublishRef, QoS, ReasonCode,
     SubscribeOptions, Will,
 };
-use crate::session::Backoff;
-use crate::session::{CleanStart, Message, Session, SessionConfig};
+use crate::session::{CleanStart, Message, SessionConfig};
 use crate::topic::{validate_topic_filter, validate_topic_name};
 pub use crate::transport::Transport;
-use crate::transport::TransportConfig;
 
 /// Which callback signatures the client uses. Only Paho's current shapes,
 /// `VERSION2`, exist in Rust; `VERSION1` is refused with Paho's migration
@@ -159,10 +155,26 @@ impl Default for ConnectOptions {
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) driver: Driver,
+    driver: Driver,
+    face: Arc<Face>,
     /// Present in the application's handles; the last one to go stops the
     /// client.
     _owner: Option<Arc<Owner>>,
+}
+
+/// What the face keeps beside the driver: Paho's callbacks and userdata,
+/// and how it reports (the driver holds it as its event handler, see
+/// `events.rs`).
+pub(crate) struct Face {
+    callbacks: Mutex<callbacks::Callbacks>,
+    userdata: Mutex<UserData>,
+    /// Paho's `suppress_exceptions`.
+    suppress_exceptions: AtomicBool,
+    /// `enable_logger()`: log lines also go to the `log` crate.
+    logger: AtomicBool,
+    /// What the application's handles share; a `WeakClient` upgrades only
+    /// while it lives. Set once, right after the driver is made.
+    owner: OnceLock<Weak<Owner>>,
 }
 
 /// A handle to a [`Client`] that does not keep it running, for callbacks
@@ -171,8 +183,9 @@ pub struct Client {
 /// `Client` handle, and never again once the last one is dropped.
 #[derive(Clone)]
 pub struct WeakClient {
-    shared: std::sync::Weak<Shared>,
-    owner: std::sync::Weak<Owner>,
+    driver: WeakDriver,
+    face: Weak<Face>,
+    owner: Weak<Owner>,
 }
 
 impl WeakClient {
@@ -181,9 +194,9 @@ impl WeakClient {
     /// application's: hold it only as long as it is needed.
     pub fn upgrade(&self) -> Option<Client> {
         let owner = self.owner.upgrade()?;
-        let shared = self.shared.upgrade()?;
         Some(Client {
-            driver: Driver { shared },
+            driver: self.driver.upgrade()?,
+            face: self.face.upgrade()?,
             _owner: Some(owner),
         })
     }
@@ -199,27 +212,19 @@ impl std::fmt::Debug for WeakClient {
 }
 
 /// Stops the client when the application's last handle is dropped.
-pub(crate) struct Owner(std::sync::Weak<Shared>);
+pub(crate) struct Owner(WeakDriver);
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        if let Some(shared) = self.0.upgrade() {
-            shared.terminate.store(true, Ordering::SeqCst);
-            shared.stop_asked.store(true, Ordering::SeqCst);
-            let mut core = shared.core.lock();
-            core.abandon_opening(None);
-            if let Some(conn) = core.conn.take() {
-                let _ = conn.writer.shutdown(std::net::Shutdown::Both);
-            }
-            drop(core);
-            shared.wake();
+        if let Some(driver) = self.0.upgrade() {
+            driver.shut_down();
         }
     }
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let core = self.driver.shared.core.lock();
+        let core = self.driver.core();
         f.debug_struct("Client")
             .field("client_id", &core.session.config().client_id)
             .field("state", &core.state)
@@ -244,65 +249,25 @@ impl Client {
             ));
         }
         let config = session_config(&options)?;
-        let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
-        let (drained_tx, drained_rx) = crossbeam_channel::bounded(1);
-        let core = Core {
-            session: Session::new(config),
-            state: ConnState::New,
-            conn: None,
-            generation: 0,
-            host: String::new(),
-            port: 1883,
-            transport: TransportConfig {
-                transport: options.transport,
-                ..TransportConfig::default()
-            },
-            reconnect_on_failure: options.reconnect_on_failure,
-            backoff: Backoff::default(),
-            suppress_exceptions: false,
-            silent_retry: false,
-            unsupported_v311: false,
-            auto_reconnect: false,
-            registered_write: false,
-            epochs: Epochs::default(),
-            opening: None,
-        };
-        let loop_thread = Arc::new(Mutex::new(None));
-        let mut owner = None;
-        let shared = Arc::new_cyclic(|weak| {
-            let first = Arc::new(Owner(weak.clone()));
-            let owner_weak = Arc::downgrade(&first);
-            owner = Some(first);
-            Shared {
-                core: Mutex::new(core),
-                callbacks: Mutex::new(callbacks::Callbacks::default()),
-                write_lock: Mutex::new(()),
-                userdata: Mutex::new(options.userdata),
-                batch: Mutex::new(std::collections::VecDeque::new()),
-                infos: Mutex::new(MidTable::default()),
-                info_waiters: Arc::new(InfoWaiters::new(Arc::clone(&loop_thread))),
-                wake_tx,
-                wake_rx,
-                drained_tx,
-                drained_rx,
-                loop_thread,
-                loop_owner: Mutex::new(LoopOwner::Free),
-                thread: Mutex::new(None),
-                terminate: AtomicBool::new(false),
-                stop_asked: AtomicBool::new(false),
-                thread_running: AtomicBool::new(false),
-                loop_asleep: AtomicBool::new(false),
-                waiter_reads: std::sync::atomic::AtomicU64::new(0),
-                last_write_through: std::sync::atomic::AtomicU64::new(0),
-                started: std::time::Instant::now(),
-                logger: AtomicBool::new(false),
-                panic: Mutex::new(None),
-                owner: owner_weak,
-            }
+        let face = Arc::new(Face {
+            callbacks: Mutex::new(callbacks::Callbacks::default()),
+            userdata: Mutex::new(options.userdata),
+            suppress_exceptions: AtomicBool::new(false),
+            logger: AtomicBool::new(false),
+            owner: OnceLock::new(),
         });
+        let driver = Driver::new(
+            config,
+            options.transport,
+            options.reconnect_on_failure,
+            Box::new(Arc::clone(&face)),
+        );
+        let owner = Arc::new(Owner(driver.downgrade()));
+        let _ = face.owner.set(Arc::downgrade(&owner));
         Ok(Client {
-            driver: Driver { shared },
-            _owner: owner,
+            driver,
+            face,
+            _owner: Some(owner),
         })
     }
 
@@ -311,40 +276,20 @@ impl Client {
     /// [`Client`]); from a callback's `&Client` argument too.
     pub fn downgrade(&self) -> WeakClient {
         WeakClient {
-            shared: Arc::downgrade(&self.driver.shared),
-            owner: self.driver.shared.owner.clone(),
-        }
-    }
-
-    /// A handle for the client's own threads and callbacks: it does not keep
-    /// the client running.
-    pub(crate) fn internal(&self) -> Client {
-        Client::internal_of(self.driver.clone())
-    }
-
-    /// [`Client::internal`] from the driver itself.
-    pub(crate) fn internal_of(driver: Driver) -> Client {
-        Client {
-            driver,
-            _owner: None,
+            driver: self.driver.downgrade(),
+            face: Arc::downgrade(&self.face),
+            owner: self.face.owner.get().cloned().unwrap_or_default(),
         }
     }
 
     /// The client id.
     pub fn client_id(&self) -> String {
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .config()
-            .client_id
-            .clone()
+        self.driver.core().session.config().client_id.clone()
     }
 
     /// The protocol version.
     pub fn protocol(&self) -> ProtocolVersion {
-        self.driver.shared.core.lock().session.config().protocol
+        self.driver.core().session.config().protocol
     }
 
     // ----- connecting -------------------------------------------------
@@ -411,37 +356,15 @@ impl Client {
         if options.port == 0 {
             return Err(Error::Value("Invalid port number.".into()));
         }
-        let old = {
-            let mut core = self.driver.shared.core.lock();
-            let old = core.conn.take();
-            if let Some(conn) = &old {
-                let _ = conn.writer.shutdown(std::net::Shutdown::Both);
-                core.session.connection_closed();
-                crate::driver::drop_stale_messages(&mut core);
-            }
-            core.host = host.to_string();
-            core.port = options.port;
-            core.transport.tcp.bind_address = options.bind_address;
-            core.transport.tcp.bind_port = options.bind_port;
-            let config = core.session.config_mut();
-            config.keepalive = options.keepalive;
-            config.clean_start = options.clean_start;
-            if let Some(p) = options.properties {
-                config.connect_properties = p;
-            }
-            core.session.mark_first_connect();
-            core.state = ConnState::ConnectAsync;
-            self.driver.stop_asked_again();
-            old.is_some()
-        };
-        if old {
-            let cb = self.driver.shared.callbacks.lock().on_socket_close.clone();
-            if let Some(cb) = cb {
-                let userdata = self.driver.shared.userdata.lock().clone();
-                self.driver
-                    .guarded("on_socket_close", || cb(self, &userdata));
-            }
-        }
+        self.driver.connect_async(ConnectTo {
+            host: host.to_string(),
+            port: options.port,
+            keepalive: options.keepalive,
+            bind_address: options.bind_address,
+            bind_port: options.bind_port,
+            clean_start: options.clean_start,
+            properties: options.properties,
+        });
         Ok(())
     }
 
@@ -465,9 +388,7 @@ impl Client {
         reason_code: Option<ReasonCode>,
         properties: Option<Properties>,
     ) -> ErrorCode {
-        let rc = {
-            let mut core = self.driver.shared.core.lock();
-            let v5 = core.session.config().protocol == ProtocolVersion::MQTTv5;
+        self.driver.disconnect(|v5| {
             // Before MQTT 5 a DISCONNECT has neither (Paho ignores them).
             let reason_code = reason_code.filter(|_| v5);
             let mut d = Disconnect::new(
@@ -476,19 +397,8 @@ impl Client {
             if let Some(p) = properties.filter(|_| v5) {
                 d.properties = p;
             }
-            let rc = core.session.disconnect(d);
-            self.driver.shared.stop_asked.store(true, Ordering::SeqCst);
-            core.state = if rc == ErrorCode::Success {
-                ConnState::Disconnecting
-            } else {
-                ConnState::Disconnected
-            };
-            // A connect in progress would only be dropped once made.
-            core.abandon_opening(None);
-            rc
-        };
-        self.driver.wake_loop();
-        rc
+            d
+        })
     }
 
     /// How many chunks callers blocked in
@@ -497,10 +407,7 @@ impl Client {
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn reads_by_waiting_callers(&self) -> u64 {
-        self.driver
-            .shared
-            .waiter_reads
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.driver.waiter_reads()
     }
 
     /// How many events (messages, acknowledgements, ...) wait for the loop
@@ -510,7 +417,7 @@ impl Client {
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn pending_events(&self) -> usize {
-        self.driver.shared.core.lock().session.event_count()
+        self.driver.core().session.event_count()
     }
 
     /// What the client holds now, part by part, against its
@@ -519,19 +426,7 @@ impl Client {
     #[cfg(feature = "testing")]
     #[doc(hidden)]
     pub fn memory_use(&self) -> crate::session::MemoryUse {
-        let core = self.driver.shared.core.lock();
-        let mut held = core.session.memory_use();
-        // The batch the loop is delivering is undelivered too.
-        let batch = self.driver.shared.batch.lock();
-        held.event_count += batch.len();
-        held.events += batch
-            .iter()
-            .map(|(e, _)| match e {
-                crate::session::Event::Message(m) => m.weight(),
-                _ => 0,
-            })
-            .sum::<usize>();
-        held
+        self.driver.memory_use()
     }
 
     /// Beyond Paho: what the broker's last CONNACK announced (MQTT 5
@@ -547,19 +442,13 @@ impl Client {
     /// # Ok::<(), mqtt_tether::Error>(())
     /// ```
     pub fn broker_limits(&self) -> Option<crate::session::BrokerLimits> {
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .broker_limits()
-            .cloned()
+        self.driver.core().session.broker_limits().cloned()
     }
 
     /// True after CONNACK accepted the connection, until it is lost or
     /// closed.
     pub fn is_connected(&self) -> bool {
-        self.driver.shared.core.lock().state == ConnState::Connected
+        self.driver.core().state == ConnState::Connected
     }
 
     // ----- publish / subscribe ----------------------------------------
@@ -608,74 +497,45 @@ impl Client {
     ) -> Result<MessageInfo, Error> {
         let qos = qos_from(qos)?;
         let payload = payload.as_ref();
-        // One core lock for the whole publish: the checks need the protocol,
-        // and a lock per step is what costs on this path.
-        let mut core = self.driver.shared.core.lock();
-        let protocol = core.session.config().protocol;
-        let v5 = protocol == ProtocolVersion::MQTTv5;
-        validate_topic_name(topic, protocol)?;
-        // Properties exist from MQTT 5 on; before it Paho leaves them out.
-        let properties = properties.filter(|_| v5);
-        let has_alias = properties
-            .as_ref()
-            .is_some_and(|p| p.topic_alias().is_some());
-        if topic.is_empty() && !has_alias {
-            // MQTT 5 allows an empty topic only together with a topic alias.
-            return Err(Error::InvalidTopic);
-        }
-        let props_len = properties.as_ref().map_or(0, |p| p.as_bytes().len());
-        // The whole packet must fit the largest remaining length.
-        if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
-            return Err(Error::Value("Payload too large.".into()));
-        }
-        let no_properties;
-        let properties = match &properties {
-            Some(p) => p,
-            None => {
-                no_properties = Properties::new(PacketType::Publish);
-                &no_properties
+        // The checks need the protocol: they run in the driver's one core
+        // lock for the whole publish.
+        let completion = self.driver.publish(|session| {
+            let protocol = session.config().protocol;
+            let v5 = protocol == ProtocolVersion::MQTTv5;
+            validate_topic_name(topic, protocol)?;
+            // Properties exist from MQTT 5 on; before it Paho leaves them out.
+            let properties = properties.filter(|_| v5);
+            let has_alias = properties
+                .as_ref()
+                .is_some_and(|p| p.topic_alias().is_some());
+            if topic.is_empty() && !has_alias {
+                // MQTT 5 allows an empty topic only together with a topic alias.
+                return Err(Error::InvalidTopic);
             }
-        };
-        let publish = PublishRef {
-            dup: false,
-            qos,
-            retain,
-            topic,
-            packet_id: 0,
-            properties,
-            payload,
-        };
-        let info = {
-            let result = core.session.publish_ref(publish);
-            let info = if result.stored {
-                // No allocation: the store is its state.
-                let epoch = core.epochs.for_publish(result.seq);
-                Completion::stored(
-                    &self.driver.shared,
-                    epoch,
-                    result.mid,
-                    result.seq,
-                    result.rc,
-                )
-            } else {
-                Completion::own(
-                    result.mid,
-                    result.rc,
-                    result.refused,
-                    &self.driver.shared.info_waiters,
-                )
+            let props_len = properties.as_ref().map_or(0, |p| p.as_bytes().len());
+            // The whole packet must fit the largest remaining length.
+            if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
+                return Err(Error::Value("Payload too large.".into()));
+            }
+            let no_properties;
+            let properties = match &properties {
+                Some(p) => p,
+                None => {
+                    no_properties = Properties::new(PacketType::Publish);
+                    &no_properties
+                }
             };
-            if let (Some(state), true) = (info.own_state(), result.rc == ErrorCode::Success) {
-                // A QoS 0 message to be written. Registered under the core
-                // lock, so its completion (which needs that lock first)
-                // cannot be missed.
-                self.driver.shared.infos.lock().insert(result.mid, state);
-            }
-            drop(core);
-            MessageInfo::new(info)
-        };
-        self.driver.wake_loop();
-        Ok(info)
+            Ok(session.publish_ref(PublishRef {
+                dup: false,
+                qos,
+                retain,
+                topic,
+                packet_id: 0,
+                properties,
+                payload,
+            }))
+        })?;
+        Ok(MessageInfo::new(completion))
     }
 
     /// `subscribe(topic, qos)`: one filter. Returns `(rc, mid)`.
@@ -713,7 +573,9 @@ impl Client {
             validate_topic_filter(topic)?;
         }
         let properties = self.v5_only(properties, PacketType::Subscribe);
-        Ok(self.queue_request(|session| session.subscribe(filters, properties)))
+        Ok(self
+            .driver
+            .request(|session| session.subscribe(filters, properties)))
     }
 
     /// `unsubscribe(topic)`.
@@ -744,7 +606,9 @@ impl Client {
         }
         let filters = topics.iter().map(|t| t.to_string()).collect();
         let properties = self.v5_only(properties, PacketType::Unsubscribe);
-        Ok(self.queue_request(|session| session.unsubscribe(filters, properties)))
+        Ok(self
+            .driver
+            .request(|session| session.unsubscribe(filters, properties)))
     }
 
     /// `properties` for a packet of `packet_type`: an empty set when none
@@ -756,13 +620,6 @@ impl Client {
             .unwrap_or_else(|| Properties::new(packet_type))
     }
 
-    /// Runs a request on the session, then wakes the loop to write it.
-    fn queue_request<R>(&self, request: impl FnOnce(&mut Session) -> R) -> R {
-        let result = request(&mut self.driver.shared.core.lock().session);
-        self.driver.wake_loop();
-        result
-    }
-
     /// `ack(mid, qos)`: with manual acks, acknowledges a received message
     /// (PUBACK for QoS 1, PUBCOMP for QoS 2). Without manual acks, does
     /// nothing.
@@ -770,14 +627,7 @@ impl Client {
         let Ok(qos) = qos_from(qos) else {
             return ErrorCode::Success;
         };
-        {
-            let mut core = self.driver.shared.core.lock();
-            if !core.session.config().manual_ack {
-                return ErrorCode::Success;
-            }
-            core.session.ack(mid, qos);
-        }
-        self.driver.wake_loop();
+        self.driver.ack(mid, qos);
         ErrorCode::Success
     }
 
@@ -799,7 +649,7 @@ impl Client {
 
     /// Same as `Client::r#loop` (Paho's `loop`).
     pub fn loop_once(&self, timeout: Duration) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.driver.loop_pass(timeout))
+        self.driver.loop_once(timeout)
     }
 
     /// `loop_forever(timeout, retry_first_connection)`: runs the network
@@ -821,69 +671,14 @@ impl Client {
         timeout: Duration,
         retry_first_connection: bool,
     ) -> Result<ErrorCode, Error> {
-        self.on_loop(Ok(ErrorCode::Inval), || {
-            self.driver.run_forever(timeout, retry_first_connection)
-        })
+        self.driver.loop_forever(timeout, retry_first_connection)
     }
 
     /// `loop_start()`: runs `loop_forever(retry_first_connection=True)` on a
     /// new thread. `MQTT_ERR_INVAL` if one is already running, or if
     /// another thread runs `loop_forever` or `loop`.
     pub fn loop_start(&self) -> ErrorCode {
-        let mut thread = self.driver.shared.thread.lock();
-        // Until the previous thread has really ended (even if loop_stop was
-        // asked from inside its own callback), no second one starts: two
-        // loops on one client would run callbacks concurrently.
-        if self.driver.shared.thread_running.load(Ordering::SeqCst) {
-            return ErrorCode::Inval;
-        }
-        {
-            // Nor while another thread runs `loop_forever` or `loop`; the
-            // new thread's claim is made now, so no loop starts in between.
-            let mut owner = self.driver.shared.loop_owner.lock();
-            if *owner != LoopOwner::Free {
-                return ErrorCode::Inval;
-            }
-            *owner = LoopOwner::Starting;
-        }
-        self.driver.shared.terminate.store(false, Ordering::SeqCst);
-        self.driver
-            .shared
-            .thread_running
-            .store(true, Ordering::SeqCst);
-        let client = self.internal();
-        let name = format!("mqtt-tether-{}", self.client_id());
-        let spawned = std::thread::Builder::new().name(name).spawn(move || {
-            struct Running(Client);
-            impl Drop for Running {
-                // Also when a callback's panic ends the thread.
-                fn drop(&mut self) {
-                    self.0.driver.release_loop();
-                    self.0
-                        .driver
-                        .shared
-                        .thread_running
-                        .store(false, Ordering::SeqCst);
-                }
-            }
-            let running = Running(client);
-            running.0.driver.take_started_loop();
-            let _ = running.0.loop_forever(Duration::from_secs(1), true);
-        });
-        match spawned {
-            Ok(t) => {
-                *thread = Some(t);
-                ErrorCode::Success
-            }
-            Err(_) => {
-                self.driver.release_loop();
-                self.driver
-                    .shared
-                    .thread_running
-                    .store(false, Ordering::SeqCst);
-                ErrorCode::NoMem
-            }
-        }
+        self.driver.loop_start()
     }
 
     /// `loop_stop()`: stops the `loop_start` thread once what was queued is
@@ -907,24 +702,7 @@ impl Client {
     /// again. Other events (acknowledgements of the application's own
     /// messages and subscriptions) are still delivered.
     pub fn loop_stop(&self) -> ErrorCode {
-        let handle = self.driver.shared.thread.lock().take();
-        let Some(handle) = handle else {
-            return ErrorCode::Inval;
-        };
-        self.driver.shared.terminate.store(true, Ordering::SeqCst);
-        self.driver.shared.stop_asked.store(true, Ordering::SeqCst);
-        // Its connect in progress ends now, not at the connect timeout.
-        self.driver
-            .shared
-            .core
-            .lock()
-            .abandon_opening(Some(handle.thread().id()));
-        self.driver.shared.wake();
-        if handle.thread().id() != std::thread::current().id() {
-            // A panic on that thread was a callback's, already logged.
-            let _ = handle.join();
-        }
-        ErrorCode::Success
+        self.driver.loop_stop()
     }
 
     // ----- external event loops ---------------------------------------
@@ -939,48 +717,27 @@ impl Client {
     /// and no reader thread will take its bytes, so its readiness is
     /// exact. (If a client loop runs later anyway, it takes the socket back.)
     pub fn socket(&self) -> Option<Arc<crate::transport::Socket>> {
-        let mut core = self.driver.shared.core.lock();
-        let conn = core.conn.as_mut()?;
-        if let Err(e) = conn.read_side.external() {
-            drop(core);
-            self.driver.log(
-                LogLevel::Warning,
-                &format!("cannot make the socket non-blocking: {e}"),
-            );
-            core = self.driver.shared.core.lock();
-        }
-        core.conn.as_ref().map(|c| Arc::clone(&c.writer))
+        self.driver.socket()
     }
 
     /// `want_write()`: true when bytes wait to be written.
     pub fn want_write(&self) -> bool {
-        self.driver.shared.core.lock().wants_write()
+        self.driver.want_write()
     }
 
     /// `loop_read()`: handles what has arrived, without waiting.
     pub fn loop_read(&self) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.driver.read_available())
+        self.driver.loop_read()
     }
 
     /// `loop_write()`: writes what is queued.
     pub fn loop_write(&self) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.driver.flush())
+        self.driver.loop_write()
     }
 
     /// `loop_misc()`: keepalive (call it about once a second).
     pub fn loop_misc(&self) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.driver.misc())
-    }
-
-    /// Runs a loop step as the loop's thread, then re-raises a callback's
-    /// panic here; `busy` when another thread runs a loop.
-    fn on_loop<R>(&self, busy: R, step: impl FnOnce() -> R) -> R {
-        let Some(_claim) = self.driver.claim_loop() else {
-            return busy;
-        };
-        let result = self.driver.as_loop_thread(step);
-        self.driver.rethrow_panic();
-        result
+        self.driver.loop_misc()
     }
 
     /// `reinitialise(client_id, clean_session, userdata)`: closes the
@@ -989,51 +746,15 @@ impl Client {
     /// in the outgoing store fail: their `wait_for_publish` returns an error.
     pub fn reinitialise(&self, options: ClientOptions) -> Result<(), Error> {
         let config = session_config(&options)?;
-        let infos: Vec<Arc<InfoInner>> = {
-            let mut core = self.driver.shared.core.lock();
-            core.abandon_opening(None);
-            if let Some(conn) = core.conn.take() {
-                let _ = conn.writer.shutdown(std::net::Shutdown::Both);
-            }
-            // Undelivered QoS 1/2 messages fail; their infos learn it from
-            // their epochs, which then start anew (the new session counts
-            // from 0 again).
-            let failed = core.session.drop_out_messages();
-            core.epochs.close(
-                Outcome::Reinitialised,
-                failed.iter().map(|m| m.seq()).collect(),
-            );
-            core.session = Session::new(config);
-            // Events of the old session taken but not yet delivered go with
-            // it (an ack or a release would act on the new one).
-            self.driver.shared.batch.lock().clear();
-            core.state = ConnState::New;
-            core.host.clear();
-            core.port = 1883;
-            core.transport = TransportConfig {
-                transport: options.transport,
-                ..TransportConfig::default()
-            };
-            core.reconnect_on_failure = options.reconnect_on_failure;
-            core.backoff = Backoff::default();
-            core.generation += 1;
-            self.driver
-                .shared
-                .infos
-                .lock()
-                .drain()
-                .into_iter()
-                .map(|(_, i)| i)
-                .collect()
-        };
-        for info in infos {
-            info.complete(Outcome::Reinitialised);
+        self.driver
+            .reinitialise(config, options.transport, options.reconnect_on_failure);
+        {
+            let mut callbacks = self.face.callbacks.lock();
+            *callbacks = callbacks::Callbacks::default();
+            *self.face.userdata.lock() = options.userdata;
+            self.listen(&callbacks);
         }
-        self.driver.shared.info_waiters.notify();
-        *self.driver.shared.callbacks.lock() = callbacks::Callbacks::default();
-        *self.driver.shared.userdata.lock() = options.userdata;
-        self.update_trace();
-        self.driver.shared.wake();
+        self.driver.wake();
         Ok(())
     }
 
@@ -1046,30 +767,7 @@ impl Client {
     /// [`MessageInfo`] ends with [`Outcome::Dropped`] instead of staying
     /// unpublished forever, and the in-flight window is emptied too.
     pub fn drop_out_messages(&self) -> Vec<Message> {
-        let (stored, protocol) = {
-            let mut core = self.driver.shared.core.lock();
-            let protocol = core.session.config().protocol;
-            let stored = core.session.drop_out_messages();
-            core.epochs
-                .close(Outcome::Dropped, stored.iter().map(|m| m.seq()).collect());
-            (stored, protocol)
-        };
-        self.driver.shared.info_waiters.notify();
-        let mut dropped = Vec::with_capacity(stored.len());
-        for s in stored {
-            // The store's own encoding: it decodes unless memory is corrupt.
-            let Ok(p) = s.publish(protocol) else { continue };
-            dropped.push(Message {
-                topic: p.topic,
-                payload: p.payload,
-                qos: p.qos,
-                retain: p.retain,
-                dup: p.dup,
-                mid: p.packet_id,
-                properties: p.properties,
-            });
-        }
-        dropped
+        self.driver.drop_out_messages()
     }
 
     /// `username_pw_set(username, password)`; takes effect on the next
@@ -1100,7 +798,7 @@ impl Client {
         if password.is_some_and(|p| p.len() > MAX_FIELD) {
             return Err(Error::Value("Password is too long.".into()));
         }
-        let mut core = self.driver.shared.core.lock();
+        let mut core = self.driver.core();
         let c = core.session.config_mut();
         c.username = username.map(str::to_string);
         c.password = password.map(|p| p.as_bytes().to_vec());
@@ -1142,38 +840,26 @@ impl Client {
             p.clear();
             will.properties = wp;
         }
-        self.driver.shared.core.lock().session.config_mut().will = Some(will);
+        self.driver.core().session.config_mut().will = Some(will);
         Ok(())
     }
 
     /// `will_clear()`.
     pub fn will_clear(&self) {
-        self.driver.shared.core.lock().session.config_mut().will = None;
+        self.driver.core().session.config_mut().will = None;
     }
 
     /// `max_inflight_messages_set(inflight)` (0: unlimited).
     pub fn max_inflight_messages_set(&self, inflight: usize) -> Result<(), Error> {
         self.settable("max_inflight_messages")?;
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .config_mut()
-            .max_inflight = inflight;
+        self.driver.core().session.config_mut().max_inflight = inflight;
         Ok(())
     }
 
     /// `max_queued_messages_set(queue_size)` (0: unlimited).
     pub fn max_queued_messages_set(&self, queue_size: usize) -> Result<(), Error> {
         self.settable("max_queued_messages")?;
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .config_mut()
-            .max_queued = queue_size;
+        self.driver.core().session.config_mut().max_queued = queue_size;
         Ok(())
     }
 
@@ -1195,23 +881,12 @@ impl Client {
     /// # Ok::<(), mqtt_tether::Error>(())
     /// ```
     pub fn memory_budget_set(&self, budget: crate::MemoryBudget) {
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .set_memory_budget(budget);
+        self.driver.core().session.set_memory_budget(budget);
     }
 
     /// The memory budget in effect (see [`Client::memory_budget_set`]).
     pub fn memory_budget(&self) -> crate::MemoryBudget {
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .config()
-            .memory_budget
+        self.driver.core().session.config().memory_budget
     }
 
     /// Beyond Paho: the largest packet the client accepts from the broker,
@@ -1232,9 +907,7 @@ impl Client {
             )));
         }
         self.driver
-            .shared
-            .core
-            .lock()
+            .core()
             .session
             .config_mut()
             .max_inbound_packet_size = bytes;
@@ -1245,7 +918,7 @@ impl Client {
     /// [`Client::max_inbound_packet_size_set`]); an MQTT 5 Maximum Packet
     /// Size among the CONNECT properties takes its place.
     pub fn max_inbound_packet_size(&self) -> u32 {
-        self.driver.shared.core.lock().session.max_inbound()
+        self.driver.core().session.max_inbound()
     }
 
     /// `reconnect_delay_set(min_delay, max_delay)` (defaults 1 s and
@@ -1253,12 +926,7 @@ impl Client {
     /// failed attempt doubles the wait up to `max_delay`, and an accepted
     /// connection starts over. Fractions of a second are fine.
     pub fn reconnect_delay_set(&self, min_delay: Duration, max_delay: Duration) {
-        self.driver
-            .shared
-            .core
-            .lock()
-            .backoff
-            .set_bounds(min_delay, max_delay);
+        self.driver.core().backoff.set_bounds(min_delay, max_delay);
     }
 
     /// Beyond Paho (off by default): the client remembers what
@@ -1270,13 +938,7 @@ impl Client {
     /// forgotten. With it on, a `subscribe` made while offline still returns
     /// `MQTT_ERR_NO_CONN` (as Paho) but is sent at the next CONNACK.
     pub fn auto_resubscribe_set(&self, on: bool) {
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .config_mut()
-            .auto_resubscribe = on;
+        self.driver.core().session.config_mut().auto_resubscribe = on;
     }
 
     /// Beyond Paho (off by default): randomises each reconnect wait so that
@@ -1287,13 +949,8 @@ impl Client {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0)
-            ^ (Arc::as_ptr(&self.driver.shared) as usize as u64);
-        self.driver
-            .shared
-            .core
-            .lock()
-            .backoff
-            .set_jitter(jitter, seed);
+            ^ (self.driver.identity() as u64);
+        self.driver.core().backoff.set_jitter(jitter, seed);
     }
 
     /// Beyond Paho (off by default): the reconnect delay starts over only
@@ -1302,17 +959,12 @@ impl Client {
     /// at once cannot make it reconnect in a tight loop. `None` restores
     /// Paho's rule.
     pub fn reconnect_reset_after_set(&self, stable: Option<Duration>) {
-        self.driver
-            .shared
-            .core
-            .lock()
-            .backoff
-            .set_reset_after(stable);
+        self.driver.core().backoff.set_reset_after(stable);
     }
 
     /// The `host` property.
     pub fn host(&self) -> String {
-        self.driver.shared.core.lock().host.clone()
+        self.driver.core().host.clone()
     }
 
     /// Sets the `host` property (not while connected or connecting).
@@ -1321,13 +973,13 @@ impl Client {
             return Err(Error::Value("Invalid host.".into()));
         }
         self.settable("host")?;
-        self.driver.shared.core.lock().host = host.to_string();
+        self.driver.core().host = host.to_string();
         Ok(())
     }
 
     /// The `port` property.
     pub fn port(&self) -> u16 {
-        self.driver.shared.core.lock().port
+        self.driver.core().port
     }
 
     /// Sets the `port` property (not while connected or connecting).
@@ -1336,46 +988,40 @@ impl Client {
             return Err(Error::Value("Invalid port number.".into()));
         }
         self.settable("port")?;
-        self.driver.shared.core.lock().port = port;
+        self.driver.core().port = port;
         Ok(())
     }
 
     /// The `keepalive` property (a v5 Server Keep Alive replaces it).
     pub fn keepalive(&self) -> u16 {
-        self.driver.shared.core.lock().session.config().keepalive
+        self.driver.core().session.config().keepalive
     }
 
     /// Sets the `keepalive` property (not while connected or connecting).
     pub fn set_keepalive(&self, keepalive: u16) -> Result<(), Error> {
         self.settable("keepalive")?;
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .config_mut()
-            .keepalive = keepalive;
+        self.driver.core().session.config_mut().keepalive = keepalive;
         Ok(())
     }
 
     /// The `connect_timeout` property.
     pub fn connect_timeout(&self) -> Duration {
-        self.driver.shared.core.lock().transport.tcp.connect_timeout
+        self.driver.core().transport.tcp.connect_timeout
     }
 
     /// The `max_inflight_messages` property.
     pub fn max_inflight_messages(&self) -> usize {
-        self.driver.shared.core.lock().session.config().max_inflight
+        self.driver.core().session.config().max_inflight
     }
 
     /// The `max_queued_messages` property.
     pub fn max_queued_messages(&self) -> usize {
-        self.driver.shared.core.lock().session.config().max_queued
+        self.driver.core().session.config().max_queued
     }
 
     /// The `will_topic` property (`""` without a will).
     pub fn will_topic(&self) -> String {
-        let core = self.driver.shared.core.lock();
+        let core = self.driver.core();
         core.session
             .config()
             .will
@@ -1386,7 +1032,7 @@ impl Client {
 
     /// The `will_payload` property (empty without a will).
     pub fn will_payload(&self) -> Vec<u8> {
-        let core = self.driver.shared.core.lock();
+        let core = self.driver.core();
         core.session
             .config()
             .will
@@ -1401,14 +1047,14 @@ impl Client {
     /// `Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes` (payloads and
     /// passwords are never shown).
     pub fn enable_logger(&self) {
-        self.driver.shared.logger.store(true, Ordering::SeqCst);
-        self.update_trace();
+        self.face.logger.store(true, Ordering::SeqCst);
+        self.listen(&self.face.callbacks.lock());
     }
 
     /// `disable_logger()`.
     pub fn disable_logger(&self) {
-        self.driver.shared.logger.store(false, Ordering::SeqCst);
-        self.update_trace();
+        self.face.logger.store(false, Ordering::SeqCst);
+        self.listen(&self.face.callbacks.lock());
     }
 
     /// `connect_timeout` (default 5 s): the bound on opening a connection,
@@ -1421,7 +1067,7 @@ impl Client {
             return Err(Error::Value("timeout must be a positive number".into()));
         }
         self.settable("connect_timeout")?;
-        self.driver.shared.core.lock().transport.tcp.connect_timeout = timeout;
+        self.driver.core().transport.tcp.connect_timeout = timeout;
         Ok(())
     }
 
@@ -1429,41 +1075,35 @@ impl Client {
     /// next CONNECTs (the Mosquitto/RSMB bridge extension, Paho's
     /// `MQTT_BRIDGE` client mode).
     pub fn enable_bridge_mode(&self) {
-        self.driver.shared.core.lock().session.config_mut().bridge = true;
+        self.driver.core().session.config_mut().bridge = true;
     }
 
     /// `manual_ack_set(on)`.
     pub fn manual_ack_set(&self, on: bool) {
-        self.driver
-            .shared
-            .core
-            .lock()
-            .session
-            .config_mut()
-            .manual_ack = on;
+        self.driver.core().session.config_mut().manual_ack = on;
     }
 
     /// Paho's `suppress_exceptions`: when true, a panicking callback is
     /// logged and the loop goes on; when false (the default), the connection
     /// is closed and the panic continues out of the loop call.
     pub fn set_suppress_exceptions(&self, on: bool) {
-        self.driver.shared.core.lock().suppress_exceptions = on;
+        self.face.suppress_exceptions.store(on, Ordering::SeqCst);
     }
 
     /// `user_data_set(userdata)`.
     pub fn user_data_set(&self, userdata: UserData) {
-        *self.driver.shared.userdata.lock() = userdata;
+        *self.face.userdata.lock() = userdata;
     }
 
     /// `user_data_get()`.
     pub fn user_data_get(&self) -> UserData {
-        self.driver.shared.userdata.lock().clone()
+        self.face.userdata.lock().clone()
     }
 
     /// Paho's rule for property setters: not while a connection exists or
     /// is being made.
     fn settable(&self, name: &str) -> Result<(), Error> {
-        let core = self.driver.shared.core.lock();
+        let core = self.driver.core();
         let closed = match core.state {
             ConnState::New => true,
             ConnState::Disconnecting | ConnState::Disconnected => core.conn.is_none(),
@@ -1485,12 +1125,12 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData, ConnectFlags, &ReasonCode, &Properties) + Send + Sync + 'static,
     ) {
-        self.driver.shared.callbacks.lock().on_connect = Some(Arc::new(f));
+        self.set_callback(|c| c.on_connect = Some(Arc::new(f)));
     }
 
     /// Sets `on_connect_fail`.
     pub fn on_connect_fail(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.driver.shared.callbacks.lock().on_connect_fail = Some(Arc::new(f));
+        self.set_callback(|c| c.on_connect_fail = Some(Arc::new(f)));
     }
 
     /// Sets `on_disconnect`.
@@ -1501,12 +1141,12 @@ impl Client {
             + Sync
             + 'static,
     ) {
-        self.driver.shared.callbacks.lock().on_disconnect = Some(Arc::new(f));
+        self.set_callback(|c| c.on_disconnect = Some(Arc::new(f)));
     }
 
     /// Sets `on_message`.
     pub fn on_message(&self, f: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static) {
-        self.driver.shared.callbacks.lock().on_message = Some(Arc::new(f));
+        self.set_callback(|c| c.on_message = Some(Arc::new(f)));
     }
 
     /// Sets `on_publish`.
@@ -1514,7 +1154,7 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData, u16, &ReasonCode, &Properties) + Send + Sync + 'static,
     ) {
-        self.driver.shared.callbacks.lock().on_publish = Some(Arc::new(f));
+        self.set_callback(|c| c.on_publish = Some(Arc::new(f)));
     }
 
     /// Sets `on_subscribe`.
@@ -1522,7 +1162,7 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData, u16, &[ReasonCode], &Properties) + Send + Sync + 'static,
     ) {
-        self.driver.shared.callbacks.lock().on_subscribe = Some(Arc::new(f));
+        self.set_callback(|c| c.on_subscribe = Some(Arc::new(f)));
     }
 
     /// Sets `on_unsubscribe`.
@@ -1530,37 +1170,28 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData, u16, &[ReasonCode], &Properties) + Send + Sync + 'static,
     ) {
-        self.driver.shared.callbacks.lock().on_unsubscribe = Some(Arc::new(f));
+        self.set_callback(|c| c.on_unsubscribe = Some(Arc::new(f)));
     }
 
     /// Sets `on_log`: every log line of the client, with its level. The
     /// same lines go to the `log` crate.
     pub fn on_log(&self, f: impl Fn(&Client, &UserData, LogLevel, &str) + Send + Sync + 'static) {
-        self.driver.shared.callbacks.lock().on_log = Some(Arc::new(f));
-        self.update_trace();
-    }
-
-    /// Packet lines (DEBUG, one per packet sent or received) are made only
-    /// while `on_log` is set or `enable_logger()` is on.
-    fn update_trace(&self) {
-        let listening = self.driver.shared.logger.load(Ordering::SeqCst)
-            || self.driver.shared.callbacks.lock().on_log.is_some();
-        self.driver.shared.core.lock().session.set_trace(listening);
+        self.set_callback(|c| c.on_log = Some(Arc::new(f)));
     }
 
     /// Sets `on_pre_connect`.
     pub fn on_pre_connect(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.driver.shared.callbacks.lock().on_pre_connect = Some(Arc::new(f));
+        self.set_callback(|c| c.on_pre_connect = Some(Arc::new(f)));
     }
 
     /// Sets `on_socket_open`.
     pub fn on_socket_open(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.driver.shared.callbacks.lock().on_socket_open = Some(Arc::new(f));
+        self.set_callback(|c| c.on_socket_open = Some(Arc::new(f)));
     }
 
     /// Sets `on_socket_close`.
     pub fn on_socket_close(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.driver.shared.callbacks.lock().on_socket_close = Some(Arc::new(f));
+        self.set_callback(|c| c.on_socket_close = Some(Arc::new(f)));
     }
 
     /// Sets `on_socket_register_write`: bytes now wait to be written, so an
@@ -1568,7 +1199,7 @@ impl Client {
     /// and call [`Client::loop_write`]. Called on the thread that queued
     /// them, once until `on_socket_unregister_write`.
     pub fn on_socket_register_write(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
-        self.driver.shared.callbacks.lock().on_socket_register_write = Some(Arc::new(f));
+        self.set_callback(|c| c.on_socket_register_write = Some(Arc::new(f)));
     }
 
     /// Sets `on_socket_unregister_write`: a write left nothing queued (or
@@ -1578,11 +1209,31 @@ impl Client {
         &self,
         f: impl Fn(&Client, &UserData) + Send + Sync + 'static,
     ) {
-        self.driver
-            .shared
-            .callbacks
-            .lock()
-            .on_socket_unregister_write = Some(Arc::new(f));
+        self.set_callback(|c| c.on_socket_unregister_write = Some(Arc::new(f)));
+    }
+
+    /// Changes the registry, and tells the driver what is listened for
+    /// now (under the registry's lock, so two setters cannot tell it in the
+    /// wrong order).
+    fn set_callback(&self, set: impl FnOnce(&mut callbacks::Callbacks)) {
+        let mut callbacks = self.face.callbacks.lock();
+        set(&mut callbacks);
+        self.listen(&callbacks);
+    }
+
+    /// Tells the driver what `callbacks` and the logger listen for: it then
+    /// skips the work nobody wants (packet lines nobody reads, the loop's
+    /// turn before a message completes when no `on_publish` runs first,
+    /// write-interest bookkeeping nobody hears).
+    fn listen(&self, callbacks: &callbacks::Callbacks) {
+        self.driver.listen(Listening {
+            published: callbacks.on_publish.is_some(),
+            register_write: callbacks.on_socket_register_write.is_some(),
+            unregister_write: callbacks.on_socket_unregister_write.is_some(),
+            // Packet lines (DEBUG, one per packet sent or received) are made
+            // only while `on_log` is set or `enable_logger()` is on.
+            log: self.face.logger.load(Ordering::SeqCst) || callbacks.on_log.is_some(),
+        });
     }
 
     /// `message_callback_add(sub, callback)`: messages matching `sub` go to
@@ -1593,17 +1244,12 @@ impl Client {
         sub: &str,
         f: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static,
     ) {
-        self.driver
-            .shared
-            .callbacks
-            .lock()
-            .filtered
-            .insert(sub, Arc::new(f));
+        self.face.callbacks.lock().filtered.insert(sub, Arc::new(f));
     }
 
     /// `message_callback_remove(sub)`; an unknown filter is ignored.
     pub fn message_callback_remove(&self, sub: &str) {
-        self.driver.shared.callbacks.lock().filtered.remove(sub);
+        self.face.callbacks.lock().filtered.remove(sub);
     }
 }
 

@@ -2,16 +2,14 @@
 //! closes connections with Paho's callback order and reason codes.
 
 use std::hash::{BuildHasher, Hasher};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::client::callbacks::{ConnectFlags, DisconnectFlags};
 use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
 use crate::packet::{PacketType, Properties, QoS};
 use crate::session::{Close, Event, LinkState};
 
-use super::{ConnState, Core, Driver, LogLevel, Outcome};
+use super::{Answer, ConnState, Core, Driver, LogLevel, Outcome, SocketEvent};
 
 /// What feeding a chunk to the session came to.
 pub(crate) enum Fed {
@@ -37,22 +35,14 @@ pub(crate) enum Cause {
 }
 
 impl Driver {
-    /// Runs `f` as the callback `name`. A panic is caught: with
-    /// `suppress_exceptions` it is logged and the loop goes on; otherwise it
-    /// is kept for the loop to re-raise once the connection is closed, so the
-    /// client is never left half alive (Paho's thread dies with the socket
-    /// open, reference §8.4). Returns false after a kept panic.
-    pub(crate) fn guarded(&self, name: &str, f: impl FnOnce()) -> bool {
-        match catch_unwind(AssertUnwindSafe(f)) {
+    /// Takes the handler's answer: a callback's panic is kept for the loop
+    /// to re-raise once the connection is closed, so the client is never
+    /// left half alive (Paho's thread dies with the socket open, reference
+    /// §8.4). Returns false after a kept panic (the first one is kept).
+    pub(crate) fn kept(&self, answer: Answer) -> bool {
+        match answer {
             Ok(()) => true,
             Err(payload) => {
-                self.log(
-                    LogLevel::Err,
-                    &format!("Caught exception in {name}: {}", panic_text(&*payload)),
-                );
-                if self.shared.core.lock().suppress_exceptions {
-                    return true;
-                }
                 let mut slot = self.shared.panic.lock();
                 if slot.is_none() {
                     *slot = Some(payload);
@@ -62,25 +52,22 @@ impl Driver {
         }
     }
 
-    /// One log line: to `on_log` (whose panics are swallowed, as Paho
-    /// swallows its exceptions) and, after `enable_logger()`, to the `log`
-    /// crate.
+    /// One log line, to the handler.
     pub(crate) fn log(&self, level: LogLevel, text: &str) {
-        if self.shared.logger.load(Ordering::SeqCst) {
-            match level {
-                LogLevel::Err => log::error!(target: "mqtt_tether", "{text}"),
-                LogLevel::Warning => log::warn!(target: "mqtt_tether", "{text}"),
-                LogLevel::Notice | LogLevel::Info => log::info!(target: "mqtt_tether", "{text}"),
-                LogLevel::Debug => log::debug!(target: "mqtt_tether", "{text}"),
-            }
-        }
-        let cb = self.shared.callbacks.lock().on_log.clone();
-        if let Some(cb) = cb {
-            let userdata = self.shared.userdata.lock().clone();
-            let _ = catch_unwind(AssertUnwindSafe(|| {
-                cb(&self.client(), &userdata, level, text)
-            }));
-        }
+        self.shared.handler.log(self, level, text);
+    }
+
+    /// Tells the handler about the socket; a panic is kept (see
+    /// [`Driver::kept`]).
+    pub(crate) fn socket_event(&self, event: SocketEvent) {
+        self.kept(self.shared.handler.socket(self, event));
+    }
+
+    /// Without a handler that runs something on `Published` events first,
+    /// whoever writes or reads completes messages itself (see
+    /// [`Listening::published`](super::Listening)).
+    pub(crate) fn completes_directly(&self) -> bool {
+        !self.shared.listening_published.load(Ordering::SeqCst)
     }
 
     pub(crate) fn panicked(&self) -> bool {
@@ -269,85 +256,22 @@ impl Driver {
         }
     }
 
-    /// Runs the callbacks of `event`; returns the mid of a Published event,
-    /// whose stored message the caller then releases.
+    /// Hands `event` to the handler, or handles it here when it is the
+    /// driver's own; returns the mid of a Published event, whose stored
+    /// message the caller then releases.
     fn deliver(&self, event: Event, manual_ack: bool) -> Option<u16> {
-        // Cloned only for an event that has a callback to run.
-        let userdata = || self.shared.userdata.lock().clone();
         match event {
-            Event::Connack {
-                session_present,
-                reason_code,
-                properties,
-            } => {
-                let cb = self.shared.callbacks.lock().on_connect.clone();
-                if let Some(cb) = cb {
-                    let userdata = userdata();
-                    let flags = ConnectFlags { session_present };
-                    self.guarded("on_connect", || {
-                        cb(&self.client(), &userdata, flags, &reason_code, &properties)
-                    });
-                }
+            Event::DisconnectWritten => {
+                self.close_connection(Cause::Requested);
+                None
             }
-            Event::Message(message) => {
-                let (filtered, fallback) = {
-                    let callbacks = self.shared.callbacks.lock();
-                    let filtered: Vec<_> = callbacks
-                        .filtered
-                        .matches(&message.topic)
-                        .map(|(_, cb)| cb.clone())
-                        .collect();
-                    (filtered, callbacks.on_message.clone())
-                };
-                let mut ok = true;
-                let userdata = userdata();
-                if filtered.is_empty() {
-                    if let Some(cb) = fallback {
-                        ok = self.guarded("on_message", || cb(&self.client(), &userdata, &message));
-                    }
-                } else {
-                    for cb in filtered {
-                        ok &=
-                            self.guarded("on_message", || cb(&self.client(), &userdata, &message));
-                    }
-                }
-                // The acknowledgement follows the callback (reference §13),
-                // and a message whose callback panicked is not acknowledged,
-                // so the broker delivers it again: a QoS 1 message whole, a
-                // QoS 2 message at the PUBREL it re-sends, for which it waits
-                // again.
-                if !ok {
-                    self.shared.core.lock().session.not_delivered(message);
-                } else if !manual_ack && message.qos != QoS::AtMostOnce {
-                    self.shared
-                        .core
-                        .lock()
-                        .session
-                        .ack(message.mid, message.qos);
-                }
+            Event::Log(text) => {
+                self.log(LogLevel::Debug, &text);
+                None
             }
-            Event::Published {
-                mid,
-                reason_code,
-                properties,
-            } => {
-                let cb = self.shared.callbacks.lock().on_publish.clone();
-                if let Some(cb) = cb {
-                    let userdata = userdata();
-                    self.guarded("on_publish", || {
-                        cb(&self.client(), &userdata, mid, &reason_code, &properties)
-                    });
-                }
-                // Out of the table first: `notify` must run with no lock held
-                // (a waiter holds its lock and then takes the core lock).
-                let info = self.shared.infos.lock().remove(mid);
-                if let Some(info) = info {
-                    info.complete(Outcome::of_published(reason_code));
-                    self.shared.info_waiters.notify();
-                }
-                // A QoS 1/2 message leaves the store only after this, so its
-                // MessageInfo reads published after on_publish, as in Paho.
-                return Some(mid);
+            Event::Refused(refusal) => {
+                self.log(LogLevel::Warning, &refusal.text);
+                None
             }
             Event::Qos0Dropped { mid } => {
                 let info = self.shared.infos.lock().remove(mid);
@@ -355,40 +279,48 @@ impl Driver {
                     info.complete(Outcome::ConnectionLost);
                     self.shared.info_waiters.notify();
                 }
+                None
             }
-            Event::Subscribed {
-                mid,
-                reason_codes,
-                properties,
-            } => {
-                let cb = self.shared.callbacks.lock().on_subscribe.clone();
-                if let Some(cb) = cb {
-                    let userdata = userdata();
-                    self.guarded("on_subscribe", || {
-                        cb(&self.client(), &userdata, mid, &reason_codes, &properties)
-                    });
+            event => {
+                let handled = self.kept(self.shared.handler.event(self, &event));
+                match event {
+                    // The acknowledgement follows the callback (reference
+                    // §13), and a message whose callback panicked is not
+                    // acknowledged, so the broker delivers it again: a QoS 1
+                    // message whole, a QoS 2 message at the PUBREL it
+                    // re-sends, for which it waits again.
+                    Event::Message(message) => {
+                        if !handled {
+                            self.shared.core.lock().session.not_delivered(message);
+                        } else if !manual_ack && message.qos != QoS::AtMostOnce {
+                            self.shared
+                                .core
+                                .lock()
+                                .session
+                                .ack(message.mid, message.qos);
+                        }
+                        None
+                    }
+                    Event::Published {
+                        mid, reason_code, ..
+                    } => {
+                        // Out of the table first: `notify` must run with no
+                        // lock held (a waiter holds its lock and then takes
+                        // the core lock).
+                        let info = self.shared.infos.lock().remove(mid);
+                        if let Some(info) = info {
+                            info.complete(Outcome::of_published(reason_code));
+                            self.shared.info_waiters.notify();
+                        }
+                        // A QoS 1/2 message leaves the store only after
+                        // this, so its MessageInfo reads published after
+                        // on_publish, as in Paho.
+                        Some(mid)
+                    }
+                    _ => None,
                 }
             }
-            Event::Unsubscribed {
-                mid,
-                reason_codes,
-                properties,
-            } => {
-                let cb = self.shared.callbacks.lock().on_unsubscribe.clone();
-                if let Some(cb) = cb {
-                    let userdata = userdata();
-                    self.guarded("on_unsubscribe", || {
-                        cb(&self.client(), &userdata, mid, &reason_codes, &properties)
-                    });
-                }
-            }
-            Event::DisconnectWritten => {
-                self.close_connection(Cause::Requested);
-            }
-            Event::Log(text) => self.log(LogLevel::Debug, &text),
-            Event::Refused(refusal) => self.log(LogLevel::Warning, &refusal.text),
         }
-        None
     }
 
     /// Completes the `MessageInfo`s of the messages the session reports
@@ -482,7 +414,7 @@ impl Driver {
         };
         if failed_connect {
             self.socket_closing();
-            self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
+            self.socket_event(SocketEvent::Close);
             self.connect_failed(None);
             self.dispatch();
             return ErrorCode::ConnLost;
@@ -507,29 +439,17 @@ impl Driver {
         let reason_code =
             reason_code.unwrap_or_else(|| convert_disconnect_error_code_to_reason_code(rc));
         let properties = properties.unwrap_or_else(|| Properties::new(PacketType::Disconnect));
-        let flags = DisconnectFlags {
-            is_disconnect_packet_from_server: from_server,
-        };
-        let (on_disconnect, on_socket_close) = {
-            let callbacks = self.shared.callbacks.lock();
-            (
-                callbacks.on_disconnect.clone(),
-                callbacks.on_socket_close.clone(),
-            )
-        };
-        let userdata = self.shared.userdata.lock().clone();
         let disconnect = || {
-            if let Some(cb) = &on_disconnect {
-                self.guarded("on_disconnect", || {
-                    cb(&self.client(), &userdata, flags, &reason_code, &properties)
-                });
-            }
+            self.kept(self.shared.handler.disconnected(
+                self,
+                &reason_code,
+                &properties,
+                from_server,
+            ));
         };
         let socket_close = || {
             self.socket_closing();
-            if let Some(cb) = &on_socket_close {
-                self.guarded("on_socket_close", || cb(&self.client(), &userdata));
-            }
+            self.socket_event(SocketEvent::Close);
         };
         // Paho's order: a clean disconnect reports first, then closes; a lost
         // connection is closed first, then reported.
@@ -655,16 +575,6 @@ impl Driver {
 
     pub(crate) fn terminating(&self) -> bool {
         self.shared.terminate.load(Ordering::SeqCst)
-    }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic".to_string()
     }
 }
 

@@ -61,7 +61,7 @@ impl Driver {
         let mut buf = Vec::new();
         // Without on_publish to run first, what a write completes (QoS 0
         // messages) completes here, without a trip through dispatch.
-        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
+        let no_on_publish = self.completes_directly();
         loop {
             let write_guard = self.shared.write_lock.lock();
             let (writer, generation, stall_limit, layers, completed) = {

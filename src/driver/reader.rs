@@ -31,8 +31,8 @@ pub(crate) enum Inbound {
 /// keeps a dropped client alive.
 #[derive(Debug, Clone)]
 pub(crate) struct Feed {
-    pub(crate) shared: Weak<Shared>,
-    pub(crate) generation: u64,
+    pub(super) shared: Weak<Shared>,
+    pub(super) generation: u64,
 }
 
 /// Starts the reader; the receiver yields how the connection ended. The

@@ -48,7 +48,7 @@ impl Driver {
             Fed::Stale => return Step::Stop,
             Fed::Failed(cause) => return Step::Failed(cause),
         }
-        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
+        let no_on_publish = self.completes_directly();
         let (loop_needed, backlog, completed) = {
             // Whoever writes holds `write_lock`; if the loop does, it also
             // writes what this chunk queued.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, ErrorCode};
 use crate::transport;
 
-use super::{Conn, ConnState, Driver, LogLevel, Opening, ReadSide};
+use super::{Conn, ConnState, Driver, LogLevel, Opening, ReadSide, SocketEvent};
 
 /// How long `loop_forever` waits when nothing at all is due (keepalive 0).
 const IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
@@ -94,21 +94,14 @@ impl Driver {
     }
 
     /// Reports a failed connection attempt: the reason (which says which
-    /// layer failed: DNS, TCP, proxy, TLS, WebSocket) to `on_log`, then
-    /// Paho's log line and `on_connect_fail`.
+    /// layer failed: DNS, TCP, proxy, TLS, WebSocket) as a log line, then
+    /// Paho's log line and the handler's `connect_failed`.
     pub(crate) fn connect_failed(&self, error: Option<&dyn std::fmt::Display>) {
         if let Some(e) = error {
             self.log(LogLevel::Warning, &format!("Connection failed: {e}"));
         }
         self.log(LogLevel::Info, "Connection failed, retrying");
-        let cb = self.shared.callbacks.lock().on_connect_fail.clone();
-        if let Some(cb) = cb {
-            let userdata = self.shared.userdata.lock().clone();
-            // Paho always swallows on_connect_fail's exceptions.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                cb(&self.client(), &userdata)
-            }));
-        }
+        self.shared.handler.connect_failed(self);
     }
 
     /// Waits the next backoff delay, ending early on `disconnect()`,
@@ -175,9 +168,9 @@ impl Driver {
         if let Some(old) = old {
             let _ = old.writer.shutdown(std::net::Shutdown::Both);
             self.socket_closing();
-            self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
+            self.socket_event(SocketEvent::Close);
         }
-        self.socket_callback(|c| c.on_pre_connect.clone(), "on_pre_connect");
+        self.socket_event(SocketEvent::PreConnect);
         let me = std::thread::current().id();
         let on_loop = *self.shared.loop_thread.lock() == Some(me);
         let abandon = Arc::new(transport::Abandon::default());
@@ -244,7 +237,7 @@ impl Driver {
         }
         // After the connection is in place, so the callback can reach the
         // socket through socket() (Paho passes it as an argument).
-        self.socket_callback(|c| c.on_socket_open.clone(), "on_socket_open");
+        self.socket_event(SocketEvent::Open);
         // Unwritten QoS 0 messages of the old connection are failed by the
         // loop's thread, which runs every callback.
         if on_loop {
@@ -252,19 +245,5 @@ impl Driver {
         }
         self.wake_loop();
         Ok(ErrorCode::Success)
-    }
-
-    pub(crate) fn socket_callback(
-        &self,
-        pick: impl FnOnce(
-            &crate::client::callbacks::Callbacks,
-        ) -> Option<Arc<crate::client::callbacks::OnSocket>>,
-        name: &str,
-    ) {
-        let cb = pick(&self.shared.callbacks.lock());
-        if let Some(cb) = cb {
-            let userdata = self.shared.userdata.lock().clone();
-            self.guarded(name, || cb(&self.client(), &userdata));
-        }
     }
 }

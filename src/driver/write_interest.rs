@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::Driver;
+use super::{Driver, SocketEvent};
 
 /// The least time between two writes made by callers rather than the loop
 /// (see `Driver::write_through`): a caller publishing more often than this
@@ -55,7 +55,7 @@ impl Driver {
         self.shared
             .last_write_through
             .store(now_ns, Ordering::Relaxed);
-        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
+        let no_on_publish = self.completes_directly();
         let Some(_writing) = self.shared.write_lock.try_lock() else {
             return false;
         };
@@ -97,12 +97,7 @@ impl Driver {
     fn write_here(&self) -> bool {
         use std::sync::atomic::Ordering;
         if self.shared.thread_running.load(Ordering::SeqCst)
-            || self
-                .shared
-                .callbacks
-                .lock()
-                .on_socket_register_write
-                .is_some()
+            || self.shared.listening_register_write.load(Ordering::SeqCst)
         {
             return false;
         }
@@ -132,9 +127,10 @@ impl Driver {
         // publish would otherwise take a second time. Whether bytes wait is
         // worked out afresh when a callback is set and the next write comes.
         {
-            let callbacks = self.shared.callbacks.lock();
-            if callbacks.on_socket_register_write.is_none()
-                && callbacks.on_socket_unregister_write.is_none()
+            use std::sync::atomic::Ordering;
+            let shared = &self.shared;
+            if !shared.listening_register_write.load(Ordering::SeqCst)
+                && !shared.listening_unregister_write.load(Ordering::SeqCst)
             {
                 return;
             }
@@ -151,17 +147,11 @@ impl Driver {
             core.registered_write = wants;
             wants
         };
-        if register {
-            self.socket_callback(
-                |c| c.on_socket_register_write.clone(),
-                "on_socket_register_write",
-            );
+        self.socket_event(if register {
+            SocketEvent::RegisterWrite
         } else {
-            self.socket_callback(
-                |c| c.on_socket_unregister_write.clone(),
-                "on_socket_unregister_write",
-            );
-        }
+            SocketEvent::UnregisterWrite
+        });
     }
 
     /// The socket is going away: an outstanding write registration ends
@@ -169,10 +159,7 @@ impl Driver {
     pub(crate) fn socket_closing(&self) {
         let registered = std::mem::take(&mut self.shared.core.lock().registered_write);
         if registered {
-            self.socket_callback(
-                |c| c.on_socket_unregister_write.clone(),
-                "on_socket_unregister_write",
-            );
+            self.socket_event(SocketEvent::UnregisterWrite);
         }
     }
 }

@@ -146,7 +146,7 @@ impl Completion {
 
     /// A QoS 1/2 message the store holds as `seq`, published with `rc`
     /// (`Success`, or `NoConn` when stored while offline).
-    pub(crate) fn stored(
+    pub(super) fn stored(
         shared: &Arc<Shared>,
         epoch: &Arc<Epoch>,
         mid: u16,
@@ -278,13 +278,14 @@ impl Completion {
         else {
             return false;
         };
-        // With `on_publish` set, the loop completes the message after the
-        // callback and wakes the waiters; one reading could not hear that.
-        // (The client is held only weakly, as by the info itself.)
+        // With `on_publish` set (the handler listens for Published events),
+        // the loop completes the message after the callback and wakes the
+        // waiters; one reading could not hear that. (The client is held
+        // only weakly, as by the info itself.)
         let may_read = || {
             shared
                 .upgrade()
-                .is_some_and(|s| s.callbacks.lock().on_publish.is_none())
+                .is_some_and(|s| !s.listening_published.load(Ordering::SeqCst))
         };
         gate.read_while_waiting(&|| self.state().published, &may_read, deadline)
     }
