@@ -1,5 +1,7 @@
-//! Turns session events into callbacks, in order, on the loop's thread, and
-//! closes connections with Paho's callback order and reason codes.
+//! Hands session events to the handler, in order, on the loop's thread
+//! (handling the driver's own: a written DISCONNECT, log lines, lost QoS 0
+//! messages), and closes connections with Paho's order of events and
+//! reason codes.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::Ordering;
@@ -74,7 +76,7 @@ impl Driver {
         self.shared.panic.lock().is_some()
     }
 
-    /// Delivers every queued session event as callbacks.
+    /// Delivers every queued session event to the handler.
     ///
     /// Events are taken from the session in batches, one core lock per
     /// batch rather than per event (a chunk read from the socket can hold
