@@ -79,14 +79,12 @@ impl Handler for Arc<Face> {
                         .collect();
                     (filtered, callbacks.on_message.clone())
                 };
-                if filtered.is_empty() && fallback.is_none() {
-                    return Ok(());
-                }
-                let (client, userdata) = (self.client(driver), self.userdata());
                 if filtered.is_empty() {
                     let Some(cb) = fallback else { return Ok(()) };
+                    let (client, userdata) = (self.client(driver), self.userdata());
                     return self.guarded(driver, "on_message", || cb(&client, &userdata, message));
                 }
+                let (client, userdata) = (self.client(driver), self.userdata());
                 // Every matching callback runs; the first kept panic is
                 // the answer (the message then goes unacknowledged).
                 let mut answer = Ok(());

@@ -41,7 +41,7 @@ impl Driver {
     /// to re-raise once the connection is closed, so the client is never
     /// left half alive (Paho's thread dies with the socket open, reference
     /// §8.4). Returns false after a kept panic (the first one is kept).
-    pub(crate) fn kept(&self, answer: Answer) -> bool {
+    pub(super) fn kept(&self, answer: Answer) -> bool {
         match answer {
             Ok(()) => true,
             Err(payload) => {
@@ -55,24 +55,24 @@ impl Driver {
     }
 
     /// One log line, to the handler.
-    pub(crate) fn log(&self, level: LogLevel, text: &str) {
+    pub(super) fn log(&self, level: LogLevel, text: &str) {
         self.shared.handler.log(self, level, text);
     }
 
     /// Tells the handler about the socket; a panic is kept (see
     /// [`Driver::kept`]).
-    pub(crate) fn socket_event(&self, event: SocketEvent) {
+    pub(super) fn socket_event(&self, event: SocketEvent) {
         self.kept(self.shared.handler.socket(self, event));
     }
 
     /// Without a handler that runs something on `Published` events first,
     /// whoever writes or reads completes messages itself (see
     /// [`Listening::published`](super::Listening)).
-    pub(crate) fn completes_directly(&self) -> bool {
+    pub(super) fn completes_directly(&self) -> bool {
         !self.shared.listening_published.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn panicked(&self) -> bool {
+    pub(super) fn panicked(&self) -> bool {
         self.shared.panic.lock().is_some()
     }
 
@@ -94,7 +94,7 @@ impl Driver {
     /// as it made) are still delivered: the DISCONNECT completes, and
     /// `on_publish` and `wait_for_publish` learn. The messages stay the
     /// session's, in order, for the next loop (see [`Driver::hold_messages`]).
-    pub(crate) fn dispatch(&self) {
+    pub(super) fn dispatch(&self) {
         const BATCH: usize = 256;
         // Messages taken out of the session no longer count against its
         // `events` budget: a batch of large ones stops early.
@@ -222,7 +222,7 @@ impl Driver {
     /// the stop hint is cleared, unless `loop_stop()` is in force. Called
     /// under the core lock, as `disconnect()` sets it, and after clearing it
     /// looks at `terminate` again, which `loop_stop()` sets first.
-    pub(crate) fn stop_asked_again(&self) {
+    pub(super) fn stop_asked_again(&self) {
         self.shared.stop_asked.store(false, Ordering::SeqCst);
         if self.terminating() {
             self.shared.stop_asked.store(true, Ordering::SeqCst);
@@ -232,7 +232,7 @@ impl Driver {
     /// The loop is to stop delivering messages: `disconnect()` was called
     /// (or the connection is closed after it), or `loop_stop()` while the
     /// `loop_start` thread (or `loop_forever`) runs.
-    pub(crate) fn stop_requested(&self, core: &Core) -> bool {
+    pub(super) fn stop_requested(&self, core: &Core) -> bool {
         matches!(
             core.state,
             ConnState::Disconnecting | ConnState::Disconnected
@@ -249,7 +249,7 @@ impl Driver {
     /// kept the session (it was never acknowledged), and a QoS 2 message
     /// waits for the PUBREL the broker sends again (see
     /// [`Session::not_delivered`](crate::session::Session::not_delivered)).
-    pub(crate) fn hold_messages(&self, core: &mut Core, held: Vec<Event>) {
+    pub(super) fn hold_messages(&self, core: &mut Core, held: Vec<Event>) {
         if core.session.link_state() == LinkState::Down {
             drop_messages(core, held);
             drop_stale_messages(core);
@@ -332,7 +332,7 @@ impl Driver {
     /// a finished message's id meanwhile.
     /// Returns true if any completed: the caller wakes the waiters once it
     /// has let go of the core lock.
-    pub(crate) fn complete_published(&self, core: &mut Core) -> bool {
+    pub(super) fn complete_published(&self, core: &mut Core) -> bool {
         let mut infos = None;
         let mut any = false;
         let epochs = &core.epochs;
@@ -353,7 +353,7 @@ impl Driver {
     /// reports it; returns the loop's return code for it. A close that
     /// belongs to an older connection (a user's `reconnect()` replaced it)
     /// does nothing.
-    pub(crate) fn close_connection_of(&self, cause: Cause, generation: Option<u64>) -> ErrorCode {
+    pub(super) fn close_connection_of(&self, cause: Cause, generation: Option<u64>) -> ErrorCode {
         let (silent, unsupported_v311) = {
             let mut core = self.shared.core.lock();
             let unsupported = std::mem::take(&mut core.unsupported_v311);
@@ -515,13 +515,13 @@ impl Driver {
     ///
     /// After a refusal that Paho retries silently (reference §10.4) the
     /// close reports nothing and a new connection starts at once.
-    pub(crate) fn close_connection(&self, cause: Cause) -> ErrorCode {
+    pub(super) fn close_connection(&self, cause: Cause) -> ErrorCode {
         self.close_connection_of(cause, None)
     }
 
     /// Feeds bytes of connection `generation` to the session at `now`, then
     /// delivers the events (an external event loop's read).
-    pub(crate) fn feed(&self, bytes: &[u8], generation: u64, now: Instant) -> ErrorCode {
+    pub(super) fn feed(&self, bytes: &[u8], generation: u64, now: Instant) -> ErrorCode {
         let result = self.feed_session(bytes, generation, now);
         self.dispatch();
         if self.panicked() {
@@ -535,7 +535,7 @@ impl Driver {
 
     /// Feeds bytes of connection `generation` to the session at `now`,
     /// through its layers if it has any; delivers nothing.
-    pub(crate) fn feed_session(&self, bytes: &[u8], generation: u64, now: Instant) -> Fed {
+    pub(super) fn feed_session(&self, bytes: &[u8], generation: u64, now: Instant) -> Fed {
         let mut core = self.shared.core.lock();
         if core.generation != generation {
             return Fed::Stale;
@@ -575,7 +575,7 @@ impl Driver {
         }
     }
 
-    pub(crate) fn terminating(&self) -> bool {
+    pub(super) fn terminating(&self) -> bool {
         self.shared.terminate.load(Ordering::SeqCst)
     }
 }

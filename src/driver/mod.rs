@@ -40,14 +40,16 @@ mod reconnect;
 mod write_interest;
 
 pub(crate) use commands::ConnectTo;
+pub(crate) use completion::Completion;
 pub use completion::Outcome;
-pub(crate) use completion::{Completion, Epochs, InfoInner, InfoWaiters};
-pub(crate) use dispatch::{drop_stale_messages, random_client_id};
+use completion::{Epochs, InfoInner, InfoWaiters};
+use dispatch::drop_stale_messages;
+pub(crate) use dispatch::random_client_id;
 pub use handler::LogLevel;
 use handler::Panic;
 pub(crate) use handler::{Answer, Handler, Listening, SocketEvent};
-pub(crate) use read_gate::{feeding, gate_of};
-pub(crate) use reader::{Feed, Inbound, ReadNow, ReadSide};
+use read_gate::{feeding, gate_of};
+use reader::{Feed, Inbound, ReadNow, ReadSide};
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
@@ -214,8 +216,8 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
 }
 
-/// A [`Driver`] that does not keep it alive (for the driver's own threads
-/// and for what the layer above keeps of it).
+/// A [`Driver`] that does not keep it alive, for what the layer above
+/// keeps of it without keeping it (a `WeakClient`, what stops the client).
 #[derive(Clone)]
 pub(crate) struct WeakDriver(Weak<Shared>);
 

@@ -39,7 +39,7 @@ impl Driver {
     /// reading cannot hold the loop: between slices it gives up on
     /// `disconnect()`/`loop_stop()`, or when nothing could be written for a
     /// keepalive period (the link is as dead as a silent one).
-    pub(crate) fn flush(&self) -> ErrorCode {
+    pub(super) fn flush(&self) -> ErrorCode {
         let rc = self.flush_socket();
         if rc == ErrorCode::Success {
             self.update_write_interest();
@@ -217,7 +217,7 @@ impl Driver {
 
     /// One pass of the network loop: write, wait up to `timeout` for bytes
     /// or a wake-up, read, keepalive, callbacks, write. Returns Paho's rc.
-    pub(crate) fn loop_pass(&self, timeout: Duration) -> ErrorCode {
+    pub(super) fn loop_pass(&self, timeout: Duration) -> ErrorCode {
         // The reader starts before the first write, so a socket() call
         // from another thread cannot turn the socket non-blocking under a
         // blocking write.
@@ -309,7 +309,7 @@ impl Driver {
 
     /// Paho's `loop_read`: handles what has arrived, without waiting, up to
     /// a bound so a flood cannot keep the caller here forever.
-    pub(crate) fn read_available(&self) -> ErrorCode {
+    pub(super) fn read_available(&self) -> ErrorCode {
         const MAX_CHUNKS: usize = 64;
         let mut buf = vec![0u8; 64 * 1024];
         for _ in 0..MAX_CHUNKS {
@@ -344,7 +344,7 @@ impl Driver {
     }
 
     /// Paho's `loop_misc`: keepalive at this moment.
-    pub(crate) fn misc(&self) -> ErrorCode {
+    pub(super) fn misc(&self) -> ErrorCode {
         let result = {
             let mut core = self.shared.core.lock();
             if core.conn.is_none() {
@@ -362,7 +362,7 @@ impl Driver {
     }
 
     /// Marks this thread as the loop's for the duration of `f`.
-    pub(crate) fn as_loop_thread<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub(super) fn as_loop_thread<R>(&self, f: impl FnOnce() -> R) -> R {
         let me = std::thread::current().id();
         let previous = self.shared.loop_thread.lock().replace(me);
         let result = f();
@@ -375,7 +375,7 @@ impl Driver {
     /// Takes the loop for this thread, unless another loop runs (`None`:
     /// the caller returns `MQTT_ERR_INVAL`). A loop called from a callback,
     /// on the loop's own thread, runs nested. Held until the claim drops.
-    pub(crate) fn claim_loop(&self) -> Option<LoopClaim<'_>> {
+    pub(super) fn claim_loop(&self) -> Option<LoopClaim<'_>> {
         let me = std::thread::current().id();
         let mut owner = self.shared.loop_owner.lock();
         match *owner {
@@ -396,7 +396,7 @@ impl Driver {
 
     /// The `loop_start` thread takes over the claim `loop_start` made for
     /// it; it gives it up when it ends (see [`Driver::release_loop`]).
-    pub(crate) fn take_started_loop(&self) {
+    pub(super) fn take_started_loop(&self) {
         let mut owner = self.shared.loop_owner.lock();
         if *owner == LoopOwner::Starting {
             *owner = LoopOwner::Thread(std::thread::current().id());
@@ -405,7 +405,7 @@ impl Driver {
 
     /// This thread's loop has ended (or a `loop_start` thread never
     /// started).
-    pub(crate) fn release_loop(&self) {
+    pub(super) fn release_loop(&self) {
         let me = std::thread::current().id();
         let mut owner = self.shared.loop_owner.lock();
         if matches!(*owner, LoopOwner::Starting) || *owner == LoopOwner::Thread(me) {
@@ -415,7 +415,7 @@ impl Driver {
 
     /// Re-raises a callback's panic on this thread, after the connection was
     /// closed.
-    pub(crate) fn rethrow_panic(&self) {
+    pub(super) fn rethrow_panic(&self) {
         let payload = self.shared.panic.lock().take();
         if let Some(payload) = payload {
             self.shared.terminate.store(false, Ordering::SeqCst);

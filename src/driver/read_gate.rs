@@ -100,7 +100,7 @@ enum Read1 {
 
 impl ReadGate {
     /// The gate of `stream`, reporting to `report`.
-    pub(crate) fn new(
+    pub(super) fn new(
         stream: Socket,
         report: Sender<Inbound>,
         feed: Feed,
@@ -122,7 +122,7 @@ impl ReadGate {
 
     /// The reader thread: waits for bytes, then reads and feeds them under
     /// the gate, until the connection ends.
-    pub(crate) fn reader_thread(&self) {
+    pub(super) fn reader_thread(&self) {
         let mut would_block = 0u32;
         loop {
             let seen = self.reads.load(Ordering::SeqCst);
@@ -297,7 +297,7 @@ impl ReadGate {
     /// or until it cannot (the reader thread or another caller has the
     /// gate, the connection ended). Returns `done()`; on false the caller
     /// waits to be woken as before.
-    pub(crate) fn read_while_waiting(
+    pub(super) fn read_while_waiting(
         &self,
         done: &dyn Fn() -> bool,
         may_read: &dyn Fn() -> bool,

@@ -41,7 +41,7 @@ pub(super) fn over_backlog(session: &crate::session::Session) -> bool {
 
 impl Driver {
     /// Handles one chunk of connection `generation` (see the module docs).
-    pub(crate) fn reader_chunk(&self, bytes: &[u8], generation: u64) -> Step {
+    pub(super) fn reader_chunk(&self, bytes: &[u8], generation: u64) -> Step {
         let now = Instant::now();
         match self.feed_session(bytes, generation, now) {
             Fed::Ok => {}
@@ -99,7 +99,7 @@ impl Driver {
 
     /// Waits until the loop has delivered enough of the backlog, and
     /// written enough of the bytes (half of each budget).
-    pub(crate) fn wait_for_dispatch(&self, generation: u64) -> Step {
+    pub(super) fn wait_for_dispatch(&self, generation: u64) -> Step {
         loop {
             {
                 let core = self.shared.core.lock();

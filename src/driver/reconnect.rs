@@ -21,7 +21,7 @@ impl Driver {
     /// documents: `loop_stop` ends it once what was queued is written (Paho
     /// also waits for every acknowledgement, possibly forever), and the
     /// reconnect wait ends at once on `disconnect()` or `loop_stop()`.
-    pub(crate) fn run_forever(
+    pub(super) fn run_forever(
         &self,
         _timeout: Duration,
         retry_first_connection: bool,
@@ -96,7 +96,7 @@ impl Driver {
     /// Reports a failed connection attempt: the reason (which says which
     /// layer failed: DNS, TCP, proxy, TLS, WebSocket) as a log line, then
     /// Paho's log line and the handler's `connect_failed`.
-    pub(crate) fn connect_failed(&self, error: Option<&dyn std::fmt::Display>) {
+    pub(super) fn connect_failed(&self, error: Option<&dyn std::fmt::Display>) {
         if let Some(e) = error {
             self.log(LogLevel::Warning, &format!("Connection failed: {e}"));
         }

@@ -16,7 +16,7 @@ const WRITE_THROUGH_SPACING: Duration = Duration::from_micros(100);
 impl Driver {
     /// Wakes the loop after something was queued, and tells an external
     /// event loop that the socket now has bytes to write.
-    pub(crate) fn wake_loop(&self) {
+    pub(super) fn wake_loop(&self) {
         if self.write_here() {
             self.shared.wake();
             return;
@@ -122,7 +122,7 @@ impl Driver {
 
     /// Calls `on_socket_register_write` or `on_socket_unregister_write` if
     /// whether bytes wait to be written changed since the last call.
-    pub(crate) fn update_write_interest(&self) {
+    pub(super) fn update_write_interest(&self) {
         // Nobody listens (the common case): skip the core lock, which every
         // publish would otherwise take a second time. Whether bytes wait is
         // worked out afresh when a callback is set and the next write comes.
@@ -156,7 +156,7 @@ impl Driver {
 
     /// The socket is going away: an outstanding write registration ends
     /// first, so the caller's event loop stops watching it.
-    pub(crate) fn socket_closing(&self) {
+    pub(super) fn socket_closing(&self) {
         let registered = std::mem::take(&mut self.shared.core.lock().registered_write);
         if registered {
             self.socket_event(SocketEvent::UnregisterWrite);
