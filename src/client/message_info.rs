@@ -25,6 +25,7 @@ impl std::fmt::Debug for MessageInfo {
 
 impl MessageInfo {
     /// The handle of `completion`.
+    #[inline]
     pub(crate) fn new(completion: Completion) -> MessageInfo {
         MessageInfo { completion }
     }

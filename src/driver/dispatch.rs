@@ -68,6 +68,7 @@ impl Driver {
     /// Without a handler that runs something on `Published` events first,
     /// whoever writes or reads completes messages itself (see
     /// [`Listening::published`](super::Listening)).
+    #[inline]
     pub(super) fn completes_directly(&self) -> bool {
         !self.shared.listening_published.load(Ordering::SeqCst)
     }

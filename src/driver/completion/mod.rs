@@ -117,6 +117,7 @@ enum Kind {
 impl Completion {
     /// A message with a state word of its own (QoS 0, or refused). A
     /// message a broker's limit refused has the reason it gave, `refused`.
+    #[inline]
     pub(crate) fn own(
         mid: u16,
         rc: ErrorCode,
@@ -166,6 +167,7 @@ impl Completion {
     }
 
     /// The state word, for the client's table of messages it completes.
+    #[inline]
     pub(crate) fn own_state(&self) -> Option<Arc<InfoInner>> {
         match &self.kind {
             Kind::Own(inner) => Some(Arc::clone(inner)),
@@ -175,6 +177,7 @@ impl Completion {
 
     /// The whole state; for a stored message that means a look at the
     /// store, under the core lock.
+    #[inline]
     pub(crate) fn state(&self) -> State {
         self.state_of(true)
     }
@@ -183,10 +186,12 @@ impl Completion {
     /// failed nor otherwise settled by its epoch (reported as pending): all
     /// that Paho's `rc` and the error checks need, without the core lock,
     /// since only an emptied store fails a stored message.
+    #[inline]
     pub(crate) fn rc_state(&self) -> State {
         self.state_of(false)
     }
 
+    #[inline]
     fn state_of(&self, look_at_store: bool) -> State {
         match &self.kind {
             Kind::Own(inner) => inner.state(),
@@ -222,6 +227,7 @@ impl Completion {
     }
 
     /// The message id.
+    #[inline]
     pub(crate) fn mid(&self) -> u16 {
         match &self.kind {
             Kind::Own(inner) => inner.mid,
