@@ -39,8 +39,9 @@
 //!   scripted broker, a fault proxy, an in-process broker and a Mosquitto
 //!   launcher.
 //!
-//! Under the client, a private `driver` owns the threads: the loop, one
-//! reader thread per connection, the reconnect wait and callback dispatch.
+//! Under the client, a private driver owns the threads (the loop, one reader
+//! thread per connection), the sockets and the reconnect wait; the client
+//! turns its events into Paho's callbacks (see [Architecture](#architecture)).
 //!
 //! ## A first program
 //!
@@ -80,6 +81,83 @@
 //! # }
 //! # Ok::<(), mqtt_tether::Error>(())
 //! ```
+//!
+//! ## Architecture
+//!
+//! Four layers, each a folder under `src/`; each imports only from the
+//! layers below it, never from one above:
+//!
+//! ```text
+//!   client/     the face: Paho's API (Client, options, callbacks,
+//!                 MessageInfo); Paho's argument checks and texts; turns
+//!                 the driver's events into Paho callbacks
+//!      |        (helpers/, Paho's one-shot helpers, sit on the client)
+//!   driver/     private: the threads, the sockets, the reconnect wait, the
+//!                 core lock over the session, message completion; commands
+//!                 in, events out; knows nothing of Paho's callbacks
+//!      |
+//!   transport/  opening a connection: TCP, TLS, WebSocket, unix, proxies;
+//!   session/      the sans-IO protocol state (no sockets, threads, clock)
+//!      |
+//!   packet/, topic.rs, error.rs: the codec, topic rules, return codes
+//! ```
+//!
+//! The driver is a type of its own (`driver::Driver`, a cheap handle). The
+//! client calls its commands (connect, publish, subscribe, disconnect, the
+//! loops, stop) and implements its `driver::Handler`, which the driver calls
+//! once per event: the session's (CONNACK, message, acknowledgement,
+//! SUBACK, UNSUBACK) and its own (disconnected, connect failed, the
+//! socket's life, log lines). The client makes each one the Paho callback,
+//! with a `&Client` built from the driver's handle; what the driver needs
+//! back (a callback panicked: close and re-raise, and do not acknowledge
+//! the message) is the call's answer, and what it needs to know ahead (is
+//! an `on_publish` or a write-interest callback set, are log lines read) the
+//! client tells it by a command whenever it changes. Message completion
+//! (what a [`MessageInfo`] reads and waits on, and the [`Outcome`]s) is the
+//! driver's, so whoever learns that a message ended completes it without
+//! knowing `MessageInfo`.
+//!
+//! Threads, for one client:
+//!
+//! * the loop thread (the `loop_start` thread, or the caller of
+//!   `loop_forever`, `loop` or an external loop's step; one at a time):
+//!   runs every callback, writes, keeps alive, closes connections, waits
+//!   between reconnects;
+//! * one reader thread per connection: blocking reads; it feeds each chunk
+//!   to the session at once, writes the protocol's answers the socket takes
+//!   without waiting, completes messages no `on_publish` has to see first,
+//!   and wakes the loop only for what is left (events, unwritten bytes, the
+//!   end);
+//! * the application's threads: commands only enqueue and wake the loop
+//!   (`connect` and `reconnect` block while the connection opens), except
+//!   that a caller writes in the sleeping loop's place when the
+//!   socket takes the bytes at once, writes (and runs the callbacks) itself
+//!   when no loop runs at all (as in Paho), and reads in the reader
+//!   thread's place while it waits in `wait_for_publish`.
+//!
+//! So `loop_start` costs two threads: the loop and, while connected, the
+//! reader.
+//!
+//! Which file holds what:
+//!
+//! * `client/`: `mod.rs` ([`Client`], [`WeakClient`], what stops a client
+//!   whose last handle is dropped), `connect.rs` (options, connecting,
+//!   `reinitialise`), `publish.rs` (publish, subscribe, ack), `loops.rs`,
+//!   `settings.rs` (Paho's properties and `*_set` calls), `callbacks.rs`
+//!   (the callback shapes and setters), `events.rs` (driver events to
+//!   callbacks, Paho's exception rules), `message_info.rs`, and `tls.rs`,
+//!   `websocket.rs`, `proxy.rs` (the transport calls);
+//! * `driver/`: `mod.rs` (the `Driver`, its core and locks), `commands.rs`,
+//!   `handler.rs` (the events and the `Handler` trait), `dispatch.rs`
+//!   (session events to the handler, in order; closing a connection),
+//!   `network_loop.rs` (writing, one pass, the external loop's steps, who
+//!   runs the loop), `reconnect.rs` (`loop_forever` with reconnects, the
+//!   backoff wait, `reconnect`), `reader.rs`, `reader_feed.rs` and
+//!   `read_gate.rs` (the reader thread, what it does with a chunk, a
+//!   waiting caller reading in its place), `write_interest.rs` (writing in
+//!   the loop's place, write-interest events), and `completion/` (outcomes,
+//!   the state word, epochs of stored messages, waiting);
+//! * `session/`, `packet/`, `transport/`, `topic/`: see their module docs.
 //!
 //! ## Out of scope
 //!

@@ -1,6 +1,7 @@
 //! Who runs the loop and how fast it stops: `loop_stop()` and
 //! `disconnect()` against a broker that never pauses, one loop at a time,
-//! and a QoS 2 message whose callback panicked.
+//! a QoS 2 message whose callback panicked, and what a callback's `&Client`
+//! keeps in the application's own loop.
 #![cfg(feature = "testing")]
 
 mod common;
@@ -383,4 +384,39 @@ fn a_second_loop_is_refused_while_loop_forever_runs() {
     // The first loop has ended: loop_start may run now.
     assert_eq!(c.loop_start(), ErrorCode::Success);
     assert_eq!(c.loop_stop(), ErrorCode::Success);
+}
+
+/// The `&Client` a callback receives is never an application handle, also
+/// when the application runs the loop itself: a clone the callback keeps
+/// does not keep the client running once the application's last handle is
+/// dropped (as the `Client` docs say).
+#[test]
+fn a_clone_of_the_callbacks_client_in_the_applications_own_loop_does_not_keep_it() {
+    let broker = ScriptedBroker::bind().unwrap();
+    let c = client("own-loop-clone");
+    let kept: Arc<Mutex<Option<mqtt_tether::Client>>> = Arc::default();
+    {
+        let kept = Arc::clone(&kept);
+        c.on_connect(move |client, _, _, _, _| {
+            *kept.lock().unwrap() = Some(client.clone());
+        });
+    }
+    // No loop runs: connect() writes the CONNECT itself, as in Paho.
+    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    let t = Instant::now();
+    while kept.lock().unwrap().is_none() {
+        assert!(t.elapsed() < WAIT, "no on_connect");
+        assert_eq!(c.r#loop(Duration::from_millis(10)), ErrorCode::Success);
+    }
+    let weak = c.downgrade();
+    drop(c);
+    assert!(
+        weak.upgrade().is_none(),
+        "the callback's clone kept the client running"
+    );
+    // Stopped: its connection is closed.
+    conn.expect_close().unwrap();
 }

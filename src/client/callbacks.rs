@@ -1,11 +1,15 @@
-//! The callback registry: Paho's VERSION2 callback shapes as Rust closures.
+//! The callback registry: Paho's VERSION2 callback shapes as Rust closures,
+//! and their setters (`on_connect`, ..., `message_callback_add`).
 //!
 //! Callbacks run on the network loop's thread, one at a time, never with a
-//! lock of the client held, so a callback may call any client method.
+//! lock of the client held, so a callback may call any client method (the
+//! driver's events become callbacks in `events.rs`).
 
 use std::any::Any;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use crate::driver::{Listening, LogLevel};
 use crate::packet::{Properties, ReasonCode};
 use crate::session::Message;
 use crate::topic::TopicMatcher;
@@ -79,21 +83,6 @@ pub type OnLog = dyn Fn(&Client, &UserData, LogLevel, &str) + Send + Sync;
 /// `on_pre_connect`, `on_socket_open`, `on_socket_close(client, userdata)`.
 pub type OnSocket = dyn Fn(&Client, &UserData) + Send + Sync;
 
-/// Paho's `LogLevel` (`MQTT_LOG_*`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    /// `MQTT_LOG_DEBUG` (16).
-    Debug = 16,
-    /// `MQTT_LOG_INFO` (1).
-    Info = 1,
-    /// `MQTT_LOG_NOTICE` (2).
-    Notice = 2,
-    /// `MQTT_LOG_WARNING` (4).
-    Warning = 4,
-    /// `MQTT_LOG_ERR` (8).
-    Err = 8,
-}
-
 /// The registered callbacks. Each is an `Arc` so the loop can take a copy
 /// and call it after releasing the registry's lock.
 #[derive(Default)]
@@ -113,4 +102,138 @@ pub(crate) struct Callbacks {
     pub(crate) on_socket_unregister_write: Option<Arc<OnSocket>>,
     /// `message_callback_add` filters, matched in Paho's order.
     pub(crate) filtered: TopicMatcher<Arc<OnMessage>>,
+}
+
+impl Client {
+    /// Sets `on_connect`.
+    pub fn on_connect(
+        &self,
+        f: impl Fn(&Client, &UserData, ConnectFlags, &ReasonCode, &Properties) + Send + Sync + 'static,
+    ) {
+        self.set_callback(|c| c.on_connect = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_connect_fail`.
+    pub fn on_connect_fail(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.set_callback(|c| c.on_connect_fail = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_disconnect`.
+    pub fn on_disconnect(
+        &self,
+        f: impl Fn(&Client, &UserData, DisconnectFlags, &ReasonCode, &Properties)
+            + Send
+            + Sync
+            + 'static,
+    ) {
+        self.set_callback(|c| c.on_disconnect = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_message`.
+    pub fn on_message(&self, f: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static) {
+        self.set_callback(|c| c.on_message = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_publish`.
+    pub fn on_publish(
+        &self,
+        f: impl Fn(&Client, &UserData, u16, &ReasonCode, &Properties) + Send + Sync + 'static,
+    ) {
+        self.set_callback(|c| c.on_publish = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_subscribe`.
+    pub fn on_subscribe(
+        &self,
+        f: impl Fn(&Client, &UserData, u16, &[ReasonCode], &Properties) + Send + Sync + 'static,
+    ) {
+        self.set_callback(|c| c.on_subscribe = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_unsubscribe`.
+    pub fn on_unsubscribe(
+        &self,
+        f: impl Fn(&Client, &UserData, u16, &[ReasonCode], &Properties) + Send + Sync + 'static,
+    ) {
+        self.set_callback(|c| c.on_unsubscribe = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_log`: every log line of the client, with its level. The
+    /// same lines go to the `log` crate.
+    pub fn on_log(&self, f: impl Fn(&Client, &UserData, LogLevel, &str) + Send + Sync + 'static) {
+        self.set_callback(|c| c.on_log = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_pre_connect`.
+    pub fn on_pre_connect(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.set_callback(|c| c.on_pre_connect = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_socket_open`.
+    pub fn on_socket_open(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.set_callback(|c| c.on_socket_open = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_socket_close`.
+    pub fn on_socket_close(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.set_callback(|c| c.on_socket_close = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_socket_register_write`: bytes now wait to be written, so an
+    /// external event loop should watch [`Client::socket`] for writability
+    /// and call [`Client::loop_write`]. Called on the thread that queued
+    /// them, once until `on_socket_unregister_write`.
+    pub fn on_socket_register_write(&self, f: impl Fn(&Client, &UserData) + Send + Sync + 'static) {
+        self.set_callback(|c| c.on_socket_register_write = Some(Arc::new(f)));
+    }
+
+    /// Sets `on_socket_unregister_write`: a write left nothing queued (or
+    /// the socket is closing), so the external loop can stop watching for
+    /// writability.
+    pub fn on_socket_unregister_write(
+        &self,
+        f: impl Fn(&Client, &UserData) + Send + Sync + 'static,
+    ) {
+        self.set_callback(|c| c.on_socket_unregister_write = Some(Arc::new(f)));
+    }
+
+    /// Changes the registry, and tells the driver what is listened for
+    /// now (under the registry's lock, so two setters cannot tell it in the
+    /// wrong order).
+    fn set_callback(&self, set: impl FnOnce(&mut Callbacks)) {
+        let mut callbacks = self.face.callbacks.lock();
+        set(&mut callbacks);
+        self.listen(&callbacks);
+    }
+
+    /// Tells the driver what `callbacks` and the logger listen for: it then
+    /// skips the work nobody wants (packet lines nobody reads, the loop's
+    /// turn before a message completes when no `on_publish` runs first,
+    /// write-interest bookkeeping nobody hears).
+    pub(super) fn listen(&self, callbacks: &Callbacks) {
+        self.driver.listen(Listening {
+            published: callbacks.on_publish.is_some(),
+            register_write: callbacks.on_socket_register_write.is_some(),
+            unregister_write: callbacks.on_socket_unregister_write.is_some(),
+            // Packet lines (DEBUG, one per packet sent or received) are made
+            // only while `on_log` is set or `enable_logger()` is on.
+            log: self.face.logger.load(Ordering::SeqCst) || callbacks.on_log.is_some(),
+        });
+    }
+
+    /// `message_callback_add(sub, callback)`: messages matching `sub` go to
+    /// `callback` (every matching filter's callback runs; `on_message` only
+    /// when none matched).
+    pub fn message_callback_add(
+        &self,
+        sub: &str,
+        f: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static,
+    ) {
+        self.face.callbacks.lock().filtered.insert(sub, Arc::new(f));
+    }
+
+    /// `message_callback_remove(sub)`; an unknown filter is ignored.
+    pub fn message_callback_remove(&self, sub: &str) {
+        self.face.callbacks.lock().filtered.remove(sub);
+    }
 }

@@ -16,7 +16,7 @@ impl Client {
                 "proxy_type and/or proxy_addr are invalid.".into(),
             ));
         }
-        self.shared.core.lock().transport.proxy = Some(settings);
+        self.driver.core().transport.proxy = Some(settings);
         Ok(())
     }
 }

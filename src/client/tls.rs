@@ -34,7 +34,7 @@ impl Client {
     pub fn tls_set(&self, options: TlsOptions) -> Result<(), Error> {
         self.not_configured()?;
         let settings = TlsSettings::from_options(&options).map_err(Error::Io)?;
-        self.shared.core.lock().transport.tls = Some(settings);
+        self.driver.core().transport.tls = Some(settings);
         Ok(())
     }
 
@@ -54,7 +54,7 @@ impl Client {
             })
             .map_err(Error::Io)?,
         };
-        self.shared.core.lock().transport.tls = Some(settings);
+        self.driver.core().transport.tls = Some(settings);
         Ok(())
     }
 
@@ -63,7 +63,7 @@ impl Client {
     /// configurations: a configuration given to `tls_set_context` keeps the
     /// verifier it was built with.
     pub fn tls_insecure_set(&self, value: bool) -> Result<(), Error> {
-        let mut core = self.shared.core.lock();
+        let mut core = self.driver.core();
         match &mut core.transport.tls {
             Some(settings) => {
                 settings.set_insecure(value);
@@ -78,14 +78,14 @@ impl Client {
     /// The ALPN protocol the broker chose on the current connection, if
     /// TLS negotiated one (Paho: `client.socket().selected_alpn_protocol()`).
     pub fn tls_alpn_protocol(&self) -> Option<Vec<u8>> {
-        let core = self.shared.core.lock();
+        let core = self.driver.core();
         let layers = core.conn.as_ref()?.layers.as_ref()?;
         let alpn = layers.lock().alpn_protocol();
         alpn
     }
 
     fn not_configured(&self) -> Result<(), Error> {
-        if self.shared.core.lock().transport.tls.is_some() {
+        if self.driver.core().transport.tls.is_some() {
             return Err(Error::Value("SSL/TLS has already been configured.".into()));
         }
         Ok(())

@@ -9,7 +9,7 @@ impl Client {
     /// connection on. `headers` merges into Paho's default headers, or is a
     /// function given the defaults that returns the headers to send.
     pub fn ws_set_options(&self, path: &str, headers: WsHeaders) {
-        self.shared.core.lock().transport.websocket = WsOptions {
+        self.driver.core().transport.websocket = WsOptions {
             path: path.to_string(),
             headers,
         };

@@ -1,17 +1,17 @@
-//! Turns session events into callbacks, in order, on the loop's thread, and
-//! closes connections with Paho's callback order and reason codes.
+//! Hands session events to the handler, in order, on the loop's thread
+//! (handling the driver's own: a written DISCONNECT, log lines, lost QoS 0
+//! messages), and closes connections with Paho's order of events and
+//! reason codes.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::client::callbacks::{ConnectFlags, DisconnectFlags, LogLevel};
-use crate::client::{Client, Outcome};
 use crate::error::{convert_disconnect_error_code_to_reason_code, ErrorCode};
 use crate::packet::{PacketType, Properties, QoS};
 use crate::session::{Close, Event, LinkState};
 
-use super::{ConnState, Core};
+use super::{Answer, ConnState, Core, Driver, LogLevel, Outcome, SocketEvent};
 
 /// What feeding a chunk to the session came to.
 pub(crate) enum Fed {
@@ -36,23 +36,15 @@ pub(crate) enum Cause {
     Panic,
 }
 
-impl Client {
-    /// Runs `f` as the callback `name`. A panic is caught: with
-    /// `suppress_exceptions` it is logged and the loop goes on; otherwise it
-    /// is kept for the loop to re-raise once the connection is closed, so the
-    /// client is never left half alive (Paho's thread dies with the socket
-    /// open, reference §8.4). Returns false after a kept panic.
-    pub(crate) fn guarded(&self, name: &str, f: impl FnOnce()) -> bool {
-        match catch_unwind(AssertUnwindSafe(f)) {
+impl Driver {
+    /// Takes the handler's answer: a callback's panic is kept for the loop
+    /// to re-raise once the connection is closed, so the client is never
+    /// left half alive (Paho's thread dies with the socket open, reference
+    /// §8.4). Returns false after a kept panic (the first one is kept).
+    pub(super) fn kept(&self, answer: Answer) -> bool {
+        match answer {
             Ok(()) => true,
             Err(payload) => {
-                self.log(
-                    LogLevel::Err,
-                    &format!("Caught exception in {name}: {}", panic_text(&*payload)),
-                );
-                if self.shared.core.lock().suppress_exceptions {
-                    return true;
-                }
                 let mut slot = self.shared.panic.lock();
                 if slot.is_none() {
                     *slot = Some(payload);
@@ -62,30 +54,30 @@ impl Client {
         }
     }
 
-    /// One log line: to `on_log` (whose panics are swallowed, as Paho
-    /// swallows its exceptions) and, after `enable_logger()`, to the `log`
-    /// crate.
-    pub(crate) fn log(&self, level: LogLevel, text: &str) {
-        if self.shared.logger.load(Ordering::SeqCst) {
-            match level {
-                LogLevel::Err => log::error!(target: "mqtt_tether", "{text}"),
-                LogLevel::Warning => log::warn!(target: "mqtt_tether", "{text}"),
-                LogLevel::Notice | LogLevel::Info => log::info!(target: "mqtt_tether", "{text}"),
-                LogLevel::Debug => log::debug!(target: "mqtt_tether", "{text}"),
-            }
-        }
-        let cb = self.shared.callbacks.lock().on_log.clone();
-        if let Some(cb) = cb {
-            let userdata = self.shared.userdata.lock().clone();
-            let _ = catch_unwind(AssertUnwindSafe(|| cb(self, &userdata, level, text)));
-        }
+    /// One log line, to the handler.
+    pub(super) fn log(&self, level: LogLevel, text: &str) {
+        self.shared.handler.log(self, level, text);
     }
 
-    pub(crate) fn panicked(&self) -> bool {
+    /// Tells the handler about the socket; a panic is kept (see
+    /// [`Driver::kept`]).
+    pub(super) fn socket_event(&self, event: SocketEvent) {
+        self.kept(self.shared.handler.socket(self, event));
+    }
+
+    /// Without a handler that runs something on `Published` events first,
+    /// whoever writes or reads completes messages itself (see
+    /// [`Listening::published`](super::Listening)).
+    #[inline]
+    pub(super) fn completes_directly(&self) -> bool {
+        !self.shared.listening_published.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn panicked(&self) -> bool {
         self.shared.panic.lock().is_some()
     }
 
-    /// Delivers every queued session event as callbacks.
+    /// Delivers every queued session event to the handler.
     ///
     /// Events are taken from the session in batches, one core lock per
     /// batch rather than per event (a chunk read from the socket can hold
@@ -96,14 +88,14 @@ impl Client {
     /// has run.
     ///
     /// Between two events it looks for a stop (see
-    /// [`Client::stop_requested`]): from then on no message is delivered, so
+    /// [`Driver::stop_requested`]): from then on no message is delivered, so
     /// a broker that never pauses cannot hold `loop_stop()` or
     /// `disconnect()` for longer than the callback that is running. The
     /// other events (answers to the application's own requests, so as many
     /// as it made) are still delivered: the DISCONNECT completes, and
     /// `on_publish` and `wait_for_publish` learn. The messages stay the
-    /// session's, in order, for the next loop (see [`Client::hold_messages`]).
-    pub(crate) fn dispatch(&self) {
+    /// session's, in order, for the next loop (see [`Driver::hold_messages`]).
+    pub(super) fn dispatch(&self) {
         const BATCH: usize = 256;
         // Messages taken out of the session no longer count against its
         // `events` budget: a batch of large ones stops early.
@@ -222,7 +214,7 @@ impl Client {
     }
 
     /// Whether a stop may have been asked: a cheap look (no lock) before
-    /// [`Client::stop_requested`], which needs the core lock.
+    /// [`Driver::stop_requested`], which needs the core lock.
     fn stop_asked(&self) -> bool {
         self.shared.stop_asked.load(Ordering::SeqCst)
     }
@@ -231,7 +223,7 @@ impl Client {
     /// the stop hint is cleared, unless `loop_stop()` is in force. Called
     /// under the core lock, as `disconnect()` sets it, and after clearing it
     /// looks at `terminate` again, which `loop_stop()` sets first.
-    pub(crate) fn stop_asked_again(&self) {
+    pub(super) fn stop_asked_again(&self) {
         self.shared.stop_asked.store(false, Ordering::SeqCst);
         if self.terminating() {
             self.shared.stop_asked.store(true, Ordering::SeqCst);
@@ -241,7 +233,7 @@ impl Client {
     /// The loop is to stop delivering messages: `disconnect()` was called
     /// (or the connection is closed after it), or `loop_stop()` while the
     /// `loop_start` thread (or `loop_forever`) runs.
-    pub(crate) fn stop_requested(&self, core: &Core) -> bool {
+    pub(super) fn stop_requested(&self, core: &Core) -> bool {
         matches!(
             core.state,
             ConnState::Disconnecting | ConnState::Disconnected
@@ -258,7 +250,7 @@ impl Client {
     /// kept the session (it was never acknowledged), and a QoS 2 message
     /// waits for the PUBREL the broker sends again (see
     /// [`Session::not_delivered`](crate::session::Session::not_delivered)).
-    pub(crate) fn hold_messages(&self, core: &mut Core, held: Vec<Event>) {
+    pub(super) fn hold_messages(&self, core: &mut Core, held: Vec<Event>) {
         if core.session.link_state() == LinkState::Down {
             drop_messages(core, held);
             drop_stale_messages(core);
@@ -267,84 +259,22 @@ impl Client {
         }
     }
 
-    /// Runs the callbacks of `event`; returns the mid of a Published event,
-    /// whose stored message the caller then releases.
+    /// Hands `event` to the handler, or handles it here when it is the
+    /// driver's own; returns the mid of a Published event, whose stored
+    /// message the caller then releases.
     fn deliver(&self, event: Event, manual_ack: bool) -> Option<u16> {
-        // Cloned only for an event that has a callback to run.
-        let userdata = || self.shared.userdata.lock().clone();
         match event {
-            Event::Connack {
-                session_present,
-                reason_code,
-                properties,
-            } => {
-                let cb = self.shared.callbacks.lock().on_connect.clone();
-                if let Some(cb) = cb {
-                    let userdata = userdata();
-                    let flags = ConnectFlags { session_present };
-                    self.guarded("on_connect", || {
-                        cb(self, &userdata, flags, &reason_code, &properties)
-                    });
-                }
+            Event::DisconnectWritten => {
+                self.close_connection(Cause::Requested);
+                None
             }
-            Event::Message(message) => {
-                let (filtered, fallback) = {
-                    let callbacks = self.shared.callbacks.lock();
-                    let filtered: Vec<_> = callbacks
-                        .filtered
-                        .matches(&message.topic)
-                        .map(|(_, cb)| cb.clone())
-                        .collect();
-                    (filtered, callbacks.on_message.clone())
-                };
-                let mut ok = true;
-                let userdata = userdata();
-                if filtered.is_empty() {
-                    if let Some(cb) = fallback {
-                        ok = self.guarded("on_message", || cb(self, &userdata, &message));
-                    }
-                } else {
-                    for cb in filtered {
-                        ok &= self.guarded("on_message", || cb(self, &userdata, &message));
-                    }
-                }
-                // The acknowledgement follows the callback (reference §13),
-                // and a message whose callback panicked is not acknowledged,
-                // so the broker delivers it again: a QoS 1 message whole, a
-                // QoS 2 message at the PUBREL it re-sends, for which it waits
-                // again.
-                if !ok {
-                    self.shared.core.lock().session.not_delivered(message);
-                } else if !manual_ack && message.qos != QoS::AtMostOnce {
-                    self.shared
-                        .core
-                        .lock()
-                        .session
-                        .ack(message.mid, message.qos);
-                }
+            Event::Log(text) => {
+                self.log(LogLevel::Debug, &text);
+                None
             }
-            Event::Published {
-                mid,
-                reason_code,
-                properties,
-            } => {
-                let cb = self.shared.callbacks.lock().on_publish.clone();
-                if let Some(cb) = cb {
-                    let userdata = userdata();
-                    self.guarded("on_publish", || {
-                        cb(self, &userdata, mid, &reason_code, &properties)
-                    });
-                }
-                // Out of the table first: `notify` must run with no lock held
-                // (a waiter holds its lock and then takes the core lock).
-                let info = self.shared.infos.lock().remove(mid);
-                if let Some(info) = info {
-                    info.complete(Outcome::of_published(reason_code));
-                    self.shared.info_waiters.notify();
-                }
-                // A QoS 1/2 message leaves the store only after this, so its
-                // MessageInfo reads published after on_publish, as in Paho.
-                return Some(mid);
+            Event::Refused(refusal) => {
+                self.log(LogLevel::Warning, &refusal.text);
+                None
             }
             Event::Qos0Dropped { mid } => {
                 let info = self.shared.infos.lock().remove(mid);
@@ -352,40 +282,48 @@ impl Client {
                     info.complete(Outcome::ConnectionLost);
                     self.shared.info_waiters.notify();
                 }
+                None
             }
-            Event::Subscribed {
-                mid,
-                reason_codes,
-                properties,
-            } => {
-                let cb = self.shared.callbacks.lock().on_subscribe.clone();
-                if let Some(cb) = cb {
-                    let userdata = userdata();
-                    self.guarded("on_subscribe", || {
-                        cb(self, &userdata, mid, &reason_codes, &properties)
-                    });
+            event => {
+                let handled = self.kept(self.shared.handler.event(self, &event));
+                match event {
+                    // The acknowledgement follows the callback (reference
+                    // §13), and a message whose callback panicked is not
+                    // acknowledged, so the broker delivers it again: a QoS 1
+                    // message whole, a QoS 2 message at the PUBREL it
+                    // re-sends, for which it waits again.
+                    Event::Message(message) => {
+                        if !handled {
+                            self.shared.core.lock().session.not_delivered(message);
+                        } else if !manual_ack && message.qos != QoS::AtMostOnce {
+                            self.shared
+                                .core
+                                .lock()
+                                .session
+                                .ack(message.mid, message.qos);
+                        }
+                        None
+                    }
+                    Event::Published {
+                        mid, reason_code, ..
+                    } => {
+                        // Out of the table first: `notify` must run with no
+                        // lock held (a waiter holds its lock and then takes
+                        // the core lock).
+                        let info = self.shared.infos.lock().remove(mid);
+                        if let Some(info) = info {
+                            info.complete(Outcome::of_published(reason_code));
+                            self.shared.info_waiters.notify();
+                        }
+                        // A QoS 1/2 message leaves the store only after
+                        // this, so its MessageInfo reads published after
+                        // on_publish, as in Paho.
+                        Some(mid)
+                    }
+                    _ => None,
                 }
             }
-            Event::Unsubscribed {
-                mid,
-                reason_codes,
-                properties,
-            } => {
-                let cb = self.shared.callbacks.lock().on_unsubscribe.clone();
-                if let Some(cb) = cb {
-                    let userdata = userdata();
-                    self.guarded("on_unsubscribe", || {
-                        cb(self, &userdata, mid, &reason_codes, &properties)
-                    });
-                }
-            }
-            Event::DisconnectWritten => {
-                self.close_connection(Cause::Requested);
-            }
-            Event::Log(text) => self.log(LogLevel::Debug, &text),
-            Event::Refused(refusal) => self.log(LogLevel::Warning, &refusal.text),
         }
-        None
     }
 
     /// Completes the `MessageInfo`s of the messages the session reports
@@ -395,7 +333,7 @@ impl Client {
     /// a finished message's id meanwhile.
     /// Returns true if any completed: the caller wakes the waiters once it
     /// has let go of the core lock.
-    pub(crate) fn complete_published(&self, core: &mut Core) -> bool {
+    pub(super) fn complete_published(&self, core: &mut Core) -> bool {
         let mut infos = None;
         let mut any = false;
         let epochs = &core.epochs;
@@ -416,7 +354,7 @@ impl Client {
     /// reports it; returns the loop's return code for it. A close that
     /// belongs to an older connection (a user's `reconnect()` replaced it)
     /// does nothing.
-    pub(crate) fn close_connection_of(&self, cause: Cause, generation: Option<u64>) -> ErrorCode {
+    pub(super) fn close_connection_of(&self, cause: Cause, generation: Option<u64>) -> ErrorCode {
         let (silent, unsupported_v311) = {
             let mut core = self.shared.core.lock();
             let unsupported = std::mem::take(&mut core.unsupported_v311);
@@ -479,7 +417,7 @@ impl Client {
         };
         if failed_connect {
             self.socket_closing();
-            self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
+            self.socket_event(SocketEvent::Close);
             self.connect_failed(None);
             self.dispatch();
             return ErrorCode::ConnLost;
@@ -504,29 +442,17 @@ impl Client {
         let reason_code =
             reason_code.unwrap_or_else(|| convert_disconnect_error_code_to_reason_code(rc));
         let properties = properties.unwrap_or_else(|| Properties::new(PacketType::Disconnect));
-        let flags = DisconnectFlags {
-            is_disconnect_packet_from_server: from_server,
-        };
-        let (on_disconnect, on_socket_close) = {
-            let callbacks = self.shared.callbacks.lock();
-            (
-                callbacks.on_disconnect.clone(),
-                callbacks.on_socket_close.clone(),
-            )
-        };
-        let userdata = self.shared.userdata.lock().clone();
         let disconnect = || {
-            if let Some(cb) = &on_disconnect {
-                self.guarded("on_disconnect", || {
-                    cb(self, &userdata, flags, &reason_code, &properties)
-                });
-            }
+            self.kept(self.shared.handler.disconnected(
+                self,
+                &reason_code,
+                &properties,
+                from_server,
+            ));
         };
         let socket_close = || {
             self.socket_closing();
-            if let Some(cb) = &on_socket_close {
-                self.guarded("on_socket_close", || cb(self, &userdata));
-            }
+            self.socket_event(SocketEvent::Close);
         };
         // Paho's order: a clean disconnect reports first, then closes; a lost
         // connection is closed first, then reported.
@@ -586,17 +512,17 @@ impl Client {
         }
     }
 
-    /// Closes the current connection; see [`Client::close_connection_of`].
+    /// Closes the current connection; see [`Driver::close_connection_of`].
     ///
     /// After a refusal that Paho retries silently (reference §10.4) the
     /// close reports nothing and a new connection starts at once.
-    pub(crate) fn close_connection(&self, cause: Cause) -> ErrorCode {
+    pub(super) fn close_connection(&self, cause: Cause) -> ErrorCode {
         self.close_connection_of(cause, None)
     }
 
     /// Feeds bytes of connection `generation` to the session at `now`, then
     /// delivers the events (an external event loop's read).
-    pub(crate) fn feed(&self, bytes: &[u8], generation: u64, now: Instant) -> ErrorCode {
+    pub(super) fn feed(&self, bytes: &[u8], generation: u64, now: Instant) -> ErrorCode {
         let result = self.feed_session(bytes, generation, now);
         self.dispatch();
         if self.panicked() {
@@ -610,7 +536,7 @@ impl Client {
 
     /// Feeds bytes of connection `generation` to the session at `now`,
     /// through its layers if it has any; delivers nothing.
-    pub(crate) fn feed_session(&self, bytes: &[u8], generation: u64, now: Instant) -> Fed {
+    pub(super) fn feed_session(&self, bytes: &[u8], generation: u64, now: Instant) -> Fed {
         let mut core = self.shared.core.lock();
         if core.generation != generation {
             return Fed::Stale;
@@ -650,18 +576,8 @@ impl Client {
         }
     }
 
-    pub(crate) fn terminating(&self) -> bool {
+    pub(super) fn terminating(&self) -> bool {
         self.shared.terminate.load(Ordering::SeqCst)
-    }
-}
-
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic".to_string()
     }
 }
 
@@ -688,7 +604,7 @@ fn refused_v311_retry(core: &mut super::Core, event: &Option<Event>) -> bool {
     if unsupported {
         core.session.config_mut().protocol = crate::packet::ProtocolVersion::MQTTv31;
     } else if bad_empty_id {
-        core.session.config_mut().client_id = crate::client::random_client_id();
+        core.session.config_mut().client_id = random_client_id();
     } else {
         return false;
     }
@@ -697,7 +613,7 @@ fn refused_v311_retry(core: &mut super::Core, event: &Option<Event>) -> bool {
 }
 
 /// Takes the messages out of `events` for good (see
-/// [`Client::hold_messages`]).
+/// [`Driver::hold_messages`]).
 fn drop_messages(core: &mut Core, events: Vec<Event>) {
     for event in events {
         if let Event::Message(message) = event {
@@ -708,10 +624,31 @@ fn drop_messages(core: &mut Core, events: Vec<Event>) {
 
 /// Messages the session still holds for a connection that is being
 /// replaced (a stop or a panic left them undelivered): dropped, as
-/// [`Client::hold_messages`] drops them once their connection is closed.
+/// [`Driver::hold_messages`] drops them once their connection is closed.
 /// The other events stay, in order.
 pub(crate) fn drop_stale_messages(core: &mut Core) {
     for message in core.session.take_messages() {
         core.session.not_delivered(message);
     }
+}
+
+/// 22 base62 characters, as Paho makes for MQTT 3.1 clients without an id.
+/// `RandomState` is seeded randomly per process and per instance, which is
+/// all an id needs.
+pub(crate) fn random_client_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(22);
+    while out.len() < 22 {
+        let mut bits = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        for _ in 0..10 {
+            if out.len() == 22 {
+                break;
+            }
+            out.push(ALPHABET[(bits % 62) as usize] as char);
+            bits /= 62;
+        }
+    }
+    out
 }

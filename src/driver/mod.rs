@@ -1,15 +1,26 @@
-//! The threads: the network loop (`loop`, `loop_forever`, the `loop_start`
-//! thread), one reader thread per connection, the reconnect wait, and
-//! callback dispatch. It owns sockets and time and decides no protocol rule:
-//! those are the [`session`](crate::session)'s.
+//! The driver: the threads (the network loop of `loop`, `loop_forever`
+//! and the `loop_start` thread; one reader thread per connection), the
+//! reconnect wait, the sockets, and the session behind the core lock. It
+//! owns sockets and time and decides no protocol rule: those are the
+//! [`session`](crate::session)'s.
+//!
+//! It is a type of its own, [`Driver`], and knows nothing of Paho's
+//! callbacks: commands come in as method calls (`commands.rs`: connect,
+//! publish, subscribe, disconnect, the loops, stop), events go out to a
+//! [`Handler`] (`handler.rs`), which the layer above implements. Message
+//! completion, what a `MessageInfo` reads and waits on, lives here too
+//! (`completion/`), so whoever learns that a message ended (the loop, the
+//! reader thread, a caller writing or reading in the loop's place)
+//! completes it.
 //!
 //! Locks: `core` (the session, the connection and Paho's state) is held only
 //! for short, non-blocking steps, never while a blocking write runs and never
-//! while a callback runs; `callbacks` is held only to copy a callback out;
-//! `write_lock` is held by whoever writes (the loop, or a caller writing
-//! because no loop runs) from taking bytes until they are on the socket, and
-//! never while a callback runs. So any client method may be called from any
-//! thread, callbacks included.
+//! while the handler runs; `write_lock` is held by whoever writes (the loop,
+//! or a caller writing because no loop runs) from taking bytes until they
+//! are on the socket, and never while a callback runs. The handler's own
+//! locks (the face's callback registry) are held only to copy a callback
+//! out. So any command may be called from any thread, from the handler
+//! included.
 //!
 //! Reading: the first loop that needs a connection's bytes decides who reads
 //! them (see `ReadSide`): a reader thread for the client's own loops, the
@@ -17,7 +28,10 @@
 //! blocked in `wait_for_publish` reads in its place while it waits (see
 //! `read_gate`), under the gate lock, which is taken before `core`.
 
+mod commands;
+mod completion;
 mod dispatch;
+mod handler;
 mod network_loop;
 mod read_gate;
 mod reader;
@@ -25,20 +39,25 @@ mod reader_feed;
 mod reconnect;
 mod write_interest;
 
-pub(crate) use dispatch::drop_stale_messages;
-pub(crate) use read_gate::{feeding, gate_of};
-pub(crate) use reader::{Feed, Inbound, ReadNow, ReadSide};
+pub(crate) use commands::ConnectTo;
+pub(crate) use completion::Completion;
+pub use completion::Outcome;
+use completion::{Epochs, InfoInner, InfoWaiters};
+use dispatch::drop_stale_messages;
+pub(crate) use dispatch::random_client_id;
+pub use handler::LogLevel;
+use handler::Panic;
+pub(crate) use handler::{Answer, Handler, Listening, SocketEvent};
+use read_gate::{feeding, gate_of};
+use reader::{Feed, Inbound, ReadNow, ReadSide};
 
-use std::any::Any;
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::{JoinHandle, ThreadId};
 
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 
-use crate::client::callbacks::{Callbacks, UserData};
-use crate::client::{Epochs, InfoInner, InfoWaiters};
 use crate::session::{Backoff, MidTable, Session};
 use crate::transport::{Abandon, Layers, Socket, TransportConfig};
 
@@ -54,7 +73,7 @@ pub(crate) enum ConnState {
     Disconnected,
 }
 
-/// Who runs the client's loop (see `Client::claim_loop`).
+/// Who runs the client's loop (see `Driver::claim_loop`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LoopOwner {
     /// No loop runs.
@@ -98,7 +117,6 @@ pub(crate) struct Core {
     pub(crate) transport: TransportConfig,
     pub(crate) reconnect_on_failure: bool,
     pub(crate) backoff: Backoff,
-    pub(crate) suppress_exceptions: bool,
     /// A refused MQTT 3.1.1 CONNACK that Paho answers by reconnecting at
     /// once, with no callbacks (reference §10.4): set while that close runs.
     pub(crate) silent_retry: bool,
@@ -146,8 +164,7 @@ impl Drop for Core {
     fn drop(&mut self) {
         for m in self.session.store().iter() {
             if let Some(failure) = m.failure() {
-                self.epochs
-                    .record(m.seq(), crate::client::Outcome::of_failure(failure));
+                self.epochs.record(m.seq(), Outcome::of_failure(failure));
             }
         }
         let undelivered = self
@@ -162,8 +179,7 @@ impl Drop for Core {
             })
             .map(|m| m.seq())
             .collect();
-        self.epochs
-            .close(crate::client::Outcome::ConnectionLost, undelivered);
+        self.epochs.close(Outcome::ConnectionLost, undelivered);
     }
 }
 
@@ -173,8 +189,7 @@ impl Core {
     /// `MessageInfo` will look.
     pub(crate) fn release(&mut self, mid: u16) {
         if let Some((seq, Some(failure))) = self.session.release(mid) {
-            self.epochs
-                .record(seq, crate::client::Outcome::of_failure(failure));
+            self.epochs.record(seq, Outcome::of_failure(failure));
         }
     }
 
@@ -190,65 +205,89 @@ impl Core {
     }
 }
 
-/// Everything a client's handles and threads share.
-pub(crate) struct Shared {
-    pub(crate) core: Mutex<Core>,
-    pub(crate) callbacks: Mutex<Callbacks>,
-    pub(crate) userdata: Mutex<UserData>,
+/// The driver of one client: its session and connection (the core lock),
+/// its threads, its sockets and its reconnect wait. Commands come in as
+/// method calls from any thread (see `commands.rs`); events go out to its
+/// [`Handler`]. A handle, cheap to clone: every clone drives the same
+/// client, and none keeps it from being stopped (that is the layer
+/// above's business: see [`Driver::shut_down`]).
+#[derive(Clone)]
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+}
+
+/// A [`Driver`] that does not keep it alive, for what the layer above
+/// keeps of it without keeping it (a `WeakClient`, what stops the client).
+#[derive(Clone)]
+pub(crate) struct WeakDriver(Weak<Shared>);
+
+impl WeakDriver {
+    /// The driver, while it exists.
+    pub(crate) fn upgrade(&self) -> Option<Driver> {
+        self.0.upgrade().map(|shared| Driver { shared })
+    }
+}
+
+/// Everything a driver's handles and threads share.
+struct Shared {
+    core: Mutex<Core>,
+    /// Where events go.
+    handler: Box<dyn Handler>,
+    /// What the handler listens for (see [`Listening`]); set by
+    /// [`Driver::listen`], read on every step without a lock.
+    listening_published: AtomicBool,
+    listening_register_write: AtomicBool,
+    listening_unregister_write: AtomicBool,
     /// Held from taking bytes out of the session until they are written,
     /// so two writers (the loop, and a caller writing synchronously because
     /// no loop runs) can never interleave their bytes.
-    pub(crate) write_lock: Mutex<()>,
+    write_lock: Mutex<()>,
     /// Events taken from the session and not yet delivered (see
-    /// `Client::dispatch`), with `manual_ack` as it was then. Locked after
+    /// `Driver::dispatch`), with `manual_ack` as it was then. Locked after
     /// `core` when both are held.
-    pub(crate) batch: Mutex<std::collections::VecDeque<(crate::session::Event, bool)>>,
+    batch: Mutex<std::collections::VecDeque<(crate::session::Event, bool)>>,
     /// The state words of QoS 0 messages not yet written, by mid (stored
     /// QoS 1/2 messages have none: see `Epochs`).
-    pub(crate) infos: Mutex<MidTable<Arc<InfoInner>>>,
+    infos: Mutex<MidTable<Arc<InfoInner>>>,
     /// Where `MessageInfo::wait_for_publish` waits.
-    pub(crate) info_waiters: Arc<InfoWaiters>,
+    info_waiters: Arc<InfoWaiters>,
     /// Signalled after each dispatched batch, for a reader waiting for the
     /// loop to work off a backlog of events.
-    pub(crate) drained_tx: Sender<()>,
-    pub(crate) drained_rx: Receiver<()>,
+    drained_tx: Sender<()>,
+    drained_rx: Receiver<()>,
     /// Wakes the loop: something to write, or a state change to look at.
-    pub(crate) wake_tx: Sender<()>,
-    pub(crate) wake_rx: Receiver<()>,
+    wake_tx: Sender<()>,
+    wake_rx: Receiver<()>,
     /// The thread running the network loop, if any.
-    pub(crate) loop_thread: Arc<Mutex<Option<ThreadId>>>,
+    loop_thread: Arc<Mutex<Option<ThreadId>>>,
     /// Which loop runs (`loop`, `loop_forever`, the `loop_start` thread, an
     /// external loop's step): one at a time, so no two callbacks overlap.
-    pub(crate) loop_owner: Mutex<LoopOwner>,
+    loop_owner: Mutex<LoopOwner>,
     /// The `loop_start` thread.
-    pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
     /// `loop_stop()` was asked.
-    pub(crate) terminate: AtomicBool,
+    terminate: AtomicBool,
     /// `loop_stop()` or `disconnect()` may have been asked since the last
     /// connection began: dispatch then looks (under the core lock) whether
     /// it must stop delivering messages. Set before or with what it stands
     /// for, so a stop is never missed; a stale true costs only that look.
-    pub(crate) stop_asked: AtomicBool,
+    stop_asked: AtomicBool,
     /// A `loop_start` thread is alive (set and cleared by the thread itself,
     /// so a second one can never start while the first is winding down).
-    pub(crate) thread_running: AtomicBool,
+    thread_running: AtomicBool,
     /// The loop thread waits for something to do (see
-    /// `Client::write_through`).
-    pub(crate) loop_asleep: AtomicBool,
+    /// `Driver::write_through`).
+    loop_asleep: AtomicBool,
     /// Chunks read by callers waiting in `wait_for_publish` (see
     /// `read_gate`), for tests.
-    pub(crate) waiter_reads: std::sync::atomic::AtomicU64,
+    waiter_reads: std::sync::atomic::AtomicU64,
     /// When a caller last wrote instead of the loop, in ns since `started`.
-    pub(crate) last_write_through: std::sync::atomic::AtomicU64,
+    last_write_through: std::sync::atomic::AtomicU64,
     /// When the client was made: the origin of `last_write_through`.
-    pub(crate) started: std::time::Instant,
-    /// `enable_logger()`: log lines also go to the `log` crate.
-    pub(crate) logger: AtomicBool,
-    /// A callback panicked; the loop re-raises it (see `Client::loop_forever`).
-    pub(crate) panic: Mutex<Option<Box<dyn Any + Send>>>,
-    /// What the application's handles share; a `WeakClient` upgrades only
-    /// while it lives.
-    pub(crate) owner: std::sync::Weak<crate::client::Owner>,
+    started: std::time::Instant,
+    /// A callback panicked; the loop re-raises it (see
+    /// `Driver::rethrow_panic`).
+    panic: Mutex<Option<Panic>>,
 }
 
 impl Shared {

@@ -9,16 +9,14 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::select;
 
-use crate::client::callbacks::LogLevel;
-use crate::client::Client;
 use crate::error::ErrorCode;
 
 use super::dispatch::Cause;
-use super::{ConnState, Feed, Inbound, LoopOwner, ReadNow};
+use super::{ConnState, Driver, Feed, Inbound, LogLevel, LoopOwner, ReadNow};
 
-/// A loop's hold on the client (see [`Client::claim_loop`]).
+/// A loop's hold on the client (see [`Driver::claim_loop`]).
 pub(crate) struct LoopClaim<'a> {
-    client: &'a Client,
+    driver: &'a Driver,
     /// False for a loop nested in a callback of the loop that holds it.
     release: bool,
 }
@@ -26,7 +24,7 @@ pub(crate) struct LoopClaim<'a> {
 impl Drop for LoopClaim<'_> {
     fn drop(&mut self) {
         if self.release {
-            self.client.release_loop();
+            self.driver.release_loop();
         }
     }
 }
@@ -34,14 +32,14 @@ impl Drop for LoopClaim<'_> {
 /// The longest a single socket write may block the loop.
 const WRITE_SLICE: Duration = Duration::from_millis(250);
 
-impl Client {
+impl Driver {
     /// Writes what the session has queued, outside the core lock.
     ///
     /// Writes wait at most [`WRITE_SLICE`] at a time, so a broker that stops
     /// reading cannot hold the loop: between slices it gives up on
     /// `disconnect()`/`loop_stop()`, or when nothing could be written for a
     /// keepalive period (the link is as dead as a silent one).
-    pub(crate) fn flush(&self) -> ErrorCode {
+    pub(super) fn flush(&self) -> ErrorCode {
         let rc = self.flush_socket();
         if rc == ErrorCode::Success {
             self.update_write_interest();
@@ -63,7 +61,7 @@ impl Client {
         let mut buf = Vec::new();
         // Without on_publish to run first, what a write completes (QoS 0
         // messages) completes here, without a trip through dispatch.
-        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
+        let no_on_publish = self.completes_directly();
         loop {
             let write_guard = self.shared.write_lock.lock();
             let (writer, generation, stall_limit, layers, completed) = {
@@ -219,7 +217,7 @@ impl Client {
 
     /// One pass of the network loop: write, wait up to `timeout` for bytes
     /// or a wake-up, read, keepalive, callbacks, write. Returns Paho's rc.
-    pub(crate) fn loop_pass(&self, timeout: Duration) -> ErrorCode {
+    pub(super) fn loop_pass(&self, timeout: Duration) -> ErrorCode {
         // The reader starts before the first write, so a socket() call
         // from another thread cannot turn the socket non-blocking under a
         // blocking write.
@@ -311,7 +309,7 @@ impl Client {
 
     /// Paho's `loop_read`: handles what has arrived, without waiting, up to
     /// a bound so a flood cannot keep the caller here forever.
-    pub(crate) fn read_available(&self) -> ErrorCode {
+    pub(super) fn read_available(&self) -> ErrorCode {
         const MAX_CHUNKS: usize = 64;
         let mut buf = vec![0u8; 64 * 1024];
         for _ in 0..MAX_CHUNKS {
@@ -346,7 +344,7 @@ impl Client {
     }
 
     /// Paho's `loop_misc`: keepalive at this moment.
-    pub(crate) fn misc(&self) -> ErrorCode {
+    pub(super) fn misc(&self) -> ErrorCode {
         let result = {
             let mut core = self.shared.core.lock();
             if core.conn.is_none() {
@@ -364,7 +362,7 @@ impl Client {
     }
 
     /// Marks this thread as the loop's for the duration of `f`.
-    pub(crate) fn as_loop_thread<R>(&self, f: impl FnOnce() -> R) -> R {
+    pub(super) fn as_loop_thread<R>(&self, f: impl FnOnce() -> R) -> R {
         let me = std::thread::current().id();
         let previous = self.shared.loop_thread.lock().replace(me);
         let result = f();
@@ -377,19 +375,19 @@ impl Client {
     /// Takes the loop for this thread, unless another loop runs (`None`:
     /// the caller returns `MQTT_ERR_INVAL`). A loop called from a callback,
     /// on the loop's own thread, runs nested. Held until the claim drops.
-    pub(crate) fn claim_loop(&self) -> Option<LoopClaim<'_>> {
+    pub(super) fn claim_loop(&self) -> Option<LoopClaim<'_>> {
         let me = std::thread::current().id();
         let mut owner = self.shared.loop_owner.lock();
         match *owner {
             LoopOwner::Free => {
                 *owner = LoopOwner::Thread(me);
                 Some(LoopClaim {
-                    client: self,
+                    driver: self,
                     release: true,
                 })
             }
             LoopOwner::Thread(t) if t == me => Some(LoopClaim {
-                client: self,
+                driver: self,
                 release: false,
             }),
             LoopOwner::Thread(_) | LoopOwner::Starting => None,
@@ -397,8 +395,8 @@ impl Client {
     }
 
     /// The `loop_start` thread takes over the claim `loop_start` made for
-    /// it; it gives it up when it ends (see [`Client::release_loop`]).
-    pub(crate) fn take_started_loop(&self) {
+    /// it; it gives it up when it ends (see [`Driver::release_loop`]).
+    pub(super) fn take_started_loop(&self) {
         let mut owner = self.shared.loop_owner.lock();
         if *owner == LoopOwner::Starting {
             *owner = LoopOwner::Thread(std::thread::current().id());
@@ -407,7 +405,7 @@ impl Client {
 
     /// This thread's loop has ended (or a `loop_start` thread never
     /// started).
-    pub(crate) fn release_loop(&self) {
+    pub(super) fn release_loop(&self) {
         let me = std::thread::current().id();
         let mut owner = self.shared.loop_owner.lock();
         if matches!(*owner, LoopOwner::Starting) || *owner == LoopOwner::Thread(me) {
@@ -417,7 +415,7 @@ impl Client {
 
     /// Re-raises a callback's panic on this thread, after the connection was
     /// closed.
-    pub(crate) fn rethrow_panic(&self) {
+    pub(super) fn rethrow_panic(&self) {
         let payload = self.shared.panic.lock().take();
         if let Some(payload) = payload {
             self.shared.terminate.store(false, Ordering::SeqCst);

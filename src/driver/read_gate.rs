@@ -33,7 +33,7 @@ use parking_lot::Mutex;
 
 use super::reader::{Feed, Inbound};
 use super::reader_feed::{over_backlog, Step};
-use crate::client::Client;
+use super::Driver;
 use crate::transport::Socket;
 
 /// Bytes read at once.
@@ -100,7 +100,7 @@ enum Read1 {
 
 impl ReadGate {
     /// The gate of `stream`, reporting to `report`.
-    pub(crate) fn new(
+    pub(super) fn new(
         stream: Socket,
         report: Sender<Inbound>,
         feed: Feed,
@@ -122,7 +122,7 @@ impl ReadGate {
 
     /// The reader thread: waits for bytes, then reads and feeds them under
     /// the gate, until the connection ends.
-    pub(crate) fn reader_thread(&self) {
+    pub(super) fn reader_thread(&self) {
         let mut would_block = 0u32;
         loop {
             let seen = self.reads.load(Ordering::SeqCst);
@@ -173,7 +173,7 @@ impl ReadGate {
                     let Some(shared) = self.feed.shared.upgrade() else {
                         return;
                     };
-                    let client = Client::internal_of(shared);
+                    let client = Driver { shared };
                     if let Step::Stop = client.wait_for_dispatch(self.feed.generation) {
                         return;
                     }
@@ -272,7 +272,7 @@ impl ReadGate {
             return Read1::Ended;
         };
         FEEDING.with(|f| f.set(true));
-        let step = Client::internal_of(shared).reader_chunk(&slot.buf[..n], self.feed.generation);
+        let step = Driver { shared }.reader_chunk(&slot.buf[..n], self.feed.generation);
         FEEDING.with(|f| f.set(false));
         match step {
             Step::Go => Read1::Fed,
@@ -297,7 +297,7 @@ impl ReadGate {
     /// or until it cannot (the reader thread or another caller has the
     /// gate, the connection ended). Returns `done()`; on false the caller
     /// waits to be woken as before.
-    pub(crate) fn read_while_waiting(
+    pub(super) fn read_while_waiting(
         &self,
         done: &dyn Fn() -> bool,
         may_read: &dyn Fn() -> bool,

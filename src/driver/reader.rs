@@ -31,8 +31,8 @@ pub(crate) enum Inbound {
 /// keeps a dropped client alive.
 #[derive(Debug, Clone)]
 pub(crate) struct Feed {
-    pub(crate) shared: Weak<Shared>,
-    pub(crate) generation: u64,
+    pub(super) shared: Weak<Shared>,
+    pub(super) generation: u64,
 }
 
 /// Starts the reader; the receiver yields how the connection ended. The
@@ -82,7 +82,7 @@ pub(crate) enum ReadNow {
 impl ReadSide {
     /// The reader thread's chunks, starting the thread on first use. A
     /// socket an external loop was reading is made blocking again.
-    pub(crate) fn thread(
+    pub(super) fn thread(
         &mut self,
         name: impl FnOnce() -> String,
         feed: impl FnOnce() -> Feed,
@@ -101,7 +101,7 @@ impl ReadSide {
     }
 
     /// The gate of the reader thread, if one reads.
-    pub(crate) fn gate(&self) -> Option<Arc<ReadGate>> {
+    pub(super) fn gate(&self) -> Option<Arc<ReadGate>> {
         match self {
             ReadSide::Thread(_, gate) => Some(Arc::clone(gate)),
             _ => None,
@@ -110,7 +110,7 @@ impl ReadSide {
 
     /// Hands the socket to an external event loop (no reader thread will
     /// compete for its bytes) unless a reader thread already runs.
-    pub(crate) fn external(&mut self) -> std::io::Result<()> {
+    pub(super) fn external(&mut self) -> std::io::Result<()> {
         if let ReadSide::Undecided(stream) = self {
             stream.set_nonblocking(true)?;
             let stream = stream.try_clone()?;
@@ -120,12 +120,12 @@ impl ReadSide {
     }
 
     /// True when an external event loop reads the socket.
-    pub(crate) fn is_external(&self) -> bool {
+    pub(super) fn is_external(&self) -> bool {
         matches!(self, ReadSide::External(_))
     }
 
     /// Whatever can be had without waiting.
-    pub(crate) fn read_now(&mut self, buf: &mut [u8]) -> ReadNow {
+    pub(super) fn read_now(&mut self, buf: &mut [u8]) -> ReadNow {
         if matches!(self, ReadSide::Undecided(_)) {
             if let Err(e) = self.external() {
                 return ReadNow::Closed(Some(e));

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dispatch::{Cause, Fed};
-use crate::client::Client;
+use super::Driver;
 
 /// What the reader does after a chunk.
 pub(crate) enum Step {
@@ -25,7 +25,7 @@ pub(crate) enum Step {
     /// Tell the loop to close the connection, and stop.
     Failed(Cause),
     /// Read on once the loop has delivered the backlog of events and
-    /// written the backlog of bytes ([`Client::wait_for_dispatch`]).
+    /// written the backlog of bytes ([`Driver::wait_for_dispatch`]).
     Backlog,
 }
 
@@ -39,16 +39,16 @@ pub(super) fn over_backlog(session: &crate::session::Session) -> bool {
     session.over_budget()
 }
 
-impl Client {
+impl Driver {
     /// Handles one chunk of connection `generation` (see the module docs).
-    pub(crate) fn reader_chunk(&self, bytes: &[u8], generation: u64) -> Step {
+    pub(super) fn reader_chunk(&self, bytes: &[u8], generation: u64) -> Step {
         let now = Instant::now();
         match self.feed_session(bytes, generation, now) {
             Fed::Ok => {}
             Fed::Stale => return Step::Stop,
             Fed::Failed(cause) => return Step::Failed(cause),
         }
-        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
+        let no_on_publish = self.completes_directly();
         let (loop_needed, backlog, completed) = {
             // Whoever writes holds `write_lock`; if the loop does, it also
             // writes what this chunk queued.
@@ -99,7 +99,7 @@ impl Client {
 
     /// Waits until the loop has delivered enough of the backlog, and
     /// written enough of the bytes (half of each budget).
-    pub(crate) fn wait_for_dispatch(&self, generation: u64) -> Step {
+    pub(super) fn wait_for_dispatch(&self, generation: u64) -> Step {
         loop {
             {
                 let core = self.shared.core.lock();

@@ -8,27 +8,25 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::client::callbacks::LogLevel;
-use crate::client::Client;
 use crate::error::{Error, ErrorCode};
 use crate::transport;
 
-use super::{Conn, ConnState, Opening, ReadSide};
+use super::{Conn, ConnState, Driver, LogLevel, Opening, ReadSide, SocketEvent};
 
 /// How long `loop_forever` waits when nothing at all is due (keepalive 0).
 const IDLE_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
 
-impl Client {
+impl Driver {
     /// Paho's `loop_forever` (reference §10.3), with the changes this crate
     /// documents: `loop_stop` ends it once what was queued is written (Paho
     /// also waits for every acknowledgement, possibly forever), and the
     /// reconnect wait ends at once on `disconnect()` or `loop_stop()`.
-    pub(crate) fn run_forever(
+    pub(super) fn run_forever(
         &self,
         _timeout: Duration,
         retry_first_connection: bool,
     ) -> Result<ErrorCode, Error> {
-        struct AutoReconnect<'a>(&'a Client);
+        struct AutoReconnect<'a>(&'a Driver);
         impl Drop for AutoReconnect<'_> {
             fn drop(&mut self) {
                 self.0.shared.core.lock().auto_reconnect = false;
@@ -71,7 +69,7 @@ impl Client {
             if self.panicked() {
                 break;
             }
-            let should_exit = |c: &Client| {
+            let should_exit = |c: &Driver| {
                 let state = c.shared.core.lock().state;
                 matches!(state, ConnState::Disconnecting | ConnState::Disconnected)
                     || c.terminating()
@@ -96,19 +94,14 @@ impl Client {
     }
 
     /// Reports a failed connection attempt: the reason (which says which
-    /// layer failed: DNS, TCP, proxy, TLS, WebSocket) to `on_log`, then
-    /// Paho's log line and `on_connect_fail`.
-    pub(crate) fn connect_failed(&self, error: Option<&dyn std::fmt::Display>) {
+    /// layer failed: DNS, TCP, proxy, TLS, WebSocket) as a log line, then
+    /// Paho's log line and the handler's `connect_failed`.
+    pub(super) fn connect_failed(&self, error: Option<&dyn std::fmt::Display>) {
         if let Some(e) = error {
             self.log(LogLevel::Warning, &format!("Connection failed: {e}"));
         }
         self.log(LogLevel::Info, "Connection failed, retrying");
-        let cb = self.shared.callbacks.lock().on_connect_fail.clone();
-        if let Some(cb) = cb {
-            let userdata = self.shared.userdata.lock().clone();
-            // Paho always swallows on_connect_fail's exceptions.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(self, &userdata)));
-        }
+        self.shared.handler.connect_failed(self);
     }
 
     /// Waits the next backoff delay, ending early on `disconnect()`,
@@ -144,15 +137,10 @@ impl Client {
         }
     }
 
-    /// Paho's `reconnect()` (reference §10.1): opens a new connection and
-    /// queues CONNECT. Blocking for the TCP connect, the proxy, TLS and
-    /// WebSocket handshakes, all of them within `connect_timeout`; does not
-    /// wait for CONNACK.
-    ///
-    /// `disconnect()` from any thread, or `loop_stop()` of the loop running
-    /// it, abandons a connect in progress at once: its socket is shut down
-    /// and this returns `MQTT_ERR_NO_CONN` (no `on_connect_fail`).
-    pub fn reconnect(&self) -> Result<ErrorCode, Error> {
+    /// Paho's `reconnect()` (see `Client::reconnect`): opens a new
+    /// connection and queues CONNECT; an abandoned connect returns
+    /// `MQTT_ERR_NO_CONN`.
+    pub(crate) fn reconnect(&self) -> Result<ErrorCode, Error> {
         let (host, port, tcp) = {
             let mut core = self.shared.core.lock();
             if core.host.is_empty() {
@@ -180,9 +168,9 @@ impl Client {
         if let Some(old) = old {
             let _ = old.writer.shutdown(std::net::Shutdown::Both);
             self.socket_closing();
-            self.socket_callback(|c| c.on_socket_close.clone(), "on_socket_close");
+            self.socket_event(SocketEvent::Close);
         }
-        self.socket_callback(|c| c.on_pre_connect.clone(), "on_pre_connect");
+        self.socket_event(SocketEvent::PreConnect);
         let me = std::thread::current().id();
         let on_loop = *self.shared.loop_thread.lock() == Some(me);
         let abandon = Arc::new(transport::Abandon::default());
@@ -249,7 +237,7 @@ impl Client {
         }
         // After the connection is in place, so the callback can reach the
         // socket through socket() (Paho passes it as an argument).
-        self.socket_callback(|c| c.on_socket_open.clone(), "on_socket_open");
+        self.socket_event(SocketEvent::Open);
         // Unwritten QoS 0 messages of the old connection are failed by the
         // loop's thread, which runs every callback.
         if on_loop {
@@ -257,19 +245,5 @@ impl Client {
         }
         self.wake_loop();
         Ok(ErrorCode::Success)
-    }
-
-    pub(crate) fn socket_callback(
-        &self,
-        pick: impl FnOnce(
-            &crate::client::callbacks::Callbacks,
-        ) -> Option<Arc<crate::client::callbacks::OnSocket>>,
-        name: &str,
-    ) {
-        let cb = pick(&self.shared.callbacks.lock());
-        if let Some(cb) = cb {
-            let userdata = self.shared.userdata.lock().clone();
-            self.guarded(name, || cb(self, &userdata));
-        }
     }
 }

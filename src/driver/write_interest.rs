@@ -6,17 +6,17 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::client::Client;
+use super::{Driver, SocketEvent};
 
 /// The least time between two writes made by callers rather than the loop
-/// (see `Client::write_through`): a caller publishing more often than this
+/// (see `Driver::write_through`): a caller publishing more often than this
 /// (over 10,000 messages a second) gets batched writes instead.
 const WRITE_THROUGH_SPACING: Duration = Duration::from_micros(100);
 
-impl Client {
+impl Driver {
     /// Wakes the loop after something was queued, and tells an external
     /// event loop that the socket now has bytes to write.
-    pub(crate) fn wake_loop(&self) {
+    pub(super) fn wake_loop(&self) {
         if self.write_here() {
             self.shared.wake();
             return;
@@ -55,7 +55,7 @@ impl Client {
         self.shared
             .last_write_through
             .store(now_ns, Ordering::Relaxed);
-        let no_on_publish = self.shared.callbacks.lock().on_publish.is_none();
+        let no_on_publish = self.completes_directly();
         let Some(_writing) = self.shared.write_lock.try_lock() else {
             return false;
         };
@@ -97,12 +97,7 @@ impl Client {
     fn write_here(&self) -> bool {
         use std::sync::atomic::Ordering;
         if self.shared.thread_running.load(Ordering::SeqCst)
-            || self
-                .shared
-                .callbacks
-                .lock()
-                .on_socket_register_write
-                .is_some()
+            || self.shared.listening_register_write.load(Ordering::SeqCst)
         {
             return false;
         }
@@ -127,14 +122,15 @@ impl Client {
 
     /// Calls `on_socket_register_write` or `on_socket_unregister_write` if
     /// whether bytes wait to be written changed since the last call.
-    pub(crate) fn update_write_interest(&self) {
+    pub(super) fn update_write_interest(&self) {
         // Nobody listens (the common case): skip the core lock, which every
         // publish would otherwise take a second time. Whether bytes wait is
         // worked out afresh when a callback is set and the next write comes.
         {
-            let callbacks = self.shared.callbacks.lock();
-            if callbacks.on_socket_register_write.is_none()
-                && callbacks.on_socket_unregister_write.is_none()
+            use std::sync::atomic::Ordering;
+            let shared = &self.shared;
+            if !shared.listening_register_write.load(Ordering::SeqCst)
+                && !shared.listening_unregister_write.load(Ordering::SeqCst)
             {
                 return;
             }
@@ -151,28 +147,19 @@ impl Client {
             core.registered_write = wants;
             wants
         };
-        if register {
-            self.socket_callback(
-                |c| c.on_socket_register_write.clone(),
-                "on_socket_register_write",
-            );
+        self.socket_event(if register {
+            SocketEvent::RegisterWrite
         } else {
-            self.socket_callback(
-                |c| c.on_socket_unregister_write.clone(),
-                "on_socket_unregister_write",
-            );
-        }
+            SocketEvent::UnregisterWrite
+        });
     }
 
     /// The socket is going away: an outstanding write registration ends
     /// first, so the caller's event loop stops watching it.
-    pub(crate) fn socket_closing(&self) {
+    pub(super) fn socket_closing(&self) {
         let registered = std::mem::take(&mut self.shared.core.lock().registered_write);
         if registered {
-            self.socket_callback(
-                |c| c.on_socket_unregister_write.clone(),
-                "on_socket_unregister_write",
-            );
+            self.socket_event(SocketEvent::UnregisterWrite);
         }
     }
 }
