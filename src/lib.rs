@@ -182,7 +182,7 @@ pub mod transport;
 
 pub use client::{
     CallbackAPIVersion, Client, ClientOptions, ConnectFlags, ConnectOptions, DisconnectFlags,
-    LogLevel, MessageInfo, Outcome, Transport, UserData, WeakClient,
+    IntoQos, LogLevel, MessageInfo, Outcome, Subscription, Transport, UserData, WeakClient,
 };
 pub use error::{
     connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,
@@ -196,9 +196,11 @@ pub use error::{
 };
 pub use packet::{
     convert_connack_rc_to_reason_code, PacketType, Properties, Property, ProtocolVersion, QoS,
-    ReasonCode, SubscribeOptions,
+    ReasonCode, RetainHandling, SubscribeOptions,
 };
-pub use session::{BrokerLimits, MemoryBudget};
+pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message};
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
+pub use transport::tls::TlsOptions;
 pub use topic::topic_matches_sub;
 
 /// Compiles and runs the README's Rust examples as doctests.

@@ -47,6 +47,7 @@ pub use callbacks::{
 };
 pub use connect::{ClientOptions, ConnectOptions};
 pub use message_info::MessageInfo;
+pub use publish::Subscription;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, Weak};
@@ -238,9 +239,61 @@ impl Client {
 /// password, will topic, will payload): a two-byte length.
 const MAX_FIELD: usize = 65_535;
 
-fn qos_from(qos: i32) -> Result<QoS, Error> {
-    u8::try_from(qos)
-        .ok()
-        .and_then(QoS::from_u8)
-        .ok_or(Error::InvalidQos)
+/// A QoS as the client's calls take it: Paho's integer (`0`, `1`, `2`) or
+/// a [`QoS`], such as a received [`Message::qos`](crate::Message::qos).
+/// An integer outside 0 to 2 is Paho's `ValueError('Invalid QoS level.')`
+/// ([`Error::InvalidQos`]) when the call checks it.
+///
+/// Implemented for `i32` and `QoS` only, so an integer literal needs no
+/// annotation: `publish("t", "x", 1, false)` still compiles.
+///
+/// ```
+/// use mqtt_tether::{CallbackAPIVersion, Client, QoS};
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// client.publish("a/b", "x", 1, false)?;
+/// client.publish("a/b", "x", QoS::ExactlyOnce, false)?;
+/// let err = client.publish("a/b", "x", 3, false).unwrap_err();
+/// assert_eq!(err.to_string(), "Invalid QoS level.");
+/// # Ok::<(), mqtt_tether::Error>(())
+/// ```
+pub trait IntoQos: sealed::Sealed {
+    /// The QoS, or [`Error::InvalidQos`] for an integer outside 0 to 2.
+    fn into_qos(self) -> Result<QoS, Error>;
+}
+
+impl IntoQos for i32 {
+    fn into_qos(self) -> Result<QoS, Error> {
+        u8::try_from(self)
+            .ok()
+            .and_then(QoS::from_u8)
+            .ok_or(Error::InvalidQos)
+    }
+}
+
+impl IntoQos for QoS {
+    fn into_qos(self) -> Result<QoS, Error> {
+        Ok(self)
+    }
+}
+
+/// More implementations would make an integer literal ambiguous (`1` could
+/// be an `i32` or a `u8`), so nobody else may add one.
+pub(crate) mod sealed {
+    use crate::packet::QoS;
+
+    pub trait Sealed {
+        /// The integer as Paho would hold it, out of range or not (for
+        /// calls that check it later, in Paho's order).
+        fn paho_int(self) -> i32;
+    }
+    impl Sealed for i32 {
+        fn paho_int(self) -> i32 {
+            self
+        }
+    }
+    impl Sealed for QoS {
+        fn paho_int(self) -> i32 {
+            i32::from(self)
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::callbacks::UserData;
-use super::{qos_from, Client, MAX_FIELD};
+use super::{Client, IntoQos, MAX_FIELD};
 use crate::driver::ConnState;
 use crate::error::Error;
 use crate::packet::{PacketType, Properties, ProtocolVersion, Will};
@@ -90,14 +90,14 @@ impl Client {
         &self,
         topic: &str,
         payload: impl AsRef<[u8]>,
-        qos: i32,
+        qos: impl IntoQos,
         retain: bool,
         properties: Option<Properties>,
     ) -> Result<(), Error> {
         if topic.is_empty() {
             return Err(Error::InvalidTopic);
         }
-        let qos = qos_from(qos)?;
+        let qos = qos.into_qos()?;
         if topic.len() > MAX_FIELD {
             return Err(Error::PublishTopicTooLong);
         }
