@@ -22,6 +22,7 @@ use crate::packet::{
 /// `rc == MQTT_ERR_SUCCESS`, `rc == 0` and `rc.is_err()` all work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
+#[must_use = "a return code reports a failure (Paho's `rc`): check it, or drop it with `let _ =` where ignoring it is the point"]
 pub enum ErrorCode {
     /// -1, used internally for "try again".
     Again = -1,

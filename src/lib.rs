@@ -199,9 +199,9 @@ pub use packet::{
     ReasonCode, RetainHandling, SubscribeOptions,
 };
 pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message};
+pub use topic::topic_matches_sub;
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
 pub use transport::tls::TlsOptions;
-pub use topic::topic_matches_sub;
 
 /// Compiles and runs the README's Rust examples as doctests.
 #[cfg(doctest)]

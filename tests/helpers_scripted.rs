@@ -530,7 +530,7 @@ fn callback_runs_until_the_callback_disconnects_and_resubscribes_after_a_reconne
                     String::from_utf8_lossy(&message.payload).into_owned(),
                 ));
                 if count.fetch_add(1, Ordering::SeqCst) == 1 {
-                    client.disconnect();
+                    let _ = client.disconnect();
                 }
             },
             &["c/#"],
@@ -604,7 +604,7 @@ fn callback_acknowledges_after_the_callback_but_not_behind_its_disconnect() {
         subscribe::callback(
             |client, _, message| {
                 if message.payload == b"stop" {
-                    client.disconnect();
+                    let _ = client.disconnect();
                 }
             },
             &["k"],

@@ -9,6 +9,7 @@ use crate::error::{error_string, Error, ErrorCode};
 /// The result of [`Client::publish`](crate::Client::publish): its message id,
 /// its return code, and a way to wait until it is delivered.
 #[derive(Clone)]
+#[must_use = "a MessageInfo reports whether the message was queued (`rc`) and delivered (`wait_for_publish`)"]
 pub struct MessageInfo {
     completion: Completion,
 }

@@ -340,7 +340,9 @@ impl Connection<'_> {
     /// is), then `loop_forever()` on this thread until the helper's
     /// callbacks disconnect.
     pub(crate) fn run(&self, client: &Client) -> Result<ErrorCode, Error> {
-        client.connect(self.hostname, self.port, self.keepalive)?;
+        // Paho's helpers ignore connect's rc too: the only non-success is an
+        // abandoned connect, and `loop_forever` then connects again.
+        let _ = client.connect(self.hostname, self.port, self.keepalive)?;
         client.loop_forever(Duration::from_secs(1), false)
     }
 }
@@ -351,5 +353,7 @@ impl Connection<'_> {
 /// once `loop_forever` has returned.
 pub(crate) fn fail(client: &Client, slot: &parking_lot::Mutex<Option<Error>>, error: Error) {
     slot.lock().get_or_insert(error);
-    client.disconnect();
+    // Without a connection (NO_CONN) it still stops the reconnects, which
+    // is all the helper needs.
+    let _ = client.disconnect();
 }

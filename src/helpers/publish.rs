@@ -258,7 +258,9 @@ impl Shared {
         match next {
             Some(msg) => self.send(client, msg),
             None => {
-                client.disconnect();
+                // The last message is complete, so the connection is up:
+                // disconnect queues the DISCONNECT.
+                let _ = client.disconnect();
             }
         }
     }
