@@ -492,7 +492,7 @@ fn bad_arguments_give_pahos_errors_and_queue_nothing() {
     );
     assert_eq!(
         c.subscribe("a/#/b", 0).unwrap_err().to_string(),
-        "Invalid subscription filter."
+        "Invalid subscription filter: \"a/#/b\"."
     );
     assert_eq!(
         c.subscribe("a", -1).unwrap_err().to_string(),

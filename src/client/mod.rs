@@ -43,7 +43,7 @@ mod websocket;
 pub use crate::driver::{LogLevel, Outcome};
 pub use callbacks::{
     ConnectFlags, DisconnectFlags, OnConnect, OnConnectFail, OnDisconnect, OnLog, OnMessage,
-    OnPublish, OnSocket, OnSubscribe, UserData,
+    OnPublish, OnSocket, OnSubscribe, UserData, UserDataError,
 };
 pub use connect::{ClientOptions, ConnectOptions};
 pub use message_info::MessageInfo;
@@ -55,7 +55,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use parking_lot::Mutex;
 
 use crate::driver::{Driver, WeakDriver};
-use crate::error::Error;
+use crate::error::{Error, ValueReason};
 use crate::packet::QoS;
 pub use crate::transport::Transport;
 
@@ -196,9 +196,7 @@ impl Client {
         options: ClientOptions,
     ) -> Result<Client, Error> {
         if callback_api_version != CallbackAPIVersion::VERSION2 {
-            return Err(Error::Value(
-                "Unsupported callback API version: only VERSION2 callbacks exist in mqtt-tether, see docs/migrations.rst for details".into(),
-            ));
+            return Err(Error::Value(ValueReason::UnsupportedCallbackApiVersion));
         }
         let config = connect::session_config(&options)?;
         let face = Arc::new(Face {

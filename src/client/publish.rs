@@ -2,7 +2,7 @@
 //! `ack` and `drop_out_messages`.
 
 use super::{Client, IntoQos, MessageInfo};
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, ValueReason};
 use crate::packet::{PacketType, Properties, ProtocolVersion, PublishRef, SubscribeOptions};
 use crate::session::Message;
 use crate::topic::{validate_topic_filter, validate_topic_name};
@@ -105,7 +105,7 @@ impl Client {
             let props_len = properties.as_ref().map_or(0, |p| p.as_bytes().len());
             // The whole packet must fit the largest remaining length.
             if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
-                return Err(Error::Value("Payload too large.".into()));
+                return Err(Error::Value(ValueReason::PayloadTooLarge));
             }
             let no_properties;
             let properties = match &properties {
@@ -177,7 +177,7 @@ impl Client {
             .map(Subscription::into_subscription)
             .collect::<Result<Vec<_>, Error>>()?;
         if filters.is_empty() {
-            return Err(Error::Value("Empty topic list".into()));
+            return Err(Error::Value(ValueReason::EmptyTopicList));
         }
         let v5 = self.protocol() == ProtocolVersion::MQTTv5;
         for (topic, _) in &filters {
@@ -211,9 +211,7 @@ impl Client {
         if topics.is_empty() {
             // Paho would send an UNSUBSCRIBE without filters, which MQTT
             // forbids (3.1.1 §3.10.3); refuse it instead.
-            return Err(Error::Value(
-                "No topic specified, or incorrect topic type.".into(),
-            ));
+            return Err(Error::Value(ValueReason::NoTopic));
         }
         if topics.iter().any(|t| t.is_empty()) {
             return Err(Error::InvalidTopic);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::callbacks::UserData;
 use super::{Client, IntoQos, MAX_FIELD};
 use crate::driver::ConnState;
-use crate::error::Error;
+use crate::error::{Error, RuntimeReason, ValueReason};
 use crate::packet::{PacketType, Properties, ProtocolVersion, Will};
 
 impl Client {
@@ -67,10 +67,10 @@ impl Client {
         password: Option<&str>,
     ) -> Result<(), Error> {
         if username.is_some_and(|u| u.len() > MAX_FIELD) {
-            return Err(Error::Value("Username is too long.".into()));
+            return Err(Error::Value(ValueReason::UsernameTooLong));
         }
         if password.is_some_and(|p| p.len() > MAX_FIELD) {
-            return Err(Error::Value("Password is too long.".into()));
+            return Err(Error::Value(ValueReason::PasswordTooLong));
         }
         let mut core = self.driver.core();
         let c = core.session.config_mut();
@@ -102,7 +102,7 @@ impl Client {
             return Err(Error::PublishTopicTooLong);
         }
         if payload.as_ref().len() > MAX_FIELD {
-            return Err(Error::Value("Payload too large.".into()));
+            return Err(Error::Value(ValueReason::PayloadTooLarge));
         }
         let mut will = Will::new(topic, payload.as_ref().to_vec(), qos, retain);
         if let Some(mut p) = properties {
@@ -175,10 +175,7 @@ impl Client {
     /// at the next connection. Fails for 0 and above 268,435,455.
     pub fn max_inbound_packet_size_set(&self, bytes: u32) -> Result<(), Error> {
         if bytes == 0 || bytes > crate::packet::MAX_VARIABLE_INTEGER {
-            return Err(Error::Value(format!(
-                "max_inbound_packet_size must be 1 to {}.",
-                crate::packet::MAX_VARIABLE_INTEGER
-            )));
+            return Err(Error::Value(ValueReason::MaxInboundPacketSize));
         }
         self.driver
             .core()
@@ -244,7 +241,7 @@ impl Client {
     /// Sets the `host` property (not while connected or connecting).
     pub fn set_host(&self, host: &str) -> Result<(), Error> {
         if host.is_empty() {
-            return Err(Error::Value("Invalid host.".into()));
+            return Err(Error::Value(ValueReason::InvalidHost));
         }
         self.settable("host")?;
         self.driver.core().host = host.to_string();
@@ -259,7 +256,7 @@ impl Client {
     /// Sets the `port` property (not while connected or connecting).
     pub fn set_port(&self, port: u16) -> Result<(), Error> {
         if port == 0 {
-            return Err(Error::Value("Invalid port number.".into()));
+            return Err(Error::Value(ValueReason::InvalidPort));
         }
         self.settable("port")?;
         self.driver.core().port = port;
@@ -290,7 +287,7 @@ impl Client {
     /// bounds that wait, as in Paho).
     pub fn set_connect_timeout(&self, timeout: Duration) -> Result<(), Error> {
         if timeout.is_zero() {
-            return Err(Error::Value("timeout must be a positive number".into()));
+            return Err(Error::Value(ValueReason::NonPositiveTimeout));
         }
         self.settable("connect_timeout")?;
         self.driver.core().transport.tcp.connect_timeout = timeout;
@@ -376,7 +373,7 @@ impl Client {
 
     /// Paho's rule for property setters: not while a connection exists or
     /// is being made.
-    fn settable(&self, name: &str) -> Result<(), Error> {
+    fn settable(&self, name: &'static str) -> Result<(), Error> {
         let core = self.driver.core();
         let closed = match core.state {
             ConnState::New => true,
@@ -386,9 +383,7 @@ impl Client {
         if closed {
             Ok(())
         } else {
-            Err(Error::Runtime(format!(
-                "updating {name} on established connection is not supported"
-            )))
+            Err(Error::Runtime(RuntimeReason::SettingWhileConnected(name)))
         }
     }
 

@@ -16,7 +16,7 @@ use parking_lot::Mutex;
 
 use super::fail;
 use crate::client::{Client, IntoQos, MessageInfo, Outcome, UserData};
-use crate::error::Error;
+use crate::error::{Error, ValueReason};
 use crate::packet::{Properties, ProtocolVersion, QoS};
 use crate::topic::validate_topic_name;
 
@@ -155,7 +155,7 @@ where
 {
     let queue: VecDeque<Msg> = msgs.into_iter().map(Into::into).collect();
     if queue.is_empty() {
-        return Err(Error::Value("msgs is empty".into()));
+        return Err(Error::Value(ValueReason::NoMessages));
     }
     for msg in &queue {
         check(msg, options.protocol)?;

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 
 use super::fail;
 use crate::client::{Client, IntoQos, UserData};
-use crate::error::Error;
+use crate::error::{Error, ValueReason};
 use crate::packet::{ProtocolVersion, QoS};
 use crate::session::Message;
 use crate::topic::validate_topic_filter;
@@ -95,7 +95,7 @@ fn run(
 ) -> Result<(), Error> {
     let qos = qos
         .into_qos()
-        .map_err(|_| Error::Value("qos must be in the range 0-2".into()))?;
+        .map_err(|_| Error::Value(ValueReason::HelperQos))?;
     let v5 = options.protocol == ProtocolVersion::MQTTv5;
     for topic in topics {
         if topic.is_empty() && !v5 {
@@ -179,7 +179,7 @@ pub fn simple(
     options: &Options,
 ) -> Result<Vec<Message>, Error> {
     if msg_count < 1 {
-        return Err(Error::Value("msg_count must be > 0".into()));
+        return Err(Error::Value(ValueReason::MsgCount));
     }
     let collected = Arc::new(Mutex::new(Vec::with_capacity(msg_count)));
     let c = Arc::clone(&collected);
