@@ -233,7 +233,8 @@ impl Client {
     }
 
     /// Sets `on_log`: every log line of the client, with its level. The
-    /// same lines go to the `log` crate.
+    /// same lines go to the `log` crate (target `mqtt_tether`) unless
+    /// [`Client::disable_logger`] turned that off.
     pub fn on_log(&self, f: impl Fn(&Client, &UserData, LogLevel, &str) + Send + Sync + 'static) {
         self.set_callback(|c| c.on_log = Some(Arc::new(f)));
     }
@@ -290,8 +291,13 @@ impl Client {
             register_write: callbacks.on_socket_register_write.is_some(),
             unregister_write: callbacks.on_socket_unregister_write.is_some(),
             // Packet lines (DEBUG, one per packet sent or received) are made
-            // only while `on_log` is set or `enable_logger()` is on.
-            log: self.face.logger.load(Ordering::SeqCst) || callbacks.on_log.is_some(),
+            // only while `on_log` is set or the `log` crate's logger takes
+            // this crate's DEBUG lines: a client nobody reads pays nothing.
+            // Asked again at each connect, so a logger installed after the
+            // client was made is heard from the next connection on.
+            log: callbacks.on_log.is_some()
+                || (self.face.logger.load(Ordering::SeqCst)
+                    && log::log_enabled!(target: "mqtt_tether", log::Level::Debug)),
         });
     }
 

@@ -167,6 +167,8 @@ impl Client {
         if options.port == 0 {
             return Err(Error::Value(ValueReason::InvalidPort));
         }
+        // The application's logger may have changed since the last look.
+        self.listen(&self.face.callbacks.lock());
         self.driver.connect_async(ConnectTo {
             host: host.to_string(),
             port: options.port,

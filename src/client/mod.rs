@@ -122,7 +122,7 @@ pub(crate) struct Face {
     userdata: Mutex<UserData>,
     /// Paho's `suppress_exceptions`.
     suppress_exceptions: AtomicBool,
-    /// `enable_logger()`: log lines also go to the `log` crate.
+    /// Log lines also go to the `log` crate: on unless `disable_logger()`.
     logger: AtomicBool,
     /// What the application's handles share; a `WeakClient` upgrades only
     /// while it lives. Set once, right after the driver is made.
@@ -203,7 +203,7 @@ impl Client {
             callbacks: Mutex::new(callbacks::Callbacks::default()),
             userdata: Mutex::new(options.userdata),
             suppress_exceptions: AtomicBool::new(false),
-            logger: AtomicBool::new(false),
+            logger: AtomicBool::new(true),
             owner: OnceLock::new(),
         });
         let driver = Driver::new(

@@ -326,17 +326,24 @@ impl Client {
             .unwrap_or_default()
     }
 
-    /// `enable_logger()`: the client's log lines also go to the `log` crate
-    /// (target `mqtt_tether`). `on_log` gets them either way. With either,
-    /// every packet sent or received gets a DEBUG line, such as
-    /// `Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes` (payloads and
-    /// passwords are never shown).
+    /// `enable_logger()`: the client's log lines go to the `log` crate
+    /// (target `mqtt_tether`), which is the default here: as Rust libraries
+    /// do, the client always logs and the application's logger (its level,
+    /// its filter on the target) decides what is kept. So this call only
+    /// undoes [`Client::disable_logger`]; it does nothing else (Paho's
+    /// `enable_logger(logger)` routes to a Python logger, which has no
+    /// counterpart: filter on the target instead). `on_log` gets the lines
+    /// either way. Every packet sent or received gets a DEBUG line, such
+    /// as `Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes` (payloads and
+    /// passwords are never shown), made only while `on_log` is set or the
+    /// logger takes DEBUG lines of the target.
     pub fn enable_logger(&self) {
         self.face.logger.store(true, Ordering::SeqCst);
         self.listen(&self.face.callbacks.lock());
     }
 
-    /// `disable_logger()`.
+    /// `disable_logger()`: this client's lines no longer go to the `log`
+    /// crate (`on_log` still gets them), until `enable_logger()`.
     pub fn disable_logger(&self) {
         self.face.logger.store(false, Ordering::SeqCst);
         self.listen(&self.face.callbacks.lock());
