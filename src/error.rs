@@ -20,6 +20,27 @@ use crate::packet::{
 ///
 /// Compare with the `MQTT_ERR_*` constants, or with an integer:
 /// `rc == MQTT_ERR_SUCCESS`, `rc == 0` and `rc.is_err()` all work.
+///
+/// A code reports a failure, so dropping one unseen is a warning
+/// (`#[must_use]`); `let _ =` says that ignoring it is the point:
+///
+/// ```
+/// # use mqtt_tether::{CallbackAPIVersion, Client, MQTT_ERR_NO_CONN};
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// assert_eq!(client.disconnect(), MQTT_ERR_NO_CONN);
+/// let _ = client.loop_stop(); // no loop runs: MQTT_ERR_INVAL, and that is fine
+/// # Ok::<(), mqtt_tether::Error>(())
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # use mqtt_tether::{CallbackAPIVersion, Client};
+/// # fn main() -> Result<(), mqtt_tether::Error> {
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// client.disconnect(); // dropped unseen: warned
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
 #[must_use = "a return code reports a failure (Paho's `rc`): check it, or drop it with `let _ =` where ignoring it is the point"]

@@ -61,7 +61,8 @@
 //! let (tx, rx) = mpsc::channel();
 //! client.on_connect(|client, _userdata, _flags, reason_code, _properties| {
 //!     println!("connected: {reason_code}");
-//!     client.subscribe("greetings/#", 1).expect("a valid filter");
+//!     let (rc, _mid) = client.subscribe("greetings/#", 1).expect("a valid filter");
+//!     println!("subscribe: {rc}");
 //! });
 //! client.on_message(move |_client, _userdata, message| {
 //!     tx.send(message.payload.clone()).unwrap();
@@ -76,8 +77,8 @@
 //! let info = client.publish("greetings/en", "hello", 1, false)?;
 //! info.wait_for_publish(Some(Duration::from_secs(5)))?;
 //! assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"hello");
-//! client.disconnect();
-//! client.loop_stop();
+//! assert!(client.disconnect().is_success());
+//! assert!(client.loop_stop().is_success());
 //! # }
 //! # Ok::<(), mqtt_tether::Error>(())
 //! ```

@@ -267,12 +267,7 @@ fn userdata_of_another_type_is_a_loud_error_naming_both_types() {
     let broker = ScriptedBroker::bind().unwrap();
     let (tx, rx) = mpsc::channel();
     c.on_connect(move |_, userdata, _, _, _| {
-        let _ = tx.send(
-            userdata
-                .get::<String>()
-                .map(String::clone)
-                .map_err(|e| e.to_string()),
-        );
+        let _ = tx.send(userdata.get::<String>().cloned().map_err(|e| e.to_string()));
     });
     let _conn = connected(&c, &broker);
     assert_eq!(

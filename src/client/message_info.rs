@@ -7,7 +7,19 @@ use crate::driver::{Completion, Outcome};
 use crate::error::{Error, ErrorCode, RuntimeReason, ValueReason};
 
 /// The result of [`Client::publish`](crate::Client::publish): its message id,
-/// its return code, and a way to wait until it is delivered.
+/// its return code, and a way to wait until it is delivered. Dropping one
+/// unseen is a warning (`#[must_use]`): its `rc` may say the message was
+/// not queued.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # use mqtt_tether::{CallbackAPIVersion, Client};
+/// # fn main() -> Result<(), mqtt_tether::Error> {
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// client.publish("a/b", "x", 0, false)?; // dropped unseen: warned
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 #[must_use = "a MessageInfo reports whether the message was queued (`rc`) and delivered (`wait_for_publish`)"]
 pub struct MessageInfo {

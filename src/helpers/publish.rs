@@ -80,7 +80,7 @@ impl From<&Msg> for Msg {
 }
 
 /// The keyword arguments of Paho's `single` and `multiple`: the helpers'
-/// shared [`Options`](super::Options) (`clean_session`, which Paho's
+/// shared [`Options`] (`clean_session`, which Paho's
 /// publish helpers do not take, defaults to the client's own default).
 pub use super::Options;
 

@@ -18,7 +18,7 @@ use crate::topic::validate_topic_filter;
 
 /// The keyword arguments of Paho's `simple` and `callback` (after `qos`,
 /// `msg_count`, `retained` and `userdata`): the helpers' shared
-/// [`Options`](super::Options). (Not to be confused with
+/// [`Options`]. (Not to be confused with
 /// [`SubscribeOptions`](crate::packet::SubscribeOptions), the MQTT 5
 /// subscription options.)
 pub use super::Options;
