@@ -242,8 +242,9 @@ const MAX_FIELD: usize = 65_535;
 /// An integer outside 0 to 2 is Paho's `ValueError('Invalid QoS level.')`
 /// ([`Error::InvalidQos`]) when the call checks it.
 ///
-/// Implemented for `i32` and `QoS` only, so an integer literal needs no
-/// annotation: `publish("t", "x", 1, false)` still compiles.
+/// Implemented for `i32` and `QoS`; an integer literal needs no
+/// annotation (it is an `i32`): `publish("t", "x", 1, false)` compiles as
+/// before.
 ///
 /// ```
 /// use mqtt_tether::{CallbackAPIVersion, Client, QoS};
@@ -274,8 +275,8 @@ impl IntoQos for QoS {
     }
 }
 
-/// More implementations would make an integer literal ambiguous (`1` could
-/// be an `i32` or a `u8`), so nobody else may add one.
+/// Sealed: which types are a QoS is the crate's to decide, and each must
+/// give Paho's integer for the calls that check it later, in Paho's order.
 pub(crate) mod sealed {
     use crate::packet::QoS;
 
