@@ -31,7 +31,7 @@
 //! | `paho.mqtt.MQTTException` | [`Error`](crate::Error) whose [`kind()`](crate::Error::kind) is [`PahoErrorKind::MqttException`](crate::PahoErrorKind::MqttException) | Several variants map to it: [`Error::Property`](crate::Error::Property), [`Error::Decode`](crate::Error::Decode), [`Error::ConnectionRefused`](crate::Error::ConnectionRefused). |
 //! | `paho.mqtt.exception.MalformedPacket` | [`packet::DecodeError`](crate::packet::DecodeError) (inside [`Error::Decode`](crate::Error::Decode)) | Typed: each kind of malformation is a variant. |
 //! | `Client` | [`Client`](crate::Client) | A cheap, cloneable handle usable from any thread; see [§2](#2-python-idioms-in-rust). |
-//! | `MQTTMessage` | [`session::Message`](crate::session::Message) | `topic` is a `String` (always valid UTF-8, see [§3](#3-deliberate-differences-from-paho)), `payload` a `Vec<u8>`, `qos` a [`QoS`](crate::QoS); `properties` is an empty [`Properties`](crate::Properties) before MQTT 5 (Paho: `None`). No `timestamp`, `state` or `info` fields. |
+//! | `MQTTMessage` | [`Message`](crate::Message) | `topic` is a `String` (always valid UTF-8, see [§3](#3-deliberate-differences-from-paho)), `payload` a `Vec<u8>`, `qos` a [`QoS`](crate::QoS); `properties` is an empty [`Properties`](crate::Properties) before MQTT 5 (Paho: `None`). No `timestamp`, `state` or `info` fields. |
 //! | `MQTTMessageInfo` | [`MessageInfo`](crate::MessageInfo) | See [§1.6](#16-publishing-publish-and-mqttmessageinfo). |
 //! | `ConnectFlags`, `DisconnectFlags` | [`ConnectFlags`](crate::ConnectFlags), [`DisconnectFlags`](crate::DisconnectFlags) | Same fields. |
 //! | `WebsocketConnectionError` | [`Error::Io`](crate::Error::Io) whose text starts "WebSocket handshake error" | No separate type. |
