@@ -336,7 +336,8 @@ impl Client {
     /// either way. Every packet sent or received gets a DEBUG line, such
     /// as `Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes` (payloads and
     /// passwords are never shown), made only while `on_log` is set or the
-    /// logger takes DEBUG lines of the target.
+    /// logger takes DEBUG lines of the target (asked at each `connect`,
+    /// and whenever a callback or this switch changes).
     pub fn enable_logger(&self) {
         self.face.logger.store(true, Ordering::SeqCst);
         self.listen(&self.face.callbacks.lock());
