@@ -75,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let rc = mqttc.connect(host, port, 60)?;
     println!("connect: rc={}", i32::from(rc));
-    mqttc.loop_start();
+    assert_eq!(mqttc.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     connected
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| "no CONNACK within 10 s")?;
@@ -99,8 +99,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The rc is not printed: Paho's is 0 or 4 depending on a race of its
     // own (see pub_wait.py); ours is always 0 (MQTT_ERR_SUCCESS).
-    mqttc.disconnect();
-    mqttc.loop_stop();
+    let _ = mqttc.disconnect();
+    let _ = mqttc.loop_stop();
     let userdata = mqttc.user_data_get();
     let published = userdata.get::<Published>().expect("set in ClientOptions");
     for line in published.lock().unwrap().iter() {

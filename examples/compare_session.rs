@@ -72,12 +72,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // connected.clear()
         while connected.try_recv().is_ok() {}
         if attempt == 1 {
-            mqttc.connect(host, port, 60)?;
+            assert_eq!(
+                mqttc.connect(host, port, 60)?,
+                mqtt_tether::MQTT_ERR_SUCCESS
+            );
         } else {
             let rc = mqttc.reconnect()?;
             println!("reconnect: rc={}", i32::from(rc));
         }
-        mqttc.loop_start();
+        assert_eq!(mqttc.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         connected
             .recv_timeout(Duration::from_secs(10))
             .map_err(|_| "no CONNACK within 10 s")?;
@@ -98,8 +101,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 mid.map_or("None".to_string(), |m| m.to_string())
             );
         }
-        mqttc.disconnect();
-        mqttc.loop_stop();
+        let _ = mqttc.disconnect();
+        let _ = mqttc.loop_stop();
         println!(
             "after disconnect {attempt}: is_connected={}",
             py(mqttc.is_connected())

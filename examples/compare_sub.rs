@@ -105,14 +105,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("publish {payload}: mid={}", msg_info.mid());
         } else {
             println!("received {count} messages, disconnecting");
-            client.disconnect();
+            let _ = client.disconnect();
         }
     });
     mqttc.on_disconnect(|_client, _userdata, _flags, reason_code, _properties| {
         println!("on_disconnect: reason_code={reason_code}");
     });
 
-    mqttc.connect(host, port, 60)?;
+    assert_eq!(
+        mqttc.connect(host, port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     // Paho's loop_forever() defaults: timeout 1 s, retry_first_connection
     // False.
     let rc = mqttc.loop_forever(Duration::from_secs(1), false)?;

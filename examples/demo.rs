@@ -154,7 +154,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             flags.session_present
         ));
         if !flags.session_present {
-            client.subscribe("demo/stream", 1).expect("a valid filter");
+            let _ = client.subscribe("demo/stream", 1).expect("a valid filter");
         }
     });
     sub.on_subscribe(move |_, _, _, _, _| {
@@ -172,8 +172,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             *counts.lock().expect("not poisoned").entry(n).or_insert(0) += 1;
         }
     });
-    sub.connect("127.0.0.1", target.port(), 60)?;
-    sub.loop_start();
+    assert_eq!(
+        sub.connect("127.0.0.1", target.port(), 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(sub.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     connected.wait();
 
     let publisher = client("publisher", true, &say)?;
@@ -184,8 +187,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             flags.session_present
         ));
     });
-    publisher.connect("127.0.0.1", target.port(), 60)?;
-    publisher.loop_start();
+    assert_eq!(
+        publisher.connect("127.0.0.1", target.port(), 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(publisher.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
 
     let mut infos: Vec<MessageInfo> = Vec::with_capacity(MESSAGES);
     for n in 0..MESSAGES {
@@ -218,8 +224,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let received = seen.len();
     let duplicates: usize = seen.values().map(|c| c - 1).sum();
     for client in [&sub, &publisher] {
-        client.disconnect();
-        client.loop_stop();
+        let _ = client.disconnect();
+        let _ = client.loop_stop();
     }
     say.line(&format!(
         "acknowledged by the broker: {acknowledged} of {MESSAGES}"

@@ -81,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tx = Mutex::new(events_tx.clone());
     mqttc.on_connect(move |client, _, _, reason_code, _| {
         println!("on_connect: {reason_code}");
-        client.subscribe("paho/logger", 1).expect("a valid filter");
+        let _ = client.subscribe("paho/logger", 1).expect("a valid filter");
         let _ = tx.lock().expect("not poisoned").send("connected".into());
     });
     let tx = Mutex::new(events_tx.clone());
@@ -105,8 +105,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    mqttc.connect(&args.host, args.port, 60)?;
-    mqttc.loop_start();
+    assert_eq!(
+        mqttc.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(mqttc.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     wait_for("subscribed")?;
 
     if let Some(broker) = args.broker.as_mut() {
@@ -118,10 +121,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         wait_for("subscribed")?;
     }
 
-    mqttc.publish("paho/logger", "hello, log", 1, false)?;
+    let _ = mqttc.publish("paho/logger", "hello, log", 1, false)?;
     wait_for("hello, log")?;
-    mqttc.disconnect();
-    mqttc.loop_stop();
+    let _ = mqttc.disconnect();
+    let _ = mqttc.loop_stop();
     println!("done");
     Ok(())
 }

@@ -103,7 +103,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     client.on_subscribe(move |client, _, mid, reason_codes, _| {
         println!("on_subscribe: mid {mid} [{}]", reason_codes[0]);
         for n in 1..=count {
-            client
+            let _ = client
                 .publish(TOPIC, format!("message {n}"), 1, false)
                 .expect("a valid message");
         }
@@ -119,12 +119,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         if r.fetch_add(1, Ordering::SeqCst) + 1 == count {
             println!("all {count} messages are back, disconnecting");
-            client.disconnect();
+            let _ = client.disconnect();
         }
     });
     client.on_disconnect(|_, _, _, reason_code, _| println!("on_disconnect: {reason_code}"));
 
-    client.connect(&args.host, args.port, 60)?;
+    assert_eq!(
+        client.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
 
     // The caller's own event loop.
     let (mut reads, mut writes, mut miscs) = (0usize, 0usize, 0usize);
@@ -161,7 +164,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         if last_misc.elapsed() >= Duration::from_secs(1) {
             miscs += 1;
-            client.loop_misc();
+            let _ = client.loop_misc();
             last_misc = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(1));

@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sub_filter = filter.clone();
     mqttc.on_connect(move |client, _, _, reason_code, _| {
         println!("reason_code: {reason_code}");
-        client.subscribe(&sub_filter, 2).expect("a valid filter");
+        let _ = client.subscribe(&sub_filter, 2).expect("a valid filter");
     });
     let (ready_tx, ready_rx) = mpsc::channel();
     let ready_tx = Mutex::new(Some(ready_tx));
@@ -88,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             done += 1;
             if Some(done) == count {
                 println!("processed {done} messages, disconnecting");
-                worker_client.disconnect();
+                let _ = worker_client.disconnect();
                 break;
             }
         }
@@ -105,8 +105,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         paho::publish_when_ready(&args.host, args.port, ready_rx, messages)
     });
 
-    mqttc.connect(&args.host, args.port, 60)?;
-    mqttc.loop_forever(Duration::from_secs(1), false)?;
+    assert_eq!(
+        mqttc.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    let _ = mqttc.loop_forever(Duration::from_secs(1), false)?;
     let done = worker.join().map_err(|_| "the worker panicked")?;
     if let Some(feeder) = feeder {
         feeder.join().map_err(|_| "the publisher panicked")??;

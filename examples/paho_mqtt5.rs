@@ -98,7 +98,7 @@ fn start_responder(args: &paho::Args) -> Res<Client> {
         println!("responder: CONNACK {reason_code}");
         let mut options = SubscribeOptions::new(QoS::AtLeastOnce);
         options.no_local = true;
-        client
+        let _ = client
             .subscribe_with(vec![(REQUEST_TOPIC.to_string(), options)], None)
             .expect("a valid filter");
     });
@@ -133,12 +133,15 @@ fn start_responder(args: &paho::Args) -> Res<Client> {
                 "responder".into(),
             ))
             .expect("allowed in PUBLISH");
-        client
+        let _ = client
             .publish_with(response_topic, sum.to_string(), 1, false, Some(reply))
             .expect("a valid reply");
     });
-    responder.connect(&args.host, args.port, 60)?;
-    responder.loop_start();
+    assert_eq!(
+        responder.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(responder.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     wait_for(&ready, "subscribed")?;
     Ok(responder)
 }
@@ -159,7 +162,7 @@ fn main() -> Res<()> {
             flags.session_present,
             show(props)
         );
-        client.subscribe(&topic, 1).expect("a valid filter");
+        let _ = client.subscribe(&topic, 1).expect("a valid filter");
         let _ = t.lock().expect("not poisoned").send("connected");
     });
     let t = tx.clone();
@@ -224,17 +227,20 @@ fn main() -> Res<()> {
         "example".into(),
         "paho_mqtt5".into(),
     ))?;
-    requester.connect_with(
-        &args.host,
-        ConnectOptions {
-            port: args.port,
-            keepalive: 60,
-            clean_start: CleanStart::Always,
-            properties: Some(connect_props),
-            ..ConnectOptions::default()
-        },
-    )?;
-    requester.loop_start();
+    assert_eq!(
+        requester.connect_with(
+            &args.host,
+            ConnectOptions {
+                port: args.port,
+                keepalive: 60,
+                clean_start: CleanStart::Always,
+                properties: Some(connect_props),
+                ..ConnectOptions::default()
+            },
+        )?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(requester.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     wait_for(&progress, "subscribed")?;
 
     let mut request = Properties::new(PacketType::Publish);
@@ -247,18 +253,18 @@ fn main() -> Res<()> {
     info.wait_for_publish(Some(Duration::from_secs(10)))?;
     wait_for(&progress, "answered")?;
 
-    requester.unsubscribe(&reply_topic)?;
+    let _ = requester.unsubscribe(&reply_topic)?;
     wait_for(&progress, "unsubscribed")?;
-    requester.disconnect_with(
+    let _ = requester.disconnect_with(
         Some(ReasonCode::new(
             PacketType::Disconnect,
             "Normal disconnection",
         )?),
         None,
     );
-    requester.loop_stop();
-    responder.disconnect();
-    responder.loop_stop();
+    let _ = requester.loop_stop();
+    let _ = responder.disconnect();
+    let _ = responder.loop_stop();
     println!("done: 2 + 3 = 5 came back with the request's correlation data");
     Ok(())
 }

@@ -50,7 +50,7 @@ fn handler(
         let n = received.fetch_add(1, Ordering::SeqCst) + 1;
         if Some(n) == count {
             println!("received {n} messages, disconnecting");
-            client.disconnect();
+            let _ = client.disconnect();
         }
     }
 }
@@ -80,7 +80,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     mqttc.on_message(handler("ON_MESSAGE", Arc::clone(&received), count));
     mqttc.on_connect(|client, _, _, reason_code, _| {
         println!("reason_code: {reason_code}");
-        client.subscribe("paho/multi/#", 0).expect("a valid filter");
+        let _ = client.subscribe("paho/multi/#", 0).expect("a valid filter");
     });
     let (ready_tx, ready_rx) = mpsc::channel();
     let ready_tx = Mutex::new(Some(ready_tx));
@@ -103,8 +103,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         paho::publish_when_ready(&args.host, args.port, ready_rx, messages)
     });
 
-    mqttc.connect(&args.host, args.port, 60)?;
-    mqttc.loop_forever(Duration::from_secs(1), false)?;
+    assert_eq!(
+        mqttc.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    let _ = mqttc.loop_forever(Duration::from_secs(1), false)?;
     if let Some(feeder) = feeder {
         feeder.join().map_err(|_| "the publisher panicked")??;
     }

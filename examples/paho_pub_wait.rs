@@ -54,8 +54,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     mqttc.on_publish(|_, _, mid, reason_code, _| {
         println!("on_publish: mid {mid} ({reason_code})");
     });
-    mqttc.connect(&args.host, args.port, 60)?;
-    mqttc.loop_start();
+    assert_eq!(
+        mqttc.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(mqttc.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     // Paho's MessageInfo errors for a message published before the
     // connection is up (rc MQTT_ERR_NO_CONN), so wait for CONNACK first.
     connected_rx.recv_timeout(Duration::from_secs(10))?;
@@ -81,8 +84,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             return Err(format!("mid {} was not published within 10 s", info.mid()).into());
         }
     }
-    mqttc.disconnect();
-    mqttc.loop_stop();
+    let _ = mqttc.disconnect();
+    let _ = mqttc.loop_stop();
     println!("published {count} messages at QoS {qos}, each waited for");
     Ok(())
 }

@@ -67,25 +67,25 @@ fn set_callbacks(mqttc: &Client, received: &Arc<Mutex<Vec<String>>>) {
         match phase {
             // A persistent subscription, kept by the broker while away.
             Phase::First => {
-                client.subscribe(TOPIC, 1).expect("a valid filter");
+                let _ = client.subscribe(TOPIC, 1).expect("a valid filter");
             }
             // The message comes by itself; on_message disconnects.
             Phase::Second => {}
             Phase::Third => {
-                client.disconnect();
+                let _ = client.disconnect();
             }
         }
     });
     mqttc.on_subscribe(|client, _, _, reason_codes, _| {
         println!("    Subscribed to {TOPIC}: {}", reason_codes[0]);
-        client.disconnect();
+        let _ = client.disconnect();
     });
     let received = Arc::clone(received);
     mqttc.on_message(move |client, _, msg| {
         let payload = String::from_utf8_lossy(&msg.payload).into_owned();
         println!("    Received while away: {} {payload:?}", msg.topic);
         received.lock().expect("not poisoned").push(payload);
-        client.disconnect();
+        let _ = client.disconnect();
     });
 }
 
@@ -96,8 +96,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mqttc = client(&id, false, Phase::First)?;
     set_callbacks(&mqttc, &received);
-    mqttc.connect(&args.host, args.port, 60)?;
-    mqttc.loop_forever(Duration::from_secs(1), false)?;
+    assert_eq!(
+        mqttc.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    let _ = mqttc.loop_forever(Duration::from_secs(1), false)?;
     println!("Disconnected; the broker keeps the session");
 
     // While the client is away, another client publishes to its topic.
@@ -113,14 +116,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     .map_err(|_| "the publisher panicked")??;
 
     mqttc.user_data_set(UserData::new(Phase::Second));
-    mqttc.connect(&args.host, args.port, 60)?;
-    mqttc.loop_forever(Duration::from_secs(1), false)?;
+    assert_eq!(
+        mqttc.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    let _ = mqttc.loop_forever(Duration::from_secs(1), false)?;
 
     // A new client with the same id and a clean session.
     let mqttc = client(&id, true, Phase::Third)?;
     set_callbacks(&mqttc, &received);
-    mqttc.connect(&args.host, args.port, 60)?;
-    mqttc.loop_forever(Duration::from_secs(1), false)?;
+    assert_eq!(
+        mqttc.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    let _ = mqttc.loop_forever(Duration::from_secs(1), false)?;
 
     let received = received.lock().expect("not poisoned");
     if received.as_slice() != ["published while away"] {

@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     mqttc.on_connect(move |client, _, _flags, reason_code, _| {
         println!("reason_code: {reason_code}");
         if !reason_code.is_failure() {
-            client.subscribe(&sub_filter, qos).expect("a valid filter");
+            let _ = client.subscribe(&sub_filter, qos).expect("a valid filter");
         }
     });
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -73,7 +73,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let n = seen.fetch_add(1, Ordering::SeqCst) + 1;
         if Some(n) == count {
             println!("received {n} messages, disconnecting");
-            client.disconnect();
+            let _ = client.disconnect();
         }
     });
 
@@ -86,8 +86,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         paho::publish_when_ready(&args.host, args.port, ready_rx, messages)
     });
 
-    mqttc.connect(&args.host, args.port, 60)?;
-    mqttc.loop_forever(Duration::from_secs(1), false)?;
+    assert_eq!(
+        mqttc.connect(&args.host, args.port, 60)?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    let _ = mqttc.loop_forever(Duration::from_secs(1), false)?;
     if let Some(feeder) = feeder {
         feeder.join().map_err(|_| "the publisher panicked")??;
     }

@@ -132,13 +132,13 @@ fn run() -> Result<(), String> {
     });
     cli::report_connection_loss(&client, "pub");
     conn.connect(&client)?;
-    client.loop_start();
+    assert_eq!(client.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let reason_code = connected
         .recv_timeout(WAIT)
         .map_err(|_| "no CONNACK from the broker".to_string())?;
     if reason_code.is_failure() {
-        client.disconnect();
-        client.loop_stop();
+        let _ = client.disconnect();
+        let _ = client.loop_stop();
         return Err(format!("connection refused: {reason_code}"));
     }
 
@@ -202,8 +202,8 @@ fn run() -> Result<(), String> {
         // A failure shows in settle().
         let _ = info.wait_for_publish(left);
     }
-    client.disconnect();
-    client.loop_stop();
+    let _ = client.disconnect();
+    let _ = client.loop_stop();
     if outbox.dropped > 0 {
         return Err(format!(
             "{} of {total} QoS 0 {what}s dropped while disconnected",

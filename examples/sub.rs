@@ -99,7 +99,7 @@ fn run() -> Result<ExitCode, String> {
         if reason_code.is_failure() {
             // As mosquitto_sub: a refusal ends the tool (with the loop
             // stopped, nothing else would).
-            client.disconnect();
+            let _ = client.disconnect();
             let _ = refused_tx.send(Inbox::Refused(reason_code.to_string()));
             return;
         }
@@ -112,7 +112,7 @@ fn run() -> Result<ExitCode, String> {
             .collect();
         if let Err(e) = client.subscribe_many(&topics) {
             eprintln!("sub: {e}");
-            client.disconnect();
+            let _ = client.disconnect();
         }
     });
     client.on_message(move |_, _, message| {
@@ -127,7 +127,7 @@ fn run() -> Result<ExitCode, String> {
     });
     cli::report_connection_loss(&client, "sub");
     conn.connect(&client)?;
-    client.loop_start();
+    assert_eq!(client.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
 
     let started = Instant::now();
     let mut received = 0;
@@ -166,7 +166,7 @@ fn run() -> Result<ExitCode, String> {
             Err(mpsc::RecvTimeoutError::Disconnected) => break ExitCode::from(1),
         }
     };
-    client.disconnect();
-    client.loop_stop();
+    let _ = client.disconnect();
+    let _ = client.loop_stop();
     Ok(outcome)
 }

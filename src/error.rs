@@ -20,8 +20,30 @@ use crate::packet::{
 ///
 /// Compare with the `MQTT_ERR_*` constants, or with an integer:
 /// `rc == MQTT_ERR_SUCCESS`, `rc == 0` and `rc.is_err()` all work.
+///
+/// A code reports a failure, so dropping one unseen is a warning
+/// (`#[must_use]`); `let _ =` says that ignoring it is the point:
+///
+/// ```
+/// # use mqtt_tether::{CallbackAPIVersion, Client, MQTT_ERR_NO_CONN};
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// assert_eq!(client.disconnect(), MQTT_ERR_NO_CONN);
+/// let _ = client.loop_stop(); // no loop runs: MQTT_ERR_INVAL, and that is fine
+/// # Ok::<(), mqtt_tether::Error>(())
+/// ```
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # use mqtt_tether::{CallbackAPIVersion, Client};
+/// # fn main() -> Result<(), mqtt_tether::Error> {
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// client.disconnect(); // dropped unseen: warned
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(i32)]
+#[must_use = "a return code reports a failure (Paho's `rc`): check it, or drop it with `let _ =` where ignoring it is the point"]
 pub enum ErrorCode {
     /// -1, used internally for "try again".
     Again = -1,
@@ -360,8 +382,10 @@ pub enum Error {
     PublishTopicWildcards,
     /// `ValueError('Publish topic is too long.')`
     PublishTopicTooLong,
-    /// `ValueError('Invalid subscription filter.')`
-    InvalidSubscriptionFilter,
+    /// Paho's `ValueError('Invalid subscription filter.')`, naming the
+    /// filter: `Invalid subscription filter: "a/#/b".` (a filter longer
+    /// than 100 bytes is cut short in the text, not in the field).
+    InvalidSubscriptionFilter(String),
     /// `ValueError('Invalid QoS level.')`
     InvalidQos,
     /// A property that does not apply to the packet, or is out of range
@@ -375,12 +399,13 @@ pub enum Error {
     Decode(DecodeError),
     /// A network error.
     Io(io::Error),
-    /// Any other `ValueError` of Paho's, with its exact text (for example
-    /// "Invalid host.", "Invalid port number.", "Keepalive must be >=0.").
-    Value(String),
-    /// A `RuntimeError` of Paho's, with its text (for example "Message
-    /// publish failed: The client is not currently connected.").
-    Runtime(String),
+    /// Any other `ValueError` of Paho's: what was wrong, to match on; its
+    /// `Display` is Paho's exact text (for example "Invalid host.").
+    Value(ValueReason),
+    /// A `RuntimeError` of Paho's: what failed, to match on; its `Display`
+    /// is Paho's text (for example "Message publish failed: The client is
+    /// not currently connected.").
+    Runtime(RuntimeReason),
     /// The broker refused a helper's connection (the [`helpers`] modules;
     /// Paho raises `MQTTException(connack_string(reason_code))`). The text
     /// is [`connack_string`] of the reason code `on_connect` got, e.g.
@@ -400,7 +425,7 @@ impl Error {
             Error::InvalidTopic
             | Error::PublishTopicWildcards
             | Error::PublishTopicTooLong
-            | Error::InvalidSubscriptionFilter
+            | Error::InvalidSubscriptionFilter(_)
             | Error::InvalidQos
             | Error::ReasonCode(_)
             | Error::Encode(_)
@@ -421,7 +446,23 @@ impl fmt::Display for Error {
             Error::InvalidTopic => f.write_str("Invalid topic."),
             Error::PublishTopicWildcards => f.write_str("Publish topic cannot contain wildcards."),
             Error::PublishTopicTooLong => f.write_str("Publish topic is too long."),
-            Error::InvalidSubscriptionFilter => f.write_str("Invalid subscription filter."),
+            Error::InvalidSubscriptionFilter(filter) => {
+                // A filter can be 65,535 bytes: the text shows its start.
+                let mut end = filter.len().min(100);
+                while !filter.is_char_boundary(end) {
+                    end -= 1;
+                }
+                if end < filter.len() {
+                    write!(
+                        f,
+                        "Invalid subscription filter: {:?}... ({} bytes).",
+                        &filter[..end],
+                        filter.len()
+                    )
+                } else {
+                    write!(f, "Invalid subscription filter: {filter:?}.")
+                }
+            }
             Error::InvalidQos => f.write_str("Invalid QoS level."),
             Error::Property(e) => fmt::Display::fmt(e, f),
             Error::ReasonCode(e) => fmt::Display::fmt(e, f),
@@ -429,20 +470,177 @@ impl fmt::Display for Error {
             Error::Decode(e) => fmt::Display::fmt(e, f),
             Error::Io(e) => fmt::Display::fmt(e, f),
             Error::ConnectionRefused(rc) => f.write_str(connack_string(*rc)),
-            Error::Value(text) | Error::Runtime(text) | Error::Key(text) => f.write_str(text),
+            Error::Value(reason) => fmt::Display::fmt(reason, f),
+            Error::Runtime(reason) => fmt::Display::fmt(reason, f),
+            Error::Key(text) => f.write_str(text),
         }
     }
 }
 
 impl std::error::Error for Error {
+    /// The cause behind the wrapped error's own text: `Display` already
+    /// shows the wrapped error (Paho's message), so its source is the next
+    /// link, and a chain printer shows every text once (as `io::Error`
+    /// does for the error it wraps).
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Property(e) => Some(e),
-            Error::ReasonCode(e) => Some(e),
-            Error::Encode(e) => Some(e),
-            Error::Decode(e) => Some(e),
-            Error::Io(e) => Some(e),
+            Error::Property(e) => e.source(),
+            Error::ReasonCode(e) => e.source(),
+            Error::Encode(e) => e.source(),
+            Error::Decode(e) => e.source(),
+            Error::Io(e) => e.source(),
             _ => None,
+        }
+    }
+}
+
+/// Why Paho would raise a `ValueError` ([`Error::Value`]). `Display` is
+/// Paho's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValueReason {
+    /// "Invalid host."
+    InvalidHost,
+    /// "Invalid port number."
+    InvalidPort,
+    /// "Payload too large."
+    PayloadTooLarge,
+    /// "Username is too long." (over 65,535 bytes; Paho accepts it).
+    UsernameTooLong,
+    /// "Password is too long." (over 65,535 bytes; Paho accepts it).
+    PasswordTooLong,
+    /// "Client id is too long." (over 65,535 bytes; Paho accepts it).
+    ClientIdTooLong,
+    /// "A client id must be provided if clean session is False."
+    ClientIdRequired,
+    /// "Clean session is not used for MQTT 5.0"
+    CleanSessionWithMqtt5,
+    /// "Clean start only applies to MQTT V5"
+    CleanStartBeforeMqtt5,
+    /// "Properties only apply to MQTT V5"
+    PropertiesBeforeMqtt5,
+    /// "Empty topic list" (`subscribe` with no filter).
+    EmptyTopicList,
+    /// "No topic specified, or incorrect topic type." (`unsubscribe`
+    /// with no filter).
+    NoTopic,
+    /// "Message is not queued due to ERR_QUEUE_SIZE"
+    NotQueued,
+    /// "timeout must be a positive number"
+    NonPositiveTimeout,
+    /// "max_inbound_packet_size must be 1 to 268435455."
+    MaxInboundPacketSize,
+    /// "proxy_type and/or proxy_addr are invalid."
+    InvalidProxy,
+    /// "Must configure SSL context before using tls_insecure_set."
+    TlsNotConfigured,
+    /// "SSL/TLS has already been configured."
+    TlsAlreadyConfigured,
+    /// "Unsupported callback API version: ..." (`VERSION1`).
+    UnsupportedCallbackApiVersion,
+    /// "msgs is empty" (`publish.multiple`).
+    NoMessages,
+    /// "msg_count must be > 0" (`subscribe.simple`).
+    MsgCount,
+    /// "qos must be in the range 0-2" (the subscribe helpers).
+    HelperQos,
+}
+
+impl fmt::Display for ValueReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use ValueReason::*;
+        let text = match self {
+            InvalidHost => "Invalid host.",
+            InvalidPort => "Invalid port number.",
+            PayloadTooLarge => "Payload too large.",
+            UsernameTooLong => "Username is too long.",
+            PasswordTooLong => "Password is too long.",
+            ClientIdTooLong => "Client id is too long.",
+            ClientIdRequired => "A client id must be provided if clean session is False.",
+            CleanSessionWithMqtt5 => "Clean session is not used for MQTT 5.0",
+            CleanStartBeforeMqtt5 => "Clean start only applies to MQTT V5",
+            PropertiesBeforeMqtt5 => "Properties only apply to MQTT V5",
+            EmptyTopicList => "Empty topic list",
+            NoTopic => "No topic specified, or incorrect topic type.",
+            NotQueued => "Message is not queued due to ERR_QUEUE_SIZE",
+            NonPositiveTimeout => "timeout must be a positive number",
+            MaxInboundPacketSize => {
+                return write!(
+                    f,
+                    "max_inbound_packet_size must be 1 to {}.",
+                    crate::packet::MAX_VARIABLE_INTEGER
+                )
+            }
+            InvalidProxy => "proxy_type and/or proxy_addr are invalid.",
+            TlsNotConfigured => "Must configure SSL context before using tls_insecure_set.",
+            TlsAlreadyConfigured => "SSL/TLS has already been configured.",
+            UnsupportedCallbackApiVersion => {
+                "Unsupported callback API version: only VERSION2 callbacks exist in mqtt-tether, see docs/migrations.rst for details"
+            }
+            NoMessages => "msgs is empty",
+            MsgCount => "msg_count must be > 0",
+            HelperQos => "qos must be in the range 0-2",
+        };
+        f.write_str(text)
+    }
+}
+
+/// Why Paho would raise a `RuntimeError` ([`Error::Runtime`]). `Display`
+/// is Paho's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RuntimeReason {
+    /// "updating {setting} on established connection is not supported": a
+    /// property setter while a connection exists or is being made.
+    SettingWhileConnected(&'static str),
+    /// "Message publish failed: {error_string(rc)}": the message was not
+    /// sent, for the reason `rc` gives.
+    PublishFailed(ErrorCode),
+    /// "Message publish failed: {error_string(rc)} ({reason})": the
+    /// broker's DISCONNECT said why (a feature it does not support).
+    PublishNotSupported(ErrorCode, ReasonCode),
+    /// "Message publish failed: the broker refused it: {reason} ({value})":
+    /// an MQTT 5 PUBACK/PUBREC with an error reason code.
+    PublishRefused(ReasonCode),
+    /// "Message publish failed: the client was reinitialised."
+    PublishReinitialised,
+    /// "Message publish failed: dropped by drop_out_messages()."
+    PublishDropped,
+    /// "wait_for_publish() called from the network loop thread would never
+    /// return"
+    WaitOnLoopThread,
+}
+
+impl fmt::Display for RuntimeReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use RuntimeReason::*;
+        match self {
+            SettingWhileConnected(name) => write!(
+                f,
+                "updating {name} on established connection is not supported"
+            ),
+            PublishFailed(rc) => write!(f, "Message publish failed: {}", error_string(*rc)),
+            PublishNotSupported(rc, reason) => write!(
+                f,
+                "Message publish failed: {} ({})",
+                error_string(*rc),
+                reason.name()
+            ),
+            PublishRefused(reason) => write!(
+                f,
+                "Message publish failed: the broker refused it: {} ({})",
+                reason.name(),
+                reason.value()
+            ),
+            PublishReinitialised => {
+                f.write_str("Message publish failed: the client was reinitialised.")
+            }
+            PublishDropped => {
+                f.write_str("Message publish failed: dropped by drop_out_messages().")
+            }
+            WaitOnLoopThread => f.write_str(
+                "wait_for_publish() called from the network loop thread would never return",
+            ),
         }
     }
 }

@@ -61,7 +61,8 @@
 //! let (tx, rx) = mpsc::channel();
 //! client.on_connect(|client, _userdata, _flags, reason_code, _properties| {
 //!     println!("connected: {reason_code}");
-//!     client.subscribe("greetings/#", 1).expect("a valid filter");
+//!     let (rc, _mid) = client.subscribe("greetings/#", 1).expect("a valid filter");
+//!     println!("subscribe: {rc}");
 //! });
 //! client.on_message(move |_client, _userdata, message| {
 //!     tx.send(message.payload.clone()).unwrap();
@@ -76,8 +77,8 @@
 //! let info = client.publish("greetings/en", "hello", 1, false)?;
 //! info.wait_for_publish(Some(Duration::from_secs(5)))?;
 //! assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), b"hello");
-//! client.disconnect();
-//! client.loop_stop();
+//! assert!(client.disconnect().is_success());
+//! assert!(client.loop_stop().is_success());
 //! # }
 //! # Ok::<(), mqtt_tether::Error>(())
 //! ```
@@ -182,24 +183,28 @@ pub mod transport;
 
 pub use client::{
     CallbackAPIVersion, Client, ClientOptions, ConnectFlags, ConnectOptions, DisconnectFlags,
-    LogLevel, MessageInfo, Outcome, Transport, UserData, WeakClient,
+    IntoQos, LogLevel, MessageInfo, Outcome, Subscription, Transport, UserData, UserDataError,
+    WeakClient,
 };
 pub use error::{
     connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,
-    ErrorCode, PahoErrorKind, CONNACK_ACCEPTED, CONNACK_REFUSED_BAD_USERNAME_PASSWORD,
-    CONNACK_REFUSED_IDENTIFIER_REJECTED, CONNACK_REFUSED_NOT_AUTHORIZED,
-    CONNACK_REFUSED_PROTOCOL_VERSION, CONNACK_REFUSED_SERVER_UNAVAILABLE, MQTT_ERR_ACL_DENIED,
-    MQTT_ERR_AGAIN, MQTT_ERR_AUTH, MQTT_ERR_CONN_LOST, MQTT_ERR_CONN_REFUSED, MQTT_ERR_ERRNO,
-    MQTT_ERR_INVAL, MQTT_ERR_KEEPALIVE, MQTT_ERR_NOMEM, MQTT_ERR_NOT_FOUND, MQTT_ERR_NOT_SUPPORTED,
-    MQTT_ERR_NO_CONN, MQTT_ERR_PAYLOAD_SIZE, MQTT_ERR_PROTOCOL, MQTT_ERR_QUEUE_SIZE,
-    MQTT_ERR_SUCCESS, MQTT_ERR_TLS, MQTT_ERR_UNKNOWN,
+    ErrorCode, PahoErrorKind, RuntimeReason, ValueReason, CONNACK_ACCEPTED,
+    CONNACK_REFUSED_BAD_USERNAME_PASSWORD, CONNACK_REFUSED_IDENTIFIER_REJECTED,
+    CONNACK_REFUSED_NOT_AUTHORIZED, CONNACK_REFUSED_PROTOCOL_VERSION,
+    CONNACK_REFUSED_SERVER_UNAVAILABLE, MQTT_ERR_ACL_DENIED, MQTT_ERR_AGAIN, MQTT_ERR_AUTH,
+    MQTT_ERR_CONN_LOST, MQTT_ERR_CONN_REFUSED, MQTT_ERR_ERRNO, MQTT_ERR_INVAL, MQTT_ERR_KEEPALIVE,
+    MQTT_ERR_NOMEM, MQTT_ERR_NOT_FOUND, MQTT_ERR_NOT_SUPPORTED, MQTT_ERR_NO_CONN,
+    MQTT_ERR_PAYLOAD_SIZE, MQTT_ERR_PROTOCOL, MQTT_ERR_QUEUE_SIZE, MQTT_ERR_SUCCESS, MQTT_ERR_TLS,
+    MQTT_ERR_UNKNOWN,
 };
 pub use packet::{
     convert_connack_rc_to_reason_code, PacketType, Properties, Property, ProtocolVersion, QoS,
-    ReasonCode, SubscribeOptions,
+    ReasonCode, RetainHandling, SubscribeOptions,
 };
-pub use session::{BrokerLimits, MemoryBudget};
+pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message};
 pub use topic::topic_matches_sub;
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
+pub use transport::tls::TlsOptions;
 
 /// Compiles and runs the README's Rust examples as doctests.
 #[cfg(doctest)]

@@ -31,7 +31,7 @@
 //! | `paho.mqtt.MQTTException` | [`Error`](crate::Error) whose [`kind()`](crate::Error::kind) is [`PahoErrorKind::MqttException`](crate::PahoErrorKind::MqttException) | Several variants map to it: [`Error::Property`](crate::Error::Property), [`Error::Decode`](crate::Error::Decode), [`Error::ConnectionRefused`](crate::Error::ConnectionRefused). |
 //! | `paho.mqtt.exception.MalformedPacket` | [`packet::DecodeError`](crate::packet::DecodeError) (inside [`Error::Decode`](crate::Error::Decode)) | Typed: each kind of malformation is a variant. |
 //! | `Client` | [`Client`](crate::Client) | A cheap, cloneable handle usable from any thread; see [§2](#2-python-idioms-in-rust). |
-//! | `MQTTMessage` | [`session::Message`](crate::session::Message) | `topic` is a `String` (always valid UTF-8, see [§3](#3-deliberate-differences-from-paho)), `payload` a `Vec<u8>`, `qos` a [`QoS`](crate::QoS); `properties` is an empty [`Properties`](crate::Properties) before MQTT 5 (Paho: `None`). No `timestamp`, `state` or `info` fields. |
+//! | `MQTTMessage` | [`Message`](crate::Message) | `topic` is a `String` (always valid UTF-8, see [§3](#3-deliberate-differences-from-paho)), `payload` a `Vec<u8>`, `qos` a [`QoS`](crate::QoS); `properties` is an empty [`Properties`](crate::Properties) before MQTT 5 (Paho: `None`). No `timestamp`, `state` or `info` fields. |
 //! | `MQTTMessageInfo` | [`MessageInfo`](crate::MessageInfo) | See [§1.6](#16-publishing-publish-and-mqttmessageinfo). |
 //! | `ConnectFlags`, `DisconnectFlags` | [`ConnectFlags`](crate::ConnectFlags), [`DisconnectFlags`](crate::DisconnectFlags) | Same fields. |
 //! | `WebsocketConnectionError` | [`Error::Io`](crate::Error::Io) whose text starts "WebSocket handshake error" | No separate type. |
@@ -48,7 +48,7 @@
 //! | `MessageState`, `mqtt_ms_*` | [`session::OutState`](crate::session::OutState) | Only the states the outgoing store uses. |
 //! | `MessageType` (`CONNECT = 0x10`, ...) and `PacketTypes` (`CONNECT = 1`, ..., `WILLMESSAGE = 99`) | [`PacketType`](crate::PacketType) | One enum for both; its value is the unshifted type nibble (`PacketTypes`' numbering), plus `WillMessage` (99). |
 //! | `PahoClientMode` (`MQTT_CLIENT`, `MQTT_BRIDGE`) | [`Client::enable_bridge_mode`](crate::Client::enable_bridge_mode) | No enum: the bridge mode is a call. |
-//! | `Properties` | [`Properties`](crate::Properties) | Set with [`Properties::set`](crate::Properties::set) and a typed [`Property`](crate::Property) instead of attribute assignment; the same checks and texts. |
+//! | `Properties` | [`Properties`](crate::Properties) | Set with [`Properties::set`](crate::Properties::set) and a typed [`Property`](crate::Property) instead of attribute assignment; the same checks and texts. The common ones are one call each: `props.UserProperty = ("k", "v")` is [`with_user_property`](crate::Properties::with_user_property)`("k", "v")?`, and so `with_message_expiry_interval`, `with_response_topic`, `with_correlation_data`, `with_content_type`; read with the getter of the same name (`Option<..>`: Paho raises `AttributeError` for a missing one). `str(props)` is `props.to_string()`, the same text. |
 //! | `ReasonCode` | [`ReasonCode`](crate::ReasonCode) | Built with [`ReasonCode::new`](crate::ReasonCode::new) (by name) or [`ReasonCode::from_value`](crate::ReasonCode::from_value); compares with integers, names (`&str`) and other reason codes, as Paho's. |
 //! | `ReasonCodes` (deprecated alias) | none | Use [`ReasonCode`](crate::ReasonCode). |
 //! | `SubscribeOptions` (`RETAIN_*` constants) | [`SubscribeOptions`](crate::SubscribeOptions), [`packet::RetainHandling`](crate::packet::RetainHandling), [`packet::RETAIN_SEND_ON_SUBSCRIBE`](crate::packet::RETAIN_SEND_ON_SUBSCRIBE) and the other two | Fields are snake case (`no_local`, `retain_as_published`, `retain_handling`, `qos`); out-of-range values cannot be built (Paho: `AssertionError`). |
@@ -82,12 +82,12 @@
 //! | `client.max_inflight_messages`, `max_inflight_messages_set(n)` | [`Client::max_inflight_messages`](crate::Client::max_inflight_messages), [`Client::max_inflight_messages_set`](crate::Client::max_inflight_messages_set) | `usize`, 0 unlimited. Respected on re-sends too ([§3](#3-deliberate-differences-from-paho)). |
 //! | `client.max_queued_messages`, `max_queued_messages_set(n)` | [`Client::max_queued_messages`](crate::Client::max_queued_messages), [`Client::max_queued_messages_set`](crate::Client::max_queued_messages_set) | Returns `Result<()>`, not the client (no chaining). |
 //! | `client.will_topic`, `client.will_payload` | [`Client::will_topic`](crate::Client::will_topic), [`Client::will_payload`](crate::Client::will_payload) | |
-//! | `client.logger`, `enable_logger(logger)`, `disable_logger()` | [`Client::enable_logger`](crate::Client::enable_logger), [`Client::disable_logger`](crate::Client::disable_logger) | Lines go to the `log` crate (target `mqtt_tether`); there is no logger object to pass. Packet lines (DEBUG, one per packet sent or received) are worded differently from Paho's and never show payloads. |
+//! | `client.logger`, `enable_logger(logger)`, `disable_logger()` | [`Client::enable_logger`](crate::Client::enable_logger), [`Client::disable_logger`](crate::Client::disable_logger) | Lines always go to the `log` crate (target `mqtt_tether`), without `enable_logger()`, as Rust libraries log: the application's logger filters them (Paho logs nowhere until `enable_logger`). `enable_logger()` does nothing more than undo `disable_logger()`, which silences one client; there is no logger object to pass. Packet lines (DEBUG, one per packet sent or received, made only while `on_log` is set or the logger takes DEBUG lines) are worded differently from Paho's and never show payloads. |
 //! | `client.callback_api_version` | none | Always `VERSION2`. |
 //! | `username_pw_set(username, password)` | [`Client::username_pw_set`](crate::Client::username_pw_set)`(Option<&str>, Option<&str>)` | Passwords are strings (Paho also takes bytes). Returns `Result`: over 65,535 bytes is refused ([§3](#3-deliberate-differences-from-paho)). |
-//! | `will_set(topic, payload, qos, retain, properties)` | [`Client::will_set`](crate::Client::will_set) | All five arguments are positional. A topic or payload over 65,535 bytes is refused ([§3](#3-deliberate-differences-from-paho)). |
+//! | `will_set(topic, payload, qos, retain, properties)` | [`Client::will_set`](crate::Client::will_set) | All five arguments are positional; `qos` is an `i32` or a [`QoS`](crate::QoS). A topic or payload over 65,535 bytes is refused ([§3](#3-deliberate-differences-from-paho)). |
 //! | `will_clear()` | [`Client::will_clear`](crate::Client::will_clear) | |
-//! | `user_data_set(u)`, `user_data_get()` | [`Client::user_data_set`](crate::Client::user_data_set), [`Client::user_data_get`](crate::Client::user_data_get) | Takes a [`UserData`](crate::UserData); see [§2](#2-python-idioms-in-rust). |
+//! | `user_data_set(u)`, `user_data_get()` | [`Client::user_data_set`](crate::Client::user_data_set), [`Client::user_data_get`](crate::Client::user_data_get) | Takes a [`UserData`](crate::UserData); [`UserData::get`](crate::UserData::get)`::<T>()` returns `Result`, an error naming both types when another type is stored. See [§2](#2-python-idioms-in-rust). |
 //! | `reconnect_delay_set(min_delay, max_delay)` | [`Client::reconnect_delay_set`](crate::Client::reconnect_delay_set) | `Duration`s (fractions of a second work). |
 //! | `message_retry_set(retry)` | none | Removed in Paho 2.0 too. |
 //! | `enable_bridge_mode()` | [`Client::enable_bridge_mode`](crate::Client::enable_bridge_mode) | Same. |
@@ -129,7 +129,7 @@
 //!
 //! | Paho | Rust | What differs |
 //! |---|---|---|
-//! | `publish(topic, payload, qos, retain)` | [`Client::publish`](crate::Client::publish) | All four positional; returns `Result<MessageInfo, Error>` (validation errors are `Err`). |
+//! | `publish(topic, payload, qos, retain)` | [`Client::publish`](crate::Client::publish) | All four positional; `qos` is an `i32` or a [`QoS`](crate::QoS) ([`IntoQos`](crate::IntoQos)); returns `Result<MessageInfo, Error>` (validation errors are `Err`). |
 //! | `publish(..., properties=)` | [`Client::publish_with`](crate::Client::publish_with) | |
 //! | `info.mid`, `info.rc` | [`MessageInfo::mid`](crate::MessageInfo::mid), [`MessageInfo::rc`](crate::MessageInfo::rc) | Methods, not attributes. |
 //! | `info.wait_for_publish(timeout)` | [`MessageInfo::wait_for_publish`](crate::MessageInfo::wait_for_publish)`(Option<Duration>)` | Returns an error instead of hanging on the loop thread; waits for QoS 1/2 messages stored while offline ([§3](#3-deliberate-differences-from-paho)). |
@@ -142,11 +142,11 @@
 //!
 //! | Paho | Rust | What differs |
 //! |---|---|---|
-//! | `subscribe("a/b", qos)` | [`Client::subscribe`](crate::Client::subscribe) | Returns `Result<(ErrorCode, Option<u16>), Error>`. |
-//! | `subscribe([("a", 0), ("b", 2)])`, `subscribe(("a", 1))` | [`Client::subscribe_many`](crate::Client::subscribe_many)`(&[("a", 0), ("b", 2)])` | Accepted for every protocol version (Paho refuses the `(topic, int)` tuple with MQTT 5). |
-//! | `subscribe(topic, options=SubscribeOptions(...), properties=)`, `subscribe([(topic, SubscribeOptions)])` | [`Client::subscribe_with`](crate::Client::subscribe_with)`(vec![(topic, SubscribeOptions)], properties)` | Before MQTT 5 only the QoS of the options is sent (Paho ignores `options` there). |
+//! | `subscribe("a/b", qos)` | [`Client::subscribe`](crate::Client::subscribe) | `qos` is an `i32` or a [`QoS`](crate::QoS). Returns `Result<(ErrorCode, Option<u16>), Error>`. |
+//! | `subscribe([("a", 0), ("b", 2)])`, `subscribe(("a", 1))` | [`Client::subscribe_many`](crate::Client::subscribe_many)`(&[("a", 0), ("b", 2)])` | Any list or iterator of [`Subscription`](crate::Subscription)s: `(topic, qos)` or `(topic, SubscribeOptions)`, owned or borrowed. Accepted for every protocol version (Paho refuses the `(topic, int)` tuple with MQTT 5). |
+//! | `subscribe(topic, options=SubscribeOptions(...), properties=)`, `subscribe([(topic, SubscribeOptions)])` | [`Client::subscribe_with`](crate::Client::subscribe_with)`([(topic, SubscribeOptions)], properties)` | The same lists as `subscribe_many`. Before MQTT 5 only the QoS of the options is sent (Paho ignores `options` there). |
 //! | `unsubscribe("a")`, `unsubscribe(["a", "b"])`, `unsubscribe(..., properties=)` | [`Client::unsubscribe`](crate::Client::unsubscribe), [`Client::unsubscribe_many`](crate::Client::unsubscribe_many), [`Client::unsubscribe_with`](crate::Client::unsubscribe_with) | An empty list is refused ([§3](#3-deliberate-differences-from-paho)). |
-//! | `ack(mid, qos)` | [`Client::ack`](crate::Client::ack) | |
+//! | `ack(mid, qos)` | [`Client::ack`](crate::Client::ack) | `client.ack(msg.mid, msg.qos)`: the message's [`QoS`](crate::QoS) or an `i32`. |
 //! | `client.on_connect = f` (and every `on_*` property) | [`Client::on_connect`](crate::Client::on_connect)`(f)`, [`on_connect_fail`](crate::Client::on_connect_fail), [`on_disconnect`](crate::Client::on_disconnect), [`on_message`](crate::Client::on_message), [`on_publish`](crate::Client::on_publish), [`on_subscribe`](crate::Client::on_subscribe), [`on_unsubscribe`](crate::Client::on_unsubscribe), [`on_log`](crate::Client::on_log), [`on_pre_connect`](crate::Client::on_pre_connect), [`on_socket_open`](crate::Client::on_socket_open), [`on_socket_close`](crate::Client::on_socket_close), [`on_socket_register_write`](crate::Client::on_socket_register_write), [`on_socket_unregister_write`](crate::Client::on_socket_unregister_write) | Methods taking a closure. A callback cannot be read back or set to `None`; set a closure that does nothing instead. |
 //! | decorators (`@client.connect_callback()`, ..., `@client.topic_callback(sub)`) | the same `on_*` methods; [`Client::message_callback_add`](crate::Client::message_callback_add) for `topic_callback` | Rust has no decorators. |
 //! | `on_socket_open(client, userdata, sock)` and the other socket callbacks | `(client, userdata)` | Without the socket argument: call [`Client::socket`](crate::Client::socket). |
@@ -155,7 +155,7 @@
 //!
 //! | Paho | Rust | What differs |
 //! |---|---|---|
-//! | `publish.single(topic, payload, qos, retain, hostname=, ...)` | [`helpers::publish::single`](crate::helpers::publish::single)`(topic, payload, qos, retain, &`[`publish::Options`](crate::helpers::publish::Options)`)` | Keyword arguments are the fields of `Options`. |
+//! | `publish.single(topic, payload, qos, retain, hostname=, ...)` | [`helpers::publish::single`](crate::helpers::publish::single)`(topic, payload, qos, retain, &`[`publish::Options`](crate::helpers::publish::Options)`)` | Keyword arguments are the fields of [`helpers::Options`](crate::helpers::Options), one struct for all four helpers (also named `publish::Options`, `subscribe::Options`); `tls={'ca_certs': ca}` is `tls: Some(`[`Tls::ca_certs`](crate::helpers::Tls::ca_certs)`(ca))`. |
 //! | `publish.multiple(msgs, hostname=, ...)` | [`helpers::publish::multiple`](crate::helpers::publish::multiple) | `msgs` yields [`Msg`](crate::helpers::publish::Msg)s or `(topic, payload, qos, retain)` tuples. Every message is checked before connecting. |
 //! | `subscribe.simple(topics, qos, msg_count, retained, hostname=, ...)` | [`helpers::subscribe::simple`](crate::helpers::subscribe::simple) | Always returns a `Vec<Message>` (Paho: one message when `msg_count` is 1). `topics` is a slice. |
 //! | `subscribe.callback(callback, topics, qos, userdata, hostname=, ...)` | [`helpers::subscribe::callback`](crate::helpers::subscribe::callback) | `topics` is a slice. |
@@ -229,8 +229,13 @@
 //! `TypeError`, `MQTTException`, `OSError`, `KeyError`). So
 //! `except ValueError:` becomes a check of `e.kind() ==
 //! PahoErrorKind::ValueError`, and a test asserting Paho's message compares
-//! `e.to_string()`. Network failures are [`Error::Io`](crate::Error::Io)
-//! with a message naming the layer that failed.
+//! `e.to_string()`. Paho's other `ValueError`s and `RuntimeError`s are
+//! [`Error::Value`](crate::Error::Value) and
+//! [`Error::Runtime`](crate::Error::Runtime) with a reason to match on
+//! ([`ValueReason`](crate::ValueReason), [`RuntimeReason`](crate::RuntimeReason)),
+//! whose text is Paho's. Network failures are [`Error::Io`](crate::Error::Io)
+//! with a message naming the layer that failed; `source()` goes on to the
+//! cause behind it, so an error chain prints each text once.
 //!
 //! **Return codes.** Calls that return an `MQTTErrorCode` in Paho return an
 //! [`ErrorCode`](crate::ErrorCode) (inside `Ok` for those that can also
@@ -242,7 +247,9 @@
 //!
 //! **`userdata`.** [`UserData`](crate::UserData) holds any `Send + Sync`
 //! value ([`UserData::new`](crate::UserData::new)); a callback reads it with
-//! [`UserData::get`](crate::UserData::get)`::<T>()`. It is shared, not
+//! [`UserData::get`](crate::UserData::get)`::<T>()`, which fails loudly
+//! (naming both types) when the value stored is of another type, such as
+//! a `&str` read as a `String`. It is shared, not
 //! copied, so state that callbacks change needs interior mutability (a
 //! `Mutex`, an atomic). Closures can also capture their state directly,
 //! which is usually simpler.
@@ -278,10 +285,12 @@
 //! false)`. Received payloads are `Vec<u8>`: decode with
 //! `String::from_utf8_lossy(&msg.payload)` or `std::str::from_utf8`.
 //!
-//! **QoS.** Arguments stay `i32` as in Paho (`publish(t, p, 1, false)`), and
-//! a value outside 0 to 2 is Paho's `ValueError('Invalid QoS level.')`.
-//! Received messages carry a [`QoS`](crate::QoS); `msg.qos as i32` gives
-//! Paho's number.
+//! **QoS.** Arguments take Paho's integer (`publish(t, p, 1, false)`) or a
+//! [`QoS`](crate::QoS), and an integer outside 0 to 2 is Paho's
+//! `ValueError('Invalid QoS level.')`. Received messages carry a `QoS`,
+//! which prints as Paho's number (`{}` gives `1`), compares with one
+//! (`msg.qos == 1`), converts with `i32::from(msg.qos)` and goes straight
+//! back into `ack(msg.mid, msg.qos)`.
 //!
 //! **Durations.** Seconds given as `float` (`timeout`, `min_delay`,
 //! `connect_timeout`) are `std::time::Duration`s; `keepalive` stays whole
@@ -602,6 +611,10 @@
 //!   and `will_set` (Paho's "Publish topic is too long." and "Payload too
 //!   large."). Paho accepts them, and its `connect()` then fails on the
 //!   field's two-byte length.
+//! * An invalid subscription filter's error names it: `Invalid subscription
+//!   filter: "a/#/b".` (Paho: `Invalid subscription filter.`, whichever
+//!   filter of a list it was); the filter is also the field of
+//!   [`Error::InvalidSubscriptionFilter`](crate::Error::InvalidSubscriptionFilter).
 //!
 //! ### 3.4 The helpers
 //!
@@ -619,6 +632,10 @@
 //!   session is not used for MQTT 5.0"); topics are checked before
 //!   connecting; `simple` always returns a `Vec` and acknowledges the last
 //!   message too; nothing is sent after their DISCONNECT.
+//! * The four helpers share one options struct,
+//!   [`helpers::Options`](crate::helpers::Options), so the publish helpers
+//!   have a `clean_session` field too (Paho's publish helpers have no such
+//!   argument; the default, true, is the client default they use).
 //!
 //! ### 3.5 TLS, WebSockets, proxies
 //!

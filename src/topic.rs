@@ -68,7 +68,7 @@ pub fn validate_topic_filter(filter: &str) -> Result<(), Error> {
             .split('/')
             .any(|level| level.len() > 1 && level.contains(['+', '#']));
     if bad {
-        Err(Error::InvalidSubscriptionFilter)
+        Err(Error::InvalidSubscriptionFilter(filter.to_string()))
     } else {
         Ok(())
     }
@@ -147,10 +147,19 @@ mod tests {
         for bad in ["", "a/#/b", "#/", "a#", "a/b+", "++", "a/+b/c", "x\0"] {
             assert_eq!(
                 validate_topic_filter(bad).unwrap_err().to_string(),
-                "Invalid subscription filter.",
+                format!("Invalid subscription filter: {bad:?}."),
                 "{bad:?} should be invalid"
             );
         }
         assert!(validate_topic_filter(&"x".repeat(65_536)).is_err());
+        // A long filter's start is shown, and its length.
+        let long = format!("a/#/{}", "x".repeat(65_530));
+        assert_eq!(
+            validate_topic_filter(&long).unwrap_err().to_string(),
+            format!(
+                "Invalid subscription filter: \"a/#/{}\"... (65534 bytes).",
+                "x".repeat(96)
+            )
+        );
     }
 }

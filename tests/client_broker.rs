@@ -61,8 +61,8 @@ fn round_trips(port: u16) {
         .wait_for_publish(Some(WAIT))
         .unwrap();
     for c in [&sub, &publisher, &late] {
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -92,8 +92,8 @@ fn will_is_delivered_after_an_abnormal_close_and_not_after_disconnect() {
         .will_set("will/polite", "gone", 1, false, None)
         .unwrap();
     assert_eq!(connect(&polite, m.port()), 0);
-    polite.disconnect();
-    polite.loop_stop();
+    let _ = polite.disconnect();
+    let _ = polite.loop_stop();
     assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
     // An abnormal close: the broker publishes the will. A FaultProxy cut
     // plays the network failure.
@@ -108,8 +108,8 @@ fn will_is_delivered_after_an_abnormal_close_and_not_after_disconnect() {
         (will.topic.as_str(), will.payload.as_slice()),
         ("will/rude", &b"died"[..])
     );
-    rude.disconnect();
-    rude.loop_stop();
+    let _ = rude.disconnect();
+    let _ = rude.loop_stop();
 }
 
 #[test]
@@ -121,8 +121,8 @@ fn credentials_from_a_password_file_are_accepted_or_refused_with_the_right_code(
     let good = client("good", ProtocolVersion::MQTTv311);
     good.username_pw_set(Some("alice"), Some("secret")).unwrap();
     assert_eq!(connect(&good, m.port()), 0);
-    good.disconnect();
-    good.loop_stop();
+    let _ = good.disconnect();
+    let _ = good.loop_stop();
 
     let bad = client("bad", ProtocolVersion::MQTTv311);
     bad.username_pw_set(Some("alice"), Some("wrong")).unwrap();
@@ -130,7 +130,7 @@ fn credentials_from_a_password_file_are_accepted_or_refused_with_the_right_code(
     bad.on_disconnect(move |client, _, _, rc, _| {
         let _ = tx.send(rc.value());
         // Stop the automatic retries.
-        client.disconnect();
+        let _ = client.disconnect();
     });
     // Paho maps CONNACK 5 to reason 135 "Not authorized".
     assert_eq!(connect(&bad, m.port()), 135);
@@ -139,7 +139,7 @@ fn credentials_from_a_password_file_are_accepted_or_refused_with_the_right_code(
         128,
         "CONN_REFUSED maps to Unspecified error"
     );
-    bad.loop_stop();
+    let _ = bad.loop_stop();
 }
 
 /// What the load test's subscriber saw, recorded in `on_message` and checked
@@ -217,7 +217,7 @@ fn eight_threads_publish_ten_thousand_qos1_each_while_callbacks_publish_and_subs
         let _ = stx.send(());
     });
     assert_eq!(connect(&sub, m.port()), 0);
-    sub.subscribe("load/#", 1).unwrap();
+    let _ = sub.subscribe("load/#", 1).unwrap();
     srx.recv_timeout(WAIT).unwrap();
 
     let publisher = client("load-pub", ProtocolVersion::MQTTv311);
@@ -288,8 +288,8 @@ fn eight_threads_publish_ten_thousand_qos1_each_while_callbacks_publish_and_subs
     }
     assert_eq!(published.load(Ordering::Relaxed), TOTAL + 1);
     for c in [&sub, &publisher] {
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
     let seen = seen.lock().unwrap();
     assert_eq!(seen.wrong, Vec::<String>::new());
@@ -310,7 +310,7 @@ fn v5_subscriber(id: &str, port: u16, filter: &str) -> (Client, mpsc::Receiver<M
         let _ = stx.send(codes[0].value());
     });
     assert_eq!(connect(&c, port), 0);
-    c.subscribe(filter, 1).unwrap();
+    let _ = c.subscribe(filter, 1).unwrap();
     assert_eq!(srx.recv_timeout(WAIT).unwrap(), 1, "granted QoS 1");
     (c, rx)
 }
@@ -356,8 +356,8 @@ fn v5_properties_round_trip_through_mosquitto() {
     assert_eq!(p.correlation_data(), Some(&[1u8, 2, 3][..]));
     assert_eq!(p.content_type(), Some("text/plain"));
     for c in [&sub, &publisher] {
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -393,7 +393,7 @@ fn a_shared_subscription_splits_messages_between_two_clients() {
     assert_eq!(got_a + got_b, N, "each message goes to exactly one member");
     assert!(got_a > 0 && got_b > 0, "split {got_a}/{got_b}");
     for c in [&a, &b, &publisher] {
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }

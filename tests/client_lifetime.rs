@@ -42,8 +42,11 @@ fn dropping_the_last_handle_stops_clients_whose_callbacks_hold_a_weak_client() {
                     let _ = tx.send(me.client_id());
                 }
             });
-            c.connect("127.0.0.1", broker.port(), 60).unwrap();
-            c.subscribe("all", 0).unwrap();
+            assert_eq!(
+                c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+                mqtt_tether::MQTT_ERR_SUCCESS
+            );
+            let _ = c.subscribe("all", 0).unwrap();
             assert_eq!(c.loop_start(), ErrorCode::Success);
             c
         })
@@ -63,7 +66,7 @@ fn dropping_the_last_handle_stops_clients_whose_callbacks_hold_a_weak_client() {
             })
             .unwrap();
     }
-    clients[0].publish("all", "x", 0, false).unwrap();
+    let _ = clients[0].publish("all", "x", 0, false).unwrap();
     let mut seen: Vec<String> = (0..CLIENTS)
         .map(|_| upgraded.recv_timeout(WAIT).expect("a callback's upgrade"))
         .collect();

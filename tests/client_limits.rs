@@ -44,8 +44,11 @@ fn warnings(c: &Client) -> Arc<Mutex<Vec<String>>> {
 /// Connects `c` (loop started) and answers with a v5 CONNACK carrying
 /// `props`; returns once the client has taken it.
 fn connect_v5(c: &Client, broker: &ScriptedBroker, props: &[Property]) -> ScriptedConnection {
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     let mut ack = ConnAck::new(false, 0);
@@ -115,8 +118,8 @@ fn a_refusing_acknowledgement_fails_the_wait_with_the_brokers_reason() {
         .map(|_| on_publish.recv_timeout(WAIT).unwrap())
         .collect();
     assert_eq!(seen, [(1, 0x87), (2, 0x97), (3, 0x10)]);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// The same refusal read by the loop with no `on_publish` set (the
@@ -134,8 +137,8 @@ fn a_refusal_is_stated_without_on_publish_too() {
         info.outcome(),
         Outcome::Refused(reason(PacketType::PubAck, 0x97))
     );
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// Item 4 and the rest of the CONNACK, at the call: Maximum QoS 1 and
@@ -189,8 +192,8 @@ fn calls_a_limit_forbids_get_a_clear_rc_a_warning_and_send_nothing() {
     let ok = c.publish("t", "fits", 1, false).unwrap();
     assert_eq!(ok.rc(), ErrorCode::Success);
     assert!(matches!(conn.read_packet().unwrap(), Packet::Publish(p) if p.payload == b"fits"));
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
     let lines = lines.lock().unwrap().clone();
     assert_eq!(lines.len(), 4, "{lines:?}");
     for (line, limit) in lines.iter().zip([
@@ -244,8 +247,8 @@ fn stored_messages_the_connack_forbids_end_stated_and_the_rest_goes() {
     assert_eq!(seen, [(1, 0x95), (2, 0x9B), (3, 0)]);
     conn.expect_silence(Duration::from_millis(200)).unwrap();
     assert!(c.is_connected());
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// Items 1 and 3 across a reconnect, byte-exact on the ScriptedBroker: 3
@@ -312,6 +315,6 @@ fn a_reconnect_to_smaller_limits_resends_within_them_and_fails_what_no_longer_fi
         .collect();
     seen.sort_unstable();
     assert_eq!(seen, [(1, 0), (2, 0x95), (3, 0), (4, 0)]);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }

@@ -147,7 +147,7 @@ fn loop_stop_returns_within_one_callback_under_a_flood_and_loses_nothing() {
     wait_for("the rest of the flood after loop_start", || {
         seen.lock().unwrap().len() >= sent as usize
     });
-    c.loop_stop();
+    let _ = c.loop_stop();
     let seen = seen.lock().unwrap();
     assert!(
         seen.iter().copied().eq(0..sent),
@@ -166,7 +166,10 @@ fn disconnect_ends_loop_forever_within_one_callback_under_a_flood() {
     c.on_disconnect(move |_, _, _, rc, _| {
         let _ = disconnected_tx.send(rc.value());
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let (ended_tx, ended) = std::sync::mpsc::channel();
     let runner = {
         let c = c.clone();
@@ -236,7 +239,10 @@ fn a_qos2_message_whose_callback_panicked_is_delivered_at_the_next_pubrel() {
         let c = c.clone();
         thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
     };
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let runner = run(&c);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
@@ -253,7 +259,7 @@ fn a_qos2_message_whose_callback_panicked_is_delivered_at_the_next_pubrel() {
     );
     // The application starts the loop again; the broker resumes the session
     // and re-sends the PUBREL.
-    c.reconnect().unwrap();
+    assert_eq!(c.reconnect().unwrap(), mqtt_tether::MQTT_ERR_SUCCESS);
     let runner = run(&c);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
@@ -265,9 +271,9 @@ fn a_qos2_message_whose_callback_panicked_is_delivered_at_the_next_pubrel() {
     conn.send_bytes(&hex("62 02 00 07")).unwrap();
     conn.expect_bytes(&hex("70 02 00 07")).unwrap();
     assert_eq!(calls.lock().unwrap().len(), 2);
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    runner.join().unwrap().unwrap();
+    let _ = runner.join().unwrap().unwrap();
 }
 
 /// Counts how many `on_message` calls ran at once, and on which threads.
@@ -347,7 +353,10 @@ fn a_second_loop_is_refused_while_loop_forever_runs() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("two-loops-b");
     let overlap = Overlap::watch(&c);
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let first = {
         let c = c.clone();
         thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
@@ -378,7 +387,7 @@ fn a_second_loop_is_refused_while_loop_forever_runs() {
         "callbacks overlapped"
     );
     assert_eq!(overlap.threads.lock().unwrap().len(), 1, "two loop threads");
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
     assert_eq!(first.join().unwrap().unwrap(), ErrorCode::NoConn);
     // The first loop has ended: loop_start may run now.
@@ -402,7 +411,10 @@ fn a_clone_of_the_callbacks_client_in_the_applications_own_loop_does_not_keep_it
         });
     }
     // No loop runs: connect() writes the CONNECT itself, as in Paho.
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();

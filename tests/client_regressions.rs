@@ -27,7 +27,7 @@ fn mqtt3_disconnect_ignores_a_reason_code_and_still_sends_disconnect() {
     let reason = ReasonCode::new(PacketType::Disconnect, "Disconnect with will message").unwrap();
     assert_eq!(c.disconnect_with(Some(reason), None), ErrorCode::Success);
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -42,7 +42,7 @@ fn mqtt3_publish_ignores_properties_instead_of_sending_nothing() {
     conn.send_bytes(&hex("40 02 00 01")).unwrap();
     info.wait_for_publish(Some(WAIT)).unwrap();
     assert!(info.is_published().unwrap());
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Which thread ran each callback, and how many ever ran at once.
@@ -98,7 +98,7 @@ fn loop_stop_and_loop_start_from_a_callback_never_run_two_loops() {
             threads.run("connect".into(), || {
                 let me = thread::current().id();
                 THREAD_END.with(|end| *end.borrow_mut() = Some(ThreadEnd(end_tx.clone(), me)));
-                client.loop_stop();
+                let _ = client.loop_stop();
                 let _ = tx.send(client.loop_start());
             });
         });
@@ -145,19 +145,22 @@ fn a_broker_that_stops_reading_cannot_hang_loop_stop() {
         client_id: "r6".into(),
         ..ClientOptions::default()
     });
-    c.connect("127.0.0.1", broker.port(), 2).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 2).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    c.publish("big", vec![0u8; 64 << 20], 0, false).unwrap();
+    let _ = c.publish("big", vec![0u8; 64 << 20], 0, false).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    c.disconnect();
+    let _ = c.disconnect();
     let (tx, rx) = mpsc::channel();
     let c2 = c.clone();
     std::thread::spawn(move || {
-        c2.loop_stop();
+        let _ = c2.loop_stop();
         let _ = tx.send(());
     });
     rx.recv_timeout(Duration::from_secs(8))
@@ -170,7 +173,7 @@ fn a_failed_reconnect_leaves_no_half_open_session() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("r8");
     let conn = connected(&c, &broker);
-    c.loop_stop();
+    let _ = c.loop_stop();
     drop(conn);
     drop(broker);
     assert!(c.reconnect().is_err());
@@ -183,8 +186,11 @@ fn a_failed_reconnect_leaves_no_half_open_session() {
     assert_eq!(stored.rc(), ErrorCode::NoConn);
     // Its first send, after the next CONNACK, carries no DUP.
     let broker2 = ScriptedBroker::bind().unwrap();
-    c.connect("127.0.0.1", broker2.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker2.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn2 = broker2.accept().unwrap();
     conn2.expect_connect().unwrap();
     conn2.send_bytes(&hex("20 02 00 00")).unwrap();
@@ -192,7 +198,7 @@ fn a_failed_reconnect_leaves_no_half_open_session() {
         Packet::Publish(p) => assert!(!p.dup, "first send with DUP"),
         other => panic!("{other:?}"),
     }
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -212,10 +218,10 @@ fn disconnect_during_an_automatic_reconnect_is_kept() {
     let conn = connected(&c, &broker);
     drop(conn);
     rx.recv_timeout(WAIT).unwrap();
-    c.disconnect();
+    let _ = c.disconnect();
     std::thread::sleep(Duration::from_millis(500));
     assert!(!c.is_connected());
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -249,7 +255,10 @@ fn unwritten_qos0_fails_when_the_connection_closes_without_a_reconnect() {
 fn a_connack_read_after_disconnect_still_lets_the_disconnect_go_out() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("r11");
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     assert_eq!(c.loop_write(), ErrorCode::Success);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
@@ -272,8 +281,11 @@ fn loop_stop_returns_when_a_callback_calls_loop_start() {
         std::thread::sleep(Duration::from_millis(300));
         let _ = client.loop_start();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00 30 04 00 01 74 6d"))
@@ -282,7 +294,7 @@ fn loop_stop_returns_when_a_callback_calls_loop_start() {
     let (done_tx, done_rx) = mpsc::channel();
     let c2 = c.clone();
     std::thread::spawn(move || {
-        c2.loop_stop();
+        let _ = c2.loop_stop();
         let _ = done_tx.send(());
     });
     done_rx.recv_timeout(WAIT).expect("loop_stop hung");
@@ -320,7 +332,7 @@ fn mqtt3_subscribe_ignores_properties_instead_of_sending_nothing() {
         (ErrorCode::Success, Some(1))
     );
     conn.expect_bytes(&hex("82 06 00 01 00 01 61 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Voluntary context switches of this process's thread named `name` (Linux
@@ -380,8 +392,8 @@ fn a_qos1_info_reads_published_only_after_on_publish_has_run() {
     info.wait_for_publish(Some(Duration::from_secs(5))).unwrap();
     assert_eq!(done.load(Ordering::SeqCst), 1, "on_publish ran first");
     assert_eq!(info.outcome(), mqtt_tether::Outcome::Published);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// Messages delivered before `drop_out_messages` stay published; the ones
@@ -403,7 +415,7 @@ fn stored_infos_tell_delivered_from_dropped_and_reinitialised() {
     assert_eq!(dropped.outcome(), mqtt_tether::Outcome::Pending);
     assert_eq!(c.drop_out_messages().len(), 1);
     let later = c.publish("t", "c", 2, false).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
     c.reinitialise(ClientOptions::default()).unwrap();
     assert_eq!(delivered.outcome(), mqtt_tether::Outcome::Published);
     assert_eq!(copy.outcome(), mqtt_tether::Outcome::Dropped);
@@ -429,8 +441,11 @@ fn completing_infos_cannot_deadlock_against_waiters_and_publishers() {
     c.on_connect(move |_, _, _, _, _| {
         let _ = tx.send(());
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     rx.recv_timeout(WAIT).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let progress = Arc::new(AtomicU64::new(0));
@@ -465,8 +480,8 @@ fn completing_infos_cannot_deadlock_against_waiters_and_publishers() {
     for t in threads {
         t.join().unwrap();
     }
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// Found by review: the reader thread, writing what the session queued,
@@ -490,8 +505,11 @@ fn with_a_reader_thread_the_resend_waits_for_on_connect() {
         let _ = tx.send(c.drop_out_messages().len());
         let _ = c.publish("new", "2", 1, false);
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_connack(false, 0).unwrap();
@@ -499,8 +517,8 @@ fn with_a_reader_thread_the_resend_waits_for_on_connect() {
     // Something for the reader while on_connect runs.
     conn.send_bytes(&hex("d0 00")).unwrap();
     let first = conn.read_packet().unwrap();
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
     assert_eq!(
         dropped.recv_timeout(WAIT).unwrap(),
         1,

@@ -75,7 +75,7 @@ fn connect_then_disconnect_from_on_connect() {
             rc.value(),
             client.is_connected()
         ));
-        client.disconnect();
+        let _ = client.disconnect();
     });
     let l = log.clone();
     c.on_disconnect(move |client, _, flags, rc, _| {
@@ -120,10 +120,13 @@ fn subscribe_at_each_qos_from_on_connect() {
         let (tx, rx) = mpsc::channel();
         c.on_subscribe(move |client, _, mid, codes, _| {
             tx.send((mid, codes[0].value())).unwrap();
-            client.disconnect();
+            let _ = client.disconnect();
         });
-        c.connect("127.0.0.1", broker.port(), 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         let mut conn = broker.accept().unwrap();
         conn.expect_bytes(&connect_bytes("subscribe-qos-test", 60))
             .unwrap();
@@ -135,7 +138,7 @@ fn subscribe_at_each_qos_from_on_connect() {
         conn.send_bytes(&[0x90, 0x03, 0x00, 0x01, qos]).unwrap();
         conn.expect_bytes(&hex("e0 00")).unwrap();
         assert_eq!(rx.recv_timeout(WAIT).unwrap(), (1, qos));
-        c.loop_stop();
+        let _ = c.loop_stop();
         let calls: Vec<_> = subscribed.try_iter().collect();
         assert_eq!(calls, [Ok((ErrorCode::Success, Some(1)))], "subscribe()");
     }
@@ -146,15 +149,18 @@ fn unsubscribe_sends_the_exact_packet() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("unsubscribe-test");
     c.on_connect(|client, _, _, _, _| {
-        client.unsubscribe("unsubscribe/test").unwrap();
+        let _ = client.unsubscribe("unsubscribe/test").unwrap();
     });
     let (tx, unsubacks) = mpsc::channel();
     c.on_unsubscribe(move |client, _, mid, codes, _| {
         let _ = tx.send((mid, codes.len()));
-        client.disconnect();
+        let _ = client.disconnect();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_bytes(&connect_bytes("unsubscribe-test", 60))
         .unwrap();
@@ -165,7 +171,7 @@ fn unsubscribe_sends_the_exact_packet() {
     .unwrap();
     conn.send_bytes(&hex("b0 02 00 01")).unwrap();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
     // MQTT 3.1.1's UNSUBACK has no reason codes.
     assert_eq!(unsubacks.try_iter().collect::<Vec<_>>(), [(1, 0)]);
 }
@@ -185,10 +191,13 @@ fn qos0_publish_then_disconnect_from_on_publish() {
     let l = log.clone();
     c.on_publish(move |client, _, mid, _, _| {
         l.push(format!("on_publish mid {mid}"));
-        client.disconnect();
+        let _ = client.disconnect();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_bytes(&connect_bytes("publish-qos0-test", 60))
         .unwrap();
@@ -198,7 +207,7 @@ fn qos0_publish_then_disconnect_from_on_publish() {
     ))
     .unwrap();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
     assert_eq!(log.get(), ["publish() mid 1", "on_publish mid 1"]);
 }
 
@@ -207,13 +216,16 @@ fn retained_qos0_and_empty_payload() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("retain-qos0-test");
     c.on_connect(|client, _, _, _, _| {
-        client
+        let _ = client
             .publish("retain/qos0/test", "retained message", 0, true)
             .unwrap();
-        client.publish("pub/qos0/test", "", 0, false).unwrap();
+        let _ = client.publish("pub/qos0/test", "", 0, false).unwrap();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_bytes(&connect_bytes("retain-qos0-test", 60))
         .unwrap();
@@ -221,9 +233,9 @@ fn retained_qos0_and_empty_payload() {
     conn.expect_bytes(&hex("31 22 00 10 72 65 74 61 69 6e 2f 71 6f 73 30 2f 74 65 73 74 72 65 74 61 69 6e 65 64 20 6d 65 73 73 61 67 65")).unwrap();
     conn.expect_bytes(&hex("30 0f 00 0d 70 75 62 2f 71 6f 73 30 2f 74 65 73 74"))
         .unwrap();
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -244,8 +256,11 @@ fn inbound_qos1_is_delivered_before_the_puback() {
         ))
         .unwrap();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_bytes(&connect_bytes("publish-qos1-test", 60))
         .unwrap();
@@ -270,7 +285,7 @@ fn inbound_qos1_is_delivered_before_the_puback() {
             false
         )
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -279,8 +294,11 @@ fn inbound_qos2_pubrec_at_once_message_at_pubrel_then_pubcomp() {
     let c = client("publish-qos2-test");
     let (tx, rx) = mpsc::channel();
     c.on_message(move |_, _, m| tx.send(m.mid).unwrap());
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_bytes(&connect_bytes("publish-qos2-test", 60))
         .unwrap();
@@ -298,7 +316,7 @@ fn inbound_qos2_pubrec_at_once_message_at_pubrel_then_pubcomp() {
     conn.send_bytes(&hex("62 02 34 6f")).unwrap();
     conn.expect_bytes(&hex("70 02 34 6f")).unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 13423);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -334,7 +352,7 @@ fn manual_ack_holds_the_puback_until_ack() {
     conn.send_bytes(&hex("32 06 00 01 74 00 7c 6d")).unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), (124, 1));
     conn.expect_bytes(&hex("40 02 00 7c")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -366,24 +384,27 @@ fn manual_ack_holds_the_pubcomp_until_ack_but_not_the_pubrec() {
     conn.send_bytes(&hex("62 02 00 05")).unwrap();
     conn.expect_silence(Duration::from_millis(200)).unwrap();
     assert!(rx.try_recv().is_err(), "on_message for an unknown PUBREL");
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
 fn qos1_outgoing_resent_with_dup_after_the_broker_closes() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = publishing_on_first_connect("publish-qos1-test", |client| {
-        client
+        let _ = client
             .publish("pub/qos1/test", "message", 1, false)
             .unwrap();
     });
     let (tx, published) = mpsc::channel();
     c.on_publish(move |client, _, mid, _, _| {
         let _ = tx.send(mid);
-        client.disconnect();
+        let _ = client.disconnect();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut connect = connect_bytes("publish-qos1-test", 60);
     connect[9] = 0x00;
     let mut conn = broker.accept().unwrap();
@@ -403,7 +424,7 @@ fn qos1_outgoing_resent_with_dup_after_the_broker_closes() {
     .unwrap();
     conn.send_bytes(&hex("40 02 00 01")).unwrap();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
     // Once, for the PUBACK of the re-sent message.
     assert_eq!(published.try_iter().collect::<Vec<_>>(), [1]);
 }
@@ -412,8 +433,11 @@ fn qos1_outgoing_resent_with_dup_after_the_broker_closes() {
 fn keepalive_sends_pingreq_on_time() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("01-keepalive-pingreq");
-    c.connect("127.0.0.1", broker.port(), 1).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 1).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_bytes(&connect_bytes("01-keepalive-pingreq", 1))
         .unwrap();
@@ -422,7 +446,7 @@ fn keepalive_sends_pingreq_on_time() {
     conn.expect_bytes(&hex("c0 00")).unwrap();
     conn.send_bytes(&hex("d0 00")).unwrap();
     conn.expect_bytes(&hex("c0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -438,14 +462,17 @@ fn wait_for_publish_in_a_callback_errors_instead_of_hanging() {
         )
         .unwrap();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
     let result = rx.recv_timeout(WAIT).unwrap();
     assert!(result.unwrap_err().contains("network loop thread"));
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -465,7 +492,7 @@ fn bad_arguments_give_pahos_errors_and_queue_nothing() {
     );
     assert_eq!(
         c.subscribe("a/#/b", 0).unwrap_err().to_string(),
-        "Invalid subscription filter."
+        "Invalid subscription filter: \"a/#/b\"."
     );
     assert_eq!(
         c.subscribe("a", -1).unwrap_err().to_string(),
@@ -517,29 +544,32 @@ fn callback_order_of_a_typical_session() {
     let l = log.clone();
     c.on_connect(move |client, _, _, _, _| {
         l.push("connect");
-        client.subscribe_many(&[("topic", 0)]).unwrap();
+        let _ = client.subscribe_many(&[("topic", 0)]).unwrap();
     });
     let l = log.clone();
     c.on_subscribe(move |client, _, mid, _, _| {
         l.push(format!("subscribe {mid}"));
-        client.publish("topic", "payload", 2, false).unwrap();
+        let _ = client.publish("topic", "payload", 2, false).unwrap();
     });
     let l = log.clone();
     c.on_publish(move |_, _, mid, _, _| l.push(format!("publish {mid}")));
     let l = log.clone();
     c.on_message(move |client, _, m| {
         l.push(format!("message {}", m.topic));
-        client.unsubscribe("topic").unwrap();
+        let _ = client.unsubscribe("topic").unwrap();
     });
     let l = log.clone();
     c.on_unsubscribe(move |client, _, mid, _, _| {
         l.push(format!("unsubscribe {mid}"));
-        client.disconnect();
+        let _ = client.disconnect();
     });
     let l = log.clone();
     c.on_disconnect(move |_, _, _, rc, _| l.push(format!("disconnect {}", rc.value())));
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
@@ -560,7 +590,7 @@ fn callback_order_of_a_typical_session() {
     conn.send_bytes(&hex("b0 02 00 03")).unwrap();
     conn.expect_bytes(&hex("e0 00")).unwrap();
     conn.expect_close().unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
     assert_eq!(
         log.get(),
         [
@@ -580,7 +610,10 @@ fn a_panicking_callback_closes_the_connection_and_ends_the_loop_cleanly() {
     let c = client("panics");
     // The callback panics on purpose: what the client does then is tested.
     c.on_message(|_, _, _| panic!("bug in on_message"));
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let mut conn = broker.accept().unwrap();
     let runner = {
         let c = c.clone();
@@ -608,8 +641,11 @@ fn suppressed_callback_panics_keep_the_loop_running() {
     c.set_suppress_exceptions(true);
     // The callback panics on purpose: suppress_exceptions is tested.
     c.on_message(|_, _, _| panic!("ignored bug"));
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
@@ -619,17 +655,20 @@ fn suppressed_callback_panics_keep_the_loop_running() {
         .unwrap();
     conn.expect_bytes(&hex("40 02 00 09")).unwrap();
     assert!(c.is_connected());
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
 fn publish_from_many_threads_loses_nothing() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("many");
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
@@ -638,7 +677,7 @@ fn publish_from_many_threads_loses_nothing() {
             let c = c.clone();
             std::thread::spawn(move || {
                 for i in 0..50 {
-                    c.publish("m", format!("{t}:{i}"), 0, false).unwrap();
+                    let _ = c.publish("m", format!("{t}:{i}"), 0, false).unwrap();
                 }
             })
         })
@@ -656,7 +695,7 @@ fn publish_from_many_threads_loses_nothing() {
         }
     }
     assert_eq!(seen.len(), 200);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Runs `configure` on a client, connects it to a scripted broker, and
@@ -672,11 +711,14 @@ fn first_connect_bytes(
         ..options
     });
     configure(&c);
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     let frame = conn.read_packet().unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
     frame.to_bytes(ProtocolVersion::MQTTv311).unwrap()
 }
 
@@ -757,22 +799,25 @@ fn zero_length_client_id_and_a_reentrant_loop_call_in_on_disconnect() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("");
     c.on_connect(|client, _, _, _, _| {
-        client.disconnect();
+        let _ = client.disconnect();
     });
     let (tx, rx) = mpsc::channel();
     c.on_disconnect(move |client, _, _, _, _| {
         let rc = client.r#loop(Duration::from_millis(10));
         tx.send(rc).unwrap();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_bytes(&hex("10 0c 00 04 4d 51 54 54 04 02 00 3c 00 00"))
         .unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
     conn.expect_bytes(&hex("e0 00")).unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), ErrorCode::NoConn);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -781,7 +826,10 @@ fn an_external_loop_drives_the_client_with_read_write_misc() {
     let c = client("external");
     let (tx, rx) = mpsc::channel();
     c.on_connect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     assert!(c.socket().is_some());
     // With no loop running and no write-interest callback, connect() wrote
     // the CONNECT itself, as Paho's does (reference §5.1).
@@ -797,7 +845,7 @@ fn an_external_loop_drives_the_client_with_read_write_misc() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(c.loop_misc(), ErrorCode::Success);
-    c.publish("x", "y", 0, false).unwrap();
+    let _ = c.publish("x", "y", 0, false).unwrap();
     assert_eq!(c.loop_write(), ErrorCode::Success);
     conn.expect_bytes(&hex("30 04 00 01 78 79")).unwrap();
 }
@@ -822,7 +870,10 @@ fn without_any_loop_calls_write_in_the_callers_thread() {
     });
     let l = log.clone();
     c.on_disconnect(move |_, _, _, rc, _| l.push(format!("disconnect {}", rc.value())));
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let mut conn = broker.accept().unwrap();
     conn.expect_bytes(&connect_bytes("no-loop", 60)).unwrap();
     let info = c.publish("t", "m", 0, false).unwrap();
@@ -904,18 +955,21 @@ fn an_external_event_loop_runs_pahos_asyncio_scenario() {
         *s.lock().unwrap() = None;
     });
     c.on_connect(|client, _, _, _, _| {
-        client.subscribe("sub-test", 1).unwrap();
+        let _ = client.subscribe("sub-test", 1).unwrap();
     });
     c.on_subscribe(|client, _, _, _, _| {
-        client.unsubscribe("unsub-test").unwrap();
+        let _ = client.unsubscribe("unsub-test").unwrap();
     });
     c.on_message(|client, _, _| {
-        client.publish("asyncio", "message", 1, false).unwrap();
+        let _ = client.publish("asyncio", "message", 1, false).unwrap();
     });
     c.on_publish(|client, _, _, _, _| {
-        client.disconnect();
+        let _ = client.disconnect();
     });
-    c.connect("127.0.0.1", port, 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", port, 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
 
     let deadline = std::time::Instant::now() + WAIT;
     let mut last_misc = std::time::Instant::now();
@@ -941,7 +995,7 @@ fn an_external_event_loop_runs_pahos_asyncio_scenario() {
             );
         }
         if last_misc.elapsed() >= Duration::from_secs(1) {
-            c.loop_misc();
+            let _ = c.loop_misc();
             last_misc = std::time::Instant::now();
         }
         std::thread::sleep(Duration::from_millis(1));
@@ -1027,10 +1081,13 @@ fn every_message_info_ends_with_a_stated_outcome() {
     );
 
     let broker = ScriptedBroker::bind().unwrap();
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
-    c.loop_start();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
     let done = c.publish("t", "5", 1, false).unwrap();
     let publish = conn.read_packet().unwrap();
@@ -1039,8 +1096,8 @@ fn every_message_info_ends_with_a_stated_outcome() {
         .unwrap();
     done.wait_for_publish(Some(WAIT)).unwrap();
     assert_eq!(done.outcome(), Outcome::Published);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// A publish larger than the broker's MQTT 5 Maximum Packet Size is
@@ -1056,10 +1113,13 @@ fn a_message_too_large_for_the_broker_ends_too_large() {
     });
     let (tx, rx) = mpsc::channel();
     c.on_connect(move |_, _, _, _, _| tx.send(()).unwrap());
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
-    c.loop_start();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     // CONNACK with Maximum Packet Size 20.
     conn.send_bytes(&hex("20 08 00 00 05 27 00 00 00 14"))
         .unwrap();
@@ -1067,8 +1127,8 @@ fn a_message_too_large_for_the_broker_ends_too_large() {
     let info = c.publish("t", [b'x'; 64], 1, false).unwrap();
     assert_eq!(info.rc(), ErrorCode::PayloadSize);
     assert_eq!(info.outcome(), mqtt_tether::Outcome::TooLarge);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// With on_log set, every packet sent or received gets a DEBUG line (as
@@ -1086,19 +1146,22 @@ fn on_log_gets_a_debug_line_per_packet() {
     });
     let (tx, rx) = mpsc::channel();
     c.on_connect(move |_, _, _, _, _| tx.send(()).unwrap());
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
-    c.loop_start();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
     rx.recv_timeout(WAIT).unwrap();
     let info = c.publish("t", "secret", 1, false).unwrap();
     conn.read_packet().unwrap();
     conn.send_bytes(&hex("40 02 00 01")).unwrap();
     info.wait_for_publish(Some(WAIT)).unwrap();
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
     assert_eq!(
         log.get(),
         [
@@ -1117,7 +1180,10 @@ fn bridge_mode_sets_the_high_bit_of_the_protocol_level() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("bridge");
     c.enable_bridge_mode();
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let mut conn = broker.accept().unwrap();
     let mut expected = connect_bytes("bridge", 60);
     expected[8] |= 0x80;
@@ -1134,8 +1200,11 @@ fn property_setters_refuse_while_connected() {
     c.set_connect_timeout(Duration::from_secs(7)).unwrap();
     c.max_inflight_messages_set(7).unwrap();
     c.max_queued_messages_set(7).unwrap();
-    c.connect("127.0.0.1", broker.port(), 7).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 7).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     let connect = conn.expect_connect().unwrap();
     assert_eq!(connect.keep_alive, 7);
@@ -1155,9 +1224,9 @@ fn property_setters_refuse_while_connected() {
         c.set_port(0).unwrap_err().to_string(),
         "Invalid port number."
     );
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
     c.set_host("other").unwrap();
     assert_eq!(
         (c.host(), c.keepalive(), c.max_inflight_messages()),
@@ -1175,8 +1244,11 @@ fn connack_1_downgrades_to_mqtt31_and_retries_silently() {
     let t = tx.clone();
     c.on_connect(move |_, _, _, rc, _| t.send(format!("connect {}", rc.value())).unwrap());
     c.on_disconnect(move |_, _, _, rc, _| tx.send(format!("disconnect {}", rc.value())).unwrap());
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     assert_eq!(
         conn.expect_connect().unwrap().protocol,
@@ -1196,9 +1268,9 @@ fn connack_1_downgrades_to_mqtt31_and_retries_silently() {
         "no callback for the refusal"
     );
     assert_eq!(c.protocol(), ProtocolVersion::MQTTv31);
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Reference §10.4: return code 2 with an empty client id: Paho makes up an
@@ -1207,8 +1279,11 @@ fn connack_1_downgrades_to_mqtt31_and_retries_silently() {
 fn connack_2_with_an_empty_id_retries_with_a_generated_id() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("");
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     assert_eq!(conn.expect_connect().unwrap().client_id, "");
     conn.send_bytes(&hex("20 02 00 02")).unwrap();
@@ -1217,9 +1292,9 @@ fn connack_2_with_an_empty_id_retries_with_a_generated_id() {
     assert_eq!(id.len(), 22);
     assert!(id.chars().all(|ch| ch.is_ascii_alphanumeric()));
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Reference §18.3 01-reconnect-on-failure: with `reconnect_on_failure`
@@ -1233,11 +1308,14 @@ fn without_reconnect_on_failure_loop_forever_returns_conn_lost() {
         ..ClientOptions::default()
     });
     c.on_connect(|client, _, _, _, _| {
-        client
+        let _ = client
             .publish("reconnect/test", "message", 0, false)
             .unwrap();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let runner = {
         let c = c.clone();
         std::thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
@@ -1272,7 +1350,10 @@ fn without_reconnect_on_failure_a_connack_1_ends_with_a_protocol_error() {
     c.on_connect(move |_, _, _, rc, _| l.push(format!("connect {}", rc.value())));
     let l = log.clone();
     c.on_disconnect(move |_, _, _, rc, _| l.push(format!("disconnect {}", rc.get_name())));
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let runner = {
         let c = c.clone();
         std::thread::spawn(move || c.loop_forever(Duration::from_secs(1), false))
@@ -1317,8 +1398,11 @@ fn v5_server_disconnect_shapes_reach_on_disconnect_once() {
             ))
             .unwrap();
         });
-        c.connect("127.0.0.1", broker.port(), 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         let mut conn = broker.accept().unwrap();
         conn.expect_connect().unwrap();
         conn.send_bytes(&hex("20 03 00 00 00")).unwrap();
@@ -1330,7 +1414,7 @@ fn v5_server_disconnect_shapes_reach_on_disconnect_once() {
         );
         assert!(rx.recv_timeout(Duration::from_millis(100)).is_err(), "once");
         assert!(!c.is_connected());
-        c.loop_stop();
+        let _ = c.loop_stop();
     }
 }
 
@@ -1342,15 +1426,18 @@ fn connection_lost_under_a_manual_loop() {
     let c = client("lost");
     let (tx, rx) = mpsc::channel();
     c.on_disconnect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let mut conn = broker.accept().unwrap();
-    c.r#loop(Duration::from_millis(50));
+    let _ = c.r#loop(Duration::from_millis(50));
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
     let deadline = std::time::Instant::now() + WAIT;
     while !c.is_connected() {
         assert!(std::time::Instant::now() < deadline);
-        c.r#loop(Duration::from_millis(50));
+        let _ = c.r#loop(Duration::from_millis(50));
     }
     conn.close();
     let mut rc = ErrorCode::Success;
@@ -1428,8 +1515,11 @@ fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
         c.on_disconnect(move |_, _, _, rc, _| {
             tx.send(format!("disconnect {}", rc.value())).unwrap()
         });
-        c.connect("127.0.0.1", broker.port(), 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         let mut conn = broker.accept().unwrap();
         conn.expect_connect().unwrap();
         if !connack.is_empty() {
@@ -1447,8 +1537,8 @@ fn malformed_packets_close_with_a_protocol_error_and_the_loop_survives() {
         // The loop lives on: it reconnects.
         let mut again = broker.accept().unwrap();
         again.expect_connect().unwrap();
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -1460,17 +1550,20 @@ fn a_utf8_topic_round_trips() {
     let c = client("utf8");
     let (tx, rx) = mpsc::channel();
     c.on_message(move |_, _, m| tx.send(m.topic.clone()).unwrap());
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00 30 05 00 03 e2 98 83"))
         .unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), "\u{2603}");
-    c.publish("\u{2603}", "", 0, false).unwrap();
+    let _ = c.publish("\u{2603}", "", 0, false).unwrap();
     conn.expect_bytes(&hex("30 05 00 03 e2 98 83")).unwrap();
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// Reference §18.3 `test_01_broker_no_support`: an MQTT 5 client whose
@@ -1491,8 +1584,11 @@ fn an_mqtt5_client_refused_by_a_v3_broker_sees_unsupported_protocol_version() {
     c.on_disconnect(move |_, _, _, rc, _| {
         let _ = dtx.send((rc.value(), rc.get_name()));
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 01")).unwrap();
@@ -1506,7 +1602,7 @@ fn an_mqtt5_client_refused_by_a_v3_broker_sees_unsupported_protocol_version() {
         disconnected.recv_timeout(WAIT).unwrap(),
         (128, "Unspecified error")
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Reference §18.3 `test_publish_before_connect`, a deliberate difference:
@@ -1517,8 +1613,11 @@ fn an_mqtt5_client_refused_by_a_v3_broker_sees_unsupported_protocol_version() {
 fn loop_start_before_connect_uses_one_connection_and_keeps_the_message() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = client("before-connect");
-    c.loop_start();
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     let info = c.publish("t", "early", 0, false).unwrap();
     assert_eq!(info.rc(), ErrorCode::Success);
     let mut conn = broker.accept().unwrap();
@@ -1532,9 +1631,9 @@ fn loop_start_before_connect_uses_one_connection_and_keeps_the_message() {
     broker
         .expect_no_connection(Duration::from_millis(1500))
         .unwrap();
-    c.disconnect();
+    let _ = c.disconnect();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Reference §18.3 `test_message_callback`: every matching filter's callback
@@ -1557,8 +1656,11 @@ fn filtered_message_callbacks_and_on_message_counts() {
     c.message_callback_add("topic/callback/+", move |_, _, _| {
         k[2].fetch_add(1, Ordering::SeqCst);
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
@@ -1581,7 +1683,7 @@ fn filtered_message_callbacks_and_on_message_counts() {
     }
     let got: Vec<usize> = counts.iter().map(|a| a.load(Ordering::SeqCst)).collect();
     assert_eq!(got, [1, 1, 2]);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Reference §18.3 03-publish-c2b-qos2-disconnect, through the client with
@@ -1590,15 +1692,18 @@ fn filtered_message_callbacks_and_on_message_counts() {
 fn qos2_outgoing_resumes_with_dup_publish_then_pubrel_across_closes() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = publishing_on_first_connect("publish-qos2-test", |client| {
-        client
+        let _ = client
             .publish("pub/qos2/test", "message", 2, false)
             .unwrap();
     });
     c.on_publish(|client, _, _, _, _| {
-        client.disconnect();
+        let _ = client.disconnect();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let publish =
         hex("34 18 00 0d 70 75 62 2f 71 6f 73 32 2f 74 65 73 74 00 01 6d 65 73 73 61 67 65");
     let mut dup = publish.clone();
@@ -1621,7 +1726,7 @@ fn qos2_outgoing_resumes_with_dup_publish_then_pubrel_across_closes() {
     conn.expect_bytes(&hex("62 02 00 01")).unwrap();
     conn.send_bytes(&hex("70 02 00 01")).unwrap();
     conn.expect_bytes(&hex("e0 00")).unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Reference §18.3 03-publish-fill-inflight (Paho's xfail): with
@@ -1632,12 +1737,15 @@ fn the_inflight_window_holds_before_and_after_a_reconnect() {
     let broker = ScriptedBroker::bind().unwrap();
     let c = publishing_on_first_connect("fill-inflight", |client| {
         for i in 0..12 {
-            client.publish("fill", format!("{i}"), 1, false).unwrap();
+            let _ = client.publish("fill", format!("{i}"), 1, false).unwrap();
         }
     });
     c.max_inflight_messages_set(10).unwrap();
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mids =
         |conn: &mut mqtt_tether::testing::ScriptedConnection, n: usize| -> Vec<(u16, bool)> {
             (0..n)
@@ -1662,7 +1770,7 @@ fn the_inflight_window_holds_before_and_after_a_reconnect() {
     conn.expect_silence(Duration::from_millis(200)).unwrap();
     conn.send_bytes(&hex("40 02 00 01 40 02 00 02")).unwrap();
     assert_eq!(mids(&mut conn, 2), [(11, false), (12, false)]);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Reference §18.3 `test_no_disconnect_during_large_download`: a PUBLISH
@@ -1682,8 +1790,11 @@ fn a_slow_large_download_is_not_a_dead_link() {
     c.on_message(move |_, _, m| tx.send(m.payload.len()).unwrap());
     let (dtx, drx) = mpsc::channel();
     c.on_disconnect(move |_, _, _, rc, _| dtx.send(rc.value()).unwrap());
-    c.connect("127.0.0.1", broker.port(), 2).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 2).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
@@ -1708,7 +1819,7 @@ fn a_slow_large_download_is_not_a_dead_link() {
         drx.try_recv().is_err(),
         "no self-disconnect during the download"
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Issue 16: CONNACK, a QoS 1 message the broker never acknowledges, then
@@ -1728,8 +1839,11 @@ fn a_trickling_broker_is_declared_dead_a_keepalive_after_the_unanswered_pingreq(
     c.on_disconnect(move |_, _, _, rc, _| {
         let _ = dtx.send((Instant::now(), rc.value()));
     });
-    c.connect("127.0.0.1", broker.port(), 1).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 1).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
@@ -1776,7 +1890,7 @@ fn a_trickling_broker_is_declared_dead_a_keepalive_after_the_unanswered_pingreq(
         !info.is_published().unwrap(),
         "the QoS 1 message was never acknowledged"
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// A CONNECT field holds 65,535 bytes. Longer ones used to be accepted and
@@ -1837,8 +1951,11 @@ fn connect_fields_over_65535_bytes_are_refused_where_they_are_set() {
     c.username_pw_set(Some(&max), Some(&max)).unwrap();
     c.will_set(&max, &max, 1, false, None).unwrap();
     let broker = ScriptedBroker::bind().unwrap();
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     let mut expected = mqtt_tether::packet::Connect::new(ProtocolVersion::MQTTv311, &max);
     expected.will = Some(mqtt_tether::packet::Will::new(
@@ -1851,5 +1968,5 @@ fn connect_fields_over_65535_bytes_are_refused_where_they_are_set() {
     expected.password = Some(max.as_bytes().to_vec());
     conn.expect_packet(&mqtt_tether::packet::Packet::Connect(expected))
         .unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }

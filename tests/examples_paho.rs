@@ -67,16 +67,19 @@ fn paho_sub_with_a_host_and_count_stops_after_count_messages() {
     let child = std::thread::spawn(move || run(command, "paho_sub -h"));
     // Publish until the subscriber is there; it stops after two.
     let publisher = mqtt_tether::Client::new(mqtt_tether::CallbackAPIVersion::VERSION2).unwrap();
-    publisher.connect("127.0.0.1", broker.port(), 60).unwrap();
-    publisher.loop_start();
+    assert_eq!(
+        publisher.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(publisher.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let deadline = Instant::now() + WATCHDOG;
     while !child.is_finished() && Instant::now() < deadline {
         let info = publisher.publish("given/x", "ping", 0, false).unwrap();
         let _ = info.wait_for_publish(Some(Duration::from_secs(1)));
         std::thread::sleep(Duration::from_millis(20));
     }
-    publisher.disconnect();
-    publisher.loop_stop();
+    let _ = publisher.disconnect();
+    let _ = publisher.loop_stop();
     let out = child.join().unwrap();
     assert!(!out.contains("in-process"), "{out}");
     assert_lines(

@@ -19,7 +19,7 @@ use mqtt_tether::helpers::publish::{self, Msg};
 use mqtt_tether::helpers::{subscribe, Auth, Will};
 use mqtt_tether::packet::{Connect, Packet, Property, ProtocolVersion, Publish, QoS};
 use mqtt_tether::testing::{ScriptedBroker, ScriptedConnection};
-use mqtt_tether::{Error, PahoErrorKind, UserData};
+use mqtt_tether::{Error, PahoErrorKind, UserData, ValueReason};
 
 const WAIT: Duration = Duration::from_secs(5);
 /// Long enough for a packet the client should not send to show up.
@@ -359,11 +359,13 @@ fn argument_errors_have_pahos_texts() {
     assert_eq!(err.to_string(), "qos must be in the range 0-2");
     let err = subscribe::simple(&["a"], 0, 0, true, &sub).unwrap_err();
     assert_eq!(err.to_string(), "msg_count must be > 0");
+    assert!(matches!(err, Error::Value(ValueReason::MsgCount)));
     assert_eq!(err.kind(), PahoErrorKind::ValueError);
     let err = subscribe::callback(|_, _, _| {}, &["a"], -1, UserData::default(), &sub).unwrap_err();
     assert_eq!(err.to_string(), "qos must be in the range 0-2");
     let err = subscribe::simple(&["a/#/b"], 0, 1, true, &sub).unwrap_err();
-    assert_eq!(err.to_string(), "Invalid subscription filter.");
+    assert_eq!(err.to_string(), "Invalid subscription filter: \"a/#/b\".");
+    assert!(matches!(err, Error::InvalidSubscriptionFilter(ref f) if f == "a/#/b"));
 }
 
 #[test]
@@ -530,7 +532,7 @@ fn callback_runs_until_the_callback_disconnects_and_resubscribes_after_a_reconne
                     String::from_utf8_lossy(&message.payload).into_owned(),
                 ));
                 if count.fetch_add(1, Ordering::SeqCst) == 1 {
-                    client.disconnect();
+                    let _ = client.disconnect();
                 }
             },
             &["c/#"],
@@ -604,7 +606,7 @@ fn callback_acknowledges_after_the_callback_but_not_behind_its_disconnect() {
         subscribe::callback(
             |client, _, message| {
                 if message.payload == b"stop" {
-                    client.disconnect();
+                    let _ = client.disconnect();
                 }
             },
             &["k"],

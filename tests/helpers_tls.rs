@@ -60,6 +60,9 @@ fn tls_as_a_dict_with_insecure_and_as_a_context() {
     // The dict form; the certificate names localhost.
     let o = options("localhost", Tls::from(ca.clone()));
     bounded(move || publish::single("tls/dict", "1", 1, true, &o)).unwrap();
+    // Paho's shortest form, `tls={'ca_certs': ca}`.
+    let o = options("localhost", Tls::ca_certs(pki.path("ca.pem")));
+    bounded(move || publish::single("tls/brief", "1", 1, true, &o)).unwrap();
 
     // 127.0.0.1 is not the certificate's name: the handshake fails and,
     // as Paho lets connect() raise it, the error is returned at once.
@@ -90,20 +93,21 @@ fn tls_as_a_dict_with_insecure_and_as_a_context() {
     let o = options("localhost", context.clone());
     bounded(move || publish::single("tls/context", "3", 1, true, &o)).unwrap();
 
-    // And subscribe reads the three retained messages back over TLS.
+    // And subscribe reads the four retained messages back over TLS.
     let o = subscribe::Options {
         hostname: "localhost".into(),
         port,
         tls: Some(context),
         ..subscribe::Options::default()
     };
-    let messages = bounded(move || subscribe::simple(&["tls/#"], 1, 3, true, &o)).unwrap();
+    let messages = bounded(move || subscribe::simple(&["tls/#"], 1, 4, true, &o)).unwrap();
     let mut got: Vec<(String, Vec<u8>)> =
         messages.into_iter().map(|m| (m.topic, m.payload)).collect();
     got.sort();
     assert_eq!(
         got,
         [
+            ("tls/brief".to_string(), b"1".to_vec()),
             ("tls/context".to_string(), b"3".to_vec()),
             ("tls/dict".to_string(), b"1".to_vec()),
             ("tls/insecure".to_string(), b"2".to_vec()),

@@ -39,8 +39,8 @@ const USER: &str = "tether";
 
 fn stop(clients: &[&Client]) {
     for c in clients {
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -421,8 +421,11 @@ impl Persistent {
 
     /// Connects with `loop_start`; returns the session-present flag.
     fn connect(&self, port: u16) -> bool {
-        self.client.connect("127.0.0.1", port, 60).unwrap();
-        self.client.loop_start();
+        assert_eq!(
+            self.client.connect("127.0.0.1", port, 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(self.client.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         self.connacks.recv_timeout(WAIT).expect("no CONNACK")
     }
 
@@ -431,7 +434,7 @@ impl Persistent {
         self.client.on_subscribe(move |_, _, _, codes, _| {
             let _ = tx.send(codes.iter().map(|c| c.value()).collect::<Vec<_>>());
         });
-        self.client.subscribe(filter, qos).unwrap();
+        let _ = self.client.subscribe(filter, qos).unwrap();
         assert_eq!(rx.recv_timeout(WAIT).expect("no SUBACK"), [qos as u8]);
     }
 }
@@ -587,7 +590,7 @@ fn after_a_broker_restart_both_clients_reconnect_and_queued_messages_arrive() {
         let _ = lost_tx.send(());
     });
     sub.connect_async("127.0.0.1", a.port(), 60).unwrap();
-    sub.loop_start();
+    assert_eq!(sub.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     assert!(!sub_connacks.recv_timeout(WAIT).expect("no CONNACK"));
     assert_eq!(subacks.recv_timeout(WAIT).expect("no SUBACK"), [1]);
 
@@ -605,7 +608,7 @@ fn after_a_broker_restart_both_clients_reconnect_and_queued_messages_arrive() {
     publisher
         .connect_async("127.0.0.1", proxy.port(), 60)
         .unwrap();
-    publisher.loop_start();
+    assert_eq!(publisher.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     assert_eq!(pub_connacks.recv_timeout(WAIT).expect("no CONNACK"), 0);
     published(
         &publisher.publish("rs/t", "before", 1, false).unwrap(),

@@ -170,7 +170,7 @@ fn subscriber(m: &Mosquitto) -> (Client, Arc<Mutex<Vec<Arrival>>>) {
     // for the whole burst nothing queues, and what the subscriber sees is
     // the order the publisher sent in.
     persistent_connect(&sub, m.port(), Some(u16::MAX));
-    sub.loop_start();
+    assert_eq!(sub.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     connacks
         .recv_timeout(WAIT)
         .expect("no CONNACK for the subscriber");
@@ -482,8 +482,8 @@ fn received_out_of_order(m: &Mosquitto, client_id: &str) -> usize {
 
 fn stop(clients: &[&Client]) {
     for c in clients {
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -504,7 +504,7 @@ fn a_burst_through_chaos_ends_as_the_announced_limits_say() {
     let (publisher, heard) = publisher(proxy.port());
     let mut sent = Vec::with_capacity(2 * N);
 
-    publisher.loop_start();
+    assert_eq!(publisher.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     proxy
         .start_chaos(
             0x15_0001,
@@ -593,7 +593,7 @@ fn a_burst_without_faults_keeps_one_connection_and_loses_nothing() {
     let (sub, arrivals) = subscriber(&m);
     let (publisher, heard) = publisher(m.port());
     let mut sent = Vec::with_capacity(2 * N);
-    publisher.loop_start();
+    assert_eq!(publisher.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     burst(&publisher, 0..N, &mut sent);
     wait_for_outcomes(&sent, || {
         format!(

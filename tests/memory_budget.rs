@@ -132,8 +132,11 @@ fn connect_v5(c: &Client, broker: &ScriptedBroker, props: Properties) -> Scripte
         properties: Some(props),
         ..ConnectOptions::default()
     };
-    c.connect_with("127.0.0.1", options).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect_with("127.0.0.1", options).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_packet(&Packet::ConnAck(ConnAck::new(false, 0)))
@@ -143,8 +146,11 @@ fn connect_v5(c: &Client, broker: &ScriptedBroker, props: Properties) -> Scripte
 }
 
 fn connect_v311(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     accept(c, broker)
 }
 
@@ -241,7 +247,7 @@ fn a_pingreq_flood_that_never_reads_stops_at_the_transmit_budget() {
         "the transmit buffer kept {} bytes after the close",
         m.transmit_capacity
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Item 1: the same with QoS 2 PUBLISHes, whose PUBRECs pile up. Before:
@@ -280,7 +286,7 @@ fn a_qos2_flood_that_never_reads_stops_at_the_transmit_budget() {
     conn.close();
     wait_until(|| !c.is_connected(), "the close noticed");
     assert!(c.memory_use().transmit_capacity <= 64 * KIB);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Item 1: the application publishes QoS 0 as fast as it can to a broker
@@ -344,7 +350,7 @@ fn qos0_publishes_to_a_broker_that_never_reads_are_refused_at_the_budget() {
     drop(conn);
     wait_until(|| !c.is_connected(), "the close noticed");
     assert!(c.memory_use().transmit_capacity <= 64 * KIB);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Item 5: an `on_message` that stalls and a flood of 128 KB messages.
@@ -402,7 +408,7 @@ fn a_flood_of_large_messages_stops_at_the_events_budget() {
     );
     assert_eq!(c.memory_use().events, 0);
     conn.close();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Item 5: an `on_message` slower than the broker. What the client holds
@@ -432,7 +438,7 @@ fn a_slow_on_message_keeps_undelivered_messages_within_the_events_budget() {
         peak.held.events
     );
     conn.close();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Item 5: inbound QoS 2 messages held for PUBREL stop at their budget:
@@ -477,7 +483,7 @@ fn inbound_qos2_messages_without_pubrel_stop_at_their_budget() {
         conn.expect_close().unwrap();
         let rc = reason.recv_timeout(WAIT).unwrap();
         assert_eq!(rc, 0x97, "{protocol}");
-        c.loop_stop();
+        let _ = c.loop_stop();
     }
 }
 
@@ -536,7 +542,7 @@ fn a_broker_past_our_receive_maximum_is_disconnected_with_0x93() {
         received.try_recv().is_err(),
         "the message past the Receive Maximum was delivered"
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// Item 5 and the inbound maximum packet size: a packet larger than the
@@ -564,8 +570,11 @@ fn an_inbound_packet_over_the_maximum_closes_from_its_fixed_header() {
                 port: broker.port(),
                 ..ConnectOptions::default()
             };
-            c.connect_with("127.0.0.1", options).unwrap();
-            c.loop_start();
+            assert_eq!(
+                c.connect_with("127.0.0.1", options).unwrap(),
+                mqtt_tether::MQTT_ERR_SUCCESS
+            );
+            assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
             let mut conn = broker.accept().unwrap();
             // Maximum Packet Size 1000 (0x3e8), announced.
             conn.expect_bytes(&hex(
@@ -602,7 +611,7 @@ fn an_inbound_packet_over_the_maximum_closes_from_its_fixed_header() {
         }
         conn.expect_close().unwrap();
         assert_eq!(reason.recv_timeout(WAIT).unwrap(), 0x95, "{protocol}");
-        c.loop_stop();
+        let _ = c.loop_stop();
     }
 }
 

@@ -357,8 +357,8 @@ fn wait_until(what: &str, done: impl Fn() -> bool) {
 
 fn stop(clients: &[&Client]) {
     for c in clients {
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -409,7 +409,7 @@ fn chaos_over(link: Link) {
         stream_subscriber("chaos-sub", N, Duration::ZERO, &link);
     sub.connect_async(link.host(), sub_proxy.port(), 60)
         .unwrap();
-    sub.loop_start();
+    assert_eq!(sub.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     // Granted QoS 1 and 2, as asked.
     assert_eq!(subacks.recv_timeout(WAIT).expect("no SUBACK"), [1, 2]);
 
@@ -422,7 +422,7 @@ fn chaos_over(link: Link) {
     publisher
         .connect_async(link.host(), pub_proxy.port(), 60)
         .unwrap();
-    publisher.loop_start();
+    assert_eq!(publisher.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     wait_until("the publisher's CONNACK", || {
         pub_connects.load(Ordering::SeqCst) > 0
     });
@@ -539,7 +539,7 @@ fn mosquitto_restart_with_persistence_loses_nothing() {
     let (sub, tally, sub_connects, subacks) =
         stream_subscriber("restart-sub", N, Duration::from_micros(250), &Link::Tcp);
     sub.connect_async("127.0.0.1", m.port(), 60).unwrap();
-    sub.loop_start();
+    assert_eq!(sub.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     // Granted QoS 1 and 2, as asked.
     assert_eq!(subacks.recv_timeout(WAIT).expect("no SUBACK"), [1, 2]);
 
@@ -550,7 +550,7 @@ fn mosquitto_restart_with_persistence_loses_nothing() {
         c.fetch_add(1, Ordering::SeqCst);
     });
     publisher.connect_async("127.0.0.1", m.port(), 60).unwrap();
-    publisher.loop_start();
+    assert_eq!(publisher.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     wait_until("the publisher's CONNACK", || {
         pub_connects.load(Ordering::SeqCst) > 0
     });
@@ -645,10 +645,13 @@ fn black_hole_is_detected_within_one_and_a_half_keepalives() {
     sub.on_connect(move |_, _, _, _, _| {
         let _ = ctx.send(());
     });
-    sub.connect("127.0.0.1", broker.port(), 60).unwrap();
-    sub.loop_start();
+    assert_eq!(
+        sub.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(sub.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     sub_connack.recv_timeout(WAIT).expect("no CONNACK");
-    sub.subscribe("hole/#", 1).unwrap();
+    let _ = sub.subscribe("hole/#", 1).unwrap();
     subacks.recv_timeout(WAIT).expect("no SUBACK");
 
     // The client under test, through the proxy.
@@ -662,8 +665,11 @@ fn black_hole_is_detected_within_one_and_a_half_keepalives() {
     c.on_disconnect(move |_, _, _, rc, _| {
         let _ = disconnect_tx.send((Instant::now(), rc.value()));
     });
-    c.connect("127.0.0.1", proxy.port(), KEEPALIVE).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", proxy.port(), KEEPALIVE).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     connacks.recv_timeout(WAIT).expect("no CONNACK");
 
     // A round trip just before the hole opens: its PUBACK is (about) the

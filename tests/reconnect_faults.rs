@@ -105,7 +105,7 @@ fn refused_connections_follow_the_backoff_and_disconnect_ends_the_wait_at_once()
     timeline.wait_for("wait", 7);
     std::thread::sleep(Duration::from_millis(20));
     let asked = Instant::now();
-    c.disconnect();
+    let _ = c.disconnect();
     let (rc, ended) = runner.join().unwrap();
     // As in Paho's loop_forever, the rc of the last failed pass.
     assert_eq!(rc.unwrap(), ErrorCode::ConnLost);
@@ -144,19 +144,22 @@ fn after_a_broker_restart_without_sessions_auto_resubscribe_keeps_messages_comin
     // Asked before connecting: Paho's rc, and sent at the first CONNACK.
     assert_eq!(sub.subscribe("news/#", 1).unwrap().0, ErrorCode::NoConn);
     sub.connect_async("127.0.0.1", port, 60).unwrap();
-    sub.loop_start();
+    assert_eq!(sub.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     timeline.wait_for("suback", 1);
 
     let publish = |text: &str| {
         let p = client(&format!("pub-{text}"));
-        p.connect("127.0.0.1", port, 60).unwrap();
-        p.loop_start();
+        assert_eq!(
+            p.connect("127.0.0.1", port, 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(p.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         p.publish("news/a", text, 1, false)
             .unwrap()
             .wait_for_publish(Some(WAIT))
             .unwrap();
-        p.disconnect();
-        p.loop_stop();
+        let _ = p.disconnect();
+        let _ = p.loop_stop();
     };
     publish("before");
     timeline.wait_for("before", 1);
@@ -174,8 +177,8 @@ fn after_a_broker_restart_without_sessions_auto_resubscribe_keeps_messages_comin
         ["connect false", "connect false"],
         "{names:?}"
     );
-    sub.disconnect();
-    sub.loop_stop();
+    let _ = sub.disconnect();
+    let _ = sub.loop_stop();
 }
 
 /// loop_stop() during a backoff wait ends the loop_start thread within
@@ -195,7 +198,7 @@ fn loop_stop_during_a_backoff_wait_returns_at_once() {
         }
     });
     c.connect_async("127.0.0.1", proxy.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     timeline.wait_for("wait", 1);
     std::thread::sleep(Duration::from_millis(20));
     let asked = Instant::now();
@@ -247,8 +250,8 @@ fn a_failed_attempt_names_its_layer_in_the_error_and_the_log() {
             t.push("named");
         }
     });
-    c.loop_start();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     timeline.wait_for("named", 2);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }

@@ -858,7 +858,7 @@ fn a_v5_protocol_error_queues_a_disconnect_with_its_reason() {
 
     // Our own DISCONNECT already queued: no second one.
     let mut s = connected(config(V5, "c"), t);
-    s.disconnect(Disconnect::new(ReasonCode::success(PacketType::Disconnect)));
+    let _ = s.disconnect(Disconnect::new(ReasonCode::success(PacketType::Disconnect)));
     assert!(s.received(&hex("20 03 00 00 00"), t).is_err());
     assert_eq!(take(&mut s, t), hex("e0 00"));
 

@@ -76,7 +76,7 @@ fn nothing_is_written_after_our_disconnect() {
     s.received(&publish, t).unwrap();
     assert_eq!(messages(&mut s), 1);
     // on_message calls disconnect(); the automatic ack comes after it.
-    s.disconnect(mqtt_tether::packet::Disconnect::default());
+    let _ = s.disconnect(mqtt_tether::packet::Disconnect::default());
     s.ack(5, QoS::AtLeastOnce);
     let r = s.publish(Publish::new("t", b"late".to_vec(), QoS::AtMostOnce, 0));
     assert_eq!(take(&mut s, t), hex("e0 00"));

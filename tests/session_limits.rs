@@ -142,9 +142,9 @@ fn a_reconnect_with_a_smaller_window_resends_only_what_it_allows_oldest_first() 
     s.received(&connack(false, &[Property::ReceiveMaximum(4)]), t)
         .unwrap();
     events(&mut s);
-    publish(&mut s, "a", "1", QoS::ExactlyOnce);
+    let _ = publish(&mut s, "a", "1", QoS::ExactlyOnce);
     for (topic, payload) in [("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")] {
-        publish(&mut s, topic, payload, QoS::AtLeastOnce);
+        let _ = publish(&mut s, topic, payload, QoS::AtLeastOnce);
     }
     assert_eq!(wire(&take(&mut s, t)).len(), 4, "4 in flight, e queued");
     s.received(&ack(PacketType::PubRec, 1, 0), t).unwrap();
@@ -155,7 +155,7 @@ fn a_reconnect_with_a_smaller_window_resends_only_what_it_allows_oldest_first() 
     s.start_connection(t);
     take(&mut s, t);
     // Published between CONNECT and CONNACK: after the backlog.
-    publish(&mut s, "f", "6", QoS::AtLeastOnce);
+    let _ = publish(&mut s, "f", "6", QoS::AtLeastOnce);
     assert!(s.pending().is_empty());
     s.received(&connack(true, &[Property::ReceiveMaximum(1)]), t)
         .unwrap();
@@ -192,7 +192,7 @@ fn messages_published_in_on_connect_go_after_the_backlog() {
     take(&mut s, t);
     s.received(&connack(false, &[]), t).unwrap();
     events(&mut s);
-    publish(&mut s, "old", "1", QoS::AtLeastOnce);
+    let _ = publish(&mut s, "old", "1", QoS::AtLeastOnce);
     take(&mut s, t);
     s.connection_closed();
     s.start_connection(t);
@@ -221,7 +221,7 @@ fn a_stored_message_over_the_maximum_packet_size_fails_and_is_never_sent() {
     let big = "x".repeat(300);
     let (mid, rc) = publish(&mut s, "big", &big, QoS::AtLeastOnce);
     assert_eq!((mid, rc), (1, ErrorCode::NoConn));
-    publish(&mut s, "small", "ok", QoS::AtLeastOnce);
+    let _ = publish(&mut s, "small", "ok", QoS::AtLeastOnce);
     s.start_connection(t);
     take(&mut s, t);
     s.received(&connack(false, &[Property::MaximumPacketSize(256)]), t)
@@ -269,7 +269,7 @@ fn a_stored_message_over_the_maximum_packet_size_fails_and_is_never_sent() {
 fn maximum_qos_refuses_at_publish_and_fails_what_was_stored() {
     let t = Instant::now();
     let mut s = Session::new(v5("maxqos"));
-    publish(&mut s, "stored", "2", QoS::ExactlyOnce);
+    let _ = publish(&mut s, "stored", "2", QoS::ExactlyOnce);
     s.start_connection(t);
     take(&mut s, t);
     s.received(&connack(false, &[Property::MaximumQoS(1)]), t)
@@ -294,8 +294,8 @@ fn maximum_qos_refuses_at_publish_and_fails_what_was_stored() {
     );
     assert!(take(&mut s, t).is_empty());
     // QoS 1 and 0 still go.
-    publish(&mut s, "q1", "1", QoS::AtLeastOnce);
-    publish(&mut s, "q0", "0", QoS::AtMostOnce);
+    let _ = publish(&mut s, "q1", "1", QoS::AtLeastOnce);
+    let _ = publish(&mut s, "q0", "0", QoS::AtMostOnce);
     assert_eq!(
         wire(&take(&mut s, t)),
         ["PUBLISH q1 1 mid 3", "PUBLISH q0 0 mid 0"]
@@ -582,9 +582,9 @@ fn a_refusing_acknowledgement_fails_its_message_with_the_brokers_reason() {
     take(&mut s, t);
     s.received(&connack(false, &[]), t).unwrap();
     events(&mut s);
-    publish(&mut s, "a", "1", QoS::AtLeastOnce);
-    publish(&mut s, "b", "2", QoS::ExactlyOnce);
-    publish(&mut s, "c", "3", QoS::ExactlyOnce);
+    let _ = publish(&mut s, "a", "1", QoS::AtLeastOnce);
+    let _ = publish(&mut s, "b", "2", QoS::ExactlyOnce);
+    let _ = publish(&mut s, "c", "3", QoS::ExactlyOnce);
     take(&mut s, t);
     s.received(&ack(PacketType::PubAck, 1, 0x87), t).unwrap();
     s.received(&ack(PacketType::PubRec, 2, 0x97), t).unwrap();

@@ -67,7 +67,7 @@ fn a_lost_session_gets_every_filter_again_and_a_kept_one_nothing() {
     let t = Instant::now();
     let mut s = session(ProtocolVersion::MQTTv311, true);
     reconnect(&mut s, "20 02 00 00", t);
-    s.subscribe(
+    let _ = s.subscribe(
         vec![sub("a/b", QoS::AtLeastOnce), sub("c", QoS::AtMostOnce)],
         no_props(),
     );
@@ -118,17 +118,17 @@ fn unsubscribed_and_refused_filters_are_forgotten() {
     let t = Instant::now();
     let mut s = session(ProtocolVersion::MQTTv311, true);
     reconnect(&mut s, "20 02 00 00", t);
-    s.subscribe(
+    let _ = s.subscribe(
         vec![
             sub("keep", QoS::AtMostOnce),
             sub("refused", QoS::AtMostOnce),
         ],
         no_props(),
     );
-    s.subscribe(vec![sub("gone", QoS::AtMostOnce)], no_props());
+    let _ = s.subscribe(vec![sub("gone", QoS::AtMostOnce)], no_props());
     take(&mut s, t);
     s.received(&hex("90 04 00 01 00 80"), t).unwrap();
-    s.unsubscribe(
+    let _ = s.unsubscribe(
         vec!["gone".to_string()],
         Properties::new(PacketType::Unsubscribe),
     );
@@ -144,8 +144,8 @@ fn unsubscribed_and_refused_filters_are_forgotten() {
 fn asking_again_replaces_the_options_of_a_filter() {
     let t = Instant::now();
     let mut s = session(ProtocolVersion::MQTTv311, true);
-    s.subscribe(vec![sub("f", QoS::AtMostOnce)], no_props());
-    s.subscribe(vec![sub("f", QoS::ExactlyOnce)], no_props());
+    let _ = s.subscribe(vec![sub("f", QoS::AtMostOnce)], no_props());
+    let _ = s.subscribe(vec![sub("f", QoS::ExactlyOnce)], no_props());
     assert_eq!(s.subscriptions().len(), 1);
     assert_eq!(
         reconnect(&mut s, "20 02 00 00", t),
@@ -162,9 +162,9 @@ fn mqtt5_subscriptions_keep_their_own_properties() {
         p.push(Property::SubscriptionIdentifier(id)).unwrap();
         p
     };
-    s.subscribe(vec![sub("a", QoS::AtMostOnce)], with_id(1));
-    s.subscribe(vec![sub("b", QoS::AtMostOnce)], with_id(2));
-    s.subscribe(vec![sub("c", QoS::AtMostOnce)], with_id(1));
+    let _ = s.subscribe(vec![sub("a", QoS::AtMostOnce)], with_id(1));
+    let _ = s.subscribe(vec![sub("b", QoS::AtMostOnce)], with_id(2));
+    let _ = s.subscribe(vec![sub("c", QoS::AtMostOnce)], with_id(1));
     // Two SUBSCRIBEs: a and c with identifier 1, b with identifier 2.
     assert_eq!(
         reconnect(&mut s, "20 03 00 00 00", t),

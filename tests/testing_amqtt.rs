@@ -23,15 +23,15 @@ fn connect_once(amqtt: &Amqtt, id: &str, user: Option<&str>) -> u8 {
     let (tx, rx) = mpsc::channel();
     // A refused client would retry forever.
     c.on_disconnect(move |c, _, _, _, _| {
-        c.disconnect();
+        let _ = c.disconnect();
         let _ = tx.send(());
     });
     let rc = connect(&c, amqtt.port());
     if rc != 0 {
         let _ = rx.recv_timeout(DEFAULT_TIMEOUT);
     }
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
     rc
 }
 

@@ -371,7 +371,7 @@ mod tls {
         };
         server.wait_dripping();
         let asked = Instant::now();
-        c.disconnect();
+        let _ = c.disconnect();
         let (result, returned) = connecting.join().unwrap();
         let took = returned.saturating_duration_since(asked);
         eprintln!(
@@ -587,7 +587,7 @@ fn with_keepalive_0_a_missing_connack_is_given_up_after_the_connect_timeout() {
         let _ = tx.send((Instant::now(), rc.value()));
     });
     c.connect_async("127.0.0.1", broker.port(), 0).unwrap();
-    c.loop_start();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     assert_eq!(conn.expect_connect().unwrap().keep_alive, 0);
     let connect_seen = Instant::now();
@@ -617,6 +617,6 @@ fn with_keepalive_0_a_missing_connack_is_given_up_after_the_connect_timeout() {
     // And it tries again, as after any lost connection.
     let mut again = broker.accept().expect("no reconnect");
     again.expect_connect().unwrap();
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }

@@ -23,17 +23,20 @@ fn round_trip_through(settings: ProxySettings, host: &str, port: u16) {
     c.on_message(move |_, _, m| tx.send(m.payload.clone()).unwrap());
     let (stx, srx) = mpsc::channel();
     c.on_subscribe(move |_, _, _, _, _| stx.send(()).unwrap());
-    c.connect(host, port, 60).unwrap();
-    c.loop_start();
-    c.subscribe("proxy/t", 1).unwrap();
+    assert_eq!(
+        c.connect(host, port, 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
+    let _ = c.subscribe("proxy/t", 1).unwrap();
     srx.recv_timeout(WAIT).unwrap();
     c.publish("proxy/t", "through", 1, false)
         .unwrap()
         .wait_for_publish(Some(WAIT))
         .unwrap();
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), b"through");
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 fn settings(kind: ProxyType, proxy: &TestProxy) -> ProxySettings {
@@ -146,7 +149,7 @@ fn a_refusing_proxy_is_reported_and_retried_with_backoff() {
     c.on_connect_fail(move |_, _| *f.lock().unwrap() += 1);
     let (tx, rx) = mpsc::channel();
     c.on_connect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
-    c.loop_start();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let deadline = Instant::now() + WAIT;
     while *fails.lock().unwrap() < 2 {
         assert!(Instant::now() < deadline, "no retries");
@@ -156,8 +159,8 @@ fn a_refusing_proxy_is_reported_and_retried_with_backoff() {
     proxy.set_refusing(false);
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
     assert!(proxy.requests().iter().filter(|r| !r.granted).count() >= 3);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 #[test]

@@ -14,11 +14,14 @@ fn connects(port: u16) {
     let c = Client::new(CallbackAPIVersion::VERSION2).unwrap();
     let (tx, rx) = mpsc::channel();
     c.on_connect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
-    c.connect("localhost", port, 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("localhost", port, 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 #[test]

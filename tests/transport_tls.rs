@@ -110,7 +110,7 @@ fn round_trip(c: &Client) {
     c.on_message(move |_, _, m| tx.send(m.payload.clone()).unwrap());
     let (stx, srx) = mpsc::channel();
     c.on_subscribe(move |_, _, _, _, _| stx.send(()).unwrap());
-    c.subscribe("tls/echo", 1).unwrap();
+    let _ = c.subscribe("tls/echo", 1).unwrap();
     srx.recv_timeout(WAIT).unwrap();
     c.publish("tls/echo", "over TLS", 1, false)
         .unwrap()
@@ -135,13 +135,16 @@ fn server_authentication_with_a_ca_file() {
             "SSL/TLS has already been configured."
         );
         let o = Outcomes::watch(&c);
-        c.connect("localhost", m.port(), 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("localhost", m.port(), 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
         assert_eq!(*o.connects.lock().unwrap(), [0], "{engine}");
         round_trip(&c);
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -160,12 +163,15 @@ fn client_certificates_are_accepted_and_their_absence_refused() {
         })
         .unwrap();
         let o = Outcomes::watch(&with);
-        with.connect("localhost", m.port(), 60).unwrap();
-        with.loop_start();
+        assert_eq!(
+            with.connect("localhost", m.port(), 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(with.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
         round_trip(&with);
-        with.disconnect();
-        with.loop_stop();
+        let _ = with.disconnect();
+        let _ = with.loop_stop();
 
         // Without a certificate: Mosquitto ends the session during or right
         // after the handshake; each attempt is a failed connect, retried.
@@ -173,11 +179,11 @@ fn client_certificates_are_accepted_and_their_absence_refused() {
         without.tls_set(pki.options_for(engine, "ca.pem")).unwrap();
         let o = Outcomes::watch(&without);
         without.connect_async("localhost", m.port(), 60).unwrap();
-        without.loop_start();
+        assert_eq!(without.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("three failed attempts", |o| *o.fails.lock().unwrap() >= 3);
         assert!(o.connects.lock().unwrap().is_empty(), "{engine}");
-        without.disconnect();
-        without.loop_stop();
+        let _ = without.disconnect();
+        let _ = without.loop_stop();
     }
 }
 
@@ -204,7 +210,7 @@ fn a_wrong_ca_fails_the_handshake_and_keeps_retrying() {
             "{err}"
         );
         let o = Outcomes::watch(&c);
-        c.loop_start();
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("three failed attempts", |o| *o.fails.lock().unwrap() >= 3);
         assert!(o.connects.lock().unwrap().is_empty());
         assert!(
@@ -215,8 +221,8 @@ fn a_wrong_ca_fails_the_handshake_and_keeps_retrying() {
                 .any(|l| l.starts_with("Waiting ")),
             "backoff between attempts"
         );
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -242,17 +248,20 @@ fn a_wrong_host_name_fails_unless_insecure() {
         };
         assert!(err.to_string().contains(wrong_name), "{err}");
         let o = Outcomes::watch(&c);
-        c.loop_start();
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("two failed attempts", |o| *o.fails.lock().unwrap() >= 2);
-        c.loop_stop();
+        let _ = c.loop_stop();
 
         c.tls_insecure_set(true).unwrap();
-        c.connect("127.0.0.1", m.port(), 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("127.0.0.1", m.port(), 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
         round_trip(&c);
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -270,11 +279,14 @@ fn cert_reqs_none_accepts_any_certificate() {
         })
         .unwrap();
         let o = Outcomes::watch(&c);
-        c.connect("127.0.0.1", m.port(), 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("127.0.0.1", m.port(), 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -344,7 +356,10 @@ fn alpn_protocols_are_offered() {
             ..pki.options_for(engine, "ca.pem")
         })
         .unwrap();
-        c.connect("localhost", port, 60).unwrap();
+        assert_eq!(
+            c.connect("localhost", port, 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
         assert_eq!(
             server.join().unwrap().as_deref(),
             Some(&b"paho-test-protocol"[..]),
@@ -384,11 +399,14 @@ fn refused(
     }
     c.username_pw_set(Some("alice"), Some("wrong")).unwrap();
     let events = ConnectionEvents::record(&c);
-    c.connect(host, port, 60).unwrap();
+    assert_eq!(
+        c.connect(host, port, 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     if !manual {
-        c.loop_start();
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         events.wait_for_disconnect(WAIT);
-        c.loop_stop();
+        let _ = c.loop_stop();
         return events.seen();
     }
     let deadline = Instant::now() + WAIT;
@@ -555,13 +573,16 @@ fn a_server_disconnect_right_before_the_tls_stream_ends_is_the_reason() {
         });
         c.tls_set(pki.options_for(engine, "ca.pem")).unwrap();
         let events = ConnectionEvents::record(&c);
-        c.connect("localhost", port, 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("localhost", port, 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         // The CONNACK alone first: what is at stake is the DISCONNECT.
         events.wait_for("on_connect 0 Success", WAIT);
         go.send(()).unwrap();
         events.wait_for_disconnect(WAIT);
-        c.loop_stop();
+        let _ = c.loop_stop();
         server.join().unwrap();
         assert_eq!(
             events.seen(),
@@ -620,13 +641,13 @@ fn guide_certificates_connect_natively_and_explain_themselves_with_rustls() {
             let c = client(&format!("guide-native-{crt}"));
             c.tls_set(guide_options(&guide, TlsEngine::Native)).unwrap();
             let o = Outcomes::watch(&c);
-            c.connect("localhost", m.port(), 60).unwrap();
-            c.loop_start();
+            assert_eq!(c.connect("localhost", m.port(), 60).unwrap(), mqtt_tether::MQTT_ERR_SUCCESS);
+            assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
             o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
             assert_eq!(*o.connects.lock().unwrap(), [0], "{crt}");
             round_trip(&c);
-            c.disconnect();
-            c.loop_stop();
+            let _ = c.disconnect();
+            let _ = c.loop_stop();
         }
 
         let c = client(&format!("guide-rustls-{crt}"));
@@ -716,13 +737,16 @@ fn the_guides_encrypted_client_key_loads_with_keyfile_password() {
         ))
         .unwrap();
         let o = Outcomes::watch(&c);
-        c.connect("localhost", m.port(), 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("localhost", m.port(), 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("CONNACK", |o| !o.connects.lock().unwrap().is_empty());
         assert_eq!(*o.connects.lock().unwrap(), [0]);
         round_trip(&c);
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
 
         // Without the certificate, Mosquitto refuses the session.
         let without = client("guide-no-client-cert");
@@ -731,11 +755,11 @@ fn the_guides_encrypted_client_key_loads_with_keyfile_password() {
             .unwrap();
         let o = Outcomes::watch(&without);
         without.connect_async("localhost", m.port(), 60).unwrap();
-        without.loop_start();
+        assert_eq!(without.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         o.wait("two failed attempts", |o| *o.fails.lock().unwrap() >= 2);
         assert!(o.connects.lock().unwrap().is_empty());
-        without.disconnect();
-        without.loop_stop();
+        let _ = without.disconnect();
+        let _ = without.loop_stop();
     }
 
     let c = client("guide-client-rustls");
@@ -809,13 +833,16 @@ fn a_close_notify_alone_ends_the_connection() {
         });
         c.tls_set(pki.options_for(engine, "ca.pem")).unwrap();
         let events = ConnectionEvents::record(&c);
-        c.connect("localhost", port, 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("localhost", port, 60).unwrap(),
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         events.wait_for("on_connect 0 Success", WAIT);
         go.send(()).unwrap();
         events.wait_for_disconnect(WAIT);
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
         server.join().unwrap();
         assert_eq!(
             events.seen(),

@@ -37,13 +37,16 @@ fn qos1_and_qos2_round_trip_over_a_unix_socket() {
     c.on_message(move |_, _, m| tx.send((m.qos as u8, m.payload.clone())).unwrap());
     let (stx, srx) = mpsc::channel();
     c.on_subscribe(move |_, _, _, _, _| stx.send(()).unwrap());
-    c.connect(path.to_str().unwrap(), 1883, 60).unwrap();
+    assert_eq!(
+        c.connect(path.to_str().unwrap(), 1883, 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
     assert!(matches!(
         c.socket().as_deref(),
         Some(mqtt_tether::transport::Socket::Unix(_))
     ));
-    c.loop_start();
-    c.subscribe("unix/#", 2).unwrap();
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
+    let _ = c.subscribe("unix/#", 2).unwrap();
     srx.recv_timeout(WAIT).unwrap();
     for qos in [1, 2] {
         c.publish("unix/t", format!("at {qos}"), qos, false)
@@ -55,6 +58,6 @@ fn qos1_and_qos2_round_trip_over_a_unix_socket() {
             (qos as u8, format!("at {qos}").into_bytes())
         );
     }
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }

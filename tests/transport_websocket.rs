@@ -35,7 +35,7 @@ fn round_trips(c: &Client) {
     c.on_message(move |_, _, m| tx.send((m.qos as u8, m.payload.clone())).unwrap());
     let (stx, srx) = mpsc::channel();
     c.on_subscribe(move |_, _, _, _, _| stx.send(()).unwrap());
-    c.subscribe("ws/#", 2).unwrap();
+    let _ = c.subscribe("ws/#", 2).unwrap();
     srx.recv_timeout(WAIT).unwrap();
     for qos in [1, 2] {
         let text = format!("over websockets at {qos}");
@@ -53,8 +53,11 @@ fn round_trips(c: &Client) {
 fn connected(c: &Client, port: u16) {
     let (tx, rx) = mpsc::channel();
     c.on_connect(move |_, _, _, rc, _| tx.send(rc.value()).unwrap());
-    c.connect("localhost", port, 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("localhost", port, 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 0);
 }
 
@@ -74,8 +77,8 @@ fn the_upgrade_carries_pahos_headers_the_path_and_custom_headers() {
     );
     connected(&c, bridge.port());
     round_trips(&c);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
     let request = &bridge.requests()[0];
     assert_eq!(request.path, "/custom/path");
     let host = format!("localhost:{}", bridge.port());
@@ -116,8 +119,8 @@ fn a_header_function_gets_the_defaults_and_decides() {
         })),
     );
     connected(&c, bridge.port());
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
     let request = &bridge.requests()[0];
     assert_eq!(request.path, "/mqtt");
     assert_eq!(request.header("Origin"), None);
@@ -158,8 +161,8 @@ fn qos_round_trips_over_websockets_over_tls() {
     .unwrap();
     connected(&c, bridge.port());
     round_trips(&c);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
     let request = &bridge.requests()[0];
     let origin = format!("https://localhost:{}", bridge.port());
     assert_eq!(request.header("Origin"), Some(origin.as_str()));
@@ -362,8 +365,11 @@ fn what_comes_right_before_a_close_frame_is_delivered_first() {
             let accepted = connack.is_some();
             let (port, go, server) = ws_server_closing_after(connack, last, config);
             let events = ConnectionEvents::record(&c);
-            c.connect("localhost", port, 60).unwrap();
-            c.loop_start();
+            assert_eq!(
+                c.connect("localhost", port, 60).unwrap(),
+                mqtt_tether::MQTT_ERR_SUCCESS
+            );
+            assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
             if accepted {
                 // The CONNACK alone first: what is at stake is the
                 // DISCONNECT.
@@ -371,7 +377,7 @@ fn what_comes_right_before_a_close_frame_is_delivered_first() {
                 go.send(()).unwrap();
             }
             events.wait_for_disconnect(WAIT);
-            c.loop_stop();
+            let _ = c.loop_stop();
             server.join().unwrap();
             assert_eq!(events.seen(), expected, "over TLS: {tls}");
         }
@@ -399,7 +405,7 @@ mod amqtt {
         c.on_subscribe(move |_, _, _, codes, _| {
             let _ = stx.send(codes.iter().map(|c| c.value()).collect::<Vec<_>>());
         });
-        c.subscribe_many(&[("q/1/#", 1), ("q/2/#", 2)]).unwrap();
+        let _ = c.subscribe_many(&[("q/1/#", 1), ("q/2/#", 2)]).unwrap();
         assert_eq!(srx.recv_timeout(WAIT).unwrap(), [1, 2]);
         rx
     }
@@ -460,8 +466,8 @@ mod amqtt {
             ]),
         );
         connected(&c, port);
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
 
         let f = ws_client("ws-amqtt-header-fn");
         f.ws_set_options(
@@ -473,8 +479,8 @@ mod amqtt {
             })),
         );
         connected(&f, port);
-        f.disconnect();
-        f.loop_stop();
+        let _ = f.disconnect();
+        let _ = f.loop_stop();
 
         let requests = requests(&amqtt, 2);
         let (merged, function) = (&requests[0], &requests[1]);
@@ -543,8 +549,8 @@ mod amqtt {
             }
         }
         for c in [ws, tcp] {
-            c.disconnect();
-            c.loop_stop();
+            let _ = c.disconnect();
+            let _ = c.loop_stop();
         }
     }
 
@@ -573,8 +579,8 @@ mod amqtt {
             .unwrap();
             connected(&c, port);
             amqtt_round_trips(&c);
-            c.disconnect();
-            c.loop_stop();
+            let _ = c.disconnect();
+            let _ = c.loop_stop();
             let request = &requests(&amqtt, n + 1)[n];
             let origin = format!("https://localhost:{port}");
             assert_eq!(request.header("Origin"), Some(origin.as_str()), "{engine}");
@@ -620,11 +626,14 @@ mod amqtt {
             )
             .unwrap();
             let events = ConnectionEvents::record(&c);
-            c.connect("localhost", port, 60).unwrap();
-            c.loop_start();
+            assert_eq!(
+                c.connect("localhost", port, 60).unwrap(),
+                mqtt_tether::MQTT_ERR_SUCCESS
+            );
+            assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
             events.wait_for_disconnect(WAIT);
-            c.disconnect();
-            c.loop_stop();
+            let _ = c.disconnect();
+            let _ = c.loop_stop();
             events.seen()
         };
         let over_tcp = refused(Transport::Tcp, amqtt.port());

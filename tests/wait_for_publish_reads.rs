@@ -64,7 +64,7 @@ fn what_a_waiting_caller_reads_reaches_the_callbacks_in_order() {
     let _conn = script.join().unwrap();
     wait_until("three messages", || topics.lock().unwrap().len() == 3);
     assert_eq!(*topics.lock().unwrap(), ["a", "b", "c"]);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn after_a_wait_times_out_the_reader_thread_reads_again() {
         read_by_caller,
         "the reader thread read after the wait"
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn a_waiting_caller_sees_the_connection_end_and_its_message_is_resent() {
         c.reads_by_waiting_callers() > 0,
         "the waiting caller read nothing"
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -181,7 +181,7 @@ fn drop_out_messages_ends_a_wait_although_nothing_arrives() {
         c.reads_by_waiting_callers() > 0,
         "the waiting caller read nothing"
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn a_waiting_caller_answers_pubrec_with_pubrel() {
         "the waiting caller read nothing"
     );
     let _conn = script.join().unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn two_callers_waiting_at_once_both_return() {
         c.reads_by_waiting_callers() > 0,
         "no waiting caller read anything"
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -264,7 +264,7 @@ fn with_on_publish_set_the_waiting_caller_leaves_reading_to_the_reader() {
     );
     assert_eq!(c.reads_by_waiting_callers(), 0);
     let _conn = script.join().unwrap();
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -282,8 +282,11 @@ fn a_server_disconnect_read_by_a_waiting_caller_reaches_on_disconnect() {
             .send((flags.is_disconnect_packet_from_server, rc.value()))
             .unwrap();
     });
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_bytes(&hex("20 03 00 00 00")).unwrap();
@@ -312,7 +315,7 @@ fn a_server_disconnect_read_by_a_waiting_caller_reaches_on_disconnect() {
         c.reads_by_waiting_callers() > 0,
         "the waiting caller read nothing"
     );
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -385,5 +388,5 @@ fn past_the_event_backlog_a_waiting_caller_reads_nothing_and_the_reader_stops() 
         delivered.load(Ordering::SeqCst) == BACKLOG + 2
     });
     assert_eq!(c.pending_events(), 0);
-    c.loop_stop();
+    let _ = c.loop_stop();
 }

@@ -165,7 +165,7 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
         let _ = sub_tx.send(());
     });
     crate::target::connect(&client, host, port)?;
-    client.subscribe(&topic, 1).map_err(|e| e.to_string())?;
+    let _ = client.subscribe(&topic, 1).map_err(|e| e.to_string())?;
     sub_rx
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| "no SUBACK within 10 s")?;

@@ -67,7 +67,7 @@ pub fn child(protocol: ProtocolVersion, payload: usize, count: usize) -> Result<
     client
         .connect_async("127.0.0.1", dead_port, 60)
         .map_err(|e| e.to_string())?;
-    client.loop_start();
+    assert_eq!(client.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let payload_bytes = vec![b'x'; payload];
     // Let the loop thread fail its first connect and settle into backoff.
     std::thread::sleep(Duration::from_millis(200));
@@ -83,7 +83,7 @@ pub fn child(protocol: ProtocolVersion, payload: usize, count: usize) -> Result<
         }
     }
     let after = measure::rss_kb();
-    client.loop_stop();
+    let _ = client.loop_stop();
     let per_msg = (after.saturating_sub(before) * 1024) as f64 / held.max(1) as f64;
     let overhead = per_msg - (TOPIC.len() + payload) as f64;
     let refused_note = if refused > 0 {

@@ -97,7 +97,7 @@ pub fn run(
         let _ = sub_tx.send(());
     });
     crate::target::connect(&client, host, port)?;
-    client.subscribe(&topic, qos).map_err(|e| e.to_string())?;
+    let _ = client.subscribe(&topic, qos).map_err(|e| e.to_string())?;
     sub_rx
         .recv_timeout(Duration::from_secs(10))
         .map_err(|_| "no SUBACK within 10 s")?;

@@ -85,8 +85,11 @@ pub fn connect(client: &Client, host: &str, port: u16) -> Result<(), String> {
     client.on_connect(move |_, _, _, rc, _| {
         let _ = tx.send(rc.value());
     });
-    client.connect(host, port, 60).map_err(|e| e.to_string())?;
-    client.loop_start();
+    assert_eq!(
+        client.connect(host, port, 60).map_err(|e| e.to_string())?,
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(client.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     match rx.recv_timeout(Duration::from_secs(10)) {
         Ok(0) => Ok(()),
         Ok(rc) => Err(format!("CONNACK {rc}")),
@@ -96,8 +99,8 @@ pub fn connect(client: &Client, host: &str, port: u16) -> Result<(), String> {
 
 /// Ends a client's connection and its loop thread.
 pub fn close(client: &Client) {
-    client.disconnect();
-    client.loop_stop();
+    let _ = client.disconnect();
+    let _ = client.loop_stop();
 }
 
 /// A client over `transport` (tcp, tls, ws) to the bench's own Mosquitto,

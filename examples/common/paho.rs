@@ -126,10 +126,13 @@ pub fn publish_when_ready(
         publisher.on_connect(move |_, _, _, _, _| {
             let _ = connected_tx.lock().expect("not poisoned").send(());
         });
-        publisher
-            .connect(&host, port, 60)
-            .map_err(|e| e.to_string())?;
-        publisher.loop_start();
+        assert_eq!(
+            publisher
+                .connect(&host, port, 60)
+                .map_err(|e| e.to_string())?,
+            mqtt_tether::MQTT_ERR_SUCCESS
+        );
+        assert_eq!(publisher.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
         connected_rx
             .recv_timeout(Duration::from_secs(10))
             .map_err(|_| "the second client did not connect")?;
@@ -144,8 +147,8 @@ pub fn publish_when_ready(
             }
             println!("(second client) published {payload:?} to {topic} at QoS {qos}");
         }
-        publisher.disconnect();
-        publisher.loop_stop();
+        let _ = publisher.disconnect();
+        let _ = publisher.loop_stop();
         Ok(())
     })
 }

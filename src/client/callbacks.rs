@@ -32,35 +32,109 @@ pub struct DisconnectFlags {
 
 /// What `user_data_set` stored, handed to every callback (Paho's
 /// `userdata`). Closures can also capture their state directly.
+///
+/// Reading it names the type: [`UserData::get`] fails loudly, naming both
+/// types, when another one is stored (a `&str` is not a `String`), instead
+/// of looking like no userdata at all.
 #[derive(Clone, Default)]
-pub struct UserData(Option<Arc<dyn Any + Send + Sync>>);
+pub struct UserData(Option<Stored>);
+
+#[derive(Clone)]
+struct Stored {
+    value: Arc<dyn Any + Send + Sync>,
+    type_name: &'static str,
+}
 
 impl UserData {
     /// Wraps a value.
     pub fn new<T: Any + Send + Sync>(value: T) -> UserData {
-        UserData(Some(Arc::new(value)))
+        UserData(Some(Stored {
+            value: Arc::new(value),
+            type_name: std::any::type_name::<T>(),
+        }))
     }
 
-    /// The value, if one of type `T` is stored.
-    pub fn get<T: Any>(&self) -> Option<&T> {
-        self.0.as_deref().and_then(|v| v.downcast_ref::<T>())
+    /// The value, if one of type `T` is stored; otherwise an error that
+    /// names the type asked for and the type stored (or says that nothing
+    /// is).
+    ///
+    /// ```
+    /// use mqtt_tether::UserData;
+    /// let userdata = UserData::new("svc");
+    /// assert_eq!(*userdata.get::<&str>()?, "svc");
+    /// let wrong = userdata.get::<String>().unwrap_err();
+    /// assert_eq!(
+    ///     wrong.to_string(),
+    ///     "userdata is a `&str`, not a `alloc::string::String`"
+    /// );
+    /// assert_eq!(wrong.found(), Some("&str"));
+    /// # Ok::<(), mqtt_tether::UserDataError>(())
+    /// ```
+    pub fn get<T: Any>(&self) -> Result<&T, UserDataError> {
+        let expected = std::any::type_name::<T>();
+        let Some(stored) = &self.0 else {
+            return Err(UserDataError {
+                expected,
+                found: None,
+            });
+        };
+        stored.value.downcast_ref::<T>().ok_or(UserDataError {
+            expected,
+            found: Some(stored.type_name),
+        })
     }
 
     /// True when nothing is stored (Paho's `None`).
     pub fn is_none(&self) -> bool {
         self.0.is_none()
     }
+
+    /// The name of the stored value's type (`None` when nothing is stored),
+    /// as [`std::any::type_name`] gives it.
+    pub fn type_name(&self) -> Option<&'static str> {
+        self.0.as_ref().map(|s| s.type_name)
+    }
 }
 
 impl std::fmt::Debug for UserData {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "UserData(Some(..))"
-        } else {
-            "UserData(None)"
-        })
+        match &self.0 {
+            Some(stored) => write!(f, "UserData({})", stored.type_name),
+            None => f.write_str("UserData(None)"),
+        }
     }
 }
+
+/// [`UserData::get`] asked for a type that is not the one stored, or
+/// nothing is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserDataError {
+    expected: &'static str,
+    found: Option<&'static str>,
+}
+
+impl UserDataError {
+    /// The type asked for.
+    pub fn expected(&self) -> &'static str {
+        self.expected
+    }
+
+    /// The type stored; `None` when no userdata is set.
+    pub fn found(&self) -> Option<&'static str> {
+        self.found
+    }
+}
+
+impl std::fmt::Display for UserDataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.found {
+            Some(found) => write!(f, "userdata is a `{found}`, not a `{}`", self.expected),
+            None => write!(f, "no userdata is set (asked for a `{}`)", self.expected),
+        }
+    }
+}
+
+impl std::error::Error for UserDataError {}
 
 /// `on_connect(client, userdata, flags, reason_code, properties)`.
 pub type OnConnect =
@@ -159,7 +233,8 @@ impl Client {
     }
 
     /// Sets `on_log`: every log line of the client, with its level. The
-    /// same lines go to the `log` crate.
+    /// same lines go to the `log` crate (target `mqtt_tether`) unless
+    /// [`Client::disable_logger`] turned that off.
     pub fn on_log(&self, f: impl Fn(&Client, &UserData, LogLevel, &str) + Send + Sync + 'static) {
         self.set_callback(|c| c.on_log = Some(Arc::new(f)));
     }
@@ -216,8 +291,13 @@ impl Client {
             register_write: callbacks.on_socket_register_write.is_some(),
             unregister_write: callbacks.on_socket_unregister_write.is_some(),
             // Packet lines (DEBUG, one per packet sent or received) are made
-            // only while `on_log` is set or `enable_logger()` is on.
-            log: self.face.logger.load(Ordering::SeqCst) || callbacks.on_log.is_some(),
+            // only while `on_log` is set or the `log` crate's logger takes
+            // this crate's DEBUG lines: a client nobody reads pays nothing.
+            // Asked again at each connect, so a logger installed after the
+            // client was made is heard from the next connection on.
+            log: callbacks.on_log.is_some()
+                || (self.face.logger.load(Ordering::SeqCst)
+                    && log::log_enabled!(target: "mqtt_tether", log::Level::Debug)),
         });
     }
 

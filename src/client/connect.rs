@@ -5,7 +5,7 @@
 use super::callbacks::{self, UserData};
 use super::{Client, MAX_FIELD};
 use crate::driver::ConnectTo;
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, ValueReason};
 use crate::packet::{Disconnect, PacketType, Properties, ProtocolVersion, ReasonCode};
 use crate::session::{CleanStart, SessionConfig};
 use crate::transport::Transport;
@@ -82,19 +82,15 @@ impl Default for ConnectOptions {
 pub(super) fn session_config(options: &ClientOptions) -> Result<SessionConfig, Error> {
     let v5 = options.protocol == ProtocolVersion::MQTTv5;
     if v5 && options.clean_session.is_some() {
-        return Err(Error::Value(
-            "Clean session is not used for MQTT 5.0".into(),
-        ));
+        return Err(Error::Value(ValueReason::CleanSessionWithMqtt5));
     }
     if options.client_id.len() > MAX_FIELD {
         // Paho accepts it, then cannot send the CONNECT.
-        return Err(Error::Value("Client id is too long.".into()));
+        return Err(Error::Value(ValueReason::ClientIdTooLong));
     }
     let clean_session = options.clean_session.unwrap_or(true);
     if !clean_session && options.client_id.is_empty() {
-        return Err(Error::Value(
-            "A client id must be provided if clean session is False.".into(),
-        ));
+        return Err(Error::Value(ValueReason::ClientIdRequired));
     }
     let client_id = if options.client_id.is_empty() && options.protocol == ProtocolVersion::MQTTv31
     {
@@ -129,10 +125,10 @@ impl Client {
     pub fn connect_with(&self, host: &str, options: ConnectOptions) -> Result<ErrorCode, Error> {
         let v5 = self.protocol() == ProtocolVersion::MQTTv5;
         if !v5 && options.clean_start != CleanStart::FirstOnly {
-            return Err(Error::Value("Clean start only applies to MQTT V5".into()));
+            return Err(Error::Value(ValueReason::CleanStartBeforeMqtt5));
         }
         if !v5 && options.properties.as_ref().is_some_and(|p| !p.is_empty()) {
-            return Err(Error::Value("Properties only apply to MQTT V5".into()));
+            return Err(Error::Value(ValueReason::PropertiesBeforeMqtt5));
         }
         self.connect_async_with(host, options)?;
         self.reconnect()
@@ -166,11 +162,13 @@ impl Client {
     /// `connect_async(host, ...)` with every keyword argument.
     pub fn connect_async_with(&self, host: &str, options: ConnectOptions) -> Result<(), Error> {
         if host.is_empty() {
-            return Err(Error::Value("Invalid host.".into()));
+            return Err(Error::Value(ValueReason::InvalidHost));
         }
         if options.port == 0 {
-            return Err(Error::Value("Invalid port number.".into()));
+            return Err(Error::Value(ValueReason::InvalidPort));
         }
+        // The application's logger may have changed since the last look.
+        self.listen(&self.face.callbacks.lock());
         self.driver.connect_async(ConnectTo {
             host: host.to_string(),
             port: options.port,

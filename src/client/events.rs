@@ -192,16 +192,17 @@ impl Handler for Arc<Face> {
     }
 
     /// One log line: to `on_log` (whose panics are swallowed, as Paho
-    /// swallows its exceptions) and, after `enable_logger()`, to the `log`
-    /// crate.
+    /// swallows its exceptions) and, unless `disable_logger()` turned it
+    /// off, to the `log` crate, whose logger filters it.
     fn log(&self, driver: &Driver, level: LogLevel, text: &str) {
         if self.logger.load(Ordering::SeqCst) {
-            match level {
-                LogLevel::Err => log::error!(target: "mqtt_tether", "{text}"),
-                LogLevel::Warning => log::warn!(target: "mqtt_tether", "{text}"),
-                LogLevel::Notice | LogLevel::Info => log::info!(target: "mqtt_tether", "{text}"),
-                LogLevel::Debug => log::debug!(target: "mqtt_tether", "{text}"),
-            }
+            let level = match level {
+                LogLevel::Err => log::Level::Error,
+                LogLevel::Warning => log::Level::Warn,
+                LogLevel::Notice | LogLevel::Info => log::Level::Info,
+                LogLevel::Debug => log::Level::Debug,
+            };
+            log::log!(target: "mqtt_tether", level, "{text}");
         }
         let cb = self.callbacks.lock().on_log.clone();
         if let Some(cb) = cb {

@@ -4,11 +4,24 @@
 use std::time::{Duration, Instant};
 
 use crate::driver::{Completion, Outcome};
-use crate::error::{error_string, Error, ErrorCode};
+use crate::error::{Error, ErrorCode, RuntimeReason, ValueReason};
 
 /// The result of [`Client::publish`](crate::Client::publish): its message id,
-/// its return code, and a way to wait until it is delivered.
+/// its return code, and a way to wait until it is delivered. Dropping one
+/// unseen is a warning (`#[must_use]`): its `rc` may say the message was
+/// not queued.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// # use mqtt_tether::{CallbackAPIVersion, Client};
+/// # fn main() -> Result<(), mqtt_tether::Error> {
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// client.publish("a/b", "x", 0, false)?; // dropped unseen: warned
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
+#[must_use = "a MessageInfo reports whether the message was queued (`rc`) and delivered (`wait_for_publish`)"]
 pub struct MessageInfo {
     completion: Completion,
 }
@@ -49,33 +62,20 @@ impl MessageInfo {
     fn check(&self) -> Result<(), Error> {
         let state = self.completion.rc_state();
         match (state.rc, state.outcome) {
-            (_, Outcome::Refused(reason)) => Err(Error::Runtime(format!(
-                "Message publish failed: the broker refused it: {} ({})",
-                reason.name(),
-                reason.value()
-            ))),
-            (ErrorCode::QueueSize, _) => Err(Error::Value(
-                "Message is not queued due to ERR_QUEUE_SIZE".into(),
-            )),
+            (_, Outcome::Refused(reason)) => {
+                Err(Error::Runtime(RuntimeReason::PublishRefused(reason)))
+            }
+            (ErrorCode::QueueSize, _) => Err(Error::Value(ValueReason::NotQueued)),
             (ErrorCode::Success | ErrorCode::Again, _) => Ok(()),
             // Stored while offline: it will go out after CONNACK, so it can
             // be waited for (Paho raises here although it delivers).
             (ErrorCode::NoConn, _) if state.stored => Ok(()),
-            (_, Outcome::Reinitialised) => Err(Error::Runtime(
-                "Message publish failed: the client was reinitialised.".into(),
+            (_, Outcome::Reinitialised) => Err(Error::Runtime(RuntimeReason::PublishReinitialised)),
+            (_, Outcome::Dropped) => Err(Error::Runtime(RuntimeReason::PublishDropped)),
+            (rc, Outcome::NotSupported(reason)) => Err(Error::Runtime(
+                RuntimeReason::PublishNotSupported(rc, reason),
             )),
-            (_, Outcome::Dropped) => Err(Error::Runtime(
-                "Message publish failed: dropped by drop_out_messages().".into(),
-            )),
-            (rc, Outcome::NotSupported(reason)) => Err(Error::Runtime(format!(
-                "Message publish failed: {} ({})",
-                error_string(rc),
-                reason.name()
-            ))),
-            (rc, _) => Err(Error::Runtime(format!(
-                "Message publish failed: {}",
-                error_string(rc)
-            ))),
+            (rc, _) => Err(Error::Runtime(RuntimeReason::PublishFailed(rc))),
         }
     }
 
@@ -108,9 +108,7 @@ impl MessageInfo {
         }
         // Nobody would complete it while this thread waits.
         if self.completion.on_loop_thread() {
-            return Err(Error::Runtime(
-                "wait_for_publish() called from the network loop thread would never return".into(),
-            ));
+            return Err(Error::Runtime(RuntimeReason::WaitOnLoopThread));
         }
         self.completion.wait(deadline);
         self.check()

@@ -43,10 +43,11 @@ mod websocket;
 pub use crate::driver::{LogLevel, Outcome};
 pub use callbacks::{
     ConnectFlags, DisconnectFlags, OnConnect, OnConnectFail, OnDisconnect, OnLog, OnMessage,
-    OnPublish, OnSocket, OnSubscribe, UserData,
+    OnPublish, OnSocket, OnSubscribe, UserData, UserDataError,
 };
 pub use connect::{ClientOptions, ConnectOptions};
 pub use message_info::MessageInfo;
+pub use publish::Subscription;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, Weak};
@@ -54,7 +55,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use parking_lot::Mutex;
 
 use crate::driver::{Driver, WeakDriver};
-use crate::error::Error;
+use crate::error::{Error, ValueReason};
 use crate::packet::QoS;
 pub use crate::transport::Transport;
 
@@ -121,7 +122,7 @@ pub(crate) struct Face {
     userdata: Mutex<UserData>,
     /// Paho's `suppress_exceptions`.
     suppress_exceptions: AtomicBool,
-    /// `enable_logger()`: log lines also go to the `log` crate.
+    /// Log lines also go to the `log` crate: on unless `disable_logger()`.
     logger: AtomicBool,
     /// What the application's handles share; a `WeakClient` upgrades only
     /// while it lives. Set once, right after the driver is made.
@@ -195,16 +196,14 @@ impl Client {
         options: ClientOptions,
     ) -> Result<Client, Error> {
         if callback_api_version != CallbackAPIVersion::VERSION2 {
-            return Err(Error::Value(
-                "Unsupported callback API version: only VERSION2 callbacks exist in mqtt-tether, see docs/migrations.rst for details".into(),
-            ));
+            return Err(Error::Value(ValueReason::UnsupportedCallbackApiVersion));
         }
         let config = connect::session_config(&options)?;
         let face = Arc::new(Face {
             callbacks: Mutex::new(callbacks::Callbacks::default()),
             userdata: Mutex::new(options.userdata),
             suppress_exceptions: AtomicBool::new(false),
-            logger: AtomicBool::new(false),
+            logger: AtomicBool::new(true),
             owner: OnceLock::new(),
         });
         let driver = Driver::new(
@@ -238,9 +237,62 @@ impl Client {
 /// password, will topic, will payload): a two-byte length.
 const MAX_FIELD: usize = 65_535;
 
-fn qos_from(qos: i32) -> Result<QoS, Error> {
-    u8::try_from(qos)
-        .ok()
-        .and_then(QoS::from_u8)
-        .ok_or(Error::InvalidQos)
+/// A QoS as the client's calls take it: Paho's integer (`0`, `1`, `2`) or
+/// a [`QoS`], such as a received [`Message::qos`](crate::Message::qos).
+/// An integer outside 0 to 2 is Paho's `ValueError('Invalid QoS level.')`
+/// ([`Error::InvalidQos`]) when the call checks it.
+///
+/// Implemented for `i32` and `QoS`; an integer literal needs no
+/// annotation (it is an `i32`): `publish("t", "x", 1, false)` compiles as
+/// before.
+///
+/// ```
+/// use mqtt_tether::{CallbackAPIVersion, Client, QoS};
+/// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+/// client.publish("a/b", "x", 1, false)?;
+/// client.publish("a/b", "x", QoS::ExactlyOnce, false)?;
+/// let err = client.publish("a/b", "x", 3, false).unwrap_err();
+/// assert_eq!(err.to_string(), "Invalid QoS level.");
+/// # Ok::<(), mqtt_tether::Error>(())
+/// ```
+pub trait IntoQos: sealed::Sealed {
+    /// The QoS, or [`Error::InvalidQos`] for an integer outside 0 to 2.
+    fn into_qos(self) -> Result<QoS, Error>;
+}
+
+impl IntoQos for i32 {
+    fn into_qos(self) -> Result<QoS, Error> {
+        u8::try_from(self)
+            .ok()
+            .and_then(QoS::from_u8)
+            .ok_or(Error::InvalidQos)
+    }
+}
+
+impl IntoQos for QoS {
+    fn into_qos(self) -> Result<QoS, Error> {
+        Ok(self)
+    }
+}
+
+/// Sealed: which types are a QoS is the crate's to decide, and each must
+/// give Paho's integer for the calls that check it later, in Paho's order.
+pub(crate) mod sealed {
+    use crate::packet::QoS;
+
+    pub trait Sealed {
+        /// The integer as Paho would hold it, out of range or not (for
+        /// calls that check it later, in Paho's order).
+        fn paho_int(self) -> i32;
+    }
+    impl Sealed for i32 {
+        fn paho_int(self) -> i32 {
+            self
+        }
+    }
+    impl Sealed for QoS {
+        fn paho_int(self) -> i32 {
+            i32::from(self)
+        }
+    }
 }

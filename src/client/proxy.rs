@@ -1,7 +1,7 @@
 //! Paho's `proxy_set`.
 
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Error, ValueReason};
 use crate::transport::proxy::ProxySettings;
 
 impl Client {
@@ -12,9 +12,7 @@ impl Client {
     /// `no_proxy` names), as in Paho.
     pub fn proxy_set(&self, settings: ProxySettings) -> Result<(), Error> {
         if settings.proxy_addr.is_empty() {
-            return Err(Error::Value(
-                "proxy_type and/or proxy_addr are invalid.".into(),
-            ));
+            return Err(Error::Value(ValueReason::InvalidProxy));
         }
         self.driver.core().transport.proxy = Some(settings);
         Ok(())

@@ -1,11 +1,46 @@
 //! Publishing and subscribing: `publish`, `subscribe`, `unsubscribe`,
 //! `ack` and `drop_out_messages`.
 
-use super::{qos_from, Client, MessageInfo};
-use crate::error::{Error, ErrorCode};
+use super::{Client, IntoQos, MessageInfo};
+use crate::error::{Error, ErrorCode, ValueReason};
 use crate::packet::{PacketType, Properties, ProtocolVersion, PublishRef, SubscribeOptions};
 use crate::session::Message;
 use crate::topic::{validate_topic_filter, validate_topic_name};
+
+/// One filter of a SUBSCRIBE, as [`Client::subscribe_many`] and
+/// [`Client::subscribe_with`] take it: `(topic, qos)` with Paho's integer
+/// or a [`QoS`](crate::QoS), or `(topic, SubscribeOptions)`, by value or by reference;
+/// the topic is anything string-like (`&str`, `String`).
+pub trait Subscription {
+    /// The filter and its options; [`Error::InvalidQos`] for an integer QoS
+    /// outside 0 to 2.
+    fn into_subscription(self) -> Result<(String, SubscribeOptions), Error>;
+}
+
+impl<T: Into<String>, Q: IntoQos> Subscription for (T, Q) {
+    fn into_subscription(self) -> Result<(String, SubscribeOptions), Error> {
+        let qos = self.1.into_qos()?;
+        Ok((self.0.into(), SubscribeOptions::new(qos)))
+    }
+}
+
+impl<T: Into<String>> Subscription for (T, SubscribeOptions) {
+    fn into_subscription(self) -> Result<(String, SubscribeOptions), Error> {
+        Ok((self.0.into(), self.1))
+    }
+}
+
+impl<T: AsRef<str>, Q: IntoQos + Copy> Subscription for &(T, Q) {
+    fn into_subscription(self) -> Result<(String, SubscribeOptions), Error> {
+        (self.0.as_ref(), self.1).into_subscription()
+    }
+}
+
+impl<T: AsRef<str>> Subscription for &(T, SubscribeOptions) {
+    fn into_subscription(self) -> Result<(String, SubscribeOptions), Error> {
+        Ok((self.0.as_ref().to_string(), self.1))
+    }
+}
 
 impl Client {
     /// `publish(topic, payload, qos, retain)`: queues a message and returns
@@ -35,7 +70,7 @@ impl Client {
         &self,
         topic: &str,
         payload: impl AsRef<[u8]>,
-        qos: i32,
+        qos: impl IntoQos,
         retain: bool,
     ) -> Result<MessageInfo, Error> {
         self.publish_with(topic, payload, qos, retain, None)
@@ -46,11 +81,11 @@ impl Client {
         &self,
         topic: &str,
         payload: impl AsRef<[u8]>,
-        qos: i32,
+        qos: impl IntoQos,
         retain: bool,
         properties: Option<Properties>,
     ) -> Result<MessageInfo, Error> {
-        let qos = qos_from(qos)?;
+        let qos = qos.into_qos()?;
         let payload = payload.as_ref();
         // The checks need the protocol: they run in the driver's one core
         // lock for the whole publish.
@@ -70,7 +105,7 @@ impl Client {
             let props_len = properties.as_ref().map_or(0, |p| p.as_bytes().len());
             // The whole packet must fit the largest remaining length.
             if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
-                return Err(Error::Value("Payload too large.".into()));
+                return Err(Error::Value(ValueReason::PayloadTooLarge));
             }
             let no_properties;
             let properties = match &properties {
@@ -93,32 +128,56 @@ impl Client {
         Ok(MessageInfo::new(completion))
     }
 
-    /// `subscribe(topic, qos)`: one filter. Returns `(rc, mid)`.
-    pub fn subscribe(&self, topic: &str, qos: i32) -> Result<(ErrorCode, Option<u16>), Error> {
-        self.subscribe_many(&[(topic, qos)])
+    /// `subscribe(topic, qos)`: one filter, at a QoS given as Paho's
+    /// integer or a [`QoS`](crate::QoS). Returns `(rc, mid)`.
+    pub fn subscribe(
+        &self,
+        topic: &str,
+        qos: impl IntoQos,
+    ) -> Result<(ErrorCode, Option<u16>), Error> {
+        self.subscribe_with([(topic, qos)], None)
     }
 
     /// `subscribe([(topic, qos), ...])`: several filters in one SUBSCRIBE.
-    pub fn subscribe_many(
-        &self,
-        topics: &[(&str, i32)],
-    ) -> Result<(ErrorCode, Option<u16>), Error> {
-        let mut filters = Vec::with_capacity(topics.len());
-        for (topic, qos) in topics {
-            let qos = qos_from(*qos)?;
-            filters.push((topic.to_string(), SubscribeOptions::new(qos)));
-        }
-        self.subscribe_with(filters, None)
+    /// Each is a `(topic, qos)` or a `(topic, SubscribeOptions)` pair (see
+    /// [`Subscription`]), owned or borrowed: `&[("a/#", 1)]`,
+    /// `vec![(String::from("a/#"), QoS::AtLeastOnce)]`, an iterator.
+    ///
+    /// ```
+    /// use mqtt_tether::{CallbackAPIVersion, Client, QoS, SubscribeOptions};
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// client.subscribe_many(&[("a/#", 1), ("b/#", 2)])?;
+    /// let topics = vec![String::from("c/#"), String::from("d/#")];
+    /// client.subscribe_many(topics.iter().map(|t| (t.as_str(), QoS::AtLeastOnce)))?;
+    /// client.subscribe_many([("e/#", SubscribeOptions::new(QoS::ExactlyOnce))])?;
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
+    pub fn subscribe_many<I>(&self, topics: I) -> Result<(ErrorCode, Option<u16>), Error>
+    where
+        I: IntoIterator,
+        I::Item: Subscription,
+    {
+        self.subscribe_with(topics, None)
     }
 
-    /// `subscribe(...)` with MQTT 5 subscription options and properties.
-    pub fn subscribe_with(
+    /// `subscribe(...)` with MQTT 5 properties; each filter is a
+    /// [`Subscription`] as in [`Client::subscribe_many`], so a
+    /// `(topic, SubscribeOptions)` pair carries MQTT 5 subscription options.
+    pub fn subscribe_with<I>(
         &self,
-        filters: Vec<(String, SubscribeOptions)>,
+        filters: I,
         properties: Option<Properties>,
-    ) -> Result<(ErrorCode, Option<u16>), Error> {
+    ) -> Result<(ErrorCode, Option<u16>), Error>
+    where
+        I: IntoIterator,
+        I::Item: Subscription,
+    {
+        let filters = filters
+            .into_iter()
+            .map(Subscription::into_subscription)
+            .collect::<Result<Vec<_>, Error>>()?;
         if filters.is_empty() {
-            return Err(Error::Value("Empty topic list".into()));
+            return Err(Error::Value(ValueReason::EmptyTopicList));
         }
         let v5 = self.protocol() == ProtocolVersion::MQTTv5;
         for (topic, _) in &filters {
@@ -152,9 +211,7 @@ impl Client {
         if topics.is_empty() {
             // Paho would send an UNSUBSCRIBE without filters, which MQTT
             // forbids (3.1.1 §3.10.3); refuse it instead.
-            return Err(Error::Value(
-                "No topic specified, or incorrect topic type.".into(),
-            ));
+            return Err(Error::Value(ValueReason::NoTopic));
         }
         if topics.iter().any(|t| t.is_empty()) {
             return Err(Error::InvalidTopic);
@@ -178,8 +235,8 @@ impl Client {
     /// `ack(mid, qos)`: with manual acks, acknowledges a received message
     /// (PUBACK for QoS 1, PUBCOMP for QoS 2). Without manual acks, does
     /// nothing.
-    pub fn ack(&self, mid: u16, qos: i32) -> ErrorCode {
-        let Ok(qos) = qos_from(qos) else {
+    pub fn ack(&self, mid: u16, qos: impl IntoQos) -> ErrorCode {
+        let Ok(qos) = qos.into_qos() else {
             return ErrorCode::Success;
         };
         self.driver.ack(mid, qos);

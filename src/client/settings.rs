@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::callbacks::UserData;
-use super::{qos_from, Client, MAX_FIELD};
+use super::{Client, IntoQos, MAX_FIELD};
 use crate::driver::ConnState;
-use crate::error::Error;
+use crate::error::{Error, RuntimeReason, ValueReason};
 use crate::packet::{PacketType, Properties, ProtocolVersion, Will};
 
 impl Client {
@@ -67,10 +67,10 @@ impl Client {
         password: Option<&str>,
     ) -> Result<(), Error> {
         if username.is_some_and(|u| u.len() > MAX_FIELD) {
-            return Err(Error::Value("Username is too long.".into()));
+            return Err(Error::Value(ValueReason::UsernameTooLong));
         }
         if password.is_some_and(|p| p.len() > MAX_FIELD) {
-            return Err(Error::Value("Password is too long.".into()));
+            return Err(Error::Value(ValueReason::PasswordTooLong));
         }
         let mut core = self.driver.core();
         let c = core.session.config_mut();
@@ -90,19 +90,19 @@ impl Client {
         &self,
         topic: &str,
         payload: impl AsRef<[u8]>,
-        qos: i32,
+        qos: impl IntoQos,
         retain: bool,
         properties: Option<Properties>,
     ) -> Result<(), Error> {
         if topic.is_empty() {
             return Err(Error::InvalidTopic);
         }
-        let qos = qos_from(qos)?;
+        let qos = qos.into_qos()?;
         if topic.len() > MAX_FIELD {
             return Err(Error::PublishTopicTooLong);
         }
         if payload.as_ref().len() > MAX_FIELD {
-            return Err(Error::Value("Payload too large.".into()));
+            return Err(Error::Value(ValueReason::PayloadTooLarge));
         }
         let mut will = Will::new(topic, payload.as_ref().to_vec(), qos, retain);
         if let Some(mut p) = properties {
@@ -175,10 +175,7 @@ impl Client {
     /// at the next connection. Fails for 0 and above 268,435,455.
     pub fn max_inbound_packet_size_set(&self, bytes: u32) -> Result<(), Error> {
         if bytes == 0 || bytes > crate::packet::MAX_VARIABLE_INTEGER {
-            return Err(Error::Value(format!(
-                "max_inbound_packet_size must be 1 to {}.",
-                crate::packet::MAX_VARIABLE_INTEGER
-            )));
+            return Err(Error::Value(ValueReason::MaxInboundPacketSize));
         }
         self.driver
             .core()
@@ -244,7 +241,7 @@ impl Client {
     /// Sets the `host` property (not while connected or connecting).
     pub fn set_host(&self, host: &str) -> Result<(), Error> {
         if host.is_empty() {
-            return Err(Error::Value("Invalid host.".into()));
+            return Err(Error::Value(ValueReason::InvalidHost));
         }
         self.settable("host")?;
         self.driver.core().host = host.to_string();
@@ -259,7 +256,7 @@ impl Client {
     /// Sets the `port` property (not while connected or connecting).
     pub fn set_port(&self, port: u16) -> Result<(), Error> {
         if port == 0 {
-            return Err(Error::Value("Invalid port number.".into()));
+            return Err(Error::Value(ValueReason::InvalidPort));
         }
         self.settable("port")?;
         self.driver.core().port = port;
@@ -290,7 +287,7 @@ impl Client {
     /// bounds that wait, as in Paho).
     pub fn set_connect_timeout(&self, timeout: Duration) -> Result<(), Error> {
         if timeout.is_zero() {
-            return Err(Error::Value("timeout must be a positive number".into()));
+            return Err(Error::Value(ValueReason::NonPositiveTimeout));
         }
         self.settable("connect_timeout")?;
         self.driver.core().transport.tcp.connect_timeout = timeout;
@@ -329,17 +326,25 @@ impl Client {
             .unwrap_or_default()
     }
 
-    /// `enable_logger()`: the client's log lines also go to the `log` crate
-    /// (target `mqtt_tether`). `on_log` gets them either way. With either,
-    /// every packet sent or received gets a DEBUG line, such as
-    /// `Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes` (payloads and
-    /// passwords are never shown).
+    /// `enable_logger()`: the client's log lines go to the `log` crate
+    /// (target `mqtt_tether`), which is the default here: as Rust libraries
+    /// do, the client always logs and the application's logger (its level,
+    /// its filter on the target) decides what is kept. So this call only
+    /// undoes [`Client::disable_logger`]; it does nothing else (Paho's
+    /// `enable_logger(logger)` routes to a Python logger, which has no
+    /// counterpart: filter on the target instead). `on_log` gets the lines
+    /// either way. Every packet sent or received gets a DEBUG line, such
+    /// as `Sending PUBLISH (d0, q1, r0, m3) "a/b", 5 bytes` (payloads and
+    /// passwords are never shown), made only while `on_log` is set or the
+    /// logger takes DEBUG lines of the target (asked at each `connect`,
+    /// and whenever a callback or this switch changes).
     pub fn enable_logger(&self) {
         self.face.logger.store(true, Ordering::SeqCst);
         self.listen(&self.face.callbacks.lock());
     }
 
-    /// `disable_logger()`.
+    /// `disable_logger()`: this client's lines no longer go to the `log`
+    /// crate (`on_log` still gets them), until `enable_logger()`.
     pub fn disable_logger(&self) {
         self.face.logger.store(false, Ordering::SeqCst);
         self.listen(&self.face.callbacks.lock());
@@ -376,7 +381,7 @@ impl Client {
 
     /// Paho's rule for property setters: not while a connection exists or
     /// is being made.
-    fn settable(&self, name: &str) -> Result<(), Error> {
+    fn settable(&self, name: &'static str) -> Result<(), Error> {
         let core = self.driver.core();
         let closed = match core.state {
             ConnState::New => true,
@@ -386,9 +391,7 @@ impl Client {
         if closed {
             Ok(())
         } else {
-            Err(Error::Runtime(format!(
-                "updating {name} on established connection is not supported"
-            )))
+            Err(Error::Runtime(RuntimeReason::SettingWhileConnected(name)))
         }
     }
 

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::client::Client;
-use crate::error::Error;
+use crate::error::{Error, ValueReason};
 use crate::transport::tls::{TlsOptions, TlsSettings};
 
 impl Client {
@@ -69,9 +69,7 @@ impl Client {
                 settings.set_insecure(value);
                 Ok(())
             }
-            None => Err(Error::Value(
-                "Must configure SSL context before using tls_insecure_set.".into(),
-            )),
+            None => Err(Error::Value(ValueReason::TlsNotConfigured)),
         }
     }
 
@@ -86,7 +84,7 @@ impl Client {
 
     fn not_configured(&self) -> Result<(), Error> {
         if self.driver.core().transport.tls.is_some() {
-            return Err(Error::Value("SSL/TLS has already been configured.".into()));
+            return Err(Error::Value(ValueReason::TlsAlreadyConfigured));
         }
         Ok(())
     }

@@ -265,7 +265,9 @@ impl Driver {
     fn deliver(&self, event: Event, manual_ack: bool) -> Option<u16> {
         match event {
             Event::DisconnectWritten => {
-                self.close_connection(Cause::Requested);
+                // The DISCONNECT the application asked for is out: the
+                // close is the end it wanted, whatever the code says.
+                let _ = self.close_connection(Cause::Requested);
                 None
             }
             Event::Log(text) => {

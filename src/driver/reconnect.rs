@@ -8,7 +8,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, ValueReason};
 use crate::transport;
 
 use super::{Conn, ConnState, Driver, LogLevel, Opening, ReadSide, SocketEvent};
@@ -144,10 +144,10 @@ impl Driver {
         let (host, port, tcp) = {
             let mut core = self.shared.core.lock();
             if core.host.is_empty() {
-                return Err(Error::Value("Invalid host.".into()));
+                return Err(Error::Value(ValueReason::InvalidHost));
             }
             if core.port == 0 {
-                return Err(Error::Value("Invalid port number.".into()));
+                return Err(Error::Value(ValueReason::InvalidPort));
             }
             core.state = ConnState::Connecting;
             self.stop_asked_again();

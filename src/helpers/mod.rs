@@ -5,8 +5,8 @@
 //! Each call makes its own [`Client`], connects, runs
 //! [`Client::loop_forever`] on the calling thread until its work is done,
 //! and disconnects, as Paho's helpers do. Paho's keyword arguments are the
-//! fields of an options struct with Paho's defaults
-//! ([`publish::Options`], [`subscribe::Options`]); its dict arguments
+//! fields of one options struct with Paho's defaults ([`Options`], also
+//! named [`publish::Options`] and [`subscribe::Options`]); its dict arguments
 //! (`will`, `auth`, `tls`, messages) are the structs of this module.
 //!
 //! Where Paho raises, these functions return an [`Error`] with Paho's text:
@@ -141,6 +141,121 @@ impl From<Arc<rustls::ClientConfig>> for Tls {
     }
 }
 
+#[cfg(any(feature = "rustls", feature = "native-tls"))]
+impl Tls {
+    /// Paho's `tls={'ca_certs': ca_certs}`: verify the broker against the
+    /// CA certificates in this PEM file, the rest as `tls_set`'s defaults.
+    ///
+    /// ```
+    /// use mqtt_tether::helpers::{publish, Tls};
+    /// let options = publish::Options {
+    ///     hostname: "broker.example".into(),
+    ///     port: 8883,
+    ///     tls: Some(Tls::ca_certs("ca.pem")),
+    ///     ..publish::Options::default()
+    /// };
+    /// # let _ = options;
+    /// ```
+    pub fn ca_certs(ca_certs: impl Into<std::path::PathBuf>) -> Tls {
+        Tls::from(TlsOptions {
+            ca_certs: Some(ca_certs.into()),
+            ..TlsOptions::default()
+        })
+    }
+}
+
+/// The keyword arguments of Paho's helpers, with Paho's defaults: one
+/// struct for [`publish::single`], [`publish::multiple`],
+/// [`subscribe::simple`] and [`subscribe::callback`] (also named
+/// `publish::Options` and `subscribe::Options`).
+///
+/// ```
+/// use mqtt_tether::helpers::Options;
+/// let options = Options {
+///     hostname: "broker.example".into(),
+///     ..Options::default()
+/// };
+/// assert_eq!((options.port, options.keepalive), (1883, 60));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `hostname`: the broker's address (default `"localhost"`; for the
+    /// unix transport, the socket's path).
+    pub hostname: String,
+    /// `port` (default 1883).
+    pub port: u16,
+    /// `client_id` (default `""`). As in Paho, an empty id is sent as it is
+    /// to MQTT 3.1.1 and 5 brokers (Paho's docstring says one is generated;
+    /// that happens only for MQTT 3.1).
+    pub client_id: String,
+    /// `keepalive` in seconds (default 60).
+    pub keepalive: u16,
+    /// `will` (default none): [`Client::will_set`].
+    pub will: Option<Will>,
+    /// `auth` (default none): [`Client::username_pw_set`].
+    pub auth: Option<Auth>,
+    /// `tls` (default none, feature `tls` or `native-tls`): [`Client::tls_set`] and
+    /// [`Client::tls_insecure_set`], or [`Client::tls_set_context`].
+    /// [`Tls::ca_certs`] is Paho's `tls={'ca_certs': ca}`.
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
+    pub tls: Option<Tls>,
+    /// `protocol` (default MQTT 3.1.1).
+    pub protocol: ProtocolVersion,
+    /// `transport` (default TCP).
+    pub transport: Transport,
+    /// `clean_session` (default true), the subscribe helpers' argument;
+    /// Paho's publish helpers do not take it and use the client's default,
+    /// which is the same true. Ignored with MQTT 5, which has clean start
+    /// instead (the client's default: clean on the first connection only).
+    /// Paho's `callback` hands it to the client even for MQTT 5, where the
+    /// client refuses it (`ValueError('Clean session is not used for MQTT
+    /// 5.0')`); here every helper ignores it, as Paho's `simple` does.
+    pub clean_session: bool,
+    /// `proxy_args` (default none): [`Client::proxy_set`].
+    pub proxy_args: Option<ProxySettings>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            hostname: "localhost".into(),
+            port: 1883,
+            client_id: String::new(),
+            keepalive: 60,
+            will: None,
+            auth: None,
+            #[cfg(any(feature = "rustls", feature = "native-tls"))]
+            tls: None,
+            protocol: ProtocolVersion::MQTTv311,
+            transport: Transport::Tcp,
+            clean_session: true,
+            proxy_args: None,
+        }
+    }
+}
+
+impl Options {
+    /// The connection these options describe; `manual_ack` when the helper
+    /// acknowledges received messages itself.
+    fn connection(&self, manual_ack: bool) -> Connection<'_> {
+        Connection {
+            hostname: &self.hostname,
+            port: self.port,
+            client_id: &self.client_id,
+            keepalive: self.keepalive,
+            will: self.will.as_ref(),
+            auth: self.auth.as_ref(),
+            #[cfg(any(feature = "rustls", feature = "native-tls"))]
+            tls: self.tls.as_ref(),
+            protocol: self.protocol,
+            transport: self.transport,
+            clean_session: (self.protocol != ProtocolVersion::MQTTv5).then_some(self.clean_session),
+            proxy_args: self.proxy_args.as_ref(),
+            manual_ack,
+        }
+    }
+}
+
 /// Paho's `KeyError` for an `auth` without a username.
 const NO_USERNAME: &str = "The 'username' key was not found, this is required for auth";
 
@@ -225,7 +340,9 @@ impl Connection<'_> {
     /// is), then `loop_forever()` on this thread until the helper's
     /// callbacks disconnect.
     pub(crate) fn run(&self, client: &Client) -> Result<ErrorCode, Error> {
-        client.connect(self.hostname, self.port, self.keepalive)?;
+        // Paho's helpers ignore connect's rc too: the only non-success is an
+        // abandoned connect, and `loop_forever` then connects again.
+        let _ = client.connect(self.hostname, self.port, self.keepalive)?;
         client.loop_forever(Duration::from_secs(1), false)
     }
 }
@@ -236,5 +353,7 @@ impl Connection<'_> {
 /// once `loop_forever` has returned.
 pub(crate) fn fail(client: &Client, slot: &parking_lot::Mutex<Option<Error>>, error: Error) {
     slot.lock().get_or_insert(error);
-    client.disconnect();
+    // Without a connection (NO_CONN) it still stops the reconnects, which
+    // is all the helper needs.
+    let _ = client.disconnect();
 }

@@ -14,15 +14,11 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-#[cfg(any(feature = "rustls", feature = "native-tls"))]
-use super::Tls;
-use super::{fail, Auth, Connection, Will};
-use crate::client::{Client, MessageInfo, Outcome, UserData};
-use crate::error::Error;
+use super::fail;
+use crate::client::{Client, IntoQos, MessageInfo, Outcome, UserData};
+use crate::error::{Error, ValueReason};
 use crate::packet::{Properties, ProtocolVersion, QoS};
 use crate::topic::validate_topic_name;
-use crate::transport::proxy::ProxySettings;
-use crate::transport::Transport;
 
 /// One message for [`multiple`]: Paho's message dict (`{'topic', 'payload',
 /// 'qos', 'retain', 'properties'}`) or tuple (`(topic, payload, qos,
@@ -68,6 +64,13 @@ impl<T: Into<String>, P: AsRef<[u8]>> From<(T, P, i32, bool)> for Msg {
     }
 }
 
+impl<T: Into<String>, P: AsRef<[u8]>> From<(T, P, QoS, bool)> for Msg {
+    /// The tuple form with a [`QoS`] (a received message's, say).
+    fn from((topic, payload, qos, retain): (T, P, QoS, bool)) -> Msg {
+        (topic, payload, i32::from(qos), retain).into()
+    }
+}
+
 impl From<&Msg> for Msg {
     /// A copy, so that `multiple(&messages, ...)` works on a slice or a
     /// `Vec` that the caller keeps.
@@ -76,75 +79,10 @@ impl From<&Msg> for Msg {
     }
 }
 
-/// The keyword arguments of Paho's `single` and `multiple`, with Paho's
-/// defaults.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// `hostname`: the broker's address (default `"localhost"`; for the
-    /// unix transport, the socket's path).
-    pub hostname: String,
-    /// `port` (default 1883).
-    pub port: u16,
-    /// `client_id` (default `""`). As in Paho, an empty id is sent as it is
-    /// to MQTT 3.1.1 and 5 brokers (Paho's docstring says one is generated;
-    /// that happens only for MQTT 3.1).
-    pub client_id: String,
-    /// `keepalive` in seconds (default 60).
-    pub keepalive: u16,
-    /// `will` (default none): [`Client::will_set`].
-    pub will: Option<Will>,
-    /// `auth` (default none): [`Client::username_pw_set`].
-    pub auth: Option<Auth>,
-    /// `tls` (default none, feature `tls` or `native-tls`): [`Client::tls_set`] and
-    /// [`Client::tls_insecure_set`], or [`Client::tls_set_context`].
-    #[cfg(any(feature = "rustls", feature = "native-tls"))]
-    pub tls: Option<Tls>,
-    /// `protocol` (default MQTT 3.1.1).
-    pub protocol: ProtocolVersion,
-    /// `transport` (default TCP).
-    pub transport: Transport,
-    /// `proxy_args` (default none): [`Client::proxy_set`].
-    pub proxy_args: Option<ProxySettings>,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            hostname: "localhost".into(),
-            port: 1883,
-            client_id: String::new(),
-            keepalive: 60,
-            will: None,
-            auth: None,
-            #[cfg(any(feature = "rustls", feature = "native-tls"))]
-            tls: None,
-            protocol: ProtocolVersion::MQTTv311,
-            transport: Transport::Tcp,
-            proxy_args: None,
-        }
-    }
-}
-
-impl Options {
-    fn connection(&self) -> Connection<'_> {
-        Connection {
-            hostname: &self.hostname,
-            port: self.port,
-            client_id: &self.client_id,
-            keepalive: self.keepalive,
-            will: self.will.as_ref(),
-            auth: self.auth.as_ref(),
-            #[cfg(any(feature = "rustls", feature = "native-tls"))]
-            tls: self.tls.as_ref(),
-            protocol: self.protocol,
-            transport: self.transport,
-            // Paho's publish helpers keep the client's default.
-            clean_session: None,
-            proxy_args: self.proxy_args.as_ref(),
-            manual_ack: false,
-        }
-    }
-}
+/// The keyword arguments of Paho's `single` and `multiple`: the helpers'
+/// shared [`Options`] (`clean_session`, which Paho's
+/// publish helpers do not take, defaults to the client's own default).
+pub use super::Options;
 
 /// Paho's `publish.single(topic, payload, qos, retain, hostname, ...)`:
 /// connects, publishes one message, waits until it is complete (written
@@ -173,11 +111,12 @@ impl Options {
 pub fn single(
     topic: &str,
     payload: impl AsRef<[u8]>,
-    qos: i32,
+    qos: impl IntoQos,
     retain: bool,
     options: &Options,
 ) -> Result<(), Error> {
-    multiple([(topic, payload, qos, retain)], options)
+    // Checked with the message, after its topic, as `publish` checks.
+    multiple([(topic, payload, qos.paho_int(), retain)], options)
 }
 
 /// Paho's `publish.multiple(msgs, hostname, ...)`: connects, publishes the
@@ -216,7 +155,7 @@ where
 {
     let queue: VecDeque<Msg> = msgs.into_iter().map(Into::into).collect();
     if queue.is_empty() {
-        return Err(Error::Value("msgs is empty".into()));
+        return Err(Error::Value(ValueReason::NoMessages));
     }
     for msg in &queue {
         check(msg, options.protocol)?;
@@ -228,7 +167,7 @@ where
         }),
         error: Mutex::new(None),
     });
-    let connection = options.connection();
+    let connection = options.connection(false);
     let client = connection.client(UserData::default(), |client| {
         let s = Arc::clone(&shared);
         client.on_connect(move |client, _, _, reason_code, _| {
@@ -319,7 +258,9 @@ impl Shared {
         match next {
             Some(msg) => self.send(client, msg),
             None => {
-                client.disconnect();
+                // The last message is complete, so the connection is up:
+                // disconnect queues the DISCONNECT.
+                let _ = client.disconnect();
             }
         }
     }

@@ -9,96 +9,19 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-#[cfg(any(feature = "rustls", feature = "native-tls"))]
-use super::Tls;
-use super::{fail, Auth, Connection, Will};
-use crate::client::{Client, UserData};
-use crate::error::Error;
+use super::fail;
+use crate::client::{Client, IntoQos, UserData};
+use crate::error::{Error, ValueReason};
 use crate::packet::{ProtocolVersion, QoS};
 use crate::session::Message;
 use crate::topic::validate_topic_filter;
-use crate::transport::proxy::ProxySettings;
-use crate::transport::Transport;
 
 /// The keyword arguments of Paho's `simple` and `callback` (after `qos`,
-/// `msg_count`, `retained` and `userdata`), with Paho's defaults. (Named
-/// `Options` inside this module; not to be confused with
+/// `msg_count`, `retained` and `userdata`): the helpers' shared
+/// [`Options`]. (Not to be confused with
 /// [`SubscribeOptions`](crate::packet::SubscribeOptions), the MQTT 5
 /// subscription options.)
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// `hostname`: the broker's address (default `"localhost"`; for the
-    /// unix transport, the socket's path).
-    pub hostname: String,
-    /// `port` (default 1883).
-    pub port: u16,
-    /// `client_id` (default `""`, sent as it is to MQTT 3.1.1 and 5
-    /// brokers, as in Paho).
-    pub client_id: String,
-    /// `keepalive` in seconds (default 60).
-    pub keepalive: u16,
-    /// `will` (default none): [`Client::will_set`].
-    pub will: Option<Will>,
-    /// `auth` (default none): [`Client::username_pw_set`].
-    pub auth: Option<Auth>,
-    /// `tls` (default none, feature `tls` or `native-tls`): [`Client::tls_set`] and
-    /// [`Client::tls_insecure_set`], or [`Client::tls_set_context`].
-    #[cfg(any(feature = "rustls", feature = "native-tls"))]
-    pub tls: Option<Tls>,
-    /// `protocol` (default MQTT 3.1.1).
-    pub protocol: ProtocolVersion,
-    /// `transport` (default TCP).
-    pub transport: Transport,
-    /// `clean_session` (default true). Ignored with MQTT 5, which has
-    /// clean start instead (the client's default: clean on the first
-    /// connection only). Paho's `callback` hands it to the client even for
-    /// MQTT 5, where the client refuses it (`ValueError('Clean session is
-    /// not used for MQTT 5.0')`); here both functions ignore it, as Paho's
-    /// `simple` does.
-    pub clean_session: bool,
-    /// `proxy_args` (default none): [`Client::proxy_set`].
-    pub proxy_args: Option<ProxySettings>,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            hostname: "localhost".into(),
-            port: 1883,
-            client_id: String::new(),
-            keepalive: 60,
-            will: None,
-            auth: None,
-            #[cfg(any(feature = "rustls", feature = "native-tls"))]
-            tls: None,
-            protocol: ProtocolVersion::MQTTv311,
-            transport: Transport::Tcp,
-            clean_session: true,
-            proxy_args: None,
-        }
-    }
-}
-
-impl Options {
-    fn connection(&self) -> Connection<'_> {
-        Connection {
-            hostname: &self.hostname,
-            port: self.port,
-            client_id: &self.client_id,
-            keepalive: self.keepalive,
-            will: self.will.as_ref(),
-            auth: self.auth.as_ref(),
-            #[cfg(any(feature = "rustls", feature = "native-tls"))]
-            tls: self.tls.as_ref(),
-            protocol: self.protocol,
-            transport: self.transport,
-            clean_session: (self.protocol != ProtocolVersion::MQTTv5).then_some(self.clean_session),
-            proxy_args: self.proxy_args.as_ref(),
-            // The helpers acknowledge messages themselves (see `ack`).
-            manual_ack: true,
-        }
-    }
-}
+pub use super::Options;
 
 /// Paho's `subscribe.callback(callback, topics, qos, userdata, hostname,
 /// ...)`: connects, subscribes to each of `topics` at `qos`, and calls
@@ -127,7 +50,7 @@ impl Options {
 pub fn callback<F>(
     callback: F,
     topics: &[&str],
-    qos: i32,
+    qos: impl IntoQos,
     userdata: UserData,
     options: &Options,
 ) -> Result<(), Error>
@@ -155,7 +78,9 @@ where
 /// manually, so that nothing is sent after their DISCONNECT).
 fn ack(client: &Client, message: &Message) {
     if message.qos != QoS::AtMostOnce {
-        client.ack(message.mid, message.qos as i32);
+        // Always MQTT_ERR_SUCCESS (a manual-ack client acknowledges or
+        // has nothing to acknowledge).
+        let _ = client.ack(message.mid, message.qos);
     }
 }
 
@@ -164,13 +89,13 @@ fn ack(client: &Client, message: &Message) {
 fn run(
     on_message: impl Fn(&Client, &UserData, &Message) + Send + Sync + 'static,
     topics: &[&str],
-    qos: i32,
+    qos: impl IntoQos,
     userdata: UserData,
     options: &Options,
 ) -> Result<(), Error> {
-    if !(0..=2).contains(&qos) {
-        return Err(Error::Value("qos must be in the range 0-2".into()));
-    }
+    let qos = qos
+        .into_qos()
+        .map_err(|_| Error::Value(ValueReason::HelperQos))?;
     let v5 = options.protocol == ProtocolVersion::MQTTv5;
     for topic in topics {
         if topic.is_empty() && !v5 {
@@ -180,7 +105,7 @@ fn run(
     }
     let topics: Vec<String> = topics.iter().map(|t| t.to_string()).collect();
     let error = Arc::new(Mutex::new(None));
-    let connection = options.connection();
+    let connection = options.connection(true);
     let client = connection.client(userdata, |client| {
         let e = Arc::clone(&error);
         client.on_connect(move |client, _, _, reason_code, _| {
@@ -248,13 +173,13 @@ fn run(
 /// ```
 pub fn simple(
     topics: &[&str],
-    qos: i32,
+    qos: impl IntoQos,
     msg_count: usize,
     retained: bool,
     options: &Options,
 ) -> Result<Vec<Message>, Error> {
     if msg_count < 1 {
-        return Err(Error::Value("msg_count must be > 0".into()));
+        return Err(Error::Value(ValueReason::MsgCount));
     }
     let collected = Arc::new(Mutex::new(Vec::with_capacity(msg_count)));
     let c = Arc::clone(&collected);
@@ -274,7 +199,8 @@ pub fn simple(
         messages.push(message.clone());
         if messages.len() == msg_count {
             drop(messages);
-            client.disconnect();
+            // Called from on_message, so the connection is up.
+            let _ = client.disconnect();
         }
     };
     run(on_message, topics, qos, UserData::default(), options)?;

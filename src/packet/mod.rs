@@ -174,6 +174,34 @@ impl From<QoS> for u8 {
     }
 }
 
+impl From<QoS> for i32 {
+    /// 0, 1 or 2: the integer Paho programs pass and compare.
+    fn from(q: QoS) -> i32 {
+        i32::from(q as u8)
+    }
+}
+
+impl PartialEq<i32> for QoS {
+    /// `message.qos == 1`, as a Paho program compares `msg.qos`.
+    fn eq(&self, other: &i32) -> bool {
+        i32::from(*self) == *other
+    }
+}
+
+impl fmt::Display for QoS {
+    /// `0`, `1` or `2`, as Paho prints `msg.qos` (an `int` there).
+    ///
+    /// ```
+    /// use mqtt_tether::QoS;
+    /// assert_eq!(format!("qos={}", QoS::AtLeastOnce), "qos=1");
+    /// assert_eq!(i32::from(QoS::ExactlyOnce), 2);
+    /// assert!(QoS::AtMostOnce == 0);
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&(*self as u8), f)
+    }
+}
+
 /// The control packet types, as Paho's `PacketTypes` (the value is the type
 /// nibble of the fixed header), plus Paho's pseudo-type `WillMessage` (99) under
 /// which will properties are checked.

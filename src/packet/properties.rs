@@ -306,6 +306,195 @@ impl fmt::Debug for Properties {
     }
 }
 
+/// One call each for the common MQTT 5 properties, as builders: each adds
+/// its property to the set (as [`set`](Properties::set) does) and returns
+/// the set, or Paho's error when it does not apply to the packet type.
+/// The typed getters of the same names read them back.
+///
+/// ```
+/// use mqtt_tether::{PacketType, Properties};
+///
+/// let props = Properties::new(PacketType::Publish)
+///     .with_message_expiry_interval(60)?
+///     .with_response_topic("svc/replies/7")?
+///     .with_correlation_data("req-7")?
+///     .with_content_type("application/json")?
+///     .with_user_property("k", "v")?
+///     .with_user_property("trace", "on")?;
+/// assert_eq!(props.message_expiry_interval(), Some(60));
+/// assert_eq!(props.response_topic(), Some("svc/replies/7"));
+/// assert_eq!(props.correlation_data(), Some(&b"req-7"[..]));
+/// assert_eq!(props.content_type(), Some("application/json"));
+/// assert_eq!(props.user_properties().collect::<Vec<_>>(), [("k", "v"), ("trace", "on")]);
+/// // Printed as Paho prints `str(props)`: values, not `Some(..)`.
+/// assert_eq!(
+///     props.to_string(),
+///     "[MessageExpiryInterval : 60, ContentType : application/json, \
+///      ResponseTopic : svc/replies/7, CorrelationData : b'req-7', \
+///      UserProperty : [('k', 'v'), ('trace', 'on')]]"
+/// );
+/// # Ok::<(), mqtt_tether::packet::PropertyError>(())
+/// ```
+impl Properties {
+    /// Adds a user property (name, value); user properties accumulate.
+    pub fn with_user_property(
+        mut self,
+        name: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Result<Properties, PropertyError> {
+        self.set(Property::UserProperty(name.into(), value.into()))?;
+        Ok(self)
+    }
+
+    /// Sets the Message Expiry Interval, in seconds.
+    pub fn with_message_expiry_interval(
+        mut self,
+        seconds: u32,
+    ) -> Result<Properties, PropertyError> {
+        self.set(Property::MessageExpiryInterval(seconds))?;
+        Ok(self)
+    }
+
+    /// Sets the Response Topic (MQTT 5 request/response).
+    pub fn with_response_topic(
+        mut self,
+        topic: impl Into<String>,
+    ) -> Result<Properties, PropertyError> {
+        self.set(Property::ResponseTopic(topic.into()))?;
+        Ok(self)
+    }
+
+    /// Sets the Correlation Data (MQTT 5 request/response).
+    pub fn with_correlation_data(
+        mut self,
+        data: impl AsRef<[u8]>,
+    ) -> Result<Properties, PropertyError> {
+        self.set(Property::CorrelationData(data.as_ref().to_vec()))?;
+        Ok(self)
+    }
+
+    /// Sets the Content Type.
+    pub fn with_content_type(
+        mut self,
+        content_type: impl Into<String>,
+    ) -> Result<Properties, PropertyError> {
+        self.set(Property::ContentType(content_type.into()))?;
+        Ok(self)
+    }
+}
+
+impl fmt::Display for Properties {
+    /// Paho's `str(properties)`: `[Name : value, ...]` in identifier order,
+    /// values as Python prints them (`60`, `text`, `b'bytes'`), and the
+    /// properties that repeat as one list (`UserProperty : [('k', 'v')]`,
+    /// `SubscriptionIdentifier : [1, 2]`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ids: Vec<PropertyId> = self.entries().map(|(id, _)| id).collect();
+        ids.sort();
+        ids.dedup();
+        f.write_str("[")?;
+        for (i, id) in ids.into_iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{} : ", id.name())?;
+            let values = self.entries().filter(|(p, _)| *p == id).map(|(_, v)| v);
+            if matches!(
+                id,
+                PropertyId::UserProperty | PropertyId::SubscriptionIdentifier
+            ) {
+                f.write_str("[")?;
+                for (j, v) in values.enumerate() {
+                    if j > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write_value(f, v, true)?;
+                }
+                f.write_str("]")?;
+            } else if let Some(v) = values.into_iter().next() {
+                write_value(f, v, false)?;
+            }
+        }
+        f.write_str("]")
+    }
+}
+
+impl fmt::Display for Property {
+    /// `Name : value`, as one entry of Paho's `str(properties)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} : ", self.id().name())?;
+        match self.value() {
+            Value::Pair(k, v) => {
+                f.write_str("[")?;
+                write_value(f, Value::Pair(k, v), true)?;
+                f.write_str("]")
+            }
+            v => write_value(f, v, false),
+        }
+    }
+}
+
+/// A value as Python's `str()` shows it; `nested` inside a list, where a
+/// string is shown by its `repr()`.
+fn write_value(f: &mut fmt::Formatter<'_>, value: Value<'_>, nested: bool) -> fmt::Result {
+    match value {
+        Value::Int(n) => write!(f, "{n}"),
+        Value::Text(s) if nested => write_py_str(f, s),
+        Value::Text(s) => f.write_str(s),
+        Value::Pair(k, v) => {
+            f.write_str("(")?;
+            write_py_str(f, k)?;
+            f.write_str(", ")?;
+            write_py_str(f, v)?;
+            f.write_str(")")
+        }
+        Value::Bytes(b) => {
+            // Python's bytes repr: b'...' with \x escapes.
+            let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+                '"'
+            } else {
+                '\''
+            };
+            write!(f, "b{quote}")?;
+            for &c in b {
+                match c {
+                    b'\\' => f.write_str("\\\\")?,
+                    b'\n' => f.write_str("\\n")?,
+                    b'\r' => f.write_str("\\r")?,
+                    b'\t' => f.write_str("\\t")?,
+                    c if char::from(c) == quote => write!(f, "\\{quote}")?,
+                    0x20..=0x7e => write!(f, "{}", char::from(c))?,
+                    c => write!(f, "\\x{c:02x}")?,
+                }
+            }
+            write!(f, "{quote}")
+        }
+    }
+}
+
+/// Python's `repr()` of a string: single quotes unless it holds one and no
+/// double quote.
+fn write_py_str(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    write!(f, "{quote}")?;
+    for c in s.chars() {
+        match c {
+            '\\' => f.write_str("\\\\")?,
+            '\n' => f.write_str("\\n")?,
+            '\r' => f.write_str("\\r")?,
+            '\t' => f.write_str("\\t")?,
+            c if c == quote => write!(f, "\\{quote}")?,
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => write!(f, "\\x{:02x}", c as u32)?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    write!(f, "{quote}")
+}
+
 macro_rules! getters {
     ($( $fn:ident => $variant:ident : $ty:ty, $how:ident; )*) => {
         impl Properties {

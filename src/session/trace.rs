@@ -1,6 +1,7 @@
 //! One readable line per packet sent or received, for `on_log` at DEBUG
 //! (Paho logs every packet the same way). Built only while someone listens,
-//! so a client without `on_log` or `enable_logger` pays nothing for it.
+//! so a client without `on_log`, whose `log` logger drops DEBUG lines,
+//! pays nothing for it.
 
 use crate::packet::{Packet, ProtocolVersion};
 

@@ -78,7 +78,7 @@ impl ConnectionEvents {
                 rc.value(),
                 rc.get_name()
             ));
-            client.disconnect();
+            let _ = client.disconnect();
             let _ = tx.send(());
         });
         ConnectionEvents { seen, disconnected }
@@ -117,8 +117,11 @@ pub fn connect(c: &Client, port: u16) -> u8 {
     c.on_connect(move |_, _, _, rc, _| {
         let _ = tx.send(rc.value());
     });
-    c.connect("127.0.0.1", port, 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", port, 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     rx.recv_timeout(WAIT).expect("no CONNACK")
 }
 
@@ -141,7 +144,7 @@ pub fn subscriber(
         let _ = stx.send(());
     });
     assert_eq!(connect(&c, port), 0);
-    c.subscribe(filter, qos).unwrap();
+    let _ = c.subscribe(filter, qos).unwrap();
     srx.recv_timeout(WAIT).expect("no SUBACK");
     (c, rx)
 }

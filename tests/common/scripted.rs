@@ -13,8 +13,11 @@ const WAIT: Duration = Duration::from_secs(5);
 /// Connects `c` to `broker` (MQTT 3.1.1), starts its loop, and accepts the
 /// connection with CONNACK 0.
 pub fn connected(c: &Client, broker: &ScriptedBroker) -> ScriptedConnection {
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::MQTT_ERR_SUCCESS
+    );
+    assert_eq!(c.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     accept(c, broker)
 }
 
