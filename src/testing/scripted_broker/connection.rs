@@ -252,13 +252,35 @@ impl ScriptedConnection {
     /// client slower than the flood finds messages piling up. Ends early
     /// when the client closes the connection, or when `next` appends
     /// nothing.
-    pub fn flood(
+    pub fn flood(&mut self, duration: Duration, next: impl FnMut(&mut Vec<u8>)) -> Result<Flood> {
+        self.flood_until(duration, duration, None, next)
+    }
+
+    /// [`flood`](Self::flood) for at least `min`, then on until the client
+    /// has taken nothing for `stall` (it is pushed back), or until `max`.
+    /// On a loaded machine a client needs longer to fill its budget and
+    /// the kernel's buffers; a fixed attack would end before it could be
+    /// pushed back, a client that reads for ever still runs to `max`.
+    pub fn flood_until_pushed_back(
         &mut self,
+        min: Duration,
+        max: Duration,
+        stall: Duration,
+        next: impl FnMut(&mut Vec<u8>),
+    ) -> Result<Flood> {
+        self.flood_until(min, max.max(min), Some(stall), next)
+    }
+
+    fn flood_until(
+        &mut self,
+        min: Duration,
         duration: Duration,
+        stall: Option<Duration>,
         mut next: impl FnMut(&mut Vec<u8>),
     ) -> Result<Flood> {
         let start = Instant::now();
         let end = start + duration;
+        let min_end = start + min;
         let (mut buf, mut at) = (Vec::new(), 0);
         let mut report = Flood {
             sent: 0,
@@ -272,6 +294,9 @@ impl ScriptedConnection {
             report.stalled_at_end = now.min(end) - progress;
             report.longest_stall = report.longest_stall.max(report.stalled_at_end);
             if now >= end {
+                break;
+            }
+            if stall.is_some_and(|stall| now >= min_end && now - progress >= stall) {
                 break;
             }
             if at == buf.len() {
