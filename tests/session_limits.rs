@@ -14,7 +14,7 @@ use mqtt_tether::packet::{
     ConnAck, Packet, PacketType, Properties, Property, ProtocolVersion, Publish, QoS,
     SubscribeOptions,
 };
-use mqtt_tether::session::{Event, OutState, Session, SessionConfig};
+use mqtt_tether::session::{Event, OutState, Session, SessionConfig, StoreFull};
 use mqtt_tether::{ErrorCode, ReasonCode};
 
 use ProtocolVersion::MQTTv5 as V5;
@@ -656,4 +656,129 @@ fn the_limits_are_readable_and_belong_to_one_connection() {
         publish(&mut s, "t", "2", QoS::ExactlyOnce).1,
         ErrorCode::Success
     );
+}
+
+// ----- room in the store (issue 19, backpressure) ---------------------------
+
+/// A connected v5 session with `config`, its CONNECT and CONNACK done.
+fn connected(config: SessionConfig, t: Instant) -> Session {
+    let mut s = Session::new(config);
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&connack(false, &[]), t).unwrap();
+    events(&mut s);
+    take(&mut s, t);
+    s
+}
+
+/// Takes the `Published` events and releases their messages, as the
+/// driver does once the application has had them.
+fn release_published(s: &mut Session) -> Vec<u16> {
+    let mut released = Vec::new();
+    for event in events(s) {
+        if let Event::Published { mid, .. } = event {
+            s.release(mid);
+            released.push(mid);
+        }
+    }
+    released
+}
+
+/// `publish_wait` waits on what the core decides: with `max_queued` 2 the
+/// third QoS 1 message is refused with the reason (`Count(2)`) and the
+/// length its PUBLISH would take; `room_for` says no until the broker's
+/// PUBACK has been delivered and the message released (an acknowledged
+/// message holds its place until then, as its `MessageInfo` still reads
+/// "not yet"), then yes; the message then goes out with the next free id.
+#[test]
+fn a_full_store_says_why_and_has_room_once_an_acknowledged_message_is_released() {
+    let t = Instant::now();
+    let mut config = v5("room");
+    config.max_queued = 2;
+    let mut s = connected(config, t);
+    assert_eq!(publish(&mut s, "t", "a", QoS::AtLeastOnce), (1, ErrorCode::Success));
+    assert_eq!(publish(&mut s, "t", "b", QoS::AtLeastOnce), (2, ErrorCode::Success));
+    assert_eq!(
+        wire(&take(&mut s, t)),
+        ["PUBLISH t a mid 1", "PUBLISH t b mid 2"]
+    );
+    let refused = s.publish(Publish::new("t", b"c".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!(refused.rc, ErrorCode::QueueSize);
+    assert_eq!(refused.full, Some(StoreFull::Count(2)));
+    assert!(!refused.stored);
+    assert_eq!(s.store().len(), 2, "nothing stored");
+    assert!(take(&mut s, t).is_empty(), "nothing sent");
+    assert_eq!(
+        s.room_for(QoS::AtLeastOnce, 8),
+        Err(StoreFull::Count(2))
+    );
+    // QoS 0 needs no place in the store.
+    assert_eq!(s.room_for(QoS::AtMostOnce, 8), Ok(()));
+
+    s.received(&ack(PacketType::PubAck, 1, 0), t).unwrap();
+    assert_eq!(s.store().unfinished(), 1, "message 1 is acknowledged");
+    assert_eq!(
+        s.room_for(QoS::AtLeastOnce, 8),
+        Err(StoreFull::Count(2)),
+        "acknowledged, not yet released"
+    );
+    assert_eq!(release_published(&mut s), [1]);
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 8), Ok(()));
+    let stored = s.publish(Publish::new("t", b"c".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!((stored.rc, stored.full), (ErrorCode::Success, None));
+    // Id 3 went to the refused attempt (as Paho's counter moves too).
+    assert_eq!(wire(&take(&mut s, t)), ["PUBLISH t c mid 4"]);
+    s.received(&ack(PacketType::PubAck, 2, 0), t).unwrap();
+    s.received(&ack(PacketType::PubAck, 4, 0), t).unwrap();
+    assert_eq!(s.store().unfinished(), 0, "what a drain waits for");
+}
+
+/// The store's bytes budget: refused with `Bytes(budget)` and the length
+/// the message needs, which `room_for` weighs; one message alone is
+/// always accepted, however large.
+#[test]
+fn the_store_bytes_budget_refuses_with_its_reason_until_bytes_are_released() {
+    let t = Instant::now();
+    let mut config = v5("bytes");
+    // "PUBLISH t <10 bytes> mid n", v5: 2 + 3 + 2 + 1 + 10 = 18 bytes.
+    config.memory_budget.store = 40;
+    let mut s = connected(config, t);
+    let payload = "0123456789";
+    let first = s.publish(Publish::new("t", payload.as_bytes().to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!((first.rc, first.len), (ErrorCode::Success, 18));
+    assert_eq!(publish(&mut s, "t", payload, QoS::AtLeastOnce).1, ErrorCode::Success);
+    assert_eq!(s.store().bytes(), 36);
+    let refused = s.publish(Publish::new("t", payload.as_bytes().to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!(refused.rc, ErrorCode::QueueSize);
+    assert_eq!((refused.full, refused.len), (Some(StoreFull::Bytes(40)), 18));
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 4), Ok(()), "4 more bytes fit");
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 18), Err(StoreFull::Bytes(40)));
+    take(&mut s, t);
+    s.received(&ack(PacketType::PubAck, 1, 0), t).unwrap();
+    release_published(&mut s);
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 18), Ok(()));
+    // Alone in the store, a message over the whole budget still goes in.
+    s.received(&ack(PacketType::PubAck, 2, 0), t).unwrap();
+    release_published(&mut s);
+    let big = "x".repeat(100);
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 200), Ok(()));
+    assert_eq!(publish(&mut s, "t", &big, QoS::AtLeastOnce).1, ErrorCode::Success);
+}
+
+/// All 65,535 ids held (offline, so nothing is acknowledged): QoS 1 and
+/// QoS 0 alike are refused with `Ids`, without an id (mid 0).
+#[test]
+fn with_every_id_held_the_store_is_full_for_every_qos() {
+    let mut s = Session::new(v5("ids"));
+    for _ in 0..mqtt_tether::session::MAX_STORED {
+        assert_eq!(publish(&mut s, "t", "", QoS::AtLeastOnce).1, ErrorCode::NoConn);
+    }
+    for qos in [QoS::AtLeastOnce, QoS::AtMostOnce] {
+        let refused = s.publish(Publish::new("t", Vec::new(), qos, 0));
+        assert_eq!(
+            (refused.mid, refused.rc, refused.full),
+            (0, ErrorCode::QueueSize, Some(StoreFull::Ids))
+        );
+        assert_eq!(s.room_for(qos, 8), Err(StoreFull::Ids));
+    }
 }

@@ -87,6 +87,7 @@ impl Driver {
             thread: Mutex::new(None),
             terminate: AtomicBool::new(false),
             stop_asked: AtomicBool::new(false),
+            stops: AtomicU64::new(0),
             thread_running: AtomicBool::new(false),
             loop_asleep: AtomicBool::new(false),
             waiter_reads: AtomicU64::new(0),
@@ -187,6 +188,7 @@ impl Driver {
             core.abandon_opening(None);
             rc
         };
+        self.stopped();
         self.wake_loop();
         rc
     }
@@ -201,6 +203,16 @@ impl Driver {
     ) -> Result<Completion, Error> {
         let mut core = self.shared.core.lock();
         let result = publish(&mut core.session)?;
+        let completion = self.completion_of(&mut core, &result);
+        drop(core);
+        self.wake_loop();
+        Ok(completion)
+    }
+
+    /// The completion of a message `result` says the session took (or
+    /// refused), registered where the driver completes it; under the core
+    /// lock.
+    pub(super) fn completion_of(&self, core: &mut Core, result: &PublishResult) -> Completion {
         let completion = if result.stored {
             // No allocation: the store is its state.
             let epoch = core.epochs.for_publish(result.seq);
@@ -219,9 +231,7 @@ impl Driver {
             // cannot be missed.
             self.shared.infos.lock().insert(result.mid, state);
         }
-        drop(core);
-        self.wake_loop();
-        Ok(completion)
+        completion
     }
 
     /// Runs a request on the session, then wakes the loop to write it.
@@ -348,6 +358,7 @@ impl Driver {
         };
         self.shared.terminate.store(true, Ordering::SeqCst);
         self.shared.stop_asked.store(true, Ordering::SeqCst);
+        self.stopped();
         // Its connect in progress ends now, not at the connect timeout.
         self.shared
             .core
@@ -433,7 +444,7 @@ impl Driver {
         for info in infos {
             info.complete(Outcome::Reinitialised);
         }
-        self.shared.info_waiters.notify();
+        self.stopped();
     }
 
     /// Empties the outgoing QoS 1/2 store (Paho 2.2's
@@ -479,6 +490,7 @@ impl Driver {
             let _ = conn.writer.shutdown(std::net::Shutdown::Both);
         }
         drop(core);
+        self.stopped();
         shared.wake();
     }
 

@@ -36,6 +36,7 @@ mod mid;
 mod mid_table;
 mod outgoing;
 mod resubscribe;
+mod room;
 pub mod trace;
 mod transmit;
 
@@ -50,6 +51,7 @@ pub use mid::MidAllocator;
 pub(crate) use mid_table::MidTable;
 pub use outgoing::{Admission, OutState, OutgoingStore, PubRec, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
+pub use room::{StoreFull, MAX_STORED};
 pub use transmit::{Completion, TransmitBuffer};
 
 use std::collections::{HashSet, VecDeque};
@@ -98,6 +100,12 @@ pub struct PublishResult {
     /// The stored message's place in the order of publishes
     /// ([`Stored::seq`]); 0 when not stored.
     pub seq: u64,
+    /// With `rc` `QueueSize`: what was full ([`Session::room_for`] says
+    /// when it is not any more).
+    pub full: Option<StoreFull>,
+    /// The encoded PUBLISH's length, for [`Session::room_for`]; 0 when the
+    /// message was not encoded.
+    pub len: usize,
 }
 
 /// One MQTT session (see the [module docs](self)).
@@ -964,7 +972,7 @@ impl Session {
         let store = &self.store;
         let mid = match self.mids.next_free_from(|from| store.first_free_id(from)) {
             Some(mid) => mid,
-            None => return self.not_stored(0, ErrorCode::QueueSize),
+            None => return self.full(0, StoreFull::Ids, 0),
         };
         publish.dup = false;
         publish.packet_id = if publish.qos == QoS::AtMostOnce {
@@ -976,16 +984,15 @@ impl Session {
         if publish.qos == QoS::AtMostOnce {
             return self.publish_qos0(mid, &publish, alias);
         }
-        if self.config.max_queued > 0 && self.store.len() >= self.config.max_queued {
-            return self.not_stored(mid, ErrorCode::QueueSize);
+        if let Err(full) = self.count_room() {
+            return self.full(mid, full, 0);
         }
         let packet = match publish.encode_boxed(self.config.protocol) {
             Ok(packet) => packet,
             Err(_) => return self.not_stored(mid, ErrorCode::PayloadSize),
         };
-        let held = self.store.bytes();
-        if held > 0 && held.saturating_add(packet.len()) > self.config.memory_budget.store {
-            return self.not_stored(mid, ErrorCode::QueueSize);
+        if let Err(full) = self.bytes_room(packet.len()) {
+            return self.full(mid, full, packet.len());
         }
         let facts = (
             packet.len(),
@@ -1029,6 +1036,8 @@ impl Session {
             refused: None,
             stored: true,
             seq: self.store.get(mid).map_or(0, Stored::seq),
+            full: None,
+            len: facts.0,
         }
     }
 
@@ -1046,6 +1055,8 @@ impl Session {
             refused: None,
             stored: false,
             seq: 0,
+            full: None,
+            len: 0,
         };
         match self.link {
             LinkState::Down => self.not_stored(mid, ErrorCode::NoConn),
@@ -1055,7 +1066,8 @@ impl Session {
                 queued
             }
             LinkState::Connecting | LinkState::Connected if self.transmit_full() => {
-                self.not_stored(mid, ErrorCode::QueueSize)
+                let full = StoreFull::Transmit(self.config.memory_budget.transmit);
+                self.full(mid, full, 0)
             }
             LinkState::Connecting | LinkState::Connected => {
                 let buf = self.transmit.buf();
@@ -1208,6 +1220,17 @@ impl Session {
             refused: None,
             stored: false,
             seq: 0,
+            full: None,
+            len: 0,
+        }
+    }
+
+    /// Refused for want of room (`MQTT_ERR_QUEUE_SIZE`), and why.
+    fn full(&self, mid: u16, full: StoreFull, len: usize) -> PublishResult {
+        PublishResult {
+            full: Some(full),
+            len,
+            ..self.not_stored(mid, ErrorCode::QueueSize)
         }
     }
 

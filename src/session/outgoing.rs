@@ -253,6 +253,15 @@ impl OutgoingStore {
         self.bytes
     }
 
+    /// How many stored messages the broker has not yet acknowledged (nor
+    /// refused): what a drain waits for. Walks the store.
+    pub fn unfinished(&self) -> usize {
+        self.messages
+            .iter()
+            .filter(|(_, m)| !matches!(m.state(), OutState::Acked | OutState::Failed))
+            .count()
+    }
+
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.messages.len() == 0
