@@ -617,6 +617,10 @@ pub enum RuntimeReason {
     PublishReinitialised,
     /// "Message publish failed: dropped by drop_out_messages()."
     PublishDropped,
+    /// "Message publish failed: dropped unsent to make room for a newer
+    /// message (QueueFullPolicy::DropOldest)." (its outcome
+    /// [`Outcome::Evicted`](crate::Outcome::Evicted)).
+    PublishEvicted,
     /// "wait_for_publish() called from the network loop thread would never
     /// return"
     WaitOnLoopThread,
@@ -660,6 +664,10 @@ impl fmt::Display for RuntimeReason {
             PublishDropped => {
                 f.write_str("Message publish failed: dropped by drop_out_messages().")
             }
+            PublishEvicted => f.write_str(
+                "Message publish failed: dropped unsent to make room for a newer message \
+                 (QueueFullPolicy::DropOldest).",
+            ),
             WaitOnLoopThread => f.write_str(
                 "wait_for_publish() called from the network loop thread would never return",
             ),

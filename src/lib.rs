@@ -201,7 +201,7 @@ pub use packet::{
     convert_connack_rc_to_reason_code, PacketType, Properties, Property, ProtocolVersion, QoS,
     ReasonCode, RetainHandling, SubscribeOptions,
 };
-pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message, StoreFull};
+pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message, QueueFullPolicy, StoreFull};
 pub use topic::topic_matches_sub;
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
 pub use transport::tls::TlsOptions;

@@ -18,7 +18,9 @@ use common::hex;
 use common::scripted::connected;
 use mqtt_tether::packet::Packet;
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig, ScriptedBroker, ScriptedConnection};
-use mqtt_tether::{Client, Error, ErrorCode, PahoErrorKind, StoreFull};
+use mqtt_tether::{
+    Client, Error, ErrorCode, Outcome, PahoErrorKind, QueueFullPolicy, StoreFull,
+};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// What a call may take beyond the deadline it was given, on a loaded
@@ -264,4 +266,92 @@ fn disconnect_drain_times_out_with_the_exact_count_left() {
         other => panic!("expected DISCONNECT, got {:?}", other.packet_type()),
     }
     c.loop_stop();
+}
+
+/// `queue_full_policy_set(DropOldest)`: offline with a store of 3, the
+/// fourth message drops the first, whose `MessageInfo` ends `Evicted` at
+/// once (its waiter is woken, with the reason) and which gets no
+/// `on_publish`; once connected the other three reach a subscriber, in
+/// order, and each gets its `on_publish`.
+#[test]
+fn drop_oldest_ends_the_dropped_message_stated_and_delivers_the_rest() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let (_sub, rx) = subscriber("evict-sub", m.port(), "evict/t", 1);
+    let publisher = client("evict-pub");
+    publisher.max_queued_messages_set(3).unwrap();
+    assert_eq!(publisher.queue_full_policy(), QueueFullPolicy::Refuse);
+    publisher.queue_full_policy_set(QueueFullPolicy::DropOldest);
+    let (ptx, prx) = mpsc::channel();
+    publisher.on_publish(move |_, _, mid, _, _| {
+        let _ = ptx.send(mid);
+    });
+    let first = publisher.publish("evict/t", "a", 1, false).unwrap();
+    let waiter = {
+        let first = first.clone();
+        thread::spawn(move || first.wait_for_publish(Some(WAIT)).map_err(|e| e.to_string()))
+    };
+    thread::sleep(Duration::from_millis(100));
+    let rest: Vec<_> = ["b", "c", "d"]
+        .iter()
+        .map(|p| publisher.publish("evict/t", p, 1, false).unwrap())
+        .collect();
+    assert_eq!(first.outcome(), Outcome::Evicted);
+    assert_eq!(first.rc(), ErrorCode::QueueSize);
+    assert_eq!(
+        waiter.join().unwrap(),
+        Err("Message publish failed: dropped unsent to make room for a newer message \
+             (QueueFullPolicy::DropOldest)."
+            .to_string())
+    );
+    assert_eq!(connect(&publisher, m.port()), 0);
+    for info in &rest {
+        info.wait_for_publish(Some(WAIT)).unwrap();
+    }
+    let got: Vec<String> = (0..3)
+        .map(|_| String::from_utf8(rx.recv_timeout(WAIT).unwrap().payload.clone()).unwrap())
+        .collect();
+    assert_eq!(got, ["b", "c", "d"]);
+    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "no a");
+    let mut published: Vec<u16> = prx.try_iter().collect();
+    published.sort_unstable();
+    assert_eq!(published, [2, 3, 4], "on_publish for the delivered only");
+    publisher.disconnect();
+    publisher.loop_stop();
+}
+
+/// `queue_qos0_offline_set(true)`: QoS 0 messages published before the
+/// connection are kept (`rc` NO_CONN, outcome pending, waitable) and reach
+/// a subscriber once connected; Paho's default drops them.
+#[test]
+fn qos0_queued_offline_is_delivered_after_the_connack() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let (_sub, rx) = subscriber("q0-sub", m.port(), "q0/t", 0);
+    let paho = client("q0-paho");
+    assert!(!paho.queue_qos0_offline());
+    let lost = paho.publish("q0/t", "lost", 0, false).unwrap();
+    assert_eq!((lost.rc(), lost.outcome()), (ErrorCode::NoConn, Outcome::NotConnected));
+
+    let publisher = client("q0-pub");
+    publisher.queue_qos0_offline_set(true);
+    let infos: Vec<_> = (0..3)
+        .map(|n| publisher.publish("q0/t", format!("m{n}"), 0, false).unwrap())
+        .collect();
+    for info in &infos {
+        assert_eq!((info.rc(), info.outcome()), (ErrorCode::NoConn, Outcome::Pending));
+    }
+    assert_eq!(connect(&publisher, m.port()), 0);
+    for info in &infos {
+        info.wait_for_publish(Some(WAIT)).unwrap();
+        assert_eq!(info.outcome(), Outcome::Published);
+    }
+    let got: Vec<String> = (0..3)
+        .map(|_| String::from_utf8(rx.recv_timeout(WAIT).unwrap().payload.clone()).unwrap())
+        .collect();
+    assert_eq!(got, ["m0", "m1", "m2"]);
+    publisher.disconnect();
+    publisher.loop_stop();
 }

@@ -18,7 +18,8 @@ use super::{
 use crate::error::{Error, ErrorCode};
 use crate::packet::{Disconnect, Properties, QoS};
 use crate::session::{
-    Backoff, CleanStart, Message, MidTable, PublishResult, Session, SessionConfig,
+    Backoff, CleanStart, DroppedMessage, Message, MidTable, PublishResult, Session,
+    SessionConfig,
 };
 use crate::transport::{Transport, TransportConfig};
 
@@ -204,9 +205,32 @@ impl Driver {
         let mut core = self.shared.core.lock();
         let result = publish(&mut core.session)?;
         let completion = self.completion_of(&mut core, &result);
+        let dropped = self.settle_dropped(&mut core);
         drop(core);
+        if dropped {
+            self.shared.info_waiters.notify();
+        }
         self.wake_loop();
         Ok(completion)
+    }
+
+    /// Ends the messages the queue-full policy dropped with
+    /// [`Outcome::Evicted`], where their `MessageInfo`s look (under the
+    /// core lock, so none reads "published" from the store's not holding
+    /// it); true when waiters are to be woken.
+    pub(super) fn settle_dropped(&self, core: &mut Core) -> bool {
+        let dropped = core.session.take_dropped();
+        for d in &dropped {
+            match *d {
+                DroppedMessage::Stored { seq, .. } => core.epochs.record(seq, Outcome::Evicted),
+                DroppedMessage::Qos0 { mid } => {
+                    if let Some(info) = self.shared.infos.lock().remove(mid) {
+                        info.complete(Outcome::Evicted);
+                    }
+                }
+            }
+        }
+        !dropped.is_empty()
     }
 
     /// The completion of a message `result` says the session took (or
@@ -217,6 +241,13 @@ impl Driver {
             // No allocation: the store is its state.
             let epoch = core.epochs.for_publish(result.seq);
             Completion::stored(&self.shared, epoch, result.mid, result.seq, result.rc)
+        } else if result.queued {
+            let completion =
+                Completion::queued(result.mid, result.rc, &self.shared.info_waiters);
+            if let Some(state) = completion.own_state() {
+                self.shared.infos.lock().insert(result.mid, state);
+            }
+            return completion;
         } else {
             Completion::own(
                 result.mid,

@@ -44,16 +44,31 @@ impl Driver {
             let (full, len, gate) = {
                 let mut core = self.shared.core.lock();
                 let result = publish(&mut core.session)?;
-                let Some(full) = result.full else {
-                    let completion = self.completion_of(&mut core, &result);
-                    drop(core);
-                    self.wake_loop();
-                    return Ok(completion);
+                let dropped = self.settle_dropped(&mut core);
+                let full = match result.full {
+                    Some(full) if !self.stopped_since(stops, core.state) => Ok(full),
+                    Some(full) => Err(full),
+                    None => {
+                        let completion = self.completion_of(&mut core, &result);
+                        drop(core);
+                        if dropped {
+                            self.shared.info_waiters.notify();
+                        }
+                        self.wake_loop();
+                        return Ok(completion);
+                    }
                 };
-                if self.stopped_since(stops, core.state) {
-                    return Err(Error::Runtime(RuntimeReason::PublishWaitStopped(full)));
+                let gate = gate_of(&core);
+                drop(core);
+                if dropped {
+                    self.shared.info_waiters.notify();
                 }
-                (full, result.len, gate_of(&core))
+                match full {
+                    Ok(full) => (full, result.len, gate),
+                    Err(full) => {
+                        return Err(Error::Runtime(RuntimeReason::PublishWaitStopped(full)))
+                    }
+                }
             };
             if self.shared.info_waiters.on_loop_thread() {
                 return Err(Error::Runtime(RuntimeReason::PublishWaitOnLoopThread(full)));

@@ -51,7 +51,8 @@ pub use mid::MidAllocator;
 pub(crate) use mid_table::MidTable;
 pub use outgoing::{Admission, OutState, OutgoingStore, PubRec, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
-pub use room::{StoreFull, MAX_STORED};
+pub use room::{DroppedMessage, QueueFullPolicy, StoreFull, MAX_STORED};
+use room::OfflineQos0;
 pub use transmit::{Completion, TransmitBuffer};
 
 use std::collections::{HashSet, VecDeque};
@@ -106,6 +107,10 @@ pub struct PublishResult {
     /// The encoded PUBLISH's length, for [`Session::room_for`]; 0 when the
     /// message was not encoded.
     pub len: usize,
+    /// A QoS 0 message queued for the next connection
+    /// ([`SessionConfig::queue_qos0_offline`]); `seq` is its place in the
+    /// publish order.
+    pub queued: bool,
 }
 
 /// One MQTT session (see the [module docs](self)).
@@ -152,6 +157,12 @@ pub struct Session {
     awaiting_connack: bool,
     book: SubscriptionBook,
     trace: bool,
+    /// QoS 0 messages queued offline (`queue_qos0_offline`), oldest first,
+    /// and their packets' bytes.
+    offline_qos0: VecDeque<OfflineQos0>,
+    offline_qos0_bytes: usize,
+    /// What the queue-full policy dropped (see [`Session::take_dropped`]).
+    dropped: Vec<DroppedMessage>,
 }
 
 impl Session {
@@ -185,6 +196,9 @@ impl Session {
             awaiting_connack: false,
             book: SubscriptionBook::new(),
             trace: false,
+            offline_qos0: VecDeque::new(),
+            offline_qos0_bytes: 0,
+            dropped: Vec::new(),
         }
     }
 
@@ -383,7 +397,7 @@ impl Session {
             events: self.event_bytes,
             event_count: self.events.len(),
             inbound_qos2: self.inbound.bytes(),
-            store: self.store.bytes(),
+            store: self.store.bytes() + self.offline_qos0_bytes,
         }
     }
 
@@ -537,6 +551,7 @@ impl Session {
         if self.link != LinkState::Connected {
             return;
         }
+        self.send_offline_qos0();
         let window = self.window();
         self.backlog = false;
         for resend in self.store.resume(window) {
@@ -544,6 +559,35 @@ impl Session {
         }
         // Messages the limits refused left the window: fill it again.
         self.fill_window();
+    }
+
+    /// Writes the QoS 0 messages queued offline, in publish order, each
+    /// checked against the broker's limits as a QoS 0 `publish` is: a
+    /// refused one ends with a `Published` event carrying the reason, as a
+    /// stored message the CONNACK forbids does.
+    fn send_offline_qos0(&mut self) {
+        while let Some(m) = self.offline_qos0.pop_front() {
+            self.offline_qos0_bytes -= m.packet.len();
+            let facts = (m.packet.len(), m.retain, m.empty_topic, m.alias);
+            match self.check_publish(QoS::AtMostOnce, facts) {
+                Ok(()) => {
+                    let buf = self.transmit.buf();
+                    let start = buf.len();
+                    buf.extend_from_slice(&m.packet);
+                    self.transmit.mark(Completion::Qos0(m.mid));
+                    self.trace_sent(start);
+                }
+                Err(refusal) => {
+                    self.published_events += 1;
+                    self.events.push_back(Event::Published {
+                        mid: m.mid,
+                        reason_code: refusal.reason_code,
+                        properties: Properties::new(PacketType::PubAck),
+                    });
+                    self.events.push_back(Event::Refused(refusal));
+                }
+            }
+        }
     }
 
     /// Puts a stored message's next packet on the wire.
@@ -984,15 +1028,16 @@ impl Session {
         if publish.qos == QoS::AtMostOnce {
             return self.publish_qos0(mid, &publish, alias);
         }
-        if let Err(full) = self.count_room() {
+        if let Err(full) = self.make_room(Session::count_room) {
             return self.full(mid, full, 0);
         }
         let packet = match publish.encode_boxed(self.config.protocol) {
             Ok(packet) => packet,
             Err(_) => return self.not_stored(mid, ErrorCode::PayloadSize),
         };
-        if let Err(full) = self.bytes_room(packet.len()) {
-            return self.full(mid, full, packet.len());
+        let len = packet.len();
+        if let Err(full) = self.make_room(|s| s.bytes_room(len)) {
+            return self.full(mid, full, len);
         }
         let facts = (
             packet.len(),
@@ -1038,6 +1083,7 @@ impl Session {
             seq: self.store.get(mid).map_or(0, Stored::seq),
             full: None,
             len: facts.0,
+            queued: false,
         }
     }
 
@@ -1057,7 +1103,11 @@ impl Session {
             seq: 0,
             full: None,
             len: 0,
+            queued: false,
         };
+        if self.queues_qos0() {
+            return self.queue_offline_qos0(mid, publish, alias);
+        }
         match self.link {
             LinkState::Down => self.not_stored(mid, ErrorCode::NoConn),
             LinkState::Disconnecting => {
@@ -1096,6 +1146,51 @@ impl Session {
                 self.trace_sent(start);
                 queued
             }
+        }
+    }
+
+    /// Queues a QoS 0 message for the next CONNACK (see
+    /// [`SessionConfig::queue_qos0_offline`]); `rc` is `NoConn` while
+    /// offline, as for a QoS 1/2 message stored then.
+    fn queue_offline_qos0(
+        &mut self,
+        mid: u16,
+        publish: &PublishRef<'_>,
+        alias: Option<u16>,
+    ) -> PublishResult {
+        let packet = match publish.encode_boxed(self.config.protocol) {
+            Ok(packet) => packet,
+            Err(_) => return self.not_stored(mid, ErrorCode::PayloadSize),
+        };
+        let len = packet.len();
+        let room = self
+            .make_room(Session::count_room)
+            .and_then(|()| self.make_room(|s| s.bytes_room(len)));
+        if let Err(full) = room {
+            return self.full(mid, full, len);
+        }
+        let seq = self.store.take_seq();
+        self.offline_qos0_bytes += len;
+        self.offline_qos0.push_back(OfflineQos0 {
+            mid,
+            seq,
+            packet,
+            retain: publish.retain,
+            empty_topic: publish.topic.is_empty(),
+            alias,
+        });
+        PublishResult {
+            queued: true,
+            len,
+            seq,
+            ..self.not_stored(
+                mid,
+                if self.link == LinkState::Down {
+                    ErrorCode::NoConn
+                } else {
+                    ErrorCode::Success
+                },
+            )
         }
     }
 
@@ -1222,6 +1317,7 @@ impl Session {
             seq: 0,
             full: None,
             len: 0,
+            queued: false,
         }
     }
 

@@ -167,6 +167,25 @@ impl Completion {
         }
     }
 
+    /// A QoS 0 message queued for the next connection (published with
+    /// `rc` `NoConn` while offline): pending, and waited for like a QoS 1/2
+    /// message stored offline.
+    pub(crate) fn queued(mid: u16, rc: ErrorCode, waiters: &Arc<InfoWaiters>) -> Completion {
+        let state = State {
+            rc,
+            outcome: Outcome::Pending,
+            published: false,
+            stored: true,
+        };
+        Completion {
+            kind: Kind::Own(Arc::new(InfoInner {
+                state: AtomicU32::new(state.pack()),
+                mid,
+            })),
+            waiters: Arc::clone(waiters),
+        }
+    }
+
     /// A QoS 1/2 message the store holds as `seq`, published with `rc`
     /// (`Success`, or `NoConn` when stored while offline).
     pub(super) fn stored(
