@@ -149,7 +149,9 @@ impl Session {
         let qos0 = self.offline_qos0.front().map(|m| m.seq);
         match (stored, qos0) {
             (Some((seq, mid)), q) if q.is_none_or(|q| seq < q) => {
-                self.store.remove_unsent(mid);
+                if self.store.remove_unsent(mid).is_none() {
+                    return false;
+                }
                 self.dropped.push(DroppedMessage::Stored { mid, seq });
                 true
             }
