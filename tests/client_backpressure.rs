@@ -18,9 +18,7 @@ use common::hex;
 use common::scripted::connected;
 use mqtt_tether::packet::Packet;
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig, ScriptedBroker, ScriptedConnection};
-use mqtt_tether::{
-    Client, Error, ErrorCode, Outcome, PahoErrorKind, QueueFullPolicy, StoreFull,
-};
+use mqtt_tether::{Client, Error, ErrorCode, Outcome, PahoErrorKind, QueueFullPolicy, StoreFull};
 
 const WAIT: Duration = Duration::from_secs(10);
 /// What a call may take beyond the deadline it was given, on a loaded
@@ -85,7 +83,10 @@ fn publish_wait_delivers_a_thousand_through_a_store_of_ten() {
     }
     let expected: Vec<String> = (0..1000).map(|n| n.to_string()).collect();
     assert_eq!(got, expected, "every message, once, in order");
-    assert!(rx.recv_timeout(Duration::from_millis(300)).is_err(), "no copy");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "no copy"
+    );
     // Ten messages of 2 + 2 + 8 + 2 + at most 3 bytes.
     assert!(most_held <= 10 * 17, "the store held {most_held} bytes");
     publisher.disconnect();
@@ -109,7 +110,10 @@ fn publish_wait_times_out_with_the_reason_and_queues_nothing() {
         took >= timeout && took < timeout + MARGIN,
         "returned after {took:?}"
     );
-    assert!(matches!(err, Error::QueueFull(StoreFull::Count(3))), "{err:?}");
+    assert!(
+        matches!(err, Error::QueueFull(StoreFull::Count(3))),
+        "{err:?}"
+    );
     assert_eq!(err.kind(), PahoErrorKind::ValueError);
     assert_eq!(
         err.to_string(),
@@ -135,7 +139,10 @@ fn publish_wait_in_a_callback_errors_at_once_instead_of_hanging() {
     c.on_message(move |client, _, _| {
         let t = Instant::now();
         let result = client.publish_wait("bp/t", "from callback", 1, false, Some(WAIT));
-        let _ = tx.send((t.elapsed(), result.map(|i| i.mid()).map_err(|e| e.to_string())));
+        let _ = tx.send((
+            t.elapsed(),
+            result.map(|i| i.mid()).map_err(|e| e.to_string()),
+        ));
     });
     // A QoS 0 PUBLISH to the client: "in" "x".
     conn.send_bytes(&hex("30 05 00 02 69 6e 78")).unwrap();
@@ -147,9 +154,11 @@ fn publish_wait_in_a_callback_errors_at_once_instead_of_hanging() {
     );
     assert_eq!(
         result,
-        Err("publish_wait() called from the network loop thread would never get room: \
+        Err(
+            "publish_wait() called from the network loop thread would never get room: \
              max_queued_messages (3) messages are queued"
-            .to_string())
+                .to_string()
+        )
     );
     c.disconnect();
     c.loop_stop();
@@ -166,7 +175,8 @@ fn a_stop_wakes_a_caller_waiting_for_room() {
             let c = c.clone();
             thread::spawn(move || {
                 let t = Instant::now();
-                let result = c.publish_wait("bp/t", "waits", 1, false, Some(Duration::from_secs(30)));
+                let result =
+                    c.publish_wait("bp/t", "waits", 1, false, Some(Duration::from_secs(30)));
                 (t.elapsed(), result.map(|i| i.mid()))
             })
         };
@@ -206,7 +216,9 @@ fn disconnect_drain_delivers_everything_queued_first() {
     let publisher = client("drain-pub");
     assert_eq!(connect(&publisher, m.port()), 0);
     for n in 0..500 {
-        let info = publisher.publish("drain/t", n.to_string(), 1, false).unwrap();
+        let info = publisher
+            .publish("drain/t", n.to_string(), 1, false)
+            .unwrap();
         assert_eq!(info.rc(), ErrorCode::Success);
     }
     let drained = publisher.disconnect_drain(Some(WAIT)).unwrap();
@@ -249,9 +261,11 @@ fn disconnect_drain_times_out_with_the_exact_count_left() {
     assert!(blocked < Duration::from_millis(200), "blocked {blocked:?}");
     assert_eq!(
         result,
-        Err("disconnect_drain() called from the network loop thread would never see its 3 \
+        Err(
+            "disconnect_drain() called from the network loop thread would never see its 3 \
              unacknowledged messages acknowledged"
-            .to_string())
+                .to_string()
+        )
     );
     assert!(c.is_connected(), "no disconnect from the callback");
 
@@ -290,7 +304,11 @@ fn drop_oldest_ends_the_dropped_message_stated_and_delivers_the_rest() {
     let first = publisher.publish("evict/t", "a", 1, false).unwrap();
     let waiter = {
         let first = first.clone();
-        thread::spawn(move || first.wait_for_publish(Some(WAIT)).map_err(|e| e.to_string()))
+        thread::spawn(move || {
+            first
+                .wait_for_publish(Some(WAIT))
+                .map_err(|e| e.to_string())
+        })
     };
     thread::sleep(Duration::from_millis(100));
     let rest: Vec<_> = ["b", "c", "d"]
@@ -301,9 +319,11 @@ fn drop_oldest_ends_the_dropped_message_stated_and_delivers_the_rest() {
     assert_eq!(first.rc(), ErrorCode::QueueSize);
     assert_eq!(
         waiter.join().unwrap(),
-        Err("Message publish failed: dropped unsent to make room for a newer message \
+        Err(
+            "Message publish failed: dropped unsent to make room for a newer message \
              (QueueFullPolicy::DropOldest)."
-            .to_string())
+                .to_string()
+        )
     );
     assert_eq!(connect(&publisher, m.port()), 0);
     for info in &rest {
@@ -333,15 +353,25 @@ fn qos0_queued_offline_is_delivered_after_the_connack() {
     let paho = client("q0-paho");
     assert!(!paho.queue_qos0_offline());
     let lost = paho.publish("q0/t", "lost", 0, false).unwrap();
-    assert_eq!((lost.rc(), lost.outcome()), (ErrorCode::NoConn, Outcome::NotConnected));
+    assert_eq!(
+        (lost.rc(), lost.outcome()),
+        (ErrorCode::NoConn, Outcome::NotConnected)
+    );
 
     let publisher = client("q0-pub");
     publisher.queue_qos0_offline_set(true);
     let infos: Vec<_> = (0..3)
-        .map(|n| publisher.publish("q0/t", format!("m{n}"), 0, false).unwrap())
+        .map(|n| {
+            publisher
+                .publish("q0/t", format!("m{n}"), 0, false)
+                .unwrap()
+        })
         .collect();
     for info in &infos {
-        assert_eq!((info.rc(), info.outcome()), (ErrorCode::NoConn, Outcome::Pending));
+        assert_eq!(
+            (info.rc(), info.outcome()),
+            (ErrorCode::NoConn, Outcome::Pending)
+        );
     }
     assert_eq!(connect(&publisher, m.port()), 0);
     for info in &infos {

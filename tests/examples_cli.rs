@@ -882,7 +882,8 @@ fn pub_lines_beyond_the_message_ids_all_arrive_and_exit_0() {
     const LINES: usize = 100_000;
     // No per-client queue limit: the subscriber must not be the one that
     // drops (Mosquitto's default keeps 1,000).
-    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default().line("max_queued_messages 0"))
+    let Some(m) =
+        Mosquitto::start_or_skip(MosquittoConfig::default().line("max_queued_messages 0"))
     else {
         return;
     };

@@ -698,8 +698,14 @@ fn a_full_store_says_why_and_has_room_once_an_acknowledged_message_is_released()
     let mut config = v5("room");
     config.max_queued = 2;
     let mut s = connected(config, t);
-    assert_eq!(publish(&mut s, "t", "a", QoS::AtLeastOnce), (1, ErrorCode::Success));
-    assert_eq!(publish(&mut s, "t", "b", QoS::AtLeastOnce), (2, ErrorCode::Success));
+    assert_eq!(
+        publish(&mut s, "t", "a", QoS::AtLeastOnce),
+        (1, ErrorCode::Success)
+    );
+    assert_eq!(
+        publish(&mut s, "t", "b", QoS::AtLeastOnce),
+        (2, ErrorCode::Success)
+    );
     assert_eq!(
         wire(&take(&mut s, t)),
         ["PUBLISH t a mid 1", "PUBLISH t b mid 2"]
@@ -710,10 +716,7 @@ fn a_full_store_says_why_and_has_room_once_an_acknowledged_message_is_released()
     assert!(!refused.stored);
     assert_eq!(s.store().len(), 2, "nothing stored");
     assert!(take(&mut s, t).is_empty(), "nothing sent");
-    assert_eq!(
-        s.room_for(QoS::AtLeastOnce, 8),
-        Err(StoreFull::Count(2))
-    );
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 8), Err(StoreFull::Count(2)));
     // QoS 0 needs no place in the store.
     assert_eq!(s.room_for(QoS::AtMostOnce, 8), Ok(()));
 
@@ -746,13 +749,29 @@ fn the_store_bytes_budget_refuses_with_its_reason_until_bytes_are_released() {
     config.memory_budget.store = 40;
     let mut s = connected(config, t);
     let payload = "0123456789";
-    let first = s.publish(Publish::new("t", payload.as_bytes().to_vec(), QoS::AtLeastOnce, 0));
+    let first = s.publish(Publish::new(
+        "t",
+        payload.as_bytes().to_vec(),
+        QoS::AtLeastOnce,
+        0,
+    ));
     assert_eq!((first.rc, first.len), (ErrorCode::Success, 18));
-    assert_eq!(publish(&mut s, "t", payload, QoS::AtLeastOnce).1, ErrorCode::Success);
+    assert_eq!(
+        publish(&mut s, "t", payload, QoS::AtLeastOnce).1,
+        ErrorCode::Success
+    );
     assert_eq!(s.store().bytes(), 36);
-    let refused = s.publish(Publish::new("t", payload.as_bytes().to_vec(), QoS::AtLeastOnce, 0));
+    let refused = s.publish(Publish::new(
+        "t",
+        payload.as_bytes().to_vec(),
+        QoS::AtLeastOnce,
+        0,
+    ));
     assert_eq!(refused.rc, ErrorCode::QueueSize);
-    assert_eq!((refused.full, refused.len), (Some(StoreFull::Bytes(40)), 18));
+    assert_eq!(
+        (refused.full, refused.len),
+        (Some(StoreFull::Bytes(40)), 18)
+    );
     assert_eq!(s.room_for(QoS::AtLeastOnce, 4), Ok(()), "4 more bytes fit");
     assert_eq!(s.room_for(QoS::AtLeastOnce, 18), Err(StoreFull::Bytes(40)));
     take(&mut s, t);
@@ -764,7 +783,10 @@ fn the_store_bytes_budget_refuses_with_its_reason_until_bytes_are_released() {
     release_published(&mut s);
     let big = "x".repeat(100);
     assert_eq!(s.room_for(QoS::AtLeastOnce, 200), Ok(()));
-    assert_eq!(publish(&mut s, "t", &big, QoS::AtLeastOnce).1, ErrorCode::Success);
+    assert_eq!(
+        publish(&mut s, "t", &big, QoS::AtLeastOnce).1,
+        ErrorCode::Success
+    );
 }
 
 /// All 65,535 ids held (offline, so nothing is acknowledged): QoS 1 and
@@ -773,7 +795,10 @@ fn the_store_bytes_budget_refuses_with_its_reason_until_bytes_are_released() {
 fn with_every_id_held_the_store_is_full_for_every_qos() {
     let mut s = Session::new(v5("ids"));
     for _ in 0..mqtt_tether::session::MAX_STORED {
-        assert_eq!(publish(&mut s, "t", "", QoS::AtLeastOnce).1, ErrorCode::NoConn);
+        assert_eq!(
+            publish(&mut s, "t", "", QoS::AtLeastOnce).1,
+            ErrorCode::NoConn
+        );
     }
     for qos in [QoS::AtLeastOnce, QoS::AtMostOnce] {
         let refused = s.publish(Publish::new("t", Vec::new(), qos, 0));
@@ -800,10 +825,21 @@ fn drop_oldest_drops_only_what_was_never_sent_and_reports_it() {
     config.queue_full_policy = QueueFullPolicy::DropOldest;
     let mut s = Session::new(config);
     for (n, text) in ["a", "b", "c", "d"].iter().enumerate() {
-        let r = s.publish(Publish::new("t", text.as_bytes().to_vec(), QoS::AtLeastOnce, 0));
-        assert_eq!((r.mid, r.rc, r.full), (n as u16 + 1, ErrorCode::NoConn, None));
+        let r = s.publish(Publish::new(
+            "t",
+            text.as_bytes().to_vec(),
+            QoS::AtLeastOnce,
+            0,
+        ));
+        assert_eq!(
+            (r.mid, r.rc, r.full),
+            (n as u16 + 1, ErrorCode::NoConn, None)
+        );
     }
-    assert_eq!(s.take_dropped(), [DroppedMessage::Stored { mid: 1, seq: 0 }]);
+    assert_eq!(
+        s.take_dropped(),
+        [DroppedMessage::Stored { mid: 1, seq: 0 }]
+    );
     assert_eq!(s.store().len(), 3);
     s.start_connection(t);
     take(&mut s, t);
@@ -811,7 +847,11 @@ fn drop_oldest_drops_only_what_was_never_sent_and_reports_it() {
     events(&mut s);
     assert_eq!(
         wire(&take(&mut s, t)),
-        ["PUBLISH t b mid 2", "PUBLISH t c mid 3", "PUBLISH t d mid 4"]
+        [
+            "PUBLISH t b mid 2",
+            "PUBLISH t c mid 3",
+            "PUBLISH t d mid 4"
+        ]
     );
     for mid in 2..=4 {
         s.received(&ack(PacketType::PubAck, mid, 0), t).unwrap();
@@ -821,16 +861,34 @@ fn drop_oldest_drops_only_what_was_never_sent_and_reports_it() {
     // Window 2: e and f in flight, g queued behind them.
     s.config_mut().max_inflight = 2;
     for text in ["e", "f", "g"] {
-        assert_eq!(publish(&mut s, "t", text, QoS::AtLeastOnce).1, ErrorCode::Success);
+        assert_eq!(
+            publish(&mut s, "t", text, QoS::AtLeastOnce).1,
+            ErrorCode::Success
+        );
     }
-    assert_eq!(wire(&take(&mut s, t)), ["PUBLISH t e mid 5", "PUBLISH t f mid 6"]);
-    assert_eq!(publish(&mut s, "t", "h", QoS::AtLeastOnce), (8, ErrorCode::Success));
-    assert_eq!(s.take_dropped(), [DroppedMessage::Stored { mid: 7, seq: 6 }]);
+    assert_eq!(
+        wire(&take(&mut s, t)),
+        ["PUBLISH t e mid 5", "PUBLISH t f mid 6"]
+    );
+    assert_eq!(
+        publish(&mut s, "t", "h", QoS::AtLeastOnce),
+        (8, ErrorCode::Success)
+    );
+    assert_eq!(
+        s.take_dropped(),
+        [DroppedMessage::Stored { mid: 7, seq: 6 }]
+    );
     s.config_mut().max_queued = 2;
     // e and f in flight, h queued: h goes, and then nothing is left to drop.
     let refused = s.publish(Publish::new("t", b"i".to_vec(), QoS::AtLeastOnce, 0));
-    assert_eq!((refused.rc, refused.full), (ErrorCode::QueueSize, Some(StoreFull::Count(2))));
-    assert_eq!(s.take_dropped(), [DroppedMessage::Stored { mid: 8, seq: 7 }]);
+    assert_eq!(
+        (refused.rc, refused.full),
+        (ErrorCode::QueueSize, Some(StoreFull::Count(2)))
+    );
+    assert_eq!(
+        s.take_dropped(),
+        [DroppedMessage::Stored { mid: 8, seq: 7 }]
+    );
     assert_eq!(s.store().len(), 2);
     assert!(take(&mut s, t).is_empty(), "neither h nor i went out");
     s.received(&ack(PacketType::PubAck, 5, 0), t).unwrap();
@@ -858,13 +916,25 @@ fn qos0_published_offline_is_queued_only_when_asked_and_goes_after_the_connack()
     config.queue_full_policy = QueueFullPolicy::DropOldest;
     let mut s = Session::new(config);
     let a = s.publish(Publish::new("t", b"a".to_vec(), QoS::AtMostOnce, 0));
-    assert_eq!((a.mid, a.rc, a.queued, a.stored), (1, ErrorCode::NoConn, true, false));
-    assert_eq!(publish(&mut s, "t", "b", QoS::AtLeastOnce), (2, ErrorCode::NoConn));
-    assert_eq!(publish(&mut s, "t", "c", QoS::AtMostOnce), (3, ErrorCode::NoConn));
+    assert_eq!(
+        (a.mid, a.rc, a.queued, a.stored),
+        (1, ErrorCode::NoConn, true, false)
+    );
+    assert_eq!(
+        publish(&mut s, "t", "b", QoS::AtLeastOnce),
+        (2, ErrorCode::NoConn)
+    );
+    assert_eq!(
+        publish(&mut s, "t", "c", QoS::AtMostOnce),
+        (3, ErrorCode::NoConn)
+    );
     // "PUBLISH t a" at v5: 2 + 3 + 1 + 1 = 7 bytes; b (QoS 1) 9.
     assert_eq!(s.memory_use().store, 7 + 9 + 7);
     assert_eq!(s.room_for(QoS::AtMostOnce, 7), Err(StoreFull::Count(3)));
-    assert_eq!(publish(&mut s, "t", "d", QoS::AtMostOnce), (4, ErrorCode::NoConn));
+    assert_eq!(
+        publish(&mut s, "t", "d", QoS::AtMostOnce),
+        (4, ErrorCode::NoConn)
+    );
     assert_eq!(s.take_dropped(), [DroppedMessage::Qos0 { mid: 1 }]);
 
     s.start_connection(t);
@@ -874,7 +944,11 @@ fn qos0_published_offline_is_queued_only_when_asked_and_goes_after_the_connack()
     events(&mut s);
     assert_eq!(
         wire(&take(&mut s, t)),
-        ["PUBLISH t c mid 0", "PUBLISH t d mid 0", "PUBLISH t b mid 2"]
+        [
+            "PUBLISH t c mid 0",
+            "PUBLISH t d mid 0",
+            "PUBLISH t b mid 2"
+        ]
     );
     let written: Vec<u16> = events(&mut s)
         .into_iter()

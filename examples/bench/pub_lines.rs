@@ -90,8 +90,17 @@ pub fn scenario(args: &crate::args::Args, broker: &Target) {
     let port = broker.port.to_string();
     let ours = pub_program().map(|program| {
         let mut c = Command::new(program);
-        c.args(["-h", &broker.host, "-p", &port, "-t", "bench/lines", "-q", "1"])
-            .args(["-l", "-i", "bench-lines-pub"]);
+        c.args([
+            "-h",
+            &broker.host,
+            "-p",
+            &port,
+            "-t",
+            "bench/lines",
+            "-q",
+            "1",
+        ])
+        .args(["-l", "-i", "bench-lines-pub"]);
         c
     });
     let c_client = crate::libmosquitto::program().map(|program| {

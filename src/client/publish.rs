@@ -5,9 +5,7 @@ use super::{Client, IntoQos, MessageInfo};
 use crate::error::{Error, ErrorCode, ValueReason};
 use std::time::{Duration, Instant};
 
-use crate::packet::{
-    PacketType, Properties, ProtocolVersion, PublishRef, QoS, SubscribeOptions,
-};
+use crate::packet::{PacketType, Properties, ProtocolVersion, PublishRef, QoS, SubscribeOptions};
 use crate::session::{Message, PublishResult, Session};
 use crate::topic::{validate_topic_filter, validate_topic_name};
 

@@ -18,8 +18,7 @@ use super::{
 use crate::error::{Error, ErrorCode};
 use crate::packet::{Disconnect, Properties, QoS};
 use crate::session::{
-    Backoff, CleanStart, DroppedMessage, Message, MidTable, PublishResult, Session,
-    SessionConfig,
+    Backoff, CleanStart, DroppedMessage, Message, MidTable, PublishResult, Session, SessionConfig,
 };
 use crate::transport::{Transport, TransportConfig};
 
@@ -242,8 +241,7 @@ impl Driver {
             let epoch = core.epochs.for_publish(result.seq);
             Completion::stored(&self.shared, epoch, result.mid, result.seq, result.rc)
         } else if result.queued {
-            let completion =
-                Completion::queued(result.mid, result.rc, &self.shared.info_waiters);
+            let completion = Completion::queued(result.mid, result.rc, &self.shared.info_waiters);
             if let Some(state) = completion.own_state() {
                 self.shared.infos.lock().insert(result.mid, state);
             }

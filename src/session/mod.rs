@@ -51,8 +51,8 @@ pub use mid::MidAllocator;
 pub(crate) use mid_table::MidTable;
 pub use outgoing::{Admission, OutState, OutgoingStore, PubRec, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
-pub use room::{DroppedMessage, QueueFullPolicy, StoreFull, MAX_STORED};
 use room::OfflineQos0;
+pub use room::{DroppedMessage, QueueFullPolicy, StoreFull, MAX_STORED};
 pub use transmit::{Completion, TransmitBuffer};
 
 use std::collections::{HashSet, VecDeque};

@@ -38,7 +38,10 @@ impl fmt::Display for StoreFull {
             StoreFull::Count(n) => write!(f, "max_queued_messages ({n}) messages are queued"),
             StoreFull::Bytes(n) => write!(f, "the outgoing store holds its budget of {n} bytes"),
             StoreFull::Transmit(n) => {
-                write!(f, "the bytes waiting for the socket fill their budget of {n}")
+                write!(
+                    f,
+                    "the bytes waiting for the socket fill their budget of {n}"
+                )
             }
         }
     }
