@@ -69,9 +69,10 @@ fn publish_wait_delivers_a_thousand_through_a_store_of_ten() {
     assert_eq!(connect(&publisher, m.port()), 0);
     let mut most_held = 0;
     for n in 0..1000 {
-        publisher
+        let info = publisher
             .publish_wait("bp/count", n.to_string(), 1, false, Some(WAIT))
             .unwrap_or_else(|e| panic!("message {n}: {e}"));
+        assert_eq!(info.rc(), ErrorCode::Success, "message {n}");
         most_held = most_held.max(publisher.memory_use().store);
     }
     let mut got = Vec::new();
@@ -89,8 +90,8 @@ fn publish_wait_delivers_a_thousand_through_a_store_of_ten() {
     );
     // Ten messages of 2 + 2 + 8 + 2 + at most 3 bytes.
     assert!(most_held <= 10 * 17, "the store held {most_held} bytes");
-    publisher.disconnect();
-    publisher.loop_stop();
+    let _ = publisher.disconnect();
+    let _ = publisher.loop_stop();
 }
 
 /// (b) A broker that never acknowledges: `publish_wait` returns after its
@@ -124,8 +125,8 @@ fn publish_wait_times_out_with_the_reason_and_queues_nothing() {
     // Acknowledging one makes room, and the late message was not kept.
     conn.send_bytes(&hex("40 02 00 01")).unwrap();
     conn.expect_silence(Duration::from_millis(300)).unwrap();
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// (c) From a callback (the loop's thread) with the store full,
@@ -160,8 +161,8 @@ fn publish_wait_in_a_callback_errors_at_once_instead_of_hanging() {
                 .to_string()
         )
     );
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// (d) `disconnect()` or `loop_stop()` from another thread wakes a caller
@@ -199,8 +200,8 @@ fn a_stop_wakes_a_caller_waiting_for_room() {
             "{stop}"
         );
         assert_eq!(err.kind(), PahoErrorKind::RuntimeError);
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -232,7 +233,7 @@ fn disconnect_drain_delivers_everything_queued_first() {
     }
     let expected: Vec<String> = (0..500).map(|n| n.to_string()).collect();
     assert_eq!(got, expected);
-    publisher.loop_stop();
+    let _ = publisher.loop_stop();
 }
 
 /// Drain against a broker that acknowledges 2 of 5 messages: returns after
@@ -245,7 +246,8 @@ fn disconnect_drain_times_out_with_the_exact_count_left() {
     let c = client("drain-timeout");
     let mut conn = connected(&c, &broker);
     for n in 0..5 {
-        c.publish("drain/t", format!("m{n}"), 1, false).unwrap();
+        let info = c.publish("drain/t", format!("m{n}"), 1, false).unwrap();
+        assert_eq!(info.rc(), ErrorCode::Success);
     }
     assert_eq!(publishes(&mut conn, 5), [1, 2, 3, 4, 5]);
     conn.send_bytes(&hex("40 02 00 01 40 02 00 02")).unwrap();
@@ -279,7 +281,7 @@ fn disconnect_drain_times_out_with_the_exact_count_left() {
         Packet::Disconnect(_) => {}
         other => panic!("expected DISCONNECT, got {:?}", other.packet_type()),
     }
-    c.loop_stop();
+    let _ = c.loop_stop();
 }
 
 /// `queue_full_policy_set(DropOldest)`: offline with a store of 3, the
@@ -337,8 +339,8 @@ fn drop_oldest_ends_the_dropped_message_stated_and_delivers_the_rest() {
     let mut published: Vec<u16> = prx.try_iter().collect();
     published.sort_unstable();
     assert_eq!(published, [2, 3, 4], "on_publish for the delivered only");
-    publisher.disconnect();
-    publisher.loop_stop();
+    let _ = publisher.disconnect();
+    let _ = publisher.loop_stop();
 }
 
 /// `queue_qos0_offline_set(true)`: QoS 0 messages published before the
@@ -382,6 +384,6 @@ fn qos0_queued_offline_is_delivered_after_the_connack() {
         .map(|_| String::from_utf8(rx.recv_timeout(WAIT).unwrap().payload.clone()).unwrap())
         .collect();
     assert_eq!(got, ["m0", "m1", "m2"]);
-    publisher.disconnect();
-    publisher.loop_stop();
+    let _ = publisher.disconnect();
+    let _ = publisher.loop_stop();
 }
