@@ -1,11 +1,11 @@
 //! Publishing and subscribing: `publish`, `subscribe`, `unsubscribe`,
 //! `ack` and `drop_out_messages`.
 
-use super::{Client, IntoQos, MessageInfo};
-use crate::error::{Error, ErrorCode, ValueReason};
 use std::time::{Duration, Instant};
 
-use crate::packet::{PacketType, Properties, ProtocolVersion, PublishRef, QoS, SubscribeOptions};
+use super::{Client, IntoQos, MessageInfo};
+use crate::error::{Error, ErrorCode, ValueReason};
+use crate::packet::{PacketType, Properties, ProtocolVersion, PublishRef, SubscribeOptions};
 use crate::session::{Message, PublishResult, Session};
 use crate::topic::{validate_topic_filter, validate_topic_name};
 
@@ -312,7 +312,9 @@ fn publish_checked(
     session: &mut Session,
     topic: &str,
     payload: &[u8],
-    qos: QoS,
+    // By path: imported, it would make the docs' explicit links to
+    // `crate::QoS` redundant.
+    qos: crate::packet::QoS,
     retain: bool,
     properties: Option<&Properties>,
 ) -> Result<PublishResult, Error> {
