@@ -6,9 +6,15 @@
 //!     [--reconnect-delay MIN MAX] [--count N] [--interval-ms MS]
 //! ```
 //!
-//! `-l` publishes each line of standard input; `--count N` publishes MSG N
-//! times with `{n}` replaced by 0..N-1. `-k`/`--keepalive` (default 60) goes
-//! into CONNECT.
+//! `-l` publishes each line of standard input, any number of them at any
+//! QoS; `--count N` publishes MSG N times with `{n}` replaced by 0..N-1.
+//! `-k`/`--keepalive` (default 60) goes into CONNECT.
+//!
+//! Input faster than the broker acknowledges is not refused: a message that
+//! finds the client's store full (all 65,535 message ids in use, where
+//! Paho's `publish` and `mosquitto_pub -l` give up or drop) waits for room
+//! with `publish_wait`, up to 30 s plus MAX, so reading slows to the
+//! broker's pace.
 //!
 //! The first connection must succeed. After that a lost connection is made
 //! again automatically, first after MIN seconds and then doubling up to MAX
@@ -153,15 +159,18 @@ fn run() -> Result<(), String> {
         dropped: 0,
     };
     let mut total = 0;
+    let room_wait = conn.reconnect_delay.1;
     // `number` names the message in reports: its line number for -l, its
     // {n} otherwise.
     let mut publish = |number: usize, payload: &[u8]| -> Result<(), String> {
         total += 1;
         // A publish without a connection is no error here: QoS 1/2 messages
         // are kept and sent after the reconnect; QoS 0 ones are reported.
+        // A full store slows the input down instead of failing it; the
+        // wait allows for one reconnect at the longest delay.
         let info = client
-            .publish(&topic, payload, qos, retain)
-            .map_err(|e| e.to_string())?;
+            .publish_wait(&topic, payload, qos, retain, Some(WAIT + room_wait))
+            .map_err(|e| format!("{what} {number}: {e}"))?;
         outbox.pending.push_back((number, info));
         outbox.settle()?;
         if !interval.is_zero() {

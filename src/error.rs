@@ -15,6 +15,7 @@ use std::io;
 use crate::packet::{
     DecodeError, EncodeError, PacketType, PropertyError, ReasonCode, UnknownReasonCode,
 };
+use crate::session::StoreFull;
 
 /// Paho's `MQTTErrorCode`: the return codes of the client's calls.
 ///
@@ -416,6 +417,12 @@ pub enum Error {
     /// A `KeyError` of Paho's, with its text (for example "The 'username'
     /// key was not found, this is required for auth").
     Key(String),
+    /// [`Client::publish_wait`](crate::Client::publish_wait) found no room
+    /// for its message before its timeout, for this reason; nothing was
+    /// queued. The text is Paho's for `MQTT_ERR_QUEUE_SIZE` ("Message is
+    /// not queued due to ERR_QUEUE_SIZE") and the reason (a `ValueError`,
+    /// as Paho's).
+    QueueFull(StoreFull),
 }
 
 impl Error {
@@ -429,7 +436,8 @@ impl Error {
             | Error::InvalidQos
             | Error::ReasonCode(_)
             | Error::Encode(_)
-            | Error::Value(_) => PahoErrorKind::ValueError,
+            | Error::Value(_)
+            | Error::QueueFull(_) => PahoErrorKind::ValueError,
             Error::Runtime(_) => PahoErrorKind::RuntimeError,
             Error::Property(_) | Error::Decode(_) | Error::ConnectionRefused(_) => {
                 PahoErrorKind::MqttException
@@ -473,6 +481,9 @@ impl fmt::Display for Error {
             Error::Value(reason) => fmt::Display::fmt(reason, f),
             Error::Runtime(reason) => fmt::Display::fmt(reason, f),
             Error::Key(text) => f.write_str(text),
+            Error::QueueFull(full) => {
+                write!(f, "Message is not queued due to ERR_QUEUE_SIZE: {full}")
+            }
         }
     }
 }
@@ -606,9 +617,24 @@ pub enum RuntimeReason {
     PublishReinitialised,
     /// "Message publish failed: dropped by drop_out_messages()."
     PublishDropped,
+    /// "Message publish failed: dropped unsent to make room for a newer
+    /// message (QueueFullPolicy::DropOldest)." (its outcome
+    /// [`Outcome::Evicted`](crate::Outcome::Evicted)).
+    PublishEvicted,
     /// "wait_for_publish() called from the network loop thread would never
     /// return"
     WaitOnLoopThread,
+    /// "publish_wait() called from the network loop thread would never get
+    /// room: {full}": [`Client::publish_wait`](crate::Client::publish_wait)
+    /// in a callback with the store full.
+    PublishWaitOnLoopThread(StoreFull),
+    /// "publish_wait() gave up: the client was stopped (disconnect(),
+    /// loop_stop() or reinitialise()) while {full}".
+    PublishWaitStopped(StoreFull),
+    /// "disconnect_drain() called from the network loop thread would never
+    /// see its {left} unacknowledged messages acknowledged": nothing was
+    /// disconnected.
+    DrainOnLoopThread(usize),
 }
 
 impl fmt::Display for RuntimeReason {
@@ -638,8 +664,26 @@ impl fmt::Display for RuntimeReason {
             PublishDropped => {
                 f.write_str("Message publish failed: dropped by drop_out_messages().")
             }
+            PublishEvicted => f.write_str(
+                "Message publish failed: dropped unsent to make room for a newer message \
+                 (QueueFullPolicy::DropOldest).",
+            ),
             WaitOnLoopThread => f.write_str(
                 "wait_for_publish() called from the network loop thread would never return",
+            ),
+            PublishWaitOnLoopThread(full) => write!(
+                f,
+                "publish_wait() called from the network loop thread would never get room: {full}"
+            ),
+            PublishWaitStopped(full) => write!(
+                f,
+                "publish_wait() gave up: the client was stopped (disconnect(), loop_stop() or \
+                 reinitialise()) while {full}"
+            ),
+            DrainOnLoopThread(left) => write!(
+                f,
+                "disconnect_drain() called from the network loop thread would never see its \
+                 {left} unacknowledged messages acknowledged"
             ),
         }
     }

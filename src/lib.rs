@@ -183,8 +183,8 @@ pub mod transport;
 
 pub use client::{
     CallbackAPIVersion, Client, ClientOptions, ConnectFlags, ConnectOptions, DisconnectFlags,
-    IntoQos, LogLevel, MessageInfo, Outcome, Subscription, Transport, UserData, UserDataError,
-    WeakClient,
+    Drained, IntoQos, LogLevel, MessageInfo, Outcome, Subscription, Transport, UserData,
+    UserDataError, WeakClient,
 };
 pub use error::{
     connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,
@@ -201,7 +201,7 @@ pub use packet::{
     convert_connack_rc_to_reason_code, PacketType, Properties, Property, ProtocolVersion, QoS,
     ReasonCode, RetainHandling, SubscribeOptions,
 };
-pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message};
+pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message, QueueFullPolicy, StoreFull};
 pub use topic::topic_matches_sub;
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
 pub use transport::tls::TlsOptions;

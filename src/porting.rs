@@ -137,6 +137,9 @@
 //! | `rc, mid = info`, `info[0]`, `str(info)` | `(info.rc(), info.mid())`, `format!("{info}")` | No tuple unpacking or indexing; `Display` prints what Paho's `str(info)` prints, `(<MQTTErrorCode.MQTT_ERR_SUCCESS: 0>, 1)`. |
 //! | (none) | [`MessageInfo::outcome`](crate::MessageInfo::outcome), [`Outcome`](crate::Outcome) | Beyond Paho: why a message was not delivered. |
 //! | `drop_out_messages()` | [`Client::drop_out_messages`](crate::Client::drop_out_messages) | Returns `Vec<`[`Message`](crate::session::Message)`>`; their `MessageInfo`s end [`Outcome::Dropped`](crate::Outcome::Dropped). |
+//! | (none) | [`Client::publish_wait`](crate::Client::publish_wait), [`Client::publish_wait_with`](crate::Client::publish_wait_with) | Beyond Paho: `publish` that waits (up to a timeout) for room in a full store instead of returning `MQTT_ERR_QUEUE_SIZE` ([§3.3](#33-messages)). |
+//! | (none) | [`Client::disconnect_drain`](crate::Client::disconnect_drain) | Beyond Paho: `disconnect()` after waiting (up to a timeout) until every stored message is acknowledged; says how many were left ([§3.3](#33-messages)). |
+//! | (none) | [`Client::queue_full_policy_set`](crate::Client::queue_full_policy_set), [`Client::queue_qos0_offline_set`](crate::Client::queue_qos0_offline_set) | Beyond Paho: drop the oldest unsent message instead of refusing the new one; queue QoS 0 published offline ([§3.3](#33-messages)). |
 //!
 //! ### 1.7 Subscribing, acknowledging, callbacks
 //!
@@ -567,6 +570,35 @@
 //!   * `store` (256 MiB), the QoS 1/2 messages queued or in flight: a
 //!     `publish` returns `MQTT_ERR_QUEUE_SIZE` (outcome `QueueFull`), as at
 //!     `max_queued_messages`, which still counts messages as in Paho.
+//! * **Backpressure: `publish_wait` (our extension).** Paho's `publish`
+//!   returns `MQTT_ERR_QUEUE_SIZE` when the store is full (all 65,535 ids
+//!   held, `max_queued_messages`, or the `store` budget), and so does ours;
+//!   [`Client::publish_wait`](crate::Client::publish_wait) waits for room
+//!   instead, up to its timeout, then `Err(Error::QueueFull(reason))` with
+//!   nothing queued. It holds no lock while it waits; from a callback (the
+//!   loop's thread) it returns an `Error::Runtime` at once instead of
+//!   waiting for acknowledgements only that loop could read, as
+//!   `wait_for_publish` does there; `disconnect()`, `loop_stop()` or
+//!   `reinitialise()` wakes it with an error. A Paho program that loops on
+//!   `MQTT_ERR_QUEUE_SIZE` with a sleep ports to one call.
+//! * **Drain before disconnecting (our extension).**
+//!   [`Client::disconnect_drain`](crate::Client::disconnect_drain)`(timeout)`
+//!   waits until the broker has acknowledged every stored QoS 1/2 message,
+//!   then disconnects as `disconnect()`, and returns how many were left
+//!   ([`Drained`](crate::Drained)). Paho's `disconnect()` (and
+//!   `mosquitto_pub -l`) leaves what is queued unsent. From a callback it
+//!   cannot wait: with messages left it errs and does not disconnect.
+//! * **Offline queue limits (our extension).** At `max_queued_messages` or
+//!   the `store` budget, [`QueueFullPolicy::DropOldest`](crate::QueueFullPolicy::DropOldest)
+//!   drops the oldest message never sent (never one in flight or sent on an
+//!   earlier connection) instead of refusing the new one; the dropped
+//!   message's `MessageInfo` ends [`Outcome::Evicted`](crate::Outcome::Evicted)
+//!   (`rc` `MQTT_ERR_QUEUE_SIZE`) and gets no `on_publish`, which in Paho
+//!   means delivered (Paho never drops). Refusing stays the default. With
+//!   [`Client::queue_qos0_offline_set`](crate::Client::queue_qos0_offline_set)`(true)`
+//!   QoS 0 messages published offline are queued and written after the
+//!   next CONNACK (Paho drops them with `MQTT_ERR_NO_CONN`, still the
+//!   default).
 //! * **Message ids skip ids still in use.** A QoS 1/2 publish whose next id
 //!   is held by a stored message takes the next free one (Paho refuses it
 //!   with `MQTT_ERR_QUEUE_SIZE`); QoS 0 ids skip them too, so a
@@ -636,6 +668,9 @@
 //!   [`helpers::Options`](crate::helpers::Options), so the publish helpers
 //!   have a `clean_session` field too (Paho's publish helpers have no such
 //!   argument; the default, true, is the client default they use).
+//! * [`helpers::publish`](crate::helpers::publish) disconnects through
+//!   `disconnect_drain` (which, the messages going one at a time, finds
+//!   nothing left to wait for).
 //!
 //! ### 3.5 TLS, WebSockets, proxies
 //!

@@ -869,3 +869,62 @@ fn pub_and_sub_take_the_tls_engine_and_the_key_password() {
         "{stderr}"
     );
 }
+
+/// Issue 19: `pub -l` at QoS 1 with 100,000 lines piped in as fast as the
+/// pipe takes them, more than the 65,535 message ids the client can hold
+/// unacknowledged (where Paho's `publish` fails with ERR_QUEUE_SIZE and
+/// `pub` used to exit 1): it waits for room, exits 0 once every message is
+/// acknowledged, and a subscriber has received all 100,000, distinct.
+#[test]
+fn pub_lines_beyond_the_message_ids_all_arrive_and_exit_0() {
+    use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
+    use std::collections::HashSet;
+    const LINES: usize = 100_000;
+    // No per-client queue limit: the subscriber must not be the one that
+    // drops (Mosquitto's default keeps 1,000).
+    let Some(m) =
+        Mosquitto::start_or_skip(MosquittoConfig::default().line("max_queued_messages 0"))
+    else {
+        return;
+    };
+    let (_sub, rx) = common::clients::subscriber("lines-sub", m.port(), "many", 1);
+    let mut publisher = Running(
+        example("pub")
+            .args(["-h", "127.0.0.1", "-p", &m.port().to_string()])
+            .args(["-t", "many", "-l", "-q", "1", "-i", "manypub"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdin = publisher.0.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut text = String::with_capacity(LINES * 8);
+        for n in 0..LINES {
+            text.push_str(&format!("{n}\n"));
+        }
+        // A broken pipe shows as pub's exit status.
+        let _ = stdin.write_all(text.as_bytes());
+    });
+    let mut seen = HashSet::with_capacity(LINES);
+    let t = Instant::now();
+    while seen.len() < LINES && t.elapsed() < WATCHDOG {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(m) => {
+                seen.insert(m.payload.clone());
+            }
+            Err(_) => {
+                if publisher.0.try_wait().unwrap().is_some() {
+                    // Exited: what it delivered is all there is.
+                    while let Ok(m) = rx.recv_timeout(Duration::from_millis(500)) {
+                        seen.insert(m.payload.clone());
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    writer.join().unwrap();
+    let status = publisher.wait("pub -l");
+    assert_eq!(seen.len(), LINES, "distinct messages received");
+    assert!(status.success(), "pub exited with {status}");
+}

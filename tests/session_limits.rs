@@ -14,7 +14,9 @@ use mqtt_tether::packet::{
     ConnAck, Packet, PacketType, Properties, Property, ProtocolVersion, Publish, QoS,
     SubscribeOptions,
 };
-use mqtt_tether::session::{Event, OutState, Session, SessionConfig};
+use mqtt_tether::session::{
+    DroppedMessage, Event, OutState, QueueFullPolicy, Session, SessionConfig, StoreFull,
+};
 use mqtt_tether::{ErrorCode, ReasonCode};
 
 use ProtocolVersion::MQTTv5 as V5;
@@ -656,4 +658,308 @@ fn the_limits_are_readable_and_belong_to_one_connection() {
         publish(&mut s, "t", "2", QoS::ExactlyOnce).1,
         ErrorCode::Success
     );
+}
+
+// ----- room in the store (issue 19, backpressure) ---------------------------
+
+/// A connected v5 session with `config`, its CONNECT and CONNACK done.
+fn connected(config: SessionConfig, t: Instant) -> Session {
+    let mut s = Session::new(config);
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&connack(false, &[]), t).unwrap();
+    events(&mut s);
+    take(&mut s, t);
+    s
+}
+
+/// Takes the `Published` events and releases their messages, as the
+/// driver does once the application has had them.
+fn release_published(s: &mut Session) -> Vec<u16> {
+    let mut released = Vec::new();
+    for event in events(s) {
+        if let Event::Published { mid, .. } = event {
+            s.release(mid);
+            released.push(mid);
+        }
+    }
+    released
+}
+
+/// `publish_wait` waits on what the core decides: with `max_queued` 2 the
+/// third QoS 1 message is refused with the reason (`Count(2)`) and the
+/// length its PUBLISH would take; `room_for` says no until the broker's
+/// PUBACK has been delivered and the message released (an acknowledged
+/// message holds its place until then, as its `MessageInfo` still reads
+/// "not yet"), then yes; the message then goes out with the next free id.
+#[test]
+fn a_full_store_says_why_and_has_room_once_an_acknowledged_message_is_released() {
+    let t = Instant::now();
+    let mut config = v5("room");
+    config.max_queued = 2;
+    let mut s = connected(config, t);
+    assert_eq!(
+        publish(&mut s, "t", "a", QoS::AtLeastOnce),
+        (1, ErrorCode::Success)
+    );
+    assert_eq!(
+        publish(&mut s, "t", "b", QoS::AtLeastOnce),
+        (2, ErrorCode::Success)
+    );
+    assert_eq!(
+        wire(&take(&mut s, t)),
+        ["PUBLISH t a mid 1", "PUBLISH t b mid 2"]
+    );
+    let refused = s.publish(Publish::new("t", b"c".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!(refused.rc, ErrorCode::QueueSize);
+    assert_eq!(refused.full, Some(StoreFull::Count(2)));
+    assert!(!refused.stored);
+    assert_eq!(s.store().len(), 2, "nothing stored");
+    assert!(take(&mut s, t).is_empty(), "nothing sent");
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 8), Err(StoreFull::Count(2)));
+    // QoS 0 needs no place in the store.
+    assert_eq!(s.room_for(QoS::AtMostOnce, 8), Ok(()));
+
+    s.received(&ack(PacketType::PubAck, 1, 0), t).unwrap();
+    assert_eq!(s.store().unfinished(), 1, "message 1 is acknowledged");
+    assert_eq!(
+        s.room_for(QoS::AtLeastOnce, 8),
+        Err(StoreFull::Count(2)),
+        "acknowledged, not yet released"
+    );
+    assert_eq!(release_published(&mut s), [1]);
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 8), Ok(()));
+    let stored = s.publish(Publish::new("t", b"c".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!((stored.rc, stored.full), (ErrorCode::Success, None));
+    // Id 3 went to the refused attempt (as Paho's counter moves too).
+    assert_eq!(wire(&take(&mut s, t)), ["PUBLISH t c mid 4"]);
+    s.received(&ack(PacketType::PubAck, 2, 0), t).unwrap();
+    s.received(&ack(PacketType::PubAck, 4, 0), t).unwrap();
+    assert_eq!(s.store().unfinished(), 0, "what a drain waits for");
+}
+
+/// The store's bytes budget: refused with `Bytes(budget)` and the length
+/// the message needs, which `room_for` weighs; one message alone is
+/// always accepted, however large.
+#[test]
+fn the_store_bytes_budget_refuses_with_its_reason_until_bytes_are_released() {
+    let t = Instant::now();
+    let mut config = v5("bytes");
+    // "PUBLISH t <10 bytes> mid n", v5: 2 + 3 + 2 + 1 + 10 = 18 bytes.
+    config.memory_budget.store = 40;
+    let mut s = connected(config, t);
+    let payload = "0123456789";
+    let first = s.publish(Publish::new(
+        "t",
+        payload.as_bytes().to_vec(),
+        QoS::AtLeastOnce,
+        0,
+    ));
+    assert_eq!((first.rc, first.len), (ErrorCode::Success, 18));
+    assert_eq!(
+        publish(&mut s, "t", payload, QoS::AtLeastOnce).1,
+        ErrorCode::Success
+    );
+    assert_eq!(s.store().bytes(), 36);
+    let refused = s.publish(Publish::new(
+        "t",
+        payload.as_bytes().to_vec(),
+        QoS::AtLeastOnce,
+        0,
+    ));
+    assert_eq!(refused.rc, ErrorCode::QueueSize);
+    assert_eq!(
+        (refused.full, refused.len),
+        (Some(StoreFull::Bytes(40)), 18)
+    );
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 4), Ok(()), "4 more bytes fit");
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 18), Err(StoreFull::Bytes(40)));
+    take(&mut s, t);
+    s.received(&ack(PacketType::PubAck, 1, 0), t).unwrap();
+    release_published(&mut s);
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 18), Ok(()));
+    // Alone in the store, a message over the whole budget still goes in.
+    s.received(&ack(PacketType::PubAck, 2, 0), t).unwrap();
+    release_published(&mut s);
+    let big = "x".repeat(100);
+    assert_eq!(s.room_for(QoS::AtLeastOnce, 200), Ok(()));
+    assert_eq!(
+        publish(&mut s, "t", &big, QoS::AtLeastOnce).1,
+        ErrorCode::Success
+    );
+}
+
+/// All 65,535 ids held (offline, so nothing is acknowledged): QoS 1 and
+/// QoS 0 alike are refused with `Ids`, without an id (mid 0).
+#[test]
+fn with_every_id_held_the_store_is_full_for_every_qos() {
+    let mut s = Session::new(v5("ids"));
+    for _ in 0..mqtt_tether::session::MAX_STORED {
+        assert_eq!(
+            publish(&mut s, "t", "", QoS::AtLeastOnce).1,
+            ErrorCode::NoConn
+        );
+    }
+    for qos in [QoS::AtLeastOnce, QoS::AtMostOnce] {
+        let refused = s.publish(Publish::new("t", Vec::new(), qos, 0));
+        assert_eq!(
+            (refused.mid, refused.rc, refused.full),
+            (0, ErrorCode::QueueSize, Some(StoreFull::Ids))
+        );
+        assert_eq!(s.room_for(qos, 8), Err(StoreFull::Ids));
+    }
+}
+
+// ----- offline queue limits (issue 19) ---------------------------------------
+
+/// `DropOldest`: offline, the fourth QoS 1 message into a store of 3 drops
+/// the oldest (reported for its `MessageInfo`), and after the CONNACK the
+/// other three go out in publish order. Connected, only a message never
+/// sent may go: one queued behind the in-flight window is dropped, those in
+/// flight never are, and with only those held the new one is refused.
+#[test]
+fn drop_oldest_drops_only_what_was_never_sent_and_reports_it() {
+    let t = Instant::now();
+    let mut config = v5("drop");
+    config.max_queued = 3;
+    config.queue_full_policy = QueueFullPolicy::DropOldest;
+    let mut s = Session::new(config);
+    for (n, text) in ["a", "b", "c", "d"].iter().enumerate() {
+        let r = s.publish(Publish::new(
+            "t",
+            text.as_bytes().to_vec(),
+            QoS::AtLeastOnce,
+            0,
+        ));
+        assert_eq!(
+            (r.mid, r.rc, r.full),
+            (n as u16 + 1, ErrorCode::NoConn, None)
+        );
+    }
+    assert_eq!(
+        s.take_dropped(),
+        [DroppedMessage::Stored { mid: 1, seq: 0 }]
+    );
+    assert_eq!(s.store().len(), 3);
+    s.start_connection(t);
+    take(&mut s, t);
+    s.received(&connack(false, &[]), t).unwrap();
+    events(&mut s);
+    assert_eq!(
+        wire(&take(&mut s, t)),
+        [
+            "PUBLISH t b mid 2",
+            "PUBLISH t c mid 3",
+            "PUBLISH t d mid 4"
+        ]
+    );
+    for mid in 2..=4 {
+        s.received(&ack(PacketType::PubAck, mid, 0), t).unwrap();
+    }
+    release_published(&mut s);
+
+    // Window 2: e and f in flight, g queued behind them.
+    s.config_mut().max_inflight = 2;
+    for text in ["e", "f", "g"] {
+        assert_eq!(
+            publish(&mut s, "t", text, QoS::AtLeastOnce).1,
+            ErrorCode::Success
+        );
+    }
+    assert_eq!(
+        wire(&take(&mut s, t)),
+        ["PUBLISH t e mid 5", "PUBLISH t f mid 6"]
+    );
+    assert_eq!(
+        publish(&mut s, "t", "h", QoS::AtLeastOnce),
+        (8, ErrorCode::Success)
+    );
+    assert_eq!(
+        s.take_dropped(),
+        [DroppedMessage::Stored { mid: 7, seq: 6 }]
+    );
+    s.config_mut().max_queued = 2;
+    // e and f in flight, h queued: h goes, and then nothing is left to drop.
+    let refused = s.publish(Publish::new("t", b"i".to_vec(), QoS::AtLeastOnce, 0));
+    assert_eq!(
+        (refused.rc, refused.full),
+        (ErrorCode::QueueSize, Some(StoreFull::Count(2)))
+    );
+    assert_eq!(
+        s.take_dropped(),
+        [DroppedMessage::Stored { mid: 8, seq: 7 }]
+    );
+    assert_eq!(s.store().len(), 2);
+    assert!(take(&mut s, t).is_empty(), "neither h nor i went out");
+    s.received(&ack(PacketType::PubAck, 5, 0), t).unwrap();
+    s.received(&ack(PacketType::PubAck, 6, 0), t).unwrap();
+    assert!(take(&mut s, t).is_empty(), "the dropped g and h never go");
+}
+
+/// `queue_qos0_offline`: QoS 0 messages published offline are queued
+/// (`rc` NoConn, `queued`), nothing goes before the CONNACK, and after it
+/// they are written first, in order, then the stored QoS 1 message; each
+/// completes when written. Off (Paho's default) they are dropped. They
+/// count against `max_queued`, and `DropOldest` drops the oldest of either
+/// kind.
+#[test]
+fn qos0_published_offline_is_queued_only_when_asked_and_goes_after_the_connack() {
+    let t = Instant::now();
+    let mut paho = Session::new(v5("q0-off"));
+    let dropped = paho.publish(Publish::new("t", b"x".to_vec(), QoS::AtMostOnce, 0));
+    assert_eq!((dropped.rc, dropped.queued), (ErrorCode::NoConn, false));
+    assert_eq!(paho.memory_use().store, 0);
+
+    let mut config = v5("q0-on");
+    config.queue_qos0_offline = true;
+    config.max_queued = 3;
+    config.queue_full_policy = QueueFullPolicy::DropOldest;
+    let mut s = Session::new(config);
+    let a = s.publish(Publish::new("t", b"a".to_vec(), QoS::AtMostOnce, 0));
+    assert_eq!(
+        (a.mid, a.rc, a.queued, a.stored),
+        (1, ErrorCode::NoConn, true, false)
+    );
+    assert_eq!(
+        publish(&mut s, "t", "b", QoS::AtLeastOnce),
+        (2, ErrorCode::NoConn)
+    );
+    assert_eq!(
+        publish(&mut s, "t", "c", QoS::AtMostOnce),
+        (3, ErrorCode::NoConn)
+    );
+    // "PUBLISH t a" at v5: 2 + 3 + 1 + 1 = 7 bytes; b (QoS 1) 9.
+    assert_eq!(s.memory_use().store, 7 + 9 + 7);
+    assert_eq!(s.room_for(QoS::AtMostOnce, 7), Err(StoreFull::Count(3)));
+    assert_eq!(
+        publish(&mut s, "t", "d", QoS::AtMostOnce),
+        (4, ErrorCode::NoConn)
+    );
+    assert_eq!(s.take_dropped(), [DroppedMessage::Qos0 { mid: 1 }]);
+
+    s.start_connection(t);
+    let connect = take(&mut s, t);
+    assert_eq!(wire(&connect), ["Connect"]);
+    s.received(&connack(false, &[]), t).unwrap();
+    events(&mut s);
+    assert_eq!(
+        wire(&take(&mut s, t)),
+        [
+            "PUBLISH t c mid 0",
+            "PUBLISH t d mid 0",
+            "PUBLISH t b mid 2"
+        ]
+    );
+    let written: Vec<u16> = events(&mut s)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Published { mid, .. } => Some(mid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(written, [3, 4], "the QoS 0 messages completed on writing");
+    assert_eq!(s.memory_use().store, 9, "only b is held");
+    // Connected with nothing queued: QoS 0 goes at once again.
+    let live = s.publish(Publish::new("t", b"e".to_vec(), QoS::AtMostOnce, 0));
+    assert_eq!((live.rc, live.queued), (ErrorCode::Success, false));
 }

@@ -3,7 +3,7 @@
 use mqtt_tether::ProtocolVersion;
 
 pub const USAGE: &str = "\
-usage: bench [--scenario publish,subscribe,latency,reconnect,idle,queued] [--quick]
+usage: bench [--scenario publish,subscribe,latency,reconnect,idle,queued,pub-lines] [--quick]
              [--sink] [--compare] [--host HOST --port PORT]
              [--count N] [--sub-count N] [--qos 0,1,2] [--payload 64,1024]
              [--inflight 20,100] [--protocol 3.1.1,5] [--transport tcp,tls,ws]
@@ -18,6 +18,9 @@ pub const SCENARIOS: [&str; 6] = [
     "idle",
     "queued",
 ];
+
+/// Scenarios run only when `--scenario` names them.
+pub const OPT_IN: [&str; 1] = ["pub-lines"];
 
 /// The most QoS 1 messages one client can hold unacknowledged: message ids
 /// are 16-bit and 0 is not one.
@@ -63,6 +66,12 @@ impl Args {
         } else {
             base
         }
+    }
+
+    /// Lines for `pub-lines` (`--count`; default 300,000, quick 30,000).
+    pub fn lines_count(&self) -> usize {
+        self.count
+            .unwrap_or(if self.quick { 30_000 } else { 300_000 })
     }
 
     pub fn sub_count(&self) -> usize {
@@ -154,7 +163,7 @@ pub fn parse() -> Result<Args, String> {
                 if let Some(bad) = a
                     .scenarios
                     .iter()
-                    .find(|s| !SCENARIOS.contains(&s.as_str()))
+                    .find(|s| !SCENARIOS.contains(&s.as_str()) && !OPT_IN.contains(&s.as_str()))
                 {
                     return Err(format!("--scenario: unknown {bad}"));
                 }

@@ -37,6 +37,10 @@
 //!   threads per client.
 //! * `queued` ([`queued`]): memory per QoS 1 message queued while
 //!   disconnected.
+//! * `pub-lines` ([`pub_lines`], only when named): `pub -q 1 -l` with
+//!   300,000 lines of 64 B against the C client doing the same
+//!   (libmosquitto, in-flight 20, waiting for every acknowledgement); wall
+//!   and CPU of each process, 3 runs, same broker.
 //! * `--compare` ([`compare`]): the publish and subscribe runs (QoS 0, 1, 2)
 //!   with the C client libmosquitto (compiled from `mosq_bench.c` when
 //!   `libmosquitto-dev` is installed) and Paho Python too, and the ratios.
@@ -55,6 +59,7 @@ mod idle;
 mod latency;
 mod libmosquitto;
 mod measure;
+mod pub_lines;
 mod publish;
 mod queued;
 mod reconnect;
@@ -157,6 +162,9 @@ fn run(args: &args::Args) -> Result<(), String> {
         }
         if args.wants("idle") {
             idle::scenario(args, broker);
+        }
+        if args.wants("pub-lines") {
+            pub_lines::scenario(args, broker);
         }
         if args.compare {
             compare::run(args, broker);

@@ -2,6 +2,8 @@
 //! Paho's defaults, `connect`, `connect_async`, `reconnect`, `disconnect`
 //! and `reinitialise`.
 
+use std::time::Duration;
+
 use super::callbacks::{self, UserData};
 use super::{Client, MAX_FIELD};
 use crate::driver::ConnectTo;
@@ -214,6 +216,49 @@ impl Client {
         })
     }
 
+    /// Beyond Paho: waits up to `timeout` (`None`: no limit) until the
+    /// broker has acknowledged every QoS 1/2 message the client holds,
+    /// then disconnects as [`Client::disconnect`] does, and says how many
+    /// were left unacknowledged when the timeout ran out (0: all
+    /// delivered). Paho's `disconnect()` (and `mosquitto_pub -l`) drops
+    /// what is still queued with the connection; this does not cut off a
+    /// publisher's last messages.
+    ///
+    /// QoS 0 messages are not counted: the DISCONNECT goes out behind
+    /// them, as with `disconnect()`. Messages still stored at the
+    /// DISCONNECT stay stored, as with `disconnect()` (a later connection
+    /// sends them). A `disconnect()`, `loop_stop()` or `reinitialise()`
+    /// from another thread ends the wait early, with what was left then.
+    ///
+    /// Called on the network loop's thread (from a callback) it cannot
+    /// wait, since that loop reads the acknowledgements: with nothing left
+    /// it disconnects and returns `left` 0; with messages left it returns
+    /// `Error::Runtime` at once and does not disconnect (call
+    /// `disconnect()` to drop them). Like [`Client::publish_wait`], it
+    /// holds no lock while it waits and reads the connection itself when
+    /// no loop does.
+    ///
+    /// ```no_run
+    /// # use mqtt_tether::{CallbackAPIVersion, Client};
+    /// # use std::time::Duration;
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// client.connect("localhost", 1883, 60)?;
+    /// client.loop_start();
+    /// for n in 0..500 {
+    ///     client.publish("counter", n.to_string(), 1, false)?;
+    /// }
+    /// let drained = client.disconnect_drain(Some(Duration::from_secs(10)))?;
+    /// assert_eq!(drained.left, 0, "all 500 acknowledged");
+    /// client.loop_stop();
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
+    pub fn disconnect_drain(&self, timeout: Option<Duration>) -> Result<Drained, Error> {
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+        let left = self.driver.drain(deadline)?.left;
+        let rc = self.disconnect();
+        Ok(Drained { left, rc })
+    }
+
     /// `reinitialise(client_id, clean_session, userdata)`: closes the
     /// connection and returns the client to a new client's state (MQTT
     /// 3.1.1, no callbacks, empty queues, mid counter reset). Messages still
@@ -231,4 +276,16 @@ impl Client {
         self.driver.wake();
         Ok(())
     }
+}
+
+/// What [`Client::disconnect_drain`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Drained {
+    /// QoS 1/2 messages the broker had not acknowledged when the wait
+    /// ended (they stay stored, as with `disconnect()`); 0 when all were.
+    pub left: usize,
+    /// What the `disconnect()` that followed returned
+    /// (`MQTT_ERR_NO_CONN` without a connection).
+    pub rc: ErrorCode,
 }

@@ -65,6 +65,7 @@ impl MessageInfo {
             (_, Outcome::Refused(reason)) => {
                 Err(Error::Runtime(RuntimeReason::PublishRefused(reason)))
             }
+            (_, Outcome::Evicted) => Err(Error::Runtime(RuntimeReason::PublishEvicted)),
             (ErrorCode::QueueSize, _) => Err(Error::Value(ValueReason::NotQueued)),
             (ErrorCode::Success | ErrorCode::Again, _) => Ok(()),
             // Stored while offline: it will go out after CONNACK, so it can

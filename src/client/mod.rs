@@ -45,7 +45,7 @@ pub use callbacks::{
     ConnectFlags, DisconnectFlags, OnConnect, OnConnectFail, OnDisconnect, OnLog, OnMessage,
     OnPublish, OnSocket, OnSubscribe, UserData, UserDataError,
 };
-pub use connect::{ClientOptions, ConnectOptions};
+pub use connect::{ClientOptions, ConnectOptions, Drained};
 pub use message_info::MessageInfo;
 pub use publish::Subscription;
 

@@ -1,10 +1,12 @@
 //! Publishing and subscribing: `publish`, `subscribe`, `unsubscribe`,
 //! `ack` and `drop_out_messages`.
 
+use std::time::{Duration, Instant};
+
 use super::{Client, IntoQos, MessageInfo};
 use crate::error::{Error, ErrorCode, ValueReason};
 use crate::packet::{PacketType, Properties, ProtocolVersion, PublishRef, SubscribeOptions};
-use crate::session::Message;
+use crate::session::{Message, PublishResult, Session};
 use crate::topic::{validate_topic_filter, validate_topic_name};
 
 /// One filter of a SUBSCRIBE, as [`Client::subscribe_many`] and
@@ -90,41 +92,91 @@ impl Client {
         // The checks need the protocol: they run in the driver's one core
         // lock for the whole publish.
         let completion = self.driver.publish(|session| {
-            let protocol = session.config().protocol;
-            let v5 = protocol == ProtocolVersion::MQTTv5;
-            validate_topic_name(topic, protocol)?;
-            // Properties exist from MQTT 5 on; before it Paho leaves them out.
-            let properties = properties.filter(|_| v5);
-            let has_alias = properties
-                .as_ref()
-                .is_some_and(|p| p.topic_alias().is_some());
-            if topic.is_empty() && !has_alias {
-                // MQTT 5 allows an empty topic only together with a topic alias.
-                return Err(Error::InvalidTopic);
-            }
-            let props_len = properties.as_ref().map_or(0, |p| p.as_bytes().len());
-            // The whole packet must fit the largest remaining length.
-            if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
-                return Err(Error::Value(ValueReason::PayloadTooLarge));
-            }
-            let no_properties;
-            let properties = match &properties {
-                Some(p) => p,
-                None => {
-                    no_properties = Properties::new(PacketType::Publish);
-                    &no_properties
-                }
-            };
-            Ok(session.publish_ref(PublishRef {
-                dup: false,
-                qos,
-                retain,
-                topic,
-                packet_id: 0,
-                properties,
-                payload,
-            }))
+            publish_checked(session, topic, payload, qos, retain, properties.as_ref())
         })?;
+        Ok(MessageInfo::new(completion))
+    }
+
+    /// Beyond Paho: [`Client::publish`], waiting for room when the client
+    /// holds all it may, up to `timeout` (`None`: no limit).
+    ///
+    /// Paho's `publish` refuses a message with `MQTT_ERR_QUEUE_SIZE` when
+    /// the outgoing store is full: all 65,535 message ids held by messages
+    /// not yet acknowledged, `max_queued_messages` reached, or (QoS 1/2)
+    /// the store's memory budget ([`MemoryBudget::store`](crate::MemoryBudget::store)), or (QoS 0)
+    /// the bytes waiting for the socket at their budget. This call waits
+    /// instead until acknowledgements make room, then queues the message
+    /// as `publish` does, so a publisher faster than its broker is slowed
+    /// to the broker's pace rather than failed. With room it returns at
+    /// once, exactly as `publish`.
+    ///
+    /// Errors, with nothing queued:
+    /// * what `publish` errs for (topic, QoS, size);
+    /// * [`Error::QueueFull`] (with the reason, e.g.
+    ///   [`StoreFull::Count`](crate::StoreFull::Count)) when `timeout`
+    ///   passes without room;
+    /// * [`RuntimeReason::PublishWaitOnLoopThread`](crate::RuntimeReason::PublishWaitOnLoopThread)
+    ///   at once when called on the network loop's thread (from a
+    ///   callback) while the store is full: the acknowledgements that would
+    ///   make room are read and delivered by that loop, so the wait would
+    ///   never end (as `wait_for_publish` from a callback);
+    /// * [`RuntimeReason::PublishWaitStopped`](crate::RuntimeReason::PublishWaitStopped)
+    ///   when `disconnect()`, `loop_stop()` or `reinitialise()` is called
+    ///   while it waits, or `disconnect()` was called before (no room comes
+    ///   after a disconnect).
+    ///
+    /// It holds no lock while it waits: callbacks run, and other threads
+    /// publish, meanwhile (who gets room first is not promised). Room
+    /// comes from acknowledgements, so something must read the
+    /// connection: a loop (`loop_start`, `loop_forever` on another thread),
+    /// or, when none runs now, this caller itself, which reads the
+    /// connection in the reader thread's place as `wait_for_publish` does
+    /// (once a loop has run on this connection). With `on_publish` set, a
+    /// message leaves the store only once `on_publish` has run for it, so
+    /// a loop must run.
+    ///
+    /// ```no_run
+    /// # use mqtt_tether::{CallbackAPIVersion, Client};
+    /// # use std::time::Duration;
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// client.max_queued_messages_set(10)?;
+    /// client.connect("localhost", 1883, 60)?;
+    /// client.loop_start();
+    /// for n in 0..1000 {
+    ///     // At most 10 unacknowledged at any time; never QUEUE_SIZE.
+    ///     client.publish_wait("counter", n.to_string(), 1, false, Some(Duration::from_secs(30)))?;
+    /// }
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
+    pub fn publish_wait(
+        &self,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+        qos: impl IntoQos,
+        retain: bool,
+        timeout: Option<Duration>,
+    ) -> Result<MessageInfo, Error> {
+        self.publish_wait_with(topic, payload, qos, retain, None, timeout)
+    }
+
+    /// [`Client::publish_wait`] with MQTT 5 properties.
+    pub fn publish_wait_with(
+        &self,
+        topic: &str,
+        payload: impl AsRef<[u8]>,
+        qos: impl IntoQos,
+        retain: bool,
+        properties: Option<Properties>,
+        timeout: Option<Duration>,
+    ) -> Result<MessageInfo, Error> {
+        let qos = qos.into_qos()?;
+        let payload = payload.as_ref();
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let completion = self.driver.publish_wait(
+            qos,
+            |session| publish_checked(session, topic, payload, qos, retain, properties.as_ref()),
+            deadline,
+        )?;
         Ok(MessageInfo::new(completion))
     }
 
@@ -252,4 +304,50 @@ impl Client {
     pub fn drop_out_messages(&self) -> Vec<Message> {
         self.driver.drop_out_messages()
     }
+}
+
+/// Checks a message against the session's protocol and publishes it
+/// (`publish`, under the driver's core lock).
+fn publish_checked(
+    session: &mut Session,
+    topic: &str,
+    payload: &[u8],
+    // By path: imported, it would make the docs' explicit links to
+    // `crate::QoS` redundant.
+    qos: crate::packet::QoS,
+    retain: bool,
+    properties: Option<&Properties>,
+) -> Result<PublishResult, Error> {
+    let protocol = session.config().protocol;
+    let v5 = protocol == ProtocolVersion::MQTTv5;
+    validate_topic_name(topic, protocol)?;
+    // Properties exist from MQTT 5 on; before it Paho leaves them out.
+    let properties = properties.filter(|_| v5);
+    let has_alias = properties.is_some_and(|p| p.topic_alias().is_some());
+    if topic.is_empty() && !has_alias {
+        // MQTT 5 allows an empty topic only together with a topic alias.
+        return Err(Error::InvalidTopic);
+    }
+    let props_len = properties.map_or(0, |p| p.as_bytes().len());
+    // The whole packet must fit the largest remaining length.
+    if payload.len() + topic.len() + props_len + 16 > 268_435_455 {
+        return Err(Error::Value(ValueReason::PayloadTooLarge));
+    }
+    let no_properties;
+    let properties = match properties {
+        Some(p) => p,
+        None => {
+            no_properties = Properties::new(PacketType::Publish);
+            &no_properties
+        }
+    };
+    Ok(session.publish_ref(PublishRef {
+        dup: false,
+        qos,
+        retain,
+        topic,
+        packet_id: 0,
+        properties,
+        payload,
+    }))
 }

@@ -10,6 +10,7 @@ use super::{Client, IntoQos, MAX_FIELD};
 use crate::driver::ConnState;
 use crate::error::{Error, RuntimeReason, ValueReason};
 use crate::packet::{PacketType, Properties, ProtocolVersion, Will};
+use crate::session::QueueFullPolicy;
 
 impl Client {
     /// The client id.
@@ -135,6 +136,54 @@ impl Client {
         self.settable("max_queued_messages")?;
         self.driver.core().session.config_mut().max_queued = queue_size;
         Ok(())
+    }
+
+    /// Beyond Paho: what `publish` does when `max_queued_messages` or the
+    /// store's bytes budget ([`MemoryBudget::store`](crate::MemoryBudget::store))
+    /// is reached: [`QueueFullPolicy::Refuse`] (Paho's
+    /// `MQTT_ERR_QUEUE_SIZE`, the default) or [`QueueFullPolicy::DropOldest`]
+    /// (the oldest message never sent makes room; its `MessageInfo` ends
+    /// [`Outcome::Evicted`](crate::Outcome::Evicted), without
+    /// `on_publish`). In effect for the next publish, connected or not.
+    ///
+    /// ```
+    /// # use mqtt_tether::{CallbackAPIVersion, Client, Outcome, QueueFullPolicy};
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// client.max_queued_messages_set(2)?;
+    /// client.queue_full_policy_set(QueueFullPolicy::DropOldest);
+    /// let first = client.publish("t", "1", 1, false)?;
+    /// client.publish("t", "2", 1, false)?;
+    /// client.publish("t", "3", 1, false)?; // offline: "1" makes room
+    /// assert_eq!(first.outcome(), Outcome::Evicted);
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
+    pub fn queue_full_policy_set(&self, policy: QueueFullPolicy) {
+        self.driver.core().session.config_mut().queue_full_policy = policy;
+    }
+
+    /// The queue-full policy ([`Client::queue_full_policy_set`]).
+    pub fn queue_full_policy(&self) -> QueueFullPolicy {
+        self.driver.core().session.config().queue_full_policy
+    }
+
+    /// Beyond Paho: with `true`, a QoS 0 message published without a
+    /// connection is queued (its `rc` `MQTT_ERR_NO_CONN`, as a QoS 1/2
+    /// message stored offline, its outcome `Pending`) and written after
+    /// the next CONNACK, before the stored QoS 1/2 messages go again; it
+    /// counts against `max_queued_messages` and the store's bytes budget,
+    /// and the queue-full policy applies to it. Paho drops it
+    /// (`MQTT_ERR_NO_CONN`, outcome `NotConnected`): that stays the
+    /// default. A queued QoS 0 message is still sent at most once: if the
+    /// connection ends before it is written, it is lost
+    /// ([`Outcome::ConnectionLost`](crate::Outcome::ConnectionLost)).
+    pub fn queue_qos0_offline_set(&self, queue: bool) {
+        self.driver.core().session.config_mut().queue_qos0_offline = queue;
+    }
+
+    /// Whether QoS 0 messages are queued offline
+    /// ([`Client::queue_qos0_offline_set`]).
+    pub fn queue_qos0_offline(&self) -> bool {
+        self.driver.core().session.config().queue_qos0_offline
     }
 
     /// Beyond Paho: sets the memory the client may hold for each part (the

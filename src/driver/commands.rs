@@ -18,7 +18,7 @@ use super::{
 use crate::error::{Error, ErrorCode};
 use crate::packet::{Disconnect, Properties, QoS};
 use crate::session::{
-    Backoff, CleanStart, Message, MidTable, PublishResult, Session, SessionConfig,
+    Backoff, CleanStart, DroppedMessage, Message, MidTable, PublishResult, Session, SessionConfig,
 };
 use crate::transport::{Transport, TransportConfig};
 
@@ -87,6 +87,7 @@ impl Driver {
             thread: Mutex::new(None),
             terminate: AtomicBool::new(false),
             stop_asked: AtomicBool::new(false),
+            stops: AtomicU64::new(0),
             thread_running: AtomicBool::new(false),
             loop_asleep: AtomicBool::new(false),
             waiter_reads: AtomicU64::new(0),
@@ -187,6 +188,7 @@ impl Driver {
             core.abandon_opening(None);
             rc
         };
+        self.stopped();
         self.wake_loop();
         rc
     }
@@ -201,10 +203,49 @@ impl Driver {
     ) -> Result<Completion, Error> {
         let mut core = self.shared.core.lock();
         let result = publish(&mut core.session)?;
+        let completion = self.completion_of(&mut core, &result);
+        let dropped = self.settle_dropped(&mut core);
+        drop(core);
+        if dropped {
+            self.shared.info_waiters.notify();
+        }
+        self.wake_loop();
+        Ok(completion)
+    }
+
+    /// Ends the messages the queue-full policy dropped with
+    /// [`Outcome::Evicted`], where their `MessageInfo`s look (under the
+    /// core lock, so none reads "published" from the store's not holding
+    /// it); true when waiters are to be woken.
+    pub(super) fn settle_dropped(&self, core: &mut Core) -> bool {
+        let dropped = core.session.take_dropped();
+        for d in &dropped {
+            match *d {
+                DroppedMessage::Stored { seq, .. } => core.epochs.record(seq, Outcome::Evicted),
+                DroppedMessage::Qos0 { mid } => {
+                    if let Some(info) = self.shared.infos.lock().remove(mid) {
+                        info.complete(Outcome::Evicted);
+                    }
+                }
+            }
+        }
+        !dropped.is_empty()
+    }
+
+    /// The completion of a message `result` says the session took (or
+    /// refused), registered where the driver completes it; under the core
+    /// lock.
+    pub(super) fn completion_of(&self, core: &mut Core, result: &PublishResult) -> Completion {
         let completion = if result.stored {
             // No allocation: the store is its state.
             let epoch = core.epochs.for_publish(result.seq);
             Completion::stored(&self.shared, epoch, result.mid, result.seq, result.rc)
+        } else if result.queued {
+            let completion = Completion::queued(result.mid, result.rc, &self.shared.info_waiters);
+            if let Some(state) = completion.own_state() {
+                self.shared.infos.lock().insert(result.mid, state);
+            }
+            return completion;
         } else {
             Completion::own(
                 result.mid,
@@ -219,9 +260,7 @@ impl Driver {
             // cannot be missed.
             self.shared.infos.lock().insert(result.mid, state);
         }
-        drop(core);
-        self.wake_loop();
-        Ok(completion)
+        completion
     }
 
     /// Runs a request on the session, then wakes the loop to write it.
@@ -348,6 +387,7 @@ impl Driver {
         };
         self.shared.terminate.store(true, Ordering::SeqCst);
         self.shared.stop_asked.store(true, Ordering::SeqCst);
+        self.stopped();
         // Its connect in progress ends now, not at the connect timeout.
         self.shared
             .core
@@ -433,7 +473,7 @@ impl Driver {
         for info in infos {
             info.complete(Outcome::Reinitialised);
         }
-        self.shared.info_waiters.notify();
+        self.stopped();
     }
 
     /// Empties the outgoing QoS 1/2 store (Paho 2.2's
@@ -479,6 +519,7 @@ impl Driver {
             let _ = conn.writer.shutdown(std::net::Shutdown::Both);
         }
         drop(core);
+        self.stopped();
         shared.wake();
     }
 

@@ -37,6 +37,7 @@ mod read_gate;
 mod reader;
 mod reader_feed;
 mod reconnect;
+mod room;
 mod write_interest;
 
 pub(crate) use commands::ConnectTo;
@@ -272,6 +273,10 @@ struct Shared {
     /// it must stop delivering messages. Set before or with what it stands
     /// for, so a stop is never missed; a stale true costs only that look.
     stop_asked: AtomicBool,
+    /// Bumped by `disconnect()`, `loop_stop()`, `reinitialise()` and the
+    /// client's end: a caller waiting for room or for a drain (see
+    /// `room.rs`) gives up when it moves.
+    stops: std::sync::atomic::AtomicU64,
     /// A `loop_start` thread is alive (set and cleared by the thread itself,
     /// so a second one can never start while the first is winding down).
     thread_running: AtomicBool,

@@ -4,13 +4,15 @@
 //! The messages go out one at a time, in order: the first when CONNACK
 //! accepts the connection, each next one when the previous one is complete
 //! (written for QoS 0, PUBACK for QoS 1, PUBCOMP for QoS 2), and DISCONNECT
-//! after the last. A lost connection is survived: `loop_forever`
+//! after the last (`Client::disconnect_drain`, which then finds nothing
+//! left to wait for). A lost connection is survived: `loop_forever`
 //! reconnects (after Paho's reconnect delay, 1 s at first), the message in
 //! flight is sent again (QoS 1/2 with DUP and the same message id, a QoS 0
 //! one that never reached the socket anew), and the rest follow.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
@@ -258,9 +260,13 @@ impl Shared {
         match next {
             Some(msg) => self.send(client, msg),
             None => {
-                // The last message is complete, so the connection is up:
-                // disconnect queues the DISCONNECT.
-                let _ = client.disconnect();
+                // Sent one at a time, everything is acknowledged by now:
+                // the drain finds nothing left and disconnects. In a
+                // callback it cannot wait, so were anything left it errs,
+                // and a plain disconnect drops the rest, as Paho's does.
+                if client.disconnect_drain(Some(Duration::ZERO)).is_err() {
+                    let _ = client.disconnect();
+                }
             }
         }
     }

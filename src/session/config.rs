@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::budget::{MemoryBudget, DEFAULT_MAX_INBOUND_PACKET_SIZE};
+use super::room::QueueFullPolicy;
 use crate::packet::{PacketType, Properties, ProtocolVersion, Will};
 
 /// MQTT 5 clean start (Paho's `clean_start` argument of `connect`).
@@ -51,8 +52,16 @@ pub struct SessionConfig {
     /// broker's MQTT 5 Receive Maximum lowers it further.
     pub max_inflight: usize,
     /// Most QoS 1/2 messages held, queued or in flight (default 0:
-    /// unlimited).
+    /// unlimited), QoS 0 messages queued offline included.
     pub max_queued: usize,
+    /// Beyond Paho: what a publish does when `max_queued` or the store's
+    /// bytes budget is reached (default [`QueueFullPolicy::Refuse`], Paho's).
+    pub queue_full_policy: QueueFullPolicy,
+    /// Beyond Paho (default false, Paho's: dropped with
+    /// `MQTT_ERR_NO_CONN`): QoS 0 messages published without a connection
+    /// are queued and written after the next CONNACK, counted against
+    /// `max_queued` and the store's bytes budget.
+    pub queue_qos0_offline: bool,
     /// When true, received QoS 1/2 messages are acknowledged only by
     /// [`Session::ack`](super::Session::ack).
     pub manual_ack: bool,
@@ -89,6 +98,8 @@ impl SessionConfig {
             connect_properties: Properties::new(PacketType::Connect),
             max_inflight: 20,
             max_queued: 0,
+            queue_full_policy: QueueFullPolicy::Refuse,
+            queue_qos0_offline: false,
             manual_ack: false,
             bridge: false,
             auto_resubscribe: false,

@@ -36,6 +36,7 @@ mod mid;
 mod mid_table;
 mod outgoing;
 mod resubscribe;
+mod room;
 pub mod trace;
 mod transmit;
 
@@ -50,6 +51,8 @@ pub use mid::MidAllocator;
 pub(crate) use mid_table::MidTable;
 pub use outgoing::{Admission, OutState, OutgoingStore, PubRec, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
+use room::OfflineQos0;
+pub use room::{DroppedMessage, QueueFullPolicy, StoreFull, MAX_STORED};
 pub use transmit::{Completion, TransmitBuffer};
 
 use std::collections::{HashSet, VecDeque};
@@ -98,6 +101,16 @@ pub struct PublishResult {
     /// The stored message's place in the order of publishes
     /// ([`Stored::seq`]); 0 when not stored.
     pub seq: u64,
+    /// With `rc` `QueueSize`: what was full ([`Session::room_for`] says
+    /// when it is not any more).
+    pub full: Option<StoreFull>,
+    /// The encoded PUBLISH's length, for [`Session::room_for`]; 0 when the
+    /// message was not encoded.
+    pub len: usize,
+    /// A QoS 0 message queued for the next connection
+    /// ([`SessionConfig::queue_qos0_offline`]); `seq` is its place in the
+    /// publish order.
+    pub queued: bool,
 }
 
 /// One MQTT session (see the [module docs](self)).
@@ -144,6 +157,12 @@ pub struct Session {
     awaiting_connack: bool,
     book: SubscriptionBook,
     trace: bool,
+    /// QoS 0 messages queued offline (`queue_qos0_offline`), oldest first,
+    /// and their packets' bytes.
+    offline_qos0: VecDeque<OfflineQos0>,
+    offline_qos0_bytes: usize,
+    /// What the queue-full policy dropped (see [`Session::take_dropped`]).
+    dropped: Vec<DroppedMessage>,
 }
 
 impl Session {
@@ -177,6 +196,9 @@ impl Session {
             awaiting_connack: false,
             book: SubscriptionBook::new(),
             trace: false,
+            offline_qos0: VecDeque::new(),
+            offline_qos0_bytes: 0,
+            dropped: Vec::new(),
         }
     }
 
@@ -375,7 +397,7 @@ impl Session {
             events: self.event_bytes,
             event_count: self.events.len(),
             inbound_qos2: self.inbound.bytes(),
-            store: self.store.bytes(),
+            store: self.store.bytes() + self.offline_qos0_bytes,
         }
     }
 
@@ -529,6 +551,7 @@ impl Session {
         if self.link != LinkState::Connected {
             return;
         }
+        self.send_offline_qos0();
         let window = self.window();
         self.backlog = false;
         for resend in self.store.resume(window) {
@@ -536,6 +559,35 @@ impl Session {
         }
         // Messages the limits refused left the window: fill it again.
         self.fill_window();
+    }
+
+    /// Writes the QoS 0 messages queued offline, in publish order, each
+    /// checked against the broker's limits as a QoS 0 `publish` is: a
+    /// refused one ends with a `Published` event carrying the reason, as a
+    /// stored message the CONNACK forbids does.
+    fn send_offline_qos0(&mut self) {
+        while let Some(m) = self.offline_qos0.pop_front() {
+            self.offline_qos0_bytes -= m.packet.len();
+            let facts = (m.packet.len(), m.retain, m.empty_topic, m.alias);
+            match self.check_publish(QoS::AtMostOnce, facts) {
+                Ok(()) => {
+                    let buf = self.transmit.buf();
+                    let start = buf.len();
+                    buf.extend_from_slice(&m.packet);
+                    self.transmit.mark(Completion::Qos0(m.mid));
+                    self.trace_sent(start);
+                }
+                Err(refusal) => {
+                    self.published_events += 1;
+                    self.events.push_back(Event::Published {
+                        mid: m.mid,
+                        reason_code: refusal.reason_code,
+                        properties: Properties::new(PacketType::PubAck),
+                    });
+                    self.events.push_back(Event::Refused(refusal));
+                }
+            }
+        }
     }
 
     /// Puts a stored message's next packet on the wire.
@@ -964,7 +1016,7 @@ impl Session {
         let store = &self.store;
         let mid = match self.mids.next_free_from(|from| store.first_free_id(from)) {
             Some(mid) => mid,
-            None => return self.not_stored(0, ErrorCode::QueueSize),
+            None => return self.full(0, StoreFull::Ids, 0),
         };
         publish.dup = false;
         publish.packet_id = if publish.qos == QoS::AtMostOnce {
@@ -976,16 +1028,16 @@ impl Session {
         if publish.qos == QoS::AtMostOnce {
             return self.publish_qos0(mid, &publish, alias);
         }
-        if self.config.max_queued > 0 && self.store.len() >= self.config.max_queued {
-            return self.not_stored(mid, ErrorCode::QueueSize);
+        if let Err(full) = self.make_room(Session::count_room) {
+            return self.full(mid, full, 0);
         }
         let packet = match publish.encode_boxed(self.config.protocol) {
             Ok(packet) => packet,
             Err(_) => return self.not_stored(mid, ErrorCode::PayloadSize),
         };
-        let held = self.store.bytes();
-        if held > 0 && held.saturating_add(packet.len()) > self.config.memory_budget.store {
-            return self.not_stored(mid, ErrorCode::QueueSize);
+        let len = packet.len();
+        if let Err(full) = self.make_room(|s| s.bytes_room(len)) {
+            return self.full(mid, full, len);
         }
         let facts = (
             packet.len(),
@@ -1029,6 +1081,9 @@ impl Session {
             refused: None,
             stored: true,
             seq: self.store.get(mid).map_or(0, Stored::seq),
+            full: None,
+            len: facts.0,
+            queued: false,
         }
     }
 
@@ -1046,7 +1101,13 @@ impl Session {
             refused: None,
             stored: false,
             seq: 0,
+            full: None,
+            len: 0,
+            queued: false,
         };
+        if self.queues_qos0() {
+            return self.queue_offline_qos0(mid, publish, alias);
+        }
         match self.link {
             LinkState::Down => self.not_stored(mid, ErrorCode::NoConn),
             LinkState::Disconnecting => {
@@ -1055,7 +1116,8 @@ impl Session {
                 queued
             }
             LinkState::Connecting | LinkState::Connected if self.transmit_full() => {
-                self.not_stored(mid, ErrorCode::QueueSize)
+                let full = StoreFull::Transmit(self.config.memory_budget.transmit);
+                self.full(mid, full, 0)
             }
             LinkState::Connecting | LinkState::Connected => {
                 let buf = self.transmit.buf();
@@ -1084,6 +1146,51 @@ impl Session {
                 self.trace_sent(start);
                 queued
             }
+        }
+    }
+
+    /// Queues a QoS 0 message for the next CONNACK (see
+    /// [`SessionConfig::queue_qos0_offline`]); `rc` is `NoConn` while
+    /// offline, as for a QoS 1/2 message stored then.
+    fn queue_offline_qos0(
+        &mut self,
+        mid: u16,
+        publish: &PublishRef<'_>,
+        alias: Option<u16>,
+    ) -> PublishResult {
+        let packet = match publish.encode_boxed(self.config.protocol) {
+            Ok(packet) => packet,
+            Err(_) => return self.not_stored(mid, ErrorCode::PayloadSize),
+        };
+        let len = packet.len();
+        let room = self
+            .make_room(Session::count_room)
+            .and_then(|()| self.make_room(|s| s.bytes_room(len)));
+        if let Err(full) = room {
+            return self.full(mid, full, len);
+        }
+        let seq = self.store.take_seq();
+        self.offline_qos0_bytes += len;
+        self.offline_qos0.push_back(OfflineQos0 {
+            mid,
+            seq,
+            packet,
+            retain: publish.retain,
+            empty_topic: publish.topic.is_empty(),
+            alias,
+        });
+        PublishResult {
+            queued: true,
+            len,
+            seq,
+            ..self.not_stored(
+                mid,
+                if self.link == LinkState::Down {
+                    ErrorCode::NoConn
+                } else {
+                    ErrorCode::Success
+                },
+            )
         }
     }
 
@@ -1208,6 +1315,18 @@ impl Session {
             refused: None,
             stored: false,
             seq: 0,
+            full: None,
+            len: 0,
+            queued: false,
+        }
+    }
+
+    /// Refused for want of room (`MQTT_ERR_QUEUE_SIZE`), and why.
+    fn full(&self, mid: u16, full: StoreFull, len: usize) -> PublishResult {
+        PublishResult {
+            full: Some(full),
+            len,
+            ..self.not_stored(mid, ErrorCode::QueueSize)
         }
     }
 

@@ -253,6 +253,50 @@ impl OutgoingStore {
         self.bytes
     }
 
+    /// How many stored messages the broker has not yet acknowledged (nor
+    /// refused): what a drain waits for. Walks the store.
+    pub fn unfinished(&self) -> usize {
+        self.messages
+            .iter()
+            .filter(|(_, m)| !matches!(m.state(), OutState::Acked | OutState::Failed))
+            .count()
+    }
+
+    /// The oldest message never sent on any connection (`Publish` or
+    /// `Queued`), as `(seq, mid)`. Walks the store.
+    pub fn oldest_unsent(&self) -> Option<(u64, u16)> {
+        self.messages
+            .iter()
+            .filter(|(_, m)| matches!(m.state(), OutState::Publish | OutState::Queued))
+            .map(|(mid, m)| (m.seq(), mid))
+            .min()
+    }
+
+    /// Removes `mid` if it was never sent (see [`Self::oldest_unsent`]);
+    /// its id is free again. Returns its `seq`.
+    pub fn remove_unsent(&mut self, mid: u16) -> Option<u64> {
+        let state = self.messages.get(mid).map(Stored::state)?;
+        if !matches!(state, OutState::Publish | OutState::Queued) {
+            return None;
+        }
+        if state == OutState::Queued {
+            if let Some(at) = self.queued.iter().position(|m| *m == mid) {
+                self.queued.remove(at);
+            }
+        }
+        let m = self.messages.remove(mid)?;
+        self.bytes -= m.packet.len();
+        Some(m.seq())
+    }
+
+    /// A place in the publish order for a message kept elsewhere (a QoS 0
+    /// message queued offline), so the oldest of all can be told.
+    pub fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
     /// True when nothing is stored.
     pub fn is_empty(&self) -> bool {
         self.messages.len() == 0

@@ -88,6 +88,28 @@ impl InfoWaiters {
             self.changed.notify_all();
         }
     }
+
+    /// Waits until `ready()` or `until`, woken by [`InfoWaiters::notify`]:
+    /// for a caller waiting for room in the store, or for it to empty,
+    /// which the same completions make. `ready` may take the core lock.
+    pub(crate) fn wait_until(&self, ready: &dyn Fn() -> bool, until: Instant) {
+        // Registered before looking, as in `Completion::wait`.
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.lock.lock();
+        while !ready() {
+            if self.changed.wait_until(&mut guard, until).timed_out() {
+                break;
+            }
+        }
+        drop(guard);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// True on the network loop's thread, or in a callback run while this
+    /// thread feeds what it read: a wait there would never end.
+    pub(crate) fn on_loop_thread(&self) -> bool {
+        *self.loop_thread.lock() == Some(std::thread::current().id()) || super::feeding()
+    }
 }
 
 /// What a `MessageInfo` reads and waits on: one message's completion.
@@ -135,6 +157,25 @@ impl Completion {
             },
             published: false,
             stored: false,
+        };
+        Completion {
+            kind: Kind::Own(Arc::new(InfoInner {
+                state: AtomicU32::new(state.pack()),
+                mid,
+            })),
+            waiters: Arc::clone(waiters),
+        }
+    }
+
+    /// A QoS 0 message queued for the next connection (published with
+    /// `rc` `NoConn` while offline): pending, and waited for like a QoS 1/2
+    /// message stored offline.
+    pub(crate) fn queued(mid: u16, rc: ErrorCode, waiters: &Arc<InfoWaiters>) -> Completion {
+        let state = State {
+            rc,
+            outcome: Outcome::Pending,
+            published: false,
+            stored: true,
         };
         Completion {
             kind: Kind::Own(Arc::new(InfoInner {
@@ -238,7 +279,7 @@ impl Completion {
     /// True on the network loop's thread, or in a callback run while this
     /// thread feeds what it read: a wait here would never end.
     pub(crate) fn on_loop_thread(&self) -> bool {
-        *self.waiters.loop_thread.lock() == Some(std::thread::current().id()) || super::feeding()
+        self.waiters.on_loop_thread()
     }
 
     /// Waits until the message is finished or `deadline` passes (`None`:

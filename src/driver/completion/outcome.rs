@@ -32,6 +32,11 @@ pub enum Outcome {
     Reinitialised,
     /// `drop_out_messages()` removed it before it was delivered.
     Dropped,
+    /// Dropped unsent to make room for a newer message, by the queue-full
+    /// policy [`QueueFullPolicy::DropOldest`](crate::QueueFullPolicy::DropOldest)
+    /// (`MQTT_ERR_QUEUE_SIZE`; no `on_publish`). Paho never drops a queued
+    /// message.
+    Evicted,
     /// Never sent: another limit of the broker's MQTT 5 CONNACK forbids it
     /// (Maximum QoS, Retain Available, Topic Alias Maximum), or its topic
     /// alias is not set on the connection it was to go out on. The reason
@@ -73,7 +78,7 @@ impl Outcome {
     pub(crate) fn rc(self, rc: ErrorCode) -> ErrorCode {
         match self {
             Outcome::Pending | Outcome::Published | Outcome::Refused(_) => rc,
-            Outcome::QueueFull => ErrorCode::QueueSize,
+            Outcome::QueueFull | Outcome::Evicted => ErrorCode::QueueSize,
             Outcome::NotConnected => ErrorCode::NoConn,
             Outcome::TooLarge => ErrorCode::PayloadSize,
             Outcome::NotSupported(_) => ErrorCode::NotSupported,
@@ -96,6 +101,7 @@ impl Outcome {
             Outcome::Dropped => (7, None),
             Outcome::NotSupported(r) => (8, Some(r)),
             Outcome::Refused(r) => (9, Some(r)),
+            Outcome::Evicted => (10, None),
         };
         let reason = reason.map_or(0, |r| u32::from(r.value()) | (r.packet_type() as u32) << 8);
         kind | reason << 4
@@ -118,6 +124,7 @@ impl Outcome {
             7 => Outcome::Dropped,
             8 => Outcome::NotSupported(reason()),
             9 => Outcome::Refused(reason()),
+            10 => Outcome::Evicted,
             _ => Outcome::Pending,
         }
     }
