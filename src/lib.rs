@@ -183,8 +183,8 @@ pub mod transport;
 
 pub use client::{
     CallbackAPIVersion, Client, ClientOptions, ConnectFlags, ConnectOptions, DisconnectFlags,
-    IntoQos, LogLevel, MessageInfo, Outcome, Subscription, Transport, UserData, UserDataError,
-    WeakClient,
+    FailoverOrder, IntoQos, LogLevel, MessageInfo, Outcome, Server, Stats, Subscription, Transport,
+    UserData, UserDataError, WeakClient,
 };
 pub use error::{
     connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,

@@ -66,6 +66,8 @@ impl Driver {
             registered_write: false,
             epochs: Epochs::default(),
             opening: None,
+            failover: Default::default(),
+            last_connack: None,
         };
         let loop_thread = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
@@ -159,6 +161,7 @@ impl Driver {
                 config.connect_properties = p;
             }
             core.session.mark_first_connect();
+            core.failover.restart();
             core.state = ConnState::ConnectAsync;
             self.stop_asked_again();
             old.is_some()
@@ -421,6 +424,8 @@ impl Driver {
             };
             core.reconnect_on_failure = reconnect_on_failure;
             core.backoff = Backoff::default();
+            core.failover = Default::default();
+            core.last_connack = None;
             core.generation += 1;
             self.shared
                 .infos

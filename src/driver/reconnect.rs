@@ -107,7 +107,14 @@ impl Driver {
     /// Waits the next backoff delay, ending early on `disconnect()`,
     /// `loop_stop()`, or a connection the application opened meanwhile.
     fn reconnect_wait(&self) {
-        let delay = self.shared.core.lock().backoff.next_delay();
+        let delay = {
+            let core = &mut *self.shared.core.lock();
+            core.failover.delay(&mut core.backoff)
+        };
+        // Within a failover round the next server is tried at once.
+        if delay.is_zero() {
+            return;
+        }
         self.log(
             LogLevel::Info,
             &format!("Waiting {:.3} s before reconnecting", delay.as_secs_f64()),
@@ -141,7 +148,7 @@ impl Driver {
     /// connection and queues CONNECT; an abandoned connect returns
     /// `MQTT_ERR_NO_CONN`.
     pub(crate) fn reconnect(&self) -> Result<ErrorCode, Error> {
-        let (host, port, tcp) = {
+        let (server, tcp) = {
             let mut core = self.shared.core.lock();
             if core.host.is_empty() {
                 return Err(Error::Value(ValueReason::InvalidHost));
@@ -151,8 +158,16 @@ impl Driver {
             }
             core.state = ConnState::Connecting;
             self.stop_asked_again();
-            (core.host.clone(), core.port, core.transport.clone())
+            let target = core.failover.next();
+            match core.route(&target) {
+                Ok(route) => route,
+                Err(e) => {
+                    core.session.counters_mut().connect_failures += 1;
+                    return Err(Error::Io(e));
+                }
+            }
         };
+        let (host, port) = (server.host.clone(), server.port);
         // The old socket goes without on_disconnect, as in Paho.
         let old = {
             let mut core = self.shared.core.lock();
@@ -206,7 +221,10 @@ impl Driver {
             Ok(opened) => opened,
             // Given up on request: not a failed connect.
             Err(_) if abandon.is_abandoned() => return Ok(ErrorCode::NoConn),
-            Err(e) => return Err(Error::Io(e)),
+            Err(e) => {
+                self.shared.core.lock().session.counters_mut().connect_failures += 1;
+                return Err(Error::Io(e));
+            }
         };
         {
             let mut core = self.shared.core.lock();
@@ -228,6 +246,7 @@ impl Driver {
                 read_side: ReadSide::Undecided(reader_stream),
                 generation,
                 layers: (!layers.is_plain()).then(|| Arc::new(Mutex::new(layers))),
+                server,
             });
             core.registered_write = false;
             // With keepalive 0 nothing else would end a wait for a CONNACK

@@ -36,6 +36,7 @@ mod mid;
 mod mid_table;
 mod outgoing;
 mod resubscribe;
+mod stats;
 pub mod trace;
 mod transmit;
 
@@ -50,6 +51,7 @@ pub use mid::MidAllocator;
 pub(crate) use mid_table::MidTable;
 pub use outgoing::{Admission, OutState, OutgoingStore, PubRec, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
+pub use stats::{Counters, Disconnects, Traffic};
 pub use transmit::{Completion, TransmitBuffer};
 
 use std::collections::{HashSet, VecDeque};
@@ -144,6 +146,7 @@ pub struct Session {
     awaiting_connack: bool,
     book: SubscriptionBook,
     trace: bool,
+    counters: Counters,
 }
 
 impl Session {
@@ -177,6 +180,7 @@ impl Session {
             awaiting_connack: false,
             book: SubscriptionBook::new(),
             trace: false,
+            counters: Counters::default(),
         }
     }
 
@@ -188,6 +192,17 @@ impl Session {
     /// The configuration, to change between connections.
     pub fn config_mut(&mut self) -> &mut SessionConfig {
         &mut self.config
+    }
+
+    /// What it has counted so far (see [`Counters`]).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The counters, for what the driver counts itself (connections that
+    /// failed or ended).
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
     }
 
     /// Sets the memory budget ([`SessionConfig::memory_budget`]), in effect
@@ -329,6 +344,7 @@ impl Session {
     fn drop_unsent(&mut self) {
         for completion in self.transmit.clear() {
             if let Completion::Qos0(mid) = completion {
+                self.counters.dropped += 1;
                 self.events.push_back(Event::Qos0Dropped { mid });
             }
         }
@@ -472,6 +488,7 @@ impl Session {
         if n > 0 {
             self.keepalive.packet_sent(now);
         }
+        self.counters.bytes_sent += n as u64;
         for completion in self.transmit.advance(n) {
             let event = match completion {
                 Completion::Qos0(mid) => {
@@ -590,9 +607,17 @@ impl Session {
     /// complete packet; an `Err` means: close the connection.
     pub fn received(&mut self, mut bytes: &[u8], now: Instant) -> Result<(), Close> {
         self.keepalive.bytes_received(now);
+        self.counters.bytes_received += bytes.len() as u64;
         while !bytes.is_empty() {
+            // A packet split over chunks began in the decoder's buffer.
+            let before = bytes.len() + self.decoder.buffered();
             match self.decoder.decode(&mut bytes) {
-                Ok(Some(packet)) => self.handle_packet(packet, now)?,
+                Ok(Some(packet)) => {
+                    if let Packet::Publish(p) = &packet {
+                        self.counters.received(p.qos, before - bytes.len());
+                    }
+                    self.handle_packet(packet, now)?
+                }
                 Ok(None) => break,
                 Err(e @ DecodeError::PacketTooLarge { .. }) => {
                     // Refused from its fixed header: none of its body was
@@ -667,6 +692,7 @@ impl Session {
                     self.config.keepalive = k;
                 }
                 self.keepalive.connected(self.limits.server_keep_alive, now);
+                self.counters.connects += 1;
                 // A DISCONNECT queued before the CONNACK stays in charge.
                 if self.link == LinkState::Connecting {
                     self.link = LinkState::Connected;
@@ -788,6 +814,7 @@ impl Session {
 
     fn published(&mut self, ack: Ack) {
         self.published_events += 1;
+        self.counters.refused += u64::from(ack.reason_code.is_failure());
         self.events.push_back(Event::Published {
             mid: ack.packet_id,
             reason_code: ack.reason_code,
@@ -958,7 +985,19 @@ impl Session {
     /// goes at once, as in Paho. Once the broker's limits are known, a
     /// message they forbid is refused here (`rc` `NotSupported` or
     /// `PayloadSize`, with an [`Event::Refused`]).
-    pub fn publish_ref(&mut self, mut publish: PublishRef<'_>) -> PublishResult {
+    pub fn publish_ref(&mut self, publish: PublishRef<'_>) -> PublishResult {
+        let qos0 = publish.qos == QoS::AtMostOnce;
+        let result = self.publish_counted(publish);
+        match result.rc {
+            ErrorCode::Success => {}
+            // Stored for the next connection, or a QoS 0 message lost.
+            ErrorCode::NoConn => self.counters.dropped += u64::from(qos0),
+            _ => self.counters.rejected += 1,
+        }
+        result
+    }
+
+    fn publish_counted(&mut self, mut publish: PublishRef<'_>) -> PublishResult {
         // Every id, QoS 0 included, skips ids of stored messages, so a
         // MessageInfo is never confused with another after a wrap-around.
         let store = &self.store;
@@ -1051,6 +1090,7 @@ impl Session {
             LinkState::Down => self.not_stored(mid, ErrorCode::NoConn),
             LinkState::Disconnecting => {
                 // Nothing may follow our DISCONNECT (see `queue`).
+                self.counters.dropped += 1;
                 self.events.push_back(Event::Qos0Dropped { mid });
                 queued
             }
@@ -1081,6 +1121,7 @@ impl Session {
                     return self.refuse(mid, refusal);
                 }
                 self.transmit.mark(Completion::Qos0(mid));
+                self.counters.sent(QoS::AtMostOnce, len, false);
                 self.trace_sent(start);
                 queued
             }
@@ -1168,6 +1209,15 @@ impl Session {
             self.transmit.buf().truncate(start);
             return;
         }
+        let buf = self.transmit.buf();
+        let first = buf[start];
+        let qos = if first & 0b0110 == 0b0100 {
+            QoS::ExactlyOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let len = buf.len() - start;
+        self.counters.sent(qos, len, first & 0b1000 != 0);
         self.trace_sent(start);
     }
 
@@ -1175,6 +1225,7 @@ impl Session {
     /// forbids it.
     fn fail_stored(&mut self, mid: u16, refusal: Refusal) {
         if self.store.fail(mid, refusal.reason_code) {
+            self.counters.refused += 1;
             self.published_events += 1;
             self.events.push_back(Event::Published {
                 mid,
@@ -1413,7 +1464,9 @@ impl Session {
     /// `reinitialise`) and returns what it held.
     pub fn drop_out_messages(&mut self) -> Vec<Stored> {
         self.backlog = false;
-        self.store.drain()
+        let dropped = self.store.drain();
+        self.counters.dropped += dropped.len() as u64;
+        dropped
     }
 
     fn queue(&mut self, packet: &Packet, completion: Option<Completion>) {
