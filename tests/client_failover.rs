@@ -14,7 +14,8 @@ use common::hex;
 use mqtt_tether::packet::{ConnAck, Disconnect, Packet, PacketType, Property};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig, ScriptedBroker, ScriptedConnection};
 use mqtt_tether::{
-    Client, ClientOptions, FailoverOrder, LogLevel, MessageInfo, ProtocolVersion, ReasonCode, Server,
+    Client, ClientOptions, FailoverOrder, LogLevel, MessageInfo, ProtocolVersion, ReasonCode,
+    Server,
 };
 
 /// Longer than any test here waits for a connection: an attempt that
@@ -82,7 +83,10 @@ fn a_refused_or_unreachable_broker_moves_the_client_to_the_next_one_at_once() {
     let connected = connects(&c);
     let dead = dead_port();
     c.failover_set(
-        &[Server::tcp("127.0.0.1", a.port()), Server::tcp("127.0.0.1", b.port())],
+        &[
+            Server::tcp("127.0.0.1", a.port()),
+            Server::tcp("127.0.0.1", b.port()),
+        ],
         FailoverOrder::InOrder,
     )
     .unwrap();
@@ -96,7 +100,10 @@ fn a_refused_or_unreachable_broker_moves_the_client_to_the_next_one_at_once() {
     conn_a.send_bytes(&hex("20 02 00 03")).unwrap();
     let (rc, server) = connected.recv_timeout(WAIT).unwrap();
     // Paho's VERSION2 on_connect gets CONNACK 3 as 136, Server unavailable.
-    assert_eq!((rc, server), (136, Some(Server::tcp("127.0.0.1", a.port()))));
+    assert_eq!(
+        (rc, server),
+        (136, Some(Server::tcp("127.0.0.1", a.port())))
+    );
     let mut conn_b = accept(&b);
     conn_b.send_bytes(&hex("20 02 00 00")).unwrap();
     let (rc, server) = connected.recv_timeout(WAIT).unwrap();
@@ -113,7 +120,10 @@ fn a_refused_or_unreachable_broker_moves_the_client_to_the_next_one_at_once() {
     );
     let stats = c.stats();
     assert_eq!(stats.connects, 1);
-    assert_eq!(stats.connect_failures, 1, "the primary's refused TCP connect");
+    assert_eq!(
+        stats.connect_failures, 1,
+        "the primary's refused TCP connect"
+    );
     assert_eq!(stats.disconnects.refused, 1, "A's CONNACK 3");
     assert_eq!(stats.server, Some(Server::tcp("127.0.0.1", b.port())));
     assert!(stats.last_connack.is_some());
@@ -276,7 +286,8 @@ fn stats_count_a_scripted_exchange_to_the_byte() {
     let mut conn = accept(&broker);
     conn.send_packet(&v5_connack(true, 0, None)).unwrap();
     assert_eq!(connected.recv_timeout(WAIT).unwrap().0, 0);
-    conn.expect_bytes(&hex("3a 07 00 01 74 00 03 00 63")).unwrap();
+    conn.expect_bytes(&hex("3a 07 00 01 74 00 03 00 63"))
+        .unwrap();
     conn.send_bytes(&hex("40 02 00 03")).unwrap();
     infos[2].wait_for_publish(Some(WAIT)).unwrap();
     let s = c.stats();
@@ -300,7 +311,9 @@ fn stats_count_a_scripted_exchange_to_the_byte() {
     assert_eq!(s.server, Some(Server::tcp("127.0.0.1", broker.port())));
     let line = s.to_string();
     assert!(
-        line.contains(" sent=q0:0/0B,q1:4/36B,q2:0/0B received=q0:1/7B,q1:1/11B,q2:0/0B resent=1 refused=1 "),
+        line.contains(
+            " sent=q0:0/0B,q1:4/36B,q2:0/0B received=q0:1/7B,q1:1/11B,q2:0/0B resent=1 refused=1 "
+        ),
         "{line}"
     );
     c.disconnect();
@@ -334,7 +347,10 @@ fn killing_the_first_mosquitto_moves_publisher_and_subscriber_to_the_second() {
         .unwrap();
     let (msg_tx, received) = mpsc::channel();
     sub.on_message(move |client, _, m| {
-        let _ = msg_tx.send((String::from_utf8_lossy(&m.payload).to_string(), client.connected_server()));
+        let _ = msg_tx.send((
+            String::from_utf8_lossy(&m.payload).to_string(),
+            client.connected_server(),
+        ));
     });
     let (suback_tx, subacks) = mpsc::channel();
     sub.on_subscribe(move |client, _, _, _, _| {
@@ -428,7 +444,10 @@ fn killing_the_first_mosquitto_moves_publisher_and_subscriber_to_the_second() {
     let missing: Vec<_> = acked_by_second.difference(&got).collect();
     assert!(missing.is_empty(), "not received: {missing:?}");
     assert!(offline.is_subset(&acked_by_second), "{offline:?}");
-    assert!(from_first > 0, "the subscriber received from the first broker");
+    assert!(
+        from_first > 0,
+        "the subscriber received from the first broker"
+    );
     eprintln!(
         "{} messages: {} published while offline, {} acknowledged by the second broker, {} received from it (distinct), {} from the first",
         N,

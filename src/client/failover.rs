@@ -5,9 +5,9 @@ use std::fmt;
 use std::time::SystemTime;
 
 use super::Client;
+pub use crate::driver::{FailoverOrder, Server};
 use crate::error::Error;
 use crate::session::{Disconnects, Traffic};
-pub use crate::driver::{FailoverOrder, Server};
 
 /// What the client has counted since it was made (or reinitialised), and
 /// where it stands: [`Client::stats`].
@@ -46,7 +46,7 @@ pub struct Stats {
     pub queued: usize,
     /// QoS 1/2 messages sent and not yet acknowledged.
     pub in_flight: usize,
-    /// The broker of the connection in place, if any.
+    /// The broker of the connection in place, or of the last one.
     pub server: Option<Server>,
     /// When a CONNACK last accepted a connection.
     pub last_connack: Option<SystemTime>,
@@ -182,7 +182,7 @@ impl Client {
             bytes_received: c.bytes_received,
             queued,
             in_flight,
-            server: core.conn.as_ref().map(|c| c.server.clone()),
+            server: core.last_server.clone(),
             last_connack: core.last_connack,
         }
     }

@@ -68,6 +68,7 @@ impl Driver {
             opening: None,
             failover: Default::default(),
             last_connack: None,
+            last_server: None,
         };
         let loop_thread = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
@@ -426,6 +427,7 @@ impl Driver {
             core.backoff = Backoff::default();
             core.failover = Default::default();
             core.last_connack = None;
+            core.last_server = None;
             core.generation += 1;
             self.shared
                 .infos

@@ -305,7 +305,13 @@ impl Driver {
             event => {
                 if let Event::Connack { reason_code, .. } = &event {
                     if !reason_code.is_failure() {
-                        let server = self.shared.core.lock().conn.as_ref().map(|c| c.server.to_string());
+                        let server = self
+                            .shared
+                            .core
+                            .lock()
+                            .conn
+                            .as_ref()
+                            .map(|c| c.server.to_string());
                         if let Some(server) = server {
                             self.log(LogLevel::Info, &format!("Connected to {server}"));
                         }

@@ -340,7 +340,8 @@ impl Failover {
 
     fn new_round(&mut self) {
         self.round.push_back(Target::Primary);
-        self.round.extend((0..self.servers.len()).map(Target::Listed));
+        self.round
+            .extend((0..self.servers.len()).map(Target::Listed));
         if self.order == FailoverOrder::Shuffled {
             // Fisher-Yates.
             for i in (1..self.round.len()).rev() {
@@ -456,11 +457,7 @@ mod tests {
     #[test]
     fn shuffled_rounds_hold_every_server_once_in_a_seeded_order() {
         let mut f = two();
-        f.set_servers(
-            f.servers().to_vec(),
-            FailoverOrder::Shuffled,
-            0xDEAD_BEEF,
-        );
+        f.set_servers(f.servers().to_vec(), FailoverOrder::Shuffled, 0xDEAD_BEEF);
         let mut b = Backoff::new(S, S);
         let mut rounds = Vec::new();
         let mut first = f.next();
@@ -483,7 +480,10 @@ mod tests {
             rounds.push(round);
         }
         rounds.dedup();
-        assert!(rounds.len() > 1, "the order changes between rounds: {rounds:?}");
+        assert!(
+            rounds.len() > 1,
+            "the order changes between rounds: {rounds:?}"
+        );
     }
 
     #[test]
@@ -552,7 +552,15 @@ mod tests {
             assert_eq!(p("ws://a/mqtt").unwrap(), "ws://a:80");
             assert_eq!(p("wss://a:9001").unwrap(), "wss://a:9001");
         }
-        for bad in ["", "tcp://", "tcp://:1", "a:0", "a:x", "a:70000", "gopher://a"] {
+        for bad in [
+            "",
+            "tcp://",
+            "tcp://:1",
+            "a:0",
+            "a:x",
+            "a:70000",
+            "gopher://a",
+        ] {
             assert!(Server::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -45,9 +45,9 @@ pub(crate) use completion::Completion;
 pub use completion::Outcome;
 use completion::{Epochs, InfoInner, InfoWaiters};
 use dispatch::drop_stale_messages;
-pub use failover::{FailoverOrder, Server};
-use failover::{Failover, Target};
 pub(crate) use dispatch::random_client_id;
+use failover::{Failover, Target};
+pub use failover::{FailoverOrder, Server};
 pub use handler::LogLevel;
 use handler::Panic;
 pub(crate) use handler::{Answer, Handler, Listening, SocketEvent};
@@ -142,8 +142,10 @@ pub(crate) struct Core {
     pub(crate) opening: Option<Opening>,
     /// Which broker each attempt goes to (see `failover.rs`).
     pub(crate) failover: Failover,
-    /// When a CONNACK last accepted a connection (for `stats()`).
+    /// When a CONNACK last accepted a connection, and the broker of the
+    /// last connection (for `stats()`).
     pub(crate) last_connack: Option<std::time::SystemTime>,
+    pub(crate) last_server: Option<Server>,
 }
 
 /// A connect in progress.

@@ -144,6 +144,25 @@ impl Driver {
         }
     }
 
+    /// `connect()`'s attempt: [`Driver::reconnect`], and with a failover
+    /// list, the rest of the round while a server's transport fails (each
+    /// failure logged), as Paho C's connect goes through its `serverURIs`.
+    /// The last failure is returned when every server failed.
+    pub(crate) fn connect_round(&self) -> Result<ErrorCode, Error> {
+        let servers = self.shared.core.lock().failover.servers().len();
+        let mut result = self.reconnect();
+        for _ in 0..servers {
+            match &result {
+                Err(Error::Io(e)) => {
+                    self.log(LogLevel::Warning, &format!("Connection failed: {e}"))
+                }
+                _ => break,
+            }
+            result = self.reconnect();
+        }
+        result
+    }
+
     /// Paho's `reconnect()` (see `Client::reconnect`): opens a new
     /// connection and queues CONNECT; an abandoned connect returns
     /// `MQTT_ERR_NO_CONN`.
@@ -222,7 +241,12 @@ impl Driver {
             // Given up on request: not a failed connect.
             Err(_) if abandon.is_abandoned() => return Ok(ErrorCode::NoConn),
             Err(e) => {
-                self.shared.core.lock().session.counters_mut().connect_failures += 1;
+                self.shared
+                    .core
+                    .lock()
+                    .session
+                    .counters_mut()
+                    .connect_failures += 1;
                 return Err(Error::Io(e));
             }
         };
@@ -246,8 +270,9 @@ impl Driver {
                 read_side: ReadSide::Undecided(reader_stream),
                 generation,
                 layers: (!layers.is_plain()).then(|| Arc::new(Mutex::new(layers))),
-                server,
+                server: server.clone(),
             });
+            core.last_server = Some(server.clone());
             core.registered_write = false;
             // With keepalive 0 nothing else would end a wait for a CONNACK
             // that never comes.
