@@ -466,3 +466,41 @@ fn killing_the_first_mosquitto_moves_publisher_and_subscriber_to_the_second() {
         c.loop_stop();
     }
 }
+
+#[test]
+fn connect_goes_on_to_the_next_server_when_one_cannot_be_reached() {
+    let b = ScriptedBroker::bind().unwrap();
+    let c = client("fo-connect", ProtocolVersion::MQTTv311);
+    let log = log_lines(&c);
+    c.failover_set(
+        &[Server::tcp("127.0.0.1", b.port())],
+        FailoverOrder::InOrder,
+    )
+    .unwrap();
+    // As Paho C's connect with serverURIs: no error while one server is left.
+    assert_eq!(
+        c.connect("127.0.0.1", dead_port(), 60).unwrap(),
+        mqtt_tether::ErrorCode::Success
+    );
+    assert_eq!(
+        c.connected_server(),
+        Some(Server::tcp("127.0.0.1", b.port()))
+    );
+    assert!(log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(level, l)| *level == LogLevel::Warning && l.starts_with("Connection failed: ")));
+    let mut conn = accept(&b);
+    c.loop_start();
+    conn.send_bytes(&hex("20 02 00 00")).unwrap();
+    // Every server unreachable: the last one's error.
+    let c = client("fo-connect-none", ProtocolVersion::MQTTv311);
+    c.failover_set(
+        &[Server::tcp("127.0.0.1", dead_port())],
+        FailoverOrder::InOrder,
+    )
+    .unwrap();
+    assert!(c.connect("127.0.0.1", dead_port(), 60).is_err());
+    assert_eq!(c.stats().connect_failures, 2);
+}
