@@ -104,7 +104,7 @@ impl Server {
         };
         // A WebSocket path is the client's (ws_set_options), not the list's.
         let authority = rest.split('/').next().unwrap_or_default();
-        let (host, port) = split_host_port(authority, default_port).map_err(|why| bad(why))?;
+        let (host, port) = split_host_port(authority, default_port).map_err(bad)?;
         Ok(Server {
             host,
             port,

@@ -1,7 +1,9 @@
 //! Reconnection: Paho's `loop_forever` with its automatic reconnects
 //! (reference §10.3), the backoff wait between attempts (the delay itself is
 //! [`session::Backoff`](crate::session::Backoff)), and `reconnect()`, which
-//! opens a new connection and queues CONNECT (reference §10.1).
+//! opens a new connection and queues CONNECT (reference §10.1). Which broker
+//! each attempt goes to, and whether a wait comes first, is `failover.rs`'s
+//! to say.
 
 use std::sync::Arc;
 
