@@ -683,11 +683,12 @@ fn count_close(
     }
 }
 
-/// A refusing CONNACK's Server Reference, from the connection's broker:
-/// followed when the application asked for it (see `failover.rs`); returns
-/// the log lines to write once the core lock is let go.
+/// A refusing CONNACK's Server Reference, from the last connection's
+/// broker (the connection may be closed already): followed when the
+/// application asked for it (see `failover.rs`); returns the log lines to
+/// write once the core lock is let go.
 fn refer(core: &mut Core, properties: &Properties) -> Vec<String> {
-    match core.conn.as_ref().map(|c| c.server.clone()) {
+    match core.last_server.clone() {
         Some(server) => refer_from(core, properties, &server),
         None => Vec::new(),
     }
