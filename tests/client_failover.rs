@@ -14,8 +14,8 @@ use common::hex;
 use mqtt_tether::packet::{ConnAck, Disconnect, Packet, PacketType, Property};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig, ScriptedBroker, ScriptedConnection};
 use mqtt_tether::{
-    Client, ClientOptions, FailoverOrder, LogLevel, MessageInfo, ProtocolVersion, ReasonCode,
-    Server,
+    Client, ClientOptions, ErrorCode, FailoverOrder, LogLevel, MessageInfo, ProtocolVersion,
+    ReasonCode, Server,
 };
 
 /// Longer than any test here waits for a connection: an attempt that
@@ -92,7 +92,7 @@ fn a_refused_or_unreachable_broker_moves_the_client_to_the_next_one_at_once() {
     .unwrap();
     let t0 = Instant::now();
     c.connect_async("127.0.0.1", dead, 60).unwrap();
-    c.loop_start();
+    assert_eq!(c.loop_start(), ErrorCode::Success);
     // The primary refuses the TCP connect; A answers, then refuses the
     // connection (3: server unavailable); B accepts. No reconnect delay in
     // between: the round is not used up.
@@ -127,8 +127,8 @@ fn a_refused_or_unreachable_broker_moves_the_client_to_the_next_one_at_once() {
     assert_eq!(stats.disconnects.refused, 1, "A's CONNACK 3");
     assert_eq!(stats.server, Some(Server::tcp("127.0.0.1", b.port())));
     assert!(stats.last_connack.is_some());
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
     assert_eq!(c.connected_server(), None);
 }
 
@@ -136,7 +136,7 @@ fn a_refused_or_unreachable_broker_moves_the_client_to_the_next_one_at_once() {
 /// the primary; returns the connection A refused.
 fn refused_with_a_reference(c: &Client, a: &ScriptedBroker, b: &ScriptedBroker) {
     c.connect_async("127.0.0.1", a.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(c.loop_start(), ErrorCode::Success);
     let mut conn = accept(a);
     let reference = format!("127.0.0.1:{}", b.port());
     conn.send_packet(&v5_connack(false, 0x9C, Some(&reference)))
@@ -169,8 +169,8 @@ fn a_connack_server_reference_is_followed_at_once_when_asked() {
         "{:?}",
         log.lock().unwrap()
     );
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -198,8 +198,8 @@ fn a_connack_server_reference_is_not_followed_unless_asked() {
         "{:?}",
         log.lock().unwrap()
     );
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 #[test]
@@ -211,8 +211,11 @@ fn a_disconnect_server_reference_moves_a_connected_client_and_bad_entries_are_lo
     c.follow_server_reference_set(true);
     let connected = connects(&c);
     let log = log_lines(&c);
-    c.connect("127.0.0.1", a.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", a.port(), 60).unwrap(),
+        ErrorCode::Success
+    );
+    assert_eq!(c.loop_start(), ErrorCode::Success);
     let mut conn = accept(&a);
     conn.send_packet(&v5_connack(false, 0, None)).unwrap();
     assert_eq!(connected.recv_timeout(WAIT).unwrap().0, 0);
@@ -244,8 +247,8 @@ fn a_disconnect_server_reference_moves_a_connected_client_and_bad_entries_are_lo
         assert!(warnings.contains(&line), "no {line:?} in {warnings:?}");
     }
     assert_eq!(c.stats().disconnects.by_server, 1);
-    c.disconnect();
-    c.loop_stop();
+    let _ = c.disconnect();
+    let _ = c.loop_stop();
 }
 
 /// Item 2: exact counts for a scripted MQTT 5 exchange: 3 QoS 1 messages
@@ -257,8 +260,11 @@ fn stats_count_a_scripted_exchange_to_the_byte() {
     let c = client("fo-stats", ProtocolVersion::MQTTv5);
     c.reconnect_delay_set(Duration::from_millis(50), Duration::from_millis(50));
     let connected = connects(&c);
-    c.connect("127.0.0.1", broker.port(), 60).unwrap();
-    c.loop_start();
+    assert_eq!(
+        c.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        ErrorCode::Success
+    );
+    assert_eq!(c.loop_start(), ErrorCode::Success);
     let mut conn = accept(&broker);
     conn.send_packet(&v5_connack(false, 0, None)).unwrap();
     assert_eq!(connected.recv_timeout(WAIT).unwrap().0, 0);
@@ -316,8 +322,8 @@ fn stats_count_a_scripted_exchange_to_the_byte() {
         ),
         "{line}"
     );
-    c.disconnect();
-    c.loop_stop();
+    assert_eq!(c.disconnect(), ErrorCode::Success);
+    let _ = c.loop_stop();
     assert_eq!(c.stats().disconnects.requested, 1);
 }
 
@@ -357,10 +363,13 @@ fn killing_the_first_mosquitto_moves_publisher_and_subscriber_to_the_second() {
         let _ = suback_tx.send(client.connected_server());
     });
     let sub_connects = connects(&sub);
-    sub.connect("127.0.0.1", m1.port(), 60).unwrap();
-    sub.loop_start();
+    assert_eq!(
+        sub.connect("127.0.0.1", m1.port(), 60).unwrap(),
+        ErrorCode::Success
+    );
+    assert_eq!(sub.loop_start(), ErrorCode::Success);
     assert_eq!(sub_connects.recv_timeout(WAIT).unwrap().0, 0);
-    sub.subscribe("fo/stream", 1).unwrap();
+    assert_eq!(sub.subscribe("fo/stream", 1).unwrap().0, ErrorCode::Success);
     subacks.recv_timeout(WAIT).unwrap();
 
     let publisher = client("fo-pub", ProtocolVersion::MQTTv311);
@@ -376,8 +385,11 @@ fn killing_the_first_mosquitto_moves_publisher_and_subscriber_to_the_second() {
     publisher.on_connect(move |client, _, _, rc, _| {
         let _ = pub_tx.send((Instant::now(), rc.value(), client.connected_server()));
     });
-    publisher.connect("127.0.0.1", m1.port(), 60).unwrap();
-    publisher.loop_start();
+    assert_eq!(
+        publisher.connect("127.0.0.1", m1.port(), 60).unwrap(),
+        ErrorCode::Success
+    );
+    assert_eq!(publisher.loop_start(), ErrorCode::Success);
     assert_eq!(pub_connects.recv_timeout(WAIT).unwrap().1, 0);
 
     const N: usize = 600;
@@ -388,7 +400,7 @@ fn killing_the_first_mosquitto_moves_publisher_and_subscriber_to_the_second() {
         let info = publisher
             .publish("fo/stream", format!("{i}"), 1, false)
             .unwrap();
-        if info.rc() == mqtt_tether::ErrorCode::NoConn {
+        if info.rc() == ErrorCode::NoConn {
             offline.insert(i.to_string());
         }
         infos.push(info);
@@ -462,8 +474,8 @@ fn killing_the_first_mosquitto_moves_publisher_and_subscriber_to_the_second() {
     assert_eq!(sub.stats().connects, 2);
     assert_eq!(subacks.recv_timeout(WAIT).unwrap(), Some(second.clone()));
     for c in [&publisher, &sub] {
-        c.disconnect();
-        c.loop_stop();
+        let _ = c.disconnect();
+        let _ = c.loop_stop();
     }
 }
 
@@ -480,7 +492,7 @@ fn connect_goes_on_to_the_next_server_when_one_cannot_be_reached() {
     // As Paho C's connect with serverURIs: no error while one server is left.
     assert_eq!(
         c.connect("127.0.0.1", dead_port(), 60).unwrap(),
-        mqtt_tether::ErrorCode::Success
+        ErrorCode::Success
     );
     assert_eq!(
         c.connected_server(),
@@ -492,7 +504,7 @@ fn connect_goes_on_to_the_next_server_when_one_cannot_be_reached() {
         .iter()
         .any(|(level, l)| *level == LogLevel::Warning && l.starts_with("Connection failed: ")));
     let mut conn = accept(&b);
-    c.loop_start();
+    assert_eq!(c.loop_start(), ErrorCode::Success);
     conn.send_bytes(&hex("20 02 00 00")).unwrap();
     // Every server unreachable: the last one's error.
     let c = client("fo-connect-none", ProtocolVersion::MQTTv311);

@@ -96,7 +96,7 @@ fn a_bad_server_is_refused_with_its_reason() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("--server: Invalid server URI \"127.0.0.1:0\": bad port."),
+        err.contains("--server 127.0.0.1:0: Invalid server URI: bad port."),
         "{err}"
     );
 }

@@ -267,7 +267,8 @@ impl Connection {
     fn set_servers(&self, client: &Client) -> Result<(), String> {
         let mut servers = Vec::new();
         for s in &self.servers {
-            let mut server = mqtt_tether::Server::parse(s).map_err(|e| format!("--server: {e}"))?;
+            let mut server =
+                mqtt_tether::Server::parse(s).map_err(|e| format!("--server {s}: {e}"))?;
             if !s.contains("://") {
                 server.transport = self.transport()?;
                 server.tls = self.tls.wanted();

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use super::Client;
 pub use crate::driver::{FailoverOrder, Server};
-use crate::error::Error;
+use crate::error::{Error, ValueReason};
 use crate::session::{Disconnects, Traffic};
 
 /// What the client has counted since it was made (or reinitialised), and
@@ -108,10 +108,10 @@ impl Client {
     pub fn failover_set(&self, servers: &[Server], order: FailoverOrder) -> Result<(), Error> {
         for s in servers {
             if s.host.is_empty() {
-                return Err(Error::Value("Invalid host.".into()));
+                return Err(Error::Value(ValueReason::InvalidHost));
             }
             if s.port == 0 && s.transport == crate::transport::Transport::Tcp {
-                return Err(Error::Value("Invalid port number.".into()));
+                return Err(Error::Value(ValueReason::InvalidPort));
             }
         }
         let seed = SystemTime::now()

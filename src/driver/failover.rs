@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{Error, ValueReason};
 use crate::session::Backoff;
 use crate::transport::Transport;
 
@@ -86,9 +86,11 @@ impl Server {
     /// (also `mqtt://`), `ssl://` (also `tls://`, `mqtts://`), `ws://`,
     /// `wss://`, or a bare `host:port` or `host` (TCP). Without a port:
     /// 1883, 8883 with TLS, 80 for `ws://`, 443 for `wss://`, as in Paho C.
-    /// An IPv6 address goes in brackets: `tcp://[::1]:1883`.
+    /// An IPv6 address goes in brackets: `tcp://[::1]:1883`. A URI it
+    /// cannot read is a `ValueError` saying why
+    /// ([`ValueReason::InvalidServerUri`]).
     pub fn parse(uri: &str) -> Result<Server, Error> {
-        let bad = |why: &str| Error::Value(format!("Invalid server URI {uri:?}: {why}."));
+        let bad = |why: &'static str| Error::Value(ValueReason::InvalidServerUri(why));
         let (scheme, rest) = match uri.split_once("://") {
             Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
             None => ("tcp".to_string(), uri),
