@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --example pub -- [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r]
 //!     [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS]
-//!     [--reconnect-delay MIN MAX] [--count N] [--interval-ms MS]
+//!     [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N] [--interval-ms MS]
 //! ```
 //!
 //! `-l` publishes each line of standard input, any number of them at any
@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use mqtt_tether::{ErrorCode, MessageInfo};
 
-const USAGE: &str = "usage: pub [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [--count N] [--interval-ms MS]";
+const USAGE: &str = "usage: pub [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N] [--interval-ms MS]";
 
 const HELP: &str = "\
 options:
@@ -121,6 +121,7 @@ fn run() -> Result<(), String> {
     let source = source.ok_or_else(|| format!("one of -m, -l or -n is needed\n{USAGE}"))?;
 
     let client = conn.client()?;
+    let _stats = conn.stats_at_exit(&client, "pub");
     let (connected_tx, connected) = mpsc::channel();
     let reconnecting = AtomicBool::new(false);
     client.on_connect(move |_, _, _, reason_code, _| {

@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --example sub -- [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c]
 //!     [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS]
-//!     [--reconnect-delay MIN MAX] [-C COUNT] [-W SECONDS] [-v]
+//!     [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [-C COUNT] [-W SECONDS] [-v]
 //! ```
 //!
 //! Prints each payload (with `-v`, `topic payload`) on its own line.
@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: sub [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [-C COUNT] [-W SECONDS] [-v]";
+const USAGE: &str = "usage: sub [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [-C COUNT] [-W SECONDS] [-v]";
 
 const HELP: &str = "\
 options:
@@ -91,6 +91,7 @@ fn run() -> Result<ExitCode, String> {
         return Err("at least one -t FILTER is needed".into());
     }
     let client = conn.client()?;
+    let _stats = conn.stats_at_exit(&client, "sub");
     let (tx, inbox) = mpsc::channel::<Inbox>();
     let refused_tx = tx.clone();
     let subscriptions: Vec<(String, i32)> = filters.iter().map(|f| (f.clone(), qos)).collect();

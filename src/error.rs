@@ -555,6 +555,9 @@ pub enum ValueReason {
     MsgCount,
     /// "qos must be in the range 0-2" (the subscribe helpers).
     HelperQos,
+    /// "Invalid server URI: {why}." (`Server::parse`; beyond Paho Python,
+    /// which takes no URIs).
+    InvalidServerUri(&'static str),
 }
 
 impl fmt::Display for ValueReason {
@@ -591,6 +594,7 @@ impl fmt::Display for ValueReason {
             NoMessages => "msgs is empty",
             MsgCount => "msg_count must be > 0",
             HelperQos => "qos must be in the range 0-2",
+            InvalidServerUri(why) => return write!(f, "Invalid server URI: {why}."),
         };
         f.write_str(text)
     }

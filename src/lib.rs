@@ -153,9 +153,10 @@
 //!   (session events to the handler, in order; closing a connection),
 //!   `network_loop.rs` (writing, one pass, the external loop's steps, who
 //!   runs the loop), `reconnect.rs` (`loop_forever` with reconnects, the
-//!   backoff wait, `reconnect`), `reader.rs`, `reader_feed.rs` and
-//!   `read_gate.rs` (the reader thread, what it does with a chunk, a
-//!   waiting caller reading in its place), `write_interest.rs` (writing in
+//!   backoff wait, `reconnect`), `failover.rs` (which broker each attempt
+//!   goes to: the failover round, Server References; pure), `reader.rs`,
+//!   `reader_feed.rs` and `read_gate.rs` (the reader thread, what it does
+//!   with a chunk, a waiting caller reading in its place), `write_interest.rs` (writing in
 //!   the loop's place, write-interest events), and `completion/` (outcomes,
 //!   the state word, epochs of stored messages, waiting);
 //! * `session/`, `packet/`, `transport/`, `topic/`: see their module docs.
@@ -183,8 +184,8 @@ pub mod transport;
 
 pub use client::{
     CallbackAPIVersion, Client, ClientOptions, ConnectFlags, ConnectOptions, DisconnectFlags,
-    Drained, IntoQos, LogLevel, MessageInfo, Outcome, Subscription, Transport, UserData,
-    UserDataError, WeakClient,
+    Drained, FailoverOrder, IntoQos, LogLevel, MessageInfo, Outcome, Server, Stats, Subscription,
+    Transport, UserData, UserDataError, WeakClient,
 };
 pub use error::{
     connack_string, convert_disconnect_error_code_to_reason_code, error_string, ConnackCode, Error,

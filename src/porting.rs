@@ -457,6 +457,25 @@
 //!   [`Client::auto_resubscribe_set`](crate::Client::auto_resubscribe_set)
 //!   remembers subscriptions and asks again after a CONNACK without a
 //!   session (Paho #375, #682: subscriptions vanish after a broker restart).
+//! * **Failover** (Paho Python has none; Paho C has `serverURIs`, Paho Java
+//!   `setServerURIs`):
+//!   [`Client::failover_set`](crate::Client::failover_set)`(&[`[`Server`](crate::Server)`::tcp("b", 1883), ...], `[`FailoverOrder`](crate::FailoverOrder)`::InOrder)`
+//!   adds brokers after the one `connect(host, port, ...)` names (so the
+//!   ported `connect` line stays as it is; Paho C's and Java's list
+//!   replaces the URI their constructor takes, Paho Python's constructor
+//!   takes none). A failed attempt moves to the next broker at once; the
+//!   reconnect delay is waited once per round of all of them. `on_connect`
+//!   keeps Paho's arguments: [`Client::connected_server`](crate::Client::connected_server)
+//!   says which broker answered (also an `on_log` line, "Connected to
+//!   tcp://host:port"). [`Server::parse`](crate::Server::parse) reads Paho
+//!   C's URIs (`tcp://`, `ssl://`, `ws://`, `wss://`).
+//!   [`Client::follow_server_reference_set`](crate::Client::follow_server_reference_set)
+//!   follows an MQTT 5 Server Reference (CONNACK or DISCONNECT 0x9C/0x9D),
+//!   which Paho only hands to the callback.
+//! * **Counters**: [`Client::stats`](crate::Client::stats) (Paho has none):
+//!   connects, disconnects by reason, messages and bytes by QoS both ways,
+//!   re-sent, refused, dropped, queued, in flight, the broker and the time
+//!   of the last CONNACK.
 //!
 //! ### 3.3 Messages
 //!

@@ -841,6 +841,7 @@ fn drop_oldest_drops_only_what_was_never_sent_and_reports_it() {
         [DroppedMessage::Stored { mid: 1, seq: 0 }]
     );
     assert_eq!(s.store().len(), 3);
+    assert_eq!(s.counters().dropped, 1, "the dropped message is counted");
     s.start_connection(t);
     take(&mut s, t);
     s.received(&connack(false, &[]), t).unwrap();
@@ -894,6 +895,8 @@ fn drop_oldest_drops_only_what_was_never_sent_and_reports_it() {
     s.received(&ack(PacketType::PubAck, 5, 0), t).unwrap();
     s.received(&ack(PacketType::PubAck, 6, 0), t).unwrap();
     assert!(take(&mut s, t).is_empty(), "the dropped g and h never go");
+    // a, g and h dropped; i refused by publish.
+    assert_eq!((s.counters().dropped, s.counters().rejected), (3, 1));
 }
 
 /// `queue_qos0_offline`: QoS 0 messages published offline are queued
@@ -936,6 +939,8 @@ fn qos0_published_offline_is_queued_only_when_asked_and_goes_after_the_connack()
         (4, ErrorCode::NoConn)
     );
     assert_eq!(s.take_dropped(), [DroppedMessage::Qos0 { mid: 1 }]);
+    // Queued is not lost: only the one the policy dropped counts.
+    assert_eq!(s.counters().dropped, 1);
 
     s.start_connection(t);
     let connect = take(&mut s, t);
@@ -958,6 +963,12 @@ fn qos0_published_offline_is_queued_only_when_asked_and_goes_after_the_connack()
         })
         .collect();
     assert_eq!(written, [3, 4], "the QoS 0 messages completed on writing");
+    // c and d (7 bytes each) counted as sent when written.
+    assert_eq!(
+        (s.counters().sent[0].messages, s.counters().sent[0].bytes),
+        (2, 14)
+    );
+    assert_eq!(s.counters().dropped, 1);
     assert_eq!(s.memory_use().store, 9, "only b is held");
     // Connected with nothing queued: QoS 0 goes at once again.
     let live = s.publish(Publish::new("t", b"e".to_vec(), QoS::AtMostOnce, 0));

@@ -17,6 +17,11 @@ connection options:
   -k, --keepalive SECONDS    keepalive sent in CONNECT (default 60, 0 = off)
   --reconnect-delay MIN MAX  automatic reconnect: first wait MIN seconds, doubling
                              up to MAX (default 1 120; fractions allowed)
+  --server HOST:PORT         another broker to fail over to (repeatable; -h/-p is
+                             the first; a URI such as ssl://HOST:PORT sets its own
+                             transport, a bare HOST:PORT takes -h's); the delay is
+                             waited once per round of all of them
+  --stats                    print the client's counters on standard error at exit
 transport options:
   --cafile FILE              TLS, trusting the CA certificates in FILE (PEM)
   --capath-system            TLS, trusting the system's certificate store
@@ -58,6 +63,10 @@ pub struct Connection {
     pub unix: Option<String>,
     /// `--proxy URL`.
     pub proxy: Option<String>,
+    /// `--server HOST:PORT` (repeatable): the failover list after -h/-p.
+    pub servers: Vec<String>,
+    /// `--stats`: the client's counters on standard error at exit.
+    pub stats: bool,
 }
 
 /// The TLS options (mosquitto_pub's names).
@@ -101,6 +110,8 @@ impl Default for Connection {
             websockets: false,
             unix: None,
             proxy: None,
+            servers: Vec::new(),
+            stats: false,
         }
     }
 }
@@ -144,6 +155,8 @@ impl Connection {
             "--ws" => self.websockets = true,
             "--unix" => self.unix = Some(value()?),
             "--proxy" => self.proxy = Some(value()?),
+            "--server" => self.servers.push(value()?),
+            "--stats" => self.stats = true,
             "-V" => {
                 self.protocol = match value()?.as_str() {
                     "31" | "mqttv31" => ProtocolVersion::MQTTv31,
@@ -177,6 +190,7 @@ impl Connection {
         let (min, max) = self.reconnect_delay;
         client.reconnect_delay_set(min, max);
         self.set_tls(&client)?;
+        self.set_servers(&client)?;
         if let Some(url) = &self.proxy {
             let settings = mqtt_tether::transport::proxy::ProxySettings::parse_url(url)
                 .ok_or_else(|| format!("--proxy: cannot read {url:?}"))?;
@@ -248,6 +262,31 @@ impl Connection {
         Ok(())
     }
 
+    /// `--server`: a URI with a scheme as Paho C reads it; a bare
+    /// `HOST:PORT` (or `HOST`, port 1883) with the transport and TLS of -h.
+    fn set_servers(&self, client: &Client) -> Result<(), String> {
+        let mut servers = Vec::new();
+        for s in &self.servers {
+            let mut server =
+                mqtt_tether::Server::parse(s).map_err(|e| format!("--server {s}: {e}"))?;
+            if !s.contains("://") {
+                server.transport = self.transport()?;
+                server.tls = self.tls.wanted();
+            }
+            servers.push(server);
+        }
+        client
+            .failover_set(&servers, mqtt_tether::FailoverOrder::InOrder)
+            .map_err(|e| format!("--server: {e}"))
+    }
+
+    /// With `--stats`, prints `client`'s counters (one line on standard
+    /// error, after `tool: stats: `) when the returned guard goes, whatever
+    /// way the tool ends.
+    pub fn stats_at_exit(&self, client: &Client, tool: &'static str) -> StatsAtExit {
+        StatsAtExit(self.stats.then(|| (client.clone(), tool)))
+    }
+
     /// The host to connect to: the socket path with `--unix`.
     fn target(&self) -> &str {
         self.unix.as_deref().unwrap_or(&self.host)
@@ -273,6 +312,17 @@ impl Connection {
             .connect_with(self.target(), options)
             .map(|_| ())
             .map_err(|e| format!("cannot connect to {}:{}: {e}", self.target(), self.port))
+    }
+}
+
+/// See [`Connection::stats_at_exit`].
+pub struct StatsAtExit(Option<(Client, &'static str)>);
+
+impl Drop for StatsAtExit {
+    fn drop(&mut self) {
+        if let Some((client, tool)) = &self.0 {
+            eprintln!("{tool}: stats: {}", client.stats());
+        }
     }
 }
 

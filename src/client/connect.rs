@@ -110,7 +110,10 @@ impl Client {
     /// `connect(host, port, keepalive)`: connects (blocking for the TCP
     /// connect, the proxy, TLS and WebSocket handshakes, all of them together
     /// within `connect_timeout`) and queues CONNECT. It does not wait for
-    /// CONNACK; run a loop for that. `disconnect()` from another thread
+    /// CONNACK; run a loop for that. With a failover list
+    /// ([`Client::failover_set`]) a server that cannot be reached is logged
+    /// and the next one tried, at most one round; the error is the last
+    /// server's. `disconnect()` from another thread
     /// abandons it at once (it then returns `MQTT_ERR_NO_CONN`).
     pub fn connect(&self, host: &str, port: u16, keepalive: u16) -> Result<ErrorCode, Error> {
         self.connect_with(
@@ -133,7 +136,9 @@ impl Client {
             return Err(Error::Value(ValueReason::PropertiesBeforeMqtt5));
         }
         self.connect_async_with(host, options)?;
-        self.reconnect()
+        // With a failover list (`failover_set`), the next server when one
+        // cannot be reached.
+        self.driver.connect_round()
     }
 
     /// Paho's `reconnect()` (reference §10.1): opens a new connection and

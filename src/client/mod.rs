@@ -25,11 +25,14 @@
 //! * `events.rs`: the driver's events made Paho callbacks, and Paho's
 //!   exception rules;
 //! * `message_info.rs`: [`MessageInfo`] over the driver's completion;
+//! * `failover.rs`: `failover_set`, Server References, `connected_server`
+//!   and `stats()` (beyond Paho);
 //! * `tls.rs`, `websocket.rs`, `proxy.rs`: the transport calls.
 
 mod callbacks;
 mod connect;
 mod events;
+mod failover;
 mod loops;
 mod message_info;
 mod proxy;
@@ -46,6 +49,7 @@ pub use callbacks::{
     OnPublish, OnSocket, OnSubscribe, UserData, UserDataError,
 };
 pub use connect::{ClientOptions, ConnectOptions, Drained};
+pub use failover::{FailoverOrder, Server, Stats};
 pub use message_info::MessageInfo;
 pub use publish::Subscription;
 

@@ -66,6 +66,9 @@ impl Driver {
             registered_write: false,
             epochs: Epochs::default(),
             opening: None,
+            failover: Default::default(),
+            last_connack: None,
+            last_server: None,
         };
         let loop_thread = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
@@ -160,6 +163,7 @@ impl Driver {
                 config.connect_properties = p;
             }
             core.session.mark_first_connect();
+            core.failover.restart();
             core.state = ConnState::ConnectAsync;
             self.stop_asked_again();
             old.is_some()
@@ -461,6 +465,9 @@ impl Driver {
             };
             core.reconnect_on_failure = reconnect_on_failure;
             core.backoff = Backoff::default();
+            core.failover = Default::default();
+            core.last_connack = None;
+            core.last_server = None;
             core.generation += 1;
             self.shared
                 .infos

@@ -149,6 +149,7 @@ impl Driver {
                 continue;
             }
             let mut core = self.shared.core.lock();
+            let mut notes = Vec::new();
             let released = !delivered.is_empty();
             for mid in delivered.drain(..) {
                 core.release(mid);
@@ -178,6 +179,18 @@ impl Driver {
                         // connected and the backoff reset.
                         core.state = ConnState::Connected;
                         core.backoff.connected(Instant::now());
+                        core.failover.connected();
+                        core.last_connack = Some(std::time::SystemTime::now());
+                    }
+                }
+                if let Some(Event::Connack {
+                    reason_code,
+                    properties,
+                    ..
+                }) = &event
+                {
+                    if reason_code.is_failure() {
+                        notes.extend(refer(&mut core, properties));
                     }
                 }
                 if refused_v311_retry(&mut core, &event) {
@@ -200,6 +213,9 @@ impl Driver {
                 self.hold_messages(&mut core, held);
             }
             drop(core);
+            for note in notes {
+                self.log(LogLevel::Warning, &note);
+            }
             if released {
                 self.shared.info_waiters.notify();
             }
@@ -287,6 +303,20 @@ impl Driver {
                 None
             }
             event => {
+                if let Event::Connack { reason_code, .. } = &event {
+                    if !reason_code.is_failure() {
+                        let server = self
+                            .shared
+                            .core
+                            .lock()
+                            .conn
+                            .as_ref()
+                            .map(|c| c.server.to_string());
+                        if let Some(server) = server {
+                            self.log(LogLevel::Info, &format!("Connected to {server}"));
+                        }
+                    }
+                }
                 let handled = self.kept(self.shared.handler.event(self, &event));
                 match event {
                     // The acknowledgement follows the callback (reference
@@ -371,12 +401,15 @@ impl Driver {
             cause => cause,
         };
         if silent && matches!(cause, Cause::Session(Close::Refused { .. })) {
+            // The same broker again, at MQTT 3.1.
+            self.shared.core.lock().failover.again();
             // reconnect() closes the refused socket itself.
             return match self.reconnect() {
                 Ok(_) => ErrorCode::Success,
                 Err(_) => ErrorCode::ConnRefused,
             };
         }
+        let mut notes = Vec::new();
         let (was_disconnecting, failed_connect) = {
             let mut core = self.shared.core.lock();
             if generation.is_some_and(|g| g != core.generation) {
@@ -394,6 +427,10 @@ impl Driver {
             ) && core.session.link_state() == LinkState::Disconnecting
             {
                 self.write_goodbye(&mut core, &conn);
+            }
+            if let Cause::Session(Close::ServerDisconnect { properties, .. }) = &cause {
+                let server = conn.server.clone();
+                notes = refer_from(&mut core, properties, &server);
             }
             let _ = conn.writer.shutdown(std::net::Shutdown::Both);
             let before_connack = core.session.link_state() == LinkState::Connecting;
@@ -415,8 +452,17 @@ impl Driver {
             // report as a refused TCP connect, whatever layer refused.
             let failed =
                 before_connack && !was && matches!(cause, Cause::Io) && core.auto_reconnect;
+            count_close(
+                core.session.counters_mut(),
+                &cause,
+                was,
+                before_connack && !was,
+            );
             (was, failed)
         };
+        for note in notes {
+            self.log(LogLevel::Warning, &note);
+        }
         if failed_connect {
             self.socket_closing();
             self.socket_event(SocketEvent::Close);
@@ -616,6 +662,58 @@ fn refused_v311_retry(core: &mut super::Core, event: &Option<Event>) -> bool {
 
 /// Takes the messages out of `events` for good (see
 /// [`Driver::hold_messages`]).
+/// Counts a connection that ended because of `cause` (`was_disconnecting`:
+/// after our DISCONNECT; `before_connack`: it never had its CONNACK).
+fn count_close(
+    counters: &mut crate::session::Counters,
+    cause: &Cause,
+    was_disconnecting: bool,
+    before_connack: bool,
+) {
+    let d = &mut counters.disconnects;
+    match cause {
+        Cause::Io if before_connack => counters.connect_failures += 1,
+        Cause::Requested => d.requested += 1,
+        Cause::Io if was_disconnecting => d.requested += 1,
+        Cause::Io | Cause::Panic => d.lost += 1,
+        Cause::Session(Close::ServerDisconnect { .. }) => d.by_server += 1,
+        Cause::Session(Close::Keepalive) => d.keepalive += 1,
+        Cause::Session(Close::Refused { .. }) => d.refused += 1,
+        Cause::Session(Close::Protocol(_) | Close::Exceeded { .. }) => d.protocol += 1,
+    }
+}
+
+/// A refusing CONNACK's Server Reference, from the last connection's
+/// broker (the connection may be closed already): followed when the
+/// application asked for it (see `failover.rs`); returns the log lines to
+/// write once the core lock is let go.
+fn refer(core: &mut Core, properties: &Properties) -> Vec<String> {
+    match core.last_server.clone() {
+        Some(server) => refer_from(core, properties, &server),
+        None => Vec::new(),
+    }
+}
+
+/// A Server Reference in `properties` of a packet from `server`.
+fn refer_from(core: &mut Core, properties: &Properties, server: &super::Server) -> Vec<String> {
+    let Some(reference) = properties.server_reference() else {
+        return Vec::new();
+    };
+    match core.failover.refer(reference, server) {
+        None => vec![format!(
+            "{server} refers to {reference:?}: not followed (follow_server_reference_set)"
+        )],
+        Some(bad) => {
+            let mut notes = vec![format!("Server Reference from {server}: {reference:?}")];
+            notes.extend(
+                bad.into_iter()
+                    .map(|b| format!("Server Reference from {server}: ignored {b}")),
+            );
+            notes
+        }
+    }
+}
+
 fn drop_messages(core: &mut Core, events: Vec<Event>) {
     for event in events {
         if let Event::Message(message) = event {

@@ -31,6 +31,7 @@
 mod commands;
 mod completion;
 mod dispatch;
+mod failover;
 mod handler;
 mod network_loop;
 mod read_gate;
@@ -46,6 +47,8 @@ pub use completion::Outcome;
 use completion::{Epochs, InfoInner, InfoWaiters};
 use dispatch::drop_stale_messages;
 pub(crate) use dispatch::random_client_id;
+use failover::{Failover, Target};
+pub use failover::{FailoverOrder, Server};
 pub use handler::LogLevel;
 use handler::Panic;
 pub(crate) use handler::{Answer, Handler, Listening, SocketEvent};
@@ -97,6 +100,8 @@ pub(crate) struct Conn {
     /// unix sockets, which cost nothing extra. Locked by whoever reads or
     /// writes, never while a callback runs.
     pub(crate) layers: Option<Arc<Mutex<Layers>>>,
+    /// The broker at the other end.
+    pub(crate) server: Server,
 }
 
 impl Drop for Conn {
@@ -136,6 +141,12 @@ pub(crate) struct Core {
     /// The connect in progress (`reconnect()` opening its transport), for
     /// `disconnect()`, `loop_stop()` and the client's drop to abandon.
     pub(crate) opening: Option<Opening>,
+    /// Which broker each attempt goes to (see `failover.rs`).
+    pub(crate) failover: Failover,
+    /// When a CONNACK last accepted a connection, and the broker of the
+    /// last connection (for `stats()`).
+    pub(crate) last_connack: Option<std::time::SystemTime>,
+    pub(crate) last_server: Option<Server>,
 }
 
 /// A connect in progress.
@@ -185,6 +196,46 @@ impl Drop for Core {
 }
 
 impl Core {
+    /// The primary server: the one `connect()` named.
+    pub(crate) fn primary(&self) -> Server {
+        Server {
+            host: self.host.clone(),
+            port: self.port,
+            transport: self.transport.transport,
+            tls: self.transport.has_tls(),
+        }
+    }
+
+    /// Where an attempt at `target` goes: host, port, and how to get there.
+    fn route(&self, target: &Target) -> std::io::Result<(Server, TransportConfig)> {
+        let server = match target {
+            Target::Primary => return Ok((self.primary(), self.transport.clone())),
+            Target::Listed(i) => match self.failover.listed(*i) {
+                Some(server) => server.clone(),
+                None => return Ok((self.primary(), self.transport.clone())),
+            },
+            Target::Referred(server) => server.clone(),
+        };
+        let mut config = self.transport.clone();
+        config.transport = server.transport;
+        #[cfg(any(feature = "rustls", feature = "native-tls"))]
+        if !server.tls {
+            config.tls = None;
+        } else if config.tls.is_none() {
+            config.tls = Some(crate::transport::tls::TlsSettings::from_options(
+                &crate::transport::tls::TlsOptions::default(),
+            )?);
+        }
+        #[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+        if server.tls {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                format!("{server}: TLS is not built in (features tls or native-tls)"),
+            ));
+        }
+        Ok((server, config))
+    }
+
     /// The application has had the `Published` event of `mid`: its stored
     /// message leaves the store, and a failure is recorded where its
     /// `MessageInfo` will look.

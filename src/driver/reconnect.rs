@@ -1,7 +1,9 @@
 //! Reconnection: Paho's `loop_forever` with its automatic reconnects
 //! (reference §10.3), the backoff wait between attempts (the delay itself is
 //! [`session::Backoff`](crate::session::Backoff)), and `reconnect()`, which
-//! opens a new connection and queues CONNECT (reference §10.1).
+//! opens a new connection and queues CONNECT (reference §10.1). Which broker
+//! each attempt goes to, and whether a wait comes first, is `failover.rs`'s
+//! to say.
 
 use std::sync::Arc;
 
@@ -107,7 +109,14 @@ impl Driver {
     /// Waits the next backoff delay, ending early on `disconnect()`,
     /// `loop_stop()`, or a connection the application opened meanwhile.
     fn reconnect_wait(&self) {
-        let delay = self.shared.core.lock().backoff.next_delay();
+        let delay = {
+            let core = &mut *self.shared.core.lock();
+            core.failover.delay(&mut core.backoff)
+        };
+        // Within a failover round the next server is tried at once.
+        if delay.is_zero() {
+            return;
+        }
         self.log(
             LogLevel::Info,
             &format!("Waiting {:.3} s before reconnecting", delay.as_secs_f64()),
@@ -137,11 +146,30 @@ impl Driver {
         }
     }
 
+    /// `connect()`'s attempt: [`Driver::reconnect`], and with a failover
+    /// list, the rest of the round while a server's transport fails (each
+    /// failure logged), as Paho C's connect goes through its `serverURIs`.
+    /// The last failure is returned when every server failed.
+    pub(crate) fn connect_round(&self) -> Result<ErrorCode, Error> {
+        let servers = self.shared.core.lock().failover.servers().len();
+        let mut result = self.reconnect();
+        for _ in 0..servers {
+            match &result {
+                Err(Error::Io(e)) => {
+                    self.log(LogLevel::Warning, &format!("Connection failed: {e}"))
+                }
+                _ => break,
+            }
+            result = self.reconnect();
+        }
+        result
+    }
+
     /// Paho's `reconnect()` (see `Client::reconnect`): opens a new
     /// connection and queues CONNECT; an abandoned connect returns
     /// `MQTT_ERR_NO_CONN`.
     pub(crate) fn reconnect(&self) -> Result<ErrorCode, Error> {
-        let (host, port, tcp) = {
+        let (server, tcp) = {
             let mut core = self.shared.core.lock();
             if core.host.is_empty() {
                 return Err(Error::Value(ValueReason::InvalidHost));
@@ -151,8 +179,16 @@ impl Driver {
             }
             core.state = ConnState::Connecting;
             self.stop_asked_again();
-            (core.host.clone(), core.port, core.transport.clone())
+            let target = core.failover.next();
+            match core.route(&target) {
+                Ok(route) => route,
+                Err(e) => {
+                    core.session.counters_mut().connect_failures += 1;
+                    return Err(Error::Io(e));
+                }
+            }
         };
+        let (host, port) = (server.host.clone(), server.port);
         // The old socket goes without on_disconnect, as in Paho.
         let old = {
             let mut core = self.shared.core.lock();
@@ -206,7 +242,15 @@ impl Driver {
             Ok(opened) => opened,
             // Given up on request: not a failed connect.
             Err(_) if abandon.is_abandoned() => return Ok(ErrorCode::NoConn),
-            Err(e) => return Err(Error::Io(e)),
+            Err(e) => {
+                self.shared
+                    .core
+                    .lock()
+                    .session
+                    .counters_mut()
+                    .connect_failures += 1;
+                return Err(Error::Io(e));
+            }
         };
         {
             let mut core = self.shared.core.lock();
@@ -228,7 +272,9 @@ impl Driver {
                 read_side: ReadSide::Undecided(reader_stream),
                 generation,
                 layers: (!layers.is_plain()).then(|| Arc::new(Mutex::new(layers))),
+                server: server.clone(),
             });
+            core.last_server = Some(server.clone());
             core.registered_write = false;
             // With keepalive 0 nothing else would end a wait for a CONNACK
             // that never comes.

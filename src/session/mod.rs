@@ -37,6 +37,7 @@ mod mid_table;
 mod outgoing;
 mod resubscribe;
 mod room;
+mod stats;
 pub mod trace;
 mod transmit;
 
@@ -53,6 +54,7 @@ pub use outgoing::{Admission, OutState, OutgoingStore, PubRec, Resend, Stored};
 pub use resubscribe::SubscriptionBook;
 use room::OfflineQos0;
 pub use room::{DroppedMessage, QueueFullPolicy, StoreFull, MAX_STORED};
+pub use stats::{Counters, Disconnects, Traffic};
 pub use transmit::{Completion, TransmitBuffer};
 
 use std::collections::{HashSet, VecDeque};
@@ -163,6 +165,7 @@ pub struct Session {
     offline_qos0_bytes: usize,
     /// What the queue-full policy dropped (see [`Session::take_dropped`]).
     dropped: Vec<DroppedMessage>,
+    counters: Counters,
 }
 
 impl Session {
@@ -199,6 +202,7 @@ impl Session {
             offline_qos0: VecDeque::new(),
             offline_qos0_bytes: 0,
             dropped: Vec::new(),
+            counters: Counters::default(),
         }
     }
 
@@ -210,6 +214,17 @@ impl Session {
     /// The configuration, to change between connections.
     pub fn config_mut(&mut self) -> &mut SessionConfig {
         &mut self.config
+    }
+
+    /// What it has counted so far (see [`Counters`]).
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// The counters, for what the driver counts itself (connections that
+    /// failed or ended).
+    pub fn counters_mut(&mut self) -> &mut Counters {
+        &mut self.counters
     }
 
     /// Sets the memory budget ([`SessionConfig::memory_budget`]), in effect
@@ -351,6 +366,7 @@ impl Session {
     fn drop_unsent(&mut self) {
         for completion in self.transmit.clear() {
             if let Completion::Qos0(mid) = completion {
+                self.counters.dropped += 1;
                 self.events.push_back(Event::Qos0Dropped { mid });
             }
         }
@@ -494,6 +510,7 @@ impl Session {
         if n > 0 {
             self.keepalive.packet_sent(now);
         }
+        self.counters.bytes_sent += n as u64;
         for completion in self.transmit.advance(n) {
             let event = match completion {
                 Completion::Qos0(mid) => {
@@ -575,9 +592,11 @@ impl Session {
                     let start = buf.len();
                     buf.extend_from_slice(&m.packet);
                     self.transmit.mark(Completion::Qos0(m.mid));
+                    self.counters.sent(QoS::AtMostOnce, m.packet.len(), false);
                     self.trace_sent(start);
                 }
                 Err(refusal) => {
+                    self.counters.refused += 1;
                     self.published_events += 1;
                     self.events.push_back(Event::Published {
                         mid: m.mid,
@@ -642,9 +661,17 @@ impl Session {
     /// complete packet; an `Err` means: close the connection.
     pub fn received(&mut self, mut bytes: &[u8], now: Instant) -> Result<(), Close> {
         self.keepalive.bytes_received(now);
+        self.counters.bytes_received += bytes.len() as u64;
         while !bytes.is_empty() {
+            // A packet split over chunks began in the decoder's buffer.
+            let before = bytes.len() + self.decoder.buffered();
             match self.decoder.decode(&mut bytes) {
-                Ok(Some(packet)) => self.handle_packet(packet, now)?,
+                Ok(Some(packet)) => {
+                    if let Packet::Publish(p) = &packet {
+                        self.counters.received(p.qos, before - bytes.len());
+                    }
+                    self.handle_packet(packet, now)?
+                }
                 Ok(None) => break,
                 Err(e @ DecodeError::PacketTooLarge { .. }) => {
                     // Refused from its fixed header: none of its body was
@@ -719,6 +746,7 @@ impl Session {
                     self.config.keepalive = k;
                 }
                 self.keepalive.connected(self.limits.server_keep_alive, now);
+                self.counters.connects += 1;
                 // A DISCONNECT queued before the CONNACK stays in charge.
                 if self.link == LinkState::Connecting {
                     self.link = LinkState::Connected;
@@ -840,6 +868,7 @@ impl Session {
 
     fn published(&mut self, ack: Ack) {
         self.published_events += 1;
+        self.counters.refused += u64::from(ack.reason_code.is_failure());
         self.events.push_back(Event::Published {
             mid: ack.packet_id,
             reason_code: ack.reason_code,
@@ -1010,7 +1039,20 @@ impl Session {
     /// goes at once, as in Paho. Once the broker's limits are known, a
     /// message they forbid is refused here (`rc` `NotSupported` or
     /// `PayloadSize`, with an [`Event::Refused`]).
-    pub fn publish_ref(&mut self, mut publish: PublishRef<'_>) -> PublishResult {
+    pub fn publish_ref(&mut self, publish: PublishRef<'_>) -> PublishResult {
+        let qos0 = publish.qos == QoS::AtMostOnce;
+        let result = self.publish_counted(publish);
+        match result.rc {
+            ErrorCode::Success => {}
+            // Stored for the next connection, or a QoS 0 message lost.
+            // A QoS 0 message queued offline is not lost (yet).
+            ErrorCode::NoConn => self.counters.dropped += u64::from(qos0 && !result.queued),
+            _ => self.counters.rejected += 1,
+        }
+        result
+    }
+
+    fn publish_counted(&mut self, mut publish: PublishRef<'_>) -> PublishResult {
         // Every id, QoS 0 included, skips ids of stored messages, so a
         // MessageInfo is never confused with another after a wrap-around.
         let store = &self.store;
@@ -1112,6 +1154,7 @@ impl Session {
             LinkState::Down => self.not_stored(mid, ErrorCode::NoConn),
             LinkState::Disconnecting => {
                 // Nothing may follow our DISCONNECT (see `queue`).
+                self.counters.dropped += 1;
                 self.events.push_back(Event::Qos0Dropped { mid });
                 queued
             }
@@ -1143,6 +1186,7 @@ impl Session {
                     return self.refuse(mid, refusal);
                 }
                 self.transmit.mark(Completion::Qos0(mid));
+                self.counters.sent(QoS::AtMostOnce, len, false);
                 self.trace_sent(start);
                 queued
             }
@@ -1275,6 +1319,15 @@ impl Session {
             self.transmit.buf().truncate(start);
             return;
         }
+        let buf = self.transmit.buf();
+        let first = buf[start];
+        let qos = if first & 0b0110 == 0b0100 {
+            QoS::ExactlyOnce
+        } else {
+            QoS::AtLeastOnce
+        };
+        let len = buf.len() - start;
+        self.counters.sent(qos, len, first & 0b1000 != 0);
         self.trace_sent(start);
     }
 
@@ -1282,6 +1335,7 @@ impl Session {
     /// forbids it.
     fn fail_stored(&mut self, mid: u16, refusal: Refusal) {
         if self.store.fail(mid, refusal.reason_code) {
+            self.counters.refused += 1;
             self.published_events += 1;
             self.events.push_back(Event::Published {
                 mid,
@@ -1532,7 +1586,9 @@ impl Session {
     /// `reinitialise`) and returns what it held.
     pub fn drop_out_messages(&mut self) -> Vec<Stored> {
         self.backlog = false;
-        self.store.drain()
+        let dropped = self.store.drain();
+        self.counters.dropped += dropped.len() as u64;
+        dropped
     }
 
     fn queue(&mut self, packet: &Packet, completion: Option<Completion>) {

@@ -156,6 +156,7 @@ impl Session {
                     return false;
                 }
                 self.dropped.push(DroppedMessage::Stored { mid, seq });
+                self.counters.dropped += 1;
                 true
             }
             (_, Some(_)) => {
@@ -164,6 +165,7 @@ impl Session {
                 };
                 self.offline_qos0_bytes -= m.packet.len();
                 self.dropped.push(DroppedMessage::Qos0 { mid: m.mid });
+                self.counters.dropped += 1;
                 true
             }
             _ => false,
