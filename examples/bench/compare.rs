@@ -57,11 +57,12 @@ fn emit(scenario: &str, client: &str, qos: i32, count: usize, f: &Figure) {
     );
 }
 
-/// A number field of a flat JSON line.
+/// A number field of a JSON line.
 fn json_number(line: &str, key: &str) -> Option<f64> {
-    let rest = &line[line.find(&format!("\"{key}\":"))? + key.len() + 3..];
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].trim().parse().ok()
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()?
+        .get(key)?
+        .as_f64()
 }
 
 /// The Python that has Paho (the virtual environment `.ci/run` makes, or one
