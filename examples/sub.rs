@@ -24,7 +24,7 @@
 //! is back.
 //!
 //! As mosquitto_sub, it ends with one line on standard error and status 1
-//! when the broker cannot be reached, refuses the connection or rejects a
+//! when the broker cannot be reached, refuses the connection or every
 //! filter (an invalid one, like `a/#/b`, before connecting), and with a
 //! DISCONNECT and status 0 on SIGINT (Ctrl-C) or SIGTERM, so the broker
 //! does not publish its will.
@@ -142,6 +142,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let _stats = conn.stats_at_exit(&client, "sub");
     let (tx, inbox) = mpsc::channel::<Inbox>();
     let connect_tx = tx.clone();
+    let suback_tx = tx.clone();
     let stop_tx = tx.clone();
     let reconnecting = AtomicBool::new(false);
     let subscribe_properties = properties.subscribe;
@@ -163,6 +164,17 @@ fn run(args: Args) -> Result<ExitCode, String> {
         if let Err(e) = client.subscribe_with(topics, subscribe_properties.clone()) {
             let _ = client.disconnect();
             let _ = connect_tx.send(Inbox::Failed(e.to_string()));
+        }
+    });
+    client.on_subscribe(move |client, _, _, reason_codes, _| {
+        // As mosquitto_sub: nothing granted, nothing will ever arrive.
+        if reason_codes.iter().all(|c| c.is_failure()) {
+            client.disconnect();
+            let codes: Vec<String> = reason_codes.iter().map(|c| c.to_string()).collect();
+            let _ = suback_tx.send(Inbox::Failed(format!(
+                "the broker refused every filter ({})",
+                codes.join(", ")
+            )));
         }
     });
     client.on_message(move |_, _, message| {
@@ -238,7 +250,9 @@ fn formatted(format: &str, message: &Message) -> Vec<u8> {
                 Some('t') => out.extend_from_slice(message.topic.as_bytes()),
                 Some('p') => out.extend_from_slice(&message.payload),
                 Some('r') => out.push(if message.retain { b'1' } else { b'0' }),
-                Some('q') => out.extend_from_slice(i32::from(message.qos as u8).to_string().as_bytes()),
+                Some('q') => {
+                    out.extend_from_slice(i32::from(message.qos as u8).to_string().as_bytes())
+                }
                 Some('l') => out.extend_from_slice(message.payload.len().to_string().as_bytes()),
                 Some('m') => out.extend_from_slice(message.mid.to_string().as_bytes()),
                 Some('%') => out.push(b'%'),

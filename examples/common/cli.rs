@@ -425,8 +425,9 @@ pub fn parse<P: clap::Parser>(connection: fn(&mut P) -> &mut Connection) -> P {
     let matches = P::command().try_get_matches().unwrap_or_else(|e| exit(e));
     let mut parsed = P::from_arg_matches(&matches).unwrap_or_else(|e| exit(e));
     if let Some(occurrences) = matches.get_occurrences::<String>("property_values") {
-        connection(&mut parsed).properties =
-            occurrences.map(|values| values.cloned().collect()).collect();
+        connection(&mut parsed).properties = occurrences
+            .map(|values| values.cloned().collect())
+            .collect();
     }
     parsed
 }
@@ -461,9 +462,7 @@ fn property(identifier: &str, values: &[String]) -> Result<Property, String> {
         "content-type" => Property::ContentType(one()?.into()),
         "response-topic" => Property::ResponseTopic(one()?.into()),
         "correlation-data" => Property::CorrelationData(one()?.as_bytes().to_vec()),
-        "payload-format-indicator" => {
-            Property::PayloadFormatIndicator(number(identifier, one()?)?)
-        }
+        "payload-format-indicator" => Property::PayloadFormatIndicator(number(identifier, one()?)?),
         "message-expiry-interval" => Property::MessageExpiryInterval(number(identifier, one()?)?),
         "session-expiry-interval" => Property::SessionExpiryInterval(number(identifier, one()?)?),
         "will-delay-interval" => Property::WillDelayInterval(number(identifier, one()?)?),
