@@ -167,7 +167,10 @@ impl std::fmt::Display for ProxyUrlError {
                 "proxy URL: unknown scheme {s:?} (http, socks, socks4, socks4a, socks5, socks5h)"
             ),
             ProxyUrlError::Path(p) => {
-                write!(f, "proxy URL: nothing may follow the host and port, not {p:?}")
+                write!(
+                    f,
+                    "proxy URL: nothing may follow the host and port, not {p:?}"
+                )
             }
             ProxyUrlError::Host(h) => write!(f, "proxy URL: {h:?} is not a host name or address"),
             ProxyUrlError::Port(p) => write!(f, "proxy URL: {p:?} is not a port number"),
@@ -185,7 +188,9 @@ fn split_host_port(hostport: &str) -> Result<(String, Option<u16>), ProxyUrlErro
     let bad_host = || ProxyUrlError::Host(hostport.to_string());
     let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
         let (address, after) = bracketed.split_once(']').ok_or_else(bad_host)?;
-        address.parse::<std::net::Ipv6Addr>().map_err(|_| bad_host())?;
+        address
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| bad_host())?;
         let port = match after {
             "" => None,
             _ => Some(after.strip_prefix(':').ok_or_else(bad_host)?),
@@ -633,7 +638,10 @@ mod tests {
         ] {
             let e = ProxySettings::parse_url(url).unwrap_err();
             assert_eq!(e, ProxyUrlError::Escape(what), "{url}");
-            assert_eq!(e.to_string(), format!("proxy URL: a bad %-escape in the {what}"));
+            assert_eq!(
+                e.to_string(),
+                format!("proxy URL: a bad %-escape in the {what}")
+            );
         }
     }
 
@@ -678,7 +686,9 @@ mod tests {
             );
         }
         assert_eq!(
-            ProxySettings::parse_url("http://proxy host").unwrap_err().to_string(),
+            ProxySettings::parse_url("http://proxy host")
+                .unwrap_err()
+                .to_string(),
             "proxy URL: \"proxy host\" is not a host name or address"
         );
         for (url, port) in [
