@@ -69,3 +69,25 @@ pub fn size(bytes: usize) -> String {
         format!("{bytes} B")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_line_is_json_with_its_fields_in_order() {
+        let line = Json::new("pub\"lish")
+            .str("client", "a\\b \"c\"\n\u{1}é")
+            .int("count", 10_000)
+            .num("msg_per_s", 78_491.4, 0)
+            .num("cpu_us_per_msg", 5.3434, 3)
+            .num("ratio", f64::NAN, 2)
+            .finish();
+        assert_eq!(
+            line,
+            r#"{"scenario":"pub\"lish","client":"a\\b \"c\"\n\u0001é","count":10000,"msg_per_s":78491,"cpu_us_per_msg":5.343,"ratio":null}"#
+        );
+        let parsed: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["client"], "a\\b \"c\"\n\u{1}é");
+    }
+}
