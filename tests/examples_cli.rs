@@ -1152,7 +1152,10 @@ fn sub_ends_cleanly_on_sigint_and_sigterm_and_its_will_does_not_fire() {
         if signal == "KILL" {
             assert_eq!(status.code(), None, "killed");
             assert_eq!(reason, CloseReason::PeerClosed);
-            assert_eq!(got, [format!("will/KILL gone"), format!("{marker} done")]);
+            assert_eq!(
+                got,
+                ["will/KILL gone".to_string(), format!("{marker} done")]
+            );
         } else {
             assert_eq!(status.code(), Some(0), "SIG{signal}");
             assert_eq!(reason, CloseReason::ClientDisconnect, "SIG{signal}");
