@@ -250,9 +250,7 @@ fn formatted(format: &str, message: &Message) -> Vec<u8> {
                 Some('t') => out.extend_from_slice(message.topic.as_bytes()),
                 Some('p') => out.extend_from_slice(&message.payload),
                 Some('r') => out.push(if message.retain { b'1' } else { b'0' }),
-                Some('q') => {
-                    out.extend_from_slice(i32::from(message.qos as u8).to_string().as_bytes())
-                }
+                Some('q') => out.push(b'0' + message.qos.as_u8()),
                 Some('l') => out.extend_from_slice(message.payload.len().to_string().as_bytes()),
                 Some('m') => out.extend_from_slice(message.mid.to_string().as_bytes()),
                 Some('%') => out.push(b'%'),
