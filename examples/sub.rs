@@ -39,8 +39,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use mqtt_tether::session::Message;
-use mqtt_tether::{QoS, SubscribeOptions};
+use mqtt_tether::{Message, QoS, SubscribeOptions};
 
 /// A mosquitto_sub-like subscriber
 #[derive(Parser)]
@@ -159,8 +158,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         }
         let topics = filters
             .iter()
-            .map(|f| (f.clone(), SubscribeOptions::new(qos)))
-            .collect();
+            .map(|f| (f.as_str(), SubscribeOptions::new(qos)));
         if let Err(e) = client.subscribe_with(topics, subscribe_properties.clone()) {
             let _ = client.disconnect();
             let _ = connect_tx.send(Inbox::Failed(e.to_string()));
@@ -169,7 +167,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     client.on_subscribe(move |client, _, _, reason_codes, _| {
         // As mosquitto_sub: nothing granted, nothing will ever arrive.
         if reason_codes.iter().all(|c| c.is_failure()) {
-            client.disconnect();
+            let _ = client.disconnect();
             let codes: Vec<String> = reason_codes.iter().map(|c| c.to_string()).collect();
             let _ = suback_tx.send(Inbox::Failed(format!(
                 "the broker refused every filter ({})",
