@@ -1,8 +1,7 @@
 //! Reaching Mosquitto through proxies: SOCKS5 (with and without
 //! credentials, names resolved by the proxy or here), SOCKS4a, HTTP CONNECT
 //! with Basic credentials, a URL with an escaped password, and a refusing
-//! proxy (reported with "proxy",
-//! retried with backoff).
+//! proxy (reported with "proxy", retried with backoff).
 #![cfg(feature = "testing")]
 
 mod common;
