@@ -93,7 +93,7 @@ pub struct Connection {
     #[arg(long = "server", value_name = "HOST:PORT", help_heading = "Failover")]
     pub servers: Vec<String>,
     /// Print the client's counters on standard error at exit
-    #[arg(long = "stats", help_heading = "Failover")]
+    #[arg(long = "stats", help_heading = "Connection")]
     pub stats: bool,
 }
 
