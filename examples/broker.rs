@@ -11,37 +11,38 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::Parser;
 use mqtt_tether::testing::{Broker, BrokerConfig, BrokerEvent};
 
-const USAGE: &str = "usage: broker [-p PORT] [-v] [-u USERNAME -P PASSWORD]";
+/// The test kit's in-process broker, on 127.0.0.1 (a test tool, not a
+/// production broker)
+#[derive(Parser)]
+#[command(name = "broker")]
+struct Args {
+    /// Port to listen on (default: a free one)
+    #[arg(short = 'p', long = "port")]
+    port: Option<u16>,
+    /// Print every connection and packet
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// Accept only this user name (with -P)
+    #[arg(short = 'u', long = "username", requires = "password")]
+    username: Option<String>,
+    /// Its password
+    #[arg(short = 'P', long = "password", requires = "username")]
+    password: Option<String>,
+}
 
 fn main() -> ExitCode {
+    let args = Args::parse();
     let mut config = BrokerConfig::default();
-    let mut verbose = false;
-    let mut username = None;
-    let mut password = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-p" | "--port" => match args.next().and_then(|p| p.parse().ok()) {
-                Some(port) => config.port = port,
-                None => return usage("-p needs a port number"),
-            },
-            "-v" | "--verbose" => verbose = true,
-            "-u" | "--username" => username = args.next(),
-            "-P" | "--password" => password = args.next(),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => return usage(&format!("unknown argument {other:?}")),
-        }
+    if let Some(port) = args.port {
+        config.port = port;
     }
-    match (username, password) {
-        (Some(u), Some(p)) => config = config.with_credentials(&u, &p),
-        (None, None) => {}
-        _ => return usage("-u and -P go together"),
+    if let (Some(u), Some(p)) = (&args.username, &args.password) {
+        config = config.with_credentials(u, p);
     }
+    let verbose = args.verbose;
     let broker = match Broker::start_with(config) {
         Ok(b) => b,
         Err(e) => {
@@ -68,11 +69,6 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
-}
-
-fn usage(problem: &str) -> ExitCode {
-    eprintln!("broker: {problem}\n{USAGE}");
-    ExitCode::from(2)
 }
 
 fn describe(event: &BrokerEvent) -> String {

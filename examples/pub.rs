@@ -3,18 +3,25 @@
 //! ```text
 //! cargo run --example pub -- [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r]
 //!     [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS]
-//!     [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N] [--interval-ms MS]
+//!     [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N]
+//!     [--interval-ms MS] [--will-topic TOPIC [--will-payload PAYLOAD] [--will-qos QOS] [--will-retain]]
+//!     [-D COMMAND IDENTIFIER VALUE...]
 //! ```
 //!
 //! `-l` publishes each line of standard input, any number of them at any
 //! QoS; `--count N` publishes MSG N times with `{n}` replaced by 0..N-1.
-//! `-k`/`--keepalive` (default 60) goes into CONNECT.
+//! `-k`/`--keepalive` (default 60) goes into CONNECT. `-D` adds an MQTT 5 property as mosquitto_pub's does
+//! (`-D publish user-property NAME VALUE`; it implies `-V 5`). `--help`
+//! lists every option.
 //!
 //! Input faster than the broker acknowledges is not refused: a message that
 //! finds the client's store full (all 65,535 message ids in use, where
 //! Paho's `publish` and `mosquitto_pub -l` give up or drop) waits for room
 //! with `publish_wait`, up to 30 s plus MAX, so reading slows to the
 //! broker's pace.
+//!
+//! SIGINT (Ctrl-C) or SIGTERM ends it with a DISCONNECT (so the broker does
+//! not publish its will) and status 0.
 //!
 //! The first connection must succeed. After that a lost connection is made
 //! again automatically, first after MIN seconds and then doubling up to MAX
@@ -47,20 +54,53 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use mqtt_tether::{ErrorCode, MessageInfo};
 
-const USAGE: &str = "usage: pub [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N] [--interval-ms MS]";
-
-const HELP: &str = "\
-options:
-  -t TOPIC                   topic to publish to
-  -m MSG                     publish MSG ({n} becomes the message number with --count)
-  -l                         publish each line of standard input
-  -n                         publish an empty message
-  -q 0|1|2                   QoS (default 0); QoS 0 lines read while disconnected are dropped
-  -r                         retain
-  --count N                  publish N times (default 1)
-  --interval-ms MS           wait MS milliseconds after each publish";
+/// A mosquitto_pub-like publisher
+#[derive(Parser)]
+#[command(name = "pub", disable_help_flag = true)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["message", "lines", "empty"]))]
+struct Args {
+    /// Topic to publish to
+    #[arg(short = 't', long = "topic")]
+    topic: String,
+    #[arg(
+        short = 'm',
+        long = "message",
+        value_name = "MSG",
+        help = "Publish MSG (with --count, n in braces, the placeholder, becomes the message number)"
+    )]
+    message: Option<String>,
+    /// Publish each line of standard input
+    #[arg(short = 'l', long = "stdin-line")]
+    lines: bool,
+    /// Publish an empty message
+    #[arg(short = 'n', long = "null-message")]
+    empty: bool,
+    /// QoS; QoS 0 lines read while disconnected are dropped
+    #[arg(
+        short = 'q',
+        long = "qos",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(i32).range(0..=2),
+    )]
+    qos: i32,
+    /// Retain
+    #[arg(short = 'r', long = "retain")]
+    retain: bool,
+    /// Publish N times
+    #[arg(long = "count", value_name = "N", default_value_t = 1)]
+    count: usize,
+    /// Wait MS milliseconds after each publish
+    #[arg(long = "interval-ms", value_name = "MS", default_value_t = 0)]
+    interval_ms: u64,
+    /// Print help
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    #[command(flatten)]
+    conn: cli::Connection,
+}
 
 /// How long to wait for the broker at each step.
 const WAIT: Duration = Duration::from_secs(30);
@@ -72,7 +112,8 @@ enum Source {
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let args: Args = cli::parse(|args: &mut Args| &mut args.conn);
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pub: {e}");
@@ -81,44 +122,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn run() -> Result<(), String> {
-    let mut conn = cli::Connection::default();
-    let mut topic = None;
-    let mut source = None;
-    let mut qos = 0;
-    let mut retain = false;
-    let mut count = 1usize;
-    let mut interval = Duration::ZERO;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if conn.take(&flag, &mut args)? {
-            continue;
-        }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "-t" => topic = Some(value()?),
-            "-m" => source = Some(Source::Message(value()?)),
-            "-l" => source = Some(Source::Lines),
-            "-n" => source = Some(Source::Empty),
-            "-q" => qos = value()?.parse().map_err(|_| "-q needs 0, 1 or 2")?,
-            "-r" => retain = true,
-            "--count" => count = value()?.parse().map_err(|_| "--count needs a number")?,
-            "--interval-ms" => {
-                interval = Duration::from_millis(
-                    value()?
-                        .parse()
-                        .map_err(|_| "--interval-ms needs a number")?,
-                )
-            }
-            "--help" => {
-                println!("{USAGE}\n{HELP}\n{}", cli::HELP);
-                return Ok(());
-            }
-            other => return Err(format!("unknown option {other:?}\n{USAGE}")),
-        }
+fn run(args: Args) -> Result<(), String> {
+    let Args {
+        topic,
+        message,
+        lines,
+        empty: _,
+        qos,
+        retain,
+        count,
+        interval_ms,
+        conn,
+        help: _,
+    } = args;
+    let source = match message {
+        Some(msg) => Source::Message(msg),
+        None if lines => Source::Lines,
+        None => Source::Empty,
+    };
+    let interval = Duration::from_millis(interval_ms);
+    let properties = conn.v5_properties()?;
+    if properties.subscribe.is_some() {
+        return Err("-D subscribe: pub subscribes to nothing".into());
     }
-    let topic = topic.ok_or_else(|| format!("-t TOPIC is needed\n{USAGE}"))?;
-    let source = source.ok_or_else(|| format!("one of -m, -l or -n is needed\n{USAGE}"))?;
+    let publish_properties = properties.publish;
 
     let client = conn.client()?;
     let _stats = conn.stats_at_exit(&client, "pub");
@@ -138,6 +165,15 @@ fn run() -> Result<(), String> {
         }
     });
     cli::report_connection_loss(&client, "pub");
+    {
+        let (client, conn) = (client.clone(), conn.clone());
+        cli::on_interrupt(move || {
+            conn.disconnect(&client);
+            // exit() runs no destructor: --stats' guard prints here.
+            drop(conn.stats_at_exit(&client, "pub"));
+            std::process::exit(0);
+        })?;
+    }
     conn.connect(&client)?;
     assert_eq!(client.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
     let reason_code = connected
@@ -160,7 +196,7 @@ fn run() -> Result<(), String> {
         dropped: 0,
     };
     let mut total = 0;
-    let room_wait = conn.reconnect_delay.1;
+    let room_wait = conn.reconnect_delay().1;
     // `number` names the message in reports: its line number for -l, its
     // {n} otherwise.
     let mut publish = |number: usize, payload: &[u8]| -> Result<(), String> {
@@ -170,7 +206,14 @@ fn run() -> Result<(), String> {
         // A full store slows the input down instead of failing it; the
         // wait allows for one reconnect at the longest delay.
         let info = client
-            .publish_wait(&topic, payload, qos, retain, Some(WAIT + room_wait))
+            .publish_wait_with(
+                &topic,
+                payload,
+                qos,
+                retain,
+                publish_properties.clone(),
+                Some(WAIT + room_wait),
+            )
             .map_err(|e| format!("{what} {number}: {e}"))?;
         outbox.pending.push_back((number, info));
         outbox.settle()?;
@@ -199,7 +242,7 @@ fn run() -> Result<(), String> {
     }
     // Success means delivered: written for QoS 0, acknowledged otherwise.
     // The wait allows for one reconnect at the longest delay.
-    let deadline = Instant::now().checked_add(WAIT + conn.reconnect_delay.1);
+    let deadline = Instant::now().checked_add(WAIT + conn.reconnect_delay().1);
     loop {
         outbox.settle()?;
         let Some((n, info)) = outbox.pending.front() else {
@@ -212,8 +255,7 @@ fn run() -> Result<(), String> {
         // A failure shows in settle().
         let _ = info.wait_for_publish(left);
     }
-    let _ = client.disconnect();
-    let _ = client.loop_stop();
+    conn.disconnect(&client);
     if outbox.dropped > 0 {
         return Err(format!(
             "{} of {total} QoS 0 {what}s dropped while disconnected",

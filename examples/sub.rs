@@ -3,20 +3,31 @@
 //! ```text
 //! cargo run --example sub -- [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c]
 //!     [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS]
-//!     [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [-C COUNT] [-W SECONDS] [-v]
+//!     [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [-C COUNT]
+//!     [-W SECONDS] [-v] [-F FORMAT] [-N]
+//!     [--retained-only] [--will-topic TOPIC [--will-payload PAYLOAD] [--will-qos QOS]
+//!     [--will-retain]] [-D COMMAND IDENTIFIER VALUE...]
 //! ```
 //!
-//! Prints each payload (with `-v`, `topic payload`) on its own line.
+//! Prints each payload (with `-v`, `topic payload`; with `-F`, a format of
+//! mosquitto_sub's: `%t` topic, `%p` payload, `%r` retain flag, `%q` QoS,
+//! `%l` length, `%m` message id) on its own line (`-N`: no newline).
 //! `-C` exits after COUNT messages; `-W` exits after SECONDS, with status 27
-//! if COUNT was not reached. `-k`/`--keepalive` (default 60) goes into
-//! CONNECT.
+//! if COUNT was not reached; `--retained-only` prints the retained messages
+//! and exits 0 at the first one that is not. `-k`/`--keepalive` (default 60)
+//! goes into CONNECT. `--help` lists every option.
 //!
 //! A lost connection is made again automatically, first after MIN seconds
 //! and then doubling up to MAX (`--reconnect-delay MIN MAX`, fractions
 //! allowed, default Paho's 1 120); the filters are subscribed again at every
 //! connection. Standard error tells when the connection is lost and when it
-//! is back. A refused connection ends sub with status 1 and the broker's
-//! reason on standard error.
+//! is back.
+//!
+//! As mosquitto_sub, it ends with one line on standard error and status 1
+//! when the broker cannot be reached, refuses the connection or every
+//! filter (an invalid one, like `a/#/b`, before connecting), and with a
+//! DISCONNECT and status 0 on SIGINT (Ctrl-C) or SIGTERM, so the broker
+//! does not publish its will.
 
 #[path = "common/cli.rs"]
 mod cli;
@@ -27,106 +38,162 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-const USAGE: &str = "usage: sub [-h HOST] [-p PORT] -t FILTER [-t FILTER ...] [-q QOS] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [-C COUNT] [-W SECONDS] [-v]";
+use clap::Parser;
+use mqtt_tether::{Message, QoS, SubscribeOptions};
 
-const HELP: &str = "\
-options:
-  -t FILTER                  topic filter to subscribe to (repeatable)
-  -q 0|1|2                   QoS of the subscriptions (default 0)
-  -C COUNT                   exit after COUNT messages
-  -W SECONDS                 exit after SECONDS (status 27 if -C was not reached)
-  -v                         print the topic before each payload";
+/// A mosquitto_sub-like subscriber
+#[derive(Parser)]
+#[command(name = "sub", disable_help_flag = true)]
+struct Args {
+    /// Topic filter to subscribe to (repeatable)
+    #[arg(short = 't', long = "topic", value_name = "FILTER", required = true)]
+    filters: Vec<String>,
+    /// QoS of the subscriptions
+    #[arg(
+        short = 'q',
+        long = "qos",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(u8).range(0..=2),
+    )]
+    qos: u8,
+    /// Exit after COUNT messages
+    #[arg(short = 'C', value_name = "COUNT")]
+    count: Option<usize>,
+    /// Exit after SECONDS (status 27 if -C was not reached)
+    #[arg(short = 'W', value_name = "SECONDS", value_parser = cli::seconds)]
+    wait: Option<Duration>,
+    /// Print the topic before each payload
+    #[arg(short = 'v', long = "verbose")]
+    verbose: bool,
+    /// Print each message in FORMAT: %t topic, %p payload, %r retain flag
+    /// (0 or 1), %q QoS, %l payload length, %m message id, %% a %; \n, \t,
+    /// \0 and \\ as in C
+    #[arg(short = 'F', value_name = "FORMAT")]
+    format: Option<String>,
+    /// No end of line after each message
+    #[arg(short = 'N')]
+    no_eol: bool,
+    /// Print only retained messages; exit 0 at the first one that is not
+    #[arg(long = "retained-only")]
+    retained_only: bool,
+    /// Print help
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    #[command(flatten)]
+    conn: cli::Connection,
+}
 
 /// mosquitto_sub's status when `-W` expires first.
 const TIMED_OUT: u8 = 27;
 
-/// What the callbacks tell the main thread.
+/// What the callbacks and the signal handler tell the main thread.
 enum Inbox {
     /// A message, as printed.
     Line(Vec<u8>),
+    /// A message without the retain flag, with `--retained-only`.
+    Fresh,
     /// The broker refused the connection, for this reason.
     Refused(String),
+    /// The filters could not be subscribed: why.
+    Failed(String),
+    /// SIGINT or SIGTERM.
+    Stop,
 }
 
 fn main() -> ExitCode {
-    match run() {
+    let args: Args = cli::parse(|args: &mut Args| &mut args.conn);
+    match run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("sub: {e}\n{USAGE}");
+            // A runtime failure, not a usage mistake: one line, no usage.
+            eprintln!("sub: {e}");
             ExitCode::from(1)
         }
     }
 }
 
-fn run() -> Result<ExitCode, String> {
-    let mut conn = cli::Connection::default();
-    let mut filters = Vec::new();
-    let mut qos = 0;
-    let mut count: Option<usize> = None;
-    let mut wait: Option<Duration> = None;
-    let mut verbose = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if conn.take(&flag, &mut args)? {
-            continue;
-        }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "-t" => filters.push(value()?),
-            "-q" => qos = value()?.parse().map_err(|_| "-q needs 0, 1 or 2")?,
-            "-C" => count = Some(value()?.parse().map_err(|_| "-C needs a number")?),
-            "-W" => {
-                let secs: f64 = value()?.parse().map_err(|_| "-W needs seconds")?;
-                wait = Some(Duration::from_secs_f64(secs.max(0.0)));
-            }
-            "-v" => verbose = true,
-            "--help" => {
-                println!("{USAGE}\n{HELP}\n{}", cli::HELP);
-                return Ok(ExitCode::SUCCESS);
-            }
-            other => return Err(format!("unknown option {other:?}")),
+fn run(args: Args) -> Result<ExitCode, String> {
+    let Args {
+        filters,
+        qos,
+        count,
+        wait,
+        verbose,
+        format,
+        no_eol,
+        retained_only,
+        conn,
+        help: _,
+    } = args;
+    // As mosquitto_sub: a filter that can never be subscribed fails before
+    // connecting, naming it.
+    for filter in &filters {
+        if mqtt_tether::topic::validate_topic_filter(filter).is_err() {
+            return Err(format!("invalid subscription filter {filter:?}"));
         }
     }
-    if filters.is_empty() {
-        return Err("at least one -t FILTER is needed".into());
+    let properties = conn.v5_properties()?;
+    if properties.publish.is_some() {
+        return Err("-D publish: sub publishes nothing".into());
     }
+    let qos = QoS::from_u8(qos).expect("clap checked 0..=2");
     let client = conn.client()?;
     let _stats = conn.stats_at_exit(&client, "sub");
     let (tx, inbox) = mpsc::channel::<Inbox>();
-    let refused_tx = tx.clone();
-    let subscriptions: Vec<(String, i32)> = filters.iter().map(|f| (f.clone(), qos)).collect();
+    let connect_tx = tx.clone();
+    let suback_tx = tx.clone();
+    let stop_tx = tx.clone();
     let reconnecting = AtomicBool::new(false);
+    let subscribe_properties = properties.subscribe;
     client.on_connect(move |client, _, _, reason_code, _| {
         if reason_code.is_failure() {
             // As mosquitto_sub: a refusal ends the tool (with the loop
             // stopped, nothing else would).
             let _ = client.disconnect();
-            let _ = refused_tx.send(Inbox::Refused(reason_code.to_string()));
+            let _ = connect_tx.send(Inbox::Refused(reason_code.to_string()));
             return;
         }
         if reconnecting.swap(true, Ordering::SeqCst) {
             eprintln!("sub: reconnected");
         }
-        let topics: Vec<(&str, i32)> = subscriptions
+        let topics = filters
             .iter()
-            .map(|(f, q)| (f.as_str(), *q))
-            .collect();
-        if let Err(e) = client.subscribe_many(&topics) {
-            eprintln!("sub: {e}");
+            .map(|f| (f.as_str(), SubscribeOptions::new(qos)));
+        if let Err(e) = client.subscribe_with(topics, subscribe_properties.clone()) {
             let _ = client.disconnect();
+            let _ = connect_tx.send(Inbox::Failed(e.to_string()));
+        }
+    });
+    client.on_subscribe(move |client, _, _, reason_codes, _| {
+        // As mosquitto_sub: nothing granted, nothing will ever arrive.
+        if reason_codes.iter().all(|c| c.is_failure()) {
+            let _ = client.disconnect();
+            let codes: Vec<String> = reason_codes.iter().map(|c| c.to_string()).collect();
+            let _ = suback_tx.send(Inbox::Failed(format!(
+                "the broker refused every filter ({})",
+                codes.join(", ")
+            )));
         }
     });
     client.on_message(move |_, _, message| {
-        let mut line = Vec::new();
-        if verbose {
-            line.extend_from_slice(message.topic.as_bytes());
-            line.push(b' ');
+        if retained_only && !message.retain {
+            let _ = tx.send(Inbox::Fresh);
+            return;
         }
-        line.extend_from_slice(&message.payload);
-        line.push(b'\n');
+        let mut line = match &format {
+            Some(format) => formatted(format, message),
+            None if verbose => [message.topic.as_bytes(), b" ", &message.payload].concat(),
+            None => message.payload.clone(),
+        };
+        if !no_eol {
+            line.push(b'\n');
+        }
         let _ = tx.send(Inbox::Line(line));
     });
     cli::report_connection_loss(&client, "sub");
+    cli::on_interrupt(move || {
+        let _ = stop_tx.send(Inbox::Stop);
+    })?;
     conn.connect(&client)?;
     assert_eq!(client.loop_start(), mqtt_tether::MQTT_ERR_SUCCESS);
 
@@ -135,20 +202,19 @@ fn run() -> Result<ExitCode, String> {
     let mut stdout = std::io::stdout();
     let outcome = loop {
         if count.is_some_and(|c| received >= c) {
-            break ExitCode::SUCCESS;
+            break Ok(ExitCode::SUCCESS);
         }
         let left = match wait {
             Some(w) => match w.checked_sub(started.elapsed()) {
                 Some(left) => left,
-                None => break ExitCode::from(TIMED_OUT),
+                None => break Ok(ExitCode::from(TIMED_OUT)),
             },
             None => Duration::from_secs(3600),
         };
         match inbox.recv_timeout(left) {
-            Ok(Inbox::Refused(reason)) => {
-                eprintln!("sub: connection refused: {reason}");
-                break ExitCode::from(1);
-            }
+            Ok(Inbox::Refused(reason)) => break Err(format!("connection refused: {reason}")),
+            Ok(Inbox::Failed(reason)) => break Err(format!("cannot subscribe: {reason}")),
+            Ok(Inbox::Stop | Inbox::Fresh) => break Ok(ExitCode::SUCCESS),
             Ok(Inbox::Line(line)) => {
                 // Flushed per message, so a pipe sees each line at once.
                 if stdout
@@ -156,18 +222,50 @@ fn run() -> Result<ExitCode, String> {
                     .and_then(|_| stdout.flush())
                     .is_err()
                 {
-                    break ExitCode::SUCCESS;
+                    break Ok(ExitCode::SUCCESS);
                 }
                 received += 1;
             }
             Err(mpsc::RecvTimeoutError::Timeout) if wait.is_some() => {
-                break ExitCode::from(TIMED_OUT)
+                break Ok(ExitCode::from(TIMED_OUT))
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break ExitCode::from(1),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(ExitCode::from(1)),
         }
     };
-    let _ = client.disconnect();
-    let _ = client.loop_stop();
-    Ok(outcome)
+    conn.disconnect(&client);
+    outcome
+}
+
+/// A message printed by a `-F` format (mosquitto_sub's sequences that need
+/// no clock or MQTT 5 property; any other is printed as it stands).
+fn formatted(format: &str, message: &Message) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => match chars.next() {
+                Some('t') => out.extend_from_slice(message.topic.as_bytes()),
+                Some('p') => out.extend_from_slice(&message.payload),
+                Some('r') => out.push(if message.retain { b'1' } else { b'0' }),
+                Some('q') => out.push(b'0' + message.qos.as_u8()),
+                Some('l') => out.extend_from_slice(message.payload.len().to_string().as_bytes()),
+                Some('m') => out.extend_from_slice(message.mid.to_string().as_bytes()),
+                Some('%') => out.push(b'%'),
+                Some(other) => out.extend_from_slice(format!("%{other}").as_bytes()),
+                None => out.push(b'%'),
+            },
+            '\\' => match chars.next() {
+                Some('n') => out.push(b'\n'),
+                Some('t') => out.push(b'\t'),
+                Some('r') => out.push(b'\r'),
+                Some('0') => out.push(0),
+                Some('\\') => out.push(b'\\'),
+                Some(other) => out.extend_from_slice(format!("\\{other}").as_bytes()),
+                None => out.push(b'\\'),
+            },
+            c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+        }
+    }
+    out
 }

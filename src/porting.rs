@@ -745,6 +745,13 @@
 //!   ignored, CLOSE ends the connection.
 //! * **Proxies are built in** (SOCKS4/4a, SOCKS5, HTTP CONNECT), with no
 //!   PySocks dependency; the `mqtt_proxy` environment fallback is kept.
+//!   Paho reads only the host and port of `mqtt_proxy` (urllib's parser,
+//!   schemes `http` and `socks`); here
+//!   [`ProxySettings::parse_url`](crate::transport::proxy::ProxySettings::parse_url)
+//!   also takes `socks4`/`socks5` and the `user:password@` part
+//!   (percent-decoded: `p%40ss` is `p@ss`), and a URL with a path, a host
+//!   that is no name or address, or a bad port is not half-read: the
+//!   variable is ignored and the log says why.
 //!
 //! ## 4. A complete program, side by side
 //!

@@ -2,6 +2,7 @@
 //! per round, MQTT 5 Server References when asked for, and `stats()` counts
 //! to the byte. Scripted brokers for the exact exchanges; two Mosquittos for
 //! a broker killed mid-stream.
+#![cfg(feature = "testing")]
 
 mod common;
 

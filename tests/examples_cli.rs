@@ -928,3 +928,499 @@ fn pub_lines_beyond_the_message_ids_all_arrive_and_exit_0() {
     assert_eq!(seen.len(), LINES, "distinct messages received");
     assert!(status.success(), "pub exited with {status}");
 }
+
+/// Standard error of a finished process.
+fn stderr_of(child: &mut Child) -> String {
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
+/// How long sub may take to give up: the failures below are known at once
+/// (a refusal, a filter, a closed port), so this is the behaviour, with a
+/// margin for a loaded machine; the old sub waited for ever on the first
+/// two.
+const GIVES_UP_WITHIN: Duration = Duration::from_secs(5);
+
+/// A CONNACK refusal ends sub at once with the reason on one line and
+/// status 1, at MQTT 3.1.1 (return code 5) and at MQTT 5 (reason 0x87).
+#[test]
+fn sub_exits_at_once_with_one_line_when_the_connack_refuses() {
+    for (version, code) in [("311", 5u8), ("5", 0x87)] {
+        let broker = ScriptedBroker::bind()
+            .unwrap()
+            .with_timeout(Duration::from_secs(20));
+        let mut sub = Running(
+            example("sub")
+                .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+                .args(["-t", "t", "-V", version])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut conn = broker.accept().unwrap();
+        conn.expect_connect().unwrap();
+        conn.send_connack(false, code).unwrap();
+        let status = sub.wait_within("refused sub", GIVES_UP_WITHIN);
+        let stderr = stderr_of(&mut sub.0);
+        assert_eq!(status.code(), Some(1), "-V {version}: {stderr}");
+        assert_eq!(
+            stderr, "sub: connection refused: Not authorized\n",
+            "-V {version}"
+        );
+    }
+}
+
+/// An invalid filter is refused before connecting, naming it, on one line
+/// with status 1 (the old sub connected, failed to subscribe, and waited
+/// for ever).
+#[test]
+fn sub_exits_at_once_with_one_line_on_an_invalid_filter() {
+    let broker = Broker::start().unwrap();
+    let mut sub = Running(
+        example("sub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+            .args(["-t", "fine/+", "-t", "a/#/b"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = sub.wait_within("sub with an invalid filter", GIVES_UP_WITHIN);
+    let stderr = stderr_of(&mut sub.0);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr, "sub: invalid subscription filter \"a/#/b\"\n");
+    assert!(
+        !broker
+            .events()
+            .iter()
+            .any(|e| matches!(e, mqtt_tether::testing::BrokerEvent::Accepted { .. })),
+        "sub connected anyway"
+    );
+}
+
+/// A broker that refuses every filter (SUBACK 0x80) ends sub with one
+/// line and status 1: nothing would ever arrive.
+#[test]
+fn sub_exits_with_one_line_when_the_broker_refuses_every_filter() {
+    let broker = ScriptedBroker::bind()
+        .unwrap()
+        .with_timeout(Duration::from_secs(20));
+    let mut sub = Running(
+        example("sub")
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+            .args(["-t", "denied/#"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut conn = broker.accept().unwrap();
+    conn.expect_connect().unwrap();
+    conn.send_connack(false, 0).unwrap();
+    let Packet::Subscribe(subscribe) = conn.read_packet().unwrap() else {
+        panic!("expected SUBSCRIBE");
+    };
+    conn.send_packet(&Packet::SubAck(mqtt_tether::packet::SubAck::new(
+        subscribe.packet_id,
+        vec![mqtt_tether::ReasonCode::from_value(PacketType::SubAck, 0x80).unwrap()],
+    )))
+    .unwrap();
+    assert!(matches!(conn.read_packet().unwrap(), Packet::Disconnect(_)));
+    let status = sub.wait_within("sub refused every filter", GIVES_UP_WITHIN);
+    let stderr = stderr_of(&mut sub.0);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "sub: cannot subscribe: the broker refused every filter (Unspecified error)\n"
+    );
+}
+
+/// No broker: the reason on one line, status 1, and no usage text (the
+/// command line was right).
+#[test]
+fn sub_exits_with_one_line_and_no_usage_when_the_broker_is_down() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut sub = Running(
+        example("sub")
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "t"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let status = sub.wait_within("sub without a broker", GIVES_UP_WITHIN);
+    let stderr = stderr_of(&mut sub.0);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let prefix = format!("sub: cannot connect to 127.0.0.1:{port}: ");
+    assert!(stderr.starts_with(&prefix), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.ends_with('\n'), "{stderr:?}");
+}
+
+/// The SUBACKs the broker has sent so far.
+fn subacks(broker: &Broker) -> usize {
+    broker
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                mqtt_tether::testing::BrokerEvent::PacketOut {
+                    packet: Packet::SubAck(_),
+                    ..
+                }
+            )
+        })
+        .count()
+}
+
+/// Waits until the broker has sent `n` SUBACKs in all (counted afresh each
+/// time: `wait_for_event` may show its predicate an event more than once).
+fn wait_for_subacks(broker: &Broker, n: usize) {
+    let deadline = Instant::now() + WATCHDOG;
+    while subacks(broker) < n {
+        assert!(Instant::now() < deadline, "no SUBACK number {n}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// SIGINT and SIGTERM end sub with a DISCONNECT and status 0, so its will
+/// does not fire: a second subscriber on the will topic sees nothing before
+/// a marker published after sub is gone. SIGKILL first, the control: the
+/// same setup does deliver the will when sub dies without a DISCONNECT.
+#[test]
+fn sub_ends_cleanly_on_sigint_and_sigterm_and_its_will_does_not_fire() {
+    use mqtt_tether::testing::{BrokerEvent, CloseReason};
+    let broker = Broker::start().unwrap();
+    let port = broker.port().to_string();
+    let mut watcher = Running(start_sub(&broker, &["-t", "will/#", "-v"]));
+    let seen = lines_of(watcher.0.stdout.take().unwrap());
+    let mut subacked = 1;
+    for signal in ["KILL", "INT", "TERM"] {
+        let id = format!("victim-{signal}");
+        let mut victim = Running(
+            example("sub")
+                .args(["-h", "127.0.0.1", "-p", &port, "-i", &id, "-t", "quiet"])
+                .args(["--will-topic", &format!("will/{signal}")])
+                .args(["--will-payload", "gone"])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        subacked += 1;
+        wait_for_subacks(&broker, subacked);
+        let sent = Command::new("kill")
+            .args(["-s", signal, &victim.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = victim.wait_within(&format!("sub after SIG{signal}"), GIVES_UP_WITHIN);
+        let closed = broker
+            .wait_for_event(
+                &format!("{id}'s close"),
+                |e| matches!(e, BrokerEvent::Closed { client_id, .. } if *client_id == id),
+            )
+            .unwrap();
+        let BrokerEvent::Closed { reason, .. } = closed else {
+            unreachable!()
+        };
+        // Anything the will sent reaches the watcher before this marker.
+        let marker = format!("will/marker-{signal}");
+        let out = example("pub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-t", &marker, "-m", "done"])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let mut got = vec![];
+        while let Ok(line) = seen.recv_timeout(WATCHDOG) {
+            let last = line.starts_with(&marker);
+            got.push(line);
+            if last {
+                break;
+            }
+        }
+        if signal == "KILL" {
+            assert_eq!(status.code(), None, "killed");
+            assert_eq!(reason, CloseReason::PeerClosed);
+            assert_eq!(
+                got,
+                ["will/KILL gone".to_string(), format!("{marker} done")]
+            );
+        } else {
+            assert_eq!(status.code(), Some(0), "SIG{signal}");
+            assert_eq!(reason, CloseReason::ClientDisconnect, "SIG{signal}");
+            assert_eq!(got, [format!("{marker} done")], "SIG{signal}");
+        }
+    }
+}
+
+/// The will flags and `-D` properties, as they go on the wire: pub and sub
+/// put the same will in CONNECT (topic, payload, QoS 2, retain, a will
+/// property), `-D connect` in CONNECT, `-D publish` in pub's PUBLISH and
+/// `-D subscribe` in sub's SUBSCRIBE; `-D` alone makes the client MQTT 5.
+#[test]
+fn pub_and_sub_send_the_will_and_the_properties_they_are_given() {
+    use mqtt_tether::packet::{Properties, Property};
+    use mqtt_tether::ProtocolVersion;
+    let will_and_connect = [
+        "--will-topic",
+        "w/t",
+        "--will-payload",
+        "bye",
+        "--will-qos",
+        "2",
+        "--will-retain",
+        "-D",
+        "will",
+        "user-property",
+        "wk",
+        "wv",
+        "-D",
+        "connect",
+        "user-property",
+        "ck",
+        "cv",
+    ];
+    for tool in ["pub", "sub"] {
+        let broker = ScriptedBroker::bind()
+            .unwrap()
+            .with_timeout(Duration::from_secs(20));
+        let mut child = example(tool);
+        child
+            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+            .args(will_and_connect);
+        if tool == "pub" {
+            child.args(["-t", "p", "-m", "x", "-q", "1"]).args([
+                "-D",
+                "publish",
+                "user-property",
+                "k",
+                "v",
+                "-D",
+                "publish",
+                "user-property",
+                "k",
+                "v2",
+                "-D",
+                "publish",
+                "content-type",
+                "text/plain",
+            ]);
+        } else {
+            child.args(["-t", "s/#", "-C", "1"]).args([
+                "-D",
+                "subscribe",
+                "user-property",
+                "sk",
+                "sv",
+            ]);
+        }
+        let mut running = Running(child.stdout(Stdio::null()).spawn().unwrap());
+        let mut conn = broker.accept().unwrap();
+        let connect = conn.expect_connect().unwrap();
+        assert_eq!(
+            connect.protocol,
+            ProtocolVersion::MQTTv5,
+            "{tool}: -D implies 5"
+        );
+        let will = connect.will.expect("a will");
+        assert_eq!(
+            (
+                will.topic.as_str(),
+                &will.payload[..],
+                will.qos,
+                will.retain
+            ),
+            ("w/t", &b"bye"[..], QoS::ExactlyOnce, true),
+            "{tool}"
+        );
+        // Property 0x26 (user property): two length-prefixed strings.
+        assert_eq!(
+            will.properties.as_bytes(),
+            b"\x26\0\x02wk\0\x02wv",
+            "{tool}"
+        );
+        let connect_user_properties: Vec<_> = connect.properties.user_properties().collect();
+        assert_eq!(connect_user_properties, [("ck", "cv")], "{tool}");
+        conn.send_connack(false, 0).unwrap();
+        if tool == "pub" {
+            let Packet::Publish(publish) = conn.read_packet().unwrap() else {
+                panic!("expected the PUBLISH");
+            };
+            // Content type (0x03) first: properties go in identifier order,
+            // user properties in the order given.
+            assert_eq!(
+                publish.properties.as_bytes(),
+                b"\x03\0\x0atext/plain\x26\0\x01k\0\x01v\x26\0\x01k\0\x02v2"
+            );
+            conn.send_packet(&Packet::PubAck(Ack::new(
+                PacketType::PubAck,
+                publish.packet_id,
+            )))
+            .unwrap();
+        } else {
+            let Packet::Subscribe(subscribe) = conn.read_packet().unwrap() else {
+                panic!("expected the SUBSCRIBE");
+            };
+            let mut want = Properties::new(PacketType::Subscribe);
+            want.set(Property::UserProperty("sk".into(), "sv".into()))
+                .unwrap();
+            assert_eq!(subscribe.properties, want);
+            conn.send_packet(&Packet::Publish(Publish::new(
+                "s/x",
+                b"one".to_vec(),
+                QoS::AtMostOnce,
+                0,
+            )))
+            .unwrap();
+        }
+        assert!(matches!(conn.read_packet().unwrap(), Packet::Disconnect(_)));
+        assert!(running.wait(tool).success(), "{tool}");
+    }
+    // Properties exist only in MQTT 5: asked for with -V 311, a usage error.
+    let out = example("pub")
+        .args(["-p", "1", "-V", "311", "-t", "t", "-m", "x"])
+        .args(["-D", "publish", "user-property", "k", "v"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "pub: -D: properties need MQTT 5 (-V 5)\n"
+    );
+}
+
+/// `sub -F` prints mosquitto_sub's `%` sequences, `%r` the retain flag, and
+/// `--retained-only` prints the retained messages and exits 0 at the first
+/// fresh one (not printed); both print what mosquitto_sub prints with the
+/// same arguments, where it is installed.
+#[test]
+fn sub_prints_the_retain_flag_and_can_print_only_retained_messages() {
+    let broker = Broker::start().unwrap();
+    let port = broker.port().to_string();
+    let retained = example("pub")
+        .args(["-h", "127.0.0.1", "-p", &port])
+        .args(["-t", "r/a", "-m", "kept", "-q", "1", "-r"])
+        .output()
+        .unwrap();
+    assert!(retained.status.success());
+    let runs: [(&[&str], &str); 2] = [
+        (
+            &["-F", "%r|%t|%p|%q|%l|%%", "-C", "2"],
+            "1|r/a|kept|0|4|%\n0|r/b|fresh|0|5|%\n",
+        ),
+        (&["-F", "%t %p", "--retained-only"], "r/a kept\n"),
+    ];
+    for (args, want) in runs {
+        let mosquitto_sub = require_program("mosquitto_sub");
+        let mut subs = vec![];
+        let mut subacked = subacks(&broker);
+        for program in [Some(example("sub")), mosquitto_sub.map(Command::new)]
+            .into_iter()
+            .flatten()
+        {
+            let mut program = program;
+            let child = program
+                .args(["-h", "127.0.0.1", "-p", &port, "-t", "r/#", "-W", "30"])
+                .args(args)
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            subacked += 1;
+            wait_for_subacks(&broker, subacked);
+            subs.push(Running(child));
+        }
+        let fresh = example("pub")
+            .args(["-h", "127.0.0.1", "-p", &port, "-t", "r/b", "-m", "fresh"])
+            .output()
+            .unwrap();
+        assert!(fresh.status.success());
+        for (i, mut sub) in subs.into_iter().enumerate() {
+            let who = if i == 0 { "sub" } else { "mosquitto_sub" };
+            let status = sub.wait(who);
+            let mut out = String::new();
+            sub.0
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            assert_eq!(
+                (status.code(), out.as_str()),
+                (Some(0), want),
+                "{who} {args:?}"
+            );
+        }
+    }
+}
+
+/// `pub -l` waiting for input ends on SIGTERM and on SIGINT with a
+/// DISCONNECT and status 0, after publishing what it had read: the broker
+/// publishes no will.
+#[test]
+fn pub_ends_cleanly_on_sigterm_and_sigint_while_reading_lines() {
+    use mqtt_tether::testing::{BrokerEvent, CloseReason};
+    let broker = Broker::start().unwrap();
+    let port = broker.port().to_string();
+    for signal in ["TERM", "INT"] {
+        let id = format!("pub-{signal}");
+        let mut publisher = Running(
+            example("pub")
+                .args(["-h", "127.0.0.1", "-p", &port, "-i", &id])
+                .args(["-t", "lines", "-l", "-q", "1"])
+                .args(["--will-topic", "will/pub", "--will-payload", "gone"])
+                .stdin(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let mut stdin = publisher.0.stdin.take().unwrap();
+        stdin.write_all(b"one line\n").unwrap();
+        stdin.flush().unwrap();
+        broker
+            .wait_for_event("the line's PUBACK", |e| {
+                matches!(e, BrokerEvent::PacketOut { client_id, packet: Packet::PubAck(_), .. } if *client_id == id)
+            })
+            .unwrap();
+        let sent = Command::new("kill")
+            .args(["-s", signal, &publisher.0.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = publisher.wait_within(&format!("pub after SIG{signal}"), GIVES_UP_WITHIN);
+        assert_eq!(status.code(), Some(0), "SIG{signal}");
+        let closed = broker
+            .wait_for_event(
+                &format!("{id}'s close"),
+                |e| matches!(e, BrokerEvent::Closed { client_id, .. } if *client_id == id),
+            )
+            .unwrap();
+        assert!(
+            matches!(
+                closed,
+                BrokerEvent::Closed {
+                    reason: CloseReason::ClientDisconnect,
+                    ..
+                }
+            ),
+            "SIG{signal}: {closed:?}"
+        );
+        drop(stdin);
+    }
+    assert!(
+        !broker
+            .events()
+            .iter()
+            .any(|e| matches!(e, BrokerEvent::WillPublished { .. })),
+        "a will fired"
+    );
+}

@@ -1,7 +1,7 @@
 //! Reaching Mosquitto through proxies: SOCKS5 (with and without
 //! credentials, names resolved by the proxy or here), SOCKS4a, HTTP CONNECT
-//! with Basic credentials, and a refusing proxy (reported with "proxy",
-//! retried with backoff).
+//! with Basic credentials, a URL with an escaped password, and a refusing
+//! proxy (reported with "proxy", retried with backoff).
 #![cfg(feature = "testing")]
 
 mod common;
@@ -130,6 +130,34 @@ fn socks4a_and_http_connect_with_basic_credentials() {
         m.port(),
     );
     granted(&http, "localhost", m.port());
+}
+
+/// A password with `@`, `:` and `/` can only be written escaped in a proxy
+/// URL: the proxy gets it decoded, over HTTP Basic and SOCKS5 alike.
+#[test]
+fn an_escaped_password_in_a_proxy_url_reaches_the_proxy_decoded() {
+    let Some(m) = Mosquitto::start_or_skip(MosquittoConfig::default()) else {
+        return;
+    };
+    let credentials = Some(("alice".into(), "p@ss:w/rd".into()));
+    for (scheme, kind) in [
+        (
+            "http",
+            ProxyKind::HttpConnect {
+                credentials: credentials.clone(),
+            },
+        ),
+        ("socks5", ProxyKind::Socks5 { credentials }),
+    ] {
+        let proxy = TestProxy::start(kind).unwrap();
+        let url = format!(
+            "{scheme}://alice:p%40ss%3aw%2Frd@127.0.0.1:{}",
+            proxy.port()
+        );
+        let settings = ProxySettings::parse_url(&url).unwrap();
+        round_trip_through(settings, "localhost", m.port());
+        granted(&proxy, "localhost", m.port());
+    }
 }
 
 #[test]

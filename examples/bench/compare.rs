@@ -57,11 +57,12 @@ fn emit(scenario: &str, client: &str, qos: i32, count: usize, f: &Figure) {
     );
 }
 
-/// A number field of a flat JSON line.
+/// A number field of a JSON line.
 fn json_number(line: &str, key: &str) -> Option<f64> {
-    let rest = &line[line.find(&format!("\"{key}\":"))? + key.len() + 3..];
-    let end = rest.find([',', '}']).unwrap_or(rest.len());
-    rest[..end].trim().parse().ok()
+    serde_json::from_str::<serde_json::Value>(line)
+        .ok()?
+        .get(key)?
+        .as_f64()
 }
 
 /// The Python that has Paho (the virtual environment `.ci/run` makes, or one
@@ -267,4 +268,20 @@ pub fn run(args: &crate::args::Args, target: &crate::target::Target) {
         );
     }
     let _ = std::io::stdout().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_number;
+
+    #[test]
+    fn a_number_is_read_from_its_own_field_only() {
+        // A field of the same name in a nested object is not the line's
+        // own; spaces after the colons are Python's json.dumps default.
+        let line = r#"{"peer": {"msg_per_s": 1}, "msg_per_s": 2.5e3, "cpu_us_per_msg": 7}"#;
+        assert_eq!(json_number(line, "msg_per_s"), Some(2500.0));
+        assert_eq!(json_number(line, "cpu_us_per_msg"), Some(7.0));
+        assert_eq!(json_number(line, "missing"), None);
+        assert_eq!(json_number("not json", "msg_per_s"), None);
+    }
 }

@@ -15,7 +15,7 @@
 //! with `--compare` alone: the comparison only), for payloads of 64 B and
 //! 1 KiB and for MQTT 3.1.1 and 5 (`--payload`, `--protocol`), over TCP
 //! (`--transport tcp,tls,ws` for the publish scenario). `--quick` shrinks
-//! every count and duration about tenfold. Flags: see [`args::USAGE`].
+//! every count and duration about tenfold. Flags: `--help`.
 //!
 //! The scenarios (each module's docs say exactly what is timed):
 //!
@@ -85,12 +85,8 @@ fn main() -> ExitCode {
     }
     let args = match args::parse() {
         Ok(a) => a,
-        Err(e) if e.is_empty() => {
-            println!("{}", args::USAGE);
-            return ExitCode::SUCCESS;
-        }
         Err(e) => {
-            eprintln!("bench: {e}\n{}", args::USAGE);
+            eprintln!("bench: {e}");
             return ExitCode::from(2);
         }
     };

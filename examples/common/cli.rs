@@ -1,85 +1,153 @@
 //! Command-line handling shared by the `pub` and `sub` examples: the
-//! connection options both take, in mosquitto_pub/mosquitto_sub spelling.
+//! connection options both take, in mosquitto_pub/mosquitto_sub spelling,
+//! declared once for clap (which also writes `--help` from them).
+//!
+//! As in mosquitto's tools `-h` is the host, so clap's own `-h` is off and
+//! help is `--help` alone.
+#![allow(dead_code)] // pub and sub use different parts
 
 use std::time::Duration;
 
+use clap::{ArgAction, Args};
+use mqtt_tether::packet::{PacketType, Properties, Property};
 use mqtt_tether::{CallbackAPIVersion, Client, ClientOptions, ProtocolVersion};
 
-/// `--help` text for the connection options.
-pub const HELP: &str = "\
-connection options:
-  -h HOST                    broker host (default localhost)
-  -p PORT                    broker port (default 1883)
-  -i ID                      client id (default empty)
-  -c                         persistent session (clean session off)
-  -V 31|311|5                MQTT version (default 311)
-  -u USER, -P PASS           username and password
-  -k, --keepalive SECONDS    keepalive sent in CONNECT (default 60, 0 = off)
-  --reconnect-delay MIN MAX  automatic reconnect: first wait MIN seconds, doubling
-                             up to MAX (default 1 120; fractions allowed)
-  --server HOST:PORT         another broker to fail over to (repeatable; -h/-p is
-                             the first; a URI such as ssl://HOST:PORT sets its own
-                             transport, a bare HOST:PORT takes -h's); the delay is
-                             waited once per round of all of them
-  --stats                    print the client's counters on standard error at exit
-transport options:
-  --cafile FILE              TLS, trusting the CA certificates in FILE (PEM)
-  --capath-system            TLS, trusting the system's certificate store
-  --cert FILE, --key FILE    TLS client certificate and its key (PEM)
-  --key-password PASS        the password of an encrypted --key (native engine)
-  --insecure                 TLS without the host name check (the chain is checked)
-  --tls-engine rustls|native TLS implementation (default rustls); native is the
-                             platform's (OpenSSL on Linux, as Paho), which also takes
-                             X.509 v1 certificates and host names only in the CN
-  --ws                       MQTT over WebSockets (path /mqtt)
-  --unix PATH                connect to the broker's unix socket at PATH
-  --proxy URL                through a proxy: socks5://[user:pass@]host:port,
-                             socks4://host:port or http://[user:pass@]host:port";
-
 /// The connection options common to both tools.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection")]
 pub struct Connection {
+    /// Broker host
+    #[arg(short = 'h', long = "host", default_value = "localhost")]
     pub host: String,
+    /// Broker port
+    #[arg(short = 'p', long = "port", default_value_t = 1883)]
     pub port: u16,
+    /// Client id
+    #[arg(short = 'i', long = "id", value_name = "ID", default_value = "")]
     pub id: String,
-    pub protocol: ProtocolVersion,
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// `-c`: a persistent session (clean session off; for MQTT 5, no clean
-    /// start and a session that never expires).
+    /// Persistent session (clean session off; for MQTT 5, no clean start and
+    /// a session that never expires)
+    #[arg(short = 'c', long = "disable-clean-session")]
     pub persistent: bool,
-    /// `-k`/`--keepalive`: the keepalive in seconds sent in CONNECT (0
-    /// turns it off).
+    /// MQTT version: 31, 311 or 5 (also mqttv31, mqttv311, mqttv5); default
+    /// 311, or 5 when -D is given
+    #[arg(short = 'V', long = "protocol-version", value_name = "VERSION", value_parser = protocol)]
+    protocol: Option<ProtocolVersion>,
+    /// User name
+    #[arg(short = 'u', long = "username", value_name = "USER")]
+    pub username: Option<String>,
+    /// Password
+    #[arg(short = 'P', long = "pw", value_name = "PASS")]
+    pub password: Option<String>,
+    /// Keepalive sent in CONNECT, in seconds (0 = off)
+    #[arg(
+        short = 'k',
+        long = "keepalive",
+        value_name = "SECONDS",
+        default_value_t = 60
+    )]
     pub keepalive: u16,
-    /// `--reconnect-delay MIN MAX`: the automatic reconnect's first wait and
-    /// its cap (Paho's `reconnect_delay_set`).
-    pub reconnect_delay: (Duration, Duration),
-    /// `--cafile` / `--capath-system` / `--cert` / `--key` /
-    /// `--key-password` / `--insecure` / `--tls-engine`.
+    /// Automatic reconnect: first wait MIN seconds, doubling up to MAX
+    /// (fractions allowed; default 1 120)
+    #[arg(
+        long = "reconnect-delay",
+        num_args = 2,
+        value_names = ["MIN", "MAX"],
+        value_parser = seconds,
+    )]
+    reconnect_delay: Vec<Duration>,
+    #[command(flatten)]
+    pub will: Will,
+    /// An MQTT 5 property for one packet, as mosquitto's tools:
+    /// `-D publish user-property NAME VALUE`, `-D connect
+    /// session-expiry-interval 60`. Commands: connect, publish (pub),
+    /// subscribe (sub), will, disconnect. Implies -V 5
+    #[arg(
+        short = 'D',
+        long = "property",
+        num_args = 3..=4,
+        value_names = ["COMMAND", "IDENTIFIER", "VALUE"],
+        action = ArgAction::Append,
+        help_heading = "MQTT 5",
+    )]
+    property_values: Vec<String>,
+    /// The `-D` occurrences, each its own values (filled in by [`parse`]:
+    /// clap's derive gives them flattened).
+    #[arg(skip)]
+    properties: Vec<Vec<String>>,
+    #[command(flatten)]
     pub tls: Tls,
-    /// `--ws`: the websockets transport.
+    /// MQTT over WebSockets (path /mqtt)
+    #[arg(long = "ws", help_heading = "Transport")]
     pub websockets: bool,
-    /// `--unix PATH`: the unix transport, to this socket.
+    /// Connect to the broker's unix socket at PATH
+    #[arg(long = "unix", value_name = "PATH", help_heading = "Transport")]
     pub unix: Option<String>,
-    /// `--proxy URL`.
+    /// Through a proxy: socks5://[user:pass@]host:port, socks4://host:port or
+    /// http://[user:pass@]host:port
+    #[arg(long = "proxy", value_name = "URL", help_heading = "Transport")]
     pub proxy: Option<String>,
-    /// `--server HOST:PORT` (repeatable): the failover list after -h/-p.
+    /// Another broker to fail over to (repeatable; -h/-p is the first; a URI
+    /// such as ssl://HOST:PORT sets its own transport, a bare HOST:PORT takes
+    /// -h's); the reconnect delay is waited once per round of all of them
+    #[arg(long = "server", value_name = "HOST:PORT", help_heading = "Failover")]
     pub servers: Vec<String>,
-    /// `--stats`: the client's counters on standard error at exit.
+    /// Print the client's counters on standard error at exit
+    #[arg(long = "stats", help_heading = "Connection")]
     pub stats: bool,
 }
 
+/// The will (mosquitto's `--will-*` options).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Will")]
+pub struct Will {
+    /// The will's topic: the broker publishes the will there if the
+    /// connection ends without a DISCONNECT
+    #[arg(long = "will-topic", value_name = "TOPIC")]
+    pub will_topic: Option<String>,
+    /// The will's payload (default empty)
+    #[arg(long = "will-payload", value_name = "PAYLOAD", requires = "will_topic")]
+    pub will_payload: Option<String>,
+    /// The will's QoS
+    #[arg(
+        long = "will-qos",
+        value_name = "QOS",
+        default_value_t = 0,
+        value_parser = clap::value_parser!(i32).range(0..=2),
+        requires = "will_topic",
+    )]
+    pub will_qos: i32,
+    /// Retain the will
+    #[arg(long = "will-retain", requires = "will_topic")]
+    pub will_retain: bool,
+}
+
 /// The TLS options (mosquitto_pub's names).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "TLS")]
 pub struct Tls {
+    /// TLS, trusting the CA certificates in FILE (PEM)
+    #[arg(long = "cafile", value_name = "FILE")]
     pub cafile: Option<String>,
+    /// TLS, trusting the system's certificate store
+    #[arg(long = "capath-system")]
     pub system_roots: bool,
+    /// TLS client certificate (PEM)
+    #[arg(long = "cert", value_name = "FILE")]
     pub cert: Option<String>,
+    /// The client certificate's key (PEM)
+    #[arg(long = "key", value_name = "FILE")]
     pub key: Option<String>,
+    /// The password of an encrypted --key (native engine)
+    #[arg(long = "key-password", value_name = "PASS")]
     pub key_password: Option<String>,
+    /// TLS without the host name check (the chain is checked)
+    #[arg(long = "insecure")]
     pub insecure: bool,
-    /// `--tls-engine`: `rustls` or `native` (checked when the client is
-    /// made, by the library's own parser).
+    /// TLS implementation: rustls (default) or native, the platform's
+    /// (OpenSSL on Linux, as Paho), which also takes X.509 v1 certificates
+    /// and host names only in the CN
+    #[arg(long = "tls-engine", value_name = "rustls|native")]
     pub engine: Option<String>,
 }
 
@@ -94,89 +162,73 @@ impl Tls {
     }
 }
 
-impl Default for Connection {
-    fn default() -> Connection {
-        Connection {
-            host: "localhost".into(),
-            port: 1883,
-            id: String::new(),
-            protocol: ProtocolVersion::MQTTv311,
-            username: None,
-            password: None,
-            persistent: false,
-            keepalive: 60,
-            reconnect_delay: (Duration::from_secs(1), Duration::from_secs(120)),
-            tls: Tls::default(),
-            websockets: false,
-            unix: None,
-            proxy: None,
-            servers: Vec::new(),
-            stats: false,
-        }
-    }
+/// The `-D` properties, by the packet they go in.
+#[derive(Debug, Default)]
+pub struct V5Properties {
+    pub connect: Option<Properties>,
+    pub publish: Option<Properties>,
+    pub subscribe: Option<Properties>,
+    pub will: Option<Properties>,
+    pub disconnect: Option<Properties>,
 }
 
 impl Connection {
-    /// Takes one connection option (and its value) if `flag` is one.
-    /// `Ok(false)`: not a connection option.
-    pub fn take(
-        &mut self,
-        flag: &str,
-        args: &mut impl Iterator<Item = String>,
-    ) -> Result<bool, String> {
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag {
-            "-h" => self.host = value()?,
-            "-p" => self.port = value()?.parse().map_err(|_| "-p needs a port number")?,
-            "-i" => self.id = value()?,
-            "-u" => self.username = Some(value()?),
-            "-P" => self.password = Some(value()?),
-            "-c" => self.persistent = true,
-            "-k" | "--keepalive" => {
-                self.keepalive = value()?
-                    .parse()
-                    .map_err(|_| format!("{flag} needs seconds from 0 to 65535"))?
-            }
-            "--reconnect-delay" => {
-                let min = seconds(flag, &value()?)?;
-                let max = seconds(flag, &value()?)?;
-                if min > max {
-                    return Err(format!("{flag}: MIN must not be above MAX"));
-                }
-                self.reconnect_delay = (min, max);
-            }
-            "--cafile" => self.tls.cafile = Some(value()?),
-            "--capath-system" => self.tls.system_roots = true,
-            "--cert" => self.tls.cert = Some(value()?),
-            "--key" => self.tls.key = Some(value()?),
-            "--key-password" => self.tls.key_password = Some(value()?),
-            "--insecure" => self.tls.insecure = true,
-            "--tls-engine" => self.tls.engine = Some(value()?),
-            "--ws" => self.websockets = true,
-            "--unix" => self.unix = Some(value()?),
-            "--proxy" => self.proxy = Some(value()?),
-            "--server" => self.servers.push(value()?),
-            "--stats" => self.stats = true,
-            "-V" => {
-                self.protocol = match value()?.as_str() {
-                    "31" | "mqttv31" => ProtocolVersion::MQTTv31,
-                    "311" | "mqttv311" => ProtocolVersion::MQTTv311,
-                    "5" | "mqttv5" => ProtocolVersion::MQTTv5,
-                    other => return Err(format!("unknown protocol version {other:?}")),
-                }
-            }
-            _ => return Ok(false),
+    /// The protocol: `-V`, else MQTT 5 when a property is given (as
+    /// mosquitto's tools), else 3.1.1.
+    pub fn protocol(&self) -> ProtocolVersion {
+        match self.protocol {
+            Some(p) => p,
+            None if !self.properties.is_empty() => ProtocolVersion::MQTTv5,
+            None => ProtocolVersion::MQTTv311,
         }
-        Ok(true)
     }
 
-    /// A client for these options (not connected yet).
+    /// `--reconnect-delay MIN MAX`: the automatic reconnect's first wait
+    /// and its cap (Paho's `reconnect_delay_set`).
+    pub fn reconnect_delay(&self) -> (Duration, Duration) {
+        match self.reconnect_delay[..] {
+            [min, max] => (min, max),
+            _ => (Duration::from_secs(1), Duration::from_secs(120)),
+        }
+    }
+
+    /// The `-D` properties, checked against the packets they name (each
+    /// tool refuses those for a packet it does not send).
+    pub fn v5_properties(&self) -> Result<V5Properties, String> {
+        let mut out = V5Properties::default();
+        if self.properties.is_empty() {
+            return Ok(out);
+        }
+        if self.protocol() != ProtocolVersion::MQTTv5 {
+            return Err("-D: properties need MQTT 5 (-V 5)".into());
+        }
+        for given in &self.properties {
+            let (command, identifier, values) = (&given[0], &given[1], &given[2..]);
+            let command = command.to_ascii_lowercase();
+            let (slot, packet_type) = match command.as_str() {
+                "connect" => (&mut out.connect, PacketType::Connect),
+                "will" => (&mut out.will, PacketType::WillMessage),
+                "disconnect" => (&mut out.disconnect, PacketType::Disconnect),
+                "publish" => (&mut out.publish, PacketType::Publish),
+                "subscribe" => (&mut out.subscribe, PacketType::Subscribe),
+                _ => return Err(format!("-D: unknown command {command:?}")),
+            };
+            let property = property(identifier, values)?;
+            slot.get_or_insert_with(|| Properties::new(packet_type))
+                .set(property)
+                .map_err(|e| format!("-D {command} {identifier}: {e}"))?;
+        }
+        Ok(out)
+    }
+
+    /// A client for these options (not connected yet), with its will set.
     pub fn client(&self) -> Result<Client, String> {
-        let v5 = self.protocol == ProtocolVersion::MQTTv5;
+        let protocol = self.protocol();
+        let v5 = protocol == ProtocolVersion::MQTTv5;
         let options = ClientOptions {
             client_id: self.id.clone(),
             clean_session: if v5 { None } else { Some(!self.persistent) },
-            protocol: self.protocol,
+            protocol,
             transport: self.transport()?,
             ..ClientOptions::default()
         };
@@ -187,14 +239,25 @@ impl Connection {
                 .username_pw_set(Some(user), self.password.as_deref())
                 .map_err(|e| e.to_string())?;
         }
-        let (min, max) = self.reconnect_delay;
+        let (min, max) = self.reconnect_delay();
+        if min > max {
+            return Err("--reconnect-delay: MIN must not be above MAX".into());
+        }
         client.reconnect_delay_set(min, max);
         self.set_tls(&client)?;
         self.set_servers(&client)?;
         if let Some(url) = &self.proxy {
             let settings = mqtt_tether::transport::proxy::ProxySettings::parse_url(url)
-                .ok_or_else(|| format!("--proxy: cannot read {url:?}"))?;
+                .map_err(|e| format!("--proxy: {e}"))?;
             client.proxy_set(settings).map_err(|e| e.to_string())?;
+        }
+        if let Some(topic) = &self.will.will_topic {
+            let payload = self.will.will_payload.as_deref().unwrap_or_default();
+            let properties = self.v5_properties()?.will;
+            let will = &self.will;
+            client
+                .will_set(topic, payload, will.will_qos, will.will_retain, properties)
+                .map_err(|e| format!("--will-topic: {e}"))?;
         }
         Ok(client)
     }
@@ -299,19 +362,27 @@ impl Connection {
             keepalive: self.keepalive,
             ..mqtt_tether::ConnectOptions::default()
         };
-        if self.protocol == ProtocolVersion::MQTTv5 && self.persistent {
-            use mqtt_tether::packet::{PacketType, Properties, Property};
+        let mut properties = self.v5_properties()?.connect;
+        if self.protocol() == ProtocolVersion::MQTTv5 && self.persistent {
             options.clean_start = mqtt_tether::session::CleanStart::Never;
-            let mut props = Properties::new(PacketType::Connect);
-            props
+            properties
+                .get_or_insert_with(|| Properties::new(PacketType::Connect))
                 .set(Property::SessionExpiryInterval(u32::MAX))
                 .map_err(|e| e.to_string())?;
-            options.properties = Some(props);
         }
+        options.properties = properties;
         client
             .connect_with(self.target(), options)
             .map(|_| ())
             .map_err(|e| format!("cannot connect to {}:{}: {e}", self.target(), self.port))
+    }
+
+    /// Disconnects cleanly (with the `-D disconnect` properties), so the
+    /// broker discards the will, and stops the loop.
+    pub fn disconnect(&self, client: &Client) {
+        let properties = self.v5_properties().ok().and_then(|p| p.disconnect);
+        let _ = client.disconnect_with(None, properties);
+        let _ = client.loop_stop();
     }
 }
 
@@ -336,11 +407,85 @@ pub fn report_connection_loss(client: &Client, tool: &'static str) {
     });
 }
 
+/// On SIGINT or SIGTERM, `stop` runs (once) on a thread of its own: the
+/// tools then end with a DISCONNECT, so the broker drops their will, as
+/// mosquitto's tools do, and exit 0.
+pub fn on_interrupt(stop: impl FnMut() + Send + 'static) -> Result<(), String> {
+    ctrlc::set_handler(stop).map_err(|e| format!("cannot handle signals: {e}"))
+}
+
+/// Parses the command line of `P`, whose connection options `connection`
+/// finds; a mistake prints clap's message and the usage line and exits 1
+/// (mosquitto's tools' status), `--help` prints the help and exits 0.
+pub fn parse<P: clap::Parser>(connection: fn(&mut P) -> &mut Connection) -> P {
+    let exit = |e: clap::Error| -> ! {
+        let _ = e.print();
+        std::process::exit(if e.use_stderr() { 1 } else { 0 });
+    };
+    let matches = P::command().try_get_matches().unwrap_or_else(|e| exit(e));
+    let mut parsed = P::from_arg_matches(&matches).unwrap_or_else(|e| exit(e));
+    if let Some(occurrences) = matches.get_occurrences::<String>("property_values") {
+        connection(&mut parsed).properties = occurrences
+            .map(|values| values.cloned().collect())
+            .collect();
+    }
+    parsed
+}
+
+/// `-V`'s values.
+fn protocol(text: &str) -> Result<ProtocolVersion, String> {
+    match text {
+        "31" | "mqttv31" => Ok(ProtocolVersion::MQTTv31),
+        "311" | "mqttv311" => Ok(ProtocolVersion::MQTTv311),
+        "5" | "mqttv5" => Ok(ProtocolVersion::MQTTv5),
+        other => Err(format!("unknown protocol version {other:?}")),
+    }
+}
+
+/// A `-D` property from its identifier (mosquitto's spelling: the
+/// specification's name, words joined by `-`) and its values.
+fn property(identifier: &str, values: &[String]) -> Result<Property, String> {
+    let one = || match values {
+        [value] => Ok(value.as_str()),
+        _ => Err(format!("-D ... {identifier} takes one value")),
+    };
+    fn number<T: std::str::FromStr>(identifier: &str, value: &str) -> Result<T, String> {
+        value
+            .parse()
+            .map_err(|_| format!("-D ... {identifier}: {value:?} is not a valid number"))
+    }
+    Ok(match identifier {
+        "user-property" => match values {
+            [name, value] => Property::UserProperty(name.clone(), value.clone()),
+            _ => return Err("-D ... user-property takes a NAME and a VALUE".into()),
+        },
+        "content-type" => Property::ContentType(one()?.into()),
+        "response-topic" => Property::ResponseTopic(one()?.into()),
+        "correlation-data" => Property::CorrelationData(one()?.as_bytes().to_vec()),
+        "payload-format-indicator" => Property::PayloadFormatIndicator(number(identifier, one()?)?),
+        "message-expiry-interval" => Property::MessageExpiryInterval(number(identifier, one()?)?),
+        "session-expiry-interval" => Property::SessionExpiryInterval(number(identifier, one()?)?),
+        "will-delay-interval" => Property::WillDelayInterval(number(identifier, one()?)?),
+        "receive-maximum" => Property::ReceiveMaximum(number(identifier, one()?)?),
+        "maximum-packet-size" => Property::MaximumPacketSize(number(identifier, one()?)?),
+        "topic-alias-maximum" => Property::TopicAliasMaximum(number(identifier, one()?)?),
+        "request-problem-information" => {
+            Property::RequestProblemInformation(number(identifier, one()?)?)
+        }
+        "request-response-information" => {
+            Property::RequestResponseInformation(number(identifier, one()?)?)
+        }
+        "subscription-identifier" => Property::SubscriptionIdentifier(number(identifier, one()?)?),
+        "reason-string" => Property::ReasonString(one()?.into()),
+        other => return Err(format!("-D: unknown property {other:?}")),
+    })
+}
+
 /// A number of seconds, fractions allowed (`0.25`).
-fn seconds(flag: &str, text: &str) -> Result<Duration, String> {
+pub fn seconds(text: &str) -> Result<Duration, String> {
     text.parse::<f64>()
         .ok()
         .filter(|s| *s >= 0.0)
         .and_then(|s| Duration::try_from_secs_f64(s).ok())
-        .ok_or_else(|| format!("{flag} needs seconds (like 0.5 or 2), not {text:?}"))
+        .ok_or_else(|| format!("seconds (like 0.5 or 2), not {text:?}"))
 }

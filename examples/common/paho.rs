@@ -26,48 +26,76 @@ pub struct Args {
     pub broker: Option<Broker>,
 }
 
+/// The options every `paho_*` example accepts (each one's usage names
+/// those it uses; `--help` lists only those).
+#[derive(clap::Parser)]
+#[command(disable_help_flag = true)]
+struct Raw {
+    /// Broker host (none: the in-process test broker)
+    #[arg(short = 'h', value_name = "HOST")]
+    host: Option<String>,
+    /// Broker port (default 1883 with -h)
+    #[arg(short = 'p', value_name = "PORT")]
+    port: Option<u16>,
+    /// Messages to handle
+    #[arg(long = "count", value_name = "N")]
+    count: Option<usize>,
+    /// Topic or filter
+    #[arg(short = 't', value_name = "TOPIC")]
+    topic: Option<String>,
+    /// QoS
+    #[arg(short = 'q', value_name = "QOS", value_parser = clap::value_parser!(i32).range(0..=2))]
+    qos: Option<i32>,
+    /// Print help
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
 impl Args {
     /// Reads the command line; without `-h` it starts the in-process broker.
-    /// `usage` is printed for `--help` and after a mistake (then exits 2).
-    pub fn parse(usage: &str) -> Args {
-        match Args::try_parse() {
-            Ok(Some(args)) => args,
-            Ok(None) => {
-                println!("{usage}");
-                std::process::exit(0);
-            }
+    /// `usage` heads `--help` and follows a mistake (then exits 2).
+    pub fn parse(usage: &'static str) -> Args {
+        use clap::{CommandFactory, FromArgMatches};
+        let line = usage.strip_prefix("usage: ").unwrap_or(usage);
+        let name = line.split_whitespace().next().unwrap_or("example");
+        let mut command = Raw::command()
+            .name(name)
+            .override_usage(line.to_string())
+            .help_template("usage: {usage}\n\n{all-args}");
+        // An option this example does not use is still accepted, but not
+        // offered.
+        for (id, flag) in [
+            ("host", "-h "),
+            ("port", "-p "),
+            ("count", "--count "),
+            ("topic", "-t "),
+            ("qos", "-q "),
+        ] {
+            let used = usage.contains(flag);
+            command = command.mut_arg(id, |arg| arg.hide(!used));
+        }
+        let raw = command
+            .try_get_matches()
+            .and_then(|m| Raw::from_arg_matches(&m))
+            .unwrap_or_else(|e| e.exit());
+        match Args::start(raw) {
+            Ok(args) => args,
             Err(e) => {
-                eprintln!("{e}\n{usage}");
-                std::process::exit(2);
+                eprintln!("{e}");
+                std::process::exit(1);
             }
         }
     }
 
-    fn try_parse() -> Result<Option<Args>, String> {
-        let mut host = None;
-        let mut port = None;
-        let mut count = None;
-        let mut topic = None;
-        let mut qos = None;
-        let mut args = std::env::args().skip(1);
-        while let Some(flag) = args.next() {
-            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-            match flag.as_str() {
-                "-h" => host = Some(value()?),
-                "-p" => port = Some(value()?.parse().map_err(|_| "-p needs a port number")?),
-                "--count" => count = Some(value()?.parse().map_err(|_| "--count needs a number")?),
-                "-t" => topic = Some(value()?),
-                "-q" => {
-                    let q: i32 = value()?.parse().map_err(|_| "-q needs 0, 1 or 2")?;
-                    if !(0..=2).contains(&q) {
-                        return Err("-q needs 0, 1 or 2".into());
-                    }
-                    qos = Some(q);
-                }
-                "--help" => return Ok(None),
-                other => return Err(format!("unknown option {other:?}")),
-            }
-        }
+    fn start(raw: Raw) -> Result<Args, String> {
+        let Raw {
+            host,
+            port,
+            count,
+            topic,
+            qos,
+            help: _,
+        } = raw;
         let (host, port, broker) = match host {
             Some(host) => (host, port.unwrap_or(1883), None),
             None => {
@@ -79,14 +107,14 @@ impl Args {
                 ("127.0.0.1".to_string(), broker.port(), Some(broker))
             }
         };
-        Ok(Some(Args {
+        Ok(Args {
             host,
             port,
             count,
             topic,
             qos,
             broker,
-        }))
+        })
     }
 
     /// True when the example runs against its own in-process broker.

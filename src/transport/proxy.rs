@@ -80,45 +80,170 @@ impl ProxySettings {
         if bypassed(host, &no_proxy) {
             return None;
         }
-        ProxySettings::parse_url(&url)
+        match ProxySettings::parse_url(&url) {
+            Ok(settings) => Some(settings),
+            // Paho goes direct when it cannot use the variable (a scheme it
+            // does not know, say): so do we, but the log says why.
+            Err(e) => {
+                log::warn!("mqtt_proxy ignored: {e}");
+                None
+            }
+        }
     }
 
-    /// Parses `scheme://[user[:password]@]host[:port]`.
-    pub fn parse_url(url: &str) -> Option<ProxySettings> {
-        let (scheme, rest) = url.split_once("://")?;
+    /// Parses `scheme://[user[:password]@]host[:port][/]`: the schemes
+    /// [`ProxySettings::from_env`] names, `%XX` escapes in the user name and
+    /// password decoded (`p%40ss` is `p@ss`), an IPv6 address in brackets.
+    ///
+    /// A proxy URL names a host and nothing under it: a path, query or
+    /// fragment is an error, as are an unknown scheme, a host that is not a
+    /// name or an address (a space, say), a bad port and a bad escape. The
+    /// error never repeats the password.
+    pub fn parse_url(url: &str) -> Result<ProxySettings, ProxyUrlError> {
+        let (scheme, rest) = url.split_once("://").ok_or(ProxyUrlError::NoScheme)?;
         let proxy_type = match scheme.to_ascii_lowercase().as_str() {
             "http" => ProxyType::Http,
             "socks" | "socks5" | "socks5h" => ProxyType::Socks5,
             "socks4" | "socks4a" => ProxyType::Socks4,
-            _ => return None,
+            _ => return Err(ProxyUrlError::UnknownScheme(scheme.to_string())),
         };
-        let rest = rest.trim_end_matches('/');
-        let (auth, hostport) = match rest.rsplit_once('@') {
-            Some((auth, hostport)) => (Some(auth), hostport),
-            None => (None, rest),
+        let (authority, tail) = match rest.find(['/', '?', '#']) {
+            Some(at) => rest.split_at(at),
+            None => (rest, ""),
         };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || hostport.starts_with('[') => (
-                h.trim_matches(|c| c == '[' || c == ']'),
-                Some(p.parse().ok()?),
-            ),
-            _ => (hostport, None),
-        };
-        if host.is_empty() {
-            return None;
+        // A lone trailing slash is how such URLs are often written
+        // (`http://proxy:3128/`); anything more is a mistake we must not
+        // silently drop.
+        if !tail.is_empty() && tail != "/" {
+            return Err(ProxyUrlError::Path(tail.to_string()));
         }
+        let (auth, hostport) = match authority.rsplit_once('@') {
+            Some((auth, hostport)) => (Some(auth), hostport),
+            None => (None, authority),
+        };
+        let (host, port) = split_host_port(hostport)?;
         let mut settings = ProxySettings::new(proxy_type, host);
         settings.proxy_port = port;
         if let Some(auth) = auth {
             let (user, password) = match auth.split_once(':') {
-                Some((u, p)) => (u, Some(p.to_string())),
+                Some((u, p)) => (u, Some(p)),
                 None => (auth, None),
             };
-            settings.proxy_username = Some(user.to_string());
-            settings.proxy_password = password;
+            settings.proxy_username = Some(percent_decode(user, "user name")?);
+            settings.proxy_password = password
+                .map(|p| percent_decode(p, "password"))
+                .transpose()?;
         }
-        Some(settings)
+        Ok(settings)
     }
+}
+
+/// Why [`ProxySettings::parse_url`] refused a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyUrlError {
+    /// No `scheme://`.
+    NoScheme,
+    /// A scheme other than `http`, `socks`, `socks4`, `socks4a`,
+    /// `socks5` and `socks5h`.
+    UnknownScheme(String),
+    /// Something after the host: a path, query or fragment (given).
+    Path(String),
+    /// The host is empty, or neither a name nor an address (given).
+    Host(String),
+    /// The port is not a number from 0 to 65535 (given).
+    Port(String),
+    /// A `%` not followed by two hex digits, or escapes that do not decode
+    /// to UTF-8, in the user name or the password (which).
+    Escape(&'static str),
+}
+
+impl std::fmt::Display for ProxyUrlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxyUrlError::NoScheme => write!(f, "proxy URL: no scheme (like socks5://)"),
+            ProxyUrlError::UnknownScheme(s) => write!(
+                f,
+                "proxy URL: unknown scheme {s:?} (http, socks, socks4, socks4a, socks5, socks5h)"
+            ),
+            ProxyUrlError::Path(p) => {
+                write!(
+                    f,
+                    "proxy URL: nothing may follow the host and port, not {p:?}"
+                )
+            }
+            ProxyUrlError::Host(h) => write!(f, "proxy URL: {h:?} is not a host name or address"),
+            ProxyUrlError::Port(p) => write!(f, "proxy URL: {p:?} is not a port number"),
+            ProxyUrlError::Escape(what) => {
+                write!(f, "proxy URL: a bad %-escape in the {what}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ProxyUrlError {}
+
+/// `host[:port]` or `[v6 address][:port]`.
+fn split_host_port(hostport: &str) -> Result<(String, Option<u16>), ProxyUrlError> {
+    let bad_host = || ProxyUrlError::Host(hostport.to_string());
+    let (host, port) = if let Some(bracketed) = hostport.strip_prefix('[') {
+        let (address, after) = bracketed.split_once(']').ok_or_else(bad_host)?;
+        address
+            .parse::<std::net::Ipv6Addr>()
+            .map_err(|_| bad_host())?;
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or_else(bad_host)?),
+        };
+        (address, port)
+    } else {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (hostport, None),
+        }
+    };
+    // The characters of a DNS name or an IPv4 address (and `_`, which
+    // real names carry); anything else (a space, a stray `:`) would only
+    // fail later, at the lookup, with a less helpful message.
+    let name_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_');
+    if host.is_empty() || (!hostport.starts_with('[') && !host.chars().all(name_char)) {
+        return Err(bad_host());
+    }
+    let port = port
+        .map(|p| {
+            // u16's parser takes a leading `+`; a URL's port is digits.
+            p.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then(|| p.parse::<u16>().ok())
+                .flatten()
+                .ok_or_else(|| ProxyUrlError::Port(p.to_string()))
+        })
+        .transpose()?;
+    Ok((host.to_string(), port))
+}
+
+/// Decodes `%XX` escapes (RFC 3986): the user information of a URL is the
+/// only place they occur here, so no general-purpose URL crate is pulled in
+/// (the `url` crate brings `idna` and its Unicode tables).
+fn percent_decode(text: &str, what: &'static str) -> Result<String, ProxyUrlError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .ok_or(ProxyUrlError::Escape(what))?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| ProxyUrlError::Escape(what))?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ProxyUrlError::Escape(what))
 }
 
 /// Whether `no_proxy` (comma-separated names, `.domain` suffixes, `*`)
@@ -448,27 +573,10 @@ fn http_connect(
     Ok(())
 }
 
-/// Standard base64 with padding (RFC 4648), for one HTTP header: too small
-/// a job for a dependency.
+/// Standard base64 with padding (RFC 4648), as Basic authentication
+/// wants it.
 pub(crate) fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    data_encoding::BASE64.encode(bytes)
 }
 
 #[cfg(test)]
@@ -500,8 +608,108 @@ mod tests {
         assert_eq!(p.proxy_password.as_deref(), Some("p"));
         let h = ProxySettings::parse_url("http://10.0.0.1").unwrap();
         assert_eq!((h.proxy_type, h.port()), (ProxyType::Http, 8080));
-        assert!(ProxySettings::parse_url("ftp://x").is_none());
-        assert!(ProxySettings::parse_url("no scheme").is_none());
+        assert_eq!(
+            ProxySettings::parse_url("ftp://x"),
+            Err(ProxyUrlError::UnknownScheme("ftp".into()))
+        );
+        assert_eq!(
+            ProxySettings::parse_url("no scheme"),
+            Err(ProxyUrlError::NoScheme)
+        );
+    }
+
+    #[test]
+    fn proxy_url_credentials_are_percent_decoded() {
+        let p = ProxySettings::parse_url("http://us%65r:p%40ss%3a%2F@proxy:3128/").unwrap();
+        assert_eq!(p.proxy_username.as_deref(), Some("user"));
+        assert_eq!(p.proxy_password.as_deref(), Some("p@ss:/"));
+        assert_eq!((p.proxy_addr.as_str(), p.proxy_port), ("proxy", Some(3128)));
+        // An unescaped `@` in the password: the last one ends the user
+        // information, as in browsers and curl.
+        let p = ProxySettings::parse_url("socks5://u:p@ss@proxy").unwrap();
+        assert_eq!(p.proxy_password.as_deref(), Some("p@ss"));
+        let p = ProxySettings::parse_url("socks5://%C3%A9t%C3%A9@proxy").unwrap();
+        assert_eq!(p.proxy_username.as_deref(), Some("\u{e9}t\u{e9}"));
+        assert_eq!(p.proxy_password, None);
+        for (url, what) in [
+            ("http://u:p%4@proxy", "password"),
+            ("http://u:p%zz@proxy", "password"),
+            ("http://%ff:p@proxy", "user name"),
+        ] {
+            let e = ProxySettings::parse_url(url).unwrap_err();
+            assert_eq!(e, ProxyUrlError::Escape(what), "{url}");
+            assert_eq!(
+                e.to_string(),
+                format!("proxy URL: a bad %-escape in the {what}")
+            );
+        }
+    }
+
+    #[test]
+    fn a_proxy_url_with_more_than_a_host_is_an_error() {
+        for (url, tail) in [
+            ("http://proxy:3128/path", "/path"),
+            ("http://proxy//", "//"),
+            ("socks5://proxy?x=1", "?x=1"),
+            ("socks5://proxy:1080#top", "#top"),
+            ("http://u:secret@proxy/a", "/a"),
+        ] {
+            let e = ProxySettings::parse_url(url).unwrap_err();
+            assert_eq!(e, ProxyUrlError::Path(tail.into()), "{url}");
+            assert!(!e.to_string().contains("secret"), "{e}");
+        }
+        assert_eq!(
+            ProxySettings::parse_url("http://u:secret@proxy/a")
+                .unwrap_err()
+                .to_string(),
+            "proxy URL: nothing may follow the host and port, not \"/a\""
+        );
+    }
+
+    #[test]
+    fn a_proxy_url_host_must_be_a_name_or_an_address() {
+        for (url, host) in [
+            ("http://proxy host:8080", "proxy host:8080"),
+            ("http:// proxy", " proxy"),
+            ("http://", ""),
+            ("http://u:p@", ""),
+            ("http://:8080", ":8080"),
+            ("http://a:b:8080", "a:b:8080"),
+            ("http://[::1", "[::1"),
+            ("http://[not-v6]:1", "[not-v6]:1"),
+            ("http://[::1]8080", "[::1]8080"),
+        ] {
+            assert_eq!(
+                ProxySettings::parse_url(url),
+                Err(ProxyUrlError::Host(host.into())),
+                "{url}"
+            );
+        }
+        assert_eq!(
+            ProxySettings::parse_url("http://proxy host")
+                .unwrap_err()
+                .to_string(),
+            "proxy URL: \"proxy host\" is not a host name or address"
+        );
+        for (url, port) in [
+            ("http://proxy:", ""),
+            ("http://proxy:+80", "+80"),
+            ("http://proxy:65536", "65536"),
+            ("http://proxy:80 ", "80 "),
+        ] {
+            assert_eq!(
+                ProxySettings::parse_url(url),
+                Err(ProxyUrlError::Port(port.into())),
+                "{url}"
+            );
+        }
+        let v6 = ProxySettings::parse_url("socks5://[::1]:1081").unwrap();
+        assert_eq!((v6.proxy_addr.as_str(), v6.proxy_port), ("::1", Some(1081)));
+        let v6 = ProxySettings::parse_url("socks4://[fe80::1]").unwrap();
+        assert_eq!((v6.proxy_addr.as_str(), v6.proxy_port), ("fe80::1", None));
+        let named = ProxySettings::parse_url("HTTP://my_proxy.example-1.org:0").unwrap();
+        assert_eq!(named.proxy_addr, "my_proxy.example-1.org");
+        assert_eq!(named.proxy_port, Some(0));
     }
 
     #[test]
