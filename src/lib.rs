@@ -175,6 +175,7 @@ mod driver;
 pub mod error;
 pub mod helpers;
 pub mod packet;
+pub mod persist;
 pub mod porting;
 pub mod session;
 #[cfg(feature = "testing")]
@@ -202,6 +203,7 @@ pub use packet::{
     convert_connack_rc_to_reason_code, PacketType, Properties, Property, ProtocolVersion, QoS,
     ReasonCode, RetainHandling, SubscribeOptions,
 };
+pub use persist::{Durability, PersistReport};
 pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message, QueueFullPolicy, StoreFull};
 pub use topic::topic_matches_sub;
 #[cfg(any(feature = "rustls", feature = "native-tls"))]
