@@ -4,6 +4,7 @@
 //! cargo run --example pub -- [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r]
 //!     [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS]
 //!     [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N] [--interval-ms MS]
+//!     [--persist DIR]
 //! ```
 //!
 //! `-l` publishes each line of standard input, any number of them at any
@@ -32,6 +33,13 @@
 //!
 //! Standard error also tells when the connection is lost and when it is back.
 //!
+//! `--persist DIR` keeps the QoS 1/2 messages in DIR until the broker has
+//! them (`Client::persistence_set`, fsync before each send): a run killed
+//! at any moment leaves its undelivered messages there, and the next run
+//! with the same DIR (and `-i ID -c`, so the broker keeps the session)
+//! first delivers them, then its own input, and exits 0 only once all are
+//! acknowledged.
+//!
 //! It exits 0 only if every message was delivered: written for QoS 0,
 //! acknowledged for QoS 1 and 2. After the last message it waits for that
 //! up to 30 s plus MAX. A dropped QoS 0 message makes the exit status 1, once
@@ -49,7 +57,7 @@ use std::time::{Duration, Instant};
 
 use mqtt_tether::{ErrorCode, MessageInfo};
 
-const USAGE: &str = "usage: pub [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N] [--interval-ms MS]";
+const USAGE: &str = "usage: pub [-h HOST] [-p PORT] -t TOPIC (-m MSG | -l | -n) [-q QOS] [-r] [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS] [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N] [--interval-ms MS] [--persist DIR]";
 
 const HELP: &str = "\
 options:
@@ -60,7 +68,9 @@ options:
   -q 0|1|2                   QoS (default 0); QoS 0 lines read while disconnected are dropped
   -r                         retain
   --count N                  publish N times (default 1)
-  --interval-ms MS           wait MS milliseconds after each publish";
+  --interval-ms MS           wait MS milliseconds after each publish
+  --persist DIR              keep QoS 1/2 messages in DIR until acknowledged; deliver what
+                             an earlier run left there first (use with -i ID -c)";
 
 /// How long to wait for the broker at each step.
 const WAIT: Duration = Duration::from_secs(30);
@@ -89,6 +99,7 @@ fn run() -> Result<(), String> {
     let mut retain = false;
     let mut count = 1usize;
     let mut interval = Duration::ZERO;
+    let mut persist = None;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if conn.take(&flag, &mut args)? {
@@ -110,6 +121,7 @@ fn run() -> Result<(), String> {
                         .map_err(|_| "--interval-ms needs a number")?,
                 )
             }
+            "--persist" => persist = Some(value()?),
             "--help" => {
                 println!("{USAGE}\n{HELP}\n{}", cli::HELP);
                 return Ok(());
@@ -122,6 +134,17 @@ fn run() -> Result<(), String> {
 
     let client = conn.client()?;
     let _stats = conn.stats_at_exit(&client, "pub");
+    if let Some(dir) = &persist {
+        let found = client
+            .persistence_set(dir, mqtt_tether::Durability::Sync)
+            .map_err(|e| e.to_string())?;
+        if let Some(damage) = &found.damage {
+            eprintln!("pub: {damage}");
+        }
+        if found.outgoing > 0 {
+            eprintln!("pub: {} messages left in {dir} go first", found.outgoing);
+        }
+    }
     let (connected_tx, connected) = mpsc::channel();
     let reconnecting = AtomicBool::new(false);
     client.on_connect(move |_, _, _, reason_code, _| {
@@ -211,6 +234,16 @@ fn run() -> Result<(), String> {
         }
         // A failure shows in settle().
         let _ = info.wait_for_publish(left);
+    }
+    // What an earlier run left in the persistence directory has no
+    // MessageInfo here: it is delivered once the store is empty.
+    while persist.is_some() && client.memory_use().store > 0 {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(
+                "messages from the persistence directory were not delivered in time".into(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     let _ = client.disconnect();
     let _ = client.loop_stop();

@@ -185,3 +185,67 @@ fn a_publisher_killed_at_twenty_moments_loses_nothing_and_repeats_no_qos2() {
         "the directory holds the log"
     );
 }
+
+/// `pub --persist DIR` first delivers what an earlier run (here, a client
+/// that stored two messages and ended before any connection) left in DIR,
+/// then its own message, and exits 0 once all are acknowledged, leaving DIR
+/// empty.
+#[test]
+fn pub_with_persist_delivers_what_the_directory_holds_first() {
+    use mqtt_tether::testing::Broker;
+    use mqtt_tether::Durability;
+
+    let broker = Broker::start().unwrap();
+    let dir = TempDir::new("pub-persist").unwrap();
+    let earlier = client_with(ClientOptions {
+        client_id: "pub-persist".into(),
+        clean_session: Some(false),
+        ..ClientOptions::default()
+    });
+    earlier
+        .persistence_set(dir.path(), Durability::Sync)
+        .unwrap();
+    for text in ["left-1", "left-2"] {
+        let info = earlier.publish("l", text, 1, false).unwrap();
+        assert_eq!(info.rc(), mqtt_tether::ErrorCode::NoConn, "stored offline");
+    }
+    drop(earlier);
+
+    let sub = client_with(ClientOptions {
+        client_id: "pub-persist-sub".into(),
+        ..ClientOptions::default()
+    });
+    let (tx, rx) = mpsc::channel();
+    sub.on_message(move |_, _, m| {
+        let _ = tx.send(String::from_utf8_lossy(&m.payload).into_owned());
+    });
+    let (subscribed_tx, subscribed) = mpsc::channel();
+    sub.on_subscribe(move |_, _, _, _, _| {
+        let _ = subscribed_tx.send(());
+    });
+    sub.connect("127.0.0.1", broker.port(), 60).unwrap();
+    sub.loop_start();
+    sub.subscribe("l", 1).unwrap();
+    subscribed.recv_timeout(Duration::from_secs(10)).unwrap();
+
+    let out = example("pub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
+        .args(["-i", "pub-persist", "-c", "-t", "l", "-m", "mine", "-q", "1"])
+        .arg("--persist")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("2 messages left in"), "{stderr}");
+    let got: Vec<String> = (0..3)
+        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .collect();
+    assert_eq!(got, ["left-1", "left-2", "mine"]);
+    sub.disconnect();
+    sub.loop_stop();
+
+    let after = client_with(ClientOptions::default());
+    let found = after.persistence_set(dir.path(), Durability::Sync).unwrap();
+    assert_eq!((found.outgoing, found.publishes), (0, 3), "{found:?}");
+}

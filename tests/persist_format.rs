@@ -241,7 +241,9 @@ fn compaction_keeps_exactly_the_live_set_and_the_count() {
     assert_eq!(reopened.damage, None);
     // Compared by summary first: a failure prints 30 lines, not 30 KiB.
     let summary = |r: &[RestoredOut]| -> Vec<(u64, bool, usize)> {
-        r.iter().map(|m| (m.seq, m.pubrel, m.packet.len())).collect()
+        r.iter()
+            .map(|m| (m.seq, m.pubrel, m.packet.len()))
+            .collect()
     };
     assert_eq!(
         summary(&reopened.restored.outgoing),
