@@ -443,9 +443,9 @@ impl Session {
     /// PUBREL again. An inbound packet that does not decode at this
     /// session's protocol is left out and counted in the answer.
     pub fn restore(&mut self, restored: Restored) -> usize {
-        let waiting = !restored.outgoing.is_empty();
+        // They wait like messages published offline: start_connection
+        // arms the backlog that sends them first.
         self.store.restore(restored.outgoing, restored.next_seq);
-        self.backlog |= waiting;
         let mut skipped = 0;
         for packet in restored.inbound {
             let mut bytes = &packet[..];
