@@ -230,7 +230,17 @@ fn pub_with_persist_delivers_what_the_directory_holds_first() {
 
     let out = example("pub")
         .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
-        .args(["-i", "pub-persist", "-c", "-t", "l", "-m", "mine", "-q", "1"])
+        .args([
+            "-i",
+            "pub-persist",
+            "-c",
+            "-t",
+            "l",
+            "-m",
+            "mine",
+            "-q",
+            "1",
+        ])
         .arg("--persist")
         .arg(dir.path())
         .output()

@@ -21,7 +21,7 @@
 //! `Client::persisted_publishes`) tells a restarted producer where to
 //! resume.
 //!
-//! The format (see [`format`]) is an append-only log of small records, each
+//! The format (see [`format`](mod@format)) is an append-only log of small records, each
 //! with its length and a CRC-32: one record per change, so the common path
 //! (a publish, an acknowledgement) is one `write` of a few dozen bytes
 //! plus the message, never a rewrite; when the live records have become a

@@ -379,7 +379,7 @@ impl Session {
     }
 
     /// The bytes waiting to be written. With the journal on, its changes
-    /// must have been taken first (see [`journal`](self::journal)).
+    /// must have been taken first (see [`StoreOp`]).
     pub fn pending(&mut self) -> &[u8] {
         self.check_journal_taken();
         self.maybe_resume();
@@ -416,7 +416,7 @@ impl Session {
     }
 
     /// Turns the journal of store changes on or off (see
-    /// [`journal`](self::journal)): for a driver that keeps the stores on
+    /// [`StoreOp`]): for a driver that keeps the stores on
     /// disk.
     pub fn set_journal(&mut self, on: bool) {
         self.store.set_journal(on);

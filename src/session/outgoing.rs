@@ -235,7 +235,7 @@ pub struct OutgoingStore {
     /// The bytes of the stored packets (the `store` memory budget).
     bytes: usize,
     /// With persistence: the changes not yet taken (see
-    /// [`super::journal`]).
+    /// [`StoreOp`]).
     journal: Option<Vec<StoreOp>>,
 }
 
@@ -245,7 +245,7 @@ impl OutgoingStore {
         OutgoingStore::default()
     }
 
-    /// Turns the journal of changes on or off (see [`super::journal`]).
+    /// Turns the journal of changes on or off (see [`StoreOp`]).
     pub fn set_journal(&mut self, on: bool) {
         self.journal = on.then(Vec::new);
     }
@@ -280,7 +280,7 @@ impl OutgoingStore {
     }
 
     /// Puts back messages a persistence kept (see
-    /// [`super::journal::Restored`]): each waits for the next connection's
+    /// [`super::Restored`]): each waits for the next connection's
     /// CONNACK, a PUBLISH (DUP set: it may have gone out before) or, for a
     /// QoS 2 message the broker had PUBREC'd, a PUBREL. Later publishes
     /// count on from `next_seq`. No journal entry: they are on disk.
