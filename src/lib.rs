@@ -159,6 +159,12 @@
 //!   with a chunk, a waiting caller reading in its place), `write_interest.rs` (writing in
 //!   the loop's place, write-interest events), and `completion/` (outcomes,
 //!   the state word, epochs of stored messages, waiting);
+//! * `persist/` (opt-in persistence, beside the driver, which owns its
+//!   file): `format.rs` (the log's records and recovery over bytes, no
+//!   I/O), `file.rs` (the directory's lock, appending, syncing,
+//!   compaction); the session only journals its store changes
+//!   (`session/journal.rs`) and the driver writes them before the bytes
+//!   that depend on them;
 //! * `session/`, `packet/`, `transport/`, `topic/`: see their module docs.
 //!
 //! ## Out of scope

@@ -3,7 +3,7 @@
 use mqtt_tether::ProtocolVersion;
 
 pub const USAGE: &str = "\
-usage: bench [--scenario publish,subscribe,latency,reconnect,idle,queued,pub-lines] [--quick]
+usage: bench [--scenario publish,subscribe,latency,reconnect,idle,queued,pub-lines,persist] [--quick]
              [--sink] [--compare] [--host HOST --port PORT]
              [--count N] [--sub-count N] [--qos 0,1,2] [--payload 64,1024]
              [--inflight 20,100] [--protocol 3.1.1,5] [--transport tcp,tls,ws]
@@ -20,7 +20,7 @@ pub const SCENARIOS: [&str; 6] = [
 ];
 
 /// Scenarios run only when `--scenario` names them.
-pub const OPT_IN: [&str; 1] = ["pub-lines"];
+pub const OPT_IN: [&str; 2] = ["pub-lines", "persist"];
 
 /// The most QoS 1 messages one client can hold unacknowledged: message ids
 /// are 16-bit and 0 is not one.

@@ -272,10 +272,11 @@ impl Store {
         match self.log.write_all(&self.buf) {
             Ok(()) => self.len += self.buf.len() as u64,
             Err(e) => {
+                // Logged at ERR by the driver; the session goes on in
+                // memory. These records are not on the disk (a partial one
+                // reads as a torn tail after a restart), and the next ones
+                // are placed where the file really ends.
                 self.fail("writing", e);
-                // Where the file ends now is unknown: the next records'
-                // spans would be wrong, so start a new file from the live
-                // set held in the old one.
                 self.len = self.log.metadata().map_or(self.len, |m| m.len());
             }
         }
@@ -427,10 +428,11 @@ impl Syncer {
             std::thread::Builder::new()
                 .name("mqtt-tether-persist-sync".into())
                 .spawn(move || loop {
-                    let end = match stopped.recv_timeout(period) {
-                        Err(RecvTimeoutError::Timeout) => false,
-                        _ => true,
-                    };
+                    // Stopped (the store dropped) or a period passed.
+                    let end = !matches!(
+                        stopped.recv_timeout(period),
+                        Err(RecvTimeoutError::Timeout)
+                    );
                     if dirty.swap(false, Ordering::AcqRel) {
                         // A failure shows again at the next period, or at
                         // the store's own sync when it is dropped.
