@@ -78,7 +78,7 @@ fn main() -> ExitCode {
         eprintln!("persist_publisher: connect: {e}");
         return ExitCode::from(1);
     }
-    client.loop_start();
+    let _ = client.loop_start();
     // The recovered ones count as unacknowledged too.
     let mut published = found.outgoing as u64;
     let total = qos1 + qos2;
@@ -115,8 +115,8 @@ fn main() -> ExitCode {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    client.disconnect();
-    client.loop_stop();
+    let _ = client.disconnect();
+    let _ = client.loop_stop();
     eprintln!("persist_publisher: all {published} acknowledged");
     ExitCode::SUCCESS
 }

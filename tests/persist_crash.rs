@@ -88,9 +88,15 @@ fn a_publisher_killed_at_twenty_moments_loses_nothing_and_repeats_no_qos2() {
     sub.on_subscribe(move |_, _, _, _, _| {
         let _ = subscribed_tx.send(());
     });
-    sub.connect("127.0.0.1", broker.port(), 60).unwrap();
-    sub.loop_start();
-    sub.subscribe("persist/test", 2).unwrap();
+    assert_eq!(
+        sub.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::ErrorCode::Success
+    );
+    let _ = sub.loop_start();
+    assert_eq!(
+        sub.subscribe("persist/test", 2).unwrap().0,
+        mqtt_tether::ErrorCode::Success
+    );
     subscribed
         .recv_timeout(Duration::from_secs(10))
         .expect("SUBACK");
@@ -143,8 +149,8 @@ fn a_publisher_killed_at_twenty_moments_loses_nothing_and_repeats_no_qos2() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(500));
-    sub.disconnect();
-    sub.loop_stop();
+    let _ = sub.disconnect();
+    let _ = sub.loop_stop();
     let seen = seen.lock().unwrap();
     let missing: Vec<String> = (0..QOS1 + QOS2)
         .map(|n| {
@@ -223,9 +229,15 @@ fn pub_with_persist_delivers_what_the_directory_holds_first() {
     sub.on_subscribe(move |_, _, _, _, _| {
         let _ = subscribed_tx.send(());
     });
-    sub.connect("127.0.0.1", broker.port(), 60).unwrap();
-    sub.loop_start();
-    sub.subscribe("l", 1).unwrap();
+    assert_eq!(
+        sub.connect("127.0.0.1", broker.port(), 60).unwrap(),
+        mqtt_tether::ErrorCode::Success
+    );
+    let _ = sub.loop_start();
+    assert_eq!(
+        sub.subscribe("l", 1).unwrap().0,
+        mqtt_tether::ErrorCode::Success
+    );
     subscribed.recv_timeout(Duration::from_secs(10)).unwrap();
 
     let out = example("pub")
@@ -252,8 +264,8 @@ fn pub_with_persist_delivers_what_the_directory_holds_first() {
         .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
         .collect();
     assert_eq!(got, ["left-1", "left-2", "mine"]);
-    sub.disconnect();
-    sub.loop_stop();
+    let _ = sub.disconnect();
+    let _ = sub.loop_stop();
 
     let after = client_with(ClientOptions::default());
     let found = after.persistence_set(dir.path(), Durability::Sync).unwrap();

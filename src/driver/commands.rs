@@ -15,7 +15,7 @@ use super::{
     Completion, ConnState, Core, Driver, Epochs, Handler, InfoInner, InfoWaiters, Listening,
     LogLevel, LoopOwner, Outcome, Shared, SocketEvent, WeakDriver,
 };
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, RuntimeReason};
 use crate::packet::{Disconnect, Properties, QoS};
 use crate::persist::{Durability, OpenError, PersistReport, Store};
 use crate::session::{
@@ -446,24 +446,18 @@ impl Driver {
         let report = {
             let mut core = self.shared.core.lock();
             if core.persist.is_some() {
-                return Err(Error::Runtime(
-                    "persistence_set: this client has a persistence directory already".into(),
-                ));
+                return Err(Error::Runtime(RuntimeReason::PersistenceAlreadySet));
             }
             let idle = matches!(core.state, ConnState::New | ConnState::Disconnected)
                 && core.conn.is_none()
                 && core.opening.is_none();
             if !idle {
-                return Err(Error::Runtime(
-                    "persistence_set: call it before connect, not while connected".into(),
-                ));
+                return Err(Error::Runtime(RuntimeReason::SettingWhileConnected(
+                    "persistence",
+                )));
             }
             if !core.session.store().is_empty() || !core.session.inbound_qos2().is_empty() {
-                return Err(Error::Runtime(
-                    "persistence_set: messages are stored in memory already; set persistence \
-                     before publishing"
-                        .into(),
-                ));
+                return Err(Error::Runtime(RuntimeReason::PersistenceAfterPublish));
             }
             let protocol = core.session.config().protocol;
             let opened = Store::open(dir, protocol, durability).map_err(open_error)?;

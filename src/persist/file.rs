@@ -429,10 +429,8 @@ impl Syncer {
                 .name("mqtt-tether-persist-sync".into())
                 .spawn(move || loop {
                     // Stopped (the store dropped) or a period passed.
-                    let end = !matches!(
-                        stopped.recv_timeout(period),
-                        Err(RecvTimeoutError::Timeout)
-                    );
+                    let end =
+                        !matches!(stopped.recv_timeout(period), Err(RecvTimeoutError::Timeout));
                     if dirty.swap(false, Ordering::AcqRel) {
                         // A failure shows again at the next period, or at
                         // the store's own sync when it is dropped.
