@@ -82,8 +82,13 @@ fn main() -> ExitCode {
     // The recovered ones count as unacknowledged too.
     let mut published = found.outgoing as u64;
     let total = qos1 + qos2;
+    let deadline = Instant::now() + Duration::from_secs(120);
     for n in found.publishes..total {
         while published - acked.load(Ordering::SeqCst) >= AHEAD {
+            if Instant::now() > deadline {
+                eprintln!("persist_publisher: no acknowledgements for message {n}");
+                return ExitCode::from(1);
+            }
             std::thread::sleep(Duration::from_millis(1));
         }
         let (payload, qos) = if n < qos1 {
@@ -104,7 +109,6 @@ fn main() -> ExitCode {
         }
         published += 1;
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
     while acked.load(Ordering::SeqCst) < published {
         if Instant::now() > deadline {
             eprintln!(

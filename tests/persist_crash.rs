@@ -34,8 +34,19 @@ impl Rng {
     }
 }
 
-fn publisher(port: u16, dir: &std::path::Path) -> Child {
-    example("persist_publisher")
+/// A publisher process, killed when dropped: a failing test must not leave
+/// one running (it would hold the test's output pipe open).
+struct Publisher(Child);
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn publisher(port: u16, dir: &std::path::Path) -> Publisher {
+    let child = example("persist_publisher")
         .args([
             "127.0.0.1",
             &port.to_string(),
@@ -48,7 +59,8 @@ fn publisher(port: u16, dir: &std::path::Path) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("persist_publisher starts")
+        .expect("persist_publisher starts");
+    Publisher(child)
 }
 
 #[test]
@@ -108,10 +120,10 @@ fn a_publisher_killed_at_twenty_moments_loses_nothing_and_repeats_no_qos2() {
         let mut child = publisher(broker.port(), dir.path());
         // Anywhere from while it opens the directory to deep into sending.
         std::thread::sleep(Duration::from_millis(10 + rng.below(300)));
-        match child.try_wait().unwrap() {
+        match child.0.try_wait().unwrap() {
             None => {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
+                child.0.kill().unwrap(); // SIGKILL
+                child.0.wait().unwrap();
                 kills += 1;
             }
             Some(status) => {
@@ -129,7 +141,7 @@ fn a_publisher_killed_at_twenty_moments_loses_nothing_and_repeats_no_qos2() {
     let mut last = publisher(broker.port(), dir.path());
     let deadline = Instant::now() + Duration::from_secs(120);
     let status = loop {
-        if let Some(status) = last.try_wait().unwrap() {
+        if let Some(status) = last.0.try_wait().unwrap() {
             break status;
         }
         assert!(
