@@ -477,3 +477,35 @@ fn a_restored_session_resends_its_journal_in_order_within_the_window() {
     let e = again.publish(Publish::new("t", b"e".to_vec(), QoS::AtLeastOnce, 0));
     assert_eq!(e.seq, 4);
 }
+
+/// A message the queue-full policy drops (`DropOldest`) is gone from the
+/// directory too: a restart does not bring it back.
+#[test]
+fn a_message_the_queue_policy_drops_leaves_the_directory() {
+    use mqtt_tether::{CallbackAPIVersion, Client, QueueFullPolicy};
+    let dir = TempDir::new("persist-evict").unwrap();
+    let c = Client::new(CallbackAPIVersion::VERSION2).unwrap();
+    c.persistence_set(dir.path(), Durability::Sync).unwrap();
+    c.max_queued_messages_set(2).unwrap();
+    c.queue_full_policy_set(QueueFullPolicy::DropOldest);
+    for text in ["a", "b", "c"] {
+        c.publish("t", text, 1, false).unwrap();
+    }
+    drop(c);
+    let opened = Store::open(dir.path(), V311, Durability::Sync).unwrap();
+    let payloads: Vec<Vec<u8>> = opened
+        .restored
+        .outgoing
+        .iter()
+        .map(|m| {
+            mqtt_tether::packet::Packet::decode(&m.packet, V311)
+                .map(|p| match p {
+                    mqtt_tether::packet::Packet::Publish(p) => p.payload,
+                    _ => Vec::new(),
+                })
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(payloads, [b"b".to_vec(), b"c".to_vec()], "a was dropped");
+    assert_eq!(opened.restored.next_seq, 3);
+}

@@ -96,7 +96,10 @@ impl Client {
     /// restarts; `None` without one. Each `publish` that stored a message
     /// has written its record before it returned, so after a crash a
     /// producer numbering its messages resumes at this number without
-    /// publishing any message twice.
+    /// publishing any message twice. (With
+    /// [`Client::queue_qos0_offline_set`] on, QoS 0 messages queued while
+    /// offline take a number in the same sequence, so it counts those
+    /// too.)
     pub fn persisted_publishes(&self) -> Option<u64> {
         self.driver.persisted_publishes()
     }

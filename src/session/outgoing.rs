@@ -355,6 +355,8 @@ impl OutgoingStore {
         }
         let m = self.messages.remove(mid)?;
         self.bytes -= m.packet.len();
+        // Dropped for good: a restart must not bring it back.
+        self.journal_push(|| StoreOp::Ended(mid));
         Some(m.seq())
     }
 
