@@ -489,7 +489,8 @@ fn a_message_the_queue_policy_drops_leaves_the_directory() {
     c.max_queued_messages_set(2).unwrap();
     c.queue_full_policy_set(QueueFullPolicy::DropOldest);
     for text in ["a", "b", "c"] {
-        c.publish("t", text, 1, false).unwrap();
+        let info = c.publish("t", text, 1, false).unwrap();
+        assert_eq!(info.rc(), mqtt_tether::ErrorCode::NoConn, "stored offline");
     }
     drop(c);
     let opened = Store::open(dir.path(), V311, Durability::Sync).unwrap();
