@@ -5,7 +5,7 @@
 //!     [-c] [-i ID] [-V 31|311|5] [-u USER] [-P PASS] [-k|--keepalive SECONDS]
 //!     [--reconnect-delay MIN MAX] [--server HOST:PORT ...] [--stats] [--count N]
 //!     [--interval-ms MS] [--will-topic TOPIC [--will-payload PAYLOAD] [--will-qos QOS] [--will-retain]]
-//!     [-D COMMAND IDENTIFIER VALUE...]
+//!     [-D COMMAND IDENTIFIER VALUE...] [--persist DIR]
 //! ```
 //!
 //! `-l` publishes each line of standard input, any number of them at any
@@ -38,6 +38,13 @@
 //!   line number for `-l`, by `{n}` otherwise) and publishing goes on.
 //!
 //! Standard error also tells when the connection is lost and when it is back.
+//!
+//! `--persist DIR` keeps the QoS 1/2 messages in DIR until the broker has
+//! them (`Client::persistence_set`, fsync before each send): a run killed
+//! at any moment leaves its undelivered messages there, and the next run
+//! with the same DIR (and `-i ID -c`, so the broker keeps the session)
+//! first delivers them, then its own input, and exits 0 only once all are
+//! acknowledged.
 //!
 //! It exits 0 only if every message was delivered: written for QoS 0,
 //! acknowledged for QoS 1 and 2. After the last message it waits for that
@@ -95,6 +102,10 @@ struct Args {
     /// Wait MS milliseconds after each publish
     #[arg(long = "interval-ms", value_name = "MS", default_value_t = 0)]
     interval_ms: u64,
+    /// Keep QoS 1/2 messages in DIR until acknowledged; deliver what an
+    /// earlier run left there first (use with -i ID -c)
+    #[arg(long = "persist", value_name = "DIR")]
+    persist: Option<String>,
     /// Print help
     #[arg(long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -132,6 +143,7 @@ fn run(args: Args) -> Result<(), String> {
         retain,
         count,
         interval_ms,
+        persist,
         conn,
         help: _,
     } = args;
@@ -149,6 +161,17 @@ fn run(args: Args) -> Result<(), String> {
 
     let client = conn.client()?;
     let _stats = conn.stats_at_exit(&client, "pub");
+    if let Some(dir) = &persist {
+        let found = client
+            .persistence_set(dir, mqtt_tether::Durability::Sync)
+            .map_err(|e| e.to_string())?;
+        if let Some(damage) = &found.damage {
+            eprintln!("pub: {damage}");
+        }
+        if found.outgoing > 0 {
+            eprintln!("pub: {} messages left in {dir} go first", found.outgoing);
+        }
+    }
     let (connected_tx, connected) = mpsc::channel();
     let reconnecting = AtomicBool::new(false);
     client.on_connect(move |_, _, _, reason_code, _| {
@@ -254,6 +277,16 @@ fn run(args: Args) -> Result<(), String> {
         }
         // A failure shows in settle().
         let _ = info.wait_for_publish(left);
+    }
+    // What an earlier run left in the persistence directory has no
+    // MessageInfo here: it is delivered once the store is empty.
+    while persist.is_some() && client.memory_use().store > 0 {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(
+                "messages from the persistence directory were not delivered in time".into(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     conn.disconnect(&client);
     if outbox.dropped > 0 {

@@ -639,6 +639,12 @@ pub enum RuntimeReason {
     /// see its {left} unacknowledged messages acknowledged": nothing was
     /// disconnected.
     DrainOnLoopThread(usize),
+    /// Beyond Paho: "persistence_set: this client has a persistence
+    /// directory already".
+    PersistenceAlreadySet,
+    /// Beyond Paho: "persistence_set: messages are stored in memory
+    /// already; set persistence before publishing".
+    PersistenceAfterPublish,
 }
 
 impl fmt::Display for RuntimeReason {
@@ -688,6 +694,13 @@ impl fmt::Display for RuntimeReason {
                 f,
                 "disconnect_drain() called from the network loop thread would never see its \
                  {left} unacknowledged messages acknowledged"
+            ),
+            PersistenceAlreadySet => {
+                f.write_str("persistence_set: this client has a persistence directory already")
+            }
+            PersistenceAfterPublish => f.write_str(
+                "persistence_set: messages are stored in memory already; set persistence \
+                 before publishing",
             ),
         }
     }

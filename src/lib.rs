@@ -159,6 +159,12 @@
 //!   with a chunk, a waiting caller reading in its place), `write_interest.rs` (writing in
 //!   the loop's place, write-interest events), and `completion/` (outcomes,
 //!   the state word, epochs of stored messages, waiting);
+//! * `persist/` (opt-in persistence, beside the driver, which owns its
+//!   file): `format.rs` (the log's records and recovery over bytes, no
+//!   I/O), `file.rs` (the directory's lock, appending, syncing,
+//!   compaction); the session only journals its store changes
+//!   (`session/journal.rs`) and the driver writes them before the bytes
+//!   that depend on them;
 //! * `session/`, `packet/`, `transport/`, `topic/`: see their module docs.
 //!
 //! ## Out of scope
@@ -175,6 +181,7 @@ mod driver;
 pub mod error;
 pub mod helpers;
 pub mod packet;
+pub mod persist;
 pub mod porting;
 pub mod session;
 #[cfg(feature = "testing")]
@@ -202,6 +209,7 @@ pub use packet::{
     convert_connack_rc_to_reason_code, PacketType, Properties, Property, ProtocolVersion, QoS,
     ReasonCode, RetainHandling, SubscribeOptions,
 };
+pub use persist::{Durability, PersistReport};
 pub use session::{BrokerLimits, CleanStart, MemoryBudget, Message, QueueFullPolicy, StoreFull};
 pub use topic::topic_matches_sub;
 #[cfg(any(feature = "rustls", feature = "native-tls"))]

@@ -618,6 +618,21 @@
 //!   QoS 0 messages published offline are queued and written after the
 //!   next CONNACK (Paho drops them with `MQTT_ERR_NO_CONN`, still the
 //!   default).
+//! * **Persistence on disk, opt-in.** Paho Python keeps its message store
+//!   in memory only: a crashed process loses what it had not delivered.
+//!   [`Client::persistence_set`](crate::Client::persistence_set)`(dir,
+//!   Durability)` keeps it in a directory, like Paho C's file persistence
+//!   (`MQTTCLIENT_PERSISTENCE_DEFAULT`) but as one checksummed log per
+//!   client (not a file per message), fsynced per write batch or every N ms
+//!   ([`Durability`](crate::Durability)), locked against a second client;
+//!   with the same directory, client id and `clean_session=False`, a
+//!   restarted process re-sends what was left (PUBLISH with DUP, or PUBREL)
+//!   before anything new, and inbound QoS 2 messages received and not yet
+//!   acknowledged are delivered at the broker's PUBREL. Unlike Paho C, a
+//!   clean session does not empty the directory: the messages are sent
+//!   again as new (this crate's rule for its in-memory store too), and
+//!   [`Client::persisted_publishes`](crate::Client::persisted_publishes)
+//!   says how many were ever stored, for a producer to resume from.
 //! * **Message ids skip ids still in use.** A QoS 1/2 publish whose next id
 //!   is held by a stored message takes the next free one (Paho refuses it
 //!   with `MQTT_ERR_QUEUE_SIZE`); QoS 0 ids skip them too, so a

@@ -12,7 +12,7 @@ pub const SCENARIOS: [&str; 6] = [
 ];
 
 /// Scenarios run only when `--scenario` names them.
-pub const OPT_IN: [&str; 1] = ["pub-lines"];
+pub const OPT_IN: [&str; 2] = ["pub-lines", "persist"];
 
 /// The most QoS 1 messages one client can hold unacknowledged: message ids
 /// are 16-bit and 0 is not one.
@@ -114,7 +114,7 @@ fn protocol(s: &str) -> Result<ProtocolVersion, String> {
     about = "The benchmark suite: what the client costs and how fast it is"
 )]
 struct Cli {
-    /// Scenarios to run (default: all but pub-lines; with --sink, publish;
+    /// Scenarios to run (default: all but pub-lines and persist; with --sink, publish;
     /// with --compare alone, none but the comparison)
     #[arg(
         long,

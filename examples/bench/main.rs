@@ -59,6 +59,7 @@ mod idle;
 mod latency;
 mod libmosquitto;
 mod measure;
+mod persist;
 mod pub_lines;
 mod publish;
 mod queued;
@@ -161,6 +162,9 @@ fn run(args: &args::Args) -> Result<(), String> {
         }
         if args.wants("pub-lines") {
             pub_lines::scenario(args, broker);
+        }
+        if args.wants("persist") {
+            persist::scenario(args, broker);
         }
         if args.compare {
             compare::run(args, broker);

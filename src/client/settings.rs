@@ -45,6 +45,65 @@ impl Client {
         self.driver.core().session.broker_limits().cloned()
     }
 
+    /// Beyond Paho Python (Paho C's `MQTTCLIENT_PERSISTENCE_DEFAULT` with a
+    /// directory): keeps the outgoing QoS 1/2 store (each message, and
+    /// whether its PUBREC came) and the inbound QoS 2 state (messages
+    /// received and not yet acknowledged) in the directory `dir` (created
+    /// if missing), so a process killed at any moment and started again
+    /// with the same directory, client id and `clean_session=False` loses
+    /// nothing: at the next connection the recovered messages go out again
+    /// with their ids, in publish order, within the broker's window, before
+    /// anything published later. See [`crate::persist`] for the format,
+    /// and [`Durability`](crate::Durability) for when records reach the
+    /// disk and what each setting costs.
+    ///
+    /// Call it before `connect` and before publishing. What it found comes
+    /// back ([`PersistReport`](crate::PersistReport)): how many messages
+    /// were recovered, and how many were ever published through the
+    /// directory (where a deterministic producer resumes). A damaged log is
+    /// read up to the damage, which is reported there and logged at
+    /// WARNING (set `on_log` first to see it). Errors (an
+    /// [`Error::Io`]): another client holds the directory
+    /// (`ErrorKind::ResourceBusy`; the lock dies with its process), the
+    /// file is not a persistence file or of another format version
+    /// (`InvalidData`), it holds messages of another protocol level
+    /// (`InvalidInput`), or the file system failed.
+    ///
+    /// ```
+    /// # use mqtt_tether::{CallbackAPIVersion, Client, Durability};
+    /// # let dir = std::env::temp_dir().join(format!("mqtt-tether-doc-{}", std::process::id()));
+    /// let client = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// let found = client.persistence_set(&dir, Durability::Sync)?;
+    /// assert_eq!((found.outgoing, found.publishes), (0, 0));
+    /// assert_eq!(client.persisted_publishes(), Some(0));
+    /// let second = Client::new(CallbackAPIVersion::VERSION2)?;
+    /// let busy = second.persistence_set(&dir, Durability::Sync).unwrap_err();
+    /// assert!(busy.to_string().contains("in use by another client"), "{busy}");
+    /// # drop(client);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), mqtt_tether::Error>(())
+    /// ```
+    pub fn persistence_set(
+        &self,
+        dir: impl AsRef<std::path::Path>,
+        durability: crate::Durability,
+    ) -> Result<crate::PersistReport, Error> {
+        self.driver.persistence_set(dir.as_ref(), durability)
+    }
+
+    /// Beyond Paho: how many QoS 1/2 messages were ever stored through the
+    /// persistence directory ([`Client::persistence_set`]), counting across
+    /// restarts; `None` without one. Each `publish` that stored a message
+    /// has written its record before it returned, so after a crash a
+    /// producer numbering its messages resumes at this number without
+    /// publishing any message twice. (With
+    /// [`Client::queue_qos0_offline_set`] on, QoS 0 messages queued while
+    /// offline take a number in the same sequence, so it counts those
+    /// too.)
+    pub fn persisted_publishes(&self) -> Option<u64> {
+        self.driver.persisted_publishes()
+    }
+
     /// `username_pw_set(username, password)`; takes effect on the next
     /// CONNECT.
     ///

@@ -15,10 +15,12 @@ use super::{
     Completion, ConnState, Core, Driver, Epochs, Handler, InfoInner, InfoWaiters, Listening,
     LogLevel, LoopOwner, Outcome, Shared, SocketEvent, WeakDriver,
 };
-use crate::error::{Error, ErrorCode};
+use crate::error::{Error, ErrorCode, RuntimeReason};
 use crate::packet::{Disconnect, Properties, QoS};
+use crate::persist::{Durability, OpenError, PersistReport, Store};
 use crate::session::{
-    Backoff, CleanStart, DroppedMessage, Message, MidTable, PublishResult, Session, SessionConfig,
+    Backoff, CleanStart, DroppedMessage, Message, MidTable, PublishResult, Restored, Session,
+    SessionConfig, StoreOp,
 };
 use crate::transport::{Transport, TransportConfig};
 
@@ -69,6 +71,8 @@ impl Driver {
             failover: Default::default(),
             last_connack: None,
             last_server: None,
+            persist: None,
+            journal: Vec::new(),
         };
         let loop_thread = Arc::new(Mutex::new(None));
         let shared = Arc::new(Shared {
@@ -207,6 +211,9 @@ impl Driver {
     ) -> Result<Completion, Error> {
         let mut core = self.shared.core.lock();
         let result = publish(&mut core.session)?;
+        // Its record is written before `publish` returns, so a crash from
+        // now on does not lose it (see `persist`).
+        core.persist_journal(false);
         let completion = self.completion_of(&mut core, &result);
         let dropped = self.settle_dropped(&mut core);
         drop(core);
@@ -426,6 +433,67 @@ impl Driver {
         self.shared.core.lock().wants_write()
     }
 
+    // ----- persistence ----------------------------------------------------
+
+    /// Opens the persistence directory `dir` (see [`crate::persist`]) and
+    /// puts what it holds back into the session, before the first connect.
+    /// Damage found in it is logged at WARNING too.
+    pub(crate) fn persistence_set(
+        &self,
+        dir: &std::path::Path,
+        durability: Durability,
+    ) -> Result<PersistReport, Error> {
+        let report = {
+            let mut core = self.shared.core.lock();
+            if core.persist.is_some() {
+                return Err(Error::Runtime(RuntimeReason::PersistenceAlreadySet));
+            }
+            let idle = matches!(core.state, ConnState::New | ConnState::Disconnected)
+                && core.conn.is_none()
+                && core.opening.is_none();
+            if !idle {
+                return Err(Error::Runtime(RuntimeReason::SettingWhileConnected(
+                    "persistence",
+                )));
+            }
+            if !core.session.store().is_empty() || !core.session.inbound_qos2().is_empty() {
+                return Err(Error::Runtime(RuntimeReason::PersistenceAfterPublish));
+            }
+            let protocol = core.session.config().protocol;
+            let opened = Store::open(dir, protocol, durability).map_err(open_error)?;
+            let outgoing = opened.restored.outgoing.len();
+            let inbound = opened.restored.inbound.len();
+            let skipped = core.session.restore(opened.restored);
+            core.session.set_journal(true);
+            let publishes = opened.store.next_seq();
+            core.persist = Some(opened.store);
+            PersistReport {
+                outgoing,
+                inbound: inbound - skipped,
+                publishes,
+                damage: opened.damage.map(|d| {
+                    format!(
+                        "persistence: {} was damaged: {d}; the records from there on are \
+                         dropped, the ones before it recovered",
+                        dir.join("store.log").display()
+                    )
+                }),
+            }
+        };
+        if let Some(text) = &report.damage {
+            self.log(LogLevel::Warning, text);
+        }
+        Ok(report)
+    }
+
+    /// How many QoS 1/2 messages were ever stored through the persistence
+    /// directory; `None` without one.
+    pub(crate) fn persisted_publishes(&self) -> Option<u64> {
+        let mut core = self.shared.core.lock();
+        core.persist_journal(false);
+        core.persist.as_ref().map(Store::next_seq)
+    }
+
     // ----- starting over --------------------------------------------------
 
     /// Closes the connection and starts over with a new session for
@@ -452,7 +520,19 @@ impl Driver {
                 Outcome::Reinitialised,
                 failed.iter().map(|m| m.seq()).collect(),
             );
+            let next_seq = core.session.next_seq();
             core.session = Session::new(config);
+            // A persistence directory stays the client's, emptied as the
+            // stores were; its count of publishes goes on.
+            core.persist_journal(false);
+            if let Some(store) = &mut core.persist {
+                store.append(&[StoreOp::InboundCleared]);
+                core.session.set_journal(true);
+                core.session.restore(Restored {
+                    next_seq,
+                    ..Restored::default()
+                });
+            }
             // Events of the old session taken but not yet delivered go with
             // it (an ack or a release would act on the new one).
             self.shared.batch.lock().clear();
@@ -491,6 +571,7 @@ impl Driver {
             let mut core = self.shared.core.lock();
             let protocol = core.session.config().protocol;
             let stored = core.session.drop_out_messages();
+            core.persist_journal(false);
             core.epochs
                 .close(Outcome::Dropped, stored.iter().map(|m| m.seq()).collect());
             (stored, protocol)
@@ -556,4 +637,17 @@ impl Driver {
             .sum::<usize>();
         held
     }
+}
+
+/// An [`OpenError`] as the crate's error: an I/O error of the matching
+/// kind, whose text names the directory or file and says what is wrong.
+fn open_error(e: OpenError) -> Error {
+    use std::io::ErrorKind;
+    let kind = match &e {
+        OpenError::Locked(_) => ErrorKind::ResourceBusy,
+        OpenError::Format(..) => ErrorKind::InvalidData,
+        OpenError::Protocol { .. } => ErrorKind::InvalidInput,
+        OpenError::Io(_, io) => io.kind(),
+    };
+    Error::Io(std::io::Error::new(kind, e.to_string()))
 }

@@ -150,6 +150,7 @@ impl Driver {
             }
             let mut core = self.shared.core.lock();
             let mut notes = Vec::new();
+            let persist_error = core.persist.as_mut().and_then(|p| p.take_error());
             let released = !delivered.is_empty();
             for mid in delivered.drain(..) {
                 core.release(mid);
@@ -215,6 +216,9 @@ impl Driver {
             drop(core);
             for note in notes {
                 self.log(LogLevel::Warning, &note);
+            }
+            if let Some(text) = persist_error {
+                self.log(LogLevel::Err, &text);
             }
             if released {
                 self.shared.info_waiters.notify();
@@ -532,6 +536,7 @@ impl Driver {
             return;
         };
         let now = Instant::now();
+        core.persist_journal(true);
         match &conn.layers {
             None => loop {
                 let pending = core.session.queued_bytes();

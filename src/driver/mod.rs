@@ -147,6 +147,11 @@ pub(crate) struct Core {
     /// last connection (for `stats()`).
     pub(crate) last_connack: Option<std::time::SystemTime>,
     pub(crate) last_server: Option<Server>,
+    /// The persistence directory, when the application gave one: the
+    /// session's journal is written there (see `Core::persist_journal`).
+    pub(crate) persist: Option<crate::persist::Store>,
+    /// The journal's ops on their way to `persist` (kept for its capacity).
+    pub(crate) journal: Vec<crate::session::StoreOp>,
 }
 
 /// A connect in progress.
@@ -242,6 +247,25 @@ impl Core {
     pub(crate) fn release(&mut self, mid: u16) {
         if let Some((seq, Some(failure))) = self.session.release(mid) {
             self.epochs.record(seq, Outcome::of_failure(failure));
+        }
+    }
+
+    /// Writes the session's journal to the persistence directory, if there
+    /// is one; with `before_send` (the caller takes the session's bytes for
+    /// the socket next, in this same lock hold), also the fsync that
+    /// `Durability::Sync` promises before them. Every path that takes bytes
+    /// out of the session calls it first.
+    pub(crate) fn persist_journal(&mut self, before_send: bool) {
+        let Some(store) = &mut self.persist else {
+            return;
+        };
+        if self.session.journal_pending() {
+            self.session.take_journal(&mut self.journal);
+            store.append(&self.journal);
+            self.journal.clear();
+        }
+        if before_send {
+            store.sync_before_send();
         }
     }
 

@@ -74,6 +74,7 @@ impl Driver {
                     conn.generation,
                     conn.layers.clone(),
                 );
+                core.persist_journal(true);
                 core.session.take_pending(&mut buf);
                 let mut completed = false;
                 if w.2.is_some() && !buf.is_empty() {
@@ -176,7 +177,9 @@ impl Driver {
             };
             let writer = Arc::clone(&conn.writer);
             let generation = conn.generation;
-            let result = match conn.layers.clone() {
+            let layers = conn.layers.clone();
+            core.persist_journal(true);
+            let result = match layers {
                 Some(layers) => {
                     let mut layers = layers.lock();
                     let mut plain = Vec::new();

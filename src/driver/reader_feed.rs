@@ -66,6 +66,7 @@ impl Driver {
                 // Only what is queued: the re-send armed by a CONNACK waits
                 // for the loop, which runs on_connect first (reference
                 // §12.4).
+                core.persist_journal(true);
                 let pending = core.session.queued_bytes();
                 if !pending.is_empty() {
                     // A failed send is left to the loop, whose own write

@@ -71,6 +71,7 @@ impl Driver {
             // the bytes stay in the session if the socket takes only part.
             // Only what is queued: a re-send armed by a CONNACK is the
             // loop's to start, after on_connect.
+            core.persist_journal(true);
             let pending = core.session.queued_bytes();
             if !pending.is_empty() {
                 match writer.try_send(pending) {

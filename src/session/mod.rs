@@ -30,6 +30,7 @@ mod budget;
 mod config;
 mod event;
 mod inbound;
+mod journal;
 mod keepalive;
 mod limits;
 mod mid;
@@ -46,6 +47,7 @@ pub use budget::{MemoryBudget, MemoryUse, DEFAULT_MAX_INBOUND_PACKET_SIZE};
 pub use config::{CleanStart, SessionConfig};
 pub use event::{Close, Event, Message};
 pub use inbound::{InboundQos2, TopicAliases, Unacknowledged};
+pub use journal::{Restored, RestoredOut, StoreOp};
 pub use keepalive::{KeepAlive, KeepAliveAction};
 pub use limits::{BrokerLimits, Refusal};
 pub use mid::MidAllocator;
@@ -297,6 +299,9 @@ impl Session {
         let clean = self.clean();
         self.backlog = self.store.reset_for_reconnect(clean);
         if clean {
+            if !self.inbound.is_empty() {
+                self.store.journal_push(|| StoreOp::InboundCleared);
+            }
             self.inbound.clear();
         }
         self.decoder =
@@ -373,8 +378,10 @@ impl Session {
         self.held.clear();
     }
 
-    /// The bytes waiting to be written.
+    /// The bytes waiting to be written. With the journal on, its changes
+    /// must have been taken first (see [`StoreOp`]).
     pub fn pending(&mut self) -> &[u8] {
+        self.check_journal_taken();
         self.maybe_resume();
         self.transmit.pending()
     }
@@ -383,6 +390,7 @@ impl Session {
     /// CONNACK armed ([`Session::pending`] starts it): for a driver writing
     /// from a thread other than the one that delivers the CONNACK event.
     pub fn queued_bytes(&self) -> &[u8] {
+        self.check_journal_taken();
         self.transmit.pending()
     }
 
@@ -390,8 +398,79 @@ impl Session {
     /// can be written without holding whatever guards the session; report
     /// them with [`Session::written`].
     pub fn take_pending(&mut self, out: &mut Vec<u8>) {
+        self.check_journal_taken();
         self.maybe_resume();
         self.transmit.take(out);
+    }
+
+    /// A PUBLISH stored, a PUBREL or a PUBREC is only promised once its
+    /// journal entry is written: a driver that takes bytes first breaks
+    /// that promise, and tests stop on it here. (Ops made while taking, by
+    /// a re-send the limits refuse, promise nothing on the wire.)
+    fn check_journal_taken(&self) {
+        debug_assert!(
+            !self.store.journal_pending()
+                || self.transmit.pending().is_empty() && !self.resume_armed,
+            "transmit bytes taken before the journal"
+        );
+    }
+
+    /// Turns the journal of store changes on or off (see
+    /// [`StoreOp`]): for a driver that keeps the stores on
+    /// disk.
+    pub fn set_journal(&mut self, on: bool) {
+        self.store.set_journal(on);
+    }
+
+    /// Moves the journal's changes, in order, to the end of `into`. Call it
+    /// before taking the bytes to write ([`Session::pending`],
+    /// [`Session::take_pending`], [`Session::queued_bytes`]) and write what
+    /// it gave first: the bytes may depend on it.
+    pub fn take_journal(&mut self, into: &mut Vec<StoreOp>) {
+        self.store.take_journal(into);
+    }
+
+    /// True when the journal holds changes not yet taken.
+    pub fn journal_pending(&self) -> bool {
+        self.store.journal_pending()
+    }
+
+    /// Puts back what a persistence kept ([`Restored`]), before the first
+    /// connection: the outgoing messages wait, in publish order, for the
+    /// next CONNACK (then PUBLISH with DUP, or PUBREL for a QoS 2 message
+    /// the broker had received), later publishes count their `seq` on from
+    /// [`Restored::next_seq`], and inbound QoS 2 messages wait for their
+    /// PUBREL again. An inbound packet that does not decode at this
+    /// session's protocol is left out and counted in the answer.
+    pub fn restore(&mut self, restored: Restored) -> usize {
+        // They wait like messages published offline: start_connection
+        // arms the backlog that sends them first.
+        self.store.restore(restored.outgoing, restored.next_seq);
+        let mut skipped = 0;
+        for packet in restored.inbound {
+            let mut bytes = &packet[..];
+            match Decoder::new(self.config.protocol).decode(&mut bytes) {
+                Ok(Some(Packet::Publish(p))) if p.qos == QoS::ExactlyOnce => {
+                    self.inbound.store(Message {
+                        topic: p.topic,
+                        payload: p.payload,
+                        qos: p.qos,
+                        retain: p.retain,
+                        dup: p.dup,
+                        mid: p.packet_id,
+                        properties: p.properties,
+                    })
+                }
+                _ => skipped += 1,
+            }
+        }
+        skipped
+    }
+
+    /// The `seq` the next stored message gets: with a persistence, how many
+    /// QoS 1/2 messages were ever stored through it.
+    pub fn next_seq(&self) -> u64 {
+        self.store.next_seq()
     }
 
     /// The largest packet accepted from the broker: the application's MQTT 5
@@ -938,6 +1017,23 @@ impl Session {
             }
             // PUBREC at once; delivery waits for PUBREL (reference §13).
             let mid = message.mid;
+            if self.store.journal_on() {
+                let protocol = self.config.protocol;
+                let publish = Publish {
+                    dup: false,
+                    qos: message.qos,
+                    retain: message.retain,
+                    topic: message.topic.clone(),
+                    packet_id: mid,
+                    properties: message.properties.clone(),
+                    payload: message.payload.clone(),
+                };
+                // It decoded, so it encodes.
+                if let Ok(packet) = publish.borrowed().encode_boxed(protocol) {
+                    self.store
+                        .journal_push(|| StoreOp::InboundStored { mid, packet });
+                }
+            }
             self.inbound.store(message);
             self.queue(&Packet::PubRec(Ack::new(PacketType::PubRec, mid)), None);
         } else {
@@ -971,6 +1067,10 @@ impl Session {
     /// (whose PUBREC went out on arrival); nothing for QoS 0. The layer above
     /// calls it after `on_message`, or the application does (manual ack).
     pub fn ack(&mut self, mid: u16, qos: QoS) {
+        // Delivered: a restart must not deliver it again, connected or not.
+        if qos == QoS::ExactlyOnce {
+            self.store.journal_push(|| StoreOp::InboundAcked(mid));
+        }
         if self.link == LinkState::Down {
             return;
         }

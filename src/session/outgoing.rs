@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 
+use super::journal::{RestoredOut, StoreOp};
 use super::mid_table::MidTable;
 use crate::packet::{
     DecodeError, Decoder, Packet, PacketType, ProtocolVersion, Publish, QoS, ReasonCode,
@@ -233,12 +234,80 @@ pub struct OutgoingStore {
     next_seq: u64,
     /// The bytes of the stored packets (the `store` memory budget).
     bytes: usize,
+    /// With persistence: the changes not yet taken (see
+    /// [`StoreOp`]).
+    journal: Option<Vec<StoreOp>>,
 }
 
 impl OutgoingStore {
     /// An empty store.
     pub fn new() -> OutgoingStore {
         OutgoingStore::default()
+    }
+
+    /// Turns the journal of changes on or off (see [`StoreOp`]).
+    pub fn set_journal(&mut self, on: bool) {
+        self.journal = on.then(Vec::new);
+    }
+
+    /// Whether the journal is on.
+    pub fn journal_on(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Appends `op` to the journal, if it is on.
+    pub fn journal_push(&mut self, op: impl FnOnce() -> StoreOp) {
+        if let Some(journal) = &mut self.journal {
+            journal.push(op());
+        }
+    }
+
+    /// True when the journal holds changes not yet taken.
+    pub fn journal_pending(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| !j.is_empty())
+    }
+
+    /// Moves the journal's changes, in order, to the end of `into`.
+    pub fn take_journal(&mut self, into: &mut Vec<StoreOp>) {
+        if let Some(journal) = &mut self.journal {
+            into.append(journal);
+        }
+    }
+
+    /// The `seq` the next stored message gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Puts back messages a persistence kept (see
+    /// [`super::Restored`]): each waits for the next connection's
+    /// CONNACK, a PUBLISH (DUP set: it may have gone out before) or, for a
+    /// QoS 2 message the broker had PUBREC'd, a PUBREL. Later publishes
+    /// count on from `next_seq`. No journal entry: they are on disk.
+    pub fn restore(&mut self, messages: Vec<RestoredOut>, next_seq: u64) {
+        for m in messages {
+            let mut packet = m.packet;
+            if packet.is_empty() {
+                continue;
+            }
+            packet[0] |= 0b1000;
+            let state = if m.pubrel {
+                OutState::ResendPubRel
+            } else {
+                OutState::ResendPublish
+            };
+            let stored = Stored::new(packet, m.seq, state);
+            let mid = stored.mid();
+            if mid == 0 {
+                continue;
+            }
+            self.bytes += stored.packet.len();
+            if let Some(old) = self.messages.insert(mid, stored) {
+                self.bytes -= old.packet.len();
+            }
+            self.next_seq = self.next_seq.max(m.seq + 1);
+        }
+        self.next_seq = self.next_seq.max(next_seq);
     }
 
     /// How many messages are stored (queued and in flight), the number
@@ -286,6 +355,8 @@ impl OutgoingStore {
         }
         let m = self.messages.remove(mid)?;
         self.bytes -= m.packet.len();
+        // Dropped for good: a restart must not bring it back.
+        self.journal_push(|| StoreOp::Ended(mid));
         Some(m.seq())
     }
 
@@ -391,6 +462,13 @@ impl OutgoingStore {
             }
         };
         self.bytes += packet.len();
+        if let Some(journal) = &mut self.journal {
+            journal.push(StoreOp::Stored {
+                mid,
+                seq,
+                packet: packet.clone(),
+            });
+        }
         self.messages.insert(mid, Stored::new(packet, seq, state));
         admission == Admission::Live && state == OutState::Publish
     }
@@ -409,6 +487,7 @@ impl OutgoingStore {
             self.bytes = self.bytes - m.packet.len() + failure.len();
             m.packet = failure;
         }
+        self.journal_push(|| StoreOp::Ended(mid));
         true
     }
 
@@ -443,6 +522,7 @@ impl OutgoingStore {
             return PubRec::Ended;
         }
         self.set_state(mid, OutState::WaitPubComp);
+        self.journal_push(|| StoreOp::PubRec(mid));
         PubRec::SendPubRel
     }
 
@@ -463,6 +543,7 @@ impl OutgoingStore {
             self.fail(mid, reason)
         } else {
             self.set_state(mid, OutState::Acked);
+            self.journal_push(|| StoreOp::Ended(mid));
             true
         }
     }
@@ -576,6 +657,7 @@ impl OutgoingStore {
     /// publish order (`reinitialise`, `drop_out_messages`); `Acked` and
     /// `Failed` ones have ended already and just go.
     pub fn drain(&mut self) -> Vec<Stored> {
+        self.journal_push(|| StoreOp::Cleared);
         self.queued.clear();
         self.in_flight = 0;
         self.bytes = 0;

@@ -25,6 +25,7 @@ pub const EXAMPLES: &[&str] = &[
     "compare_pub_wait",
     "compare_sub",
     "compare_session",
+    "persist_publisher",
 ];
 
 /// A built example. `cargo test` builds the examples only when it runs
