@@ -2,11 +2,14 @@
 //! test (`tests/persist_crash.rs`) and as an example of resuming:
 //!
 //! ```text
-//! persist_publisher HOST PORT CLIENT_ID DIR QOS1_COUNT QOS2_COUNT [sync|every-MS]
+//! persist_publisher HOST PORT CLIENT_ID DIR QOS1_COUNT QOS2_COUNT [sync|every-MS] [RATE]
 //! ```
 //!
-//! Message `n` (counting from 0) is `q1/n` at QoS 1 for the first
-//! QOS1_COUNT, then `q2/n` at QoS 2, all on topic `persist/test`. On start
+//! Message `n` (counting from 0) is `q1/n` at QoS 1 or `q2/n` at QoS 2
+//! ([`qos_of`]: the two alternate while both remain, so a kill at any
+//! moment finds both kinds in flight), all on topic `persist/test`. With
+//! RATE it publishes at most RATE messages a second (the crash test keeps
+//! it from finishing before its last kill). On start
 //! it opens DIR, where the messages a killed run left go out again first,
 //! and resumes at the message `persisted_publishes()` names: every one
 //! before it was stored, so is delivered or still in DIR. It keeps at most
@@ -26,7 +29,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 6 {
         eprintln!(
-            "usage: persist_publisher HOST PORT CLIENT_ID DIR QOS1_COUNT QOS2_COUNT [sync|every-MS]"
+            "usage: persist_publisher HOST PORT CLIENT_ID DIR QOS1_COUNT QOS2_COUNT [sync|every-MS] [RATE]"
         );
         return ExitCode::from(2);
     }
@@ -82,8 +85,14 @@ fn main() -> ExitCode {
     // The recovered ones count as unacknowledged too.
     let mut published = found.outgoing as u64;
     let total = qos1 + qos2;
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let started = Instant::now();
+    let rate: u64 = args.get(7).map_or(0, |r| r.parse().expect("a rate"));
+    let deadline = started + Duration::from_secs(120);
     for n in found.publishes..total {
+        if rate > 0 {
+            let due = started + Duration::from_secs_f64((n - found.publishes) as f64 / rate as f64);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
         while published - acked.load(Ordering::SeqCst) >= AHEAD {
             if Instant::now() > deadline {
                 eprintln!("persist_publisher: no acknowledgements for message {n}");
@@ -91,11 +100,8 @@ fn main() -> ExitCode {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        let (payload, qos) = if n < qos1 {
-            (format!("q1/{n}"), 1)
-        } else {
-            (format!("q2/{n}"), 2)
-        };
+        let qos = qos_of(n, qos1, qos2);
+        let payload = format!("q{qos}/{n}");
         match client.publish("persist/test", payload, qos, false) {
             Ok(info) if matches!(info.rc(), ErrorCode::Success | ErrorCode::NoConn) => {}
             Ok(info) => {
@@ -123,4 +129,21 @@ fn main() -> ExitCode {
     let _ = client.loop_stop();
     eprintln!("persist_publisher: all {published} acknowledged");
     ExitCode::SUCCESS
+}
+
+/// The QoS of message `n`: 1 and 2 alternate (1 first) while both kinds
+/// remain, then the rest are of the kind with more.
+pub fn qos_of(n: u64, qos1: u64, qos2: u64) -> i32 {
+    let pairs = qos1.min(qos2);
+    if n < 2 * pairs {
+        if n % 2 == 0 {
+            1
+        } else {
+            2
+        }
+    } else if qos1 > qos2 {
+        1
+    } else {
+        2
+    }
 }

@@ -280,7 +280,10 @@ fn run(args: Args) -> Result<(), String> {
     }
     // What an earlier run left in the persistence directory has no
     // MessageInfo here: it is delivered once the store is empty.
-    while persist.is_some() && client.memory_use().store > 0 {
+    while persist.is_some() && {
+        let stats = client.stats();
+        stats.queued + stats.in_flight > 0
+    } {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(
                 "messages from the persistence directory were not delivered in time".into(),

@@ -4,6 +4,7 @@
 //! directory lock refuses a second holder and dies with a killed one.
 //! The session's side: its journal, restored into a new session, re-sends
 //! what the broker still needs, to the byte, within the window.
+#![cfg(feature = "testing")]
 
 mod common;
 
