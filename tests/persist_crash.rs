@@ -10,12 +10,12 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::clients::client_with;
-use common::examples::example;
+use common::examples::{example, KilledOnDrop};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig, TempDir};
 use mqtt_tether::ClientOptions;
 
@@ -39,18 +39,7 @@ impl Rng {
     }
 }
 
-/// A publisher process, killed when dropped: a failing test must not leave
-/// one running (it would hold the test's output pipe open).
-struct Publisher(Child);
-
-impl Drop for Publisher {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn publisher(port: u16, dir: &std::path::Path, durability: &str) -> Publisher {
+fn publisher(port: u16, dir: &std::path::Path, durability: &str) -> KilledOnDrop {
     let child = example("persist_publisher")
         .args([
             "127.0.0.1",
@@ -66,7 +55,7 @@ fn publisher(port: u16, dir: &std::path::Path, durability: &str) -> Publisher {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("persist_publisher starts");
-    Publisher(child)
+    KilledOnDrop(child)
 }
 
 #[test]

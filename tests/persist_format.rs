@@ -9,15 +9,16 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::examples::{example, KilledOnDrop};
 use common::hex;
 use mqtt_tether::packet::{ProtocolVersion, Publish, QoS};
 use mqtt_tether::persist::format::{self, DamageKind, FormatError, MAGIC};
 use mqtt_tether::persist::{Durability, OpenError, Store};
 use mqtt_tether::session::{Event, Restored, RestoredOut, Session, SessionConfig, StoreOp};
-use mqtt_tether::testing::TempDir;
+use mqtt_tether::testing::{Broker, TempDir};
 
 const V311: ProtocolVersion = ProtocolVersion::MQTTv311;
 
@@ -310,20 +311,6 @@ fn a_log_of_another_protocol_level_is_refused() {
     );
 }
 
-/// Run by [`a_second_holder_is_refused_and_a_killed_holder_frees_the_lock`]
-/// in a child process: opens the directory it names, says so, and waits to
-/// be killed.
-#[test]
-#[ignore = "a helper process, started by another test"]
-fn lock_holder_process() {
-    let Ok(dir) = std::env::var("MQTT_TETHER_LOCK_DIR") else {
-        return;
-    };
-    let _opened = Store::open(dir.as_ref(), V311, Durability::Sync).unwrap();
-    println!("holding");
-    std::thread::sleep(Duration::from_secs(60));
-}
-
 #[test]
 fn a_second_holder_is_refused_and_a_killed_holder_frees_the_lock() {
     let dir = TempDir::new("persist-lock").unwrap();
@@ -338,27 +325,40 @@ fn a_second_holder_is_refused_and_a_killed_holder_frees_the_lock() {
     drop(first);
     drop(Store::open(dir.path(), V311, Durability::Sync).unwrap());
 
-    // In another process, killed (SIGKILL) while it holds the lock.
-    let mut holder = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "lock_holder_process", "--ignored", "--nocapture"])
-        .env("MQTT_TETHER_LOCK_DIR", dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    // In another process, killed (SIGKILL) while it holds the lock: the
+    // crash test's publisher, sending one message a second to the kit's
+    // broker, says on standard error once it has opened the directory.
+    let broker = Broker::start().unwrap();
+    let mut holder = KilledOnDrop(
+        example("persist_publisher")
+            .args([
+                "127.0.0.1",
+                &broker.port().to_string(),
+                "lock-holder",
+                dir.path().to_str().unwrap(),
+                "1000",
+                "0",
+                "sync",
+                "1",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(holder.0.stderr.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let line = lines.next().expect("the holder says it holds").unwrap();
-        if line == "holding" {
+        if line.starts_with("persist_publisher: recovered") {
             break;
         }
         assert!(Instant::now() < deadline);
     }
     let busy = Store::open(dir.path(), V311, Durability::Sync).unwrap_err();
     assert!(matches!(busy, OpenError::Locked(_)), "{busy}");
-    holder.kill().unwrap();
-    holder.wait().unwrap();
+    holder.0.kill().unwrap();
+    holder.0.wait().unwrap();
     let after = Store::open(dir.path(), V311, Durability::Sync);
     assert!(
         after.is_ok(),

@@ -151,3 +151,14 @@ pub fn run(mut command: Command, what: &str) -> String {
     );
     out
 }
+
+/// A program started by a test, killed when dropped: a failing test must
+/// not leave one running (it would hold the test's output pipe open).
+pub struct KilledOnDrop(pub std::process::Child);
+
+impl Drop for KilledOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
