@@ -120,12 +120,12 @@ fn a_refused_or_unreachable_broker_moves_the_client_to_the_next_one_at_once() {
         log.lock().unwrap()
     );
     let stats = c.stats();
-    assert_eq!(stats.connects, 1);
+    assert_eq!(stats.counters.connects, 1);
     assert_eq!(
-        stats.connect_failures, 1,
+        stats.counters.connect_failures, 1,
         "the primary's refused TCP connect"
     );
-    assert_eq!(stats.disconnects.refused, 1, "A's CONNACK 3");
+    assert_eq!(stats.counters.disconnects.refused, 1, "A's CONNACK 3");
     assert_eq!(stats.server, Some(Server::tcp("127.0.0.1", b.port())));
     assert!(stats.last_connack.is_some());
     let _ = c.disconnect();
@@ -247,7 +247,7 @@ fn a_disconnect_server_reference_moves_a_connected_client_and_bad_entries_are_lo
         let line = format!("Server Reference from {from}: ignored {bad}");
         assert!(warnings.contains(&line), "no {line:?} in {warnings:?}");
     }
-    assert_eq!(c.stats().disconnects.by_server, 1);
+    assert_eq!(c.stats().counters.disconnects.by_server, 1);
     let _ = c.disconnect();
     let _ = c.loop_stop();
 }
@@ -298,20 +298,23 @@ fn stats_count_a_scripted_exchange_to_the_byte() {
     conn.send_bytes(&hex("40 02 00 03")).unwrap();
     infos[2].wait_for_publish(Some(WAIT)).unwrap();
     let s = c.stats();
-    assert_eq!(s.connects, 2);
-    assert_eq!(s.disconnects.lost, 1);
-    assert_eq!(s.sent[1].messages, 4, "3 messages and 1 re-send");
-    assert_eq!(s.sent[1].bytes, 4 * 9);
-    assert_eq!(s.resent, 1);
-    assert_eq!(s.refused, 1);
-    assert_eq!((s.sent[0].messages, s.sent[2].messages), (0, 0));
-    assert_eq!(s.received[1].messages, 1);
-    assert_eq!(s.received[1].bytes, 11);
-    assert_eq!(s.received[0].messages, 1);
-    assert_eq!(s.received[0].bytes, 7);
+    assert_eq!(s.counters.connects, 2);
+    assert_eq!(s.counters.disconnects.lost, 1);
+    assert_eq!(s.counters.sent[1].messages, 4, "3 messages and 1 re-send");
+    assert_eq!(s.counters.sent[1].bytes, 4 * 9);
+    assert_eq!(s.counters.resent, 1);
+    assert_eq!(s.counters.refused, 1);
+    assert_eq!(
+        (s.counters.sent[0].messages, s.counters.sent[2].messages),
+        (0, 0)
+    );
+    assert_eq!(s.counters.received[1].messages, 1);
+    assert_eq!(s.counters.received[1].bytes, 11);
+    assert_eq!(s.counters.received[0].messages, 1);
+    assert_eq!(s.counters.received[0].bytes, 7);
     // Both CONNACKs (v5 success, no properties: 20 03 xx 00 00, 5 bytes).
     assert_eq!(
-        s.bytes_received,
+        s.counters.bytes_received,
         (5 + to_client.len() + acks.len() + 5 + 4) as u64
     );
     assert_eq!((s.in_flight, s.queued), (0, 0));
@@ -325,7 +328,7 @@ fn stats_count_a_scripted_exchange_to_the_byte() {
     );
     assert_eq!(c.disconnect(), ErrorCode::Success);
     let _ = c.loop_stop();
-    assert_eq!(c.stats().disconnects.requested, 1);
+    assert_eq!(c.stats().counters.disconnects.requested, 1);
 }
 
 /// Item 1 with the real broker: two Mosquittos; the first is killed while
@@ -470,9 +473,9 @@ fn killing_the_first_mosquitto_moves_publisher_and_subscriber_to_the_second() {
         from_first
     );
     let stats = publisher.stats();
-    assert_eq!(stats.connects, 2);
-    assert!(stats.connect_failures >= 1, "{stats}");
-    assert_eq!(sub.stats().connects, 2);
+    assert_eq!(stats.counters.connects, 2);
+    assert!(stats.counters.connect_failures >= 1, "{stats}");
+    assert_eq!(sub.stats().counters.connects, 2);
     assert_eq!(subacks.recv_timeout(WAIT).unwrap(), Some(second.clone()));
     for c in [&publisher, &sub] {
         let _ = c.disconnect();
@@ -515,5 +518,5 @@ fn connect_goes_on_to_the_next_server_when_one_cannot_be_reached() {
     )
     .unwrap();
     assert!(c.connect("127.0.0.1", dead_port(), 60).is_err());
-    assert_eq!(c.stats().connect_failures, 2);
+    assert_eq!(c.stats().counters.connect_failures, 2);
 }

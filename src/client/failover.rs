@@ -7,41 +7,16 @@ use std::time::SystemTime;
 use super::Client;
 pub use crate::driver::{FailoverOrder, Server};
 use crate::error::{Error, ValueReason};
-use crate::session::{Disconnects, Traffic};
+use crate::session::Counters;
 
 /// What the client has counted since it was made (or reinitialised), and
 /// where it stands: [`Client::stats`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Connections a CONNACK accepted.
-    pub connects: u64,
-    /// Attempts that got no CONNACK: the transport failed to open, or the
-    /// connection ended before the CONNACK.
-    pub connect_failures: u64,
-    /// Connections that ended, by why (a refused CONNACK included).
-    pub disconnects: Disconnects,
-    /// PUBLISH packets handed to a connection, by QoS (index 0, 1, 2), and
-    /// their bytes on the wire; re-sends included.
-    pub sent: [Traffic; 3],
-    /// PUBLISH packets received, by QoS, and their bytes.
-    pub received: [Traffic; 3],
-    /// Of `sent`, re-sends of stored messages after a reconnect (DUP).
-    pub resent: u64,
-    /// Messages the broker refused (an MQTT 5 PUBACK, PUBREC or PUBCOMP
-    /// with a reason code of 0x80 or more), or that a limit it announced
-    /// forbade once stored.
-    pub refused: u64,
-    /// Messages `publish` did not take (its `rc` `MQTT_ERR_QUEUE_SIZE`,
-    /// `MQTT_ERR_PAYLOAD_SIZE` or `MQTT_ERR_NOT_SUPPORTED`).
-    pub rejected: u64,
-    /// Messages that ended undelivered: QoS 0 ones published without a
-    /// connection or never written before it closed, and stored ones that
-    /// `drop_out_messages` removed.
-    pub dropped: u64,
-    /// MQTT bytes written and received, every packet.
-    pub bytes_sent: u64,
-    /// See `bytes_sent`.
-    pub bytes_received: u64,
+    /// The counters, from the client's creation (or `reinitialise`) on:
+    /// connects, disconnects by reason, PUBLISH messages and bytes by QoS,
+    /// re-sent, refused, rejected, dropped, MQTT bytes both ways.
+    pub counters: Counters,
     /// QoS 1/2 messages stored and not yet sent on this connection.
     pub queued: usize,
     /// QoS 1/2 messages sent and not yet acknowledged.
@@ -55,13 +30,14 @@ pub struct Stats {
 impl fmt::Display for Stats {
     /// One line, `key=value` pairs (what the tools' `--stats` print).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = &self.disconnects;
+        let c = &self.counters;
+        let d = &c.disconnects;
         write!(
             f,
             "connects={} connect_failures={} disconnects=requested:{},server:{},lost:{},keepalive:{},protocol:{},refused:{}",
-            self.connects, self.connect_failures, d.requested, d.by_server, d.lost, d.keepalive, d.protocol, d.refused
+            c.connects, c.connect_failures, d.requested, d.by_server, d.lost, d.keepalive, d.protocol, d.refused
         )?;
-        for (name, traffic) in [("sent", &self.sent), ("received", &self.received)] {
+        for (name, traffic) in [("sent", &c.sent), ("received", &c.received)] {
             write!(f, " {name}=")?;
             for (qos, t) in traffic.iter().enumerate() {
                 let sep = if qos == 0 { "" } else { "," };
@@ -71,12 +47,12 @@ impl fmt::Display for Stats {
         write!(
             f,
             " resent={} refused={} rejected={} dropped={} bytes_sent={} bytes_received={} queued={} in_flight={} server={}",
-            self.resent,
-            self.refused,
-            self.rejected,
-            self.dropped,
-            self.bytes_sent,
-            self.bytes_received,
+            c.resent,
+            c.refused,
+            c.rejected,
+            c.dropped,
+            c.bytes_sent,
+            c.bytes_received,
             self.queued,
             self.in_flight,
             self.server.as_ref().map_or_else(|| "-".to_string(), Server::to_string),
@@ -169,17 +145,7 @@ impl Client {
             })
             .count();
         Stats {
-            connects: c.connects,
-            connect_failures: c.connect_failures,
-            disconnects: c.disconnects,
-            sent: c.sent,
-            received: c.received,
-            resent: c.resent,
-            refused: c.refused,
-            rejected: c.rejected,
-            dropped: c.dropped,
-            bytes_sent: c.bytes_sent,
-            bytes_received: c.bytes_received,
+            counters: *c,
             queued,
             in_flight,
             server: core.last_server.clone(),
