@@ -581,15 +581,7 @@ impl Driver {
         for s in stored {
             // The store's own encoding: it decodes unless memory is corrupt.
             let Ok(p) = s.publish(protocol) else { continue };
-            dropped.push(Message {
-                topic: p.topic,
-                payload: p.payload,
-                qos: p.qos,
-                retain: p.retain,
-                dup: p.dup,
-                mid: p.packet_id,
-                properties: p.properties,
-            });
+            dropped.push(Message::from_publish(p));
         }
         dropped
     }

@@ -3,7 +3,7 @@
 
 use super::Refusal;
 use crate::error::ErrorCode;
-use crate::packet::{Properties, QoS, ReasonCode};
+use crate::packet::{Properties, Publish, QoS, ReasonCode};
 
 /// A message received from the broker (Paho's `MQTTMessage`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,20 @@ pub struct Message {
 }
 
 impl Message {
+    /// The message a decoded PUBLISH carries, its topic as it stands (no
+    /// alias resolved).
+    pub(crate) fn from_publish(p: Publish) -> Message {
+        Message {
+            topic: p.topic,
+            payload: p.payload,
+            qos: p.qos,
+            retain: p.retain,
+            dup: p.dup,
+            mid: p.packet_id,
+            properties: p.properties,
+        }
+    }
+
     /// The bytes it holds for the memory budget: topic, payload and
     /// properties.
     pub fn weight(&self) -> usize {

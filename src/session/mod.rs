@@ -451,15 +451,7 @@ impl Session {
             let mut bytes = &packet[..];
             match Decoder::new(self.config.protocol).decode(&mut bytes) {
                 Ok(Some(Packet::Publish(p))) if p.qos == QoS::ExactlyOnce => {
-                    self.inbound.store(Message {
-                        topic: p.topic,
-                        payload: p.payload,
-                        qos: p.qos,
-                        retain: p.retain,
-                        dup: p.dup,
-                        mid: p.packet_id,
-                        properties: p.properties,
-                    })
+                    self.inbound.store(Message::from_publish(p))
                 }
                 _ => skipped += 1,
             }
