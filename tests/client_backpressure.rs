@@ -387,3 +387,66 @@ fn qos0_queued_offline_is_delivered_after_the_connack() {
     let _ = publisher.disconnect();
     let _ = publisher.loop_stop();
 }
+
+/// (a) at the broker's small MQTT 5 limits (Receive Maximum 2, Maximum
+/// Packet Size 256): 500 QoS 1 messages through a store of 10 all arrive,
+/// once, in order, never more than 2 in flight; a message over the packet
+/// size, published midway, is refused with `PAYLOAD_SIZE` within 200 ms
+/// and never reaches the subscriber.
+#[test]
+fn publish_wait_at_small_mqtt5_limits_delivers_all_and_refuses_the_oversized_at_once() {
+    let Some(m) = Mosquitto::start_or_skip(
+        MosquittoConfig::default()
+            .line("max_inflight_messages 2")
+            .line("max_packet_size 256"),
+    ) else {
+        return;
+    };
+    let (_sub, rx) = subscriber("bp-small-sub", m.port(), "bp/small", 1);
+    let publisher = common::clients::client_with(mqtt_tether::ClientOptions {
+        client_id: "bp-small-pub".into(),
+        protocol: mqtt_tether::ProtocolVersion::MQTTv5,
+        ..mqtt_tether::ClientOptions::default()
+    });
+    publisher.max_queued_messages_set(10).unwrap();
+    assert_eq!(connect(&publisher, m.port()), 0);
+    assert_eq!(publisher.broker_limits().unwrap().receive_maximum, 2);
+    let (mut most_in_flight, mut oversized_ms) = (0, u128::MAX);
+    for n in 0..500 {
+        if n == 250 {
+            let started = Instant::now();
+            let refused = publisher.publish_wait("bp/small", vec![b'x'; 300], 1, false, Some(WAIT));
+            oversized_ms = started.elapsed().as_millis();
+            let rc = match refused {
+                Ok(info) => info.rc(),
+                Err(e) => panic!("the oversized message: {e}"),
+            };
+            assert_eq!(rc, ErrorCode::PayloadSize);
+        }
+        let info = publisher
+            .publish_wait("bp/small", n.to_string(), 1, false, Some(WAIT))
+            .unwrap_or_else(|e| panic!("message {n}: {e}"));
+        assert_eq!(info.rc(), ErrorCode::Success, "message {n}");
+        most_in_flight = most_in_flight.max(publisher.stats().in_flight);
+    }
+    let mut got = Vec::new();
+    while got.len() < 500 {
+        let m = rx.recv_timeout(WAIT).unwrap_or_else(|_| {
+            panic!("{} of 500 received", got.len());
+        });
+        got.push(String::from_utf8(m.payload.clone()).unwrap());
+    }
+    let expected: Vec<String> = (0..500).map(|n| n.to_string()).collect();
+    assert_eq!(got, expected, "every message, once, in order");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "no copy, and not the oversized one"
+    );
+    assert!(most_in_flight <= 2, "{most_in_flight} in flight");
+    assert!(
+        oversized_ms < 200,
+        "the oversized message waited {oversized_ms} ms for room"
+    );
+    let _ = publisher.disconnect();
+    let _ = publisher.loop_stop();
+}
