@@ -128,22 +128,16 @@ impl Client {
     /// Beyond Paho: what the client has counted, and where it stands (see
     /// [`Stats`]). The counters are plain fields the client updates under
     /// the lock it already holds for each step, so counting costs nothing
-    /// extra; this call takes that lock once.
+    /// extra; this call takes that lock once. Counting [`Stats::queued`]
+    /// walks the stored messages while it holds it (one pass, no
+    /// allocation; up to 65,535 of them), so call it now and then (a
+    /// monitor's once a second), not once per message.
     pub fn stats(&self) -> Stats {
         let core = self.driver.core();
         let c = core.session.counters();
         let store = core.session.store();
         let in_flight = store.in_flight();
-        let queued = store
-            .iter()
-            .filter(|m| {
-                !m.state().in_flight()
-                    && !matches!(
-                        m.state(),
-                        crate::session::OutState::Acked | crate::session::OutState::Failed
-                    )
-            })
-            .count();
+        let queued = store.waiting();
         Stats {
             counters: *c,
             queued,

@@ -402,6 +402,18 @@ impl OutgoingStore {
         all.into_iter()
     }
 
+    /// Messages stored that wait for their first send on this connection
+    /// (neither in flight nor acknowledged nor failed). One pass over the
+    /// store, in no order and without allocating: O(stored).
+    pub fn waiting(&self) -> usize {
+        self.messages
+            .iter()
+            .filter(|(_, m)| {
+                !m.state().in_flight() && !matches!(m.state(), OutState::Acked | OutState::Failed)
+            })
+            .count()
+    }
+
     fn has_room(&self, window: usize) -> bool {
         window == 0 || self.in_flight < window
     }
@@ -759,8 +771,11 @@ mod tests {
         assert!(!admit(&mut s, 3, QoS::AtLeastOnce, true, 2));
         assert!(!admit(&mut s, 4, QoS::AtLeastOnce, true, 2));
         assert_eq!(s.in_flight(), 2);
+        assert_eq!(s.waiting(), 2, "3 and 4 wait behind the window");
         assert!(s.on_puback(1, ok(PacketType::PubAck)));
+        assert_eq!(s.waiting(), 2, "an acknowledged message does not wait");
         assert_eq!(release(&mut s, 2), ["publish 3 dup false"]);
+        assert_eq!(s.waiting(), 1);
         assert!(
             !s.on_puback(1, ok(PacketType::PubAck)),
             "a duplicate ack is ignored"
