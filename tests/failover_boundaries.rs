@@ -9,7 +9,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,7 +16,8 @@ use std::time::{Duration, Instant};
 use common::clients::{client_with, subscriber};
 use mqtt_tether::session::Message;
 use mqtt_tether::testing::{
-    Amqtt, AmqttConfig, Broker, Mosquitto, MosquittoConfig, ScriptedBroker, ScriptedConnection,
+    Amqtt, AmqttConfig, Broker, Error as KitError, Mosquitto, MosquittoConfig, ScriptedBroker,
+    ScriptedConnection,
 };
 use mqtt_tether::{
     Client, ClientOptions, ErrorCode, FailoverOrder, MessageInfo, ProtocolVersion, Server,
@@ -255,19 +255,41 @@ fn long_connack() -> Vec<u8> {
     b
 }
 
-/// Sends `bytes` one a second on `conn` until they are all sent, the
-/// client closes the connection, or `stop` is set; returns how many went.
-fn drip(mut conn: ScriptedConnection, bytes: Vec<u8>, stop: Arc<AtomicBool>) -> JoinHandle<usize> {
+/// What the dripping server saw.
+#[derive(Debug, Default)]
+struct Drip {
+    /// CONNACK bytes it got out before the client left.
+    sent: usize,
+    /// What the client sent after its CONNECT, rendered (it must send
+    /// nothing before a CONNACK).
+    heard: Vec<String>,
+    /// Whether the client closed the connection.
+    closed: bool,
+}
+
+/// Sends `bytes` one a second on `conn`, listening in between, until they
+/// are all sent or the client closes the connection.
+fn drip(mut conn: ScriptedConnection, bytes: Vec<u8>) -> JoinHandle<Drip> {
     std::thread::spawn(move || {
-        let mut sent = 0;
+        let mut drip = Drip::default();
         for b in bytes {
-            if stop.load(Ordering::SeqCst) || conn.send_bytes(&[b]).is_err() {
+            if conn.send_bytes(&[b]).is_err() {
+                drip.closed = true;
                 break;
             }
-            sent += 1;
-            std::thread::sleep(Duration::from_secs(1));
+            drip.sent += 1;
+            match conn.expect_silence(Duration::from_secs(1)) {
+                Ok(()) => {}
+                Err(KitError::Closed { .. }) => {
+                    drip.closed = true;
+                    break;
+                }
+                // Keep the connection, so that the client meets the same
+                // silent broker either way.
+                Err(e) => drip.heard.push(e.to_string()),
+            }
         }
-        sent
+        drip
     })
 }
 
@@ -276,8 +298,7 @@ struct DripRound {
     /// From the call to connect (or connect_async) to the second server's
     /// CONNACK.
     blocked: Duration,
-    /// CONNACK bytes the dripping server got out before the client left.
-    dripped: usize,
+    drip: Drip,
     events: Vec<String>,
     /// Distinct payloads of the messages queued before connect that the
     /// second server's subscriber received.
@@ -336,12 +357,12 @@ fn drip_round(id: &str, keepalive: u16, connect_timeout: Duration, sync: bool) -
     assert_eq!(c.loop_start(), ErrorCode::Success);
     let mut conn = dripping.accept().unwrap();
     conn.expect_connect().unwrap();
-    let stop_drip = Arc::new(AtomicBool::new(false));
-    let dripper_thread = drip(conn, long_connack(), Arc::clone(&stop_drip));
+    let dripper_thread = drip(conn, long_connack());
     let connected = events.wait_for(&format!("on_connect 0 {second}"), WAIT + WAIT);
     let blocked = connected - t0;
-    stop_drip.store(true, Ordering::SeqCst);
-    let dripped = dripper_thread.join().unwrap();
+    // The client closed the connection it gave up on before it went on, so
+    // the drip thread has seen that close (or hears it within a second).
+    let drip = dripper_thread.join().unwrap();
     for info in &infos {
         info.wait_for_publish(Some(WAIT)).unwrap();
     }
@@ -359,7 +380,7 @@ fn drip_round(id: &str, keepalive: u16, connect_timeout: Duration, sync: bool) -
     assert_eq!(stats.server, Some(second.clone()));
     let round = DripRound {
         blocked,
-        dripped,
+        drip,
         events: events.lines(),
         delivered: got.len(),
         dripper,
@@ -369,7 +390,7 @@ fn drip_round(id: &str, keepalive: u16, connect_timeout: Duration, sync: bool) -
         "{id}: keepalive {keepalive}, connect_timeout {} ms: blocked {} ms on the dripping server ({} of {} CONNACK bytes dripped); {} of {QUEUED} queued messages delivered",
         ms(connect_timeout),
         ms(round.blocked),
-        round.dripped,
+        round.drip.sent,
         long_connack().len(),
         round.delivered
     );
@@ -392,7 +413,14 @@ fn assert_paho_events(round: &DripRound) {
         round.dripper
     );
     assert_eq!(round.delivered, QUEUED, "lost queued messages");
-    assert!(round.dripped < long_connack().len());
+    // The queued QoS 1 messages wait for a CONNACK: none was spent on the
+    // server that never gave one.
+    assert_eq!(round.drip.heard, Vec::<String>::new());
+    assert!(
+        round.drip.closed,
+        "the client closed the connection it left"
+    );
+    assert!(round.drip.sent < long_connack().len());
 }
 
 /// Longer than the drip's one second, so a wait that each dripped byte
