@@ -471,7 +471,18 @@
 //!   C's URIs (`tcp://`, `ssl://`, `ws://`, `wss://`).
 //!   [`Client::follow_server_reference_set`](crate::Client::follow_server_reference_set)
 //!   follows an MQTT 5 Server Reference (CONNACK or DISCONNECT 0x9C/0x9D),
-//!   which Paho only hands to the callback.
+//!   which Paho only hands to the callback. A broker that accepts the
+//!   connection but never completes its CONNACK (or drips it a byte a
+//!   second) holds the round for the CONNACK wait: the keepalive, or
+//!   `connect_timeout` with keepalive 0, counted from when the connection
+//!   opened, however many bytes arrive. It ends as in Paho, with
+//!   `on_disconnect` `MQTT_ERR_KEEPALIVE` ("Keep alive timeout"), not
+//!   `on_connect_fail`; then the round's next broker is tried at once and
+//!   gets the queued messages.
+//!   The blocking `connect()` does not wait for CONNACK, so on such a
+//!   broker it returns `MQTT_ERR_SUCCESS` at once, with `connected_server()`
+//!   naming it, and the loop moves on later (Paho C's `MQTTClient_connect`
+//!   waits for each CONNACK, up to `connectTimeout`, before the next URI).
 //! * **Counters**: [`Client::stats`](crate::Client::stats) (Paho has none):
 //!   connects, disconnects by reason, messages and bytes by QoS both ways,
 //!   re-sent, refused, dropped, queued, in flight, the broker and the time
