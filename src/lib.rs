@@ -123,21 +123,29 @@
 //! * the loop thread (the `loop_start` thread, or the caller of
 //!   `loop_forever`, `loop` or an external loop's step; one at a time):
 //!   runs every callback, writes, keeps alive, closes connections, waits
-//!   between reconnects;
-//! * one reader thread per connection: blocking reads; it feeds each chunk
-//!   to the session at once, writes the protocol's answers the socket takes
-//!   without waiting, completes messages no `on_publish` has to see first,
-//!   and wakes the loop only for what is left (events, unwritten bytes, the
-//!   end);
+//!   between reconnects. On unix the `loop_start` thread and
+//!   `loop_forever` also read: they wait for the socket and their wake-up
+//!   together (`poll`) and feed what they read to the session themselves,
+//!   so a callback runs without a hand-off between threads;
+//! * a reader thread per connection where the loop does not read: off
+//!   unix, and for a connection first read by the application's `loop()`
+//!   calls (so the exchange goes on between two calls). Blocking reads; it
+//!   feeds each chunk to the session at once, writes the protocol's answers
+//!   the socket takes without waiting, completes messages no `on_publish`
+//!   has to see first, and wakes the loop only for what is left (events,
+//!   unwritten bytes, the end). A polling loop's connection gets one too
+//!   when a caller waits for an acknowledgement behind a backlog of events
+//!   that a callback keeps the loop from delivering;
 //! * the application's threads: commands only enqueue and wake the loop
 //!   (`connect` and `reconnect` block while the connection opens), except
 //!   that a caller writes in the sleeping loop's place when the
 //!   socket takes the bytes at once, writes (and runs the callbacks) itself
-//!   when no loop runs at all (as in Paho), and reads in the reader
-//!   thread's place while it waits in `wait_for_publish`.
+//!   when no loop runs at all (as in Paho), and reads in the loop's (or
+//!   the reader thread's) place while it waits in `wait_for_publish`.
 //!
-//! So `loop_start` costs two threads: the loop and, while connected, the
-//! reader.
+//! So on unix `loop_start` costs one thread, the loop, over TCP, TLS,
+//! WebSocket or a unix socket alike; elsewhere two while connected (the
+//! loop and the reader).
 //!
 //! Which file holds what:
 //!
@@ -156,7 +164,9 @@
 //!   backoff wait, `reconnect`), `failover.rs` (which broker each attempt
 //!   goes to: the failover round, Server References; pure), `reader.rs`,
 //!   `reader_feed.rs` and `read_gate.rs` (the reader thread, what it does
-//!   with a chunk, a waiting caller reading in its place), `write_interest.rs` (writing in
+//!   with a chunk, a waiting caller reading in its place, the polling
+//!   loop's reads), `waker.rs` (the loop's wake-up, pollable on unix),
+//!   `write_interest.rs` (writing in
 //!   the loop's place, write-interest events), and `completion/` (outcomes,
 //!   the state word, epochs of stored messages, waiting);
 //! * `persist/` (opt-in persistence, beside the driver, which owns its

@@ -317,6 +317,10 @@
 //!   slices). After a failed first `connect_async` attempt there is one wait
 //!   between two attempts (Paho waits twice). Each wait is logged
 //!   ("Waiting N s before reconnecting").
+//! * **One thread for `loop_start` on unix, as in Paho.** The loop thread
+//!   waits for its socket and its wake-up together and reads the socket
+//!   itself; the application's own `loop()` calls, and every loop off
+//!   unix, get a reader thread as well (below).
 //! * **The protocol does not wait for the loop.** Once a loop has started
 //!   the connection's reader thread, that thread answers the broker itself
 //!   (PUBREL, the next messages an acknowledgement lets into the in-flight
@@ -328,21 +332,21 @@
 //!   published only after its `on_publish` has run, as in Paho. (Paho does
 //!   everything in its loop; here that cost two thread wake-ups per chunk
 //!   read, most of the CPU of a QoS 1 stream.)
-//! * **`wait_for_publish` reads the connection itself.** While a thread
-//!   waits for a QoS 1/2 message, it reads and handles what arrives in the
-//!   reader thread's place, so the acknowledgement wakes it directly instead
-//!   of through a second thread (a QoS 1 publish-and-wait through Mosquitto
-//!   on a 2-core VM: p50 64 µs instead of 132 µs). What it reads is fed to
-//!   the session in order, as the reader thread would feed it; callbacks
+//! * **`wait_for_publish` reads the connection itself.** While a thread waits
+//!   for a QoS 1/2 message, it reads and handles what arrives in the loop's
+//!   or reader thread's place, so the acknowledgement wakes it directly
+//!   instead of through a second thread (a QoS 1 publish-and-wait through
+//!   Mosquitto on a 2-core VM: p50 64 µs instead of 132 µs). What it reads is
+//!   fed to the session in order, as the reader would feed it; callbacks
 //!   still run in the loop, in order. A second waiter, a waiter with
 //!   `on_publish` set (the loop completes the message after the callback),
 //!   one on a connection an external event loop reads, any waiter off unix,
 //!   and any waiter while more than 8,192 events wait for the loop, wait to
-//!   be woken. After a waiter has read, the reader thread sleeps for 2 ms
-//!   (it would otherwise be woken by every acknowledgement the waiters
-//!   read), unless messages are stored beyond the in-flight window or
-//!   events pile up; so bytes that arrive while nobody waits are read up to
-//!   2 ms later.
+//!   be woken. After a waiter has read, the reader (the polling loop or the
+//!   reader thread) leaves the socket alone for 2 ms (it would otherwise be
+//!   woken by every acknowledgement the waiters read), unless messages are
+//!   stored beyond the in-flight window or events pile up; so bytes that
+//!   arrive while nobody waits are read up to 2 ms later.
 //!   `wait_for_publish` called from a callback run while reading (an
 //!   `on_log` for a failed TLS record, say) returns an error, as on the
 //!   loop thread.

@@ -482,6 +482,8 @@ enum TlsEnd {
     BadRecord,
     /// No alert: the end of the TCP stream (FIN) right after the data.
     Fin,
+    /// None: the connection stays open until the client closes it.
+    Open,
 }
 
 /// A one-connection TLS server in the test, for what Mosquitto does not
@@ -529,7 +531,7 @@ fn tls_server_ending_after(
         match end {
             TlsEnd::CloseNotify => conn.send_close_notify(),
             TlsEnd::BadRecord => conn.writer().write_all(b"never read").unwrap(),
-            TlsEnd::Fin => {}
+            TlsEnd::Fin | TlsEnd::Open => {}
         }
         let mut ending = records(&mut conn);
         if let TlsEnd::BadRecord = end {
@@ -593,6 +595,47 @@ fn a_server_disconnect_right_before_the_tls_stream_ends_is_the_reason() {
             ],
             "{engine}, {end:?}"
         );
+    }
+}
+
+/// Many PUBLISHes in one TLS record, which one read of the socket brings
+/// in whole: every one is delivered, in order, with nothing more arriving
+/// after it. The loop waits for its socket with `poll`, which says
+/// "readable" only for bytes in the socket; plaintext a TLS layer decrypted
+/// and kept back would wait there until the next record.
+#[test]
+fn every_publish_of_one_tls_record_is_delivered_without_more_bytes() {
+    let pki = Pki::new();
+    for engine in engines() {
+        // 300 x PUBLISH "t" at QoS 0, payload one byte each: 1,800 bytes, one
+        // record (a record holds up to 16 KiB).
+        let publishes: Vec<u8> = (0..300u16)
+            .flat_map(|i| [0x30, 0x04, 0x00, 0x01, b't', (i % 251) as u8])
+            .collect();
+        let (port, go, server) =
+            tls_server_ending_after(&pki, common::hex("20 02 00 00"), publishes, TlsEnd::Open);
+        let c = client(&id(engine, "tls-one-record"));
+        c.tls_set(pki.options_for(engine, "ca.pem")).unwrap();
+        let events = ConnectionEvents::record(&c);
+        // After `record`, which sets one of its own.
+        let (tx, rx) = mpsc::channel();
+        let tx = Mutex::new(tx);
+        c.on_message(move |_, _, m| {
+            let _ = tx.lock().unwrap().send(m.payload.clone());
+        });
+        c.connect("localhost", port, 60).unwrap();
+        c.loop_start();
+        events.wait_for("on_connect 0 Success", WAIT);
+        go.send(()).unwrap();
+        for i in 0..300u16 {
+            let payload = rx
+                .recv_timeout(WAIT)
+                .unwrap_or_else(|_| panic!("{engine}: only {i} of 300 messages delivered"));
+            assert_eq!(payload, [(i % 251) as u8], "{engine}: message {i}");
+        }
+        assert_eq!(c.disconnect(), mqtt_tether::ErrorCode::Success);
+        c.loop_stop();
+        server.join().unwrap();
     }
 }
 

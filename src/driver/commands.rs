@@ -47,7 +47,6 @@ impl Driver {
         reconnect_on_failure: bool,
         handler: Box<dyn Handler>,
     ) -> Driver {
-        let (wake_tx, wake_rx) = crossbeam_channel::bounded(1);
         let (drained_tx, drained_rx) = crossbeam_channel::bounded(1);
         let core = Core {
             session: Session::new(config),
@@ -85,8 +84,7 @@ impl Driver {
             batch: Mutex::new(std::collections::VecDeque::new()),
             infos: Mutex::new(MidTable::default()),
             info_waiters: Arc::new(InfoWaiters::new(Arc::clone(&loop_thread))),
-            wake_tx,
-            wake_rx,
+            waker: super::waker::Waker::new(),
             drained_tx,
             drained_rx,
             loop_thread,
@@ -298,7 +296,9 @@ impl Driver {
 
     /// One pass of the network loop (Paho's `loop`).
     pub(crate) fn loop_once(&self, timeout: Duration) -> ErrorCode {
-        self.on_loop(ErrorCode::Inval, || self.loop_pass(timeout))
+        // The application's own `loop()`: a reader thread keeps the exchange
+        // going between its calls (see `Driver::loop_pass`).
+        self.on_loop(ErrorCode::Inval, || self.loop_pass(timeout, false))
     }
 
     /// Paho's `loop_forever` (see [`Driver::run_forever`]).

@@ -1,5 +1,6 @@
 //! The driver: the threads (the network loop of `loop`, `loop_forever`
-//! and the `loop_start` thread; one reader thread per connection), the
+//! and the `loop_start` thread; a reader thread per connection where the
+//! loop does not read it itself), the
 //! reconnect wait, the sockets, and the session behind the core lock. It
 //! owns sockets and time and decides no protocol rule: those are the
 //! [`session`](crate::session)'s.
@@ -23,10 +24,13 @@
 //! included.
 //!
 //! Reading: the first loop that needs a connection's bytes decides who reads
-//! them (see `ReadSide`): a reader thread for the client's own loops, the
-//! caller's event loop after `socket()`. With a reader thread, a caller
-//! blocked in `wait_for_publish` reads in its place while it waits (see
-//! `read_gate`), under the gate lock, which is taken before `core`.
+//! them (see `ReadSide`): on unix, `loop_forever` and the `loop_start`
+//! thread read it themselves, waiting for the socket and their wake-up in
+//! one `poll` (`waker.rs`); a reader thread for the application's `loop()`
+//! calls and off unix; the caller's event loop after `socket()`. Either
+//! way, a caller blocked in `wait_for_publish` reads in their place while
+//! it waits (see `read_gate`), under the gate lock, which is taken before
+//! `core`.
 
 mod commands;
 mod completion;
@@ -39,6 +43,7 @@ mod reader;
 mod reader_feed;
 mod reconnect;
 mod room;
+mod waker;
 mod write_interest;
 
 pub(crate) use commands::ConnectTo;
@@ -53,7 +58,7 @@ pub use handler::LogLevel;
 use handler::Panic;
 pub(crate) use handler::{Answer, Handler, Listening, SocketEvent};
 use read_gate::{feeding, gate_of};
-use reader::{Feed, Inbound, ReadNow, ReadSide};
+use reader::{Feed, Inbound, ReadNow, ReadSide, Reading};
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
@@ -332,8 +337,7 @@ struct Shared {
     drained_tx: Sender<()>,
     drained_rx: Receiver<()>,
     /// Wakes the loop: something to write, or a state change to look at.
-    wake_tx: Sender<()>,
-    wake_rx: Receiver<()>,
+    waker: waker::Waker,
     /// The thread running the network loop, if any.
     loop_thread: Arc<Mutex<Option<ThreadId>>>,
     /// Which loop runs (`loop`, `loop_forever`, the `loop_start` thread, an
@@ -373,6 +377,6 @@ struct Shared {
 impl Shared {
     /// Wakes the loop (coalesced: one pending wake is enough).
     pub(crate) fn wake(&self) {
-        let _ = self.wake_tx.try_send(());
+        self.waker.wake();
     }
 }

@@ -12,7 +12,7 @@ use crossbeam_channel::select;
 use crate::error::ErrorCode;
 
 use super::dispatch::Cause;
-use super::{ConnState, Driver, Feed, Inbound, LogLevel, LoopOwner, ReadNow};
+use super::{ConnState, Driver, Feed, Inbound, LogLevel, LoopOwner, ReadNow, Reading};
 
 /// A loop's hold on the client (see [`Driver::claim_loop`]).
 pub(crate) struct LoopClaim<'a> {
@@ -29,8 +29,15 @@ impl Drop for LoopClaim<'_> {
     }
 }
 
-/// The longest a single socket write may block the loop.
-const WRITE_SLICE: Duration = Duration::from_millis(250);
+/// Full buffers a polling loop reads without a poll after the one its
+/// poll announced, before it writes and waits again (see
+/// `ReadGate::loop_read_more`).
+#[cfg(unix)]
+const MORE_READS: usize = 4;
+
+/// The longest a single socket write may block the loop: the socket's
+/// write timeout, set once per connection (see `Driver::reconnect`).
+pub(super) const WRITE_SLICE: Duration = Duration::from_millis(250);
 
 impl Driver {
     /// Writes what the session has queued, outside the core lock.
@@ -48,11 +55,15 @@ impl Driver {
     }
 
     fn flush_socket(&self) -> ErrorCode {
-        let external = {
+        let (external, polled) = {
             let core = self.shared.core.lock();
             match &core.conn {
                 None => return ErrorCode::NoConn,
-                Some(c) => c.read_side.is_external(),
+                // `try_send` cannot block only on Linux.
+                Some(c) => (
+                    c.read_side.is_external(),
+                    cfg!(target_os = "linux") && c.read_side.is_polled(),
+                ),
             }
         };
         if external {
@@ -106,11 +117,32 @@ impl Driver {
             if buf.is_empty() {
                 return ErrorCode::Success;
             }
-            let _ = writer.set_write_timeout(Some(WRITE_SLICE));
             let mut sent = 0;
             let mut last_progress = Instant::now();
+            // Whether the socket took the bytes at once: a first try that
+            // cannot block tells a polling loop that the broker does not
+            // keep up (see `Driver::reader_for_blocked_writes`), for the
+            // cost of the write.
+            let mut first = polled;
             while sent < buf.len() {
-                match (&*writer).write(&buf[sent..]) {
+                let written = if first {
+                    first = false;
+                    match writer.try_send(&buf[sent..]) {
+                        Ok(n) if n == buf.len() - sent => Ok(n),
+                        Ok(n) => {
+                            self.reader_for_blocked_writes();
+                            Ok(n)
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                            self.reader_for_blocked_writes();
+                            continue;
+                        }
+                        Err(e) => Err(e),
+                    }
+                } else {
+                    (&*writer).write(&buf[sent..])
+                };
+                match written {
                     Ok(0) => return self.close_connection_of(Cause::Io, Some(generation)),
                     Ok(n) => {
                         sent += n;
@@ -220,10 +252,17 @@ impl Driver {
 
     /// One pass of the network loop: write, wait up to `timeout` for bytes
     /// or a wake-up, read, keepalive, callbacks, write. Returns Paho's rc.
-    pub(super) fn loop_pass(&self, timeout: Duration) -> ErrorCode {
+    ///
+    /// `poll`: a loop that runs on (`loop_forever`, the `loop_start`
+    /// thread) reads its connection itself, where it can wait for the
+    /// socket and its wake-up together (unix); a connection first read by
+    /// the application's `loop()` calls gets a reader thread, which answers
+    /// the broker between two calls.
+    pub(super) fn loop_pass(&self, timeout: Duration, poll: bool) -> ErrorCode {
         // The reader starts before the first write, so a socket() call
         // from another thread cannot turn the socket non-blocking under a
         // blocking write.
+        let polls = self.shared.waker.polls();
         let started = {
             let mut core = self.shared.core.lock();
             let core = &mut *core;
@@ -232,17 +271,18 @@ impl Driver {
             };
             let client_id = &core.session.config().client_id;
             let generation = conn.generation;
-            let inbound = conn.read_side.thread(
+            let reading = conn.read_side.reading(
+                poll && polls,
                 || format!("mqtt-tether-read-{client_id}"),
                 || Feed {
                     shared: Arc::downgrade(&self.shared),
                     generation,
                 },
             );
-            (inbound, conn.generation)
+            (reading, conn.generation)
         };
-        let (inbound, generation) = match started {
-            (Ok(inbound), generation) => (inbound, generation),
+        let (reading, generation) = match started {
+            (Ok(reading), generation) => (reading, generation),
             (Err(e), generation) => {
                 self.log(LogLevel::Err, &format!("cannot start the reader: {e}"));
                 return self.close_connection_of(Cause::Io, Some(generation));
@@ -259,24 +299,39 @@ impl Driver {
             Some(d) => timeout.min(d.saturating_duration_since(now)),
             None => timeout,
         };
-        self.shared.loop_asleep.store(true, Ordering::SeqCst);
-        let ended = select! {
-            recv(inbound) -> msg => Some(msg),
-            recv(self.shared.wake_rx) -> _ => None,
-            default(wait) => None,
-        };
-        self.shared.loop_asleep.store(false, Ordering::SeqCst);
-        let rc = match ended {
-            None => ErrorCode::Success,
-            Some(Ok(Inbound::Failed(cause))) => self.close_after_events(cause, generation),
-            Some(Ok(Inbound::Closed(error))) => {
-                if let Some(e) = error {
-                    self.log(LogLevel::Debug, &format!("read failed: {e}"));
-                }
-                self.close_after_events(Cause::Io, generation)
+        // A polling loop's read filled its buffer: it reads on before it
+        // waits again.
+        #[allow(unused_mut)]
+        let mut more = false;
+        let ended = match &reading {
+            // A polling waker, and a reader thread for a backlog (see
+            // `ReadSide::thread_for_backlog`): the end wakes the loop too.
+            Reading::Thread(inbound) if polls => {
+                self.shared.loop_asleep.store(true, Ordering::SeqCst);
+                self.shared.waker.wait(wait);
+                self.shared.loop_asleep.store(false, Ordering::SeqCst);
+                inbound.try_recv().ok().map(Ok)
             }
-            Some(Err(_)) => self.close_connection_of(Cause::Io, Some(generation)),
+            Reading::Thread(inbound) => {
+                self.shared.loop_asleep.store(true, Ordering::SeqCst);
+                let ended = select! {
+                    recv(inbound) -> msg => Some(msg),
+                    recv(self.shared.waker.channel()) -> _ => None,
+                    default(wait) => None,
+                };
+                self.shared.loop_asleep.store(false, Ordering::SeqCst);
+                ended
+            }
+            #[cfg(unix)]
+            Reading::Polled(inbound, gate) => {
+                let (ended, full) = self.poll_and_read(inbound, gate, wait);
+                more = full;
+                ended
+            }
+            #[cfg(not(unix))]
+            Reading::Polled(..) => unreachable!("only where the waker polls"),
         };
+        let rc = self.ended(ended, generation);
         if rc != ErrorCode::Success {
             return rc;
         }
@@ -296,7 +351,98 @@ impl Driver {
         if self.panicked() {
             return self.close_connection_of(Cause::Panic, Some(generation));
         }
+        #[cfg(unix)]
+        if let Reading::Polled(inbound, gate) = &reading {
+            // Bounded, so the loop still writes and keeps alive under a
+            // flood.
+            for _ in 0..MORE_READS {
+                if !more {
+                    break;
+                }
+                more = gate.loop_read_more();
+                self.dispatch();
+                if self.panicked() {
+                    return self.close_connection_of(Cause::Panic, Some(generation));
+                }
+            }
+            // Nothing is written after what ends the connection.
+            let rc = self.ended(inbound.try_recv().ok().map(Ok), generation);
+            if rc != ErrorCode::Success {
+                return rc;
+            }
+        }
         self.flush()
+    }
+
+    /// The polling loop's wait (unix): for the socket and a wake-up
+    /// together, up to `wait`; then, if the socket is readable, one chunk
+    /// read and fed here, on the loop's thread, so the callbacks it leads
+    /// to run without a hand-off between threads. Returns how the
+    /// connection ended, if it did.
+    #[cfg(unix)]
+    fn poll_and_read(
+        &self,
+        inbound: &crossbeam_channel::Receiver<Inbound>,
+        gate: &super::read_gate::ReadGate,
+        wait: Duration,
+    ) -> (Option<Result<Inbound, crossbeam_channel::RecvError>>, bool) {
+        use super::read_gate::Watch;
+        // An end a waiting caller read.
+        if let Ok(end) = inbound.try_recv() {
+            return (Some(Ok(end)), false);
+        }
+        let seen = gate.reads();
+        let (watch, wait) = match gate.loop_watch() {
+            Watch::Socket => (true, wait),
+            Watch::Parked => (false, wait),
+            Watch::Until(t) => (false, wait.min(t.saturating_duration_since(Instant::now()))),
+        };
+        self.shared.loop_asleep.store(true, Ordering::SeqCst);
+        let ready = self.shared.waker.wait_with(watch.then(|| gate.fd()), wait);
+        self.shared.loop_asleep.store(false, Ordering::SeqCst);
+        gate.loop_awake();
+        let more = match ready {
+            Ok(ready) if ready.socket => gate.loop_read(seen),
+            Ok(_) => false,
+            Err(e) => return (Some(Ok(Inbound::Closed(Some(e)))), false),
+        };
+        (inbound.try_recv().ok().map(Ok), more)
+    }
+
+    /// The socket did not take a polling loop's write at once: the broker
+    /// does not keep up. The loop, blocked in its writes, could not read
+    /// meanwhile, so it would read only as fast as the broker takes the
+    /// answers; and a broker that sends and never reads would be fed them
+    /// at the pace of TCP's window probes, never quite stopped. A reader
+    /// thread reads on up to the transmit budget and then waits for half
+    /// of it to be written, as where there is no poll: the connection gets
+    /// one, and keeps it.
+    fn reader_for_blocked_writes(&self) {
+        let mut core = self.shared.core.lock();
+        let core = &mut *core;
+        let name = format!("mqtt-tether-read-{}", core.session.config().client_id);
+        if let Some(conn) = core.conn.as_mut() {
+            conn.read_side.thread_for_backlog(|| name);
+        }
+    }
+
+    /// Closes connection `generation` if its reading `ended`.
+    fn ended(
+        &self,
+        ended: Option<Result<Inbound, crossbeam_channel::RecvError>>,
+        generation: u64,
+    ) -> ErrorCode {
+        match ended {
+            None => ErrorCode::Success,
+            Some(Ok(Inbound::Failed(cause))) => self.close_after_events(cause, generation),
+            Some(Ok(Inbound::Closed(error))) => {
+                if let Some(e) = error {
+                    self.log(LogLevel::Debug, &format!("read failed: {e}"));
+                }
+                self.close_after_events(Cause::Io, generation)
+            }
+            Some(Err(_)) => self.close_connection_of(Cause::Io, Some(generation)),
+        }
     }
 
     /// Closes connection `generation` for `cause` once the events of what

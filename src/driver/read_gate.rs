@@ -1,5 +1,13 @@
 //! One connection's socket, read by whoever holds its gate: the reader
-//! thread, or a caller blocked in `MessageInfo::wait_for_publish`.
+//! thread or the polling loop, or a caller blocked in
+//! `MessageInfo::wait_for_publish`.
+//!
+//! The polling loop (unix) waits for the socket with `poll` instead of a
+//! peek and reads without blocking; it keeps the reader thread's rules: it
+//! leaves the socket to a caller that reads (and is woken when the caller
+//! lets go), stands by after a caller read, and reads only a chunk the
+//! session has room for. TLS and WebSocket layers decode every byte read at
+//! once (nothing waits in a layer that `poll` could not see).
 //!
 //! Why a waiting caller reads: a QoS 1 round trip that ends in the reader
 //! thread must then wake the waiting thread, and on a virtual machine that
@@ -56,6 +64,34 @@ const STANDBY: Duration = Duration::from_millis(2);
 /// holds for a chunk, before it waits for the reader instead.
 const GATE_PATIENCE: Duration = Duration::from_micros(100);
 
+/// How often a polling loop looks again whether the session is back under
+/// its memory budget (events held by a stop, bytes the broker does not
+/// take), before it reads on.
+const BACKLOG_LOOK: Duration = Duration::from_millis(50);
+
+/// Who reads (see [`ReadGate::read_one`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    /// The reader thread: blocking reads.
+    Thread,
+    /// A waiting caller: reads bounded by the socket's read timeout.
+    Caller,
+    /// The polling loop: reads that never block, and no wake-up of itself.
+    #[cfg(unix)]
+    Loop,
+}
+
+/// What a polling loop does with the socket in its next wait (see
+/// [`ReadGate::loop_watch`]).
+pub(crate) enum Watch {
+    /// Waits for it too.
+    Socket,
+    /// Not, until a waiting caller lets go of it and wakes the loop.
+    Parked,
+    /// Not, until then.
+    Until(Instant),
+}
+
 /// The socket, its buffer and the report to the loop, for one connection.
 #[derive(Debug)]
 pub(crate) struct ReadGate {
@@ -71,6 +107,14 @@ pub(crate) struct ReadGate {
     /// Until when the reader thread stands by (ns since `made`): set by a
     /// waiting caller that read.
     standby_until: AtomicU64,
+    /// A waiting caller reads, or is about to (set before it takes the
+    /// gate): a polling loop leaves the socket to it.
+    caller_reading: AtomicBool,
+    /// A polling loop left the socket to a reading caller and waits to be
+    /// woken when it lets go (see [`ReadGate::loop_watch`]).
+    loop_parked: AtomicBool,
+    /// The last read filled the buffer (read under the gate).
+    filled: AtomicBool,
     made: Instant,
     /// Tells the loop how the connection ended (bounded 1: the first report
     /// counts).
@@ -114,6 +158,9 @@ impl ReadGate {
             reads: AtomicU64::new(0),
             ended: AtomicBool::new(false),
             standby_until: AtomicU64::new(0),
+            caller_reading: AtomicBool::new(false),
+            loop_parked: AtomicBool::new(false),
+            filled: AtomicBool::new(false),
             made: Instant::now(),
             report,
             feed,
@@ -158,7 +205,7 @@ impl ReadGate {
                 continue;
             }
             let read = match peeked {
-                Ok(_) => self.read_one(&mut slot),
+                Ok(_) => self.read_one(&mut slot, Reader::Thread),
                 Err(e) => {
                     self.end(Inbound::Closed(Some(e)));
                     Read1::Ended
@@ -219,7 +266,7 @@ impl ReadGate {
     /// caller reads no more
     /// (the reader thread's wait for the loop slows the broker down
     /// instead); or the client is gone.
-    fn backlogged(&self) -> bool {
+    pub(super) fn backlogged(&self) -> bool {
         self.with_core(|core| over_backlog(&core.session))
     }
 
@@ -248,9 +295,20 @@ impl ReadGate {
     }
 
     /// One read and the feeding of its bytes; the caller holds the gate.
-    fn read_one(&self, slot: &mut Slot) -> Read1 {
+    fn read_one(&self, slot: &mut Slot, reader: Reader) -> Read1 {
         let n = loop {
-            match (&slot.stream).read(&mut slot.buf) {
+            let read = match reader {
+                #[cfg(unix)]
+                Reader::Loop => rustix::net::recv(
+                    &slot.stream,
+                    &mut slot.buf,
+                    rustix::net::RecvFlags::DONTWAIT,
+                )
+                .map(|(n, _)| n)
+                .map_err(std::io::Error::from),
+                _ => (&slot.stream).read(&mut slot.buf),
+            };
+            match read {
                 Ok(n) => break n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 // A waiting caller's slice (on Linux and macOS a receive
@@ -264,6 +322,7 @@ impl ReadGate {
             }
         };
         self.reads.fetch_add(1, Ordering::SeqCst);
+        self.filled.store(n == slot.buf.len(), Ordering::Relaxed);
         if n == 0 {
             self.end(Inbound::Closed(None));
             return Read1::Ended;
@@ -272,7 +331,11 @@ impl ReadGate {
             return Read1::Ended;
         };
         FEEDING.with(|f| f.set(true));
-        let step = Driver { shared }.reader_chunk(&slot.buf[..n], self.feed.generation);
+        let step = Driver { shared }.reader_chunk(
+            &slot.buf[..n],
+            self.feed.generation,
+            !matches!(reader, Reader::Loop),
+        );
         FEEDING.with(|f| f.set(false));
         match step {
             Step::Go => Read1::Fed,
@@ -290,6 +353,11 @@ impl ReadGate {
     fn end(&self, how: Inbound) {
         if !self.ended.swap(true, Ordering::SeqCst) {
             let _ = self.report.try_send(how);
+            // A polling loop hears of an end a waiting caller read only
+            // when woken.
+            if let Some(shared) = self.feed.shared.upgrade() {
+                shared.wake();
+            }
         }
     }
 
@@ -308,11 +376,15 @@ impl ReadGate {
         if !cfg!(unix) {
             return done();
         }
+        // Said before the gate is taken, so a polling loop that finds the
+        // gate held also finds why (see `loop_watch`).
+        self.caller_reading.store(true, Ordering::SeqCst);
         let Some(mut slot) = self
             .slot
             .try_lock()
             .or_else(|| self.slot.try_lock_for(GATE_PATIENCE))
         else {
+            self.caller_let_go();
             return done();
         };
         // The socket's read timeout is the socket's, not this handle's: it
@@ -337,7 +409,7 @@ impl ReadGate {
                 break done();
             }
             timed = true;
-            let read = self.read_one(&mut slot);
+            let read = self.read_one(&mut slot, Reader::Caller);
             // The chunk that reached the backlog was read and fed too.
             if matches!(read, Read1::Fed | Read1::Backlog) {
                 if let Some(shared) = self.feed.shared.upgrade() {
@@ -358,7 +430,98 @@ impl ReadGate {
             let until = self.now_ns() + STANDBY.as_nanos() as u64;
             self.standby_until.store(until, Ordering::SeqCst);
         }
+        drop(slot);
+        self.caller_let_go();
         finished
+    }
+
+    /// A waiting caller is done with the gate: a polling loop that left
+    /// the socket to it watches it again.
+    fn caller_let_go(&self) {
+        self.caller_reading.store(false, Ordering::SeqCst);
+        if self.loop_parked.swap(false, Ordering::SeqCst) {
+            if let Some(shared) = self.feed.shared.upgrade() {
+                shared.wake();
+            }
+        }
+    }
+
+    /// Reads made so far, for [`ReadGate::loop_read`].
+    pub(super) fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    /// The socket, for the loop's poll.
+    #[cfg(unix)]
+    pub(super) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.peek.as_fd()
+    }
+
+    /// Whether a polling loop watches the socket in its next wait, as the
+    /// reader thread would read: not while a waiting caller reads (the loop
+    /// is woken when it lets go), not during a standby (see [`STANDBY`]),
+    /// and not while the session is over its memory budget (looked at again
+    /// within [`BACKLOG_LOOK`]).
+    pub(super) fn loop_watch(&self) -> Watch {
+        self.loop_parked.store(true, Ordering::SeqCst);
+        if self.caller_reading.load(Ordering::SeqCst) {
+            return Watch::Parked;
+        }
+        self.loop_parked.store(false, Ordering::SeqCst);
+        if self.backlogged() {
+            return Watch::Until(Instant::now() + BACKLOG_LOOK);
+        }
+        let until = self.standby_until.load(Ordering::SeqCst);
+        if self.now_ns() < until && !self.reader_needed() {
+            return Watch::Until(self.made + Duration::from_nanos(until));
+        }
+        Watch::Socket
+    }
+
+    /// The loop's wait is over: a caller letting go need not wake it.
+    pub(super) fn loop_awake(&self) {
+        self.loop_parked.store(false, Ordering::SeqCst);
+    }
+
+    /// The polling loop's read, after its poll said the socket is readable:
+    /// one chunk, without blocking, fed to the session, unless a waiting
+    /// caller holds the gate or read since `seen` (what the poll saw may be
+    /// gone). An end is reported on the gate's channel, as a reader
+    /// thread's.
+    /// Returns true when the read filled the buffer, so more is likely
+    /// waiting (see [`ReadGate::loop_read_more`]).
+    #[cfg(unix)]
+    pub(super) fn loop_read(&self, seen: u64) -> bool {
+        let Some(mut slot) = self.slot.try_lock() else {
+            return false;
+        };
+        if self.ended.load(Ordering::SeqCst) || self.reads.load(Ordering::SeqCst) != seen {
+            return false;
+        }
+        let read = self.read_one(&mut slot, Reader::Loop);
+        matches!(read, Read1::Fed) && self.filled.load(Ordering::Relaxed)
+    }
+
+    /// The polling loop reads on without a poll, after it delivered what
+    /// a read that filled the buffer brought: under a stream of messages a
+    /// poll per chunk would be a system call for nothing. (After a read
+    /// that did not fill the buffer the socket was empty: a read now would
+    /// mostly find nothing, a system call for nothing too.) True when it
+    /// fed a full buffer again and the session is under its budget.
+    #[cfg(unix)]
+    pub(super) fn loop_read_more(&self) -> bool {
+        if self.caller_reading.load(Ordering::SeqCst) {
+            return false;
+        }
+        let Some(mut slot) = self.slot.try_lock() else {
+            return false;
+        };
+        if self.ended.load(Ordering::SeqCst) {
+            return false;
+        }
+        let read = self.read_one(&mut slot, Reader::Loop);
+        matches!(read, Read1::Fed) && self.filled.load(Ordering::Relaxed)
     }
 }
 

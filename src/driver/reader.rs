@@ -1,3 +1,7 @@
+//! How a connection is read (`ReadSide`): by the polling loop itself (unix,
+//! `loop_forever` and the `loop_start` thread), by an external event loop,
+//! or by a reader thread.
+//!
 //! The reader thread of one connection: blocking reads of the raw socket,
 //! each chunk fed to the session at once, in this thread (see
 //! `reader_feed.rs`): the protocol answers without waiting for the loop
@@ -64,6 +68,11 @@ pub(crate) enum ReadSide {
     /// A reader thread feeds the session; the receiver says how the
     /// connection ended; the gate lets a waiting caller read instead.
     Thread(Receiver<Inbound>, Arc<ReadGate>),
+    /// The loop waits for the socket with its wake-up and reads it itself,
+    /// under the gate, which a waiting caller may hold instead (unix, see
+    /// `Driver::poll_and_read`); the receiver says how the connection
+    /// ended when a waiting caller read the end.
+    Polled(Receiver<Inbound>, Arc<ReadGate>),
     /// The caller's event loop watches the socket, now non-blocking, and
     /// `loop_read()` reads it directly.
     External(Socket),
@@ -79,20 +88,53 @@ pub(crate) enum ReadNow {
     Nothing,
 }
 
+/// How the client's own loop learns of a connection's bytes.
+pub(crate) enum Reading {
+    /// From its reader thread, which reports only the end.
+    Thread(Receiver<Inbound>),
+    /// By polling the socket and reading it (see [`ReadSide::Polled`]).
+    Polled(Receiver<Inbound>, Arc<ReadGate>),
+}
+
 impl ReadSide {
+    /// How the loop reads, decided on first use: by polling when it can
+    /// (`polls`), else with a reader thread. A socket an external loop was
+    /// reading is made blocking again (a waiting caller's reads block).
+    pub(super) fn reading(
+        &mut self,
+        polls: bool,
+        name: impl FnOnce() -> String,
+        feed: impl FnOnce() -> Feed,
+    ) -> std::io::Result<Reading> {
+        match self {
+            ReadSide::Polled(rx, gate) => return Ok(Reading::Polled(rx.clone(), Arc::clone(gate))),
+            ReadSide::Thread(..) => {}
+            ReadSide::Undecided(_) | ReadSide::External(_) if polls => {
+                let stream = match self {
+                    ReadSide::Undecided(s) | ReadSide::External(s) => s.try_clone()?,
+                    _ => unreachable!("matched above"),
+                };
+                stream.set_nonblocking(false)?;
+                let (tx, rx) = crossbeam_channel::bounded(1);
+                let gate = Arc::new(ReadGate::new(stream, tx, feed())?);
+                *self = ReadSide::Polled(rx.clone(), Arc::clone(&gate));
+                return Ok(Reading::Polled(rx, gate));
+            }
+            ReadSide::Undecided(_) | ReadSide::External(_) => {}
+        }
+        self.thread(name, feed).map(Reading::Thread)
+    }
+
     /// The reader thread's chunks, starting the thread on first use. A
     /// socket an external loop was reading is made blocking again.
-    pub(super) fn thread(
+    fn thread(
         &mut self,
         name: impl FnOnce() -> String,
         feed: impl FnOnce() -> Feed,
     ) -> std::io::Result<Receiver<Inbound>> {
-        if let ReadSide::Thread(rx, _) = self {
-            return Ok(rx.clone());
-        }
         let stream = match self {
+            ReadSide::Thread(rx, _) | ReadSide::Polled(rx, _) => return Ok(rx.clone()),
             ReadSide::Undecided(s) | ReadSide::External(s) => s.try_clone()?,
-            ReadSide::Thread(..) => unreachable!("handled above"),
         };
         stream.set_nonblocking(false)?;
         let (rx, gate) = spawn_reader(stream, name(), feed())?;
@@ -100,10 +142,29 @@ impl ReadSide {
         Ok(rx)
     }
 
+    /// A polling loop's socket gets a reader thread after all: for a
+    /// caller waiting for an acknowledgement behind a backlog of events
+    /// that the loop is not delivering (a callback holds it). Reading past
+    /// the backlog is the reader thread's alone: it reads one chunk and
+    /// then waits for the loop, as where there is no poll. The connection
+    /// keeps the thread from then on.
+    pub(super) fn thread_for_backlog(&mut self, name: impl FnOnce() -> String) {
+        let ReadSide::Polled(rx, gate) = self else {
+            return;
+        };
+        let reader = Arc::clone(gate);
+        let spawned = thread::Builder::new()
+            .name(name())
+            .spawn(move || reader.reader_thread());
+        if spawned.is_ok() {
+            *self = ReadSide::Thread(rx.clone(), Arc::clone(gate));
+        }
+    }
+
     /// The gate of the reader thread, if one reads.
     pub(super) fn gate(&self) -> Option<Arc<ReadGate>> {
         match self {
-            ReadSide::Thread(_, gate) => Some(Arc::clone(gate)),
+            ReadSide::Thread(_, gate) | ReadSide::Polled(_, gate) => Some(Arc::clone(gate)),
             _ => None,
         }
     }
@@ -119,6 +180,11 @@ impl ReadSide {
         Ok(())
     }
 
+    /// True when the loop polls and reads the socket itself.
+    pub(super) fn is_polled(&self) -> bool {
+        matches!(self, ReadSide::Polled(..))
+    }
+
     /// True when an external event loop reads the socket.
     pub(super) fn is_external(&self) -> bool {
         matches!(self, ReadSide::External(_))
@@ -132,7 +198,7 @@ impl ReadSide {
             }
         }
         match self {
-            ReadSide::Thread(rx, _) => match rx.try_recv() {
+            ReadSide::Thread(rx, _) | ReadSide::Polled(rx, _) => match rx.try_recv() {
                 Ok(Inbound::Closed(e)) => ReadNow::Closed(e),
                 Ok(Inbound::Failed(cause)) => ReadNow::Failed(cause),
                 Err(crossbeam_channel::TryRecvError::Empty) => ReadNow::Nothing,

@@ -40,8 +40,9 @@ pub(super) fn over_backlog(session: &crate::session::Session) -> bool {
 }
 
 impl Driver {
-    /// Handles one chunk of connection `generation` (see the module docs).
-    pub(super) fn reader_chunk(&self, bytes: &[u8], generation: u64) -> Step {
+    /// Handles one chunk of connection `generation` (see the module docs);
+    /// `wake`: the loop is another thread, to be woken for what is left.
+    pub(super) fn reader_chunk(&self, bytes: &[u8], generation: u64, wake: bool) -> Step {
         let now = Instant::now();
         match self.feed_session(bytes, generation, now) {
             Fed::Ok => {}
@@ -89,7 +90,7 @@ impl Driver {
         if completed {
             self.shared.info_waiters.notify();
         }
-        if loop_needed {
+        if loop_needed && wake {
             self.shared.wake();
         }
         if backlog {

@@ -334,6 +334,19 @@ impl Completion {
                 .upgrade()
                 .is_some_and(|s| !s.listening_published.load(Ordering::SeqCst))
         };
-        gate.read_while_waiting(&|| self.state().published, &may_read, deadline)
+        let finished = gate.read_while_waiting(&|| self.state().published, &may_read, deadline);
+        if !finished && gate.backlogged() {
+            // Nobody reads past the backlog but a reader thread (see
+            // `ReadSide::thread_for_backlog`).
+            if let Some(shared) = shared.upgrade() {
+                let mut core = shared.core.lock();
+                let core = &mut *core;
+                let name = format!("mqtt-tether-read-{}", core.session.config().client_id);
+                if let Some(conn) = core.conn.as_mut() {
+                    conn.read_side.thread_for_backlog(|| name);
+                }
+            }
+        }
+        finished
     }
 }
