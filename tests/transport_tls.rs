@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::clients::{fast_reconnecting_client as client, ConnectionEvents};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig};
 use mqtt_tether::transport::tls::{CertReqs, TlsEngine, TlsOptions};
-use mqtt_tether::{Client, PahoErrorKind};
+use mqtt_tether::{Client, ErrorCode, PahoErrorKind};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -623,8 +623,11 @@ fn every_publish_of_one_tls_record_is_delivered_without_more_bytes() {
         c.on_message(move |_, _, m| {
             let _ = tx.lock().unwrap().send(m.payload.clone());
         });
-        c.connect("localhost", port, 60).unwrap();
-        c.loop_start();
+        assert_eq!(
+            c.connect("localhost", port, 60).unwrap(),
+            ErrorCode::Success
+        );
+        assert_eq!(c.loop_start(), ErrorCode::Success);
         events.wait_for("on_connect 0 Success", WAIT);
         go.send(()).unwrap();
         for i in 0..300u16 {
@@ -633,8 +636,8 @@ fn every_publish_of_one_tls_record_is_delivered_without_more_bytes() {
                 .unwrap_or_else(|_| panic!("{engine}: only {i} of 300 messages delivered"));
             assert_eq!(payload, [(i % 251) as u8], "{engine}: message {i}");
         }
-        assert_eq!(c.disconnect(), mqtt_tether::ErrorCode::Success);
-        c.loop_stop();
+        assert_eq!(c.disconnect(), ErrorCode::Success);
+        let _ = c.loop_stop();
         server.join().unwrap();
     }
 }
