@@ -255,7 +255,7 @@ impl ReadGate {
     /// behind it, or acknowledged ones not yet released: either way the
     /// reader may as well read), or the loop has a backlog of events; or
     /// the client is gone.
-    fn reader_needed(&self) -> bool {
+    pub(super) fn reader_needed(&self) -> bool {
         self.with_core(|core| {
             let store = core.session.store();
             store.len() > store.in_flight() || over_backlog(&core.session)

@@ -144,10 +144,12 @@ impl ReadSide {
 
     /// A polling loop's socket gets a reader thread after all: for a
     /// caller waiting for an acknowledgement behind a backlog of events
-    /// that the loop is not delivering (a callback holds it). Reading past
+    /// that the loop is not delivering (a callback holds it; reading past
     /// the backlog is the reader thread's alone: it reads one chunk and
-    /// then waits for the loop, as where there is no poll. The connection
-    /// keeps the thread from then on.
+    /// then waits for the loop, as where there is no poll), for callers
+    /// waiting while messages queue behind the in-flight window, and for a
+    /// broker that does not take writes at once. The connection keeps the
+    /// thread from then on.
     pub(super) fn thread_for_backlog(&mut self, name: impl FnOnce() -> String) {
         let ReadSide::Polled(rx, gate) = self else {
             return;

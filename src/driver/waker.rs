@@ -23,10 +23,11 @@ struct Pipe {
     /// Polled and drained by the loop.
     read: std::os::unix::net::UnixStream,
     write: std::os::unix::net::UnixStream,
-    /// A byte is on its way (set by the waker that writes it, cleared by the
-    /// loop after draining): one write per wake-up the loop sees, however
-    /// many commands asked.
+    /// A wake-up the loop has not seen yet: one write at most per sleep,
+    /// however many commands asked.
     pending: std::sync::atomic::AtomicBool,
+    /// The loop is in (or about to enter) `poll`.
+    sleeping: std::sync::atomic::AtomicBool,
 }
 
 /// What a wait came to.
@@ -111,13 +112,17 @@ impl Pipe {
             read,
             write,
             pending: std::sync::atomic::AtomicBool::new(false),
+            sleeping: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
+    /// A system call only when the loop sleeps in `poll`: a busy loop
+    /// finds `pending` before it sleeps again (a publisher's wake-ups used
+    /// to cost a write each, half of its throughput at QoS 0).
     fn wake(&self) {
         use std::io::Write;
         use std::sync::atomic::Ordering;
-        if !self.pending.swap(true, Ordering::SeqCst) {
+        if !self.pending.swap(true, Ordering::SeqCst) && self.sleeping.load(Ordering::SeqCst) {
             // A full pair already holds a wake-up.
             let _ = (&self.write).write(&[1]);
         }
@@ -131,6 +136,14 @@ impl Pipe {
         use rustix::event::{poll, PollFd, PollFlags, Timespec};
         use std::io::Read;
         use std::sync::atomic::Ordering;
+        // Said before `pending` is looked at, as `wake` sets `pending`
+        // before it looks at this: either the loop sees the wake-up here,
+        // or the waker sees the loop asleep and writes its byte.
+        self.sleeping.store(true, Ordering::SeqCst);
+        if self.pending.swap(false, Ordering::SeqCst) {
+            self.sleeping.store(false, Ordering::SeqCst);
+            return Ok(Ready { socket: false });
+        }
         let interest = PollFlags::IN;
         let mut fds = [
             PollFd::new(&self.read, interest),
@@ -147,7 +160,9 @@ impl Pipe {
         };
         // Beyond what a timespec holds: no timeout.
         let timeout = Timespec::try_from(timeout).ok();
-        match poll(&mut fds[..n], timeout.as_ref()) {
+        let polled = poll(&mut fds[..n], timeout.as_ref());
+        self.sleeping.store(false, Ordering::SeqCst);
+        match polled {
             Ok(_) => {}
             Err(rustix::io::Errno::INTR) => return Ok(Ready { socket: false }),
             Err(e) => return Err(e.into()),
@@ -155,11 +170,12 @@ impl Pipe {
         let woken = !fds[0].revents().is_empty();
         let socket = n == 2 && !fds[1].revents().is_empty();
         if woken {
-            // Drained before `pending` is cleared: a wake-up after the
-            // clear writes a byte of its own, one before it is what this
-            // wait saw (the loop looks at the state after returning).
+            // One read holds every byte: one is written per sleep. Cleared
+            // after: a wake-up before the clear is what this wait saw (the
+            // loop looks at the state after returning), one after it is
+            // found by the next wait.
             let mut sink = [0u8; 64];
-            while matches!((&self.read).read(&mut sink), Ok(n) if n > 0) {}
+            let _ = (&self.read).read(&mut sink);
             self.pending.store(false, Ordering::SeqCst);
         }
         Ok(Ready { socket })
@@ -189,6 +205,20 @@ mod tests {
         let t = Instant::now();
         waker.wait(Duration::from_secs(5));
         assert!(t.elapsed() < Duration::from_secs(4));
+    }
+
+    #[test]
+    fn a_wake_up_from_another_thread_ends_a_wait_in_progress() {
+        let waker = std::sync::Arc::new(Waker::new());
+        let other = std::sync::Arc::clone(&waker);
+        let t = Instant::now();
+        let waking = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            other.wake();
+        });
+        waker.wait(Duration::from_secs(5));
+        assert!(t.elapsed() < Duration::from_secs(4));
+        waking.join().unwrap();
     }
 
     #[test]
