@@ -334,23 +334,6 @@ impl Completion {
                 .upgrade()
                 .is_some_and(|s| !s.listening_published.load(Ordering::SeqCst))
         };
-        let finished = gate.read_while_waiting(&|| self.state().published, &may_read, deadline);
-        // Nobody reads past the backlog but a reader thread; and a
-        // publisher that keeps messages queued behind the in-flight window
-        // and waits for old ones (`bench --sink`: a third of the
-        // throughput at a window of 20 with the loop reading in turn with
-        // the waiter) is served best by one too (see
-        // `ReadSide::thread_for_backlog`).
-        if (!finished && gate.backlogged()) || gate.reader_needed() {
-            if let Some(shared) = shared.upgrade() {
-                let mut core = shared.core.lock();
-                let core = &mut *core;
-                let name = format!("mqtt-tether-read-{}", core.session.config().client_id);
-                if let Some(conn) = core.conn.as_mut() {
-                    conn.read_side.thread_for_backlog(|| name);
-                }
-            }
-        }
-        finished
+        gate.read_while_waiting(&|| self.state().published, &may_read, deadline)
     }
 }
