@@ -134,8 +134,9 @@
 //!   the socket takes without waiting, completes messages no `on_publish`
 //!   has to see first, and wakes the loop only for what is left (events,
 //!   unwritten bytes, the end). A polling loop's connection gets one too
-//!   when a caller waits for an acknowledgement behind a backlog of events
-//!   that a callback keeps the loop from delivering;
+//!   where it still pays: a caller waits while messages queue behind the
+//!   in-flight window, or behind a backlog of events a callback keeps the
+//!   loop from delivering, or the broker does not take a write at once;
 //! * the application's threads: commands only enqueue and wake the loop
 //!   (`connect` and `reconnect` block while the connection opens), except
 //!   that a caller writes in the sleeping loop's place when the
@@ -144,8 +145,8 @@
 //!   the reader thread's) place while it waits in `wait_for_publish`.
 //!
 //! So on unix `loop_start` costs one thread, the loop, over TCP, TLS,
-//! WebSocket or a unix socket alike; elsewhere two while connected (the
-//! loop and the reader).
+//! WebSocket or a unix socket alike (two in the cases above); elsewhere two
+//! while connected (the loop and the reader).
 //!
 //! Which file holds what:
 //!
