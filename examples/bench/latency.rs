@@ -11,6 +11,15 @@
 //!   program usually waits for its acknowledgement), and called in a second
 //!   thread that is handed each message (the publisher keeps its pace).
 //!
+//! The two callback paths are also compared with `wait_for_publish` under
+//! the same broker work, since a subscribed client's PUBACK comes after the
+//! broker delivered its own copy (Mosquitto sends the copy first):
+//!
+//! * in the subscribed run, a second thread calls `wait_for_publish` on
+//!   every message too ("to wait_for_publish, subscribed");
+//! * a run with no subscription and only `on_publish` set gives "to
+//!   on_publish, not subscribed", the match of the `wait_for_publish` runs.
+//!
 //! Pacing is by deadline (message i is due at start + i/R; a late sender
 //! catches up without drifting), never by sleeping a fixed period.
 
@@ -172,6 +181,7 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
 
     let mut payload = vec![b'x'; spec.payload.max(8)];
     let mut sent = Vec::with_capacity(count);
+    let (wait_tx, waiting) = wait_in_other_thread();
     let sending = paced(count, spec.rate, || {
         let stamp = now_ns();
         payload[..8].copy_from_slice(&stamp.to_le_bytes());
@@ -182,9 +192,11 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
             return Err(format!("publish failed: {:?}", info.rc()));
         }
         sent.push((info.mid(), stamp));
-        Ok(true)
+        Ok(wait_tx.send((info, stamp)).is_ok())
     })?;
+    drop(wait_tx);
     let complete = done_rx.recv_timeout(Duration::from_secs(30)).is_ok();
+    let waited = waiting.join().map_err(|_| "the waiting thread panicked")?;
     crate::target::close(&client);
     let round_trip = figures(std::mem::take(
         &mut *round_trips.lock().map_err(|e| e.to_string())?,
@@ -206,9 +218,84 @@ pub fn run(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
     for (kind, measure, f) in [
         ("round trip", "publish_to_own_message_back", &round_trip),
         ("to PUBACK", "publish_to_puback", &to_puback),
+        (
+            "to wait_for_publish, subscribed",
+            "publish_to_wait_for_publish_subscribed",
+            &figures(waited),
+        ),
     ] {
         emit(spec, count, achieved, kind, measure, f, &missing);
     }
+    Ok(())
+}
+
+/// A thread that calls `wait_for_publish` on every message it is handed
+/// and returns the times from publish to its return.
+#[allow(clippy::type_complexity)]
+fn wait_in_other_thread() -> (
+    mpsc::Sender<(mqtt_tether::MessageInfo, u64)>,
+    std::thread::JoinHandle<Vec<u64>>,
+) {
+    let (tx, rx) = mpsc::channel::<(mqtt_tether::MessageInfo, u64)>();
+    let waiting = std::thread::spawn(move || {
+        rx.into_iter()
+            .filter_map(|(info, stamp)| {
+                info.wait_for_publish(Some(Duration::from_secs(30)))
+                    .is_ok()
+                    .then(|| now_ns().saturating_sub(stamp))
+            })
+            .collect::<Vec<_>>()
+    });
+    (tx, waiting)
+}
+
+/// Publish → `on_publish`, with no subscription and no other callback: the
+/// broker's work is that of the `wait_for_publish` runs.
+pub fn run_on_publish_alone(host: &str, port: u16, spec: &Spec) -> Result<(), String> {
+    let (count, topic, client) = setup(spec, "latency-on-publish")?;
+    let acked: Arc<Vec<AtomicU64>> = Arc::new((0..=u16::MAX).map(|_| AtomicU64::new(0)).collect());
+    let left = Arc::new(AtomicUsize::new(count));
+    let (done_tx, done_rx) = mpsc::channel();
+    {
+        let acked = Arc::clone(&acked);
+        let left = Arc::clone(&left);
+        client.on_publish(move |_, _, mid, _, _| {
+            acked[usize::from(mid)].store(now_ns(), Ordering::Relaxed);
+            if left.fetch_sub(1, Ordering::Relaxed) == 1 {
+                let _ = done_tx.send(());
+            }
+        });
+    }
+    crate::target::connect(&client, host, port)?;
+    let payload = vec![b'x'; spec.payload.max(8)];
+    let mut sent = Vec::with_capacity(count);
+    let sending = paced(count, spec.rate, || {
+        let stamp = now_ns();
+        let info = client
+            .publish(&topic, &payload, 1, false)
+            .map_err(|e| e.to_string())?;
+        sent.push((info.mid(), stamp));
+        Ok(true)
+    })?;
+    let _ = done_rx.recv_timeout(Duration::from_secs(30));
+    crate::target::close(&client);
+    let samples = sent
+        .iter()
+        .filter_map(|&(mid, stamp)| {
+            let at = acked[usize::from(mid)].load(Ordering::Relaxed);
+            (at != 0).then(|| at.saturating_sub(stamp))
+        })
+        .collect();
+    let achieved = count as f64 / sending;
+    emit(
+        spec,
+        count,
+        achieved,
+        "to on_publish, not subscribed",
+        "publish_to_on_publish_not_subscribed",
+        &figures(samples),
+        "",
+    );
     Ok(())
 }
 
@@ -250,12 +337,7 @@ pub fn run_wait(host: &str, port: u16, spec: &Spec, waiter: Waiter) -> Result<()
             (sending, samples)
         }
         Waiter::OtherThread => {
-            let (tx, rx) = mpsc::channel::<(mqtt_tether::MessageInfo, u64)>();
-            let waiting = std::thread::spawn(move || {
-                rx.into_iter()
-                    .filter_map(|(info, stamp)| wait(&info, stamp))
-                    .collect::<Vec<_>>()
-            });
+            let (tx, waiting) = wait_in_other_thread();
             let sending = paced(count, spec.rate, || {
                 let stamp = now_ns();
                 let info = publish()?;
@@ -311,6 +393,9 @@ pub fn scenario(args: &crate::args::Args, target: &crate::target::Target) {
                     count: (f64::from(rate) * args.latency_secs()).ceil() as usize,
                 };
                 if let Err(e) = run(&host, port, &spec) {
+                    report::note("latency", &format!("skipped ({e})"));
+                }
+                if let Err(e) = run_on_publish_alone(&host, port, &spec) {
                     report::note("latency", &format!("skipped ({e})"));
                 }
                 for waiter in [Waiter::SameThread, Waiter::OtherThread] {
