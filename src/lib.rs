@@ -39,8 +39,9 @@
 //!   scripted broker, a fault proxy, an in-process broker and a Mosquitto
 //!   launcher.
 //!
-//! Under the client, a private driver owns the threads (the loop, one reader
-//! thread per connection), the sockets and the reconnect wait; the client
+//! Under the client, a private driver owns the threads (the loop, and a
+//! reader thread per connection where the loop does not read the socket
+//! itself), the sockets and the reconnect wait; the client
 //! turns its events into Paho's callbacks (see [Architecture](#architecture)).
 //!
 //! ## A first program
@@ -134,9 +135,10 @@
 //!   the socket takes without waiting, completes messages no `on_publish`
 //!   has to see first, and wakes the loop only for what is left (events,
 //!   unwritten bytes, the end). A polling loop's connection gets one too
-//!   where it still pays: a caller waits while messages queue behind the
-//!   in-flight window, or behind a backlog of events a callback keeps the
-//!   loop from delivering, or the broker does not take a write at once;
+//!   where it still pays: messages queue behind the in-flight window (the
+//!   acknowledgements that let them go are read while the loop writes), a
+//!   caller waits behind a backlog of events a callback keeps the loop from
+//!   delivering, or the broker does not take a write at once;
 //! * the application's threads: commands only enqueue and wake the loop
 //!   (`connect` and `reconnect` block while the connection opens), except
 //!   that a caller writes in the sleeping loop's place when the
