@@ -162,8 +162,9 @@
 //! * `driver/`: `mod.rs` (the `Driver`, its core and locks), `commands.rs`,
 //!   `handler.rs` (the events and the `Handler` trait), `dispatch.rs`
 //!   (session events to the handler, in order; closing a connection),
-//!   `network_loop.rs` (writing, one pass, the external loop's steps, who
-//!   runs the loop), `reconnect.rs` (`loop_forever` with reconnects, the
+//!   `network_loop.rs` (one pass, the polling loop's wait and read, the
+//!   external loop's steps, who runs the loop), `flush.rs` (writing, in
+//!   bounded slices), `reconnect.rs` (`loop_forever` with reconnects, the
 //!   backoff wait, `reconnect`), `failover.rs` (which broker each attempt
 //!   goes to: the failover round, Server References; pure), `reader.rs`,
 //!   `reader_feed.rs` and `read_gate.rs` (the reader thread, what it does

@@ -36,6 +36,7 @@ mod commands;
 mod completion;
 mod dispatch;
 mod failover;
+mod flush;
 mod handler;
 mod network_loop;
 mod read_gate;

@@ -270,7 +270,7 @@ impl Driver {
             // Once here rather than before every write: a system call per
             // write was a fifth of the loop's calls per received QoS 1
             // message (its PUBACK).
-            let _ = stream.set_write_timeout(Some(super::network_loop::WRITE_SLICE));
+            let _ = stream.set_write_timeout(Some(super::flush::WRITE_SLICE));
             core.conn = Some(Conn {
                 writer: Arc::new(stream),
                 read_side: ReadSide::Undecided(reader_stream),
