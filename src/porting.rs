@@ -321,6 +321,15 @@
 //!   waits for its socket and its wake-up together and reads the socket
 //!   itself; the application's own `loop()` calls, and every loop off
 //!   unix, get a reader thread as well (below).
+//! * **With no loop, `publish` writes with a blocking socket.** Paho's
+//!   socket is non-blocking, so its `publish` returns at once even when
+//!   the broker has stopped reading. Here, with no loop running, the
+//!   caller writes what it queued itself, and against a broker that stops
+//!   reading (its buffers full) that write waits for progress for up to a
+//!   keepalive period (60 s by default), then closes the connection as a
+//!   keepalive failure and returns `MQTT_ERR_NO_CONN`. With a loop
+//!   running `publish` never writes a blocking socket
+//!   (`tests/drain_stalled.rs` measures both).
 //! * **The protocol does not wait for the loop.** Once a loop has started
 //!   the connection's reader thread, that thread answers the broker itself
 //!   (PUBREL, the next messages an acknowledgement lets into the in-flight
@@ -622,6 +631,8 @@
 //!   ([`Drained`](crate::Drained)). Paho's `disconnect()` (and
 //!   `mosquitto_pub -l`) leaves what is queued unsent. From a callback it
 //!   cannot wait: with messages left it errs and does not disconnect.
+//!   Without a connection and with no loop running it returns at once,
+//!   every message left.
 //! * **Offline queue limits (our extension).** At `max_queued_messages` or
 //!   the `store` budget, [`QueueFullPolicy::DropOldest`](crate::QueueFullPolicy::DropOldest)
 //!   drops the oldest message never sent (never one in flight or sent on an

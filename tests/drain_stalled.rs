@@ -8,8 +8,10 @@
 //! `loop_stop()` after it hangs. With no loop, on the caller's thread: a
 //! drain over what the buffers took ends at its deadline the same way; and
 //! once the buffers are full it is `publish` that blocks, at most a
-//! keepalive period, after which the link is closed and the drain ends
-//! with every message left and `MQTT_ERR_NO_CONN`.
+//! keepalive period, after which the link is closed and the drain returns
+//! at once (no connection and no loop to make one: nothing can be
+//! acknowledged) with every message left and `MQTT_ERR_NO_CONN`; so does
+//! a drain on a client that never connected.
 #![cfg(feature = "testing")]
 
 mod common;
@@ -27,6 +29,9 @@ use mqtt_tether::{Client, Drained, ErrorCode};
 const TIMEOUT: Duration = Duration::from_millis(1500);
 /// What a call may take beyond its deadline on a loaded 2-core machine.
 const MARGIN: Duration = Duration::from_secs(3);
+/// A drain with nothing to wait for returns well within this, however
+/// loaded the machine.
+const QUICK: Duration = Duration::from_millis(500);
 const MESSAGES: usize = 64;
 const PAYLOAD: usize = 256 * 1024;
 
@@ -78,6 +83,18 @@ fn wait_for_stall(c: &Client) -> u64 {
 /// blocked (checked: at least the timeout, within the margin) and what it
 /// returned.
 fn drain(c: &Client, what: &str) -> Drained {
+    let (blocked, drained) = drain_timed(c, what);
+    assert!(
+        blocked >= TIMEOUT,
+        "{what}: blocked {} ms",
+        blocked.as_millis()
+    );
+    drained
+}
+
+/// `disconnect_drain(TIMEOUT)` on a thread of its own: how long it blocked,
+/// and what it returned.
+fn drain_timed(c: &Client, what: &str) -> (Duration, Drained) {
     let (tx, rx) = mpsc::channel();
     let caller = c.clone();
     thread::spawn(move || {
@@ -94,12 +111,7 @@ fn drain(c: &Client, what: &str) -> Drained {
         drained.left,
         drained.rc
     );
-    assert!(
-        blocked >= TIMEOUT,
-        "{what}: blocked {} ms",
-        blocked.as_millis()
-    );
-    drained
+    (blocked, drained)
 }
 
 #[test]
@@ -205,6 +217,27 @@ fn with_no_loop_a_stalled_socket_blocks_publish_at_most_a_keepalive() {
         "the longest publish blocked {} ms",
         longest.as_millis()
     );
-    let drained = drain(&c, "no loop, stalled");
+    // The keepalive closed the connection and no loop runs to make
+    // another: nothing can be acknowledged, so the drain does not wait.
+    let (blocked, drained) = drain_timed(&c, "no loop, stalled");
     assert_eq!((drained.left, drained.rc), (published, ErrorCode::NoConn));
+    assert!(
+        blocked < QUICK,
+        "no connection, no loop: blocked {} ms",
+        blocked.as_millis()
+    );
+}
+
+#[test]
+fn drain_never_connected_and_no_loop_returns_at_once_with_every_message_left() {
+    // Stored while offline; no loop will ever connect.
+    let c = unlimited_client("drain-never-connected");
+    for n in 0..5 {
+        let info = c.publish("drain/offline", vec![n], 1, false).unwrap();
+        // Paho's rc for a message queued while not connected.
+        assert_eq!(info.rc(), ErrorCode::NoConn, "message {n}");
+    }
+    let (blocked, drained) = drain_timed(&c, "never connected, no loop");
+    assert_eq!((drained.left, drained.rc), (5, ErrorCode::NoConn));
+    assert!(blocked < QUICK, "blocked {} ms", blocked.as_millis());
 }

@@ -234,6 +234,9 @@ impl Client {
     /// DISCONNECT stay stored, as with `disconnect()` (a later connection
     /// sends them). A `disconnect()`, `loop_stop()` or `reinitialise()`
     /// from another thread ends the wait early, with what was left then.
+    /// Without a connection and with no loop running to make one, nothing
+    /// can be acknowledged: it returns at once (with `rc`
+    /// `MQTT_ERR_NO_CONN`) instead of waiting out the timeout.
     ///
     /// Called on the network loop's thread (from a callback) it cannot
     /// wait, since that loop reads the acknowledgements: with nothing left

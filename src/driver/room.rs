@@ -91,16 +91,21 @@ impl Driver {
     pub(crate) fn drain(&self, deadline: Option<Instant>) -> Result<DrainEnd, Error> {
         let stops = self.shared.stops.load(Ordering::SeqCst);
         loop {
-            let (left, gate) = {
+            let (left, gate, connected) = {
                 let core = self.shared.core.lock();
                 let left = core.session.store().unfinished();
                 if left == 0 || self.stopped_since(stops, core.state) {
                     return Ok(DrainEnd { left });
                 }
-                (left, gate_of(&core))
+                (left, gate_of(&core), core.conn.is_some())
             };
             if self.shared.info_waiters.on_loop_thread() {
                 return Err(Error::Runtime(RuntimeReason::DrainOnLoopThread(left)));
+            }
+            if !connected && !self.loop_runs() {
+                // No connection and no loop to make one: nothing can be
+                // acknowledged before the deadline.
+                return Ok(DrainEnd { left });
             }
             let Some(until) = Self::slice_until(deadline) else {
                 return Ok(DrainEnd { left });
@@ -111,6 +116,12 @@ impl Driver {
             };
             self.wait_for(&ready, gate, until);
         }
+    }
+
+    /// A loop runs (or is starting) that could reconnect.
+    fn loop_runs(&self) -> bool {
+        self.shared.thread_running.load(Ordering::SeqCst)
+            || !matches!(*self.shared.loop_owner.lock(), super::LoopOwner::Free)
     }
 
     /// Wakes callers waiting for room or a drain: the client stops.
