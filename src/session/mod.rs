@@ -949,8 +949,10 @@ impl Session {
     }
 
     fn handle_publish(&mut self, p: Publish) -> Result<(), Close> {
-        let topic = match p.properties.topic_alias() {
-            Some(alias) => match self.aliases.resolve(alias, &p.topic) {
+        let qos = p.qos;
+        let mut message = Message::from_publish(p);
+        message.topic = match message.properties.topic_alias() {
+            Some(alias) => match self.aliases.resolve(alias, &message.topic) {
                 Ok(topic) => topic,
                 Err(text) => {
                     // §3.3.2.3.4: 0 or over the maximum our CONNECT
@@ -969,21 +971,12 @@ impl Session {
                     return Err(self.broken(code, text));
                 }
             },
-            None if p.topic.is_empty() => {
+            None if message.topic.is_empty() => {
                 return Err(self.broken(0x82, "PUBLISH without a topic".into()))
             }
-            None => p.topic,
+            None => std::mem::take(&mut message.topic),
         };
-        let message = Message {
-            topic,
-            payload: p.payload,
-            qos: p.qos,
-            retain: p.retain,
-            dup: p.dup,
-            mid: p.packet_id,
-            properties: p.properties,
-        };
-        if p.qos != QoS::AtMostOnce {
+        if qos != QoS::AtMostOnce {
             let unacked = self.unacked.arrived(message.mid);
             if unacked > usize::from(self.receive_maximum()) {
                 return Err(self.exceeded(
@@ -996,7 +989,7 @@ impl Session {
                 ));
             }
         }
-        if p.qos == QoS::ExactlyOnce {
+        if qos == QoS::ExactlyOnce {
             let budget = self.config.memory_budget.inbound_qos2;
             if !self.inbound.fits(&message, budget) {
                 return Err(self.exceeded(
