@@ -947,6 +947,27 @@ fn stderr_of(child: &mut Child) -> String {
 /// two.
 const GIVES_UP_WITHIN: Duration = Duration::from_secs(5);
 
+/// `sub` with `args`, its stderr piped (for [`exits_1`]).
+fn sub_with(args: &[&str]) -> Running {
+    Running(
+        example("sub")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Waits [`GIVES_UP_WITHIN`] for `sub` to exit, asserts status 1 and
+/// returns its stderr.
+fn exits_1(sub: &mut Running, what: &str) -> String {
+    let status = sub.wait_within(what, GIVES_UP_WITHIN);
+    let stderr = stderr_of(&mut sub.0);
+    assert_eq!(status.code(), Some(1), "{what}: {stderr}");
+    stderr
+}
+
 /// A CONNACK refusal ends sub at once with the reason on one line and
 /// status 1, at MQTT 3.1.1 (return code 5) and at MQTT 5 (reason 0x87).
 #[test]
@@ -955,21 +976,12 @@ fn sub_exits_at_once_with_one_line_when_the_connack_refuses() {
         let broker = ScriptedBroker::bind()
             .unwrap()
             .with_timeout(Duration::from_secs(20));
-        let mut sub = Running(
-            example("sub")
-                .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
-                .args(["-t", "t", "-V", version])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
+        let port = broker.port().to_string();
+        let mut sub = sub_with(&["-h", "127.0.0.1", "-p", &port, "-t", "t", "-V", version]);
         let mut conn = broker.accept().unwrap();
         conn.expect_connect().unwrap();
         conn.send_connack(false, code).unwrap();
-        let status = sub.wait_within("refused sub", GIVES_UP_WITHIN);
-        let stderr = stderr_of(&mut sub.0);
-        assert_eq!(status.code(), Some(1), "-V {version}: {stderr}");
+        let stderr = exits_1(&mut sub, &format!("refused sub -V {version}"));
         assert_eq!(
             stderr, "sub: connection refused: Not authorized\n",
             "-V {version}"
@@ -983,18 +995,18 @@ fn sub_exits_at_once_with_one_line_when_the_connack_refuses() {
 #[test]
 fn sub_exits_at_once_with_one_line_on_an_invalid_filter() {
     let broker = Broker::start().unwrap();
-    let mut sub = Running(
-        example("sub")
-            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
-            .args(["-t", "fine/+", "-t", "a/#/b"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let status = sub.wait_within("sub with an invalid filter", GIVES_UP_WITHIN);
-    let stderr = stderr_of(&mut sub.0);
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let port = broker.port().to_string();
+    let mut sub = sub_with(&[
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-t",
+        "fine/+",
+        "-t",
+        "a/#/b",
+    ]);
+    let stderr = exits_1(&mut sub, "sub with an invalid filter");
     assert_eq!(stderr, "sub: invalid subscription filter \"a/#/b\"\n");
     assert!(
         !broker
@@ -1012,15 +1024,8 @@ fn sub_exits_with_one_line_when_the_broker_refuses_every_filter() {
     let broker = ScriptedBroker::bind()
         .unwrap()
         .with_timeout(Duration::from_secs(20));
-    let mut sub = Running(
-        example("sub")
-            .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
-            .args(["-t", "denied/#"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let port = broker.port().to_string();
+    let mut sub = sub_with(&["-h", "127.0.0.1", "-p", &port, "-t", "denied/#"]);
     let mut conn = broker.accept().unwrap();
     conn.expect_connect().unwrap();
     conn.send_connack(false, 0).unwrap();
@@ -1033,9 +1038,7 @@ fn sub_exits_with_one_line_when_the_broker_refuses_every_filter() {
     )))
     .unwrap();
     assert!(matches!(conn.read_packet().unwrap(), Packet::Disconnect(_)));
-    let status = sub.wait_within("sub refused every filter", GIVES_UP_WITHIN);
-    let stderr = stderr_of(&mut sub.0);
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let stderr = exits_1(&mut sub, "sub refused every filter");
     assert_eq!(
         stderr,
         "sub: cannot subscribe: the broker refused every filter (Unspecified error)\n"
@@ -1050,17 +1053,8 @@ fn sub_exits_with_one_line_and_no_usage_when_the_broker_is_down() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let mut sub = Running(
-        example("sub")
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "t"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let status = sub.wait_within("sub without a broker", GIVES_UP_WITHIN);
-    let stderr = stderr_of(&mut sub.0);
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let mut sub = sub_with(&["-h", "127.0.0.1", "-p", &port.to_string(), "-t", "t"]);
+    let stderr = exits_1(&mut sub, "sub without a broker");
     let prefix = format!("sub: cannot connect to 127.0.0.1:{port}: ");
     assert!(stderr.starts_with(&prefix), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
