@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::clients::client_with;
+use common::clients::{client_with, subscriber};
 use common::examples::{example, KilledOnDrop};
 use mqtt_tether::testing::{Mosquitto, MosquittoConfig, TempDir};
 use mqtt_tether::ClientOptions;
@@ -240,28 +240,7 @@ fn pub_with_persist_delivers_what_the_directory_holds_first() {
     }
     drop(earlier);
 
-    let sub = client_with(ClientOptions {
-        client_id: "pub-persist-sub".into(),
-        ..ClientOptions::default()
-    });
-    let (tx, rx) = mpsc::channel();
-    sub.on_message(move |_, _, m| {
-        let _ = tx.send(String::from_utf8_lossy(&m.payload).into_owned());
-    });
-    let (subscribed_tx, subscribed) = mpsc::channel();
-    sub.on_subscribe(move |_, _, _, _, _| {
-        let _ = subscribed_tx.send(());
-    });
-    assert_eq!(
-        sub.connect("127.0.0.1", broker.port(), 60).unwrap(),
-        mqtt_tether::ErrorCode::Success
-    );
-    let _ = sub.loop_start();
-    assert_eq!(
-        sub.subscribe("l", 1).unwrap().0,
-        mqtt_tether::ErrorCode::Success
-    );
-    subscribed.recv_timeout(Duration::from_secs(10)).unwrap();
+    let (sub, rx) = subscriber("pub-persist-sub", broker.port(), "l", 1);
 
     let out = example("pub")
         .args(["-h", "127.0.0.1", "-p", &broker.port().to_string()])
@@ -284,7 +263,10 @@ fn pub_with_persist_delivers_what_the_directory_holds_first() {
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("2 messages left in"), "{stderr}");
     let got: Vec<String> = (0..3)
-        .map(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap())
+        .map(|_| {
+            let m = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            String::from_utf8_lossy(&m.payload).into_owned()
+        })
         .collect();
     assert_eq!(got, ["left-1", "left-2", "mine"]);
     let _ = sub.disconnect();
