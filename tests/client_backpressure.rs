@@ -129,6 +129,30 @@ fn publish_wait_times_out_with_the_reason_and_queues_nothing() {
     let _ = c.loop_stop();
 }
 
+/// Offline with no loop to connect, a full store cannot drain:
+/// `publish_wait` answers `QueueFull` at once instead of after its
+/// timeout, and queues nothing.
+#[test]
+fn publish_wait_offline_with_no_loop_answers_queue_full_at_once() {
+    let c = client("bp-offline-noloop");
+    c.max_queued_messages_set(3).unwrap();
+    for n in 0..3 {
+        let info = c.publish("bp/o", vec![n], 1, false).unwrap();
+        assert_eq!(info.rc(), ErrorCode::NoConn, "stored offline");
+    }
+    let t = Instant::now();
+    let err = c
+        .publish_wait("bp/o", "late", 1, false, Some(Duration::from_secs(5)))
+        .unwrap_err();
+    let took = t.elapsed();
+    assert!(
+        matches!(err, Error::QueueFull(StoreFull::Count(3))),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_millis(500), "returned after {took:?}");
+    assert_eq!(c.stats().queued, 3, "the late message was not queued");
+}
+
 /// (c) From a callback (the loop's thread) with the store full,
 /// `publish_wait` returns at once with an error naming why, instead of
 /// waiting out its 10 s for acknowledgements only that loop could read.

@@ -114,7 +114,8 @@ impl Client {
     /// * what `publish` errs for (topic, QoS, size);
     /// * [`Error::QueueFull`] (with the reason, e.g.
     ///   [`StoreFull::Count`](crate::StoreFull::Count)) when `timeout`
-    ///   passes without room;
+    ///   passes without room, or at once when there is no connection and
+    ///   no loop runs to make one (no room can come);
     /// * [`RuntimeReason::PublishWaitOnLoopThread`](crate::RuntimeReason::PublishWaitOnLoopThread)
     ///   at once when called on the network loop's thread (from a
     ///   callback) while the store is full: the acknowledgements that would

@@ -59,11 +59,15 @@ impl Driver {
                     }
                 };
                 let gate = gate_of(&core);
+                let connected = core.conn.is_some();
                 drop(core);
                 if dropped {
                     self.shared.info_waiters.notify();
                 }
                 match full {
+                    Ok(full) if self.nothing_will_come(connected) => {
+                        return Err(Error::QueueFull(full))
+                    }
                     Ok(full) => (full, result.len, gate),
                     Err(full) => {
                         return Err(Error::Runtime(RuntimeReason::PublishWaitStopped(full)))
@@ -102,9 +106,7 @@ impl Driver {
             if self.shared.info_waiters.on_loop_thread() {
                 return Err(Error::Runtime(RuntimeReason::DrainOnLoopThread(left)));
             }
-            if !connected && !self.loop_runs() {
-                // No connection and no loop to make one: nothing can be
-                // acknowledged before the deadline.
+            if self.nothing_will_come(connected) {
                 return Ok(DrainEnd { left });
             }
             let Some(until) = Self::slice_until(deadline) else {
@@ -118,10 +120,13 @@ impl Driver {
         }
     }
 
-    /// A loop runs (or is starting) that could reconnect.
-    fn loop_runs(&self) -> bool {
-        self.shared.thread_running.load(Ordering::SeqCst)
-            || !matches!(*self.shared.loop_owner.lock(), super::LoopOwner::Free)
+    /// No acknowledgement, and so no room, can come before any deadline:
+    /// there is no connection and no loop runs (or is starting) to make
+    /// one. Waiting out the timeout would only delay the same answer.
+    fn nothing_will_come(&self, connected: bool) -> bool {
+        !connected
+            && !self.shared.thread_running.load(Ordering::SeqCst)
+            && matches!(*self.shared.loop_owner.lock(), super::LoopOwner::Free)
     }
 
     /// Wakes callers waiting for room or a drain: the client stops.
