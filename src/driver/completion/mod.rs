@@ -158,6 +158,11 @@ impl Completion {
             published: false,
             stored: false,
         };
+        Completion::with_state(mid, state, waiters)
+    }
+
+    /// A message whose state word starts as `state`.
+    fn with_state(mid: u16, state: State, waiters: &Arc<InfoWaiters>) -> Completion {
         Completion {
             kind: Kind::Own(Arc::new(InfoInner {
                 state: AtomicU32::new(state.pack()),
@@ -177,13 +182,7 @@ impl Completion {
             published: false,
             stored: true,
         };
-        Completion {
-            kind: Kind::Own(Arc::new(InfoInner {
-                state: AtomicU32::new(state.pack()),
-                mid,
-            })),
-            waiters: Arc::clone(waiters),
-        }
+        Completion::with_state(mid, state, waiters)
     }
 
     /// A QoS 1/2 message the store holds as `seq`, published with `rc`
